@@ -1,0 +1,52 @@
+# importq - the two commands a newcomer needs are `make run` and `make test`.
+# Everything else wraps CMake (build/, build-asan/, build-tsan/).
+
+BUILD      ?= build
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+DB         ?= sqlite:var/importq.db
+LISTEN     ?= 127.0.0.1:8080
+PREFIX     ?= /usr/local
+CMAKE_ARGS ?=
+
+.PHONY: all deps build run test test-unit test-asan test-tsan install bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh all
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Build, migrate the SQLite database, load the demo, serve (grows per issue).
+run: build
+	@scripts/run.sh "$(BUILD)/importq" "$(DB)" "$(LISTEN)"
+
+# Everything: unit and store tests on SQLite and a throwaway PostgreSQL,
+# then the same under ASan+UBSan and the concurrency tests under TSan.
+test: build
+	@scripts/test.sh
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit
+
+test-asan: deps
+	@SANITIZE=address,undefined scripts/test.sh sanitizer
+
+test-tsan: deps
+	@SANITIZE=thread scripts/test.sh sanitizer
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+bench: build
+	@scripts/bench.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages importq needs to build, test and benchmark.
+# As root: installs what is missing (apt-get). Otherwise: prints the command.
+# Usage: scripts/deps.sh [build|test|all]   (default: all)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq-dev
+            libsodium-dev libinih-dev libcsv-dev libyajl-dev libmicrohttpd-dev
+            libcurl4-openssl-dev libicu-dev sqlite3)
+test_pkgs=(libcmocka-dev postgresql postgresql-client)
+
+case "${1:-all}" in
+    build) want=("${build_pkgs[@]}") ;;
+    test|all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+    *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "importq needs these Debian packages; run as root:" >&2
+    echo "  apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

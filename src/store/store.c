@@ -1,0 +1,317 @@
+/*
+ * store.c - backend-neutral parts of the store: choosing a backend from a
+ * URL, and decoding the text rows both backends produce. No SQL here.
+ */
+#include "store/store_internal.h"
+
+#include "core/timeutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct job_column_info job_columns[JOBCOL_COUNT] = {
+#define JOB_COLUMN_INFO(name, column, kind) {column, kind},
+    JOB_COLUMNS(JOB_COLUMN_INFO)
+#undef JOB_COLUMN_INFO
+};
+
+const char *store_backend_name(const char *url)
+{
+    if (!url)
+        return NULL;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return "sqlite";
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return "postgres";
+    return NULL;
+}
+
+int store_open(const char *url, const struct store_options *opts, struct store **ret_store,
+               struct iq_error *err)
+{
+    static const struct store_options defaults = {.busy_timeout_ms = 5000,
+                                                  .connect_timeout_s = 10};
+    *ret_store = NULL;
+    if (!opts)
+        opts = &defaults;
+    const char *backend = store_backend_name(url);
+    if (!backend)
+        return iq_error_set(err, IQ_E_INVALID,
+                            "unsupported database URL \"%s\": use sqlite:PATH or postgres://...",
+                            url ? url : "");
+    int rc;
+    if (strcmp(backend, "sqlite") == 0) {
+        const char *path = url + 7;
+        if (strncmp(path, "//", 2) == 0) /* sqlite:///abs/path */
+            path += 2;
+        if (*path == '\0')
+            return iq_error_set(err, IQ_E_INVALID, "sqlite URL \"%s\" has no path", url);
+        rc = store_sqlite_open(path, opts, ret_store, err);
+    } else {
+        rc = store_pg_open(url, opts, ret_store, err);
+    }
+    if (rc < 0)
+        return rc;
+    (*ret_store)->url = strdup(url);
+    if (!(*ret_store)->url) {
+        store_close(*ret_store);
+        *ret_store = NULL;
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    free(s->url);
+    s->url = NULL;
+    s->ops->close(s);
+}
+
+void job_page_clear(struct job_page *page)
+{
+    if (!page)
+        return;
+    for (size_t i = 0; i < page->count; i++)
+        job_free(page->items[i]);
+    free(page->items);
+    memset(page, 0, sizeof(*page));
+}
+
+static int parse_int64(const char *text, int64_t *ret)
+{
+    if (!text) {
+        *ret = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (errno || end == text || *end != '\0')
+        return -1;
+    *ret = value;
+    return 0;
+}
+
+static int parse_time(const char *text, int64_t *ret)
+{
+    if (!text) {
+        *ret = 0;
+        return 0;
+    }
+    return time_parse_rfc3339(text, ret) == 0 ? 0 : -1;
+}
+
+static int parse_json(const char *text, json_t **ret)
+{
+    *ret = NULL;
+    if (!text)
+        return 0;
+    *ret = json_loads(text, JSON_DECODE_ANY, NULL);
+    return *ret ? 0 : -1;
+}
+
+static int dup_or_null(const char *text, char **ret)
+{
+    *ret = NULL;
+    if (!text)
+        return 0;
+    *ret = strdup(text);
+    return *ret ? 0 : -1;
+}
+
+/* Fills job->resources from [{"name","mode"}]. */
+static int decode_resources(struct job *job, const json_t *array)
+{
+    if (!json_is_array(array))
+        return -1;
+    size_t n = json_array_size(array);
+    if (n == 0)
+        return 0;
+    job->resources = calloc(n, sizeof(*job->resources));
+    if (!job->resources)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_array_get(array, i);
+        const char *name = json_string_value(json_object_get(item, "name"));
+        const char *mode = json_string_value(json_object_get(item, "mode"));
+        if (!name || lock_mode_parse(mode, &job->resources[i].mode) < 0)
+            return -1;
+        job->resources[i].name = strdup(name);
+        if (!job->resources[i].name)
+            return -1;
+        job->resource_count = i + 1;
+    }
+    return 0;
+}
+
+static int decode_deps(struct job *job, const json_t *array)
+{
+    if (!array)
+        return 0;
+    if (!json_is_array(array))
+        return -1;
+    size_t n = json_array_size(array);
+    if (n == 0)
+        return 0;
+    job->depends_on = calloc(n, sizeof(*job->depends_on));
+    if (!job->depends_on)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_array_get(array, i));
+        if (!id)
+            return -1;
+        job->depends_on[i] = strdup(id);
+        if (!job->depends_on[i])
+            return -1;
+        job->depends_on_count = i + 1;
+    }
+    return 0;
+}
+
+static int parse_bool(const char *text, bool *ret)
+{
+    if (!text) {
+        *ret = false;
+        return 0;
+    }
+    if (strcmp(text, "1") == 0 || strcmp(text, "t") == 0 || strcmp(text, "true") == 0) {
+        *ret = true;
+        return 0;
+    }
+    if (strcmp(text, "0") == 0 || strcmp(text, "f") == 0 || strcmp(text, "false") == 0) {
+        *ret = false;
+        return 0;
+    }
+    return -1;
+}
+
+int store_job_decode(const char *const values[JOBCOL_COUNT], struct job **ret_job,
+                     struct iq_error *err)
+{
+    *ret_job = NULL;
+    struct job *job = job_new();
+    if (!job)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    const char *bad = NULL;
+    int64_t number;
+    json_t *resources = NULL, *deps = NULL;
+
+#define NEED(cond, column)            \
+    do {                              \
+        if (!(cond)) {                \
+            bad = job_columns[column].name; \
+            goto fail;                \
+        }                             \
+    } while (0)
+
+    NEED(values[JOBCOL_ID] && strlen(values[JOBCOL_ID]) == UUID_STR_LEN - 1, JOBCOL_ID);
+    memcpy(job->id, values[JOBCOL_ID], UUID_STR_LEN);
+    NEED(dup_or_null(values[JOBCOL_REQUEST_ID], &job->request_id) == 0, JOBCOL_REQUEST_ID);
+    free(job->name);
+    job->name = strdup(values[JOBCOL_NAME] ? values[JOBCOL_NAME] : "");
+    NEED(job->name, JOBCOL_NAME);
+    NEED(job_status_parse(values[JOBCOL_STATUS], &job->status) == 0, JOBCOL_STATUS);
+    NEED(parse_int64(values[JOBCOL_PRIORITY], &number) == 0, JOBCOL_PRIORITY);
+    job->priority = (int)number;
+    NEED(dup_or_null(values[JOBCOL_ORCHESTRATION_ID], &job->orchestration_id) == 0,
+         JOBCOL_ORCHESTRATION_ID);
+    NEED(dup_or_null(values[JOBCOL_SCHEDULE_ID], &job->schedule_id) == 0, JOBCOL_SCHEDULE_ID);
+    NEED(parse_time(values[JOBCOL_SCHEDULED_AT], &job->scheduled_at_ms) == 0, JOBCOL_SCHEDULED_AT);
+    NEED(parse_time(values[JOBCOL_AVAILABLE_AT], &job->available_at_ms) == 0, JOBCOL_AVAILABLE_AT);
+    NEED(parse_int64(values[JOBCOL_DEPS_PENDING], &number) == 0, JOBCOL_DEPS_PENDING);
+    job->deps_pending = (int)number;
+    NEED(parse_int64(values[JOBCOL_ATTEMPT], &number) == 0, JOBCOL_ATTEMPT);
+    job->attempt = (int)number;
+    NEED(parse_int64(values[JOBCOL_MAX_ATTEMPTS], &number) == 0, JOBCOL_MAX_ATTEMPTS);
+    job->max_attempts = (int)number;
+    NEED(parse_int64(values[JOBCOL_TIMEOUT_S], &job->timeout_s) == 0, JOBCOL_TIMEOUT_S);
+    NEED(parse_json(values[JOBCOL_RESOURCES], &resources) == 0, JOBCOL_RESOURCES);
+    NEED(decode_resources(job, resources) == 0, JOBCOL_RESOURCES);
+    NEED(parse_json(values[JOBCOL_SOURCE], &job->source) == 0, JOBCOL_SOURCE);
+    NEED(parse_json(values[JOBCOL_TARGET], &job->target) == 0, JOBCOL_TARGET);
+    NEED(parse_json(values[JOBCOL_ON_ERROR], &job->on_error) == 0, JOBCOL_ON_ERROR);
+    NEED(dup_or_null(values[JOBCOL_TARGET_TABLE], &job->target_table) == 0, JOBCOL_TARGET_TABLE);
+    NEED(parse_bool(values[JOBCOL_CANCEL_REQUESTED], &job->cancel_requested) == 0,
+         JOBCOL_CANCEL_REQUESTED);
+    NEED(dup_or_null(values[JOBCOL_WORKER], &job->worker) == 0, JOBCOL_WORKER);
+    NEED(parse_time(values[JOBCOL_HEARTBEAT_AT], &job->heartbeat_at_ms) == 0, JOBCOL_HEARTBEAT_AT);
+    snprintf(job->progress.phase, sizeof(job->progress.phase), "%s",
+             values[JOBCOL_PROGRESS_PHASE] ? values[JOBCOL_PROGRESS_PHASE] : "queued");
+    NEED(parse_int64(values[JOBCOL_ROWS_READ], &job->progress.rows_read) == 0, JOBCOL_ROWS_READ);
+    job->result.rows_read = job->progress.rows_read;
+    NEED(parse_int64(values[JOBCOL_BYTES_READ], &job->progress.bytes_read) == 0, JOBCOL_BYTES_READ);
+    NEED(parse_int64(values[JOBCOL_BYTES_TOTAL], &job->progress.bytes_total) == 0, JOBCOL_BYTES_TOTAL);
+    NEED(parse_int64(values[JOBCOL_ROWS_INSERTED], &job->result.rows_inserted) == 0,
+         JOBCOL_ROWS_INSERTED);
+    NEED(parse_int64(values[JOBCOL_ROWS_UPDATED], &job->result.rows_updated) == 0,
+         JOBCOL_ROWS_UPDATED);
+    NEED(parse_int64(values[JOBCOL_ROWS_REJECTED], &job->result.rows_rejected) == 0,
+         JOBCOL_ROWS_REJECTED);
+    NEED(parse_json(values[JOBCOL_ERROR], &job->error) == 0, JOBCOL_ERROR);
+    json_decref(job->attempts);
+    NEED(parse_json(values[JOBCOL_ATTEMPTS], &job->attempts) == 0, JOBCOL_ATTEMPTS);
+    if (!job->attempts)
+        job->attempts = json_array();
+    NEED(dup_or_null(values[JOBCOL_CREATED_BY], &job->created_by) == 0, JOBCOL_CREATED_BY);
+    NEED(parse_time(values[JOBCOL_CREATED_AT], &job->created_at_ms) == 0, JOBCOL_CREATED_AT);
+    NEED(parse_time(values[JOBCOL_UPDATED_AT], &job->updated_at_ms) == 0, JOBCOL_UPDATED_AT);
+    NEED(parse_time(values[JOBCOL_STARTED_AT], &job->started_at_ms) == 0, JOBCOL_STARTED_AT);
+    NEED(parse_time(values[JOBCOL_FINISHED_AT], &job->finished_at_ms) == 0, JOBCOL_FINISHED_AT);
+    NEED(parse_json(values[JOBCOL_DEPENDS_ON], &deps) == 0, JOBCOL_DEPENDS_ON);
+    NEED(decode_deps(job, deps) == 0, JOBCOL_DEPENDS_ON);
+#undef NEED
+
+    json_decref(resources);
+    json_decref(deps);
+    *ret_job = job;
+    return 0;
+
+fail:
+    json_decref(resources);
+    json_decref(deps);
+    job_free(job);
+    return iq_error_set(err, IQ_E_DB, "stored job has an unreadable %s column", bad);
+}
+
+char *store_resources_to_json(const struct job_resource *resources, size_t count)
+{
+    json_t *array = json_array();
+    if (!array)
+        return NULL;
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(array, json_pack("{s:s,s:s}", "name", resources[i].name, "mode",
+                                               lock_mode_name(resources[i].mode)));
+    char *text = json_dumps(array, JSON_COMPACT);
+    json_decref(array);
+    return text;
+}
+
+char *store_json_text(const json_t *value)
+{
+    if (!value)
+        return NULL;
+    return json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+char *store_like_pattern(const char *q)
+{
+    size_t len = strlen(q);
+    char *out = malloc(len * 2 + 3);
+    if (!out)
+        return NULL;
+    char *p = out;
+    *p++ = '%';
+    for (size_t i = 0; i < len; i++) {
+        if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+            *p++ = '\\';
+        *p++ = q[i];
+    }
+    *p++ = '%';
+    *p = '\0';
+    return out;
+}

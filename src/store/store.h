@@ -1,0 +1,200 @@
+/*
+ * store.h - the storage interface: one table of function pointers, one
+ * backend per file (store_sqlite.c, store_pg.c), modelled on sqlite3_vfs.
+ *
+ * A struct store is ONE database connection. It is not thread-safe: every
+ * thread opens its own (store_open). The engine and API call only the
+ * store_* wrappers below and never contain SQL; backends contain SQL and
+ * never scheduling policy.
+ *
+ * Every mutation runs in one transaction together with its audit row
+ * (struct audit_context names the actor), so the audit trail cannot miss a
+ * change that happened nor record one that did not.
+ */
+#ifndef IMPORTQ_STORE_STORE_H
+#define IMPORTQ_STORE_STORE_H
+
+#include "core/audit.h"
+#include "core/error.h"
+#include "core/job.h"
+#include "core/job_spec.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOB_LIST_LIMIT_DEFAULT 50
+#define JOB_LIST_LIMIT_MAX 500
+
+struct store;
+
+struct store_options {
+    int busy_timeout_ms;        /* SQLite busy_timeout; default 5000 */
+    int connect_timeout_s;      /* PostgreSQL connect_timeout; default 10 */
+};
+
+/* What job_create needs beyond the spec. */
+struct job_create_request {
+    const struct job_spec *spec;
+    const char *orchestration_id;  /* NULL when none */
+    const char *schedule_id;       /* NULL when none */
+    int max_queue_size;            /* QUEUED + HELD jobs allowed; <= 0: no limit */
+};
+
+/* Filters of GET /api/v2/import-queue. Zero/NULL fields do not filter. */
+struct job_filter {
+    unsigned status_mask;          /* bit (1u << JOB_x) per wanted status; 0 = all */
+    int priority_min;              /* 0 = unset */
+    int priority_max;
+    int64_t created_after_ms;      /* exclusive bounds; 0 = unset */
+    int64_t created_before_ms;
+    const char *table;             /* target table, exact */
+    const char *q;                 /* case-insensitive substring of name */
+    const char *orchestration_id;
+    const char *schedule_id;
+    int limit;                     /* 1..JOB_LIST_LIMIT_MAX; 0 = default */
+    const char *after_id;          /* keyset: only ids strictly below this one */
+};
+
+/* One page of jobs, newest first (ids are UUIDv7, so id order is time order). */
+struct job_page {
+    struct job **items;            /* owned */
+    size_t count;
+    char next_after_id[UUID_STR_LEN]; /* "" on the last page */
+};
+
+/* Counts for GET /api/v2/import-queue/status. */
+struct queue_stats {
+    int64_t count[JOB_STATUS_COUNT];
+    int64_t completed_24h;
+    int64_t failed_24h;
+    int64_t oldest_queued_age_s;   /* 0 when nothing is queued */
+};
+
+struct store_ops {
+    const char *name;              /* "sqlite" or "postgres" */
+
+    /* Free the connection and the struct; NULL-safe via store_close. */
+    void (*close)(struct store *s);
+
+    /* Apply pending migrations (idempotent; serialised across processes).
+     * *ret_applied = how many ran. */
+    int (*migrate)(struct store *s, int *ret_applied, struct iq_error *err);
+
+    /* Highest applied migration version (0 on an empty database). */
+    int (*schema_version)(struct store *s, int *ret_version, struct iq_error *err);
+
+    /* Create a job from a validated spec. Idempotent on spec->request_id:
+     * when it exists, returns the existing job with *ret_existed = true and
+     * writes nothing. IQ_E_CONFLICT: unknown dependency.
+     * IQ_E_QUEUE_FULL: max_queue_size reached. A dependency already FAILED
+     * or CANCELLED makes the new job FAILED with error.code
+     * "dependency_failed". Status: HELD when spec->hold, else QUEUED.
+     * *ret_job is new (job_free). */
+    int (*job_create)(struct store *s, const struct job_create_request *req,
+                      const struct audit_context *actx, struct job **ret_job,
+                      bool *ret_existed, struct iq_error *err);
+
+    /* IQ_E_NOT_FOUND when id is unknown. */
+    int (*job_get)(struct store *s, const char *id, struct job **ret_job,
+                   struct iq_error *err);
+
+    /* Keyset page; clear with job_page_clear. */
+    int (*job_list)(struct store *s, const struct job_filter *filter,
+                    struct job_page *ret_page, struct iq_error *err);
+
+    /* Replace the editable fields (name, priority, depends_on, scheduled_at,
+     * timeout_s, max_attempts, resources, source, target, on_error) with
+     * spec's. Only while HELD or QUEUED, else IQ_E_CONFLICT. IQ_E_CONFLICT
+     * too for an unknown dependency or a dependency cycle (message says
+     * which). IQ_E_NOT_FOUND for an unknown id. */
+    int (*job_update)(struct store *s, const char *id, const struct job_spec *spec,
+                      const struct audit_context *actx, struct job **ret_job,
+                      struct iq_error *err);
+
+    /* HELD/QUEUED: CANCELLED now, and every job depending on it (directly or
+     * not) that is HELD/QUEUED becomes FAILED with "dependency_failed", in
+     * the same transaction. RUNNING: sets cancel_requested (the worker
+     * stops). Finished: IQ_E_CONFLICT. */
+    int (*job_cancel)(struct store *s, const char *id, const struct audit_context *actx,
+                      struct job **ret_job, struct iq_error *err);
+
+    int (*queue_stats)(struct store *s, int64_t now_ms, struct queue_stats *ret_stats,
+                       struct iq_error *err);
+
+    /* The backend's query plan for job_list(filter), as text (EXPLAIN). */
+    int (*explain_job_list)(struct store *s, const struct job_filter *filter,
+                            char **ret_plan, struct iq_error *err);
+};
+
+/* The common head of every backend's connection struct. */
+struct store {
+    const struct store_ops *ops;
+    char *url;                     /* owned, as given to store_open */
+};
+
+/*
+ * store_open - connect to url ("sqlite:PATH", "postgres://…",
+ * "postgresql://…"). opts may be NULL (defaults). Returns 0 and a new store
+ * (store_close), or IQ_E_INVALID for an unknown scheme, IQ_E_DB when the
+ * connection fails.
+ */
+int store_open(const char *url, const struct store_options *opts, struct store **ret_store,
+               struct iq_error *err);
+
+/* store_close - NULL-safe. */
+void store_close(struct store *s);
+
+/* store_backend_name - "sqlite"/"postgres" for a url, NULL when unknown. */
+const char *store_backend_name(const char *url);
+
+void job_page_clear(struct job_page *page);
+
+static inline int store_migrate(struct store *s, int *ret_applied, struct iq_error *err)
+{
+    return s->ops->migrate(s, ret_applied, err);
+}
+static inline int store_schema_version(struct store *s, int *ret_version, struct iq_error *err)
+{
+    return s->ops->schema_version(s, ret_version, err);
+}
+static inline int store_job_create(struct store *s, const struct job_create_request *req,
+                                   const struct audit_context *actx, struct job **ret_job,
+                                   bool *ret_existed, struct iq_error *err)
+{
+    return s->ops->job_create(s, req, actx, ret_job, ret_existed, err);
+}
+static inline int store_job_get(struct store *s, const char *id, struct job **ret_job,
+                                struct iq_error *err)
+{
+    return s->ops->job_get(s, id, ret_job, err);
+}
+static inline int store_job_list(struct store *s, const struct job_filter *filter,
+                                 struct job_page *ret_page, struct iq_error *err)
+{
+    return s->ops->job_list(s, filter, ret_page, err);
+}
+static inline int store_job_update(struct store *s, const char *id, const struct job_spec *spec,
+                                   const struct audit_context *actx, struct job **ret_job,
+                                   struct iq_error *err)
+{
+    return s->ops->job_update(s, id, spec, actx, ret_job, err);
+}
+static inline int store_job_cancel(struct store *s, const char *id,
+                                   const struct audit_context *actx, struct job **ret_job,
+                                   struct iq_error *err)
+{
+    return s->ops->job_cancel(s, id, actx, ret_job, err);
+}
+static inline int store_queue_stats(struct store *s, int64_t now_ms,
+                                    struct queue_stats *ret_stats, struct iq_error *err)
+{
+    return s->ops->queue_stats(s, now_ms, ret_stats, err);
+}
+static inline int store_explain_job_list(struct store *s, const struct job_filter *filter,
+                                         char **ret_plan, struct iq_error *err)
+{
+    return s->ops->explain_job_list(s, filter, ret_plan, err);
+}
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * store_internal.h - what the two backends share and nothing above the
+ * store sees: the column list of a job row, its decoder, and the backends'
+ * constructors. Both backends SELECT the columns of JOB_COLUMNS in this
+ * order, every value as text (NULL for SQL NULL), with times as
+ * RFC 3339 UTC text; store_job_decode turns such a row into a struct job.
+ */
+#ifndef IMPORTQ_STORE_STORE_INTERNAL_H
+#define IMPORTQ_STORE_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+/* How a column is decoded (and, on PostgreSQL, how it is selected). */
+enum column_kind {
+    COLKIND_TEXT,   /* plain text */
+    COLKIND_INT,    /* integer */
+    COLKIND_BOOL,   /* "1"/"0" (SQLite) or "t"/"f" (PostgreSQL) */
+    COLKIND_TIME,   /* RFC 3339 text; PostgreSQL wraps it in to_char */
+    COLKIND_JSON,   /* JSON text */
+    COLKIND_DEPS    /* computed: JSON array of dependency ids */
+};
+
+/*       enum name         column            kind */
+#define JOB_COLUMNS(X)                                   \
+    X(ID,               "id",               COLKIND_TEXT) \
+    X(REQUEST_ID,       "request_id",       COLKIND_TEXT) \
+    X(NAME,             "name",             COLKIND_TEXT) \
+    X(STATUS,           "status",           COLKIND_TEXT) \
+    X(PRIORITY,         "priority",         COLKIND_INT)  \
+    X(ORCHESTRATION_ID, "orchestration_id", COLKIND_TEXT) \
+    X(SCHEDULE_ID,      "schedule_id",      COLKIND_TEXT) \
+    X(SCHEDULED_AT,     "scheduled_at",     COLKIND_TIME) \
+    X(AVAILABLE_AT,     "available_at",     COLKIND_TIME) \
+    X(DEPS_PENDING,     "deps_pending",     COLKIND_INT)  \
+    X(ATTEMPT,          "attempt",          COLKIND_INT)  \
+    X(MAX_ATTEMPTS,     "max_attempts",     COLKIND_INT)  \
+    X(TIMEOUT_S,        "timeout_s",        COLKIND_INT)  \
+    X(RESOURCES,        "resources",        COLKIND_JSON) \
+    X(SOURCE,           "source",           COLKIND_JSON) \
+    X(TARGET,           "target",           COLKIND_JSON) \
+    X(ON_ERROR,         "on_error",         COLKIND_JSON) \
+    X(TARGET_TABLE,     "target_table",     COLKIND_TEXT) \
+    X(CANCEL_REQUESTED, "cancel_requested", COLKIND_BOOL) \
+    X(WORKER,           "worker",           COLKIND_TEXT) \
+    X(HEARTBEAT_AT,     "heartbeat_at",     COLKIND_TIME) \
+    X(PROGRESS_PHASE,   "progress_phase",   COLKIND_TEXT) \
+    X(ROWS_READ,        "rows_read",        COLKIND_INT)  \
+    X(BYTES_READ,       "bytes_read",       COLKIND_INT)  \
+    X(BYTES_TOTAL,      "bytes_total",      COLKIND_INT)  \
+    X(ROWS_INSERTED,    "rows_inserted",    COLKIND_INT)  \
+    X(ROWS_UPDATED,     "rows_updated",     COLKIND_INT)  \
+    X(ROWS_REJECTED,    "rows_rejected",    COLKIND_INT)  \
+    X(ERROR,            "error",            COLKIND_JSON) \
+    X(ATTEMPTS,         "attempts",         COLKIND_JSON) \
+    X(CREATED_BY,       "created_by",       COLKIND_TEXT) \
+    X(CREATED_AT,       "created_at",       COLKIND_TIME) \
+    X(UPDATED_AT,       "updated_at",       COLKIND_TIME) \
+    X(STARTED_AT,       "started_at",       COLKIND_TIME) \
+    X(FINISHED_AT,      "finished_at",      COLKIND_TIME) \
+    X(DEPENDS_ON,       "depends_on",       COLKIND_DEPS)
+
+enum job_column {
+#define JOB_COLUMN_ENUM(name, column, kind) JOBCOL_##name,
+    JOB_COLUMNS(JOB_COLUMN_ENUM)
+#undef JOB_COLUMN_ENUM
+    JOBCOL_COUNT
+};
+
+struct job_column_info {
+    const char *name;
+    enum column_kind kind;
+};
+
+/* Name and kind of each column, indexed by enum job_column. */
+extern const struct job_column_info job_columns[JOBCOL_COUNT];
+
+/*
+ * store_job_decode - build a job from one row of text values (JOBCOL_COUNT
+ * of them, NULL for SQL NULL). Returns 0 and a new job (job_free), or
+ * IQ_E_DB when a value does not parse (a corrupted row), IQ_E_NOMEM.
+ */
+int store_job_decode(const char *const values[JOBCOL_COUNT], struct job **ret_job,
+                     struct iq_error *err);
+
+/*
+ * store_resources_to_json - compact JSON text of a resource list
+ * ([{"name","mode"}]). Caller frees. NULL on OOM.
+ */
+char *store_resources_to_json(const struct job_resource *resources, size_t count);
+
+/*
+ * store_json_text - compact, key-sorted JSON text of value (NULL for a NULL
+ * value). Caller frees.
+ */
+char *store_json_text(const json_t *value);
+
+/*
+ * store_like_pattern - "%<q with % _ \ escaped by \>%" for a LIKE ... ESCAPE
+ * '\' name search. Caller frees. NULL on OOM.
+ */
+char *store_like_pattern(const char *q);
+
+/* Backend constructors used by store_open. */
+int store_sqlite_open(const char *path, const struct store_options *opts,
+                      struct store **ret_store, struct iq_error *err);
+int store_pg_open(const char *conninfo, const struct store_options *opts,
+                  struct store **ret_store, struct iq_error *err);
+
+#endif
