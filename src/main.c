@@ -1,7 +1,274 @@
-/* main.c - argument parsing and wiring only (being written). */
+/*
+ * main.c - the importq command line: parses arguments, loads the
+ * configuration (flag > environment > file > default) and hands off to one
+ * command. Wiring only: the work is done by the layers below.
+ */
+#include "core/error.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/log.h"
+
+#include <stdbool.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+
+/* A command-specific flag ("--wait", "--table T"). */
+struct cli_flag {
+    const char *name;
+    bool takes_value;
+    const char *help;
+};
+
+/* Parsed command line of one command. */
+struct cli_args {
+    const char *positional[8];
+    int positional_count;
+    const char *flag_values[16];      /* by index into the command's flags */
+    bool flag_seen[16];
+    struct {
+        const char *key;
+        const char *value;
+    } settings[32];                   /* config options given as flags */
+    int setting_count;
+    const char *config_path;
+    bool help;
+};
+
+struct command {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    const struct cli_flag *flags;     /* NULL-terminated, may be NULL */
+    int (*run)(const struct command *cmd, struct cli_args *args, struct config *cfg);
+};
+
+static int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg);
+
+static const struct command commands[] = {
+    {"migrate", "importq migrate [--db URL]",
+     "create or upgrade the database schema (idempotent)", NULL, cmd_migrate},
+};
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void print_settings_help(FILE *out)
 {
-    puts("importq " IMPORTQ_VERSION);
+    fprintf(out, "\nSettings (flag, environment IMPORTQ_<NAME>, or [importq] in --config FILE):\n");
+    for (size_t i = 0; config_options[i].key; i++)
+        fprintf(out, "  --%-16s %s (default: %s)\n", config_options[i].key,
+                config_options[i].help, config_options[i].default_value);
+    fprintf(out, "  --%-16s %s\n", "config FILE", "INI file to read settings from (IMPORTQ_CONFIG)");
+}
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "importq %s - data-import orchestration service\n\n", IMPORTQ_VERSION);
+    fprintf(out, "Usage: importq COMMAND [OPTIONS]\n\nCommands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'importq COMMAND --help' for a command's options; 'importq --version'.\n");
+}
+
+static void print_command_help(const struct command *cmd, FILE *out)
+{
+    fprintf(out, "Usage: %s\n\n%s\n", cmd->usage, cmd->summary);
+    if (cmd->flags) {
+        fprintf(out, "\nOptions:\n");
+        for (const struct cli_flag *f = cmd->flags; f->name; f++)
+            fprintf(out, "  --%-16s %s\n", f->name, f->help);
+    }
+    print_settings_help(out);
+}
+
+static bool is_setting(const char *key)
+{
+    for (size_t i = 0; config_options[i].key; i++)
+        if (strcmp(config_options[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+static int find_flag(const struct command *cmd, const char *name)
+{
+    for (int i = 0; cmd->flags && cmd->flags[i].name; i++)
+        if (strcmp(cmd->flags[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * parse_args - argv (after the command name) into args. "--key value" and
+ * "--key=value" both work; "--" ends the options. Returns 0 or EXIT_USAGE
+ * after printing what is wrong.
+ */
+static int parse_args(const struct command *cmd, int argc, char **argv, struct cli_args *args)
+{
+    bool options_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || strncmp(arg, "--", 2) != 0 || strcmp(arg, "-") == 0) {
+            if (args->positional_count == (int)(sizeof(args->positional) / sizeof(args->positional[0]))) {
+                fprintf(stderr, "importq %s: too many arguments\n", cmd->name);
+                return EXIT_USAGE;
+            }
+            args->positional[args->positional_count++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        char key[64];
+        const char *eq = strchr(arg + 2, '=');
+        size_t key_len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+        if (key_len >= sizeof(key)) {
+            fprintf(stderr, "importq %s: unknown option %s\n", cmd->name, arg);
+            return EXIT_USAGE;
+        }
+        memcpy(key, arg + 2, key_len);
+        key[key_len] = '\0';
+        if (strcmp(key, "help") == 0) {
+            args->help = true;
+            continue;
+        }
+        int flag = find_flag(cmd, key);
+        bool takes_value = flag >= 0 ? cmd->flags[flag].takes_value : true;
+        if (flag < 0 && !is_setting(key) && strcmp(key, "config") != 0) {
+            fprintf(stderr, "importq %s: unknown option --%s (see importq %s --help)\n", cmd->name,
+                    key, cmd->name);
+            return EXIT_USAGE;
+        }
+        const char *value = NULL;
+        if (takes_value) {
+            if (eq) {
+                value = eq + 1;
+            } else if (i + 1 < argc) {
+                value = argv[++i];
+            } else {
+                fprintf(stderr, "importq %s: --%s needs a value\n", cmd->name, key);
+                return EXIT_USAGE;
+            }
+        } else if (eq) {
+            fprintf(stderr, "importq %s: --%s takes no value\n", cmd->name, key);
+            return EXIT_USAGE;
+        }
+        if (flag >= 0) {
+            args->flag_seen[flag] = true;
+            args->flag_values[flag] = value;
+        } else if (strcmp(key, "config") == 0) {
+            args->config_path = value;
+        } else if (args->setting_count < (int)(sizeof(args->settings) / sizeof(args->settings[0]))) {
+            args->settings[args->setting_count].key = NULL;
+            for (size_t k = 0; config_options[k].key; k++)
+                if (strcmp(config_options[k].key, key) == 0)
+                    args->settings[args->setting_count].key = config_options[k].key;
+            args->settings[args->setting_count].value = value;
+            args->setting_count++;
+        }
+    }
     return 0;
+}
+
+static const char *getenv_cb(const char *name)
+{
+    return getenv(name);
+}
+
+/*
+ * load_config - defaults, then the INI file (--config or IMPORTQ_CONFIG),
+ * then IMPORTQ_* variables, then flags. Returns 0 or 1 after printing.
+ */
+static int load_config(const struct cli_args *args, struct config *cfg)
+{
+    struct iq_error err = {0};
+    int rc = config_init(cfg);
+    const char *path = args->config_path ? args->config_path : getenv("IMPORTQ_CONFIG");
+    if (rc == 0 && path && *path)
+        rc = config_load_file(cfg, path, &err);
+    if (rc == 0)
+        rc = config_load_env(cfg, getenv_cb, &err);
+    for (int i = 0; rc == 0 && i < args->setting_count; i++) {
+        char origin[80];
+        snprintf(origin, sizeof(origin), "--%s", args->settings[i].key);
+        rc = config_set(cfg, args->settings[i].key, args->settings[i].value, origin, &err);
+    }
+    enum log_level level;
+    if (rc == 0 && log_level_parse(cfg->log_level, &level) < 0)
+        rc = iq_error_set(&err, IQ_E_INVALID, "invalid log-level \"%s\": use debug, info, warn, error or off",
+                          cfg->log_level);
+    if (rc < 0) {
+        fprintf(stderr, "importq: %s\n", iq_error_message(&err));
+        iq_error_clear(&err);
+        return 1;
+    }
+    log_set_level(level);
+    return 0;
+}
+
+static int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg)
+{
+    if (args->positional_count > 0) {
+        fprintf(stderr, "importq %s: unexpected argument %s\n", cmd->name, args->positional[0]);
+        return EXIT_USAGE;
+    }
+    struct iq_error err = {0};
+    struct store *store = NULL;
+    int applied = 0, version = 0;
+    int rc = store_open(cfg->db, NULL, &store, &err);
+    if (rc == 0)
+        rc = store_migrate(store, &applied, &err);
+    if (rc == 0)
+        rc = store_schema_version(store, &version, &err);
+    store_close(store);
+    if (rc < 0) {
+        fprintf(stderr, "importq migrate: %s\n", iq_error_message(&err));
+        iq_error_clear(&err);
+        return rc == IQ_E_INVALID ? EXIT_USAGE : 1;
+    }
+    printf("migrated %s: %d migration(s) applied, schema version %d\n", cfg->db, applied, version);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("importq %s\n", IMPORTQ_VERSION);
+        return 0;
+    }
+    const struct command *cmd = NULL;
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "importq: unknown command \"%s\"\n\n", name);
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct cli_args args = {0};
+    int rc = parse_args(cmd, argc - 2, argv + 2, &args);
+    if (rc != 0)
+        return rc;
+    if (args.help) {
+        print_command_help(cmd, stdout);
+        return 0;
+    }
+    struct config cfg;
+    if (load_config(&args, &cfg) != 0) {
+        config_clear(&cfg);
+        return EXIT_USAGE;
+    }
+    rc = cmd->run(cmd, &args, &cfg);
+    config_clear(&cfg);
+    return rc;
 }

@@ -1,0 +1,108 @@
+/*
+ * config.h - importq's settings and where they come from. Each setting has
+ * one row in CONFIG_OPTIONS: its flag (--max-concurrent), its environment
+ * variable (IMPORTQ_MAX_CONCURRENT), its INI key (max_concurrent, in the
+ * [importq] section or before any section), its type and default.
+ * Precedence: flag > environment > file > default.
+ */
+#ifndef IMPORTQ_UTIL_CONFIG_H
+#define IMPORTQ_UTIL_CONFIG_H
+
+#include "core/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_type {
+    CONFIG_STRING,
+    CONFIG_INT,       /* non-negative integer */
+    CONFIG_DURATION,  /* "90s", "5min", "1h30m", "250ms", or bare seconds; kept in ms */
+    CONFIG_SIZE,      /* "1MiB", "512k", "10MB", or bare bytes */
+    CONFIG_BOOL       /* true/false/yes/no/on/off/1/0 */
+};
+
+/*      field               flag/key            type             default                 help */
+#define CONFIG_OPTIONS(X)                                                                     \
+    X(db,               "db",               STRING,   "sqlite:var/importq.db", "database URL: sqlite:PATH or postgres://user:pass@host:port/db") \
+    X(listen,           "listen",           STRING,   "127.0.0.1:8080",        "HOST:PORT the API and GUI listen on") \
+    X(import_root,      "import-root",      STRING,   "./imports",             "directory every source.path is relative to") \
+    X(max_concurrent,   "max-concurrent",   INT,      "3",                     "jobs RUNNING at once across all nodes") \
+    X(workers,          "workers",          INT,      "0",                     "worker threads on this node (0: max-concurrent)") \
+    X(job_timeout,      "job-timeout",      DURATION, "30min",                 "default timeout of a job") \
+    X(lock_lease,       "lock-lease",       DURATION, "5min",                  "lease of a resource lock, renewed by heartbeat") \
+    X(max_queue_size,   "max-queue-size",   INT,      "1000",                  "jobs QUEUED or HELD at most (0: no limit)") \
+    X(max_attempts,     "max-attempts",     INT,      "3",                     "default attempts per job") \
+    X(retry_base,       "retry-base",       DURATION, "10s",                   "first retry backoff (doubles each attempt, with jitter)") \
+    X(retry_cap,        "retry-cap",        DURATION, "10min",                 "longest retry backoff") \
+    X(max_body,         "max-body",         SIZE,     "1MiB",                  "largest JSON request body") \
+    X(max_upload,       "max-upload",       SIZE,     "1GiB",                  "largest upload") \
+    X(spool_dir,        "spool-dir",        STRING,   "var/uploads",           "where uploads are kept") \
+    X(log_level,        "log-level",        STRING,   "info",                  "debug, info, warn, error or off")
+
+/* The C type that holds each kind of option. */
+#define CONFIG_CTYPE_STRING char *
+#define CONFIG_CTYPE_INT int64_t
+#define CONFIG_CTYPE_DURATION int64_t /* milliseconds */
+#define CONFIG_CTYPE_SIZE int64_t     /* bytes */
+#define CONFIG_CTYPE_BOOL bool
+
+/* The settings, typed. Strings are owned (config_clear frees them). */
+struct config {
+#define CONFIG_STRUCT_FIELD(field, key, type, def, help) CONFIG_CTYPE_##type field;
+    CONFIG_OPTIONS(CONFIG_STRUCT_FIELD)
+#undef CONFIG_STRUCT_FIELD
+};
+
+/* One option's metadata, for --help and for generic setters. */
+struct config_option {
+    const char *key;        /* "max-concurrent" */
+    enum config_type type;
+    const char *default_value;
+    const char *help;
+};
+
+/* The option table, in CONFIG_OPTIONS order, terminated by {NULL}. */
+extern const struct config_option config_options[];
+
+/* config_init - every field at its default. Returns 0 or IQ_E_NOMEM. */
+int config_init(struct config *cfg);
+
+/* config_clear - free owned strings (NULL-safe). */
+void config_clear(struct config *cfg);
+
+/*
+ * config_set - set option key ("max-concurrent", "max_concurrent" or
+ * "MAX_CONCURRENT" all match) from text, parsed per its type. origin names
+ * where it came from for the error ("--max-concurrent", "IMPORTQ_...",
+ * "importq.ini:12"). Returns 0, IQ_E_NOT_FOUND for an unknown key,
+ * IQ_E_INVALID for a bad value.
+ */
+int config_set(struct config *cfg, const char *key, const char *value, const char *origin,
+               struct iq_error *err);
+
+/*
+ * config_load_file - apply an INI file: keys in [importq] or before any
+ * section. Other sections are left for their owners ([target.NAME]: named
+ * target databases). Unknown keys in [importq] are errors. Returns 0,
+ * IQ_E_IO (unreadable), IQ_E_INVALID (syntax or value, with file:line).
+ */
+int config_load_file(struct config *cfg, const char *path, struct iq_error *err);
+
+/*
+ * config_load_env - apply every IMPORTQ_<KEY> variable that getenv_fn
+ * returns (getenv in production, a table in tests).
+ */
+int config_load_env(struct config *cfg, const char *(*getenv_fn)(const char *name),
+                    struct iq_error *err);
+
+/* Parsers behind the types, exposed for tests. 0 or IQ_E_INVALID. */
+int config_parse_int(const char *text, int64_t *ret_value);
+int config_parse_duration_ms(const char *text, int64_t *ret_ms);
+int config_parse_size(const char *text, int64_t *ret_bytes);
+int config_parse_bool(const char *text, bool *ret_value);
+
+/* config_env_name - "IMPORTQ_MAX_CONCURRENT" for "max-concurrent" into buf. */
+void config_env_name(const char *key, char *buf, size_t size);
+
+#endif

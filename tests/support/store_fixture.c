@@ -1,0 +1,280 @@
+/*
+ * store_fixture.c - fresh databases for the store suites on both backends.
+ * Raw SQL here is test-only: it checks what the store API does not expose
+ * (table lists, audit rows) and builds large tables quickly.
+ */
+#include "support/store_fixture.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const struct audit_context test_actor = {"test-suite", "req-1", "127.0.0.1"};
+
+/* Tables a test may leave rows in, children first (for TRUNCATE/DELETE). */
+static const char *const service_tables[] = {
+    "importq_job_rejects", "importq_uploads", "importq_tokens", "stg_import_monitoring",
+    "stg_import_performance", "stg_import_resources", "importq_job_deps", "stg_import_queue",
+    "stg_import_coordination", "stg_scheduled_imports", NULL,
+};
+
+bool fixture_pg_available(void)
+{
+    const char *admin = getenv("IMPORTQ_TEST_PG_ADMIN_URL");
+    return admin && *admin;
+}
+
+int fixture_group_setup_sqlite(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    f->backend = "sqlite";
+    snprintf(f->url, sizeof(f->url), "sqlite:/tmp/importq-store-test-%d.db", (int)getpid());
+    *state = f;
+    return 0;
+}
+
+/* Runs one statement on the admin connection; 0 or -1 (printed). */
+static int pg_admin_exec(const char *sql)
+{
+    PGconn *conn = PQconnectdb(getenv("IMPORTQ_TEST_PG_ADMIN_URL"));
+    int rc = -1;
+    if (PQstatus(conn) == CONNECTION_OK) {
+        PGresult *res = PQexec(conn, sql);
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            rc = 0;
+        else
+            fprintf(stderr, "fixture: %s: %s", sql, PQerrorMessage(conn));
+        PQclear(res);
+    } else {
+        fprintf(stderr, "fixture: cannot connect: %s", PQerrorMessage(conn));
+    }
+    PQfinish(conn);
+    return rc;
+}
+
+int fixture_group_setup_postgres(void **state)
+{
+    if (!fixture_pg_available())
+        return -1;
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    f->backend = "postgres";
+    char dbname[64], sql[160];
+    snprintf(dbname, sizeof(dbname), "importq_store_%d", (int)getpid());
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
+    pg_admin_exec(sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
+    if (pg_admin_exec(sql) < 0) {
+        free(f);
+        return -1;
+    }
+    /* Same server as the admin URL, other database. */
+    const char *admin = getenv("IMPORTQ_TEST_PG_ADMIN_URL");
+    const char *slash = strrchr(admin, '/');
+    snprintf(f->url, sizeof(f->url), "%.*s/%s", (int)(slash - admin), admin, dbname);
+    *state = f;
+    return 0;
+}
+
+int fixture_group_teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (!f)
+        return 0;
+    if (strcmp(f->backend, "postgres") == 0) {
+        char sql[160];
+        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", strrchr(f->url, '/') + 1);
+        pg_admin_exec(sql);
+    } else {
+        const char *path = f->url + strlen("sqlite:");
+        char extra[600];
+        unlink(path);
+        snprintf(extra, sizeof(extra), "%s-wal", path);
+        unlink(extra);
+        snprintf(extra, sizeof(extra), "%s-shm", path);
+        unlink(extra);
+    }
+    free(f);
+    return 0;
+}
+
+/* Empties every service table, including the append-only audit trail. */
+static int reset_database(struct fixture *f)
+{
+    char sql[1024] = "";
+    if (strcmp(f->backend, "postgres") == 0) {
+        strcat(sql, "TRUNCATE stg_import_audit");
+        for (int i = 0; service_tables[i]; i++) {
+            strcat(sql, ", ");
+            strcat(sql, service_tables[i]);
+        }
+        strcat(sql, " CASCADE");
+        return fixture_sql_exec(f, sql);
+    }
+    /* SQLite: drop the append-only triggers' effect by recreating the file. */
+    return 0;
+}
+
+int fixture_setup(void **state)
+{
+    struct fixture *f = *state;
+    struct iq_error err = {0};
+    if (strcmp(f->backend, "sqlite") == 0) {
+        const char *path = f->url + strlen("sqlite:");
+        char extra[600];
+        unlink(path);
+        snprintf(extra, sizeof(extra), "%s-wal", path);
+        unlink(extra);
+        snprintf(extra, sizeof(extra), "%s-shm", path);
+        unlink(extra);
+    }
+    int applied = 0;
+    if (store_open(f->url, NULL, &f->store, &err) < 0 ||
+        store_migrate(f->store, &applied, &err) < 0) {
+        fprintf(stderr, "fixture_setup(%s): %s\n", f->backend, iq_error_message(&err));
+        iq_error_clear(&err);
+        return -1;
+    }
+    return reset_database(f);
+}
+
+int fixture_teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->store);
+    f->store = NULL;
+    return 0;
+}
+
+struct store *fixture_open_extra(struct fixture *f)
+{
+    struct store *s = NULL;
+    struct iq_error err = {0};
+    if (store_open(f->url, NULL, &s, &err) < 0) {
+        fprintf(stderr, "fixture_open_extra: %s\n", iq_error_message(&err));
+        iq_error_clear(&err);
+        return NULL;
+    }
+    return s;
+}
+
+/* Runs sql on a private connection; returns rows as text joined by '\n'. */
+static char *run_sql(struct fixture *f, const char *sql, bool *ret_ok)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&out, &len);
+    *ret_ok = false;
+    if (strcmp(f->backend, "postgres") == 0) {
+        PGconn *conn = PQconnectdb(f->url);
+        PGresult *res = PQexec(conn, sql);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            *ret_ok = true;
+            for (int r = 0; r < PQntuples(res); r++)
+                fprintf(mem, "%s%s", r ? "\n" : "", PQgetisnull(res, r, 0) ? "" : PQgetvalue(res, r, 0));
+        } else {
+            fprintf(stderr, "fixture sql: %s\n  %s", sql, PQerrorMessage(conn));
+        }
+        PQclear(res);
+        PQfinish(conn);
+    } else {
+        sqlite3 *db = NULL;
+        if (sqlite3_open(f->url + strlen("sqlite:"), &db) == SQLITE_OK) {
+            sqlite3_busy_timeout(db, 5000);
+            const char *tail = sql;
+            *ret_ok = true;
+            int row = 0;
+            while (*ret_ok && tail && *tail) {
+                sqlite3_stmt *stmt = NULL;
+                if (sqlite3_prepare_v2(db, tail, -1, &stmt, &tail) != SQLITE_OK) {
+                    fprintf(stderr, "fixture sql: %s\n  %s\n", sql, sqlite3_errmsg(db));
+                    *ret_ok = false;
+                    break;
+                }
+                if (!stmt)
+                    break;
+                int rc;
+                while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                    const unsigned char *v = sqlite3_column_text(stmt, 0);
+                    fprintf(mem, "%s%s", row++ ? "\n" : "", v ? (const char *)v : "");
+                }
+                if (rc != SQLITE_DONE) {
+                    fprintf(stderr, "fixture sql: %s\n  %s\n", sql, sqlite3_errmsg(db));
+                    *ret_ok = false;
+                }
+                sqlite3_finalize(stmt);
+            }
+        }
+        sqlite3_close(db);
+    }
+    fclose(mem);
+    return out;
+}
+
+int64_t fixture_sql_int(struct fixture *f, const char *sql)
+{
+    bool ok;
+    char *text = run_sql(f, sql, &ok);
+    assert_true(ok);
+    int64_t value = strtoll(text, NULL, 10);
+    free(text);
+    return value;
+}
+
+int fixture_sql_exec(struct fixture *f, const char *sql)
+{
+    bool ok;
+    free(run_sql(f, sql, &ok));
+    return ok ? 0 : -1;
+}
+
+char *fixture_sql_text(struct fixture *f, const char *sql)
+{
+    bool ok;
+    char *text = run_sql(f, sql, &ok);
+    assert_true(ok);
+    return text;
+}
+
+struct job_spec *spec_from_json(const char *json_text)
+{
+    json_error_t jerr;
+    json_t *body = json_loads(json_text, 0, &jerr);
+    if (!body)
+        fail_msg("bad test JSON: %s: %s", jerr.text, json_text);
+    struct job_spec_defaults defaults = {.max_attempts = 3, .timeout_s = 1800};
+    struct job_spec *spec = NULL;
+    struct iq_error err = {0};
+    int rc = job_spec_parse(body, &defaults, &spec, &err);
+    json_decref(body);
+    if (rc < 0) {
+        for (size_t i = 0; i < err.field_count; i++)
+            fprintf(stderr, "  %s: %s\n", err.fields[i].field, err.fields[i].message);
+        iq_error_clear(&err);
+        fail_msg("spec rejected: %s", json_text);
+    }
+    return spec;
+}
+
+struct job_spec *spec_simple(const char *table, int priority, const char *extra_fields)
+{
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"name\": \"load %s\", \"priority\": %d,"
+             " \"source\": {\"format\": \"csv\", \"path\": \"%s.csv\"},"
+             " \"target\": {\"table\": \"%s\"}%s%s}",
+             table, priority, table, table, extra_fields ? ", " : "", extra_fields ? extra_fields : "");
+    return spec_from_json(text);
+}

@@ -1,0 +1,62 @@
+/*
+ * store_fixture.h - what the store test suites share: a fresh database per
+ * test on each backend (SQLite: a new temp file; PostgreSQL: a database of
+ * this process's own, emptied between tests), small raw-SQL helpers for
+ * checks the store API does not expose, and spec builders.
+ *
+ * PostgreSQL runs when IMPORTQ_TEST_PG_ADMIN_URL is set (scripts/test.sh
+ * sets it); with IMPORTQ_REQUIRE_PG=1 its absence is a failure, so CI can
+ * never pass without the PostgreSQL half.
+ */
+#ifndef IMPORTQ_TESTS_STORE_FIXTURE_H
+#define IMPORTQ_TESTS_STORE_FIXTURE_H
+
+#include "core/job_spec.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fixture {
+    const char *backend;   /* "sqlite" or "postgres" */
+    char url[512];
+    struct store *store;
+};
+
+/* Group setup/teardown: prepare the backend (PostgreSQL: create the database). */
+int fixture_group_setup_sqlite(void **state);
+int fixture_group_setup_postgres(void **state);
+int fixture_group_teardown(void **state);
+
+/* Per-test: an empty, migrated database and an open store in f->store. */
+int fixture_setup(void **state);
+int fixture_teardown(void **state);
+
+/* fixture_sql_int - run a query returning one integer (first row, first column). */
+int64_t fixture_sql_int(struct fixture *f, const char *sql);
+
+/* fixture_sql_exec - run statements; returns 0 or -1 (error printed). */
+int fixture_sql_exec(struct fixture *f, const char *sql);
+
+/*
+ * fixture_sql_text - first column of every row joined by '\n'; caller frees.
+ */
+char *fixture_sql_text(struct fixture *f, const char *sql);
+
+/* fixture_open_extra - another connection to the same database (threads). */
+struct store *fixture_open_extra(struct fixture *f);
+
+/* spec_from_json - parse a spec or fail the test. Caller frees. */
+struct job_spec *spec_from_json(const char *json_text);
+
+/* A spec for table `table` with priority and optional extra JSON fields
+ * (e.g. "\"hold\": true"), caller frees. */
+struct job_spec *spec_simple(const char *table, int priority, const char *extra_fields);
+
+/* Actor used by every mutation in the tests. */
+extern const struct audit_context test_actor;
+
+/* pg_available - whether the PostgreSQL half can run; fails when required. */
+bool fixture_pg_available(void);
+
+#endif
