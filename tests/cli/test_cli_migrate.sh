@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The migrate command end to end, through the real binary: creates the seven
+# stg_* tables, a second run changes nothing, bad usage exits 2; on SQLite
+# and (when IMPORTQ_TEST_PG_ADMIN_URL is set) on a PostgreSQL database of its own.
+# Usage: test_cli_migrate.sh BINARY
+set -u
+bin=$1
+pass=0 fail=0
+check() { # description, then a command that must succeed
+    local what=$1; shift
+    if "$@" >/tmp/importq-cli-$$.out 2>&1; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $what"; sed 's/^/  | /' /tmp/importq-cli-$$.out
+    fi
+}
+expect_exit() { # code, command...
+    local code=$1; shift
+    "$@" >/dev/null 2>&1
+    [ $? -eq "$code" ]
+}
+tables="stg_import_queue stg_import_resources stg_import_coordination stg_import_performance stg_import_monitoring stg_import_audit stg_scheduled_imports"
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir" /tmp/importq-cli-$$.out' EXIT
+db="sqlite:$dir/sub/a.db"
+
+check "--version" bash -c "'$bin' --version | grep -q '^importq '"
+check "--help lists migrate" bash -c "'$bin' --help | grep -q migrate"
+check "migrate --help lists settings" bash -c "'$bin' migrate --help | grep -q -- '--max-concurrent'"
+check "unknown command exits 2" expect_exit 2 "$bin" frobnicate
+check "unknown option exits 2" expect_exit 2 "$bin" migrate --frob
+check "bad setting exits 2" expect_exit 2 "$bin" migrate --max-concurrent lots
+check "bad URL exits 2" expect_exit 2 "$bin" migrate --db mysql://x
+check "env bad setting exits 2" expect_exit 2 env IMPORTQ_LOCK_LEASE=forever "$bin" migrate --db "$db"
+check "sqlite first migrate" bash -c "'$bin' migrate --db '$db' | grep -q '1 migration(s) applied'"
+check "sqlite second migrate" bash -c "'$bin' migrate --db '$db' | grep -q '0 migration(s) applied'"
+check "sqlite via IMPORTQ_DB" bash -c "IMPORTQ_DB='$db' '$bin' migrate | grep -q '0 migration(s) applied'"
+for t in $tables; do
+    check "sqlite has $t" bash -c "sqlite3 '$dir/sub/a.db' \"SELECT name FROM sqlite_master WHERE name = '$t'\" | grep -q $t"
+done
+printf '[importq]\ndb = %s\n' "$db" >"$dir/importq.ini"
+check "config file" bash -c "'$bin' migrate --config '$dir/importq.ini' | grep -q 'schema version'"
+
+if [ -n "${IMPORTQ_TEST_PG_ADMIN_URL:-}" ]; then
+    name="importq_cli_$$"
+    psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "CREATE DATABASE $name" >/dev/null
+    pg="${IMPORTQ_TEST_PG_ADMIN_URL%/*}/$name"
+    check "postgres first migrate" bash -c "'$bin' migrate --db '$pg' | grep -q '1 migration(s) applied'"
+    check "postgres second migrate" bash -c "'$bin' migrate --db '$pg' | grep -q '0 migration(s) applied'"
+    check "postgres two migrators at once" bash -c "psql '$IMPORTQ_TEST_PG_ADMIN_URL' -qc 'CREATE DATABASE ${name}_b' && ('$bin' migrate --db '${pg}_b' & '$bin' migrate --db '${pg}_b' & wait) && psql '${pg}_b' -tAc 'SELECT count(*) FROM importq_schema_version' | grep -qx 1"
+    for t in $tables; do
+        check "postgres has $t" bash -c "psql '$pg' -tAc \"SELECT to_regclass('$t')\" | grep -q $t"
+    done
+    check "postgres unreachable exits 1" expect_exit 1 "$bin" migrate --db "postgres://nobody@127.0.0.1:1/x"
+    psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "DROP DATABASE $name WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${name}_b WITH (FORCE)" >/dev/null
+elif [ "${IMPORTQ_REQUIRE_PG:-}" = 1 ]; then
+    echo "FAIL: PostgreSQL required but IMPORTQ_TEST_PG_ADMIN_URL is not set"; fail=$((fail + 1))
+fi
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
