@@ -1,0 +1,133 @@
+/*
+ * test_store_concurrency.c - the store under threads, each with its own
+ * connection (the store's threading model), on both backends: racing
+ * submissions with one request_id create one job; racing submissions
+ * against the capacity limit never overshoot it. Runs under TSan in CI.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "support/store_fixture.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define THREADS 4
+
+struct worker {
+    struct fixture *fixture;
+    const char *extra_fields;
+    int max_queue_size;
+    int attempts;
+    int created;
+    int existed;
+    int full;
+    int other_errors;
+    char first_id[UUID_STR_LEN];
+};
+
+static pthread_barrier_t start_line;
+
+static void *submit_cb(void *arg)
+{
+    struct worker *w = arg;
+    struct store *s = fixture_open_extra(w->fixture);
+    pthread_barrier_wait(&start_line);
+    for (int i = 0; s && i < w->attempts; i++) {
+        struct job_spec *spec = spec_simple("users", 5, w->extra_fields);
+        struct job_create_request req = {.spec = spec, .max_queue_size = w->max_queue_size};
+        struct job *job = NULL;
+        bool existed = false;
+        struct iq_error err = {0};
+        int rc = store_job_create(s, &req, &test_actor, &job, &existed, &err);
+        if (rc == 0 && existed)
+            w->existed++;
+        else if (rc == 0)
+            w->created++;
+        else if (rc == IQ_E_QUEUE_FULL)
+            w->full++;
+        else {
+            fprintf(stderr, "submit: %s\n", iq_error_message(&err));
+            w->other_errors++;
+        }
+        if (job && !w->first_id[0])
+            memcpy(w->first_id, job->id, UUID_STR_LEN);
+        job_free(job);
+        job_spec_free(spec);
+        iq_error_clear(&err);
+    }
+    store_close(s);
+    return NULL;
+}
+
+static void run_workers(struct worker *workers)
+{
+    pthread_t threads[THREADS];
+    pthread_barrier_init(&start_line, NULL, THREADS);
+    for (int t = 0; t < THREADS; t++)
+        pthread_create(&threads[t], NULL, submit_cb, &workers[t]);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    pthread_barrier_destroy(&start_line);
+}
+
+static void test_same_request_id_creates_one_job(void **state)
+{
+    struct worker workers[THREADS] = {0};
+    for (int t = 0; t < THREADS; t++)
+        workers[t] = (struct worker){.fixture = *state, .extra_fields = "\"request_id\": \"race-1\"",
+                                     .attempts = 10};
+    run_workers(workers);
+    int created = 0, existed = 0;
+    for (int t = 0; t < THREADS; t++) {
+        assert_int_equal(workers[t].other_errors, 0);
+        created += workers[t].created;
+        existed += workers[t].existed;
+        assert_string_equal(workers[t].first_id, workers[0].first_id);
+    }
+    assert_int_equal(created, 1);
+    assert_int_equal(existed, THREADS * 10 - 1);
+    assert_int_equal(fixture_sql_int(*state, "SELECT count(*) FROM stg_import_queue"), 1);
+    assert_int_equal(fixture_sql_int(*state, "SELECT count(*) FROM stg_import_audit"), 1);
+}
+
+static void test_capacity_is_exact_under_races(void **state)
+{
+    struct worker workers[THREADS] = {0};
+    for (int t = 0; t < THREADS; t++)
+        workers[t] = (struct worker){.fixture = *state, .max_queue_size = 25, .attempts = 12};
+    run_workers(workers);
+    int created = 0, full = 0;
+    for (int t = 0; t < THREADS; t++) {
+        assert_int_equal(workers[t].other_errors, 0);
+        created += workers[t].created;
+        full += workers[t].full;
+    }
+    assert_int_equal(created, 25);
+    assert_int_equal(full, THREADS * 12 - 25);
+    assert_int_equal(fixture_sql_int(*state, "SELECT count(*) FROM stg_import_queue"), 25);
+    /* The audit chain stayed a chain: ids 1..25, no gaps, no duplicates. */
+    assert_int_equal(fixture_sql_int(*state, "SELECT count(DISTINCT id) FROM stg_import_audit"), 25);
+    assert_int_equal(fixture_sql_int(*state, "SELECT max(id) FROM stg_import_audit"), 25);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_same_request_id_creates_one_job, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_capacity_is_exact_under_races, fixture_setup, fixture_teardown),
+};
+
+int main(void)
+{
+    int failed = cmocka_run_group_tests_name("store_concurrency/sqlite", tests,
+                                             fixture_group_setup_sqlite, fixture_group_teardown);
+    if (fixture_pg_available())
+        failed += cmocka_run_group_tests_name("store_concurrency/postgres", tests,
+                                              fixture_group_setup_postgres, fixture_group_teardown);
+    else if (getenv("IMPORTQ_REQUIRE_PG") && strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0)
+        failed++;
+    return failed ? 1 : 0;
+}
