@@ -166,7 +166,9 @@ struct job_spec {
  * Every problem is added to err as a field error with its path
  * ("target.columns[2].type": "unknown type \"strng\""); unknown fields are
  * errors. Returns 0 and a new spec in *ret_spec (caller frees with
- * job_spec_free), or IQ_E_INVALID with err filled and *ret_spec NULL.
+ * job_spec_free), or IQ_E_INVALID with err filled and *ret_spec NULL
+ * (IQ_E_NOMEM when memory runs out). defaults may be NULL: 3 attempts,
+ * 1800 s. err may be NULL.
  */
 int job_spec_parse(json_t *body, const struct job_spec_defaults *defaults,
                    struct job_spec **ret_spec, struct iq_error *err);
@@ -203,7 +205,7 @@ bool identifier_is_reserved(const char *name);
 
 /*
  * spec_path_is_safe - lexical check of a source path: relative, no NUL, no
- * component "..", not empty, at most SPEC_MAX_PATH_LEN bytes.
+ * component "..", no backslash, not empty, at most SPEC_MAX_PATH_LEN bytes.
  */
 bool spec_path_is_safe(const char *path);
 
