@@ -315,3 +315,15 @@ char *store_like_pattern(const char *q)
     *p = '\0';
     return out;
 }
+
+void table_info_clear(struct table_info *info)
+{
+    if (!info)
+        return;
+    for (size_t i = 0; i < info->column_count; i++) {
+        free(info->columns[i].name);
+        free(info->columns[i].declared_type);
+    }
+    free(info->columns);
+    memset(info, 0, sizeof(*info));
+}

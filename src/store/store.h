@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/job.h"
 #include "core/job_spec.h"
+#include "store/load.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -125,6 +126,42 @@ struct store_ops {
     /* The backend's query plan for job_list(filter), as text (EXPLAIN). */
     int (*explain_job_list)(struct store *s, const struct job_filter *filter,
                             char **ret_plan, struct iq_error *err);
+
+    /* --- imports (store/load.h) --- */
+
+    /* Columns of table; ret->exists false when there is no such table.
+     * Clear with table_info_clear. */
+    int (*table_describe)(struct store *s, const char *table, struct table_info *ret_info,
+                          struct iq_error *err);
+
+    /* Start a load (opens the transaction). The plan must outlive the load.
+     * IQ_E_INVALID: the target does not exist and create_target is false,
+     * or a planned column is not in the table. */
+    int (*load_begin)(struct store *s, const struct load_plan *plan, struct load **ret_load,
+                      struct iq_error *err);
+
+    /* Append row_count rows of part (values row-major: row_count *
+     * column_count pointers; lines: the source line of each row). */
+    int (*load_rows)(struct load *load, int part, const char *const *values,
+                     const int64_t *lines, size_t row_count, struct iq_error *err);
+
+    /* Set-wise checks; reports and drops each failing row. *ret_rejected =
+     * how many rows were dropped (children of dropped parents included). */
+    int (*load_check)(struct load *load, load_reject_cb reject_cb, void *ctx,
+                      int64_t *ret_rejected, struct iq_error *err);
+
+    int (*load_promote)(struct load *load, struct load_result *ret_result, struct iq_error *err);
+
+    /* Fence check, then COMMIT. IQ_E_STALE when the fence fails (rolled back). */
+    int (*load_commit)(struct load *load, struct iq_error *err);
+
+    /* ROLLBACK and free; NULL-safe; valid after any failed call. */
+    void (*load_abort)(struct load *load);
+
+    /* Thread-safe: stop the statement running on this connection now
+     * (PQcancel / sqlite3_interrupt); the running call then fails with
+     * IQ_E_CANCELLED. Used for cancel and timeout. */
+    void (*interrupt)(struct store *s);
 };
 
 /* The common head of every backend's connection struct. */
@@ -149,6 +186,45 @@ void store_close(struct store *s);
 const char *store_backend_name(const char *url);
 
 void job_page_clear(struct job_page *page);
+
+static inline int store_table_describe(struct store *s, const char *table,
+                                       struct table_info *ret_info, struct iq_error *err)
+{
+    return s->ops->table_describe(s, table, ret_info, err);
+}
+static inline int store_load_begin(struct store *s, const struct load_plan *plan,
+                                   struct load **ret_load, struct iq_error *err)
+{
+    return s->ops->load_begin(s, plan, ret_load, err);
+}
+static inline int store_load_rows(struct load *load, int part, const char *const *values,
+                                  const int64_t *lines, size_t row_count, struct iq_error *err)
+{
+    return load->store->ops->load_rows(load, part, values, lines, row_count, err);
+}
+static inline int store_load_check(struct load *load, load_reject_cb reject_cb, void *ctx,
+                                   int64_t *ret_rejected, struct iq_error *err)
+{
+    return load->store->ops->load_check(load, reject_cb, ctx, ret_rejected, err);
+}
+static inline int store_load_promote(struct load *load, struct load_result *ret_result,
+                                     struct iq_error *err)
+{
+    return load->store->ops->load_promote(load, ret_result, err);
+}
+static inline int store_load_commit(struct load *load, struct iq_error *err)
+{
+    return load->store->ops->load_commit(load, err);
+}
+static inline void store_load_abort(struct load *load)
+{
+    if (load)
+        load->store->ops->load_abort(load);
+}
+static inline void store_interrupt(struct store *s)
+{
+    s->ops->interrupt(s);
+}
 
 static inline int store_migrate(struct store *s, int *ret_applied, struct iq_error *err)
 {

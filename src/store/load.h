@@ -1,0 +1,124 @@
+/*
+ * load.h - the store's half of an import: describe a table, and load rows
+ * into it in one transaction (stage, set-wise checks, promote, commit).
+ * The pipeline (src/pipeline) drives it with values it has already parsed
+ * and converted; the backend decides how rows travel (COPY on PostgreSQL,
+ * a prepared multi-row INSERT on SQLite) and writes all the SQL.
+ *
+ * Life of a load:
+ *   load_begin    BEGIN; CREATE the target if asked; create staging tables
+ *                 (TEMP) unless plan->direct.
+ *   load_rows     append converted rows (to staging, or straight into the
+ *                 target when direct). Any number of calls.
+ *   load_check    set-wise checks on staged rows (duplicate keys in the
+ *                 file, references, insert-mode key conflicts); each bad
+ *                 row is reported through the callback and left out.
+ *   load_promote  move staged rows into the target (insert / upsert /
+ *                 append / replace); children in the same transaction.
+ *   load_commit   the fence (the job is still ours), then COMMIT.
+ *   load_abort    ROLLBACK; staging is gone either way. Frees the load.
+ * Nothing is visible in the target until load_commit returns 0.
+ */
+#ifndef IMPORTQ_STORE_LOAD_H
+#define IMPORTQ_STORE_LOAD_H
+
+#include "core/error.h"
+#include "core/job_spec.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* A column as the database has it. */
+struct table_column {
+    char *name;
+    enum column_type type;   /* closest importq type of the declared type */
+    char *declared_type;     /* as the database reports it ("character varying(320)") */
+    bool not_null;
+    bool has_default;
+    bool primary_key;
+};
+
+struct table_info {
+    bool exists;
+    struct table_column *columns;
+    size_t column_count;
+};
+
+void table_info_clear(struct table_info *info);
+
+/* One set-wise reference check: column's values must exist in ref_table.ref_column. */
+struct load_reference {
+    const char *column;
+    const char *ref_table;
+    const char *ref_column;
+};
+
+/*
+ * One table the load writes: the target (part 0) or a child table (part
+ * 1..). Values arrive as text in the canonical form of their type
+ * (pipeline/convert.h): integers "42", booleans "true"/"false", dates
+ * "2026-11-28", timestamptz RFC 3339 UTC, json compact text; NULL pointer =
+ * SQL NULL.
+ */
+struct load_part {
+    const char *table;
+    const char *const *columns;      /* column_count names, in value order */
+    const enum column_type *types;
+    size_t column_count;
+    const char *const *key;          /* conflict key (upsert; insert checks) */
+    size_t key_count;
+    const struct load_reference *references;
+    size_t reference_count;
+    /* Children only: how a child row names its parent (child column ->
+     * parent column); rows of rejected parents are dropped with them. */
+    const char *const *parent_columns;
+    const char *const *child_columns;
+    size_t parent_key_count;
+};
+
+struct load_plan {
+    enum target_mode mode;
+    struct load_part *parts;         /* parts[0] is the target */
+    size_t part_count;
+    bool create_target;              /* CREATE TABLE parts (key as primary key) when missing */
+    /* Load straight into the target with no staging: only for insert or
+     * append, on_error abort with max_rejects 0, no references, no
+     * children. A constraint error then fails the whole load. */
+    bool direct;
+    /* Fence: when job_id is set, load_commit first checks (row-locked) that
+     * the job is RUNNING with this worker and attempt, else IQ_E_STALE and
+     * nothing lands. Only meaningful when the target is the service's own
+     * database. */
+    const char *fence_job_id;
+    const char *fence_worker;
+    int fence_attempt;
+};
+
+struct load_result {
+    int64_t rows_inserted;
+    int64_t rows_updated;
+    int64_t rows_deleted;            /* replace: rows that were there before */
+};
+
+/* A row left out by a set-wise check. */
+struct load_reject {
+    int part;
+    int64_t line;
+    const char *column;              /* may be NULL */
+    const char *value;               /* may be NULL */
+    const char *message;             /* "duplicate key in file", "no teams.team_id = 7" ... */
+};
+
+/* Called for each rejected row; return 0 to go on, negative to stop the load. */
+typedef int (*load_reject_cb)(const struct load_reject *reject, void *ctx);
+
+/* The common head of each backend's load state (embedded first). */
+struct load {
+    struct store *store;
+    const struct load_plan *plan;
+};
+
+#endif
