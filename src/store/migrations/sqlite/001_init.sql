@@ -91,6 +91,9 @@ CREATE INDEX IF NOT EXISTS stg_import_queue_status_priority
     ON stg_import_queue (status, priority, id);
 CREATE INDEX IF NOT EXISTS stg_import_queue_table ON stg_import_queue (target_table, id);
 CREATE INDEX IF NOT EXISTS stg_import_queue_created ON stg_import_queue (created_at);
+-- Status counts: finished in the last 24 h, oldest queued.
+CREATE INDEX IF NOT EXISTS stg_import_queue_status_finished ON stg_import_queue (status, finished_at);
+CREATE INDEX IF NOT EXISTS stg_import_queue_status_created ON stg_import_queue (status, created_at);
 CREATE INDEX IF NOT EXISTS stg_import_queue_orchestration
     ON stg_import_queue (orchestration_id) WHERE orchestration_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS stg_import_queue_schedule
