@@ -77,9 +77,12 @@ char *time_format_rfc3339(int64_t ms, char buf[TIME_RFC3339_LEN])
     int64_t year;
     unsigned month, day;
     civil_from_days(days, &year, &month, &day);
-    snprintf(buf, TIME_RFC3339_LEN, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-             (long long)year, month, day, (int)(rem / 3600), (int)(rem / 60 % 60),
-             (int)(rem % 60), millis);
+    /* Years outside 0..9999 are not RFC 3339; clamp rather than overflow. */
+    unsigned y = year < 0 ? 0u : year > 9999 ? 9999u : (unsigned)year;
+    unsigned r = (unsigned)rem;
+    snprintf(buf, TIME_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", y % 10000u,
+             month % 13u, day % 32u, (r / 3600u) % 24u, (r / 60u) % 60u, r % 60u,
+             (unsigned)millis % 1000u);
     return buf;
 }
 
