@@ -563,7 +563,7 @@ static int check_dependency(struct sqlite_store *s, const char *self_id, const c
         struct binder b = binder_start(stmt);
         bind_text(&b, dep_id);
         bind_text(&b, self_id);
-        int64_t reaches;
+        int64_t reaches = 0;
         rc = binder_check(s, &b, err);
         if (rc == 0)
             rc = read_int64(s, stmt, "check dependency cycle", &reaches, err);
