@@ -21,7 +21,13 @@ build_variant() { # dir sanitize
 run_ctest() { # dir [ctest args]
     local dir=$1; shift
     echo "== ctest in $dir $*"
-    ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@"
+    local rc=0
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@" || rc=$?
+    # What ran where: each suite prints one summary line ("store tests: 16 on
+    # sqlite, 16 on postgres, 0 failed"); ctest keeps them in its log.
+    grep -hE "^(store|load|pipeline|engine|api|cli)[a-z_]*( tests)?: [0-9]+ " \
+        "$dir/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/   /' || true
+    return $rc
 }
 
 suite() {
