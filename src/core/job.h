@@ -36,7 +36,8 @@ enum job_status {
  * status, which events are allowed and where they lead.
  */
 #define JOB_EVENTS(X)                                                         \
-    X(EXECUTE)           /* HELD -> QUEUED: released to run */               \
+    X(EXECUTE)           /* HELD/QUEUED -> QUEUED: released to run now; */   \
+                         /* FAILED/CANCELLED -> QUEUED: a new attempt */     \
     X(HOLD)              /* QUEUED -> HELD */                                \
     X(CLAIM)             /* QUEUED -> RUNNING: a worker took it */           \
     X(COMPLETE)          /* RUNNING -> COMPLETED */                          \
