@@ -3,8 +3,8 @@
  * configuration (flag > environment > file > default) and hands off to one
  * command. Wiring only: the work is done by the layers below.
  */
+#include "cli/cli.h"
 #include "core/error.h"
-#include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -12,44 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define EXIT_USAGE 2
-
-/* A command-specific flag ("--wait", "--table T"). */
-struct cli_flag {
-    const char *name;
-    bool takes_value;
-    const char *help;
-};
-
-/* Parsed command line of one command. */
-struct cli_args {
-    const char *positional[8];
-    int positional_count;
-    const char *flag_values[16];      /* by index into the command's flags */
-    bool flag_seen[16];
-    struct {
-        const char *key;
-        const char *value;
-    } settings[32];                   /* config options given as flags */
-    int setting_count;
-    const char *config_path;
-    bool help;
-};
-
-struct command {
-    const char *name;
-    const char *usage;
-    const char *summary;
-    const struct cli_flag *flags;     /* NULL-terminated, may be NULL */
-    int (*run)(const struct command *cmd, struct cli_args *args, struct config *cfg);
-};
-
-static int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg);
+#include <unistd.h>
 
 static const struct command commands[] = {
     {"migrate", "importq migrate [--db URL]",
      "create or upgrade the database schema (idempotent)", NULL, cmd_migrate},
+    {"import",
+     "importq import FILE --table T [--mode M] [--key C1,C2] [--format F] [--spec SPEC.json] [--db URL]",
+     "run one import in-process and wait for it (exit 0 success, 1 failed import, 2 bad usage)",
+     cmd_import_flags, cmd_import},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -109,7 +80,7 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct c
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (options_done || strncmp(arg, "--", 2) != 0 || strcmp(arg, "-") == 0) {
-            if (args->positional_count == (int)(sizeof(args->positional) / sizeof(args->positional[0]))) {
+            if (args->positional_count == CLI_MAX_POSITIONAL) {
                 fprintf(stderr, "importq %s: too many arguments\n", cmd->name);
                 return EXIT_USAGE;
             }
@@ -159,7 +130,10 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct c
             args->flag_values[flag] = value;
         } else if (strcmp(key, "config") == 0) {
             args->config_path = value;
-        } else if (args->setting_count < (int)(sizeof(args->settings) / sizeof(args->settings[0]))) {
+        } else if (args->setting_count == CLI_MAX_SETTINGS) {
+            fprintf(stderr, "importq %s: too many options\n", cmd->name);
+            return EXIT_USAGE;
+        } else {
             args->settings[args->setting_count].key = NULL;
             for (size_t k = 0; config_options[k].key; k++)
                 if (strcmp(config_options[k].key, key) == 0)
@@ -188,7 +162,7 @@ static int load_config(const struct cli_args *args, struct config *cfg)
     if (rc == 0 && path && *path)
         rc = config_load_file(cfg, path, &err);
     if (rc == 0)
-        rc = config_load_env(cfg, getenv_cb, &err);
+        rc = config_load_env(cfg, getenv_cb, environ, &err);
     for (int i = 0; rc == 0 && i < args->setting_count; i++) {
         char origin[80];
         snprintf(origin, sizeof(origin), "--%s", args->settings[i].key);
@@ -204,30 +178,6 @@ static int load_config(const struct cli_args *args, struct config *cfg)
         return 1;
     }
     log_set_level(level);
-    return 0;
-}
-
-static int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg)
-{
-    if (args->positional_count > 0) {
-        fprintf(stderr, "importq %s: unexpected argument %s\n", cmd->name, args->positional[0]);
-        return EXIT_USAGE;
-    }
-    struct iq_error err = {0};
-    struct store *store = NULL;
-    int applied = 0, version = 0;
-    int rc = store_open(cfg->db, NULL, &store, &err);
-    if (rc == 0)
-        rc = store_migrate(store, &applied, &err);
-    if (rc == 0)
-        rc = store_schema_version(store, &version, &err);
-    store_close(store);
-    if (rc < 0) {
-        fprintf(stderr, "importq migrate: %s\n", iq_error_message(&err));
-        iq_error_clear(&err);
-        return rc == IQ_E_INVALID ? EXIT_USAGE : 1;
-    }
-    printf("migrated %s: %d migration(s) applied, schema version %d\n", cfg->db, applied, version);
     return 0;
 }
 

@@ -220,6 +220,13 @@ void config_clear(struct config *cfg)
 {
     if (!cfg)
         return;
+    for (size_t i = 0; i < cfg->target_count; i++) {
+        free(cfg->targets[i].name);
+        free(cfg->targets[i].url);
+    }
+    free(cfg->targets);
+    cfg->targets = NULL;
+    cfg->target_count = 0;
     for (size_t i = 0; config_options[i].key; i++) {
         if (config_options[i].type == CONFIG_STRING) {
             char **field = (char **)((char *)cfg + field_offsets[i]);
@@ -227,6 +234,59 @@ void config_clear(struct config *cfg)
             *field = NULL;
         }
     }
+}
+
+/* The same rule as a target table name: ^[A-Za-z_][A-Za-z0-9_]{0,62}$ */
+static bool target_name_is_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 63 || !(isalpha((unsigned char)name[0]) || name[0] == '_'))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '_'))
+            return false;
+    return true;
+}
+
+int config_set_target(struct config *cfg, const char *name, const char *url, struct iq_error *err)
+{
+    if (!target_name_is_valid(name))
+        return iq_error_set(err, IQ_E_INVALID, "target database name \"%s\" is not an identifier",
+                            name);
+    for (size_t i = 0; i < cfg->target_count; i++) {
+        if (strcmp(cfg->targets[i].name, name) == 0) {
+            char *copy = strdup(url);
+            if (!copy)
+                return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+            free(cfg->targets[i].url);
+            cfg->targets[i].url = copy;
+            return 0;
+        }
+    }
+    if (cfg->target_count == CONFIG_MAX_TARGETS)
+        return iq_error_set(err, IQ_E_INVALID, "more than %d target databases", CONFIG_MAX_TARGETS);
+    struct config_target *grown = realloc(cfg->targets, (cfg->target_count + 1) * sizeof(*grown));
+    if (!grown)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    cfg->targets = grown;
+    struct config_target *t = &cfg->targets[cfg->target_count];
+    t->name = strdup(name);
+    t->url = strdup(url);
+    if (!t->name || !t->url) {
+        free(t->name);
+        free(t->url);
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    }
+    cfg->target_count++;
+    return 0;
+}
+
+const char *config_target_url(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cfg->target_count; i++)
+        if (strcmp(cfg->targets[i].name, name) == 0)
+            return cfg->targets[i].url;
+    return NULL;
 }
 
 struct ini_state {
@@ -242,8 +302,19 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
     struct ini_state *state = user;
     if (state->rc < 0)
         return 0;
-    if (section[0] != '\0' && strcmp(section, "importq") != 0)
-        return 1; /* another owner's section ([target.NAME], ...) */
+    if (strncmp(section, "target.", 7) == 0) {
+        if (strcmp(name, "url") != 0)
+            state->rc = iq_error_set(state->err, IQ_E_INVALID,
+                                     "[%s]: unknown key \"%s\" (a target has only url)", section,
+                                     name);
+        else
+            state->rc = config_set_target(state->cfg, section + 7, value, state->err);
+        return state->rc == 0;
+    }
+    if (section[0] != '\0' && strcmp(section, "importq") != 0) {
+        state->rc = iq_error_set(state->err, IQ_E_INVALID, "unknown section [%s]", section);
+        return 0;
+    }
     state->rc = config_set(state->cfg, name, value, "setting", state->err);
     if (state->rc == IQ_E_NOT_FOUND)
         state->rc = IQ_E_INVALID;
@@ -279,8 +350,25 @@ void config_env_name(const char *key, char *buf, size_t size)
 }
 
 int config_load_env(struct config *cfg, const char *(*getenv_fn)(const char *name),
-                    struct iq_error *err)
+                    char *const *envp, struct iq_error *err)
 {
+    static const char prefix[] = "IMPORTQ_TARGET_";
+    for (size_t i = 0; envp && envp[i]; i++) {
+        const char *eq = strchr(envp[i], '=');
+        if (strncmp(envp[i], prefix, sizeof(prefix) - 1) != 0 || !eq)
+            continue;
+        char name[80];
+        size_t len = (size_t)(eq - envp[i]) - (sizeof(prefix) - 1);
+        if (len >= sizeof(name))
+            return iq_error_set(err, IQ_E_INVALID, "target database name in %.*s is too long",
+                                (int)(eq - envp[i]), envp[i]);
+        for (size_t k = 0; k < len; k++)
+            name[k] = (char)tolower((unsigned char)envp[i][sizeof(prefix) - 1 + k]);
+        name[len] = '\0';
+        int rc = config_set_target(cfg, name, eq + 1, err);
+        if (rc < 0)
+            return rc;
+    }
     for (size_t i = 0; config_options[i].key; i++) {
         char name[64];
         config_env_name(config_options[i].key, name, sizeof(name));

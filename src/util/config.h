@@ -47,11 +47,21 @@ enum config_type {
 #define CONFIG_CTYPE_SIZE int64_t     /* bytes */
 #define CONFIG_CTYPE_BOOL bool
 
+/* A named target database: [target.NAME] url = ... (or IMPORTQ_TARGET_<NAME>). */
+struct config_target {
+    char *name;
+    char *url;
+};
+
+#define CONFIG_MAX_TARGETS 64
+
 /* The settings, typed. Strings are owned (config_clear frees them). */
 struct config {
 #define CONFIG_STRUCT_FIELD(field, key, type, def, help) CONFIG_CTYPE_##type field;
     CONFIG_OPTIONS(CONFIG_STRUCT_FIELD)
 #undef CONFIG_STRUCT_FIELD
+    struct config_target *targets;
+    size_t target_count;
 };
 
 /* One option's metadata, for --help and for generic setters. */
@@ -83,18 +93,31 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 
 /*
  * config_load_file - apply an INI file: keys in [importq] or before any
- * section. Other sections are left for their owners ([target.NAME]: named
- * target databases). Unknown keys in [importq] are errors. Returns 0,
- * IQ_E_IO (unreadable), IQ_E_INVALID (syntax or value, with file:line).
+ * section; [target.NAME] sections name target databases (key `url`, a
+ * database URL; NAME an identifier). Unknown keys and sections are
+ * errors. Returns 0, IQ_E_IO (unreadable), IQ_E_INVALID (syntax or value,
+ * with file:line).
  */
 int config_load_file(struct config *cfg, const char *path, struct iq_error *err);
 
 /*
  * config_load_env - apply every IMPORTQ_<KEY> variable that getenv_fn
- * returns (getenv in production, a table in tests).
+ * returns (getenv in production, a table in tests). Named targets come
+ * from the environment too: IMPORTQ_TARGET_<NAME>=URL for every name in
+ * envp (NULL: none), with NAME lower-cased.
  */
 int config_load_env(struct config *cfg, const char *(*getenv_fn)(const char *name),
-                    struct iq_error *err);
+                    char *const *envp, struct iq_error *err);
+
+/*
+ * config_set_target - add or replace named target database name -> url.
+ * Returns 0, IQ_E_INVALID (name not an identifier, too many targets) or
+ * IQ_E_NOMEM.
+ */
+int config_set_target(struct config *cfg, const char *name, const char *url, struct iq_error *err);
+
+/* config_target_url - the URL of target database name, or NULL. */
+const char *config_target_url(const struct config *cfg, const char *name);
 
 /* Parsers behind the types, exposed for tests. 0 or IQ_E_INVALID. */
 int config_parse_int(const char *text, int64_t *ret_value);

@@ -139,17 +139,53 @@ static void test_file_then_env_then_flag(void **state)
     assert_int_equal(cfg.max_concurrent, 4);
     assert_string_equal(cfg.listen, "0.0.0.0:9000");
     assert_string_equal(cfg.import_root, "/srv/in");
-    assert_int_equal(config_load_env(&cfg, fake_env, &err), 0);
+    assert_string_equal(config_target_url(&cfg, "crm"), "sqlite:/tmp/crm.db");
+    assert_null(config_target_url(&cfg, "erp"));
+    assert_int_equal(config_load_env(&cfg, fake_env, NULL, &err), 0);
     assert_int_equal(cfg.max_concurrent, 5);          /* env beats file */
     assert_string_equal(cfg.db, "postgres://u@127.0.0.1:5/x");
     assert_string_equal(cfg.listen, "0.0.0.0:9000");  /* file beats default */
     assert_int_equal(config_set(&cfg, "max-concurrent", "6", "--max-concurrent", &err), 0);
     assert_int_equal(cfg.max_concurrent, 6);          /* flag beats env */
-    assert_int_equal(config_load_env(&cfg, bad_env, &err), IQ_E_INVALID);
+    assert_int_equal(config_load_env(&cfg, bad_env, NULL, &err), IQ_E_INVALID);
     assert_non_null(strstr(iq_error_message(&err), "IMPORTQ_JOB_TIMEOUT"));
     iq_error_clear(&err);
     unlink(path);
     free(path);
+    config_clear(&cfg);
+}
+
+static void test_named_targets(void **state)
+{
+    (void)state;
+    struct config cfg;
+    struct iq_error err = {0};
+    config_init(&cfg);
+    char *envp[] = {"PATH=/bin", "IMPORTQ_TARGET_ERP=postgres://erp@127.0.0.1/erp",
+                    "IMPORTQ_TARGET_CRM=sqlite:/tmp/crm2.db", NULL};
+    char *path = write_file("[target.crm]\nurl = sqlite:/tmp/crm.db\n[target.dwh]\nurl = sqlite:/tmp/dwh.db\n");
+    assert_int_equal(config_load_file(&cfg, path, &err), 0);
+    assert_int_equal(config_load_env(&cfg, fake_env, envp, &err), 0);
+    assert_string_equal(config_target_url(&cfg, "erp"), "postgres://erp@127.0.0.1/erp");
+    assert_string_equal(config_target_url(&cfg, "crm"), "sqlite:/tmp/crm2.db"); /* env wins */
+    assert_string_equal(config_target_url(&cfg, "dwh"), "sqlite:/tmp/dwh.db");
+    assert_int_equal(cfg.target_count, 3);
+    assert_int_equal(config_set_target(&cfg, "bad-name", "sqlite:x", &err), IQ_E_INVALID);
+    iq_error_clear(&err);
+    unlink(path);
+    free(path);
+    static const char *const bad_files[] = {
+        "[target.crm]\npath = x\n",      /* unknown key in a target */
+        "[target.9x]\nurl = sqlite:x\n", /* not an identifier */
+        "[nonsense]\nx = 1\n",           /* unknown section */
+    };
+    for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+        path = write_file(bad_files[i]);
+        assert_int_equal(config_load_file(&cfg, path, &err), IQ_E_INVALID);
+        iq_error_clear(&err);
+        unlink(path);
+        free(path);
+    }
     config_clear(&cfg);
 }
 
@@ -193,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_size_int_bool_tables),
         cmocka_unit_test(test_set_by_any_key_spelling),
         cmocka_unit_test(test_file_then_env_then_flag),
+        cmocka_unit_test(test_named_targets),
         cmocka_unit_test(test_file_errors),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

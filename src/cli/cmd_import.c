@@ -1,0 +1,294 @@
+/*
+ * cmd_import.c - `importq import FILE --table T ...`: one import run
+ * in-process and waited for, with a progress bar on a terminal and a
+ * summary line otherwise. The spec comes from the flags, or from --spec
+ * with the flags overriding it; FILE replaces source.path, and its own
+ * directory serves as the import root.
+ */
+#include "cli/cli.h"
+
+#include "core/job_spec.h"
+#include "core/timeutil.h"
+#include "pipeline/import.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Rejects printed before the rest are only counted. */
+#define IMPORT_REJECTS_SHOWN 10
+
+const struct cli_flag cmd_import_flags[] = {
+    {"table", true, "target table (overrides the spec's target.table)"},
+    {"mode", true, "insert, upsert, append or replace (default insert)"},
+    {"key", true, "key columns for upsert, comma-separated"},
+    {"format", true, "csv, ndjson or json (default: from the file name)"},
+    {"spec", true, "a job spec (JSON) to take everything else from"},
+    {"on-error", true, "abort (default) or skip"},
+    {"max-rejects", true, "rejected rows allowed before abort fails the import (default 0)"},
+    {"create", false, "create the table from the spec's columns when it is missing"},
+    {"quiet", false, "no progress bar, only the summary"},
+    {NULL, false, NULL},
+};
+
+struct import_ui {
+    bool tty;
+    bool quiet;
+    int64_t started_ms;
+    int64_t rejects;
+    const char *table;
+};
+
+/* Reads a JSON file as an object; NULL with a message printed on failure. */
+static json_t *load_spec_file(const char *path)
+{
+    json_error_t jerr;
+    json_t *spec = json_load_file(path, 0, &jerr);
+    if (!spec) {
+        fprintf(stderr, "importq import: %s:%d: %s\n", path, jerr.line, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(spec)) {
+        fprintf(stderr, "importq import: %s: a job spec is a JSON object\n", path);
+        json_decref(spec);
+        return NULL;
+    }
+    return spec;
+}
+
+/* Returns obj[key] as an object, creating it when missing. */
+static json_t *object_member(json_t *obj, const char *key)
+{
+    json_t *member = json_object_get(obj, key);
+    if (!json_is_object(member)) {
+        member = json_object();
+        json_object_set_new(obj, key, member);
+    }
+    return member;
+}
+
+/* A JSON array of strings from "a,b,c". */
+static json_t *split_list(const char *text)
+{
+    json_t *array = json_array();
+    char *copy = strdup(text);
+    char *save = NULL;
+    for (char *part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save))
+        json_array_append_new(array, json_string(part));
+    free(copy);
+    return array;
+}
+
+/*
+ * build_body - the spec body from --spec and the flags. FILE's base name
+ * becomes source.path. Returns a new object, or NULL (message printed).
+ */
+static json_t *build_body(const struct command *cmd, const struct cli_args *args,
+                          const char *base_name)
+{
+    const char *spec_path = cli_flag_value(cmd, args, "spec");
+    json_t *body = spec_path ? load_spec_file(spec_path) : json_object();
+    if (!body)
+        return NULL;
+    json_t *source = object_member(body, "source");
+    json_t *target = object_member(body, "target");
+    json_object_set_new(source, "path", json_string(base_name));
+    json_object_del(source, "upload");
+    const char *value;
+    if ((value = cli_flag_value(cmd, args, "format")))
+        json_object_set_new(source, "format", json_string(value));
+    if ((value = cli_flag_value(cmd, args, "table")))
+        json_object_set_new(target, "table", json_string(value));
+    if ((value = cli_flag_value(cmd, args, "mode")))
+        json_object_set_new(target, "mode", json_string(value));
+    if ((value = cli_flag_value(cmd, args, "key")))
+        json_object_set_new(target, "key", split_list(value));
+    if (cli_flag_given(cmd, args, "create"))
+        json_object_set_new(target, "create", json_true());
+    json_t *on_error = NULL;
+    if ((value = cli_flag_value(cmd, args, "on-error"))) {
+        on_error = object_member(body, "on_error");
+        json_object_set_new(on_error, "action", json_string(value));
+    }
+    if ((value = cli_flag_value(cmd, args, "max-rejects"))) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(value, &end, 10);
+        if (errno || *end || n < 0) {
+            fprintf(stderr, "importq import: --max-rejects needs a non-negative integer\n");
+            json_decref(body);
+            return NULL;
+        }
+        on_error = object_member(body, "on_error");
+        json_object_set_new(on_error, "max_rejects", json_integer(n));
+    }
+    return body;
+}
+
+static void print_spec_errors(const struct iq_error *err)
+{
+    fprintf(stderr, "importq import: invalid spec:\n");
+    for (size_t i = 0; i < err->field_count; i++)
+        fprintf(stderr, "  %s: %s\n", err->fields[i].field, err->fields[i].message);
+    if (err->field_count == 0)
+        fprintf(stderr, "  %s\n", iq_error_message(err));
+}
+
+static void human_bytes(double bytes, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (bytes >= 1000.0 && u < 4) {
+        bytes /= 1000.0;
+        u++;
+    }
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+/* The progress bar: phase, rows, MB/s, percent and ETA on one redrawn line. */
+static void progress_cb(const struct import_progress *p, void *ctx)
+{
+    struct import_ui *ui = ctx;
+    if (!ui->tty || ui->quiet)
+        return;
+    double seconds = (double)(time_monotonic_ms() - ui->started_ms) / 1000.0;
+    double rate = seconds > 0 ? (double)p->bytes_read / seconds : 0;
+    char speed[32];
+    human_bytes(rate, speed, sizeof(speed));
+    char bar[31];
+    double fraction = p->bytes_total ? (double)p->bytes_read / (double)p->bytes_total : 0;
+    if (fraction > 1)
+        fraction = 1;
+    int filled = (int)(fraction * 30);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[30] = '\0';
+    char eta[32] = "";
+    if (rate > 0 && p->bytes_total > p->bytes_read && strcmp(p->phase, "read") == 0)
+        snprintf(eta, sizeof(eta), " ETA %.0fs", (double)(p->bytes_total - p->bytes_read) / rate);
+    fprintf(stderr, "\r\033[K%-8s [%s] %5.1f%% %lld rows %s/s%s%s", p->phase, bar, fraction * 100,
+            (long long)p->rows_read, speed, eta,
+            p->rows_rejected ? " (rejects)" : "");
+    fflush(stderr);
+}
+
+static int reject_cb(const struct import_reject *r, void *ctx)
+{
+    struct import_ui *ui = ctx;
+    if (ui->rejects++ < IMPORT_REJECTS_SHOWN) {
+        if (ui->tty && !ui->quiet)
+            fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "reject: line %lld%s%s%s: %s", (long long)r->line,
+                r->column ? ", column " : "", r->column ? r->column : "",
+                strcmp(r->table, ui->table) == 0 ? "" : " (child table)", r->error);
+        if (r->value)
+            fprintf(stderr, " (value \"%s\")", r->value);
+        fputc('\n', stderr);
+    } else if (ui->rejects == IMPORT_REJECTS_SHOWN + 1) {
+        fprintf(stderr, "reject: ... more rejects are only counted\n");
+    }
+    return 0;
+}
+
+/* Opens the database the spec's target names (target.database or the service's). */
+static int open_target_store(const struct config *cfg, const struct job_spec *spec,
+                             struct store **ret_store, struct iq_error *err)
+{
+    const char *url = cfg->db;
+    if (spec->target.database) {
+        url = config_target_url(cfg, spec->target.database);
+        if (!url)
+            return iq_error_set(err, IQ_E_INVALID,
+                                "target.database \"%s\" is not configured ([target.%s] url = ...)",
+                                spec->target.database, spec->target.database);
+    }
+    return store_open(url, NULL, ret_store, err);
+}
+
+static void print_summary(const struct import_ui *ui, const char *file, const char *table,
+                          const struct import_result *r, int rc, const struct iq_error *err)
+{
+    if (ui->tty && !ui->quiet)
+        fprintf(stderr, "\r\033[K");
+    double seconds = (double)(time_monotonic_ms() - ui->started_ms) / 1000.0;
+    char speed[32];
+    human_bytes(seconds > 0 ? (double)r->bytes_read / seconds : 0, speed, sizeof(speed));
+    if (rc == 0)
+        printf("imported %s into %s: %lld read, %lld inserted, %lld updated, %lld deleted, "
+               "%lld rejected in %.2f s (%s/s)\n",
+               file, table, (long long)r->rows_read, (long long)r->rows_inserted,
+               (long long)r->rows_updated, (long long)r->rows_deleted,
+               (long long)r->rows_rejected, seconds, speed);
+    else
+        fprintf(stderr, "importq import: %s into %s failed after %lld rows (nothing loaded): %s\n",
+                file, table, (long long)r->rows_read, iq_error_message(err));
+}
+
+/* Resolves FILE; prints and returns EXIT_USAGE when it is not a readable file. */
+static int resolve_file(const char *file, char **ret_path)
+{
+    *ret_path = realpath(file, NULL);
+    struct stat st;
+    if (!*ret_path || stat(*ret_path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "importq import: %s: %s\n", file,
+                *ret_path ? "not a regular file" : strerror(errno));
+        free(*ret_path);
+        *ret_path = NULL;
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int cmd_import(const struct command *cmd, struct cli_args *args, struct config *cfg)
+{
+    if (args->positional_count != 1) {
+        fprintf(stderr, "usage: %s\n", cmd->usage);
+        return EXIT_USAGE;
+    }
+    char *path = NULL;
+    if (resolve_file(args->positional[0], &path) != 0)
+        return EXIT_USAGE;
+    char *path_copy = strdup(path);
+    json_t *body = build_body(cmd, args, basename(path_copy));
+    struct job_spec *spec = NULL;
+    struct store *store = NULL;
+    struct iq_error err = {0};
+    struct job_spec_defaults defaults = {.max_attempts = (int)cfg->max_attempts,
+                                         .timeout_s = cfg->job_timeout / 1000};
+    int exit_code = EXIT_USAGE;
+    if (!body)
+        goto done;
+    if (job_spec_parse(body, &defaults, &spec, &err) < 0) {
+        print_spec_errors(&err);
+        goto done;
+    }
+    if (open_target_store(cfg, spec, &store, &err) < 0) {
+        fprintf(stderr, "importq import: %s\n", iq_error_message(&err));
+        exit_code = err.code == IQ_E_INVALID ? EXIT_USAGE : 1;
+        goto done;
+    }
+    struct import_ui ui = {.tty = isatty(STDERR_FILENO), .quiet = cli_flag_given(cmd, args, "quiet"),
+                           .started_ms = time_monotonic_ms(), .table = spec->target.table};
+    struct import_request req = {
+        .source = &spec->source, .target = &spec->target, .on_error = &spec->on_error,
+        .path = path, .store = store, .progress_cb = progress_cb, .progress_ctx = &ui,
+        .reject_cb = reject_cb, .reject_ctx = &ui,
+    };
+    struct import_result result;
+    int rc = import_run(&req, &result, &err);
+    print_summary(&ui, args->positional[0], spec->target.table, &result, rc, &err);
+    exit_code = rc == 0 ? 0 : 1;
+done:
+    store_close(store);
+    job_spec_free(spec);
+    json_decref(body);
+    iq_error_clear(&err);
+    free(path_copy);
+    free(path);
+    return exit_code;
+}

@@ -1,0 +1,301 @@
+/*
+ * reader.c - the format-independent half of the readers: opening, the
+ * chunked read loop with BOM handling, sticky fatal errors, the read-ahead
+ * of the first record, and the public wrappers around struct reader_ops.
+ * The formats live in reader_csv.c, reader_ndjson.c and reader_json.c.
+ */
+#include "pipeline/reader_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const unsigned char UTF8_BOM[3] = {0xEF, 0xBB, 0xBF};
+
+void reader_limits_default(struct reader_limits *ret_limits)
+{
+    ret_limits->chunk_bytes = READER_DEFAULT_CHUNK_BYTES;
+    ret_limits->max_field_bytes = READER_DEFAULT_MAX_FIELD_BYTES;
+    ret_limits->max_record_bytes = READER_DEFAULT_MAX_RECORD_BYTES;
+    ret_limits->max_fields = READER_DEFAULT_MAX_FIELDS;
+}
+
+/* Defaults for zero members; the chunk is at least READER_MIN_CHUNK_BYTES. */
+static struct reader_limits limits_resolve(const struct reader_limits *given)
+{
+    struct reader_limits limits;
+    reader_limits_default(&limits);
+    if (given) {
+        if (given->chunk_bytes)
+            limits.chunk_bytes = given->chunk_bytes;
+        if (given->max_field_bytes)
+            limits.max_field_bytes = given->max_field_bytes;
+        if (given->max_record_bytes)
+            limits.max_record_bytes = given->max_record_bytes;
+        if (given->max_fields)
+            limits.max_fields = given->max_fields;
+    }
+    if (limits.chunk_bytes < READER_MIN_CHUNK_BYTES)
+        limits.chunk_bytes = READER_MIN_CHUNK_BYTES;
+    return limits;
+}
+
+int reader_fail(struct reader *r, struct iq_error *err, int code, int64_t line, const char *fmt,
+                ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    char *message = NULL;
+    int n = line > 0 ? asprintf(&message, "line %lld: %s", (long long)line, detail)
+                     : asprintf(&message, "%s", detail);
+    if (n < 0)
+        message = NULL;
+    free(r->failed_message);
+    r->failed_message = message;
+    r->failed = code;
+    return iq_error_set(err, code, "%s", message ? message : detail);
+}
+
+void reader_set_problem(struct reader *r, enum record_problem problem, size_t column,
+                        const char *fmt, ...)
+{
+    if (r->record.problem != RECORD_OK)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->problem, sizeof(r->problem), fmt, ap);
+    va_end(ap);
+    r->record.problem = problem;
+    r->record.problem_column = column;
+    r->record.problem_message = r->problem;
+}
+
+const char *reader_json_type_name(const json_t *value)
+{
+    switch (json_typeof(value)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "a value";
+}
+
+/* read(2) into chunk[offset..), retrying on EINTR. Bytes read or IQ_E_IO. */
+static ssize_t read_some(struct reader *r, size_t offset, struct iq_error *err)
+{
+    for (;;) {
+        ssize_t n = read(r->fd, r->chunk + offset, r->limits.chunk_bytes - offset);
+        if (n >= 0) {
+            r->bytes_read += (uint64_t)n;
+            return n;
+        }
+        if (errno != EINTR)
+            return reader_fail(r, err, IQ_E_IO, 0, "read failed: %s", strerror(errno));
+    }
+}
+
+/* First read: fill at least three bytes (or to EOF) and drop a BOM. */
+static int first_fill(struct reader *r, struct iq_error *err)
+{
+    r->started = true;
+    r->fill_count++;
+    while (r->chunk_length < sizeof(UTF8_BOM)) {
+        ssize_t n = read_some(r, r->chunk_length, err);
+        if (n < 0)
+            return (int)n;
+        if (n == 0) {
+            r->eof = true;
+            break;
+        }
+        r->chunk_length += (size_t)n;
+    }
+    if (r->chunk_length >= sizeof(UTF8_BOM) && memcmp(r->chunk, UTF8_BOM, sizeof(UTF8_BOM)) == 0)
+        r->chunk_position = sizeof(UTF8_BOM);
+    return r->chunk_position < r->chunk_length;
+}
+
+int reader_fill(struct reader *r, struct iq_error *err)
+{
+    if (r->failed)
+        return r->failed;
+    if (r->chunk_position < r->chunk_length)
+        return 1;
+    if (!r->started)
+        return first_fill(r, err);
+    if (r->eof)
+        return 0;
+    r->chunk_position = 0;
+    r->chunk_length = 0;
+    ssize_t n = read_some(r, 0, err);
+    if (n < 0)
+        return (int)n;
+    if (n == 0) {
+        r->eof = true;
+        return 0;
+    }
+    r->chunk_length = (size_t)n;
+    r->fill_count++;
+    return 1;
+}
+
+static struct reader *create_backend(enum source_format format)
+{
+    switch (format) {
+    case SOURCE_CSV:
+        return reader_csv_create();
+    case SOURCE_NDJSON:
+        return reader_ndjson_create();
+    case SOURCE_JSON:
+        return reader_json_create();
+    }
+    return NULL;
+}
+
+/* Stat fd for bytes_total (regular files only). */
+static void note_total_size(struct reader *r)
+{
+    struct stat st;
+    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        r->bytes_total = (uint64_t)st.st_size;
+}
+
+/* Read ahead the first record so that reader_is_empty() (and, without a
+ * header, the column names) are known at open. A fatal error here is kept
+ * for the first reader_next(): open fails only on options and header. */
+static void read_ahead(struct reader *r)
+{
+    struct iq_error deferred = {0};
+    int rc = r->ops->next(r, &deferred);
+    if (rc < 0 && !r->failed)
+        reader_fail(r, NULL, rc, 0, "%s", iq_error_message(&deferred));
+    iq_error_clear(&deferred);
+    if (rc == 0)
+        r->finished = true;
+    else if (rc > 0)
+        r->pending = true;
+}
+
+int reader_open_fd(int fd, const struct source_spec *source, const struct reader_limits *limits,
+                   struct reader **ret_reader, struct iq_error *err)
+{
+    *ret_reader = NULL;
+    if (!source || fd < 0)
+        return iq_error_set(err, IQ_E_INVALID, "no source to read");
+    struct reader *r = create_backend(source->format);
+    if (!r)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory opening the reader");
+    r->fd = fd;
+    r->limits = limits_resolve(limits);
+    r->chunk = malloc(r->limits.chunk_bytes);
+    if (!r->chunk) {
+        reader_free(r);
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory opening the reader");
+    }
+    note_total_size(r);
+    int rc = r->ops->start(r, source, err);
+    if (rc == 0)
+        read_ahead(r);
+    if (rc < 0) {
+        reader_free(r);
+        return rc;
+    }
+    *ret_reader = r;
+    return 0;
+}
+
+int reader_open_path(const char *path, const struct source_spec *source,
+                     const struct reader_limits *limits, struct reader **ret_reader,
+                     struct iq_error *err)
+{
+    *ret_reader = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return iq_error_set(err, errno == ENOENT ? IQ_E_NOT_FOUND : IQ_E_IO, "cannot open %s: %s",
+                            path, strerror(errno));
+    struct reader *r = NULL;
+    int rc = reader_open_fd(fd, source, limits, &r, err);
+    if (rc < 0 || !r) {
+        close(fd);
+        return rc < 0 ? rc : IQ_E_INTERNAL;
+    }
+    r->owns_fd = true;
+    *ret_reader = r;
+    return 0;
+}
+
+int reader_next(struct reader *r, struct record **ret_record, struct iq_error *err)
+{
+    *ret_record = NULL;
+    if (r->failed)
+        return iq_error_set(err, r->failed, "%s",
+                            r->failed_message ? r->failed_message : iq_err_name(r->failed));
+    if (r->pending) {
+        r->pending = false;
+        *ret_record = &r->record;
+        return 1;
+    }
+    if (r->finished)
+        return 0;
+    int rc = r->ops->next(r, err);
+    if (rc == 0)
+        r->finished = true;
+    else if (rc > 0)
+        *ret_record = &r->record;
+    return rc;
+}
+
+void reader_free(struct reader *r)
+{
+    if (!r)
+        return;
+    if (r->owns_fd && r->fd >= 0)
+        close(r->fd);
+    free(r->chunk);
+    free(r->failed_message);
+    r->ops->free(r);
+}
+
+const char *const *reader_column_names(const struct reader *r, size_t *ret_count)
+{
+    *ret_count = r->record.column_count;
+    return r->record.column_names;
+}
+
+bool reader_is_empty(const struct reader *r)
+{
+    return !r->saw_data && !r->failed;
+}
+
+uint64_t reader_bytes_read(const struct reader *r)
+{
+    return r->bytes_read;
+}
+
+uint64_t reader_bytes_total(const struct reader *r)
+{
+    return r->bytes_total;
+}
+
+size_t reader_buffer_bytes(const struct reader *r)
+{
+    return r->limits.chunk_bytes + r->ops->buffer_bytes(r);
+}
