@@ -8,7 +8,7 @@ LISTEN     ?= 127.0.0.1:8080
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-asan test-tsan install bench format clean
+.PHONY: all deps build run test test-unit test-asan test-tsan install bench bench-import format clean
 
 all: build
 
@@ -42,8 +42,11 @@ test-tsan: deps
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-bench: build
-	@scripts/bench.sh
+bench: bench-import
+
+bench-import: build
+	@scripts/deps.sh bench
+	@bench/import.sh $(ROWS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages importq needs to build, test and benchmark.
 # As root: installs what is missing (apt-get). Otherwise: prints the command.
-# Usage: scripts/deps.sh [build|test|all]   (default: all)
+# Usage: scripts/deps.sh [build|test|bench|all]   (default: all = build + test)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq-dev
             libsodium-dev libinih-dev libcsv-dev libyajl-dev libmicrohttpd-dev
             libcurl4-openssl-dev libicu-dev sqlite3)
 test_pkgs=(libcmocka-dev postgresql postgresql-client)
+bench_pkgs=(pgloader time bc)
 
 case "${1:-all}" in
     build) want=("${build_pkgs[@]}") ;;
     test|all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-    *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+    bench) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+    *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=()

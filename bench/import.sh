@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Import benchmark, side by side with the reference tools in one run:
+#   PostgreSQL insert  : importq import   vs  psql \copy
+#   PostgreSQL upsert  : importq import   vs  \copy into UNLOGGED staging + INSERT ... ON CONFLICT
+#   PostgreSQL insert  : importq import   vs  pgloader
+#   SQLite insert      : importq import   vs  sqlite3 .import
+#   peak RSS of importq on ROWS and on 10 x ROWS rows
+# Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
+# Needs: a built tree (make build), packages postgresql pgloader sqlite3 time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-1000000}
+big_rows=$((rows * 10))
+bin=build/importq
+gen=build/bench_gen_rows
+data=bench/data
+mkdir -p "$data"
+[ -x "$bin" ] && [ -x "$gen" ] || { echo "bench: run 'make build' first" >&2; exit 1; }
+for tool in pgloader sqlite3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "bench: missing $tool (apt-get install pgloader sqlite3 time)" >&2; exit 1; }
+done
+
+csv="$data/rows-$rows.csv"
+big="$data/rows-$big_rows.csv"
+[ -s "$csv" ] || "$gen" "$rows" >"$csv"
+[ -s "$big" ] || "$gen" "$big_rows" >"$big"
+
+if [ -z "${IMPORTQ_TEST_PG_URL:-}" ]; then
+    exec tests/scripts/with-postgres.sh "$0" "$@"
+fi
+pg=$IMPORTQ_TEST_PG_URL
+
+# seconds CMD...: wall time of one run, in seconds with 3 decimals.
+seconds() {
+    local start end
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>"$data/last.err" || { cat "$data/last.err" >&2; return 1; }
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc -l | xargs printf '%.3f'
+}
+# best of N runs (N=3): the minimum wall time, to damp noise from the machine.
+best() {
+    local best="" t
+    for _ in 1 2 3; do
+        "$@" pre
+        t=$("$@" run)
+        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; fi
+    done
+    echo "$best"
+}
+ddl="CREATE TABLE IF NOT EXISTS bench_users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE,
+     first_name text, last_name text, age integer, active boolean, balance numeric, created_at timestamp)"
+psql -q "$pg" -c "$ddl" -c "CREATE UNLOGGED TABLE IF NOT EXISTS bench_stage (LIKE bench_users)"
+
+pg_copy() { case $1 in
+    pre) psql -q "$pg" -c "TRUNCATE bench_users" -c "CHECKPOINT" ;;
+    run) seconds psql -q "$pg" -c "\\copy bench_users FROM '$csv' WITH (FORMAT csv, HEADER true)" ;;
+esac; }
+iq_insert() { case $1 in
+    pre) psql -q "$pg" -c "TRUNCATE bench_users" -c "CHECKPOINT" ;;
+    run) seconds "$bin" import "$csv" --db "$pg" --table bench_users --mode insert --quiet ;;
+esac; }
+full_target() { psql -q "$pg" -c "TRUNCATE bench_users" -c "\\copy bench_users FROM '$csv' WITH (FORMAT csv, HEADER true)" -c "VACUUM ANALYZE bench_users" -c CHECKPOINT; }
+sql_upsert() { case $1 in
+    pre) full_target ;;
+    run) seconds psql -q "$pg" -c "TRUNCATE bench_stage" \
+            -c "\\copy bench_stage FROM '$csv' WITH (FORMAT csv, HEADER true)" \
+            -c "INSERT INTO bench_users SELECT * FROM bench_stage ON CONFLICT (id) DO UPDATE SET
+                email = EXCLUDED.email, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+                age = EXCLUDED.age, active = EXCLUDED.active, balance = EXCLUDED.balance,
+                created_at = EXCLUDED.created_at" ;;
+esac; }
+iq_upsert() { case $1 in
+    pre) full_target ;;
+    run) seconds "$bin" import "$csv" --db "$pg" --table bench_users --mode upsert --key id --quiet ;;
+esac; }
+pgl() { case $1 in
+    pre) psql -q "$pg" -c "TRUNCATE bench_users" -c "CHECKPOINT"
+         cat >"$data/pgloader.load" <<LOAD
+LOAD CSV FROM '$PWD/$csv' (id, email, first_name, last_name, age, active, balance, created_at)
+     INTO $pg?bench_users (id, email, first_name, last_name, age, active, balance, created_at)
+     WITH skip header = 1, fields terminated by ',', fields optionally enclosed by '"'
+LOAD
+         ;;
+    run) seconds pgloader --quiet "$data/pgloader.load" ;;
+esac; }
+
+db="$data/bench.sqlite"
+sqlite_ddl="CREATE TABLE bench_users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE,
+     first_name TEXT, last_name TEXT, age INTEGER, active BOOLEAN, balance NUMERIC, created_at TIMESTAMP);"
+sq_fresh() { rm -f "$db" "$db-wal" "$db-shm"; sqlite3 "$db" "PRAGMA journal_mode=WAL;" "$sqlite_ddl" >/dev/null; }
+sq_import() { case $1 in
+    pre) sq_fresh ;;
+    run) seconds sqlite3 "$db" ".import --csv --skip 1 $csv bench_users" ;;
+esac; }
+iq_sqlite() { case $1 in
+    pre) sq_fresh ;;
+    run) seconds "$bin" import "$csv" --db "sqlite:$db" --table bench_users --mode insert --quiet ;;
+esac; }
+
+rss_kb() { # file: peak RSS of importq inserting it into PostgreSQL
+    psql -q "$pg" -c "TRUNCATE bench_users"
+    /usr/bin/time -f "%M" -o "$data/rss" "$bin" import "$1" --db "$pg" --table bench_users --mode insert --quiet >/dev/null
+    cat "$data/rss"
+}
+
+echo "importq import benchmark: $rows rows, $(du -h "$csv" | cut -f1) CSV, $(nproc) cores, $(date -u +%F)"
+t_copy=$(best pg_copy);     t_iq=$(best iq_insert)
+t_sql=$(best sql_upsert);   t_iqu=$(best iq_upsert)
+t_pgl=$(best pgl);          t_iq2=$(best iq_insert)
+t_sq=$(best sq_import);     t_iqs=$(best iq_sqlite)
+rss_small=$(rss_kb "$csv"); rss_big=$(rss_kb "$big")
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+printf '%-44s %10s %10s %8s\n' "case" "importq s" "ref s" "ratio"
+printf '%-44s %10s %10s %8s\n' "PostgreSQL insert vs psql \\copy" "$t_iq" "$t_copy" "$(ratio "$t_iq" "$t_copy")"
+printf '%-44s %10s %10s %8s\n' "PostgreSQL upsert vs \\copy+INSERT ON CONFLICT" "$t_iqu" "$t_sql" "$(ratio "$t_iqu" "$t_sql")"
+printf '%-44s %10s %10s %8s\n' "PostgreSQL insert vs pgloader" "$t_iq2" "$t_pgl" "$(ratio "$t_iq2" "$t_pgl")"
+printf '%-44s %10s %10s %8s\n' "SQLite insert vs sqlite3 .import" "$t_iqs" "$t_sq" "$(ratio "$t_iqs" "$t_sq")"
+printf 'peak RSS: %s MB for %s rows, %s MB for %s rows\n' "$((rss_small / 1024))" "$rows" "$((rss_big / 1024))" "$big_rows"
