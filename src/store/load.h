@@ -15,7 +15,9 @@
  *                 row is reported through the callback and left out.
  *   load_promote  move staged rows into the target (insert / upsert /
  *                 append / replace); children in the same transaction.
- *   load_commit   the fence (the job is still ours), then COMMIT.
+ *   load_commit   the fence (the job is still ours), then COMMIT. On
+ *                 success the load is finished and freed; on failure it
+ *                 stays for load_abort.
  *   load_abort    ROLLBACK; staging is gone either way. Frees the load.
  * Nothing is visible in the target until load_commit returns 0.
  */

@@ -152,7 +152,8 @@ struct store_ops {
 
     int (*load_promote)(struct load *load, struct load_result *ret_result, struct iq_error *err);
 
-    /* Fence check, then COMMIT. IQ_E_STALE when the fence fails (rolled back). */
+    /* Fence check, then COMMIT; frees the load on success. IQ_E_STALE when
+     * the fence fails (then, as after any failure, call load_abort). */
     int (*load_commit)(struct load *load, struct iq_error *err);
 
     /* ROLLBACK and free; NULL-safe; valid after any failed call. */

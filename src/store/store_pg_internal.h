@@ -1,0 +1,295 @@
+/*
+ * store_pg_internal.h - what the files of the PostgreSQL backend share and
+ * nothing outside them sees: the connection struct, the statement runner
+ * with its reconnect rule, transactions, a growable SQL text, and the
+ * entry points each file puts into the ops table (store_pg.c).
+ *
+ * The backend is split by concept:
+ *   store_pg.c          connection, statements, errors, reconnect,
+ *                       transactions, migrations, the ops table, interrupt
+ *   store_pg_jobs.c     job create / get / update / cancel
+ *   store_pg_deps.c     the dependency graph: checks, cycles, cascades
+ *   store_pg_audit.c    the audit hash chain
+ *   store_pg_list.c     job list, its EXPLAIN, queue stats
+ *   store_pg_describe.c a table as the catalog has it (table_describe)
+ *   store_pg_load*.c    imports (store/load.h): begin/commit/abort, COPY
+ *                       streams, set-wise checks, promotion
+ *                       (their shared state: store_pg_load_internal.h)
+ *
+ * Advisory lock keys (one bigint namespace 0x4951xxxx, "IQ", for importq):
+ *   PG_LOCK_MIGRATE    0x49510001  session lock around migrate
+ *   PG_LOCK_JOB_GRAPH  0x49510002  transaction lock: job admission (request_id
+ *                                  uniqueness, queue capacity) and every change
+ *                                  to or walk of the dependency graph (create,
+ *                                  update, cancel with its cascade)
+ *   PG_LOCK_AUDIT      0x49510003  transaction lock on the audit chain head
+ *
+ * Lock order, so no two importq transactions wait on each other in a
+ * cycle: PG_LOCK_JOB_GRAPH, then job rows (the job itself FOR UPDATE, its
+ * dependencies FOR SHARE, its dependants FOR UPDATE in id order), then
+ * PG_LOCK_AUDIT last, held only from reading the chain head to COMMIT.
+ * Dependencies are read FOR SHARE so that a concurrent completion of a
+ * dependency either committed before (we see COMPLETED) or waits for our
+ * commit (and then sees our new edge when it decrements dependants).
+ * A load's fence (load_commit) locks one job row FOR UPDATE just before
+ * its COMMIT and takes no other importq lock.
+ *
+ * Threads: a pg_store belongs to one thread, except pg_interrupt, which
+ * any thread may call; it touches only cancel_lock, cancel and
+ * interrupted (see struct pg_store).
+ */
+#ifndef IMPORTQ_STORE_STORE_PG_INTERNAL_H
+#define IMPORTQ_STORE_STORE_PG_INTERNAL_H
+
+#include "store/store_internal.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PG_LOCK_MIGRATE "1230045185"   /* 0x49510001 */
+#define PG_LOCK_JOB_GRAPH "1230045186" /* 0x49510002 */
+#define PG_LOCK_AUDIT "1230045187"     /* 0x49510003 */
+
+#define PG_TIME_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
+#define MS_PER_DAY (24 * 3600 * 1000LL)
+
+#define PG_SQLSTATE_QUERY_CANCELED "57014"
+
+/* Statements prepared once per connection (texts in store_pg.c). */
+enum pg_statement {
+    STMT_NONE = -1, /* ad hoc SQL, not prepared */
+    STMT_JOB_GET,
+    STMT_JOB_GET_FOR_UPDATE,
+    STMT_JOBS_BY_IDS,
+    STMT_DEPENDANTS_FOR_UPDATE,
+    STMT_JOB_INSERT,
+    STMT_AUDIT_HEAD,
+    STMT_AUDIT_INSERT,
+    STMT_COUNT
+};
+
+/* One connection. base must stay the first member (store.h). */
+struct pg_store {
+    struct store base;
+    PGconn *conn;
+    char *select_list; /* JOB_COLUMNS as a select list over alias q */
+    char *statement_sql[STMT_COUNT];
+    bool prepared[STMT_COUNT]; /* on this connection (forgotten on reset) */
+    bool in_transaction;       /* BEGIN sent, no COMMIT/ROLLBACK yet */
+    bool holds_session_lock;   /* migrate's advisory lock */
+    char sqlstate[6];          /* of the last failed statement, "" after success */
+    /* Interrupt, shared with other threads. cancel is the key of the
+     * current session (PQgetCancel at connect, replaced after a reset);
+     * cancel_lock guards the pointer against a concurrent reset or close.
+     * interrupted is set by pg_interrupt and cleared by load_begin: a load
+     * checks it before each statement and each COPY flush, so an
+     * interrupt that falls between two statements is not lost. */
+    pthread_mutex_t cancel_lock;
+    bool cancel_lock_ready; /* cancel_lock initialised (half-built-safe close) */
+    PGcancel *cancel;
+    atomic_bool interrupted;
+};
+
+static inline struct pg_store *pg_store_of(struct store *s)
+{
+    return (struct pg_store *)s;
+}
+
+/* ------------------------------------------------------------------ */
+/* A growable SQL text (store_pg.c)                                    */
+/* ------------------------------------------------------------------ */
+
+struct sql_text {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed; /* out of memory: data is unusable */
+};
+
+/* pg_sql_append - printf onto text; on OOM text->failed is set and later appends do nothing. */
+void pg_sql_append(struct sql_text *text, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* pg_sql_take - the built text (caller frees), NULL when building failed. */
+char *pg_sql_take(struct sql_text *text);
+
+/* ------------------------------------------------------------------ */
+/* Running statements (store_pg.c)                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * pg_set_db_error - "<what>: <libpq message>" (trailing newline trimmed):
+ * IQ_E_CANCELLED when the statement was cancelled (SQLSTATE 57014), else
+ * IQ_E_DB. Remembers the SQLSTATE of res in ps->sqlstate. Returns the code.
+ */
+int pg_set_db_error(struct pg_store *ps, const PGresult *res, const char *what,
+                    struct iq_error *err);
+
+/* pg_result_ok - COMMAND_OK or TUPLES_OK. */
+bool pg_result_ok(const PGresult *res);
+
+/*
+ * pg_exec - run ad hoc sql with text parameters (none: PQexec, which may
+ * run a multi-statement script). When it fails because the connection is
+ * gone and no transaction or session lock is held, reconnects once and
+ * retries. Returns 0 and the result in *ret_res (caller PQclears; ret_res
+ * may be NULL to discard it), or a negative code (pg_set_db_error).
+ */
+int pg_exec(struct pg_store *ps, const char *what, const char *sql, int param_count,
+            const char *const *values, PGresult **ret_res, struct iq_error *err);
+
+/* pg_exec_prepared - pg_exec of a statement prepared once per connection. */
+int pg_exec_prepared(struct pg_store *ps, const char *what, enum pg_statement stmt,
+                     const char *const *values, PGresult **ret_res, struct iq_error *err);
+
+/* pg_tx_begin - BEGIN (may reconnect first, as nothing is open yet). */
+int pg_tx_begin(struct pg_store *ps, struct iq_error *err);
+
+/* pg_tx_rollback - best effort; keeps the error that caused it. */
+void pg_tx_rollback(struct pg_store *ps);
+
+/*
+ * pg_tx_finish - COMMIT when rc is 0, else ROLLBACK. Returns rc, or IQ_E_DB
+ * when the commit failed (a COMMIT of an aborted transaction answers
+ * "ROLLBACK", which is a failure too).
+ */
+int pg_tx_finish(struct pg_store *ps, int rc, struct iq_error *err);
+
+/* pg_lock_graph - PG_LOCK_JOB_GRAPH until the end of the transaction. */
+int pg_lock_graph(struct pg_store *ps, struct iq_error *err);
+
+/* pg_text_to_int64 - strtoll of a result value, 0 for NULL. */
+int64_t pg_text_to_int64(const char *text);
+
+/* ------------------------------------------------------------------ */
+/* Jobs (store_pg_jobs.c)                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * pg_decode_rows - every row of res into a new array of jobs (*ret_jobs,
+ * caller frees each with job_free and the array with free). Rows beyond
+ * max_rows are ignored.
+ */
+int pg_decode_rows(const PGresult *res, size_t max_rows, struct job ***ret_jobs, size_t *ret_count,
+                   struct iq_error *err);
+
+/*
+ * pg_read_job - the job with this id (FOR UPDATE when for_update: only
+ * inside a transaction). Returns 0 and a new job (job_free), IQ_E_NOT_FOUND
+ * for an unknown or malformed id (SQLSTATE 22P02), IQ_E_DB.
+ */
+int pg_read_job(struct pg_store *ps, const char *id, bool for_update, struct job **ret_job,
+                struct iq_error *err);
+
+/* pg_error_json_text - {"code","message"} as compact JSON. Caller frees; NULL on OOM. */
+char *pg_error_json_text(const char *code, const char *message);
+
+int pg_job_create(struct store *s, const struct job_create_request *req,
+                  const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
+                  struct iq_error *err);
+int pg_job_get(struct store *s, const char *id, struct job **ret_job, struct iq_error *err);
+int pg_job_update(struct store *s, const char *id, const struct job_spec *spec,
+                  const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
+int pg_job_cancel(struct store *s, const char *id, const struct audit_context *actx,
+                  struct job **ret_job, struct iq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The audit chain (store_pg_audit.c)                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * pg_audit_job_change - one audit row for entity "job" with before/after
+ * images (either may be NULL), inside the caller's transaction; takes
+ * PG_LOCK_AUDIT, so call it last. Returns 0 or a negative code.
+ */
+int pg_audit_job_change(struct pg_store *ps, const struct audit_context *actx, const char *action,
+                        const struct job *before, const struct job *after, struct iq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Dependencies (store_pg_deps.c)                                      */
+/* ------------------------------------------------------------------ */
+
+/* What pg_check_dependencies found out about a spec's depends_on. */
+struct dep_check {
+    char *array_text;             /* "{...}" uuid[] literal, owned */
+    int pending;                  /* dependencies not COMPLETED */
+    char failed_id[UUID_STR_LEN]; /* first FAILED/CANCELLED one, "" when none */
+    char failed_status[16];
+};
+
+void pg_dep_check_clear(struct dep_check *check);
+
+/*
+ * pg_check_dependencies - validate spec->depends_on for job self_id (NULL
+ * for a new job): every dependency must exist (IQ_E_CONFLICT "unknown
+ * dependency <id>"); for an existing job none may be the job itself or
+ * depend on it (IQ_E_CONFLICT "dependency cycle through <id>"). The
+ * dependency rows are locked FOR SHARE until the end of the transaction.
+ * Fills *check (pg_dep_check_clear it, also on failure).
+ */
+int pg_check_dependencies(struct pg_store *ps, const char *self_id, const struct job_spec *spec,
+                          struct dep_check *check, struct iq_error *err);
+
+/* pg_insert_dependencies - the edges job_id -> each id in array_text. */
+int pg_insert_dependencies(struct pg_store *ps, const char *job_id, const char *array_text,
+                           struct iq_error *err);
+
+/* Jobs a cascade failed: before and after images, pairwise, in id order. */
+struct cascade {
+    struct job **before;
+    struct job **after;
+    size_t count;
+    size_t after_count;
+};
+
+void pg_cascade_clear(struct cascade *cascade);
+
+/*
+ * pg_fail_dependants - every HELD/QUEUED job depending on root_id, directly
+ * or not, becomes FAILED with error dependency_failed "dependency <root_id>
+ * is <root_status>". Rows are locked FOR UPDATE in id order. Fills *ret
+ * with before/after images for the audit (pg_cascade_clear it, also on
+ * failure).
+ */
+int pg_fail_dependants(struct pg_store *ps, const char *root_id, const char *root_status,
+                       int64_t now_ms, struct cascade *ret, struct iq_error *err);
+
+/* pg_audit_cascade - one job.dependency_failed row per job of the cascade. */
+int pg_audit_cascade(struct pg_store *ps, const struct audit_context *actx,
+                     const struct cascade *cascade, struct iq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Lists and counts (store_pg_list.c)                                  */
+/* ------------------------------------------------------------------ */
+
+int pg_job_list(struct store *s, const struct job_filter *filter, struct job_page *ret_page,
+                struct iq_error *err);
+int pg_explain_job_list(struct store *s, const struct job_filter *filter, char **ret_plan,
+                        struct iq_error *err);
+int pg_queue_stats(struct store *s, int64_t now_ms, struct queue_stats *ret_stats,
+                   struct iq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Imports (store_pg_describe.c, store_pg_load*.c)                     */
+/* ------------------------------------------------------------------ */
+
+int pg_table_describe(struct store *s, const char *table, struct table_info *ret_info,
+                      struct iq_error *err);
+int pg_load_begin(struct store *s, const struct load_plan *plan, struct load **ret_load,
+                  struct iq_error *err);
+int pg_load_rows(struct load *load, int part, const char *const *values, const int64_t *lines,
+                 size_t row_count, struct iq_error *err);
+int pg_load_check(struct load *load, load_reject_cb reject_cb, void *ctx, int64_t *ret_rejected,
+                  struct iq_error *err);
+int pg_load_promote(struct load *load, struct load_result *ret_result, struct iq_error *err);
+int pg_load_commit(struct load *load, struct iq_error *err);
+void pg_load_abort(struct load *load);
+
+/* pg_interrupt - see store_ops.interrupt (store_pg.c). */
+void pg_interrupt(struct store *s);
+
+#endif

@@ -1,0 +1,531 @@
+/*
+ * store_sqlite_internal.h - what the files of the SQLite backend share and
+ * nothing else includes: the connection struct, the cached statements, the
+ * binding and stepping helpers, transactions, and the functions one file
+ * of the backend calls in another. The backend is split by concept:
+ *
+ *   store_sqlite.c               connection, statement cache, transactions,
+ *                                migrations, the ops table
+ *   store_sqlite_jobs.c          reading jobs; create, get, update, cancel
+ *   store_sqlite_deps.c          the dependency graph and the failure cascade
+ *   store_sqlite_audit.c         the audit hash chain
+ *   store_sqlite_list.c          job lists, their query plan, queue statistics
+ *   store_sqlite_describe.c      a table's columns; a load's targets
+ *   store_sqlite_load.c          a load's life: begin, commit, abort
+ *   store_sqlite_load_rows.c     rows in: multi-row INSERTs, binding
+ *   store_sqlite_load_check.c    set-wise checks on staged rows
+ *   store_sqlite_load_promote.c  staged rows into their tables
+ *
+ * Locking: a struct sqlite_store is one connection used by one thread at a
+ * time (SQLITE_OPEN_NOMUTEX); only sqlite_interrupt may be called from
+ * another thread.
+ */
+#ifndef IMPORTQ_STORE_STORE_SQLITE_INTERNAL_H
+#define IMPORTQ_STORE_STORE_SQLITE_INTERNAL_H
+
+#include "store/store_internal.h"
+
+#include "core/timeutil.h"
+
+#include <locale.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The select list of a job row, built at compile time from JOB_COLUMNS:
+ * q.<column> for stored columns, a sorted JSON array of dependency ids for
+ * the computed one. The computed column must be last (it carries no comma).
+ */
+#define SQL_COLUMN_COLKIND_TEXT(column) "q." column ", "
+#define SQL_COLUMN_COLKIND_INT(column) "q." column ", "
+#define SQL_COLUMN_COLKIND_BOOL(column) "q." column ", "
+#define SQL_COLUMN_COLKIND_TIME(column) "q." column ", "
+#define SQL_COLUMN_COLKIND_JSON(column) "q." column ", "
+#define SQL_COLUMN_COLKIND_DEPS(column)                                                            \
+    "(SELECT json_group_array(depends_on_id) FROM (SELECT depends_on_id"                           \
+    " FROM importq_job_deps d WHERE d.job_id = q.id ORDER BY depends_on_id)) "                     \
+    "AS " column
+#define SQL_COLUMN(name, column, kind) SQL_COLUMN_##kind(column)
+#define JOB_SELECT "SELECT " JOB_COLUMNS(SQL_COLUMN) " FROM stg_import_queue q"
+
+_Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
+               "the computed depends_on column must be the last of JOB_COLUMNS");
+
+/*
+ * The statements of the hot paths, prepared once per connection on first
+ * use (SQLITE_PREPARE_PERSISTENT) and finalized on close. Parameters are
+ * numbered in the order the code binds them.
+ */
+#define STATEMENTS(X)                                                                              \
+    X(BEGIN_WRITE, "BEGIN IMMEDIATE")                                                              \
+    X(BEGIN_READ, "BEGIN DEFERRED")                                                                \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(JOB_BY_ID, JOB_SELECT " WHERE q.id = ?1")                                                    \
+    X(JOB_BY_REQUEST_ID, JOB_SELECT " WHERE q.request_id = ?1")                                    \
+    X(JOB_STATUS, "SELECT status FROM stg_import_queue WHERE id = ?1")                             \
+    X(COUNT_WAITING, "SELECT count(*) FROM stg_import_queue WHERE status IN "                      \
+                     "('QUEUED', 'HELD')")                                                         \
+    X(JOB_INSERT, "INSERT INTO stg_import_queue (id, request_id, name, status, priority,"          \
+                  " orchestration_id, schedule_id, scheduled_at, available_at, "                   \
+                  "deps_pending,"                                                                  \
+                  " max_attempts, timeout_s, resources, source, target, on_error, "                \
+                  "target_table,"                                                                  \
+                  " error, created_by, created_at, updated_at, finished_at)"                       \
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "         \
+                  "?15, ?16,"                                                                      \
+                  " ?17, ?18, ?19, ?20, ?21, ?22)")                                                \
+    X(JOB_UPDATE, "UPDATE stg_import_queue SET name = ?2, priority = ?3, scheduled_at = ?4,"       \
+                  " available_at = ?5, deps_pending = ?6, max_attempts = ?7, timeout_s = "         \
+                  "?8,"                                                                            \
+                  " resources = ?9, source = ?10, target = ?11, on_error = ?12, "                  \
+                  "target_table = ?13,"                                                            \
+                  " status = coalesce(?14, status), error = coalesce(?15, error),"                 \
+                  " finished_at = coalesce(?16, finished_at), updated_at = ?17"                    \
+                  " WHERE id = ?1 AND status IN ('HELD', 'QUEUED')")                               \
+    X(JOB_FINISH_WAITING, "UPDATE stg_import_queue SET status = ?2, error = ?3, finished_at = ?4," \
+                          " updated_at = ?4 WHERE id = ?1 AND status IN ('HELD', 'QUEUED')")       \
+    X(JOB_REQUEST_CANCEL, "UPDATE stg_import_queue SET cancel_requested = 1, updated_at = ?2"      \
+                          " WHERE id = ?1 AND status = 'RUNNING' AND cancel_requested = 0")        \
+    X(DEP_INSERT, "INSERT INTO importq_job_deps (job_id, depends_on_id) VALUES (?1, ?2)")          \
+    X(DEPS_DELETE, "DELETE FROM importq_job_deps WHERE job_id = ?1")                               \
+    X(DEP_REACHES, "WITH RECURSIVE reach(id) AS (SELECT ?1 UNION SELECT d.depends_on_id"           \
+                   " FROM importq_job_deps d JOIN reach r ON d.job_id = r.id)"                     \
+                   " SELECT EXISTS (SELECT 1 FROM reach WHERE id = ?2)")                           \
+    X(WAITING_DEPENDANTS, "WITH RECURSIVE down(id) AS (SELECT ?1 UNION SELECT d.job_id"            \
+                          " FROM importq_job_deps d JOIN down w ON d.depends_on_id = w.id)"        \
+                          " SELECT q.id FROM down JOIN stg_import_queue q ON q.id = down.id"       \
+                          " WHERE q.id <> ?1 AND q.status IN ('HELD', 'QUEUED') ORDER BY q.id")    \
+    X(AUDIT_HEAD, "SELECT id, hash FROM stg_import_audit ORDER BY id DESC LIMIT 1")                \
+    X(AUDIT_INSERT, "INSERT INTO stg_import_audit (id, at, actor, action, entity, entity_id, "     \
+                    "before,"                                                                      \
+                    " after, request_id, client_addr, prev_hash, hash)"                            \
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                 \
+    X(STATS_COUNTS, "SELECT status, count(*) FROM stg_import_queue GROUP BY status")               \
+    X(STATS_FINISHED_SINCE, "SELECT count(*) FROM stg_import_queue WHERE "                         \
+                            "status = ?1 AND finished_at >= ?2")                                   \
+    X(STATS_OLDEST_QUEUED, "SELECT min(created_at) FROM stg_import_queue WHERE status = 'QUEUED'")
+
+enum statement {
+#define STATEMENT_ENUM(name, sql) STMT_##name,
+    STATEMENTS(STATEMENT_ENUM)
+#undef STATEMENT_ENUM
+        STMT_COUNT
+};
+
+struct sqlite_store {
+    struct store base; /* must be first */
+    sqlite3 *db;
+    sqlite3_stmt *statements[STMT_COUNT]; /* NULL until first use */
+    /* Set by sqlite_interrupt (any thread), cleared by load_begin: a load
+     * checks it before each statement, so an interrupt that falls between
+     * two statements (where sqlite3_interrupt does nothing) is not lost. */
+    atomic_bool interrupted;
+};
+
+static inline struct sqlite_store *to_sqlite(struct store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+static inline int nomem(struct iq_error *err)
+{
+    return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+}
+
+/* sqlite_db_error - IQ_E_DB "<what>: <SQLite's last message>". Returns IQ_E_DB.
+ */
+int sqlite_db_error(struct sqlite_store *s, const char *what, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Statements, binding and stepping (store_sqlite.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * stmt_release - make a statement reusable and drop its bindings. The
+ * return codes only repeat the outcome of the last step, which the caller
+ * has already handled, so they are deliberately not inspected.
+ */
+static inline void stmt_release(sqlite3_stmt *stmt)
+{
+    if (!stmt)
+        return;
+    (void)sqlite3_reset(stmt);
+    (void)sqlite3_clear_bindings(stmt);
+}
+
+/*
+ * sqlite_stmt_get - the cached statement id, prepared on first use. Returns
+ * it reset and unbound (owned by the connection: never finalize it), or
+ * NULL with err set.
+ */
+sqlite3_stmt *sqlite_stmt_get(struct sqlite_store *s, enum statement id, struct iq_error *err);
+
+/*
+ * struct binder - binds parameters 1, 2, 3 ... in call order and keeps the
+ * first failure, so a run of binds is checked once at the end.
+ */
+struct binder {
+    sqlite3_stmt *stmt;
+    int index;
+    int rc;
+};
+
+static inline struct binder binder_start(sqlite3_stmt *stmt)
+{
+    return (struct binder){.stmt = stmt, .index = 0, .rc = SQLITE_OK};
+}
+
+/* bind_text - text, or SQL NULL for a NULL pointer. SQLite copies it. */
+static inline void bind_text(struct binder *b, const char *text)
+{
+    b->index++;
+    if (b->rc != SQLITE_OK)
+        return;
+    b->rc = text ? sqlite3_bind_text(b->stmt, b->index, text, -1, SQLITE_TRANSIENT)
+                 : sqlite3_bind_null(b->stmt, b->index);
+}
+
+static inline void bind_int64(struct binder *b, int64_t value)
+{
+    b->index++;
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->stmt, b->index, value);
+}
+
+/* bind_time - RFC 3339 text of ms, or SQL NULL for 0 ("no time"). */
+static inline void bind_time(struct binder *b, int64_t ms)
+{
+    char text[TIME_RFC3339_LEN];
+    bind_text(b, ms ? time_format_rfc3339(ms, text) : NULL);
+}
+
+/* sqlite_binder_check - 0, or IQ_E_DB when any bind failed (the statement is
+ * released). */
+int sqlite_binder_check(struct sqlite_store *s, struct binder *b, struct iq_error *err);
+
+/*
+ * sqlite_stmt_run - step a statement that returns no rows to completion,
+ * then release it. Returns 0 or IQ_E_DB ("<what>: <message>").
+ */
+int sqlite_stmt_run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what,
+                    struct iq_error *err);
+
+/*
+ * sqlite_stmt_next - step once. Returns 1 with a row to read, 0 when done,
+ * IQ_E_DB on failure. On 0 and on failure the statement is released; after
+ * a 1 the caller releases it once it stops reading.
+ */
+int sqlite_stmt_next(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what,
+                     struct iq_error *err);
+
+/* sqlite_run_cached - bindless cached statement run to completion (BEGIN,
+ * COMMIT ...). */
+int sqlite_run_cached(struct sqlite_store *s, enum statement id, const char *what,
+                      struct iq_error *err);
+
+/*
+ * sqlite_column_text_or_error - sqlite3_column_text, telling SQL NULL
+ * (returns NULL, *ret_ok true) from an allocation failure (NULL, *ret_ok
+ * false).
+ */
+const char *sqlite_column_text_or_error(sqlite3_stmt *stmt, int column, bool *ret_ok);
+
+/* sqlite_read_int64 - run a one-row, one-integer statement (already bound). */
+int sqlite_read_int64(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what,
+                      int64_t *ret_value, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Transactions (store_sqlite.c)
+ * ------------------------------------------------------------------------ */
+
+/* sqlite_tx_begin - BEGIN IMMEDIATE: take the write lock now (waits
+ * busy_timeout). */
+int sqlite_tx_begin(struct sqlite_store *s, struct iq_error *err);
+
+/* sqlite_tx_rollback - roll back the open transaction, if any is still open. */
+void sqlite_tx_rollback(struct sqlite_store *s);
+
+/*
+ * sqlite_tx_finish - COMMIT when rc is 0, else roll back. Returns rc, or
+ * IQ_E_DB when the commit itself fails (then rolled back too).
+ */
+int sqlite_tx_finish(struct sqlite_store *s, int rc, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Jobs (store_sqlite_jobs.c)
+ * ------------------------------------------------------------------------ */
+
+/* sqlite_row_to_job - decode the current row of a JOB_SELECT statement.
+ * *ret_job: job_free. */
+int sqlite_row_to_job(sqlite3_stmt *stmt, struct job **ret_job, struct iq_error *err);
+
+/* sqlite_read_job - the job with this id (job_free); IQ_E_NOT_FOUND when none.
+ */
+int sqlite_read_job(struct sqlite_store *s, const char *id, struct job **ret_job,
+                    struct iq_error *err);
+
+/* sqlite_read_status - the status of job id: 0, 1 when there is no such job, or
+ * an error. */
+int sqlite_read_status(struct sqlite_store *s, const char *id, enum job_status *ret_status,
+                       struct iq_error *err);
+
+int sqlite_job_create(struct store *base, const struct job_create_request *req,
+                      const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
+                      struct iq_error *err);
+int sqlite_job_get(struct store *base, const char *id, struct job **ret_job, struct iq_error *err);
+int sqlite_job_update(struct store *base, const char *id, const struct job_spec *spec,
+                      const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
+int sqlite_job_cancel(struct store *base, const char *id, const struct audit_context *actx,
+                      struct job **ret_job, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Audit chain (store_sqlite_audit.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * sqlite_audit_job - append one audit row for entity "job" with the jobs'
+ * JSON resources (before/after may be NULL). Inside the write transaction
+ * of the change it records: that transaction's write lock serialises the
+ * chain.
+ */
+int sqlite_audit_job(struct sqlite_store *s, const struct audit_context *actx, const char *action,
+                     const char *id, const struct job *before, const struct job *after,
+                     int64_t now_ms, struct iq_error *err);
+
+/* sqlite_check_actor - IQ_E_INTERNAL when a mutation comes without an actor. */
+int sqlite_check_actor(const struct audit_context *actx, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Dependencies (store_sqlite_deps.c)
+ * ------------------------------------------------------------------------ */
+
+/* What a job's dependency list amounts to. */
+struct dep_summary {
+    int pending;           /* dependencies not COMPLETED */
+    const char *failed_id; /* first FAILED/CANCELLED one (borrowed), or NULL */
+    enum job_status failed_status;
+};
+
+/*
+ * sqlite_check_dependencies - each of spec's dependencies (duplicates
+ * once) must exist and not close a cycle through self_id (NULL for a new
+ * job), else IQ_E_CONFLICT. *ret_summary: what they amount to.
+ */
+int sqlite_check_dependencies(struct sqlite_store *s, const char *self_id,
+                              const struct job_spec *spec, struct dep_summary *ret_summary,
+                              struct iq_error *err);
+
+/* sqlite_insert_dependencies - the edges job_id -> each of spec's dependencies.
+ */
+int sqlite_insert_dependencies(struct sqlite_store *s, const char *job_id,
+                               const struct job_spec *spec, struct iq_error *err);
+
+/* sqlite_delete_dependencies - every edge from job_id. */
+int sqlite_delete_dependencies(struct sqlite_store *s, const char *job_id, struct iq_error *err);
+
+/* sqlite_error_json - {"code": code, "message": message} as compact text.
+ * Caller frees. */
+char *sqlite_error_json(const char *code, const char *message);
+
+/* sqlite_dependency_failed_json - the error of a job whose dependency dep_id
+ * ended in status. */
+char *sqlite_dependency_failed_json(const char *dep_id, enum job_status status);
+
+/* sqlite_finish_waiting_job - HELD/QUEUED job id -> status with error; 1 when
+ * it was not waiting. */
+int sqlite_finish_waiting_job(struct sqlite_store *s, const char *id, enum job_status status,
+                              const char *error_text, int64_t now_ms, struct iq_error *err);
+
+/*
+ * sqlite_fail_dependants - after root_id ended FAILED or CANCELLED, every
+ * HELD or QUEUED job depending on it becomes FAILED, audited, inside the
+ * caller's write transaction.
+ */
+int sqlite_fail_dependants(struct sqlite_store *s, const char *root_id, enum job_status root_status,
+                           const struct audit_context *actx, int64_t now_ms, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Lists and statistics (store_sqlite_list.c)
+ * ------------------------------------------------------------------------ */
+
+int sqlite_job_list(struct store *base, const struct job_filter *filter, struct job_page *ret_page,
+                    struct iq_error *err);
+int sqlite_explain_job_list(struct store *base, const struct job_filter *filter, char **ret_plan,
+                            struct iq_error *err);
+int sqlite_queue_stats(struct store *base, int64_t now_ms, struct queue_stats *ret_stats,
+                       struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Loads (store_sqlite_load*.c, store_sqlite_describe.c)
+ * ------------------------------------------------------------------------ */
+
+/* How a value of a column is bound (its canonical text, load.h). */
+enum value_bind {
+    VALUE_BIND_TEXT,    /* as text: dates, timestamps, uuid, json, text */
+    VALUE_BIND_INTEGER, /* int64 */
+    VALUE_BIND_REAL,    /* double */
+    VALUE_BIND_NUMERIC, /* int64, double when exact to 15 digits, else text */
+    VALUE_BIND_BOOLEAN  /* 1 / 0 */
+};
+
+/* A prepared multi-row INSERT for exactly row_count rows. */
+struct row_statement {
+    sqlite3_stmt *stmt;
+    size_t row_count;
+};
+
+/*
+ * One column a part writes into its table: a loaded column (value i of
+ * each row, staging column c<i+1>), or a child's parent-key column the
+ * pipeline did not load, filled from the parent's staged row with the
+ * same line.
+ */
+struct load_column {
+    const char *name; /* borrowed from the plan */
+    enum column_type type;
+    char *expr; /* SQL over the staging alias s (sqlite3_malloc'd) */
+};
+
+/* The state of one part (table) of a load. */
+struct sqlite_load_part {
+    const struct load_part *spec; /* borrowed from the plan */
+    int index;                    /* in plan->parts */
+    bool create;                  /* missing at load_begin: created in the write transaction */
+    bool staging_created;
+    enum value_bind *binds;      /* per loaded column */
+    struct load_column *columns; /* written columns: loaded ones, then parent-filled */
+    size_t column_count;
+    char staging[32];           /* "importq_stage_<index>" in the temp schema */
+    struct row_statement batch; /* the full-size statement, reused for the whole file */
+    struct row_statement tail;  /* the last remainder size, kept while it repeats */
+    size_t rows_per_batch;
+    int64_t rows_loaded;
+};
+
+/* One load on one connection (struct load is its public head). */
+struct sqlite_load {
+    struct load base; /* must be first */
+    struct sqlite_store *s;
+    struct sqlite_load_part *parts;
+    size_t part_count;
+    bool write_tx;      /* this load's BEGIN IMMEDIATE is open */
+    bool targets_ready; /* created and checked inside the write transaction */
+    bool promoted;
+    bool failed; /* a call failed: only load_abort is left */
+    bool staging_indexed;
+    bool cache_sizes_set;
+    int64_t main_cache_before; /* PRAGMA cache_size values to restore */
+    int64_t temp_cache_before;
+    locale_t c_locale; /* strtod_l: numbers never depend on the process locale */
+    struct load_result result;
+};
+
+static inline struct sqlite_load *to_sqlite_load(struct load *load)
+{
+    return (struct sqlite_load *)load;
+}
+
+/*
+ * sqlite_load_error - an error of a load statement: IQ_E_CANCELLED when it
+ * was interrupted, else IQ_E_DB (constraint violations included, as on
+ * PostgreSQL); "<what>: <SQLite's message>".
+ */
+int sqlite_load_error(struct sqlite_store *s, int sqlite_rc, const char *what,
+                      struct iq_error *err);
+
+/*
+ * sqlite_exec_sql - run rowless SQL (any number of statements), mapping a
+ * failure with sqlite_load_error. sql is sqlite3_malloc'd and freed here;
+ * NULL means the SQL could not be built (IQ_E_NOMEM).
+ */
+int sqlite_exec_sql(struct sqlite_store *s, char *sql, const char *what, struct iq_error *err);
+
+/*
+ * sqlite_sql_finish - sqlite3_str_finish: the text (sqlite3_free; "" when
+ * nothing was appended), or NULL when building it failed.
+ */
+char *sqlite_sql_finish(sqlite3_str *sql);
+
+/*
+ * sqlite_load_usable - IQ_E_INTERNAL when an earlier call failed (only
+ * load_abort is left) or the load is already promoted; IQ_E_CANCELLED
+ * (and the load failed) once the store was interrupted.
+ */
+int sqlite_load_usable(struct sqlite_load *load, struct iq_error *err);
+
+/* sqlite_load_interrupted - IQ_E_CANCELLED ("<what>: ...") once the store was interrupted. */
+int sqlite_load_interrupted(struct sqlite_load *load, const char *what, struct iq_error *err);
+
+/* sqlite_load_write_begin - BEGIN IMMEDIATE for the load unless it is open. */
+int sqlite_load_write_begin(struct sqlite_load *load, struct iq_error *err);
+
+/* sqlite_load_drop_staging - drop every staging table of load (autocommit). */
+int sqlite_load_drop_staging(struct sqlite_load *load, struct iq_error *err);
+
+/* sqlite_sql_column_list - append "a", "b", ... (the part's written columns). */
+void sqlite_sql_column_list(sqlite3_str *sql, const struct sqlite_load_part *part);
+
+/* sqlite_load_find_column - the written column called name, or NULL. */
+const struct load_column *sqlite_load_find_column(const struct sqlite_load_part *part,
+                                                  const char *name);
+
+/*
+ * sqlite_load_rows_init - part's value binds and rows per statement
+ * (store_sqlite_load_rows.c); sqlite_load_rows_clear frees them and the
+ * part's statements (NULL-safe, repeatable).
+ */
+int sqlite_load_rows_init(struct sqlite_load *load, struct sqlite_load_part *part,
+                          struct iq_error *err);
+void sqlite_load_rows_clear(struct sqlite_load_part *part);
+
+/* sqlite_load_index_staging - index looked-up staging columns, once, before the write lock. */
+int sqlite_load_index_staging(struct sqlite_load *load, struct iq_error *err);
+
+/*
+ * sqlite_load_delete_old_rows - replace: DELETE every row of the parts'
+ * tables, children first, adding to result.rows_deleted. In the write
+ * transaction.
+ */
+int sqlite_load_delete_old_rows(struct sqlite_load *load, struct iq_error *err);
+
+/*
+ * sqlite_load_check_references - at load_begin: IQ_E_INVALID when a
+ * referenced table or column exists neither in the database nor among the
+ * tables the load writes.
+ */
+int sqlite_load_check_references(struct sqlite_load *load, struct iq_error *err);
+
+/* Slots of the ops table. */
+int sqlite_table_describe(struct store *base, const char *table, struct table_info *ret_info,
+                          struct iq_error *err);
+int sqlite_load_begin(struct store *base, const struct load_plan *plan, struct load **ret_load,
+                      struct iq_error *err);
+int sqlite_load_rows(struct load *base, int part, const char *const *values, const int64_t *lines,
+                     size_t row_count, struct iq_error *err);
+int sqlite_load_check(struct load *base, load_reject_cb reject_cb, void *ctx, int64_t *ret_rejected,
+                      struct iq_error *err);
+int sqlite_load_promote(struct load *base, struct load_result *ret_result, struct iq_error *err);
+int sqlite_load_commit(struct load *base, struct iq_error *err);
+void sqlite_load_abort(struct load *base);
+void sqlite_interrupt(struct store *base);
+
+/*
+ * sqlite_load_prepare_targets - for each part, inside the write
+ * transaction: create the table when it was missing at load_begin (and
+ * plan->create_target), then check every written column is in it.
+ * IQ_E_INVALID when a table is missing or lacks a column.
+ */
+int sqlite_load_prepare_targets(struct sqlite_load *load, struct iq_error *err);
+
+/*
+ * sqlite_load_check_table - at load_begin: IQ_E_INVALID when the
+ * part's table is missing and the plan does not create it, or lacks a
+ * column; sets part->create when it is missing.
+ */
+int sqlite_load_check_table(struct sqlite_load *load, struct sqlite_load_part *part,
+                            struct iq_error *err);
+
+#endif
