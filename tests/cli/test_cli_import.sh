@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `importq import` end to end through the real binary, on SQLite and (when
+# IMPORTQ_TEST_PG_ADMIN_URL is set) PostgreSQL: the demo data set loads in
+# order and loads again idempotently; exit codes 0 / 1 / 2; nothing lands
+# from a failed import.
+# Usage: test_cli_import.sh BINARY
+set -u
+bin=$1
+pass=0 fail=0
+out=/tmp/importq-cli-import-$$.out
+check() {
+    local what=$1; shift
+    if "$@" >"$out" 2>&1; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL: $what"; sed 's/^/  | /' "$out"; fi
+}
+exit_is() { local code=$1; shift; "$@" >/dev/null 2>&1; [ $? -eq "$code" ]; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir" "$out"' EXIT
+
+demo() { # db
+    local db=$1 name
+    for name in teams environments users applications steps; do
+        local spec=demo/specs/$name.json
+        local file=demo/data/$(sed -n 's/.*"path": *"\([^"]*\)".*/\1/p' "$spec" | head -n 1)
+        "$bin" import "$file" --spec "$spec" --db "$db" --quiet || return 1
+    done
+}
+
+suite() { # label db sql-count-command
+    local label=$1 db=$2; shift 2
+    local sql=("$@")
+    check "$label: demo loads" demo "$db"
+    check "$label: demo loads again (idempotent upserts, replace)" demo "$db"
+    check "$label: 6 teams" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM teams')\" = 6 ]"
+    check "$label: 40 users" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM users')\" = 40 ]"
+    check "$label: 8 applications" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM applications')\" = 8 ]"
+    check "$label: steps and instructions" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM steps')\" = 12 ] && [ \"\$(${sql[*]} 'SELECT count(*) FROM step_instructions')\" -gt 12 ]"
+    printf 'team_id,name\n7,Seven\n8,Eight\n' >"$dir/plain.csv"
+    check "$label: quick import into an existing table" "$bin" import "$dir/plain.csv" --db "$db" --table teams --mode upsert --key team_id --quiet
+    check "$label: 8 teams now" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM teams')\" = 8 ]"
+    printf 'team_id,name\n1,Platform\nx,Broken\n' >"$dir/bad.csv"
+    check "$label: failed import exits 1" exit_is 1 "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id
+    check "$label: failed import landed nothing" bash -c "[ \"\$(${sql[*]} \"SELECT count(*) FROM teams WHERE name = 'Broken'\")\" = 0 ]"
+    check "$label: skip lands the good row" "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id --on-error skip --quiet
+    check "$label: missing table exits 1" exit_is 1 "$bin" import "$dir/plain.csv" --db "$db" --table no_such_table
+}
+
+check "no FILE exits 2" exit_is 2 "$bin" import
+check "missing file exits 2" exit_is 2 "$bin" import /nonexistent.csv --table t
+check "no table exits 2" exit_is 2 "$bin" import demo/data/teams.csv --db "sqlite:$dir/x.db"
+check "reserved table exits 2" exit_is 2 "$bin" import demo/data/teams.csv --table importq_tokens --db "sqlite:$dir/x.db"
+check "bad mode exits 2" exit_is 2 "$bin" import demo/data/teams.csv --table t --mode merge --db "sqlite:$dir/x.db"
+check "unknown target database exits 2" bash -c "printf '{\"source\":{\"path\":\"x.csv\"},\"target\":{\"table\":\"t\",\"database\":\"crm\"}}' >'$dir/s.json'; '$bin' import demo/data/teams.csv --spec '$dir/s.json' --db 'sqlite:$dir/x.db'; [ \$? -eq 2 ]"
+check "--help" bash -c "'$bin' import --help | grep -q -- '--table'"
+
+suite sqlite "sqlite:$dir/demo.db" sqlite3 "$dir/demo.db"
+# A named target database from the environment.
+check "named target database" bash -c "printf '{\"source\":{\"path\":\"x.csv\"},\"target\":{\"table\":\"teams\",\"database\":\"crm\",\"create\":true,\"columns\":[{\"name\":\"team_id\",\"type\":\"integer\"},{\"name\":\"name\"}]}}' >'$dir/crm.json' && IMPORTQ_TARGET_CRM='sqlite:$dir/crm.db' '$bin' import demo/data/teams.csv --spec '$dir/crm.json' --db 'sqlite:$dir/service.db' --quiet && [ \"\$(sqlite3 '$dir/crm.db' 'SELECT count(*) FROM teams')\" = 6 ]"
+
+if [ -n "${IMPORTQ_TEST_PG_ADMIN_URL:-}" ]; then
+    name="importq_cli_import_$$"
+    psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "CREATE DATABASE $name" >/dev/null
+    pg="${IMPORTQ_TEST_PG_ADMIN_URL%/*}/$name"
+    suite postgres "$pg" psql "$pg" -tAc
+    psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "DROP DATABASE $name WITH (FORCE)" >/dev/null
+elif [ "${IMPORTQ_REQUIRE_PG:-}" = 1 ]; then
+    echo "FAIL: PostgreSQL required but IMPORTQ_TEST_PG_ADMIN_URL is not set"; fail=$((fail + 1))
+fi
+echo "cli_import: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

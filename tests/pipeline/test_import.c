@@ -1,0 +1,446 @@
+/*
+ * test_import.c - whole imports (reader -> convert -> load) on both
+ * backends: every target mode, skip and abort, references, children,
+ * columns taken from an existing table, cancellation, progress, and the
+ * bad inputs of the pipeline issue, each leaving the target unchanged.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "pipeline/import.h"
+#include "support/store_fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIX(state) ((struct fixture *)*(state))
+
+/* Rejects seen by one run. */
+struct rejects {
+    int count;
+    char text[4096];      /* "line:column:error;" ... */
+};
+
+static int collect_reject_cb(const struct import_reject *r, void *ctx)
+{
+    struct rejects *rj = ctx;
+    rj->count++;
+    size_t used = strlen(rj->text);
+    snprintf(rj->text + used, sizeof(rj->text) - used, "%lld:%s:%s;", (long long)r->line,
+             r->column ? r->column : "-", r->error);
+    return 0;
+}
+
+struct progress_seen {
+    int calls;
+    char phases[256];
+    atomic_bool *cancel_after_first;
+};
+
+static void progress_cb(const struct import_progress *p, void *ctx)
+{
+    struct progress_seen *seen = ctx;
+    seen->calls++;
+    size_t used = strlen(seen->phases);
+    if (used == 0 || !strstr(seen->phases, p->phase))
+        snprintf(seen->phases + used, sizeof(seen->phases) - used, "%s,", p->phase);
+    if (seen->cancel_after_first && strcmp(p->phase, "read") == 0 && p->rows_read > 0)
+        atomic_store(seen->cancel_after_first, true);
+}
+
+/* Writes content to a fresh file named name in a temp dir; returns its path. */
+static char *write_source(const char *name, const char *content, size_t length)
+{
+    char dir[] = "/tmp/importq-import-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(content, 1, length, f), length);
+    fclose(f);
+    return path;
+}
+
+static void remove_source(char *path)
+{
+    unlink(path);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    rmdir(path);
+    free(path);
+}
+
+struct outcome {
+    int rc;
+    struct import_result result;
+    struct rejects rejects;
+    struct progress_seen progress;
+    char message[512];
+};
+
+/* Runs spec_json on a file holding content; fills out. */
+static void run_import_ex(void **state, const char *spec_json, const char *file_name,
+                          const char *content, size_t length, atomic_bool *cancel,
+                          bool cancel_in_progress, struct outcome *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct job_spec *spec = spec_from_json(spec_json);
+    char *path = write_source(file_name, content, length);
+    struct iq_error err = {0};
+    if (cancel_in_progress)
+        out->progress.cancel_after_first = cancel;
+    struct import_request req = {
+        .source = &spec->source, .target = &spec->target, .on_error = &spec->on_error,
+        .path = path, .store = FIX(state)->store,
+        .progress_cb = progress_cb, .progress_ctx = &out->progress, .progress_interval_ms = 1,
+        .reject_cb = collect_reject_cb, .reject_ctx = &out->rejects, .cancel = cancel,
+    };
+    out->rc = import_run(&req, &out->result, &err);
+    snprintf(out->message, sizeof(out->message), "%s", err.message ? err.message : "");
+    iq_error_clear(&err);
+    job_spec_free(spec);
+    remove_source(path);
+}
+
+static void run_import(void **state, const char *spec_json, const char *file_name,
+                       const char *content, struct outcome *out)
+{
+    run_import_ex(state, spec_json, file_name, content, strlen(content), NULL, false, out);
+}
+
+#define USERS_COLUMNS                                                                   \
+    "\"columns\": [{\"name\": \"user_id\", \"type\": \"bigint\", \"required\": true},"  \
+    " {\"name\": \"email\", \"type\": \"text\", \"pattern\": \"^[^@]+@[^@]+$\"},"       \
+    " {\"name\": \"age\", \"type\": \"integer\", \"min\": 0},"                          \
+    " {\"name\": \"born\", \"type\": \"date\"},"                                         \
+    " {\"name\": \"active\", \"type\": \"boolean\", \"from\": \"is_active\"}]"
+
+static const char users_csv[] =
+    "user_id,email,age,born,is_active\n"
+    "1,ada@example.com,36,1815-12-10,true\n"
+    "2,\"grace@example.com\",85,1906-12-09,f\n"
+    "3,alan@example.com,41,1912-06-23,1\n";
+
+static void expect_ok(const struct outcome *out)
+{
+    if (out->rc != 0)
+        fail_msg("import failed (%d): %s", out->rc, out->message);
+}
+
+static void test_insert_creates_table_and_loads(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"create\": true,"
+               " \"key\": [\"user_id\"], " USERS_COLUMNS "}}",
+               "u.csv", users_csv, &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_read, 3);
+    assert_int_equal(out.result.rows_inserted, 3);
+    assert_int_equal(out.result.rows_rejected, 0);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 3);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT age FROM users WHERE email = 'grace@example.com'"), 85);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users WHERE active"), 2);
+    assert_non_null(strstr(out.progress.phases, "read"));
+    assert_non_null(strstr(out.progress.phases, "promote"));
+    assert_non_null(strstr(out.progress.phases, "done"));
+    assert_true(out.result.bytes_read == sizeof(users_csv) - 1);
+}
+
+static void create_users(void **state)
+{
+    assert_int_equal(fixture_sql_exec(FIX(state),
+        "CREATE TABLE users (user_id bigint PRIMARY KEY, email text, age integer, born date,"
+        " active boolean); INSERT INTO users VALUES (1, 'old@example.com', 1, NULL, false),"
+        " (9, 'keep@example.com', 9, NULL, true)"), 0);
+}
+
+static void test_upsert_counts_inserted_and_updated(void **state)
+{
+    create_users(state);
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"upsert\","
+               " \"key\": [\"user_id\"], " USERS_COLUMNS "}}",
+               "u.csv", users_csv, &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 2);
+    assert_int_equal(out.result.rows_updated, 1);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 4);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT age FROM users WHERE user_id = 1"), 36);
+}
+
+static void test_replace_swaps_contents(void **state)
+{
+    create_users(state);
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"replace\","
+               " " USERS_COLUMNS "}}",
+               "u.csv", users_csv, &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 3);
+    assert_int_equal(out.result.rows_deleted, 2);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 3);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users WHERE user_id = 9"), 0);
+}
+
+static void test_columns_from_existing_table(void **state)
+{
+    create_users(state);
+    /* Header in another case and order, one extra column; no target.columns. */
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"append\"}}",
+               "u.csv", "EMAIL,User_Id,ignored\nz@example.com,20,x\ny@example.com,21,y\n", &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 2);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users WHERE email = 'z@example.com' AND user_id = 20"), 1);
+}
+
+static const char bad_rows_csv[] =
+    "user_id,email,age,born,is_active\n"
+    "1,ada@example.com,36,1815-12-10,true\n"
+    "2,not-an-email,85,1906-12-09,f\n"          /* pattern */
+    "3,alan@example.com,forty,1912-06-23,1\n"   /* not an integer */
+    "4,b@example.com,99999999999,2000-01-01,1\n" /* out of range */
+    "5,c@example.com,20,2024-02-30,1\n"         /* no such date */
+    "6,d@example.com,20,2024-02-29,1\n";
+
+static void test_skip_lands_good_rows_and_reports_rejects(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"create\": true,"
+               " " USERS_COLUMNS "}, \"on_error\": {\"action\": \"skip\"}}",
+               "u.csv", bad_rows_csv, &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_read, 6);
+    assert_int_equal(out.result.rows_inserted, 2);
+    assert_int_equal(out.result.rows_rejected, 4);
+    assert_int_equal(out.rejects.count, 4);
+    assert_non_null(strstr(out.rejects.text, "3:email:"));
+    assert_non_null(strstr(out.rejects.text, "4:age:"));
+    assert_non_null(strstr(out.rejects.text, "5:age:"));
+    assert_non_null(strstr(out.rejects.text, "6:born:"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 2);
+}
+
+static void test_abort_lands_nothing(void **state)
+{
+    create_users(state);
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"upsert\","
+               " \"key\": [\"user_id\"], " USERS_COLUMNS "}, \"on_error\": {\"max_rejects\": 3}}",
+               "u.csv", bad_rows_csv, &out);
+    assert_int_equal(out.rc, IQ_E_REJECTED);
+    assert_non_null(strstr(out.message, "max_rejects 3"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 2);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT age FROM users WHERE user_id = 1"), 1);
+    /* Within the allowance the good rows land. */
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"upsert\","
+               " \"key\": [\"user_id\"], " USERS_COLUMNS "}, \"on_error\": {\"max_rejects\": 4}}",
+               "u.csv", bad_rows_csv, &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_rejected, 4);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT age FROM users WHERE user_id = 1"), 36);
+}
+
+static void test_references_and_duplicates_are_set_wise_rejects(void **state)
+{
+    assert_int_equal(fixture_sql_exec(FIX(state),
+        "CREATE TABLE teams (team_id integer PRIMARY KEY, name text);"
+        " INSERT INTO teams VALUES (1, 'a'), (2, 'b')"), 0);
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"m.csv\"}, \"target\": {\"table\": \"members\", \"create\": true,"
+               " \"mode\": \"upsert\", \"key\": [\"member_id\"], \"columns\": ["
+               "{\"name\": \"member_id\", \"type\": \"integer\"},"
+               " {\"name\": \"team_id\", \"type\": \"integer\", \"references\": \"teams.team_id\"}]},"
+               " \"on_error\": {\"action\": \"skip\"}}",
+               "m.csv", "member_id,team_id\n10,1\n11,3\n12,\n10,2\n13,2\n", &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_rejected, 2); /* 11 -> team 3; second 10 */
+    assert_non_null(strstr(out.rejects.text, "3:team_id:"));
+    assert_non_null(strstr(out.rejects.text, "5:"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM members"), 3);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT team_id FROM members WHERE member_id = 10"), 1);
+}
+
+static const char steps_json[] =
+    "{\"migration\": \"x\", \"steps\": [\n"
+    " {\"step_id\": 1, \"title\": \"Freeze\", \"instructions\": [{\"seq\": 1, \"text\": \"a\"}, {\"seq\": 2, \"text\": \"b\"}]},\n"
+    " {\"step_id\": 2, \"title\": \"Switch\", \"instructions\": []},\n"
+    " {\"step_id\": \"bad\", \"title\": \"Broken\", \"instructions\": [{\"seq\": 1, \"text\": \"c\"}]},\n"
+    " {\"step_id\": 4, \"title\": \"Verify\", \"instructions\": [{\"seq\": 1, \"text\": \"d\"}]}\n"
+    "]}\n";
+
+static void test_children_fan_out_in_one_transaction(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"s.json\", \"json\": {\"records\": \"/steps\"}},"
+               " \"target\": {\"table\": \"steps\", \"create\": true, \"mode\": \"upsert\", \"key\": [\"step_id\"],"
+               " \"columns\": [{\"name\": \"step_id\", \"type\": \"integer\"}, {\"name\": \"title\", \"type\": \"text\"}],"
+               " \"children\": [{\"table\": \"step_instructions\", \"from\": \"/instructions\","
+               " \"parent_key\": {\"step_id\": \"step_id\"}, \"key\": [\"step_id\", \"seq\"],"
+               " \"columns\": [{\"name\": \"seq\", \"type\": \"integer\"}, {\"name\": \"text\", \"type\": \"text\"}]}]},"
+               " \"on_error\": {\"action\": \"skip\"}}",
+               "s.json", steps_json, &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_read, 4);
+    assert_int_equal(out.result.rows_rejected, 1);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM steps"), 3);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM step_instructions"), 3);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM step_instructions WHERE step_id = 1"), 2);
+}
+
+static void test_ndjson_insert(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"e.ndjson\"}, \"target\": {\"table\": \"events\", \"create\": true,"
+               " \"columns\": [{\"name\": \"id\", \"type\": \"bigint\"}, {\"name\": \"at\", \"type\": \"timestamptz\"},"
+               " {\"name\": \"payload\", \"type\": \"json\"}, {\"name\": \"who\", \"type\": \"text\", \"from\": \"/user/name\"}]}}",
+               "e.ndjson",
+               "{\"id\": 1, \"at\": \"2026-01-01T10:00:00+01:00\", \"payload\": {\"a\": [1, 2]}, \"user\": {\"name\": \"ada\"}}\n"
+               "\n"
+               "{\"id\": 2, \"at\": \"2026-01-02T00:00:00Z\", \"payload\": null, \"user\": {}}\n",
+               &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 2);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM events WHERE who = 'ada'"), 1);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM events WHERE who IS NULL"), 1);
+}
+
+/* Bad inputs: each fails the import with a clear message and changes nothing. */
+static void test_bad_inputs_change_nothing(void **state)
+{
+    create_users(state);
+    static const struct {
+        const char *name;
+        const char *file;
+        const char *content;
+        const char *target_extra;
+        int rc;
+        const char *message;
+    } cases[] = {
+        {"unterminated quote", "u.csv", "user_id,email\n1,\"ada@example.com\n", "", IQ_E_INVALID, "line 2"},
+        {"duplicate header", "u.csv", "user_id,email,email\n1,a@b,c@d\n", "", IQ_E_INVALID, "email"},
+        {"header missing a mapped column", "u.csv", "user_id,mail\n1,a@b\n",
+         ", \"columns\": [{\"name\": \"user_id\", \"type\": \"bigint\"}, {\"name\": \"email\"}]", IQ_E_INVALID,
+         "header has no column \"email\""},
+        {"empty file", "u.csv", "", "", IQ_E_INVALID, "empty"},
+        {"ragged row under abort", "u.csv", "user_id,email\n1,a@b,extra\n", "", IQ_E_REJECTED, "rejected"},
+        {"invalid UTF-8 under abort", "u.csv", "user_id,email\n1,a\xff@b\n", "", IQ_E_REJECTED, "rejected"},
+        {"JSON not an array", "u.json", "{\"user_id\": 1}", "", IQ_E_INVALID, "array"},
+        {"truncated JSON", "u.json", "[{\"user_id\": 1}, {\"user_id\": ", "", IQ_E_INVALID, "line"},
+        {"key conflict in insert mode", "u.csv", "user_id,email\n9,x@y\n", "", IQ_E_DB, ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char spec[1024];
+        snprintf(spec, sizeof(spec),
+                 "{\"source\": {\"path\": \"%s\"}, \"target\": {\"table\": \"users\"%s}}", cases[i].file,
+                 cases[i].target_extra);
+        struct outcome out;
+        run_import(state, spec, cases[i].file, cases[i].content, &out);
+        if (out.rc == 0 || (cases[i].rc != IQ_E_DB && out.rc != cases[i].rc) ||
+            !strstr(out.message, cases[i].message))
+            fail_msg("%s: rc %d message \"%s\"", cases[i].name, out.rc, out.message);
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 2);
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT age FROM users WHERE user_id = 1"), 1);
+    }
+    /* A target that does not exist (and no create). */
+    struct outcome out;
+    run_import(state, "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"nowhere\"}}", "u.csv",
+               users_csv, &out);
+    assert_int_equal(out.rc, IQ_E_INVALID);
+    assert_non_null(strstr(out.message, "does not exist"));
+}
+
+static void test_header_only_loads_nothing(void **state)
+{
+    create_users(state);
+    struct outcome out;
+    run_import(state, "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"append\"}}",
+               "u.csv", "user_id,email\n", &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_read, 0);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 2);
+}
+
+/* A generated CSV of rows users. */
+static char *many_rows(int rows, size_t *ret_length)
+{
+    char *text = NULL;
+    size_t length = 0;
+    FILE *f = open_memstream(&text, &length);
+    fputs("user_id,email\n", f);
+    for (int i = 0; i < rows; i++)
+        fprintf(f, "%d,user%d@example.com\n", 100 + i, i);
+    fclose(f);
+    *ret_length = length;
+    return text;
+}
+
+static void test_cancel_lands_nothing(void **state)
+{
+    create_users(state);
+    size_t length;
+    char *text = many_rows(50000, &length);
+    atomic_bool cancel = false;
+    struct outcome out;
+    run_import_ex(state, "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"append\"}}",
+                  "u.csv", text, length, &cancel, true, &out);
+    assert_int_equal(out.rc, IQ_E_CANCELLED);
+    assert_true(out.result.rows_read < 50000);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 2);
+    /* The same file without cancelling lands completely. */
+    run_import_ex(state, "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"append\"}}",
+                  "u.csv", text, length, NULL, false, &out);
+    expect_ok(&out);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 50002);
+    assert_true(out.progress.calls >= 3);
+    free(text);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_insert_creates_table_and_loads, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_upsert_counts_inserted_and_updated, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_replace_swaps_contents, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_columns_from_existing_table, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_skip_lands_good_rows_and_reports_rejects, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_abort_lands_nothing, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_references_and_duplicates_are_set_wise_rejects, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_children_fan_out_in_one_transaction, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_ndjson_insert, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_bad_inputs_change_nothing, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_header_only_loads_nothing, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_cancel_lands_nothing, fixture_setup, fixture_teardown),
+};
+
+int main(void)
+{
+    size_t count = sizeof(tests) / sizeof(tests[0]);
+    int pg_ran = 0;
+    int failed = cmocka_run_group_tests_name("import/sqlite", tests, fixture_group_setup_sqlite,
+                                             fixture_group_teardown);
+    if (fixture_pg_available()) {
+        failed += cmocka_run_group_tests_name("import/postgres", tests, fixture_group_setup_postgres,
+                                              fixture_group_teardown);
+        pg_ran = (int)count;
+    } else if (getenv("IMPORTQ_REQUIRE_PG") && strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
+        fprintf(stderr, "import tests: PostgreSQL required but not available\n");
+        failed++;
+    }
+    printf("pipeline tests: %zu on sqlite, %d on postgres, %d failed\n", count, pg_ran, failed);
+    return failed ? 1 : 0;
+}
