@@ -53,27 +53,29 @@ static void progress_cb(const struct import_progress *p, void *ctx)
         atomic_store(seen->cancel_after_first, true);
 }
 
-/* Writes content to a fresh file named name in a temp dir; returns its path. */
-static char *write_source(const char *name, const char *content, size_t length)
+/* A temp dir holding one source file. */
+struct source_file {
+    char dir[64];
+    char path[128];
+};
+
+/* Writes content to a fresh file named name in a new temp dir. */
+static void write_source(const char *name, const char *content, size_t length,
+                         struct source_file *ret)
 {
-    char dir[] = "/tmp/importq-import-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char *path = NULL;
-    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
-    FILE *f = fopen(path, "wb");
+    snprintf(ret->dir, sizeof(ret->dir), "/tmp/importq-import-XXXXXX");
+    assert_non_null(mkdtemp(ret->dir));
+    snprintf(ret->path, sizeof(ret->path), "%s/%s", ret->dir, name);
+    FILE *f = fopen(ret->path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(content, 1, length, f), length);
     fclose(f);
-    return path;
 }
 
-static void remove_source(char *path)
+static void remove_source(const struct source_file *file)
 {
-    unlink(path);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    rmdir(path);
-    free(path);
+    unlink(file->path);
+    rmdir(file->dir);
 }
 
 struct outcome {
@@ -91,13 +93,14 @@ static void run_import_ex(void **state, const char *spec_json, const char *file_
 {
     memset(out, 0, sizeof(*out));
     struct job_spec *spec = spec_from_json(spec_json);
-    char *path = write_source(file_name, content, length);
+    struct source_file file;
+    write_source(file_name, content, length, &file);
     struct iq_error err = {0};
     if (cancel_in_progress)
         out->progress.cancel_after_first = cancel;
     struct import_request req = {
         .source = &spec->source, .target = &spec->target, .on_error = &spec->on_error,
-        .path = path, .store = FIX(state)->store,
+        .path = file.path, .store = FIX(state)->store,
         .progress_cb = progress_cb, .progress_ctx = &out->progress, .progress_interval_ms = 1,
         .reject_cb = collect_reject_cb, .reject_ctx = &out->rejects, .cancel = cancel,
     };
@@ -105,7 +108,7 @@ static void run_import_ex(void **state, const char *spec_json, const char *file_
     snprintf(out->message, sizeof(out->message), "%s", err.message ? err.message : "");
     iq_error_clear(&err);
     job_spec_free(spec);
-    remove_source(path);
+    remove_source(&file);
 }
 
 static void run_import(void **state, const char *spec_json, const char *file_name,
