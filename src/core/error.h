@@ -35,7 +35,8 @@
     X(CANCELLED,      -16,    409, "cancelled")             \
     X(TIMEOUT,        -17,    504, "timeout")               \
     X(STALE,          -18,    409, "stale")                 \
-    X(REJECTED,       -19,    422, "rejected")
+    X(REJECTED,       -19,    422, "rejected")              \
+    X(NOT_SUPPORTED,  -20,    501, "not_supported")
 
 enum iq_err {
 #define IQ_ERROR_ENUM(name, value, http, str) IQ_E_##name = (value),

@@ -25,7 +25,9 @@
 #define IMPORTQ_STORE_LOAD_H
 
 #include "core/error.h"
+#include "core/audit.h"
 #include "core/job_spec.h"
+#include "store/engine_ops.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,6 +99,12 @@ struct load_plan {
     const char *fence_job_id;
     const char *fence_worker;
     int fence_attempt;
+    /* With the fence: finish the job (COMPLETED, see store_ops.job_finish)
+     * inside the same transaction as the data, so a job whose rows landed
+     * is COMPLETED exactly once even if the worker dies right after. NULL:
+     * the caller finishes the job itself. */
+    const struct job_finish *finish_on_commit;
+    const struct audit_context *finish_actx;
 };
 
 struct load_result {

@@ -327,3 +327,29 @@ void table_info_clear(struct table_info *info)
     free(info->columns);
     memset(info, 0, sizeof(*info));
 }
+
+void lock_list_clear(struct lock_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].name);
+        free(list->items[i].node);
+        free(list->items[i].worker);
+    }
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
+void node_list_clear(struct node_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].host);
+        free(list->items[i].version);
+        free(list->items[i].status);
+    }
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}

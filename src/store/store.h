@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/job.h"
 #include "core/job_spec.h"
+#include "store/engine_ops.h"
 #include "store/load.h"
 
 #include <stdbool.h>
@@ -159,6 +160,83 @@ struct store_ops {
     /* ROLLBACK and free; NULL-safe; valid after any failed call. */
     void (*load_abort)(struct load *load);
 
+    /* --- running jobs (store/engine_ops.h) --- */
+
+    /* Claim the best runnable job (priority, then available_at, then id;
+     * QUEUED, no pending dependency, available_at reached) whose resources
+     * are all free, skipping busy ones among req->candidates; take all its
+     * locks and mark it RUNNING (attempt + 1, worker, heartbeat now) in one
+     * transaction, serialised cluster-wide, and only while fewer than
+     * req->max_concurrent jobs are RUNNING. All locks or none: no job ever
+     * waits while holding a lock, so deadlock cannot happen. Returns 0 and
+     * the job, or 0 with *ret_job NULL when nothing can start now. */
+    int (*job_claim)(struct store *s, const struct claim_request *req,
+                     const struct audit_context *actx, struct job **ret_job,
+                     struct iq_error *err);
+
+    /* Renew the job's heartbeat and its locks' leases (now + lease_ms) and
+     * record progress (may be NULL). IQ_E_STALE when the job is no longer
+     * RUNNING under worker/attempt. *ret_cancel_requested reports a cancel. */
+    int (*job_heartbeat)(struct store *s, const char *job_id, const char *worker, int attempt,
+                         int64_t lease_ms, const struct job_progress *progress,
+                         bool *ret_cancel_requested, struct iq_error *err);
+
+    /* End an attempt (see struct job_finish): release its locks, record the
+     * attempt in the job's history and its phases in stg_import_performance;
+     * COMPLETED decrements the dependants' pending counts; FAILED with
+     * retry_at_ms re-queues; FAILED for good and CANCELLED fail the
+     * HELD/QUEUED dependants transitively (dependency_failed). IQ_E_STALE
+     * when the job is not RUNNING under worker/attempt. */
+    int (*job_finish)(struct store *s, const struct job_finish *finish,
+                      const struct audit_context *actx, struct job **ret_job,
+                      struct iq_error *err);
+
+    /* POST .../execute: HELD -> QUEUED now; QUEUED -> available now;
+     * FAILED/CANCELLED -> QUEUED for one more attempt (max_attempts grows
+     * when spent). IQ_E_CONFLICT for RUNNING/COMPLETED or while a
+     * dependency is FAILED/CANCELLED. */
+    int (*job_execute)(struct store *s, const char *id, const struct audit_context *actx,
+                       struct job **ret_job, struct iq_error *err);
+
+    /* Rescue RUNNING jobs whose heartbeat is older than lease_ms: record the
+     * attempt as failed (worker_lost), free their locks, re-queue with
+     * backoff_cb(attempt) when attempts remain, else FAIL (and cascade).
+     * Also deletes expired locks. *ret_rescued = jobs rescued. */
+    int (*jobs_rescue)(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
+                       void *backoff_ctx, const struct audit_context *actx, int *ret_rescued,
+                       struct iq_error *err);
+
+    /* Keep rejected rows of one attempt (appended; seq continues). */
+    int (*job_rejects_add)(struct store *s, const char *job_id, int attempt,
+                           const struct job_reject_row *rows, size_t count, struct iq_error *err);
+
+    /* Every kept reject of the job's latest attempt, in line order.
+     * IQ_E_NOT_FOUND for an unknown job. */
+    int (*job_rejects_each)(struct store *s, const char *job_id, job_reject_row_cb cb,
+                            void *ctx, struct iq_error *err);
+
+    /* Live locks (not expired), by name; clear with lock_list_clear. */
+    int (*locks_list)(struct store *s, struct lock_list *ret_list, struct iq_error *err);
+
+    /* Admin force-release of one lock (audited). IQ_E_NOT_FOUND. */
+    int (*lock_release)(struct store *s, const char *lock_id, const struct audit_context *actx,
+                        struct iq_error *err);
+
+    /* Node registry (stg_import_coordination, kind 'node'): register (or
+     * re-register) this process, renew its heartbeat, mark nodes whose
+     * heartbeat is older than dead_after_ms "dead", list them. */
+    int (*node_register)(struct store *s, const struct node_info *node, struct iq_error *err);
+    int (*node_heartbeat)(struct store *s, const char *node_id, const char *status,
+                          struct iq_error *err);
+    int (*nodes_mark_dead)(struct store *s, int64_t dead_after_ms, int *ret_marked,
+                           struct iq_error *err);
+    int (*nodes_list)(struct store *s, struct node_list *ret_list, struct iq_error *err);
+
+    /* Wait up to timeout_ms for a wake-up from another connection (a job
+     * created, finished or a lock released). PostgreSQL: LISTEN/NOTIFY;
+     * SQLite: IQ_E_NOT_SUPPORTED (the engine signals in-process). */
+    int (*wait_for_work)(struct store *s, int timeout_ms, bool *ret_woken, struct iq_error *err);
+
     /* Thread-safe: stop the statement running on this connection now
      * (PQcancel / sqlite3_interrupt); the running call then fails with
      * IQ_E_CANCELLED. Used for cancel and timeout. */
@@ -225,6 +303,84 @@ static inline void store_load_abort(struct load *load)
 static inline void store_interrupt(struct store *s)
 {
     s->ops->interrupt(s);
+}
+static inline int store_job_claim(struct store *s, const struct claim_request *req,
+                                  const struct audit_context *actx, struct job **ret_job,
+                                  struct iq_error *err)
+{
+    return s->ops->job_claim(s, req, actx, ret_job, err);
+}
+static inline int store_job_heartbeat(struct store *s, const char *job_id, const char *worker,
+                                      int attempt, int64_t lease_ms,
+                                      const struct job_progress *progress,
+                                      bool *ret_cancel_requested, struct iq_error *err)
+{
+    return s->ops->job_heartbeat(s, job_id, worker, attempt, lease_ms, progress,
+                                 ret_cancel_requested, err);
+}
+static inline int store_job_finish(struct store *s, const struct job_finish *finish,
+                                   const struct audit_context *actx, struct job **ret_job,
+                                   struct iq_error *err)
+{
+    return s->ops->job_finish(s, finish, actx, ret_job, err);
+}
+static inline int store_job_execute(struct store *s, const char *id,
+                                    const struct audit_context *actx, struct job **ret_job,
+                                    struct iq_error *err)
+{
+    return s->ops->job_execute(s, id, actx, ret_job, err);
+}
+static inline int store_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
+                                    void *backoff_ctx, const struct audit_context *actx,
+                                    int *ret_rescued, struct iq_error *err)
+{
+    return s->ops->jobs_rescue(s, lease_ms, backoff_cb, backoff_ctx, actx, ret_rescued, err);
+}
+static inline int store_job_rejects_add(struct store *s, const char *job_id, int attempt,
+                                        const struct job_reject_row *rows, size_t count,
+                                        struct iq_error *err)
+{
+    return s->ops->job_rejects_add(s, job_id, attempt, rows, count, err);
+}
+static inline int store_job_rejects_each(struct store *s, const char *job_id,
+                                         job_reject_row_cb cb, void *ctx, struct iq_error *err)
+{
+    return s->ops->job_rejects_each(s, job_id, cb, ctx, err);
+}
+static inline int store_locks_list(struct store *s, struct lock_list *ret_list,
+                                   struct iq_error *err)
+{
+    return s->ops->locks_list(s, ret_list, err);
+}
+static inline int store_lock_release(struct store *s, const char *lock_id,
+                                     const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->lock_release(s, lock_id, actx, err);
+}
+static inline int store_node_register(struct store *s, const struct node_info *node,
+                                      struct iq_error *err)
+{
+    return s->ops->node_register(s, node, err);
+}
+static inline int store_node_heartbeat(struct store *s, const char *node_id, const char *status,
+                                       struct iq_error *err)
+{
+    return s->ops->node_heartbeat(s, node_id, status, err);
+}
+static inline int store_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marked,
+                                        struct iq_error *err)
+{
+    return s->ops->nodes_mark_dead(s, dead_after_ms, ret_marked, err);
+}
+static inline int store_nodes_list(struct store *s, struct node_list *ret_list,
+                                   struct iq_error *err)
+{
+    return s->ops->nodes_list(s, ret_list, err);
+}
+static inline int store_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken,
+                                      struct iq_error *err)
+{
+    return s->ops->wait_for_work(s, timeout_ms, ret_woken, err);
 }
 
 static inline int store_migrate(struct store *s, int *ret_applied, struct iq_error *err)
