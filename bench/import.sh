@@ -8,6 +8,7 @@
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
 # Needs: a built tree (make build), packages postgresql pgloader sqlite3 time.
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 big_rows=$((rows * 10))
@@ -79,7 +80,8 @@ pgl() { case $1 in
          cat >"$data/pgloader.load" <<LOAD
 LOAD CSV FROM '$PWD/$csv' (id, email, first_name, last_name, age, active, balance, created_at)
      INTO $pg?bench_users (id, email, first_name, last_name, age, active, balance, created_at)
-     WITH skip header = 1, fields terminated by ',', fields optionally enclosed by '"'
+     WITH skip header = 1, fields optionally enclosed by '"', fields escaped by double-quote,
+          fields terminated by ',';
 LOAD
          ;;
     run) seconds pgloader --quiet "$data/pgloader.load" ;;
