@@ -22,7 +22,10 @@
  *
  * Times go in as RFC 3339 text cast to timestamptz and come out through
  * to_char(... AT TIME ZONE 'UTC') as "YYYY-MM-DDTHH:MM:SS.mmmZ"; stored
- * times come from time_now_ms() (the C clock).
+ * times come from time_now_ms() (the C clock), except everything about
+ * running jobs (claims, leases, heartbeats, rescue, the attempt's start
+ * and end, the node registry), which uses the database's clock so that
+ * nodes with skewed clocks agree (store_pg_claim.c).
  *
  * Advisory lock keys and the lock order are in store_pg_internal.h.
  *
@@ -257,11 +260,15 @@ static void refresh_cancel(struct pg_store *ps)
         PQfreeCancel(old);
 }
 
-/* reconnect - PQreset; prepared statements and the cancel key are gone with the old session. */
+/*
+ * reconnect - PQreset; prepared statements, the cancel key and LISTEN are
+ * gone with the old session.
+ */
 static bool reconnect(struct pg_store *ps)
 {
     PQreset(ps->conn);
     memset(ps->prepared, 0, sizeof(ps->prepared));
+    ps->listening = false; /* LISTEN belongs to the old session */
     refresh_cancel(ps);
     return PQstatus(ps->conn) == CONNECTION_OK;
 }
@@ -321,6 +328,24 @@ int pg_tx_begin(struct pg_store *ps, struct iq_error *err)
     int rc = pg_exec(ps, "starting a transaction", "BEGIN", 0, NULL, NULL, err);
     if (rc == 0)
         ps->in_transaction = true;
+    return rc;
+}
+
+/*
+ * pg_tx_begin_locked - BEGIN and pg_advisory_xact_lock(lock_key) in one
+ * round trip (a script: each statement still gets its own snapshot, so
+ * what follows sees everything committed before the lock was granted).
+ * May reconnect first, like pg_tx_begin. On failure nothing is left open.
+ */
+int pg_tx_begin_locked(struct pg_store *ps, const char *lock_key, struct iq_error *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%s)", lock_key);
+    int rc = pg_exec(ps, "starting a locked transaction", sql, 0, NULL, NULL, err);
+    if (rc == 0)
+        ps->in_transaction = true;
+    else if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(ps->conn, "ROLLBACK")); /* BEGIN went through, the lock did not */
     return rc;
 }
 
@@ -536,6 +561,20 @@ static const struct store_ops pg_ops = {
     .load_promote = pg_load_promote,
     .load_commit = pg_load_commit,
     .load_abort = pg_load_abort,
+    .job_claim = pg_job_claim,
+    .job_heartbeat = pg_job_heartbeat,
+    .job_finish = pg_job_finish,
+    .job_execute = pg_job_execute,
+    .jobs_rescue = pg_jobs_rescue,
+    .job_rejects_add = pg_job_rejects_add,
+    .job_rejects_each = pg_job_rejects_each,
+    .locks_list = pg_locks_list,
+    .lock_release = pg_lock_release,
+    .node_register = pg_node_register,
+    .node_heartbeat = pg_node_heartbeat,
+    .nodes_mark_dead = pg_nodes_mark_dead,
+    .nodes_list = pg_nodes_list,
+    .wait_for_work = pg_wait_for_work,
     .interrupt = pg_interrupt,
 };
 

@@ -15,6 +15,13 @@
  *   store_pg_load*.c    imports (store/load.h): begin/commit/abort, COPY
  *                       streams, set-wise checks, promotion
  *                       (their shared state: store_pg_load_internal.h)
+ *   store_pg_claim.c    claiming a job with all its locks, heartbeats
+ *   store_pg_finish.c   ending an attempt (finish, finish-on-commit), rescue
+ *   store_pg_execute.c  execute (HELD/QUEUED now, FAILED/CANCELLED again)
+ *   store_pg_rejects.c  rejected rows kept per attempt
+ *   store_pg_locks.c    listing and force-releasing locks
+ *   store_pg_nodes.c    the node registry
+ *   store_pg_notify.c   wake-ups: NOTIFY importq, LISTEN and wait
  *
  * Advisory lock keys (one bigint namespace 0x4951xxxx, "IQ", for importq):
  *   PG_LOCK_MIGRATE    0x49510001  session lock around migrate
@@ -23,6 +30,9 @@
  *                                  to or walk of the dependency graph (create,
  *                                  update, cancel with its cascade)
  *   PG_LOCK_AUDIT      0x49510003  transaction lock on the audit chain head
+ *   PG_LOCK_CLAIM      0x49510004  transaction lock: the claim step, cluster-wide
+ *                                  (count RUNNING, check lock conflicts, insert
+ *                                  lock rows, mark RUNNING)
  *
  * Lock order, so no two importq transactions wait on each other in a
  * cycle: PG_LOCK_JOB_GRAPH, then job rows (the job itself FOR UPDATE, its
@@ -31,8 +41,17 @@
  * Dependencies are read FOR SHARE so that a concurrent completion of a
  * dependency either committed before (we see COMPLETED) or waits for our
  * commit (and then sees our new edge when it decrements dependants).
+ * Every transaction that locks dependants (cancel, finish, rescue,
+ * finish-on-commit) takes PG_LOCK_JOB_GRAPH before its own job row: an
+ * update holds its job row and waits for its dependencies, so a finish
+ * holding a dependency's row must never wait for a dependant's row
+ * without having excluded updates first.
+ * PG_LOCK_CLAIM is never held together with PG_LOCK_JOB_GRAPH: a claim
+ * takes it first, then candidate job rows (FOR UPDATE SKIP LOCKED, which
+ * never waits), then inserts lock rows, then PG_LOCK_AUDIT.
  * A load's fence (load_commit) locks one job row FOR UPDATE just before
- * its COMMIT and takes no other importq lock.
+ * its COMMIT; with finish_on_commit it takes PG_LOCK_JOB_GRAPH first and
+ * then finishes the job like job_finish.
  *
  * Threads: a pg_store belongs to one thread, except pg_interrupt, which
  * any thread may call; it touches only cancel_lock, cancel and
@@ -53,6 +72,10 @@
 #define PG_LOCK_MIGRATE "1230045185"   /* 0x49510001 */
 #define PG_LOCK_JOB_GRAPH "1230045186" /* 0x49510002 */
 #define PG_LOCK_AUDIT "1230045187"     /* 0x49510003 */
+#define PG_LOCK_CLAIM "1230045188"     /* 0x49510004 */
+
+/* The NOTIFY channel that wakes idle workers (LISTENed by wait_for_work). */
+#define PG_NOTIFY_CHANNEL "importq"
 
 #define PG_TIME_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
 #define MS_PER_DAY (24 * 3600 * 1000LL)
@@ -81,6 +104,7 @@ struct pg_store {
     bool prepared[STMT_COUNT]; /* on this connection (forgotten on reset) */
     bool in_transaction;       /* BEGIN sent, no COMMIT/ROLLBACK yet */
     bool holds_session_lock;   /* migrate's advisory lock */
+    bool listening;            /* LISTEN importq sent on this session (forgotten on reset) */
     char sqlstate[6];          /* of the last failed statement, "" after success */
     /* Interrupt, shared with other threads. cancel is the key of the
      * current session (PQgetCancel at connect, replaced after a reset);
@@ -148,6 +172,13 @@ int pg_exec_prepared(struct pg_store *ps, const char *what, enum pg_statement st
 
 /* pg_tx_begin - BEGIN (may reconnect first, as nothing is open yet). */
 int pg_tx_begin(struct pg_store *ps, struct iq_error *err);
+
+/*
+ * pg_tx_begin_locked - BEGIN plus the transaction advisory lock lock_key
+ * (one of the PG_LOCK_* texts) in one round trip. On failure nothing is
+ * left open.
+ */
+int pg_tx_begin_locked(struct pg_store *ps, const char *lock_key, struct iq_error *err);
 
 /* pg_tx_rollback - best effort; keeps the error that caused it. */
 void pg_tx_rollback(struct pg_store *ps);
@@ -288,6 +319,60 @@ int pg_load_check(struct load *load, load_reject_cb reject_cb, void *ctx, int64_
 int pg_load_promote(struct load *load, struct load_result *ret_result, struct iq_error *err);
 int pg_load_commit(struct load *load, struct iq_error *err);
 void pg_load_abort(struct load *load);
+
+/* ------------------------------------------------------------------ */
+/* Running jobs (store_pg_claim.c, store_pg_finish.c, ...)             */
+/* ------------------------------------------------------------------ */
+
+int pg_job_claim(struct store *s, const struct claim_request *req, const struct audit_context *actx,
+                 struct job **ret_job, struct iq_error *err);
+int pg_job_heartbeat(struct store *s, const char *job_id, const char *worker, int attempt,
+                     int64_t lease_ms, const struct job_progress *progress,
+                     bool *ret_cancel_requested, struct iq_error *err);
+
+/*
+ * pg_finish_attempt - end the attempt finish describes, inside the
+ * caller's transaction, which must already hold PG_LOCK_JOB_GRAPH (lock
+ * order). Locks the job row, checks it is RUNNING under finish->worker
+ * and finish->attempt (else IQ_E_STALE), records the attempt, frees its
+ * locks, moves the job on (COMPLETED, re-queued, FAILED, CANCELLED) with
+ * the dependants, writes the phase timings, the audit rows (action, or
+ * the outcome's own "job.completed"/"job.failed"/"job.retried"/
+ * "job.cancelled" when action is NULL) and NOTIFY importq (sent at
+ * COMMIT). *ret_job (may be NULL) gets the job as it is now (job_free).
+ * Used by job_finish, jobs_rescue and load_commit's finish_on_commit.
+ */
+int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, const char *action,
+                      const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
+
+int pg_job_finish(struct store *s, const struct job_finish *finish,
+                  const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
+int pg_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
+                   void *backoff_ctx, const struct audit_context *actx, int *ret_rescued,
+                   struct iq_error *err);
+int pg_job_execute(struct store *s, const char *id, const struct audit_context *actx,
+                   struct job **ret_job, struct iq_error *err);
+int pg_job_rejects_add(struct store *s, const char *job_id, int attempt,
+                       const struct job_reject_row *rows, size_t count, struct iq_error *err);
+int pg_job_rejects_each(struct store *s, const char *job_id, job_reject_row_cb cb, void *ctx,
+                        struct iq_error *err);
+int pg_locks_list(struct store *s, struct lock_list *ret_list, struct iq_error *err);
+int pg_lock_release(struct store *s, const char *lock_id, const struct audit_context *actx,
+                    struct iq_error *err);
+int pg_node_register(struct store *s, const struct node_info *node, struct iq_error *err);
+int pg_node_heartbeat(struct store *s, const char *node_id, const char *status,
+                      struct iq_error *err);
+int pg_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marked,
+                       struct iq_error *err);
+int pg_nodes_list(struct store *s, struct node_list *ret_list, struct iq_error *err);
+
+/*
+ * pg_notify_work - NOTIFY importq with payload reason (delivered at COMMIT
+ * when inside a transaction, at once otherwise), so idle workers wake.
+ */
+int pg_notify_work(struct pg_store *ps, const char *reason, struct iq_error *err);
+
+int pg_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken, struct iq_error *err);
 
 /* pg_interrupt - see store_ops.interrupt (store_pg.c). */
 void pg_interrupt(struct store *s);

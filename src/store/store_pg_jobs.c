@@ -294,6 +294,8 @@ static int create_in_tx(struct pg_store *ps, const struct job_create_request *re
     pg_dep_check_clear(&check);
     if (rc == 0)
         rc = pg_read_job(ps, id, false, ret_job, err);
+    if (rc == 0 && (*ret_job)->status == JOB_QUEUED)
+        rc = pg_notify_work(ps, "created", err); /* idle workers wake at our COMMIT */
     if (rc == 0)
         rc = pg_audit_job_change(ps, actx, "job.create", NULL, *ret_job, err);
     return rc;
@@ -303,7 +305,8 @@ static int create_in_tx(struct pg_store *ps, const struct job_create_request *re
  * pg_job_create - see store_ops.job_create. One transaction under
  * PG_LOCK_JOB_GRAPH, so the request_id check and the capacity count are
  * exact under concurrency. Checks in order: request_id replay, dependencies
- * (IQ_E_CONFLICT), capacity (IQ_E_QUEUE_FULL).
+ * (IQ_E_CONFLICT), capacity (IQ_E_QUEUE_FULL). A new QUEUED job sends
+ * NOTIFY importq (store_pg_notify.c).
  */
 int pg_job_create(struct store *s, const struct job_create_request *req,
                   const struct audit_context *actx, struct job **ret_job, bool *ret_existed,

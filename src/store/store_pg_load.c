@@ -1,7 +1,8 @@
 /*
  * store_pg_load.c - imports on PostgreSQL, the frame of a load
  * (store/load.h): load_begin (plan checks, CREATE of missing targets,
- * staging tables or the direct COPY), load_commit with its fence,
+ * staging tables or the direct COPY), load_commit with its fence (and
+ * the job's finish when the plan asks for it, store_pg_finish.c),
  * load_abort, and the error helpers the other load files use. The catalog
  * lookups are store_pg_describe.c, rows and COPY streams
  * store_pg_load_copy.c, set-wise checks store_pg_load_check.c, promotion
@@ -559,8 +560,30 @@ static int check_fence(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
+ * fence_and_finish - the steps before COMMIT: with finish_on_commit,
+ * PG_LOCK_JOB_GRAPH first (the finish locks dependants, and the lock
+ * order puts the graph lock before any job row); the fence when
+ * fence_job_id is set; then the finish itself (pg_finish_attempt, which
+ * checks its own worker and attempt too), so the job is COMPLETED in the
+ * same transaction as its rows.
+ */
+static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
+{
+    const struct load_plan *plan = pl->base.plan;
+    int rc = 0;
+    if (plan->finish_on_commit)
+        rc = pg_lock_graph(pl->ps, err);
+    if (rc == 0 && plan->fence_job_id)
+        rc = check_fence(pl, err);
+    if (rc == 0 && plan->finish_on_commit)
+        rc = pg_finish_attempt(pl->ps, plan->finish_on_commit, NULL, plan->finish_actx, NULL, err);
+    return rc;
+}
+
+/*
  * pg_load_commit - see store_ops.load_commit. Needs a promoted load. With
- * plan->fence_job_id: the fence (row lock on the job until COMMIT), then
+ * plan->fence_job_id: the fence (row lock on the job until COMMIT); with
+ * plan->finish_on_commit: the job's finish in the same transaction; then
  * COMMIT. Returns 0 and frees the load: it is over. On failure the load
  * stays for load_abort (after IQ_E_STALE it is already rolled back).
  */
@@ -574,13 +597,11 @@ int pg_load_commit(struct load *load, struct iq_error *err)
         pl->failed = true;
         return iq_error_set(err, IQ_E_INTERNAL, "load_commit before load_promote");
     }
-    if (pl->base.plan->fence_job_id) {
-        rc = check_fence(pl, err);
-        if (rc < 0) {
-            pl->failed = true;
-            pg_tx_rollback(pl->ps);
-            return rc;
-        }
+    rc = fence_and_finish(pl, err);
+    if (rc < 0) {
+        pl->failed = true;
+        pg_tx_rollback(pl->ps);
+        return rc;
     }
     rc = pg_tx_finish(pl->ps, 0, err);
     if (rc < 0) {

@@ -155,6 +155,33 @@ int sqlite_read_int64(struct sqlite_store *s, sqlite3_stmt *stmt, const char *wh
     return 0;
 }
 
+/*
+ * sqlite_run_id_statement - bind, in order, id (unless NULL) and now_ms as
+ * RFC 3339 text (unless 0) to the cached statement id_stmt and run it to
+ * completion. *ret_changes (may be NULL): rows it changed.
+ */
+int sqlite_run_id_statement(struct sqlite_store *s, enum statement id_stmt, const char *id,
+                            int64_t now_ms, const char *what, int *ret_changes,
+                            struct iq_error *err)
+{
+    if (ret_changes)
+        *ret_changes = 0;
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, id_stmt, err);
+    if (!stmt)
+        return IQ_E_DB;
+    struct binder b = binder_start(stmt);
+    if (id)
+        bind_text(&b, id);
+    if (now_ms)
+        bind_time(&b, now_ms);
+    int rc = sqlite_binder_check(s, &b, err);
+    if (rc == 0)
+        rc = sqlite_stmt_run(s, stmt, what, err);
+    if (rc == 0 && ret_changes)
+        *ret_changes = sqlite3_changes(s->db);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------
  * Transactions
  * ------------------------------------------------------------------------ */
@@ -442,5 +469,19 @@ static const struct store_ops sqlite_store_ops = {
     .load_promote = sqlite_load_promote,
     .load_commit = sqlite_load_commit,
     .load_abort = sqlite_load_abort,
+    .job_claim = sqlite_job_claim,
+    .job_heartbeat = sqlite_job_heartbeat,
+    .job_finish = sqlite_job_finish,
+    .job_execute = sqlite_job_execute,
+    .jobs_rescue = sqlite_jobs_rescue,
+    .job_rejects_add = sqlite_job_rejects_add,
+    .job_rejects_each = sqlite_job_rejects_each,
+    .locks_list = sqlite_locks_list,
+    .lock_release = sqlite_lock_release,
+    .node_register = sqlite_node_register,
+    .node_heartbeat = sqlite_node_heartbeat,
+    .nodes_mark_dead = sqlite_nodes_mark_dead,
+    .nodes_list = sqlite_nodes_list,
+    .wait_for_work = sqlite_wait_for_work,
     .interrupt = sqlite_interrupt,
 };

@@ -15,6 +15,12 @@
  *   store_sqlite_load_rows.c     rows in: multi-row INSERTs, binding
  *   store_sqlite_load_check.c    set-wise checks on staged rows
  *   store_sqlite_load_promote.c  staged rows into their tables
+ *   store_sqlite_claim.c         claiming a job with its locks; heartbeats
+ *   store_sqlite_finish.c        the end of an attempt; rescuing lost workers
+ *   store_sqlite_execute.c       execute: held, queued or finished -> runnable now
+ *   store_sqlite_locks.c         lock expiry, listing and admin release
+ *   store_sqlite_rejects.c       rejected rows kept per attempt
+ *   store_sqlite_nodes.c         the node registry; wake-ups (none on SQLite)
  *
  * Locking: a struct sqlite_store is one connection used by one thread at a
  * time (SQLITE_OPEN_NOMUTEX); only sqlite_interrupt may be called from
@@ -52,6 +58,110 @@
 
 _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                "the computed depends_on column must be the last of JOB_COLUMNS");
+
+/*
+ * The statements of running jobs (store_sqlite_claim.c, _finish.c,
+ * _execute.c, _locks.c, _rejects.c, _nodes.c). The claim candidates name
+ * their index: the planner would otherwise take a status index and sort,
+ * and a claim would cost O(queued) instead of O(log n). The aged variant
+ * orders by an expression, so it reads every runnable job (only those:
+ * the same partial index). "+status" keeps the planner on the primary key
+ * where a status index looks cheaper but means scanning the queue. No
+ * RETURNING: SQLite runs it as a trigger, which costs every such UPDATE a
+ * statement journal (measured: it tripled the claim's cost); a SELECT by
+ * primary key afterwards is cheaper.
+ */
+#define CLAIM_WHERE " WHERE status = 'QUEUED' AND deps_pending = 0 AND available_at <= ?1"
+#define RUNNING_STATEMENTS(X)                                                                      \
+    X(RUNNING_COUNT, "SELECT count(*) FROM stg_import_queue WHERE status = 'RUNNING'")             \
+    X(CLAIM_CANDIDATES, "SELECT id, resources FROM stg_import_queue"                               \
+                        " INDEXED BY stg_import_queue_claim" CLAIM_WHERE                           \
+                        " ORDER BY priority, available_at, id LIMIT ?2")                           \
+    X(CLAIM_CANDIDATES_AGED,                                                                       \
+      "SELECT id, resources FROM stg_import_queue"                                                 \
+      " INDEXED BY stg_import_queue_claim" CLAIM_WHERE                                             \
+      " ORDER BY max(1, priority - CAST((julianday(?1) - julianday(available_at))"                 \
+      " * 86400000.0 / ?3 AS INTEGER)), available_at, id LIMIT ?2")                                \
+    X(LOCK_CONFLICT, "SELECT 1 FROM stg_import_resources WHERE name = ?1 AND expires_at > ?2"      \
+                     " AND job_id <> ?3 AND (mode = 'exclusive' OR ?4 = 'exclusive') LIMIT 1")     \
+    X(LOCK_INSERT, "INSERT INTO stg_import_resources (id, name, mode, job_id, attempt,"            \
+                   " node, worker, acquired_at, expires_at)"                                       \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                                 \
+    X(JOB_MARK_RUNNING,                                                                            \
+      "UPDATE stg_import_queue SET status = 'RUNNING', attempt = attempt + 1, worker = ?2,"        \
+      " heartbeat_at = ?3, started_at = ?3, updated_at = ?3, finished_at = NULL,"                  \
+      " cancel_requested = 0, progress_phase = 'locking', error = NULL, rows_read = 0,"            \
+      " bytes_read = 0, bytes_total = 0, rows_inserted = 0, rows_updated = 0, rows_rejected = 0"   \
+      " WHERE id = ?1 AND status = 'QUEUED'")                                                      \
+    X(JOB_HEARTBEAT,                                                                               \
+      "UPDATE stg_import_queue SET heartbeat_at = ?4, progress_phase = coalesce(?5,"               \
+      " progress_phase), rows_read = coalesce(?6, rows_read), bytes_read = coalesce(?7,"           \
+      " bytes_read), bytes_total = coalesce(?8, bytes_total)"                                      \
+      " WHERE id = ?1 AND status = 'RUNNING' AND worker = ?2 AND attempt = ?3"                     \
+      " AND heartbeat_at > ?9")                                                                    \
+    X(JOB_LEASE_STATE, "SELECT cancel_requested, (SELECT count(DISTINCT"                           \
+                       " json_extract(value, '$.name')) FROM json_each(resources))"                \
+                       " FROM stg_import_queue WHERE id = ?1")                                     \
+    X(LOCKS_RENEW, "UPDATE stg_import_resources SET expires_at = ?4"                               \
+                   " WHERE job_id = ?1 AND attempt = ?2 AND expires_at > ?3")                      \
+    X(LOCKS_DELETE_EXPIRED, "DELETE FROM stg_import_resources WHERE expires_at <= ?1")             \
+    X(LOCKS_DELETE_JOB, "DELETE FROM stg_import_resources WHERE job_id = ?1")                      \
+    X(LOCKS_LIVE, "SELECT id, name, mode, job_id, attempt, node, worker, acquired_at, expires_at"  \
+                  " FROM stg_import_resources WHERE expires_at > ?1"                               \
+                  " ORDER BY name, acquired_at, id")                                               \
+    X(LOCK_BY_ID, "SELECT id, name, mode, job_id, attempt, node, worker, acquired_at, expires_at"  \
+                  " FROM stg_import_resources WHERE id = ?1")                                      \
+    X(LOCK_DELETE, "DELETE FROM stg_import_resources WHERE id = ?1")                               \
+    X(JOB_FINISH_RUNNING,                                                                          \
+      "UPDATE stg_import_queue SET status = ?2, available_at = coalesce(?3, available_at),"        \
+      " worker = NULL, error = ?4, attempts = ?5, progress_phase = ?6, rows_read = ?7,"            \
+      " rows_inserted = ?8, rows_updated = ?9, rows_rejected = ?10, finished_at = ?11,"            \
+      " updated_at = ?12 WHERE id = ?1 AND status = 'RUNNING'")                                    \
+    X(DEPENDANTS_RELEASE,                                                                          \
+      "UPDATE stg_import_queue SET deps_pending = deps_pending - 1, updated_at = ?2"               \
+      " WHERE id IN (SELECT job_id FROM importq_job_deps WHERE depends_on_id = ?1)"                \
+      " AND +status IN ('HELD', 'QUEUED') AND deps_pending > 0")                                   \
+    X(PERF_INSERT, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"     \
+                   " started_at, duration_ms, rows, bytes, node)"                                  \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                                 \
+    X(JOBS_LOST, "SELECT id, worker, attempt, max_attempts FROM stg_import_queue"                  \
+                 " INDEXED BY stg_import_queue_running"                                            \
+                 " WHERE status = 'RUNNING' AND heartbeat_at < ?1 ORDER BY heartbeat_at")          \
+    X(JOB_RELEASE_NOW, "UPDATE stg_import_queue SET status = 'QUEUED',"                            \
+                       " available_at = min(available_at, ?2), updated_at = ?2"                    \
+                       " WHERE id = ?1 AND status IN ('HELD', 'QUEUED')")                          \
+    X(JOB_RERUN, "UPDATE stg_import_queue SET status = 'QUEUED', available_at = ?2,"               \
+                 " updated_at = ?2, deps_pending = ?3, error = NULL, finished_at = NULL,"          \
+                 " cancel_requested = 0, worker = NULL, progress_phase = 'queued',"                \
+                 " max_attempts = max(max_attempts, attempt + 1)"                                  \
+                 " WHERE id = ?1 AND status IN ('FAILED', 'CANCELLED')")                           \
+    X(DEPENDENCY_STATUSES, "SELECT d.depends_on_id, q.status FROM importq_job_deps d"              \
+                           " JOIN stg_import_queue q ON q.id = d.depends_on_id"                    \
+                           " WHERE d.job_id = ?1 ORDER BY d.depends_on_id")                        \
+    X(REJECT_LAST_SEQ, "SELECT coalesce(max(seq), 0) FROM importq_job_rejects"                     \
+                       " WHERE job_id = ?1 AND attempt = ?2")                                      \
+    X(REJECT_INSERT, "INSERT INTO importq_job_rejects (job_id, attempt, seq, line, column_name,"   \
+                     " value, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                         \
+    X(REJECTS_LATEST, "SELECT line, column_name, value, error FROM importq_job_rejects"            \
+                      " WHERE job_id = ?1 AND attempt = (SELECT max(a) FROM"                       \
+                      " (SELECT attempt AS a FROM stg_import_queue WHERE id = ?1 UNION ALL"        \
+                      " SELECT max(attempt) FROM importq_job_rejects WHERE job_id = ?1))"          \
+                      " ORDER BY line, seq")                                                       \
+    X(NODE_UPSERT, "INSERT INTO stg_import_coordination (id, kind, name, status, host, pid,"       \
+                   " version, detail, heartbeat_at, created_at, updated_at)"                       \
+                   " VALUES (?1, 'node', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)"                      \
+                   " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"                         \
+                   " status = excluded.status, host = excluded.host, pid = excluded.pid,"          \
+                   " version = excluded.version, detail = excluded.detail,"                        \
+                   " heartbeat_at = excluded.heartbeat_at, updated_at = excluded.updated_at"       \
+                   " WHERE stg_import_coordination.kind = 'node'")                                 \
+    X(NODE_HEARTBEAT, "UPDATE stg_import_coordination SET heartbeat_at = ?2, updated_at = ?2,"     \
+                      " status = coalesce(?3, status) WHERE id = ?1 AND kind = 'node'")            \
+    X(NODES_MARK_DEAD, "UPDATE stg_import_coordination SET status = 'dead', updated_at = ?2"       \
+                       " WHERE kind = 'node' AND status = 'alive' AND heartbeat_at < ?1")          \
+    X(NODES_LIST, "SELECT id, host, pid, version, status, json_extract(detail, '$.started_at'),"   \
+                  " heartbeat_at, created_at FROM stg_import_coordination WHERE kind = 'node'"     \
+                  " ORDER BY created_at, id")
 
 /*
  * The statements of the hot paths, prepared once per connection on first
@@ -106,7 +216,9 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(STATS_COUNTS, "SELECT status, count(*) FROM stg_import_queue GROUP BY status")               \
     X(STATS_FINISHED_SINCE, "SELECT count(*) FROM stg_import_queue WHERE "                         \
                             "status = ?1 AND finished_at >= ?2")                                   \
-    X(STATS_OLDEST_QUEUED, "SELECT min(created_at) FROM stg_import_queue WHERE status = 'QUEUED'")
+    X(STATS_OLDEST_QUEUED, "SELECT min(created_at) FROM stg_import_queue"                          \
+                           " WHERE status = 'QUEUED'")                                             \
+    RUNNING_STATEMENTS(X)
 
 enum statement {
 #define STATEMENT_ENUM(name, sql) STMT_##name,
@@ -357,6 +469,67 @@ int sqlite_explain_job_list(struct store *base, const struct job_filter *filter,
                             struct iq_error *err);
 int sqlite_queue_stats(struct store *base, int64_t now_ms, struct queue_stats *ret_stats,
                        struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Running jobs (store_sqlite_claim.c, _finish.c, _execute.c, _locks.c,
+ * _rejects.c, _nodes.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * sqlite_finish_locked - end the attempt finish describes, inside the
+ * caller's write transaction (job_finish, jobs_rescue, and load_commit's
+ * finish_on_commit share it): IQ_E_STALE unless the job is RUNNING under
+ * finish->worker and finish->attempt; then the attempt history, locks,
+ * counters, performance rows, dependants and the audit row (action, or the
+ * one the outcome implies when NULL). *ret_job (may be NULL): the job
+ * afterwards (job_free).
+ */
+int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish,
+                         const char *action, const struct audit_context *actx, int64_t now_ms,
+                         struct job **ret_job, struct iq_error *err);
+
+/* sqlite_delete_expired_locks - delete locks whose lease ended by now_ms. */
+int sqlite_delete_expired_locks(struct sqlite_store *s, int64_t now_ms, struct iq_error *err);
+
+/* sqlite_delete_job_locks - delete every lock of job_id. */
+int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, struct iq_error *err);
+
+/*
+ * sqlite_run_id_statement - bind, in order, id (unless NULL) and now_ms as
+ * RFC 3339 text (unless 0) to the cached statement id_stmt and run it to
+ * completion. *ret_changes (may be NULL): rows it changed.
+ */
+int sqlite_run_id_statement(struct sqlite_store *s, enum statement id_stmt, const char *id,
+                            int64_t now_ms, const char *what, int *ret_changes,
+                            struct iq_error *err);
+
+int sqlite_job_claim(struct store *base, const struct claim_request *req,
+                     const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
+int sqlite_job_heartbeat(struct store *base, const char *job_id, const char *worker, int attempt,
+                         int64_t lease_ms, const struct job_progress *progress,
+                         bool *ret_cancel_requested, struct iq_error *err);
+int sqlite_job_finish(struct store *base, const struct job_finish *finish,
+                      const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
+int sqlite_job_execute(struct store *base, const char *id, const struct audit_context *actx,
+                       struct job **ret_job, struct iq_error *err);
+int sqlite_jobs_rescue(struct store *base, int64_t lease_ms, retry_backoff_cb backoff_cb,
+                       void *backoff_ctx, const struct audit_context *actx, int *ret_rescued,
+                       struct iq_error *err);
+int sqlite_job_rejects_add(struct store *base, const char *job_id, int attempt,
+                           const struct job_reject_row *rows, size_t count, struct iq_error *err);
+int sqlite_job_rejects_each(struct store *base, const char *job_id, job_reject_row_cb cb,
+                            void *ctx, struct iq_error *err);
+int sqlite_locks_list(struct store *base, struct lock_list *ret_list, struct iq_error *err);
+int sqlite_lock_release(struct store *base, const char *lock_id, const struct audit_context *actx,
+                        struct iq_error *err);
+int sqlite_node_register(struct store *base, const struct node_info *node, struct iq_error *err);
+int sqlite_node_heartbeat(struct store *base, const char *node_id, const char *status,
+                          struct iq_error *err);
+int sqlite_nodes_mark_dead(struct store *base, int64_t dead_after_ms, int *ret_marked,
+                           struct iq_error *err);
+int sqlite_nodes_list(struct store *base, struct node_list *ret_list, struct iq_error *err);
+int sqlite_wait_for_work(struct store *base, int timeout_ms, bool *ret_woken,
+                         struct iq_error *err);
 
 /* ------------------------------------------------------------------------
  * Loads (store_sqlite_load*.c, store_sqlite_describe.c)

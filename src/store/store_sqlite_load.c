@@ -328,6 +328,23 @@ int sqlite_load_index_staging(struct sqlite_load *load, struct iq_error *err)
     return rc;
 }
 
+/*
+ * check_finish_on_commit - a finish at commit needs the fence of the same
+ * job and attempt, and an actor for its audit row: checked at begin, so a
+ * mistake costs nothing instead of a whole load at commit.
+ */
+static int check_finish_on_commit(const struct load_plan *plan, struct iq_error *err)
+{
+    const struct job_finish *finish = plan->finish_on_commit;
+    if (!finish)
+        return 0;
+    if (!plan->fence_job_id || !finish->job_id || strcmp(finish->job_id, plan->fence_job_id) != 0 ||
+        finish->attempt != plan->fence_attempt)
+        return iq_error_set(err, IQ_E_INVALID,
+                            "finish_on_commit must finish the fenced job and attempt");
+    return sqlite_check_actor(plan->finish_actx, err);
+}
+
 /* check_plan - what the plan itself must satisfy, before any SQL. */
 static int check_plan(const struct load_plan *plan, struct iq_error *err)
 {
@@ -349,7 +366,7 @@ static int check_plan(const struct load_plan *plan, struct iq_error *err)
         return iq_error_set(err, IQ_E_INVALID,
                             "a direct load is for insert, append or replace of one table"
                             " without references");
-    return 0;
+    return check_finish_on_commit(plan, err);
 }
 
 /* begin_direct - the write transaction, the targets, and replace's delete. */
@@ -475,7 +492,9 @@ static int check_fence(struct sqlite_load *load, struct iq_error *err)
 
 /*
  * sqlite_load_commit - see store_ops.load_commit. Needs a promoted load:
- * the fence, COMMIT, then the staging tables are dropped (after the
+ * the fence, the job's finish when plan->finish_on_commit asks for it (in
+ * the same transaction as the rows, so the job is COMPLETED exactly when
+ * they land), COMMIT, then the staging tables are dropped (after the
  * commit, so the write lock is not held while SQLite frees their pages).
  * Returns 0 and frees the load: it is over. On failure everything is
  * rolled back and the load stays for load_abort.
@@ -494,6 +513,9 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
         rc = sqlite_load_write_begin(load, err);
     if (rc == 0 && load->base.plan->fence_job_id)
         rc = check_fence(load, err);
+    if (rc == 0 && load->base.plan->finish_on_commit)
+        rc = sqlite_finish_locked(load->s, load->base.plan->finish_on_commit, NULL,
+                                  load->base.plan->finish_actx, time_now_ms(), NULL, err);
     if (rc == 0)
         rc = sqlite_run_cached(load->s, STMT_COMMIT, "commit load", err);
     if (rc < 0) {
