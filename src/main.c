@@ -21,6 +21,10 @@ static const struct command commands[] = {
      "importq import FILE --table T [--mode M] [--key C1,C2] [--format F] [--spec SPEC.json] [--db URL]",
      "run one import in-process and wait for it (exit 0 success, 1 failed import, 2 bad usage)",
      cmd_import_flags, cmd_import},
+    {"serve",
+     "importq serve [--config FILE] [--db URL] [--listen HOST:PORT] [--import-root DIR] [--shutdown-grace DURATION]",
+     "run the service: worker threads run queued jobs until SIGTERM/SIGINT", cmd_serve_flags,
+     cmd_serve},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -205,7 +209,7 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return EXIT_USAGE;
     }
-    struct cli_args args = {0};
+    struct cli_args args = {.version = IMPORTQ_VERSION};
     int rc = parse_args(cmd, argc - 2, argv + 2, &args);
     if (rc != 0)
         return rc;

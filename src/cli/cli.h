@@ -35,6 +35,7 @@ struct cli_args {
     int setting_count;
     const char *config_path;
     bool help;
+    const char *version;                      /* the program's version (main.c) */
 };
 
 struct command {
@@ -54,7 +55,9 @@ bool cli_flag_given(const struct command *cmd, const struct cli_args *args, cons
 
 int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_import(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *cfg);
 
 extern const struct cli_flag cmd_import_flags[];
+extern const struct cli_flag cmd_serve_flags[];
 
 #endif

@@ -356,15 +356,26 @@ static int finish_load(struct run *run)
     report_progress(run, "promote", true);
     struct load_result loaded = {0};
     int rc = store_load_promote(run->load, &loaded, run->err);
-    if (rc == 0)
+    if (rc == 0) {
+        /* The final counts exist now; the caller may need them in the
+         * transaction (finish_on_commit), so report them before COMMIT. */
+        run->result->rows_inserted = loaded.rows_inserted;
+        run->result->rows_updated = loaded.rows_updated;
+        run->result->rows_deleted = loaded.rows_deleted;
+        run->result->rows_rejected = run->rows_failed;
+        run->result->bytes_read = reader_bytes_read(run->reader);
+        run->result->phase_ms[IMPORT_PHASE_PROMOTE] = time_monotonic_ms() - started;
+        if (run->req->before_commit_cb)
+            run->req->before_commit_cb(run->result, run->req->before_commit_ctx);
         rc = store_load_commit(run->load, run->err);
+        if (rc < 0) { /* nothing landed after all */
+            run->result->rows_inserted = 0;
+            run->result->rows_updated = 0;
+            run->result->rows_deleted = 0;
+        }
+    }
     run->result->phase_ms[IMPORT_PHASE_PROMOTE] = time_monotonic_ms() - started;
-    if (rc < 0)
-        return rc;
-    run->result->rows_inserted = loaded.rows_inserted;
-    run->result->rows_updated = loaded.rows_updated;
-    run->result->rows_deleted = loaded.rows_deleted;
-    return 0;
+    return rc;
 }
 
 /* Opens the reader and reads the first record (JSON mapping needs it). */

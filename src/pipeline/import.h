@@ -69,6 +69,12 @@ struct import_reject {
 /* Return 0 to go on, negative to stop the import with that code. */
 typedef int (*import_reject_cb)(const struct import_reject *reject, void *ctx);
 
+struct import_result;
+
+/* Called once, after promotion and just before COMMIT, with the final
+ * counts (phase_ms[PROMOTE] so far): the moment to fill finish_on_commit. */
+typedef void (*import_commit_cb)(const struct import_result *result, void *ctx);
+
 struct import_request {
     const struct source_spec *source;
     const struct target_spec *target;
@@ -78,6 +84,14 @@ struct import_request {
     const char *fence_job_id;           /* NULL: no fence (see load_plan) */
     const char *fence_worker;
     int fence_attempt;
+    /* With the fence: the job's COMPLETED finish, committed in the same
+     * transaction as the rows (load_plan.finish_on_commit); NULL: the
+     * caller finishes the job itself. The caller may fill it in from
+     * before_commit_cb, which runs before the store reads it. */
+    const struct job_finish *finish_on_commit;
+    const struct audit_context *finish_actx;
+    import_commit_cb before_commit_cb;  /* may be NULL */
+    void *before_commit_ctx;
     import_progress_cb progress_cb;     /* may be NULL */
     void *progress_ctx;
     int64_t progress_interval_ms;       /* 0: 250 */

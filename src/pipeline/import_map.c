@@ -306,6 +306,8 @@ static int build_plan(struct mapping *map, const struct import_request *req, str
     plan->fence_job_id = req->fence_job_id;
     plan->fence_worker = req->fence_worker;
     plan->fence_attempt = req->fence_attempt;
+    plan->finish_on_commit = req->finish_on_commit;
+    plan->finish_actx = req->finish_actx;
     return 0;
 }
 

@@ -1,0 +1,110 @@
+/*
+ * engine.h - the orchestration engine of one node: worker threads that
+ * claim runnable jobs from the store and run them through the import
+ * pipeline, a heartbeat per worker that keeps the job's lease and notices
+ * cancels and timeouts, and a maintenance thread that keeps this node in
+ * the registry and rescues jobs whose workers vanished (on any node).
+ *
+ * Scheduling decisions that need the whole cluster (priority order,
+ * dependencies, the global max_concurrent, resource locks) are made by the
+ * store inside one claim transaction; the engine decides when to claim,
+ * how long to wait between attempts and how a job's outcome is recorded.
+ *
+ * Threads (each opens its own store connection; a store is one connection
+ * and not thread-safe):
+ *   worker i       claim -> run -> claim; sleeps when nothing is runnable
+ *   heartbeat i    the lease, progress, cancel and timeout of worker i's job
+ *   maintenance    node heartbeat, rescue of lost jobs, dead nodes
+ *   waker          PostgreSQL only: LISTEN for new work, wakes idle workers
+ *
+ * Not for: HTTP (src/api calls engine_wake after a submission), schedules.
+ */
+#ifndef IMPORTQ_ENGINE_ENGINE_H
+#define IMPORTQ_ENGINE_ENGINE_H
+
+#include "core/error.h"
+#include "core/uuid7.h"
+#include "util/config.h"
+
+#include <stdint.h>
+
+struct engine;
+
+/* The source of the random draw behind retry jitter; returns [0, 1].
+ * Replaceable so tests can pin the backoff (STYLE: fault injection
+ * through function pointers). */
+typedef double (*engine_random_cb)(void *ctx);
+
+/*
+ * What the engine runs with. Zero fields take the documented default, so
+ * `struct engine_options opts = {.db_url = url}` is a working engine.
+ * Strings are copied by engine_start; config must outlive the engine.
+ */
+struct engine_options {
+    const char *db_url;              /* the service database (required) */
+    int workers;                     /* worker threads; 0 = max_concurrent */
+    int max_concurrent;              /* RUNNING jobs cluster-wide; 0 = 3 */
+    int64_t lease_ms;                /* lock and job lease; 0 = 5 min */
+    int64_t job_timeout_ms;          /* for a job without timeout_s; 0 = 30 min */
+    int64_t retry_base_ms;           /* first retry delay ceiling; 0 = 10 s */
+    int64_t retry_cap_ms;            /* longest retry delay; 0 = 10 min */
+    int64_t aging_ms;                /* priority aging step; 0 = off */
+    int claim_candidates;            /* runnable jobs a claim looks at; 0 = 16 */
+    const char *import_root;         /* source.path is inside it; NULL = "./imports" */
+    const char *spool_dir;           /* source.upload files; NULL = "var/uploads" */
+    const struct config *config;     /* named targets (config_target_url); may be NULL */
+    const char *node_id;             /* NULL: a new UUIDv7 */
+    const char *version;             /* recorded in the node registry; NULL = "dev" */
+    int64_t poll_ms;                 /* idle workers re-check the queue; 0 = 1000 */
+    int64_t cancel_check_ms;         /* heartbeat period cap while a job runs, and
+                                        so how fast a cancel is noticed; 0 = 500.
+                                        The heartbeat runs every min(lease/3, this). */
+    int64_t node_heartbeat_ms;       /* node registry heartbeat; 0 = 5 s */
+    int64_t node_dead_after_ms;      /* silent nodes are marked dead; 0 = 30 s */
+    int64_t rescue_every_ms;         /* rescue sweep; 0 = lease/2 */
+    engine_random_cb random_cb;      /* NULL: a per-thread xorshift generator */
+    void *random_ctx;
+};
+
+/*
+ * engine_options_from_config - fill opts from the settings (db, workers,
+ * max_concurrent, job_timeout, lock_lease, retry_base, retry_cap,
+ * import_root, spool_dir, named targets). opts points into cfg, which must
+ * outlive the engine. Other fields are left at zero (defaults).
+ */
+void engine_options_from_config(const struct config *cfg, struct engine_options *opts);
+
+/*
+ * engine_start - register this node and start every thread. All store
+ * connections are opened here, so an unreachable database fails now
+ * (IQ_E_DB) rather than in a thread. Returns 0 and a running engine
+ * (stop and free it with engine_stop), or a negative code with err set
+ * and nothing left running. IQ_E_INVALID for bad options,
+ * IQ_E_NOT_SUPPORTED when the store lacks the running-jobs operations.
+ */
+int engine_start(const struct engine_options *opts, struct engine **ret_engine,
+                 struct iq_error *err);
+
+/*
+ * engine_wake - there may be new work (a job was submitted, executed or
+ * released): an idle worker claims now instead of at its next poll.
+ * Thread-safe, cheap, never blocks on the database; NULL-safe.
+ */
+void engine_wake(struct engine *engine);
+
+/* engine_node_id - this node's id in the registry (valid until engine_stop). */
+const char *engine_node_id(const struct engine *engine);
+
+/* engine_worker_count - worker threads actually started. */
+int engine_worker_count(const struct engine *engine);
+
+/*
+ * engine_stop - stop claiming; let running jobs finish for up to grace_ms;
+ * then cancel the rest (their imports are interrupted, nothing lands) and
+ * record them FAILED "shutdown" with an immediate retry so another node
+ * picks them up; mark the node "stopped"; join every thread; free the
+ * engine. Call once, from one thread; NULL-safe.
+ */
+void engine_stop(struct engine *engine, int64_t grace_ms);
+
+#endif

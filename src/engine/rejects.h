@@ -1,0 +1,61 @@
+/*
+ * rejects.h - the rejected rows of one attempt, kept in memory while the
+ * import runs and written to the store (importq_job_rejects) in batches
+ * once it has ended.
+ *
+ * Why after, not during: while a load runs, its transaction may hold the
+ * database's write lock (SQLite: a direct load holds it from the start,
+ * set-wise checks hold it while they report rejects), so a write of the
+ * rejects from the same thread on any connection would wait for a lock
+ * its own thread holds. Once import_run has returned no load transaction
+ * is open and the worker's own connection is free. Memory stays bounded:
+ * at most REJECTS_KEPT_MAX rows are kept per attempt (values are already
+ * cut to IMPORT_REJECT_VALUE_MAX by the pipeline); beyond that they are
+ * counted, and one last row says how many were not kept.
+ *
+ * Not thread-safe: one buffer belongs to one worker's run.
+ */
+#ifndef IMPORTQ_ENGINE_REJECTS_H
+#define IMPORTQ_ENGINE_REJECTS_H
+
+#include "core/error.h"
+#include "pipeline/import.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REJECTS_KEPT_MAX 10000
+#define REJECTS_BATCH_ROWS 500
+
+struct reject_buffer {
+    const char *target_table;     /* rejects of other (child) tables name their table */
+    struct job_reject_row *rows;  /* strings owned */
+    size_t count;
+    size_t capacity;
+    int64_t dropped;              /* rejects past REJECTS_KEPT_MAX */
+    int64_t last_line;
+};
+
+/* reject_buffer_init - empty buffer; target_table must outlive it. */
+void reject_buffer_init(struct reject_buffer *buf, const char *target_table);
+
+/*
+ * reject_buffer_add_cb - import_reject_cb: keep a copy of reject. Returns 0
+ * (out of memory or over the limit only counts it: losing a reject report
+ * must not fail an import), never stops the import.
+ */
+int reject_buffer_add_cb(const struct import_reject *reject, void *ctx);
+
+/*
+ * reject_buffer_flush - write every kept row (and the "not kept" row) for
+ * job_id/attempt in batches of REJECTS_BATCH_ROWS, then empty the buffer.
+ * Returns 0 or the store's error (the buffer is emptied either way).
+ */
+int reject_buffer_flush(struct reject_buffer *buf, struct store *store, const char *job_id,
+                        int attempt, struct iq_error *err);
+
+/* reject_buffer_clear - free everything; NULL-safe, reusable after. */
+void reject_buffer_clear(struct reject_buffer *buf);
+
+#endif

@@ -1,0 +1,726 @@
+/*
+ * test_engine.c - the engine end to end on both backends, with real CSV
+ * files in a temporary import root and jobs created through the store:
+ * the node registry; priority then FIFO order; dependencies before
+ * dependants in a random DAG; timeouts; retries with backoff; cancel of
+ * queued, held and running jobs; execute of held and failed jobs; rescue
+ * of a job whose worker vanished; the fence against a lost job; sources
+ * that escape the import root; rejects; named target databases; shutdown.
+ *
+ * IMPORTQ_TEST_ONLY=sqlite (or =postgres) runs one backend's group only.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "engine_test_support.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+
+/* ---- node registry ------------------------------------------------------ */
+
+static struct node_info *find_node(struct node_list *list, const char *id)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->items[i].id, id) == 0)
+            return &list->items[i];
+    return NULL;
+}
+
+static void test_node_registered_and_stopped(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    char node_id[UUID_STR_LEN];
+    memcpy(node_id, engine_node_id(engine), UUID_STR_LEN);
+
+    struct node_list nodes = {0};
+    struct iq_error err = {0};
+    assert_int_equal(store_nodes_list(f->store, &nodes, &err), 0);
+    struct node_info *node = find_node(&nodes, node_id);
+    assert_non_null(node);
+    assert_string_equal(node->status, "alive");
+    assert_int_equal(node->pid, (int)getpid());
+    assert_string_equal(node->version, "test");
+    assert_true(node->host && node->host[0]);
+    node_list_clear(&nodes);
+
+    engine_stop(engine, 1000);
+    assert_int_equal(store_nodes_list(f->store, &nodes, &err), 0);
+    node = find_node(&nodes, node_id);
+    assert_non_null(node);
+    assert_string_equal(node->status, "stopped");
+    node_list_clear(&nodes);
+    import_root_remove(&root);
+}
+
+/* ---- order -------------------------------------------------------------- */
+
+/* runlog: every job appends its label; n records the order rows landed in. */
+static void create_runlog(struct fixture *f)
+{
+    const char *sql = is_postgres(f)
+                          ? "CREATE TABLE runlog (n bigserial PRIMARY KEY, label text)"
+                          : "CREATE TABLE runlog (n INTEGER PRIMARY KEY AUTOINCREMENT, label text)";
+    assert_int_equal(fixture_sql_exec(f, sql), 0);
+}
+
+static void test_priority_then_fifo_with_one_worker(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    create_runlog(f);
+    static const int priorities[] = {5, 1, 5, 10, 1, 3, 5, 10, 3, 1, 7, 5};
+    enum { N = sizeof(priorities) / sizeof(priorities[0]) };
+    char ids[N][UUID_STR_LEN];
+    for (int i = 0; i < N; i++) {
+        char name[32], content[64], json[512];
+        snprintf(name, sizeof(name), "j%02d.csv", i);
+        snprintf(content, sizeof(content), "label\nj%02d\n", i);
+        write_file(&root, name, content);
+        snprintf(json, sizeof(json),
+                 "{\"priority\": %d, \"source\": {\"path\": \"%s\"},"
+                 " \"target\": {\"table\": \"runlog\", \"mode\": \"append\"}}",
+                 priorities[i], name);
+        create_job(f, json, ids[i]);
+    }
+    /* Expected: priority, then creation order (a stable sort). */
+    int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    for (int i = 1; i < N; i++)
+        for (int j = i; j > 0 && priorities[order[j - 1]] > priorities[order[j]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    char expected[N * 4 + 1] = "";
+    for (int i = 0; i < N; i++) {
+        char label[8];
+        snprintf(label, sizeof(label), "%sj%02d", i ? "\n" : "", order[i]);
+        strcat(expected, label);
+    }
+
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.workers = 1;
+    struct engine *engine = start_engine(&opts);
+    int64_t previous_start = 0;
+    for (int i = 0; i < N; i++) {
+        struct job *job = wait_status(f, ids[order[i]], FINAL_STATUSES, 30000);
+        assert_int_equal(job->status, JOB_COMPLETED);
+        assert_true(job->started_at_ms >= previous_start);
+        previous_start = job->started_at_ms;
+        job_free(job);
+    }
+    engine_stop(engine, 1000);
+    char *landed = fixture_sql_text(f, "SELECT label FROM runlog ORDER BY n");
+    assert_string_equal(landed, expected);
+    free(landed);
+    import_root_remove(&root);
+}
+
+static void test_random_dag_completes_in_topological_order(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    enum { N = 50, MAX_DEPS = 3 };
+    unsigned seed = (unsigned)time(NULL);
+    printf("    (DAG seed %u)\n", seed);
+    char ids[N][UUID_STR_LEN];
+    int deps[N][MAX_DEPS];
+    int dep_count[N];
+    for (int i = 0; i < N; i++) {
+        char name[32], table[32], extra[512];
+        snprintf(name, sizeof(name), "dag%02d.csv", i);
+        snprintf(table, sizeof(table), "dag%02d", i);
+        write_rows(&root, name, i * 10, 10);
+        dep_count[i] = i == 0 ? 0 : (int)(rand_r(&seed) % (MAX_DEPS + 1));
+        if (dep_count[i] > i)
+            dep_count[i] = i;
+        size_t used = (size_t)snprintf(extra, sizeof(extra), "\"priority\": %d, \"depends_on\": [",
+                                       1 + (int)(rand_r(&seed) % 10));
+        for (int d = 0; d < dep_count[i]; d++) {
+            deps[i][d] = (int)(rand_r(&seed) % (unsigned)i);
+            used += (size_t)snprintf(extra + used, sizeof(extra) - used, "%s\"%s\"", d ? ", " : "",
+                                     ids[deps[i][d]]);
+        }
+        snprintf(extra + used, sizeof(extra) - used, "]");
+        create_csv_job(f, table, name, "append", extra, ids[i]);
+    }
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.workers = 4;
+    opts.max_concurrent = 4;
+    struct engine *engine = start_engine(&opts);
+    struct job *jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = wait_status(f, ids[i], FINAL_STATUSES, 60000);
+        assert_int_equal(jobs[i]->status, JOB_COMPLETED);
+    }
+    engine_stop(engine, 1000);
+    for (int i = 0; i < N; i++)
+        for (int d = 0; d < dep_count[i]; d++) {
+            const struct job *dependency = jobs[deps[i][d]];
+            if (jobs[i]->started_at_ms < dependency->finished_at_ms)
+                fail_msg("job %d started at %lld before its dependency %d finished at %lld", i,
+                         (long long)jobs[i]->started_at_ms, deps[i][d],
+                         (long long)dependency->finished_at_ms);
+        }
+    for (int i = 0; i < N; i++)
+        job_free(jobs[i]);
+    import_root_remove(&root);
+}
+
+/* ---- timeouts, retries -------------------------------------------------- */
+
+static void test_timeout_fails_and_lands_nothing(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    create_table(f, "slow");
+    struct fifo_source src;
+    fifo_source_start(&src, &root, "slow.csv");
+    char id[UUID_STR_LEN];
+    create_csv_job(f, "slow", "slow.csv", "upsert", "\"timeout_s\": 1, \"max_attempts\": 1", id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+    struct job *job = wait_status(f, id, STATUS_BIT(JOB_RUNNING) | FINAL_STATUSES, 5000);
+    int64_t started = time_monotonic_ms();
+    job_free(job);
+    job = wait_status(f, id, FINAL_STATUSES, 10000);
+    int64_t took = time_monotonic_ms() - started;
+    assert_int_equal(job->status, JOB_FAILED);
+    assert_string_equal(error_code(job), "timeout");
+    assert_true(took < 3500);
+    assert_true(atomic_load(&src.rows) > 0);
+    job_free(job);
+    engine_stop(engine, 1000);
+    fifo_source_finish(&src);
+    assert_int_equal(count_rows(f, "slow", NULL), 0);
+    import_root_remove(&root);
+}
+
+static double always_one_cb(void *ctx)
+{
+    (void)ctx;
+    return 1.0;
+}
+
+static void test_retry_with_backoff_until_source_appears(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    char id[UUID_STR_LEN];
+    create_csv_job(f, "late", "late.csv", "append", "\"max_attempts\": 3", id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.retry_base_ms = 800;
+    opts.retry_cap_ms = 5000;
+    opts.random_cb = always_one_cb; /* the delay is the ceiling: 800 ms after attempt 1 */
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+
+    /* Attempt 1 fails (no file yet) and goes back to the queue with a backoff. */
+    int64_t end = time_monotonic_ms() + 10000;
+    struct job *job = NULL;
+    for (;;) {
+        job = get_job(f, id);
+        if (job->attempt == 1 && job->status == JOB_QUEUED)
+            break;
+        assert_true(job->status == JOB_QUEUED || job->status == JOB_RUNNING);
+        assert_true(time_monotonic_ms() < end);
+        job_free(job);
+        sleep_ms(2);
+    }
+    int64_t available_at = job->available_at_ms;
+    int64_t delay = available_at - job->updated_at_ms;
+    assert_string_equal(error_code(job), "import_failed");
+    job_free(job);
+    if (delay < 700 || delay > 1000)
+        fail_msg("retry available %lld ms after the failure, want about 800", (long long)delay);
+    write_rows(&root, "late.csv", 1, 5);
+
+    job = wait_status(f, id, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    assert_int_equal(job->attempt, 2);
+    assert_true(job->started_at_ms >= available_at);
+    char *history = attempts_text(job);
+    assert_non_null(strstr(history, "import_failed"));
+    free(history);
+    job_free(job);
+    engine_stop(engine, 1000);
+    assert_int_equal(count_rows(f, "late", NULL), 5);
+    import_root_remove(&root);
+}
+
+/* ---- cancel ------------------------------------------------------------- */
+
+static void cancel_job(struct fixture *f, const char *id, enum job_status expected)
+{
+    struct job *job = NULL;
+    struct iq_error err = {0};
+    int rc = store_job_cancel(f->store, id, &test_actor, &job, &err);
+    if (rc < 0)
+        fail_msg("cancel: %s", iq_error_message(&err));
+    assert_int_equal(job->status, expected);
+    job_free(job);
+}
+
+static void test_cancel_queued_and_held(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    write_rows(&root, "q.csv", 1, 3);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    char queued[UUID_STR_LEN], held[UUID_STR_LEN];
+    /* Queued but not yet due, so that it is still waiting when cancelled. */
+    create_csv_job(f, "q", "q.csv", "append", "\"scheduled_at\": \"2099-01-01T00:00:00Z\"", queued);
+    create_csv_job(f, "h", "q.csv", "append", "\"hold\": true", held);
+    engine_wake(engine);
+    cancel_job(f, queued, JOB_CANCELLED);
+    cancel_job(f, held, JOB_CANCELLED);
+    sleep_ms(300);
+    struct job *job = get_job(f, queued);
+    assert_int_equal(job->status, JOB_CANCELLED);
+    assert_int_equal(job->attempt, 0);
+    job_free(job);
+    job = get_job(f, held);
+    assert_int_equal(job->status, JOB_CANCELLED);
+    assert_int_equal(job->attempt, 0);
+    job_free(job);
+    engine_stop(engine, 1000);
+    import_root_remove(&root);
+}
+
+static void test_cancel_running_stops_within_2s(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    create_table(f, "endless");
+    struct fifo_source src;
+    fifo_source_start(&src, &root, "endless.csv");
+    char id[UUID_STR_LEN];
+    create_csv_job(f, "endless", "endless.csv", "upsert", NULL, id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.cancel_check_ms = 500; /* the default */
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+    job_free(wait_status(f, id, STATUS_BIT(JOB_RUNNING), 5000));
+    fifo_source_wait_rows(&src, 5000, 10000);
+
+    int64_t asked = time_monotonic_ms();
+    struct job *job = NULL;
+    struct iq_error err = {0};
+    assert_int_equal(store_job_cancel(f->store, id, &test_actor, &job, &err), 0);
+    assert_int_equal(job->status, JOB_RUNNING);
+    assert_true(job->cancel_requested);
+    job_free(job);
+    job = wait_status(f, id, FINAL_STATUSES, 5000);
+    int64_t took = time_monotonic_ms() - asked;
+    assert_int_equal(job->status, JOB_CANCELLED);
+    job_free(job);
+    if (took > 2000)
+        fail_msg("a running job took %lld ms to stop after cancel", (long long)took);
+    engine_stop(engine, 1000);
+    fifo_source_finish(&src);
+    assert_int_equal(count_rows(f, "endless", NULL), 0);
+    import_root_remove(&root);
+}
+
+/* ---- execute ------------------------------------------------------------ */
+
+static void execute_job(struct fixture *f, struct engine *engine, const char *id)
+{
+    struct job *job = NULL;
+    struct iq_error err = {0};
+    if (store_job_execute(f->store, id, &test_actor, &job, &err) < 0)
+        fail_msg("execute: %s", iq_error_message(&err));
+    assert_int_equal(job->status, JOB_QUEUED);
+    job_free(job);
+    engine_wake(engine);
+}
+
+static void test_execute_held_and_failed(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    write_rows(&root, "held.csv", 1, 4);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+
+    char held[UUID_STR_LEN], failed[UUID_STR_LEN];
+    create_csv_job(f, "held", "held.csv", "append", "\"hold\": true", held);
+    create_csv_job(f, "failing", "missing.csv", "append", "\"max_attempts\": 1", failed);
+    engine_wake(engine);
+    struct job *job = wait_status(f, failed, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_FAILED);
+    assert_string_equal(error_code(job), "import_failed");
+    job_free(job);
+    job = get_job(f, held);
+    assert_int_equal(job->status, JOB_HELD); /* never runs by itself */
+    job_free(job);
+
+    execute_job(f, engine, held);
+    job = wait_status(f, held, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    assert_int_equal(job->result.rows_inserted, 4);
+    job_free(job);
+
+    write_rows(&root, "missing.csv", 1, 2);
+    execute_job(f, engine, failed);
+    job = wait_status(f, failed, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    assert_int_equal(job->attempt, 2);
+    job_free(job);
+    engine_stop(engine, 1000);
+    assert_int_equal(count_rows(f, "held", NULL), 4);
+    assert_int_equal(count_rows(f, "failing", NULL), 2);
+    import_root_remove(&root);
+}
+
+/* ---- lost workers ------------------------------------------------------- */
+
+static void test_rescue_of_vanished_worker(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    write_rows(&root, "orphan.csv", 1, 25);
+    char id[UUID_STR_LEN];
+    create_csv_job(f, "orphan", "orphan.csv", "append", NULL, id);
+    /* A worker claimed it long ago and vanished: RUNNING, stale heartbeat,
+     * and a lock that was never released. */
+    char sql[1024], lock_id[UUID_STR_LEN];
+    uuid7_generate(lock_id);
+    snprintf(sql, sizeof(sql),
+             "UPDATE stg_import_queue SET status = 'RUNNING', attempt = 1, worker = 'ghost/w0',"
+             " heartbeat_at = '2020-01-01T00:00:00.000Z', started_at = '2020-01-01T00:00:00.000Z'"
+             " WHERE id = '%s'",
+             id);
+    assert_int_equal(fixture_sql_exec(f, sql), 0);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO stg_import_resources (id, name, mode, job_id, attempt, node, worker,"
+             " acquired_at, expires_at) VALUES ('%s', 'table:orphan', 'exclusive', '%s', 1, NULL,"
+             " 'ghost/w0', '2020-01-01T00:00:00.000Z', '2020-01-01T00:05:00.000Z')",
+             lock_id, id);
+    assert_int_equal(fixture_sql_exec(f, sql), 0);
+
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.lease_ms = 1500;
+    opts.retry_base_ms = 50;
+    struct engine *engine = start_engine(&opts);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, 15000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    assert_int_equal(job->attempt, 2);
+    char *history = attempts_text(job);
+    assert_non_null(strstr(history, "worker_lost"));
+    free(history);
+    job_free(job);
+    engine_stop(engine, 1000);
+    assert_int_equal(count_rows(f, "orphan", NULL), 25);
+    assert_int_equal(count_rows(f, "orphan", "id BETWEEN 1 AND 25"), 25);
+    import_root_remove(&root);
+}
+
+/*
+ * lost_job - while the job streams, someone else becomes its owner (as
+ * after a rescue and a new claim). delay_ms 0: the file ends at once, so
+ * the commit's fence catches it; longer: the heartbeat notices first and
+ * stops the import. Either way nothing lands and nothing is recorded.
+ */
+static void lost_job(void **state, const char *table, int64_t delay_ms)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    create_table(f, table);
+    char name[64];
+    snprintf(name, sizeof(name), "%s.csv", table);
+    struct fifo_source src;
+    fifo_source_start(&src, &root, name);
+    char id[UUID_STR_LEN];
+    create_csv_job(f, table, name, "upsert", NULL, id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+    job_free(wait_status(f, id, STATUS_BIT(JOB_RUNNING), 5000));
+    fifo_source_wait_rows(&src, 2000, 10000);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "UPDATE stg_import_queue SET worker = 'thief/w0', attempt = attempt + 1"
+             " WHERE id = '%s'",
+             id);
+    assert_int_equal(fixture_sql_exec(f, sql), 0);
+    sleep_ms(delay_ms);
+    fifo_source_finish(&src); /* the file ends: the import tries to land it */
+    sleep_ms(1000);
+    struct job *job = get_job(f, id);
+    assert_int_equal(job->status, JOB_RUNNING); /* untouched: not ours to finish */
+    assert_string_equal(job->worker, "thief/w0");
+    job_free(job);
+    engine_stop(engine, 1000);
+    assert_int_equal(count_rows(f, table, NULL), 0);
+    import_root_remove(&root);
+}
+
+static void test_lost_job_lands_nothing(void **state)
+{
+    lost_job(state, "stolen_at_commit", 0);
+    lost_job(state, "stolen_while_reading", 800);
+}
+
+/* ---- bad sources, rejects, named targets -------------------------------- */
+
+static void test_source_escaping_root_fails_without_retry(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    char link[256];
+    snprintf(link, sizeof(link), "%s/escape.csv", root.dir);
+    assert_int_equal(symlink("/etc/hostname", link), 0);
+    char id[UUID_STR_LEN];
+    create_csv_job(f, "escaped", "escape.csv", "append", "\"max_attempts\": 3", id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_FAILED);
+    assert_string_equal(error_code(job), "invalid_source");
+    assert_int_equal(job->attempt, 1);
+    job_free(job);
+    engine_stop(engine, 1000);
+    import_root_remove(&root);
+}
+
+static int count_reject_cb(const struct job_reject_row *row, void *ctx)
+{
+    (void)row;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int count_rejects(struct fixture *f, const char *id)
+{
+    int count = 0;
+    struct iq_error err = {0};
+    if (store_job_rejects_each(f->store, id, count_reject_cb, &count, &err) < 0)
+        fail_msg("rejects: %s", iq_error_message(&err));
+    return count;
+}
+
+static void test_rejects_are_kept_and_rejected_jobs_do_not_retry(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    write_file(&root, "bad.csv", "id,label\n1,one\nnot-a-number,two\n3,three\nx,four\n");
+    char aborted[UUID_STR_LEN], skipped[UUID_STR_LEN];
+    create_csv_job(f, "aborted", "bad.csv", "append", "\"max_attempts\": 3", aborted);
+    create_csv_job(f, "skipped", "bad.csv", "append",
+                   "\"on_error\": {\"action\": \"skip\", \"max_rejects\": 10}", skipped);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+
+    struct job *job = wait_status(f, aborted, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_FAILED);
+    assert_string_equal(error_code(job), "rejected");
+    assert_int_equal(job->attempt, 1); /* the same file gives the same rows */
+    job_free(job);
+    assert_true(count_rejects(f, aborted) >= 1);
+
+    job = wait_status(f, skipped, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    assert_int_equal(job->result.rows_inserted, 2);
+    assert_int_equal(job->result.rows_rejected, 2);
+    job_free(job);
+    /* Rejects are written right after the commit. */
+    int64_t end = time_monotonic_ms() + 3000;
+    while (count_rejects(f, skipped) < 2 && time_monotonic_ms() < end)
+        sleep_ms(10);
+    assert_int_equal(count_rejects(f, skipped), 2);
+    char where[128];
+    snprintf(where, sizeof(where), "job_id = '%s'", skipped);
+    assert_true(count_rows(f, "stg_import_performance", where) >= 1);
+    engine_stop(engine, 1000);
+    assert_int_equal(count_rows(f, "skipped", NULL), 2);
+    import_root_remove(&root);
+}
+
+static int64_t sqlite_count(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int64_t value = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK) {
+        sqlite3_stmt *stmt = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+            sqlite3_step(stmt) == SQLITE_ROW)
+            value = sqlite3_column_int64(stmt, 0);
+        sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return value;
+}
+
+static void test_named_target_database(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    write_rows(&root, "side.csv", 1, 7);
+    char side_path[128], side_url[160];
+    snprintf(side_path, sizeof(side_path), "%s/side.db", root.dir);
+    snprintf(side_url, sizeof(side_url), "sqlite:%s", side_path);
+    struct config cfg;
+    assert_int_equal(config_init(&cfg), 0);
+    struct iq_error err = {0};
+    assert_int_equal(config_set_target(&cfg, "side", side_url, &err), 0);
+
+    char id[UUID_STR_LEN], unknown[UUID_STR_LEN];
+    create_job(f,
+               "{\"source\": {\"path\": \"side.csv\"}, \"target\": {\"database\": \"side\","
+               " \"table\": \"sidecar\", \"mode\": \"append\", \"create\": true, \"columns\":"
+               " [{\"name\": \"id\", \"type\": \"bigint\"}, {\"name\": \"label\", \"type\": \"text\"}]}}",
+               id);
+    create_job(f,
+               "{\"source\": {\"path\": \"side.csv\"}, \"target\": {\"database\": \"nowhere\","
+               " \"table\": \"sidecar\", \"mode\": \"append\"}}",
+               unknown);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.config = &cfg;
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    assert_int_equal(job->result.rows_inserted, 7);
+    job_free(job);
+    job = wait_status(f, unknown, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_FAILED);
+    assert_string_equal(error_code(job), "invalid_target");
+    assert_int_equal(job->attempt, 1);
+    job_free(job);
+    engine_stop(engine, 1000);
+    assert_int_equal(sqlite_count(side_path, "SELECT count(*) FROM sidecar"), 7);
+    config_clear(&cfg);
+    import_root_remove(&root);
+}
+
+/* ---- shutdown ----------------------------------------------------------- */
+
+static void test_shutdown_requeues_running_job(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    create_table(f, "interrupted");
+    struct fifo_source src;
+    fifo_source_start(&src, &root, "interrupted.csv");
+    char id[UUID_STR_LEN];
+    create_csv_job(f, "interrupted", "interrupted.csv", "upsert", NULL, id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    char node_id[UUID_STR_LEN];
+    memcpy(node_id, engine_node_id(engine), UUID_STR_LEN);
+    engine_wake(engine);
+    job_free(wait_status(f, id, STATUS_BIT(JOB_RUNNING), 5000));
+    fifo_source_wait_rows(&src, 2000, 10000);
+
+    int64_t asked = time_monotonic_ms();
+    engine_stop(engine, 300); /* the job will not finish in the grace period */
+    int64_t took = time_monotonic_ms() - asked;
+    fifo_source_finish(&src);
+    assert_true(took < 3000);
+    struct job *job = get_job(f, id);
+    assert_int_equal(job->status, JOB_QUEUED); /* for another node, at once */
+    assert_true(job->available_at_ms <= time_now_ms());
+    char *history = attempts_text(job);
+    assert_non_null(strstr(history, "shutdown"));
+    free(history);
+    job_free(job);
+    assert_int_equal(count_rows(f, "interrupted", NULL), 0);
+    struct node_list nodes = {0};
+    struct iq_error err = {0};
+    assert_int_equal(store_nodes_list(f->store, &nodes, &err), 0);
+    struct node_info *node = find_node(&nodes, node_id);
+    assert_non_null(node);
+    assert_string_equal(node->status, "stopped");
+    node_list_clear(&nodes);
+
+    /* The next node picks it up. */
+    write_rows(&root, "interrupted.csv", 1, 9);
+    engine = start_engine(&opts);
+    job = wait_status(f, id, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    job_free(job);
+    engine_stop(engine, 1000);
+    assert_int_equal(count_rows(f, "interrupted", NULL), 9);
+    import_root_remove(&root);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_node_registered_and_stopped, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_priority_then_fifo_with_one_worker, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_random_dag_completes_in_topological_order, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_timeout_fails_and_lands_nothing, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_retry_with_backoff_until_source_appears, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_cancel_queued_and_held, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_cancel_running_stops_within_2s, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_execute_held_and_failed, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_rescue_of_vanished_worker, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_lost_job_lands_nothing, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_source_escaping_root_fails_without_retry, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_rejects_are_kept_and_rejected_jobs_do_not_retry, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_named_target_database, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_shutdown_requeues_running_job, fixture_setup, fixture_teardown),
+};
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* FIFO writers see EPIPE when an import stops reading */
+    size_t count = sizeof(tests) / sizeof(tests[0]);
+    int failed = 0, sqlite_ran = 0, pg_ran = 0;
+    if (backend_wanted("sqlite")) {
+        failed += cmocka_run_group_tests_name("engine/sqlite", tests, fixture_group_setup_sqlite,
+                                              fixture_group_teardown);
+        sqlite_ran = (int)count;
+    }
+    if (backend_wanted("postgres") && fixture_pg_available()) {
+        failed += cmocka_run_group_tests_name("engine/postgres", tests,
+                                              fixture_group_setup_postgres, fixture_group_teardown);
+        pg_ran = (int)count;
+    } else if (backend_wanted("postgres") && getenv("IMPORTQ_REQUIRE_PG") &&
+               strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
+        fprintf(stderr, "engine tests: PostgreSQL required (IMPORTQ_REQUIRE_PG=1) but "
+                        "IMPORTQ_TEST_PG_ADMIN_URL is not set\n");
+        failed++;
+    }
+    printf("engine tests: %d on sqlite, %d on postgres, %d failed\n", sqlite_ran, pg_ran, failed);
+    return failed ? 1 : 0;
+}
