@@ -353,3 +353,32 @@ void node_list_clear(struct node_list *list)
     free(list->items);
     memset(list, 0, sizeof(*list));
 }
+
+void spec_texts_clear(struct spec_texts *texts)
+{
+    free(texts->resources);
+    free(texts->source);
+    free(texts->target);
+    free(texts->on_error);
+    memset(texts, 0, sizeof(*texts));
+}
+
+/* store_json_text of value, "{}" for a NULL value. */
+static char *json_text_or_empty(const json_t *value)
+{
+    return value ? store_json_text(value) : strdup("{}");
+}
+
+int spec_texts_build(const struct job_spec *spec, struct spec_texts *ret_texts,
+                     struct iq_error *err)
+{
+    memset(ret_texts, 0, sizeof(*ret_texts));
+    ret_texts->resources = store_resources_to_json(spec->resources, spec->resource_count);
+    ret_texts->source = json_text_or_empty(spec->source_json);
+    ret_texts->target = json_text_or_empty(spec->target_json);
+    ret_texts->on_error = json_text_or_empty(spec->on_error_json);
+    if (ret_texts->resources && ret_texts->source && ret_texts->target && ret_texts->on_error)
+        return 0;
+    spec_texts_clear(ret_texts);
+    return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+}

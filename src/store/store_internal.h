@@ -100,6 +100,23 @@ char *store_json_text(const json_t *value);
  */
 char *store_like_pattern(const char *q);
 
+/* The column texts a spec contributes to a job row (all owned). */
+struct spec_texts {
+    char *resources;
+    char *source;
+    char *target;
+    char *on_error;
+};
+
+/*
+ * spec_texts_build - the JSON column texts of spec ("{}" for a missing
+ * part). Returns 0, or IQ_E_NOMEM with ret_texts cleared. Clear with
+ * spec_texts_clear.
+ */
+int spec_texts_build(const struct job_spec *spec, struct spec_texts *ret_texts,
+                     struct iq_error *err);
+void spec_texts_clear(struct spec_texts *texts);
+
 /* Backend constructors used by store_open. */
 int store_sqlite_open(const char *path, const struct store_options *opts,
                       struct store **ret_store, struct iq_error *err);

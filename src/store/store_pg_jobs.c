@@ -159,43 +159,6 @@ static int check_capacity(struct pg_store *ps, int max_queue_size, struct iq_err
     return 0;
 }
 
-/* The text forms of a spec's JSON parts, all owned. */
-struct spec_texts {
-    char *resources;
-    char *source;
-    char *target;
-    char *on_error;
-};
-
-static void spec_texts_clear(struct spec_texts *texts)
-{
-    free(texts->resources);
-    free(texts->source);
-    free(texts->target);
-    free(texts->on_error);
-    memset(texts, 0, sizeof(*texts));
-}
-
-/* json_or_empty - store_json_text(value), "{}" for a missing part. */
-static char *json_or_empty(const json_t *value)
-{
-    return value ? store_json_text(value) : strdup("{}");
-}
-
-static int spec_texts_build(const struct job_spec *spec, struct spec_texts *texts,
-                            struct iq_error *err)
-{
-    texts->resources = store_resources_to_json(spec->resources, spec->resource_count);
-    texts->source = json_or_empty(spec->source_json);
-    texts->target = json_or_empty(spec->target_json);
-    texts->on_error = json_or_empty(spec->on_error_json);
-    if (!texts->resources || !texts->source || !texts->target || !texts->on_error) {
-        spec_texts_clear(texts);
-        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    }
-    return 0;
-}
-
 /* dependency_error_text - the dependency_failed error for check, or NULL (caller frees). */
 static int dependency_error_text(const struct dep_check *check, char **ret_text,
                                  struct iq_error *err)

@@ -95,43 +95,6 @@ int sqlite_read_status(struct sqlite_store *s, const char *id, enum job_status *
  * Jobs: create, get, update, cancel
  * ------------------------------------------------------------------------ */
 
-/* The column texts a spec contributes (all owned). */
-struct spec_texts {
-    char *resources;
-    char *source;
-    char *target;
-    char *on_error;
-};
-
-static void spec_texts_clear(struct spec_texts *texts)
-{
-    free(texts->resources);
-    free(texts->source);
-    free(texts->target);
-    free(texts->on_error);
-    memset(texts, 0, sizeof(*texts));
-}
-
-/* json_text_or_empty - store_json_text of value, "{}" for a NULL value. */
-static char *json_text_or_empty(const json_t *value)
-{
-    return value ? store_json_text(value) : strdup("{}");
-}
-
-/* spec_texts_build - JSON column texts of spec. Clear with spec_texts_clear. */
-static int spec_texts_build(const struct job_spec *spec, struct spec_texts *ret_texts,
-                            struct iq_error *err)
-{
-    memset(ret_texts, 0, sizeof(*ret_texts));
-    ret_texts->resources = store_resources_to_json(spec->resources, spec->resource_count);
-    ret_texts->source = json_text_or_empty(spec->source_json);
-    ret_texts->target = json_text_or_empty(spec->target_json);
-    ret_texts->on_error = json_text_or_empty(spec->on_error_json);
-    if (ret_texts->resources && ret_texts->source && ret_texts->target && ret_texts->on_error)
-        return 0;
-    spec_texts_clear(ret_texts);
-    return nomem(err);
-}
 
 static int check_spec(const struct job_spec *spec, struct iq_error *err)
 {
