@@ -20,15 +20,15 @@
 /* ------------------------------------------------------------------ */
 
 /*
- * append_audit - append one row to stg_import_audit inside the caller's
+ * pg_audit_append - append one row to stg_import_audit inside the caller's
  * transaction: takes PG_LOCK_AUDIT (held until COMMIT, so call it last),
  * reads the chain head, hashes and inserts the row numbered head + 1.
  * before_json/after_json are stored byte for byte (json columns).
  * Returns 0 or IQ_E_DB.
  */
-static int append_audit(struct pg_store *ps, const struct audit_context *actx, const char *action,
-                        const char *entity, const char *entity_id, const char *before_json,
-                        const char *after_json, struct iq_error *err)
+int pg_audit_append(struct pg_store *ps, const struct audit_context *actx, const char *action,
+                    const char *entity, const char *entity_id, const char *before_json,
+                    const char *after_json, struct iq_error *err)
 {
     int rc = pg_exec(ps, "locking the audit chain",
                      "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ")", 0, NULL, NULL, err);
@@ -91,7 +91,7 @@ static int job_json_text(const struct job *job, char **ret_text, struct iq_error
     return *ret_text ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
-/* pg_audit_job_change - append_audit for entity "job" with before/after images. */
+/* pg_audit_job_change - pg_audit_append for entity "job" with before/after images. */
 int pg_audit_job_change(struct pg_store *ps, const struct audit_context *actx, const char *action,
                         const struct job *before, const struct job *after, struct iq_error *err)
 {
@@ -100,7 +100,7 @@ int pg_audit_job_change(struct pg_store *ps, const struct audit_context *actx, c
     if (rc == 0)
         rc = job_json_text(after, &after_json, err);
     if (rc == 0)
-        rc = append_audit(ps, actx, action, "job", after ? after->id : before->id, before_json,
+        rc = pg_audit_append(ps, actx, action, "job", after ? after->id : before->id, before_json,
                           after_json, err);
     free(before_json);
     free(after_json);

@@ -233,6 +233,15 @@ int pg_job_cancel(struct store *s, const char *id, const struct audit_context *a
 /* ------------------------------------------------------------------ */
 
 /*
+ * pg_audit_append - append one row (any entity) to the audit hash chain in
+ * the caller's transaction: takes PG_LOCK_AUDIT (held until COMMIT, so
+ * call it last). JSON texts are stored byte for byte, NULL allowed.
+ */
+int pg_audit_append(struct pg_store *ps, const struct audit_context *actx, const char *action,
+                    const char *entity, const char *entity_id, const char *before_json,
+                    const char *after_json, struct iq_error *err);
+
+/*
  * pg_audit_job_change - one audit row for entity "job" with before/after
  * images (either may be NULL), inside the caller's transaction; takes
  * PG_LOCK_AUDIT, so call it last. Returns 0 or a negative code.

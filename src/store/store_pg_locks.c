@@ -86,62 +86,6 @@ int pg_locks_list(struct store *s, struct lock_list *ret_list, struct iq_error *
 /* Forced release                                                      */
 /* ------------------------------------------------------------------ */
 
-/*
- * append_lock_audit - one audit row for entity "lock" (before: the lock,
- * after: NULL) inside the caller's transaction, on the chain of
- * store_pg_audit.c: PG_LOCK_AUDIT until COMMIT, head + 1, hash of the
- * record and the previous hash. This mirrors that file's append_audit,
- * which is private to it and only writes "job" rows; the two must stay
- * the same and belong together there (pg_audit_append).
- */
-static int append_lock_audit(struct pg_store *ps, const struct audit_context *actx,
-                             const char *lock_id, const char *before_json, struct iq_error *err)
-{
-    int rc = pg_exec(ps, "locking the audit chain",
-                     "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ")", 0, NULL, NULL, err);
-    PGresult *res = NULL;
-    if (rc == 0)
-        rc = pg_exec_prepared(ps, "reading the audit chain head", STMT_AUDIT_HEAD, NULL, &res, err);
-    if (rc < 0)
-        return rc;
-    char prev_hash[AUDIT_HASH_LEN] = AUDIT_GENESIS_HASH;
-    int64_t last_id = 0;
-    if (PQntuples(res) > 0) {
-        last_id = pg_text_to_int64(PQgetvalue(res, 0, 0));
-        snprintf(prev_hash, sizeof(prev_hash), "%s", PQgetvalue(res, 0, 1));
-    }
-    PQclear(res);
-    struct audit_record record = {
-        .id = last_id + 1,
-        .at_ms = time_now_ms(),
-        .actor = actx && actx->actor ? actx->actor : "unknown",
-        .action = "lock.released",
-        .entity = "lock",
-        .entity_id = lock_id,
-        .before_json = before_json,
-        .request_id = actx ? actx->request_id : NULL,
-        .client_addr = actx ? actx->client_addr : NULL,
-        .prev_hash = prev_hash,
-    };
-    char hash[AUDIT_HASH_LEN], id_text[24], at_text[TIME_RFC3339_LEN];
-    audit_hash(&record, hash);
-    snprintf(id_text, sizeof(id_text), "%" PRId64, record.id);
-    const char *values[12] = {id_text,
-                              time_format_rfc3339(record.at_ms, at_text),
-                              record.actor,
-                              record.action,
-                              record.entity,
-                              record.entity_id,
-                              record.before_json,
-                              NULL,
-                              record.request_id,
-                              record.client_addr,
-                              record.prev_hash,
-                              hash};
-    return pg_exec_prepared(ps, "appending to the audit trail", STMT_AUDIT_INSERT, values, NULL,
-                            err);
-}
-
 /* lock_json_text - the deleted lock (row of release_in_tx) as compact sorted JSON. Caller frees. */
 static char *lock_json_text(const PGresult *res)
 {
@@ -183,7 +127,7 @@ static int release_in_tx(struct pg_store *ps, const char *lock_id, const struct 
     if (rc == 0)
         rc = pg_notify_work(ps, "lock_released", err);
     if (rc == 0)
-        rc = append_lock_audit(ps, actx, id, before, err);
+        rc = pg_audit_append(ps, actx, "lock.released", "lock", id, before, NULL, err);
     free(before);
     return rc;
 }

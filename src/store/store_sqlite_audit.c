@@ -28,13 +28,13 @@ static int job_json_text(const struct job *job, char **ret_text, struct iq_error
 }
 
 /*
- * append_audit - append one row to the hash chain: id = last id + 1,
+ * sqlite_audit_append - append one row to the hash chain: id = last id + 1,
  * prev_hash = the last row's hash (AUDIT_GENESIS_HASH before the first).
  * Must run inside the write transaction of the change it records; that
  * transaction's write lock is what serialises the chain. before_json and
  * after_json are borrowed (NULL allowed). Returns 0 or a negative error.
  */
-static int append_audit(struct sqlite_store *s, const struct audit_context *actx,
+int sqlite_audit_append(struct sqlite_store *s, const struct audit_context *actx,
                         const char *action, const char *entity, const char *entity_id,
                         const char *before_json, const char *after_json, int64_t now_ms,
                         struct iq_error *err)
@@ -93,7 +93,7 @@ static int append_audit(struct sqlite_store *s, const struct audit_context *actx
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "append audit row", err);
 }
 
-/* sqlite_audit_job - append_audit for entity "job" with the jobs' JSON
+/* sqlite_audit_job - sqlite_audit_append for entity "job" with the jobs' JSON
  * resources. */
 int sqlite_audit_job(struct sqlite_store *s, const struct audit_context *actx, const char *action,
                      const char *id, const struct job *before, const struct job *after,
@@ -104,7 +104,7 @@ int sqlite_audit_job(struct sqlite_store *s, const struct audit_context *actx, c
     if (rc == 0)
         rc = job_json_text(after, &after_json, err);
     if (rc == 0)
-        rc = append_audit(s, actx, action, "job", id, before_json, after_json, now_ms, err);
+        rc = sqlite_audit_append(s, actx, action, "job", id, before_json, after_json, now_ms, err);
     free(before_json);
     free(after_json);
     return rc;

@@ -398,6 +398,16 @@ int sqlite_job_cancel(struct store *base, const char *id, const struct audit_con
  * ------------------------------------------------------------------------ */
 
 /*
+ * sqlite_audit_append - append one row (any entity) to the audit hash
+ * chain inside the write transaction of the change it records, whose write
+ * lock serialises the chain. JSON texts are borrowed, NULL allowed.
+ */
+int sqlite_audit_append(struct sqlite_store *s, const struct audit_context *actx,
+                        const char *action, const char *entity, const char *entity_id,
+                        const char *before_json, const char *after_json, int64_t now_ms,
+                        struct iq_error *err);
+
+/*
  * sqlite_audit_job - append one audit row for entity "job" with the jobs'
  * JSON resources (before/after may be NULL). Inside the write transaction
  * of the change it records: that transaction's write lock serialises the

@@ -145,66 +145,6 @@ static char *lock_json_text(const struct lock_info *lock)
     return text;
 }
 
-/*
- * audit_lock - append a row for entity "lock" to the hash chain, inside
- * the write transaction of the change (whose write lock serialises the
- * chain). The same steps as append_audit in store_sqlite_audit.c, which
- * is file-local and records jobs only; the two should become one
- * exported sqlite_audit_append.
- */
-static int audit_lock(struct sqlite_store *s, const struct audit_context *actx, const char *action,
-                      const char *lock_id, const char *before_json, int64_t now_ms,
-                      struct iq_error *err)
-{
-    struct audit_record record = {
-        .id = 1,
-        .at_ms = now_ms,
-        .actor = actx->actor,
-        .action = action,
-        .entity = "lock",
-        .entity_id = lock_id,
-        .before_json = before_json,
-        .request_id = actx->request_id,
-        .client_addr = actx->client_addr,
-    };
-    char prev_hash[AUDIT_HASH_LEN] = AUDIT_GENESIS_HASH;
-    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_AUDIT_HEAD, err);
-    int rc = stmt ? sqlite_stmt_next(s, stmt, "read audit chain head", err) : IQ_E_DB;
-    if (rc == 1) {
-        const char *head = (const char *)sqlite3_column_text(stmt, 1);
-        record.id = sqlite3_column_int64(stmt, 0) + 1;
-        rc = head && strlen(head) == AUDIT_HASH_LEN - 1
-                 ? 0
-                 : iq_error_set(err, IQ_E_DB, "audit row %" PRId64 " has a malformed hash",
-                                record.id - 1);
-        if (rc == 0)
-            memcpy(prev_hash, head, AUDIT_HASH_LEN);
-        stmt_release(stmt);
-    }
-    if (rc < 0)
-        return rc;
-    record.prev_hash = prev_hash;
-    char hash[AUDIT_HASH_LEN];
-    audit_hash(&record, hash);
-    if (!(stmt = sqlite_stmt_get(s, STMT_AUDIT_INSERT, err)))
-        return IQ_E_DB;
-    struct binder b = binder_start(stmt);
-    bind_int64(&b, record.id);
-    bind_time(&b, record.at_ms);
-    bind_text(&b, record.actor);
-    bind_text(&b, record.action);
-    bind_text(&b, record.entity);
-    bind_text(&b, record.entity_id);
-    bind_text(&b, record.before_json);
-    bind_text(&b, record.after_json);
-    bind_text(&b, record.request_id);
-    bind_text(&b, record.client_addr);
-    bind_text(&b, record.prev_hash);
-    bind_text(&b, hash);
-    rc = sqlite_binder_check(s, &b, err);
-    return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "append audit row", err);
-}
-
 /* lock_info_clear - free the strings of one lock_info (lock_list_clear frees whole lists). */
 static void lock_info_clear(struct lock_info *lock)
 {
@@ -252,7 +192,8 @@ static int release_locked(struct sqlite_store *s, const char *lock_id,
     if (rc == 0)
         rc = sqlite_run_id_statement(s, STMT_LOCK_DELETE, lock_id, 0, "release lock", NULL, err);
     if (rc == 0)
-        rc = audit_lock(s, actx, "lock.released", lock_id, before, now_ms, err);
+        rc = sqlite_audit_append(s, actx, "lock.released", "lock", lock_id, before, NULL, now_ms,
+                                 err);
     free(before);
     lock_info_clear(&lock);
     return rc;
