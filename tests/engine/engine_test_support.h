@@ -351,4 +351,25 @@ static inline void create_table(struct fixture *f, const char *table)
     assert_int_equal(fixture_sql_exec(f, sql), 0);
 }
 
+/*
+ * run_all_completed - run an engine with `workers` workers (and the same
+ * max_concurrent) until each of the count jobs is final, assert each
+ * COMPLETED, stop the engine. The final jobs go to ret_jobs (job_free).
+ */
+static inline void run_all_completed(struct fixture *f, const struct import_root *root,
+                                     int workers, char ids[][UUID_STR_LEN], int count,
+                                     struct job **ret_jobs)
+{
+    struct engine_options opts;
+    test_engine_options(f, root, &opts);
+    opts.workers = workers;
+    opts.max_concurrent = workers;
+    struct engine *engine = start_engine(&opts);
+    for (int i = 0; i < count; i++) {
+        ret_jobs[i] = wait_status(f, ids[i], FINAL_STATUSES, 60000);
+        assert_int_equal(ret_jobs[i]->status, JOB_COMPLETED);
+    }
+    engine_stop(engine, 1000);
+}
+
 #endif

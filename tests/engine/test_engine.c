@@ -156,17 +156,8 @@ static void test_random_dag_completes_in_topological_order(void **state)
         snprintf(extra + used, sizeof(extra) - used, "]");
         create_csv_job(f, table, name, "append", extra, ids[i]);
     }
-    struct engine_options opts;
-    test_engine_options(f, &root, &opts);
-    opts.workers = 4;
-    opts.max_concurrent = 4;
-    struct engine *engine = start_engine(&opts);
     struct job *jobs[N];
-    for (int i = 0; i < N; i++) {
-        jobs[i] = wait_status(f, ids[i], FINAL_STATUSES, 60000);
-        assert_int_equal(jobs[i]->status, JOB_COMPLETED);
-    }
-    engine_stop(engine, 1000);
+    run_all_completed(f, &root, 4, ids, N, jobs);
     for (int i = 0; i < N; i++)
         for (int d = 0; d < dep_count[i]; d++) {
             const struct job *dependency = jobs[deps[i][d]];

@@ -52,17 +52,8 @@ static void test_exclusive_and_shared_locks_from_recorded_times(void **state)
                  i % 4 == 0 ? "exclusive" : "shared");
         create_csv_job(f, table, name, "append", extra, ids[i]);
     }
-    struct engine_options opts;
-    test_engine_options(f, &root, &opts);
-    opts.workers = 8;
-    opts.max_concurrent = 8;
-    struct engine *engine = start_engine(&opts);
     struct job *jobs[N];
-    for (int i = 0; i < N; i++) {
-        jobs[i] = wait_status(f, ids[i], FINAL_STATUSES, 60000);
-        assert_int_equal(jobs[i]->status, JOB_COMPLETED);
-    }
-    engine_stop(engine, 1000);
+    run_all_completed(f, &root, 8, ids, N, jobs);
     static const char *const names[] = {"table:t0", "table:t1", "table:t2", "res:common"};
     int shared_overlaps = 0;
     for (int a = 0; a < N; a++)
