@@ -130,19 +130,5 @@ static int execute_locked(struct sqlite_store *s, const char *id, const struct a
 int sqlite_job_execute(struct store *base, const char *id, const struct audit_context *actx,
                        struct job **ret_job, struct iq_error *err)
 {
-    struct sqlite_store *s = to_sqlite(base);
-    *ret_job = NULL;
-    int rc = sqlite_check_actor(actx, err);
-    if (rc == 0 && !id)
-        rc = iq_error_set(err, IQ_E_NOT_FOUND, "job (null) not found");
-    if (rc == 0)
-        rc = sqlite_tx_begin(s, err);
-    if (rc < 0)
-        return rc;
-    rc = sqlite_tx_finish(s, execute_locked(s, id, actx, ret_job, err), err);
-    if (rc < 0) {
-        job_free(*ret_job);
-        *ret_job = NULL;
-    }
-    return rc;
+    return sqlite_job_mutate(to_sqlite(base), id, actx, execute_locked, ret_job, err);
 }

@@ -397,6 +397,15 @@ int sqlite_job_cancel(struct store *base, const char *id, const struct audit_con
  * Audit chain (store_sqlite_audit.c)
  * ------------------------------------------------------------------------ */
 
+/* A status change of one job, run inside a write transaction. */
+typedef int (*sqlite_job_locked_fn)(struct sqlite_store *s, const char *id,
+                                    const struct audit_context *actx, struct job **ret_job,
+                                    struct iq_error *err);
+
+/* sqlite_job_mutate - locked_fn in one BEGIN IMMEDIATE transaction (store_sqlite_jobs.c). */
+int sqlite_job_mutate(struct sqlite_store *s, const char *id, const struct audit_context *actx,
+                      sqlite_job_locked_fn locked_fn, struct job **ret_job, struct iq_error *err);
+
 /*
  * sqlite_audit_append - append one row (any entity) to the audit hash
  * chain inside the write transaction of the change it records, whose write

@@ -459,11 +459,14 @@ static int cancel_locked(struct sqlite_store *s, const char *id, const struct au
     return rc;
 }
 
-/* sqlite_job_cancel - see store_ops.job_cancel. */
-int sqlite_job_cancel(struct store *base, const char *id, const struct audit_context *actx,
-                      struct job **ret_job, struct iq_error *err)
+/*
+ * sqlite_job_mutate - run locked_fn (a status change of job id) in one
+ * write transaction, committed when it returns 0 and rolled back
+ * otherwise. *ret_job: the job afterwards (job_free), NULL on failure.
+ */
+int sqlite_job_mutate(struct sqlite_store *s, const char *id, const struct audit_context *actx,
+                      sqlite_job_locked_fn locked_fn, struct job **ret_job, struct iq_error *err)
 {
-    struct sqlite_store *s = to_sqlite(base);
     *ret_job = NULL;
     int rc = sqlite_check_actor(actx, err);
     if (rc == 0 && !id)
@@ -472,10 +475,17 @@ int sqlite_job_cancel(struct store *base, const char *id, const struct audit_con
         rc = sqlite_tx_begin(s, err);
     if (rc < 0)
         return rc;
-    rc = sqlite_tx_finish(s, cancel_locked(s, id, actx, ret_job, err), err);
+    rc = sqlite_tx_finish(s, locked_fn(s, id, actx, ret_job, err), err);
     if (rc < 0) {
         job_free(*ret_job);
         *ret_job = NULL;
     }
     return rc;
+}
+
+/* sqlite_job_cancel - see store_ops.job_cancel. */
+int sqlite_job_cancel(struct store *base, const char *id, const struct audit_context *actx,
+                      struct job **ret_job, struct iq_error *err)
+{
+    return sqlite_job_mutate(to_sqlite(base), id, actx, cancel_locked, ret_job, err);
 }
