@@ -66,6 +66,7 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
     opts->job_timeout_ms = cfg->job_timeout;
     opts->retry_base_ms = cfg->retry_base;
     opts->retry_cap_ms = cfg->retry_cap;
+    opts->aging_ms = cfg->priority_aging;
     opts->import_root = cfg->import_root;
     opts->spool_dir = cfg->spool_dir;
     opts->config = cfg;

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/job.h"
 #include "core/job_spec.h"
+#include "store/admin_ops.h"
 #include "store/engine_ops.h"
 #include "store/load.h"
 
@@ -237,6 +238,75 @@ struct store_ops {
      * SQLite: IQ_E_NOT_SUPPORTED (the engine signals in-process). */
     int (*wait_for_work)(struct store *s, int timeout_ms, bool *ret_woken, struct iq_error *err);
 
+    /* --- the API's own records (store/admin_ops.h) --- */
+
+    /* Store a token (info: id, name, role, token_hash, created_by), audited
+     * as token.create (the hash is never written to the audit row).
+     * IQ_E_CONFLICT when the name is taken (revoked names stay taken). */
+    int (*token_create)(struct store *s, const struct token_info *info,
+                        const struct audit_context *actx, struct iq_error *err);
+
+    /* Every token by name; revoked ones only with include_revoked. */
+    int (*token_list)(struct store *s, bool include_revoked, struct token_list *ret_list,
+                      struct iq_error *err);
+
+    /* Revoke by name (audited as token.revoke). IQ_E_NOT_FOUND for an
+     * unknown name; revoking a revoked token again is 0 and writes nothing. */
+    int (*token_revoke)(struct store *s, const char *name, const struct audit_context *actx,
+                        struct iq_error *err);
+
+    /* Record a use (last_used_at = at_ms); not audited. */
+    int (*token_touch)(struct store *s, const char *token_id, int64_t at_ms,
+                       struct iq_error *err);
+
+    /* A page of the audit trail, newest first; clear with audit_page_clear.
+     * IQ_E_BAD_REQUEST for a limit out of 1..500. */
+    int (*audit_list)(struct store *s, const struct audit_filter *filter,
+                      struct audit_page *ret_page, struct iq_error *err);
+
+    /* Walk the whole chain from id 1, recomputing each row's hash
+     * (audit_hash) and checking ids are contiguous and prev_hash links. */
+    int (*audit_verify)(struct store *s, struct audit_verify_result *ret_result,
+                        struct iq_error *err);
+
+    /* Record a spooled upload (audited as upload.create). */
+    int (*upload_create)(struct store *s, const struct upload_info *info,
+                         const struct audit_context *actx, struct iq_error *err);
+
+    /* IQ_E_NOT_FOUND for an unknown id; clear with upload_info_clear. */
+    int (*upload_get)(struct store *s, const char *id, struct upload_info *ret_info,
+                      struct iq_error *err);
+
+    /* Uploads whose file may go: used by a COMPLETED job; or created before
+     * cutoff_ms and either unused or used by a job that ended FAILED or
+     * CANCELLED before cutoff_ms. */
+    int (*uploads_expired)(struct store *s, int64_t cutoff_ms, struct upload_list *ret_list,
+                           struct iq_error *err);
+
+    /* Forget an upload (after its file was deleted). */
+    int (*upload_delete)(struct store *s, const char *id, struct iq_error *err);
+
+    /* Create an orchestration and all its jobs in one transaction (all or
+     * none; audited): "after" keys become dependencies. IQ_E_INVALID for a
+     * duplicate or unknown key (field "jobs[i].after[j]"), IQ_E_CONFLICT for
+     * a cycle or an unknown depends_on id, IQ_E_QUEUE_FULL when the jobs do
+     * not fit. Idempotency keys (request_id) are not allowed inside. */
+    int (*orchestration_create)(struct store *s, const struct orchestration_request *req,
+                                const struct audit_context *actx,
+                                struct orchestration *ret_orch, struct iq_error *err);
+
+    /* With its jobs and the current aggregate status. IQ_E_NOT_FOUND. */
+    int (*orchestration_get)(struct store *s, const char *id, struct orchestration *ret_orch,
+                             struct iq_error *err);
+
+    /* Newest first, keyset on id; limit 1..500 (0 = 50). */
+    int (*orchestration_list)(struct store *s, int limit, const char *after_id,
+                              struct orchestration_page *ret_page, struct iq_error *err);
+
+    /* Phase timings of every attempt of a job, in time order. */
+    int (*job_phases)(struct store *s, const char *job_id, struct job_phase_list *ret_list,
+                      struct iq_error *err);
+
     /* Thread-safe: stop the statement running on this connection now
      * (PQcancel / sqlite3_interrupt); the running call then fails with
      * IQ_E_CANCELLED. Used for cancel and timeout. */
@@ -381,6 +451,79 @@ static inline int store_wait_for_work(struct store *s, int timeout_ms, bool *ret
                                       struct iq_error *err)
 {
     return s->ops->wait_for_work(s, timeout_ms, ret_woken, err);
+}
+
+static inline int store_token_create(struct store *s, const struct token_info *info,
+                                     const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->token_create(s, info, actx, err);
+}
+static inline int store_token_list(struct store *s, bool include_revoked,
+                                   struct token_list *ret_list, struct iq_error *err)
+{
+    return s->ops->token_list(s, include_revoked, ret_list, err);
+}
+static inline int store_token_revoke(struct store *s, const char *name,
+                                     const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->token_revoke(s, name, actx, err);
+}
+static inline int store_token_touch(struct store *s, const char *token_id, int64_t at_ms,
+                                    struct iq_error *err)
+{
+    return s->ops->token_touch(s, token_id, at_ms, err);
+}
+static inline int store_audit_list(struct store *s, const struct audit_filter *filter,
+                                   struct audit_page *ret_page, struct iq_error *err)
+{
+    return s->ops->audit_list(s, filter, ret_page, err);
+}
+static inline int store_audit_verify(struct store *s, struct audit_verify_result *ret_result,
+                                     struct iq_error *err)
+{
+    return s->ops->audit_verify(s, ret_result, err);
+}
+static inline int store_upload_create(struct store *s, const struct upload_info *info,
+                                      const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->upload_create(s, info, actx, err);
+}
+static inline int store_upload_get(struct store *s, const char *id, struct upload_info *ret_info,
+                                   struct iq_error *err)
+{
+    return s->ops->upload_get(s, id, ret_info, err);
+}
+static inline int store_uploads_expired(struct store *s, int64_t cutoff_ms,
+                                        struct upload_list *ret_list, struct iq_error *err)
+{
+    return s->ops->uploads_expired(s, cutoff_ms, ret_list, err);
+}
+static inline int store_upload_delete(struct store *s, const char *id, struct iq_error *err)
+{
+    return s->ops->upload_delete(s, id, err);
+}
+static inline int store_orchestration_create(struct store *s,
+                                             const struct orchestration_request *req,
+                                             const struct audit_context *actx,
+                                             struct orchestration *ret_orch, struct iq_error *err)
+{
+    return s->ops->orchestration_create(s, req, actx, ret_orch, err);
+}
+static inline int store_orchestration_get(struct store *s, const char *id,
+                                          struct orchestration *ret_orch, struct iq_error *err)
+{
+    return s->ops->orchestration_get(s, id, ret_orch, err);
+}
+static inline int store_orchestration_list(struct store *s, int limit, const char *after_id,
+                                           struct orchestration_page *ret_page,
+                                           struct iq_error *err)
+{
+    return s->ops->orchestration_list(s, limit, after_id, ret_page, err);
+}
+static inline int store_job_phases(struct store *s, const char *job_id,
+                                   struct job_phase_list *ret_list, struct iq_error *err)
+{
+    return s->ops->job_phases(s, job_id, ret_list, err);
 }
 
 static inline int store_migrate(struct store *s, int *ret_applied, struct iq_error *err)

@@ -38,6 +38,13 @@ enum config_type {
     X(max_body,         "max-body",         SIZE,     "1MiB",                  "largest JSON request body") \
     X(max_upload,       "max-upload",       SIZE,     "1GiB",                  "largest upload") \
     X(spool_dir,        "spool-dir",        STRING,   "var/uploads",           "where uploads are kept") \
+    X(upload_retention, "upload-retention", DURATION, "24h",                   "unused or finished uploads are deleted after this") \
+    X(priority_aging,   "priority-aging",   DURATION, "0",                     "a queued job climbs one priority step per this much waiting (0: off)") \
+    X(http_threads,     "http-threads",     INT,      "0",                     "HTTP worker threads (0: two per core)") \
+    X(tls_cert,         "tls-cert",         STRING,   "",                      "PEM certificate: serve HTTPS (with tls-key)") \
+    X(tls_key,          "tls-key",          STRING,   "",                      "PEM private key of tls-cert") \
+    X(server,           "server",           STRING,   "http://127.0.0.1:8080", "client commands: the importq server's URL") \
+    X(token,            "token",            STRING,   "",                      "client commands: the API token (IMPORTQ_TOKEN)") \
     X(log_level,        "log-level",        STRING,   "info",                  "debug, info, warn, error or off")
 
 /* The C type that holds each kind of option. */
