@@ -8,7 +8,7 @@ LISTEN     ?= 127.0.0.1:8080
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-asan test-tsan install bench bench-import format clean
+.PHONY: all deps build run test test-unit test-asan test-tsan install bench bench-import bench-engine bench-api fuzz format clean
 
 all: build
 
@@ -42,11 +42,24 @@ test-tsan: deps
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-bench: bench-import
+bench: bench-import bench-engine
 
 bench-import: build
 	@scripts/deps.sh bench
 	@bench/import.sh $(ROWS)
+
+# Engine: jobs/s (vs graphile-worker), claim and submit-to-start latency.
+bench-engine: build
+	@scripts/deps.sh bench
+	@BUILD=$(BUILD) bench/engine.sh $(ENGINE_JOBS)
+
+bench-api: build
+	@scripts/deps.sh bench
+	@bench/api.sh $(JOBS)
+
+# libFuzzer on the API's request path (clang), FUZZ_SECONDS per target.
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -7,8 +7,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq-dev
             libsodium-dev libinih-dev libcsv-dev libyajl-dev libmicrohttpd-dev
             libcurl4-openssl-dev libicu-dev sqlite3)
-test_pkgs=(libcmocka-dev postgresql postgresql-client)
-bench_pkgs=(pgloader time bc)
+test_pkgs=(libcmocka-dev postgresql postgresql-client python3 curl jq clang libclang-rt-14-dev)
+bench_pkgs=(pgloader time bc wrk nodejs npm)  # node, npm: graphile-worker (bench/engine.sh)
 
 case "${1:-all}" in
     build) want=("${build_pkgs[@]}") ;;
@@ -19,6 +19,8 @@ esac
 
 missing=()
 for pkg in "${want[@]}"; do
+    # A nodejs from outside Debian (NodeSource) ships npm itself.
+    [ "$pkg" = npm ] && command -v npm >/dev/null && continue
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")
     fi

@@ -3,6 +3,7 @@
 #   1. the normal build: every ctest (unit + store on SQLite and PostgreSQL)
 #   2. an ASan+UBSan build: the same tests
 #   3. a TSan build: the tests labelled "concurrency"
+#   4. the libFuzzer target on the API's request path, FUZZ_SECONDS (30)
 # PostgreSQL is a throwaway cluster (tests/scripts/with-postgres.sh) shared
 # by all steps; each store test creates and drops its own database in it.
 # Usage: scripts/test.sh [all|sanitizer]
@@ -25,7 +26,7 @@ run_ctest() { # dir [ctest args]
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@" || rc=$?
     # What ran where: each suite prints one summary line ("store tests: 16 on
     # sqlite, 16 on postgres, 0 failed"); ctest keeps them in its log.
-    grep -hE "^(store|load|pipeline|engine|api|cli)[a-z_]*( tests)?: [0-9]+ " \
+    grep -hE "^[a-z_]+( [a-z_]+)*: [0-9]+ (on|passed)" \
         "$dir/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/   /' || true
     return $rc
 }
@@ -46,6 +47,9 @@ suite() {
         else
             echo "== no concurrency tests yet for TSan"
         fi
+    fi
+    if [ "$mode" = all ]; then
+        scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
     fi
 }
 

@@ -56,8 +56,40 @@ bool cli_flag_given(const struct command *cmd, const struct cli_args *args, cons
 int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_import(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *cfg);
+/* Client commands over the HTTP API (cmd_submit.c, cmd_jobs.c, cmd_job_actions.c, cmd_status.c). */
+int cmd_submit(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_jobs(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_job(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_cancel(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_execute(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_status(const struct command *cmd, struct cli_args *args, struct config *cfg);
+/* Administrative commands on the service database (cmd_token.c, cmd_audit.c). */
+int cmd_token(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_audit(const struct command *cmd, struct cli_args *args, struct config *cfg);
 
 extern const struct cli_flag cmd_import_flags[];
 extern const struct cli_flag cmd_serve_flags[];
+extern const struct cli_flag cmd_submit_flags[];
+extern const struct cli_flag cmd_jobs_flags[];
+extern const struct cli_flag cmd_job_flags[];
+extern const struct cli_flag cmd_job_action_flags[];
+extern const struct cli_flag cmd_status_flags[];
+extern const struct cli_flag cmd_token_flags[];
+extern const struct cli_flag cmd_audit_flags[];
+
+struct store;
+
+/*
+ * cli_store_open_current - open cfg->db for an administrative command
+ * without migrating it. Returns 0 and the store (store_close), or, after
+ * printing "importq <command>: ..." on stderr, the exit code: 2 for a bad
+ * URL, 1 when the database is unreachable or its schema is not current
+ * (the message says to run `importq migrate`). cli_store.c.
+ */
+int cli_store_open_current(const char *command, const struct config *cfg,
+                           struct store **ret_store);
+
+/* cli_actor - "cli:<user name>" (getpwuid(geteuid())), the audit actor of CLI changes. */
+void cli_actor(char *buf, size_t size);
 
 #endif

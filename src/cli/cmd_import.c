@@ -6,9 +6,9 @@
  * directory serves as the import root.
  */
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 #include "core/job_spec.h"
-#include "core/timeutil.h"
 #include "pipeline/import.h"
 #include "store/store.h"
 
@@ -39,7 +39,7 @@ const struct cli_flag cmd_import_flags[] = {
 struct import_ui {
     bool tty;
     bool quiet;
-    int64_t started_ms;
+    struct progress_bar bar;
     int64_t rejects;
     const char *table;
 };
@@ -139,42 +139,17 @@ static void print_spec_errors(const struct iq_error *err)
         fprintf(stderr, "  %s\n", iq_error_message(err));
 }
 
-static void human_bytes(double bytes, char *buf, size_t size)
-{
-    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
-    int u = 0;
-    while (bytes >= 1000.0 && u < 4) {
-        bytes /= 1000.0;
-        u++;
-    }
-    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
-}
-
 /* The progress bar: phase, rows, MB/s, percent and ETA on one redrawn line. */
 static void progress_cb(const struct import_progress *p, void *ctx)
 {
     struct import_ui *ui = ctx;
     if (!ui->tty || ui->quiet)
         return;
-    double seconds = (double)(time_monotonic_ms() - ui->started_ms) / 1000.0;
-    double rate = seconds > 0 ? (double)p->bytes_read / seconds : 0;
-    char speed[32];
-    human_bytes(rate, speed, sizeof(speed));
-    char bar[31];
     double fraction = p->bytes_total ? (double)p->bytes_read / (double)p->bytes_total : 0;
-    if (fraction > 1)
-        fraction = 1;
-    int filled = (int)(fraction * 30);
-    for (int i = 0; i < 30; i++)
-        bar[i] = i < filled ? '#' : '.';
-    bar[30] = '\0';
-    char eta[32] = "";
-    if (rate > 0 && p->bytes_total > p->bytes_read && strcmp(p->phase, "read") == 0)
-        snprintf(eta, sizeof(eta), " ETA %.0fs", (double)(p->bytes_total - p->bytes_read) / rate);
-    fprintf(stderr, "\r\033[K%-8s [%s] %5.1f%% %lld rows %s/s%s%s", p->phase, bar, fraction * 100,
-            (long long)p->rows_read, speed, eta,
-            p->rows_rejected ? " (rejects)" : "");
-    fflush(stderr);
+    struct progress_view view = {.phase = p->phase, .rows_read = p->rows_read,
+                                 .bytes_read = p->bytes_read, .bytes_total = p->bytes_total,
+                                 .percent = fraction * 100, .rejects = p->rows_rejected > 0};
+    progress_bar_draw(&ui->bar, &view);
 }
 
 static int reject_cb(const struct import_reject *r, void *ctx)
@@ -182,7 +157,7 @@ static int reject_cb(const struct import_reject *r, void *ctx)
     struct import_ui *ui = ctx;
     if (ui->rejects++ < IMPORT_REJECTS_SHOWN) {
         if (ui->tty && !ui->quiet)
-            fprintf(stderr, "\r\033[K");
+            progress_bar_erase(&ui->bar);
         fprintf(stderr, "reject: line %lld%s%s%s: %s", (long long)r->line,
                 r->column ? ", column " : "", r->column ? r->column : "",
                 strcmp(r->table, ui->table) == 0 ? "" : " (child table)", r->error);
@@ -214,10 +189,10 @@ static void print_summary(const struct import_ui *ui, const char *file, const ch
                           const struct import_result *r, int rc, const struct iq_error *err)
 {
     if (ui->tty && !ui->quiet)
-        fprintf(stderr, "\r\033[K");
-    double seconds = (double)(time_monotonic_ms() - ui->started_ms) / 1000.0;
+        progress_bar_erase(&ui->bar);
+    double seconds = progress_bar_seconds(&ui->bar);
     char speed[32];
-    human_bytes(seconds > 0 ? (double)r->bytes_read / seconds : 0, speed, sizeof(speed));
+    progress_format_bytes(seconds > 0 ? (double)r->bytes_read / seconds : 0, speed, sizeof(speed));
     if (rc == 0)
         printf("imported %s into %s: %lld read, %lld inserted, %lld updated, %lld deleted, "
                "%lld rejected in %.2f s (%s/s)\n",
@@ -273,7 +248,8 @@ int cmd_import(const struct command *cmd, struct cli_args *args, struct config *
         goto done;
     }
     struct import_ui ui = {.tty = isatty(STDERR_FILENO), .quiet = cli_flag_given(cmd, args, "quiet"),
-                           .started_ms = time_monotonic_ms(), .table = spec->target.table};
+                           .table = spec->target.table};
+    progress_bar_start(&ui.bar, stderr);
     struct import_request req = {
         .source = &spec->source, .target = &spec->target, .on_error = &spec->on_error,
         .path = path, .store = store, .progress_cb = progress_cb, .progress_ctx = &ui,

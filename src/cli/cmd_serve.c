@@ -8,10 +8,13 @@
  * thread inherits the mask) and taken synchronously with sigwait here, so
  * no work ever runs in a signal handler.
  *
- * The HTTP API is a later issue: --listen is read and reported, not served.
+ * The HTTP API (src/api) starts after the engine, so a submission can wake
+ * a worker at once, and stops before it, so no request arrives at a
+ * stopped engine.
  */
 #include "cli/cli.h"
 
+#include "api/api.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -73,8 +76,6 @@ static void log_started(const struct engine *engine, const struct config *cfg,
     if (stat(cfg->import_root, &st) != 0 || !S_ISDIR(st.st_mode))
         log_event(LOG_WARN, "the import root is not a directory: jobs reading files will fail",
                   "import_root", cfg->import_root, NULL);
-    log_event(LOG_WARN, "the HTTP API is not served yet (it comes with the API issue)", "listen",
-              cfg->listen, NULL);
 }
 
 int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *cfg)
@@ -117,6 +118,20 @@ int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *c
     }
     log_started(engine, cfg, backend);
 
+    struct api_options api_opts = {.config = cfg, .engine = engine, .version = args->version};
+    struct api *api = NULL;
+    if (api_start(&api_opts, &api, &err) < 0) {
+        log_event(LOG_ERROR, "cannot start the HTTP API", "listen", cfg->listen, "error",
+                  iq_error_message(&err), NULL);
+        iq_error_clear(&err);
+        engine_stop(engine, 0);
+        return 1;
+    }
+    char port[16];
+    snprintf(port, sizeof(port), "%d", api_port(api));
+    log_event(LOG_INFO, "serving the API", "listen", cfg->listen, "port", port, "tls",
+              cfg->tls_cert && *cfg->tls_cert ? "on" : "off", NULL);
+
     int signal_number = 0;
     while (sigwait(&stop_signals, &signal_number) != 0)
         ;
@@ -126,6 +141,7 @@ int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *c
               "grace_ms", grace, NULL);
     char node[UUID_STR_LEN];
     snprintf(node, sizeof(node), "%s", engine_node_id(engine));
+    api_stop(api);
     engine_stop(engine, grace_ms);
     log_event(LOG_INFO, "node stopped", "node", node, NULL);
     return 0;

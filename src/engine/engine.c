@@ -21,6 +21,8 @@
 #define DEFAULT_LEASE_MS (5 * 60 * 1000)
 #define DEFAULT_JOB_TIMEOUT_MS (30 * 60 * 1000)
 #define DEFAULT_RETRY_BASE_MS (10 * 1000)
+#define DEFAULT_UPLOAD_RETENTION_MS (24 * 3600 * 1000LL)
+#define DEFAULT_UPLOAD_SWEEP_EVERY_MS 60000
 #define DEFAULT_RETRY_CAP_MS (10 * 60 * 1000)
 #define DEFAULT_CLAIM_CANDIDATES 16
 #define DEFAULT_POLL_MS 1000
@@ -69,6 +71,7 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
     opts->aging_ms = cfg->priority_aging;
     opts->import_root = cfg->import_root;
     opts->spool_dir = cfg->spool_dir;
+    opts->upload_retention_ms = cfg->upload_retention;
     opts->config = cfg;
 }
 
@@ -172,6 +175,10 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
         o->retry_base_ms = DEFAULT_RETRY_BASE_MS;
     if (o->retry_cap_ms == 0)
         o->retry_cap_ms = DEFAULT_RETRY_CAP_MS;
+    if (o->upload_retention_ms <= 0)
+        o->upload_retention_ms = DEFAULT_UPLOAD_RETENTION_MS;
+    if (o->upload_sweep_every_ms <= 0)
+        o->upload_sweep_every_ms = DEFAULT_UPLOAD_SWEEP_EVERY_MS;
     if (o->claim_candidates <= 0)
         o->claim_candidates = DEFAULT_CLAIM_CANDIDATES;
     if (o->poll_ms <= 0)

@@ -52,6 +52,8 @@ struct engine_options {
     int claim_candidates;            /* runnable jobs a claim looks at; 0 = 16 */
     const char *import_root;         /* source.path is inside it; NULL = "./imports" */
     const char *spool_dir;           /* source.upload files; NULL = "var/uploads" */
+    int64_t upload_retention_ms;     /* unused or failed uploads kept; 0 = 24 h */
+    int64_t upload_sweep_every_ms;   /* how often uploads are swept; 0 = 60 s */
     const struct config *config;     /* named targets (config_target_url); may be NULL */
     const char *node_id;             /* NULL: a new UUIDv7 */
     const char *version;             /* recorded in the node registry; NULL = "dev" */
@@ -69,8 +71,9 @@ struct engine_options {
 /*
  * engine_options_from_config - fill opts from the settings (db, workers,
  * max_concurrent, job_timeout, lock_lease, retry_base, retry_cap,
- * import_root, spool_dir, named targets). opts points into cfg, which must
- * outlive the engine. Other fields are left at zero (defaults).
+ * priority_aging, import_root, spool_dir, upload_retention, named
+ * targets). opts points into cfg, which must outlive the engine. Other
+ * fields are left at zero (defaults).
  */
 void engine_options_from_config(const struct config *cfg, struct engine_options *opts);
 

@@ -9,7 +9,11 @@
  *     job after engine_rescue_backoff_cb (the same backoff as a retry);
  *     the first sweep runs at start, so a restarted node picks up what its
  *     previous life left behind;
- *   - marks nodes silent for node_dead_after_ms "dead".
+ *   - marks nodes silent for node_dead_after_ms "dead";
+ *   - deletes spooled uploads that are no longer needed (their job
+ *     completed, or unused/failed for upload_retention_ms); the spool
+ *     directory is shared by every node that serves uploads, so any node
+ *     may sweep it (a file already gone is fine).
  * waker (PostgreSQL; own connection): waits on LISTEN for "new work"
  *   notifications (a job created, finished, a lock released) and wakes an
  *   idle worker, so a job submitted on another node starts within
@@ -26,6 +30,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* The waker's wait per call: how long engine_stop may wait for it. */
 #define WAKER_WAIT_MS 500
@@ -103,6 +108,24 @@ static void mark_dead(struct engine *engine, struct chore *chore)
     }
 }
 
+/* sweep_uploads - delete each expired upload's file, then its row. */
+static void sweep_uploads(struct engine *engine, struct chore *chore)
+{
+    struct iq_error err = {0};
+    struct upload_list expired = {0};
+    int rc = store_uploads_expired(engine->maintenance_store,
+                                   time_now_ms() - engine->opts.upload_retention_ms, &expired,
+                                   &err);
+    for (size_t i = 0; rc == 0 && i < expired.count; i++) {
+        if (unlink(expired.items[i].path) != 0 && errno != ENOENT)
+            continue; /* keep the row: the file is still there */
+        rc = store_upload_delete(engine->maintenance_store, expired.items[i].id, &err);
+    }
+    upload_list_clear(&expired);
+    chore_done(chore, rc, &err, engine->node_id);
+    iq_error_clear(&err);
+}
+
 static void node_beat(struct engine *engine, struct chore *chore)
 {
     struct iq_error err = {0};
@@ -119,6 +142,8 @@ void *maintenance_main(void *arg)
                          now + engine->opts.node_heartbeat_ms, false};
     struct chore sweep = {"rescue failed", engine->opts.rescue_every_ms, now, false};
     struct chore dead = {"marking dead nodes failed", engine->opts.node_heartbeat_ms, now, false};
+    struct chore uploads = {"sweeping uploads failed", engine->opts.upload_sweep_every_ms, now,
+                           false};
     for (;;) {
         now = time_monotonic_ms();
         if (now >= beat.next_mono_ms)
@@ -127,11 +152,15 @@ void *maintenance_main(void *arg)
             rescue(engine, &sweep);
         if (now >= dead.next_mono_ms)
             mark_dead(engine, &dead);
+        if (now >= uploads.next_mono_ms)
+            sweep_uploads(engine, &uploads);
         int64_t next = beat.next_mono_ms;
         if (sweep.next_mono_ms < next)
             next = sweep.next_mono_ms;
         if (dead.next_mono_ms < next)
             next = dead.next_mono_ms;
+        if (uploads.next_mono_ms < next)
+            next = uploads.next_mono_ms;
         if (sleep_until_quit(engine, next - time_monotonic_ms()))
             break;
     }

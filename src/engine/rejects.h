@@ -4,8 +4,8 @@
  * once it has ended.
  *
  * Why after, not during: while a load runs, its transaction may hold the
- * database's write lock (SQLite: a direct load holds it from the start,
- * set-wise checks hold it while they report rejects), so a write of the
+ * database's write lock (SQLite: the checks, which report rejects, run
+ * inside the final write transaction), so a write of the
  * rejects from the same thread on any connection would wait for a lock
  * its own thread holds. Once import_run has returned no load transaction
  * is open and the worker's own connection is free. Memory stays bounded:

@@ -46,8 +46,10 @@
 #include <string.h>
 #include <time.h>
 
-/* Attempts at recording an attempt's end before the rescue must do it. */
-#define FINISH_TRIES 3
+/* Recording an attempt's end is retried while the database is out of
+ * reach: the first pause, doubling up to the longest (finish_with_tries). */
+#define FINISH_RETRY_FIRST_MS 100
+#define FINISH_RETRY_MAX_PAUSE_MS 2000
 
 /* How an attempt ended, as the job will record it. */
 struct outcome {
@@ -324,23 +326,38 @@ static const char *outcome_message(const struct run_context *ctx, enum cancel_re
     return iq_error_message(&ctx->err);
 }
 
-/* finish_with_tries - store_job_finish, retried when the database hiccups
- * (a lost connection, a late statement cancel). */
+/*
+ * finish_with_tries - store_job_finish, retried when the database hiccups
+ * (a lost connection, a restart, a late statement cancel): the store
+ * reconnects at the next try, and the pause doubles from
+ * FINISH_RETRY_FIRST_MS to FINISH_RETRY_MAX_PAUSE_MS. It keeps trying for
+ * up to a lease: a job whose end is not recorded stays RUNNING (holding a
+ * slot of max_concurrent and its locks) until the rescue takes it, a
+ * lease after its last heartbeat, so giving up sooner turned a database
+ * restart of a few seconds into a stall of a whole lease (5 min by
+ * default); after a lease the rescue owns the job and the fence would
+ * refuse us anyway (IQ_E_STALE). It gives up at once when the engine is
+ * past its shutdown grace. Returns store_job_finish's last code.
+ */
 static int finish_with_tries(struct worker *w, const struct job_finish *finish,
                              struct iq_error *err)
 {
-    int rc = 0;
-    for (int attempt = 0; attempt < FINISH_TRIES; attempt++) {
+    int64_t give_up_mono_ms = time_monotonic_ms() + w->engine->opts.lease_ms;
+    int64_t pause_ms = FINISH_RETRY_FIRST_MS;
+    for (;;) {
         iq_error_clear(err);
         struct job *finished = NULL;
-        rc = store_job_finish(w->store, finish, &engine_actor, &finished, err);
+        int rc = store_job_finish(w->store, finish, &engine_actor, &finished, err);
         job_free(finished);
-        if (rc == 0 || (rc != IQ_E_DB && rc != IQ_E_CANCELLED && rc != IQ_E_UNAVAILABLE))
+        bool transient = rc == IQ_E_DB || rc == IQ_E_CANCELLED || rc == IQ_E_UNAVAILABLE;
+        if (!transient || time_monotonic_ms() + pause_ms > give_up_mono_ms ||
+            engine_is_cancelling_all(w->engine))
             return rc;
-        struct timespec pause = {0, (attempt + 1) * 200 * 1000000L};
+        struct timespec pause = {(time_t)(pause_ms / 1000), (long)(pause_ms % 1000) * 1000000L};
         nanosleep(&pause, NULL);
+        pause_ms =
+            pause_ms * 2 < FINISH_RETRY_MAX_PAUSE_MS ? pause_ms * 2 : FINISH_RETRY_MAX_PAUSE_MS;
     }
-    return rc;
 }
 
 static void log_int(char *buf, size_t size, int64_t value)

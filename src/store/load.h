@@ -90,7 +90,10 @@ struct load_plan {
     bool create_target;              /* CREATE TABLE parts (key as primary key) when missing */
     /* Load straight into the target with no staging: only for insert or
      * append, on_error abort with max_rejects 0, no references, no
-     * children. A constraint error then fails the whole load. */
+     * children. A constraint error then fails the whole load. A backend
+     * may stage anyway and only skip the set-wise checks: SQLite always
+     * does, so that no load holds its one write lock for longer than the
+     * promote (store_sqlite_load.c). */
     bool direct;
     /* Fence: when job_id is set, load_commit first checks (row-locked) that
      * the job is RUNNING with this worker and attempt, else IQ_E_STALE and

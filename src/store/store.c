@@ -3,6 +3,7 @@
  * URL, and decoding the text rows both backends produce. No SQL here.
  */
 #include "store/store_internal.h"
+#include "store/migrations.h"
 
 #include "core/timeutil.h"
 
@@ -26,6 +27,17 @@ const char *store_backend_name(const char *url)
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
         return "postgres";
     return NULL;
+}
+
+int store_latest_schema_version(const struct store *s)
+{
+    const struct migration *table =
+        strcmp(s->ops->name, "sqlite") == 0 ? migrations_sqlite : migrations_postgres;
+    int latest = 0;
+    for (const struct migration *m = table; m->sql; m++)
+        if (m->version > latest)
+            latest = m->version;
+    return latest;
 }
 
 int store_open(const char *url, const struct store_options *opts, struct store **ret_store,

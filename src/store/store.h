@@ -90,7 +90,8 @@ struct store_ops {
     /* Create a job from a validated spec. Idempotent on spec->request_id:
      * when it exists, returns the existing job with *ret_existed = true and
      * writes nothing. IQ_E_CONFLICT: unknown dependency.
-     * IQ_E_QUEUE_FULL: max_queue_size reached. A dependency already FAILED
+     * IQ_E_QUEUE_FULL: max_queue_size reached. IQ_E_INVALID (field
+     * "source.upload"): an unknown upload. A dependency already FAILED
      * or CANCELLED makes the new job FAILED with error.code
      * "dependency_failed". Status: HELD when spec->hold, else QUEUED.
      * *ret_job is new (job_free). */
@@ -327,6 +328,10 @@ struct store {
  */
 int store_open(const char *url, const struct store_options *opts, struct store **ret_store,
                struct iq_error *err);
+
+/* store_latest_schema_version - the newest migration this binary has for
+ * s's backend (readiness: the database is current when they are equal). */
+int store_latest_schema_version(const struct store *s);
 
 /* store_close - NULL-safe. */
 void store_close(struct store *s);

@@ -10,8 +10,11 @@
  *
  * Statements: values always travel as text parameters ($n with casts),
  * never inside the SQL. The hot paths (reading a job, inserting a job,
- * the audit chain head and insert) are prepared once per connection, by
- * name, on first use; a reconnect forgets them and they are prepared again.
+ * the audit insert, and every statement a job runs through: the claim,
+ * recording an attempt, describing the target) are prepared once per
+ * connection, by name, on first use; a reconnect forgets them and they are
+ * prepared again. A statement whose text belongs to another concept is
+ * built by that file (pg_claim_sql and the like).
  *
  * Reconnect: when a statement fails with the connection gone
  * (PQstatus == CONNECTION_BAD) and nothing would be lost by it - no open
@@ -54,6 +57,7 @@ struct pg_statement_info {
     bool selects_job; /* sql follows "SELECT <job columns> " */
     const char *sql;
     int param_count;
+    char *(*build)(const char *select_list); /* instead of sql: the concept's own file builds it */
 };
 
 static const struct pg_statement_info statements[STMT_COUNT] = {
@@ -85,15 +89,11 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
          " $13::jsonb, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18::jsonb, $19,"
          " $20::timestamptz, $20::timestamptz, $21::timestamptz)",
          21},
-    [STMT_AUDIT_HEAD] = {"iq_audit_head", false,
-                         "SELECT id, hash FROM stg_import_audit ORDER BY id DESC LIMIT 1", 0},
-    [STMT_AUDIT_INSERT] =
-        {"iq_audit_insert", false,
-         "INSERT INTO stg_import_audit (id, at, actor, action, entity, entity_id, before,"
-         " after, request_id, client_addr, prev_hash, hash)"
-         " VALUES ($1::bigint, $2::timestamptz, $3, $4, $5, $6, $7::json, $8::json, $9,"
-         " $10, $11, $12)",
-         12},
+    [STMT_AUDIT_INSERT] = {"iq_audit_insert", false, NULL, PG_AUDIT_FIELDS, pg_audit_insert_sql},
+    [STMT_CLAIM] = {"iq_claim", false, NULL, 6, pg_claim_sql},
+    [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 7, pg_claim_aging_sql},
+    [STMT_RECORD_ATTEMPT] = {"iq_record_attempt", false, NULL, 17, pg_record_attempt_sql},
+    [STMT_DESCRIBE] = {"iq_describe", false, NULL, 1, pg_describe_sql},
 };
 
 /* ------------------------------------------------------------------ */
@@ -180,6 +180,12 @@ static int build_statements(struct pg_store *ps)
     if (!ps->select_list)
         return -1;
     for (int i = 0; i < STMT_COUNT; i++) {
+        if (statements[i].build) {
+            ps->statement_sql[i] = statements[i].build(ps->select_list);
+            if (!ps->statement_sql[i])
+                return -1;
+            continue;
+        }
         struct sql_text text = {0};
         if (statements[i].selects_job)
             pg_sql_append(&text, "SELECT %s %s", ps->select_list, statements[i].sql);
@@ -323,8 +329,136 @@ int pg_exec_prepared(struct pg_store *ps, const char *what, enum pg_statement st
     return pg_run(ps, what, stmt, NULL, 0, values, ret_res, err);
 }
 
+/* ------------------------------------------------------------------ */
+/* Pipelines                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * send_step - queue one step in the pipeline, and its PREPARE when the
+ * statement is neither prepared nor being prepared by this pipeline
+ * (preparing[], updated).
+ */
+static bool send_step(struct pg_store *ps, const struct pg_step *step, bool preparing[STMT_COUNT],
+                      bool *ret_prepare_sent)
+{
+    *ret_prepare_sent = false;
+    if (step->stmt == STMT_NONE)
+        return PQsendQueryParams(ps->conn, step->sql, step->param_count, NULL, step->values, NULL,
+                                 NULL, 0) == 1;
+    const struct pg_statement_info *info = &statements[step->stmt];
+    if (!ps->prepared[step->stmt] && !preparing[step->stmt]) {
+        if (PQsendPrepare(ps->conn, info->name, ps->statement_sql[step->stmt], info->param_count,
+                          NULL) != 1)
+            return false;
+        preparing[step->stmt] = true;
+        *ret_prepare_sent = true;
+    }
+    return PQsendQueryPrepared(ps->conn, info->name, info->param_count, step->values, NULL, NULL,
+                               0) == 1;
+}
+
+/*
+ * next_result - the next result of the pipeline and the NULL that ends
+ * its command. Returns the result (NULL when the connection broke).
+ */
+static PGresult *next_result(PGconn *conn)
+{
+    PGresult *res = PQgetResult(conn);
+    if (res) {
+        PGresult *extra;
+        while ((extra = PQgetResult(conn)) != NULL) /* one result per command here */
+            PQclear(extra);
+    }
+    return res;
+}
+
+/* leave_pipeline - read what is left up to the Sync and leave pipeline mode. */
+static void leave_pipeline(struct pg_store *ps)
+{
+    for (int guard = 0; guard < 1000 && PQexitPipelineMode(ps->conn) != 1; guard++) {
+        PGresult *res = PQgetResult(ps->conn);
+        if (!res && PQstatus(ps->conn) == CONNECTION_BAD)
+            break;
+        PQclear(res);
+    }
+    ps->in_transaction = PQtransactionStatus(ps->conn) != PQTRANS_IDLE &&
+                         PQtransactionStatus(ps->conn) != PQTRANS_UNKNOWN;
+}
+
+/*
+ * pipeline_once - one attempt of pg_exec_pipeline. Returns 0, or the
+ * error of the first step that failed (or of the connection).
+ */
+static int pipeline_once(struct pg_store *ps, struct pg_step *steps, size_t count,
+                         struct iq_error *err)
+{
+    bool prepare_sent[PG_PIPELINE_MAX] = {false};
+    bool preparing[STMT_COUNT] = {false};
+    if (count > PG_PIPELINE_MAX)
+        return iq_error_set(err, IQ_E_INTERNAL, "a pipeline of %zu statements is too long", count);
+    if (PQenterPipelineMode(ps->conn) != 1)
+        return pg_set_db_error(ps, NULL, steps[0].what, err);
+    size_t sent = 0;
+    while (sent < count && send_step(ps, &steps[sent], preparing, &prepare_sent[sent]))
+        sent++;
+    int rc = 0;
+    if (PQpipelineSync(ps->conn) != 1 || sent < count)
+        rc = pg_set_db_error(ps, NULL, steps[sent < count ? sent : 0].what, err);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        if (prepare_sent[i]) {
+            PGresult *prepared = next_result(ps->conn);
+            if (pg_result_ok(prepared))
+                ps->prepared[steps[i].stmt] = true;
+            else
+                rc = pg_set_db_error(ps, prepared, steps[i].what, err);
+            PQclear(prepared);
+            if (rc < 0)
+                break;
+        }
+        PGresult *res = next_result(ps->conn);
+        if (!pg_result_ok(res)) {
+            rc = pg_set_db_error(ps, res, steps[i].what, err);
+            PQclear(res);
+            break;
+        }
+        steps[i].res = res;
+    }
+    if (rc == 0)
+        ps->sqlstate[0] = '\0';
+    leave_pipeline(ps);
+    return rc;
+}
+
+/* pg_exec_pipeline - see store_pg_internal.h. */
+int pg_exec_pipeline(struct pg_store *ps, struct pg_step *steps, size_t count,
+                     struct iq_error *err)
+{
+    for (size_t i = 0; i < count; i++)
+        steps[i].res = NULL;
+    bool opens = count > 0 && steps[0].stmt == STMT_NONE && steps[0].sql &&
+                 strcmp(steps[0].sql, "BEGIN") == 0;
+    for (size_t i = 1; opens && i < count; i++)
+        if (steps[i].stmt == STMT_NONE && steps[i].sql && strcmp(steps[i].sql, "COMMIT") == 0)
+            opens = false; /* it may have committed: never run it twice */
+    bool was_open = ps->in_transaction || ps->holds_session_lock;
+    if (opens)
+        pg_audit_tail_reset(ps);
+    int rc = pipeline_once(ps, steps, count, err);
+    bool may_retry = rc < 0 && opens && !was_open && PQstatus(ps->conn) == CONNECTION_BAD;
+    if (may_retry && reconnect(ps)) {
+        for (size_t i = 0; i < count; i++) {
+            PQclear(steps[i].res);
+            steps[i].res = NULL;
+        }
+        iq_error_clear(err);
+        rc = pipeline_once(ps, steps, count, err);
+    }
+    return rc;
+}
+
 int pg_tx_begin(struct pg_store *ps, struct iq_error *err)
 {
+    pg_audit_tail_reset(ps);
     int rc = pg_exec(ps, "starting a transaction", "BEGIN", 0, NULL, NULL, err);
     if (rc == 0)
         ps->in_transaction = true;
@@ -332,26 +466,39 @@ int pg_tx_begin(struct pg_store *ps, struct iq_error *err)
 }
 
 /*
- * pg_tx_begin_locked - BEGIN and pg_advisory_xact_lock(lock_key) in one
- * round trip (a script: each statement still gets its own snapshot, so
- * what follows sees everything committed before the lock was granted).
- * May reconnect first, like pg_tx_begin. On failure nothing is left open.
+ * pg_tx_begin_with - BEGIN and then_sql in one round trip (a script: each
+ * statement still gets its own snapshot, so what follows a lock sees
+ * everything committed before the lock was granted). May reconnect
+ * first, like pg_tx_begin. On failure nothing is left open.
  */
-int pg_tx_begin_locked(struct pg_store *ps, const char *lock_key, struct iq_error *err)
+int pg_tx_begin_with(struct pg_store *ps, const char *what, const char *then_sql,
+                     struct iq_error *err)
 {
-    char sql[96];
-    snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%s)", lock_key);
-    int rc = pg_exec(ps, "starting a locked transaction", sql, 0, NULL, NULL, err);
+    pg_audit_tail_reset(ps);
+    char *sql = NULL;
+    if (asprintf(&sql, "BEGIN; %s", then_sql) < 0)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    int rc = pg_exec(ps, what, sql, 0, NULL, NULL, err);
+    free(sql);
     if (rc == 0)
         ps->in_transaction = true;
     else if (PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
-        PQclear(PQexec(ps->conn, "ROLLBACK")); /* BEGIN went through, the lock did not */
+        PQclear(PQexec(ps->conn, "ROLLBACK")); /* BEGIN went through, the rest did not */
     return rc;
+}
+
+/* pg_tx_begin_locked - BEGIN and pg_advisory_xact_lock(lock_key) in one round trip. */
+int pg_tx_begin_locked(struct pg_store *ps, const char *lock_key, struct iq_error *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%s)", lock_key);
+    return pg_tx_begin_with(ps, "starting a locked transaction", sql, err);
 }
 
 /* pg_tx_rollback - best effort; keeps the error that caused it. */
 void pg_tx_rollback(struct pg_store *ps)
 {
+    pg_audit_tail_reset(ps);
     if (!ps->in_transaction)
         return;
     PQclear(PQexec(ps->conn, "ROLLBACK"));
@@ -359,9 +506,11 @@ void pg_tx_rollback(struct pg_store *ps)
 }
 
 /*
- * pg_tx_finish - COMMIT when rc is 0, else ROLLBACK. Returns rc, or IQ_E_DB
- * when the commit failed (a COMMIT of an aborted transaction answers
- * "ROLLBACK", which is a failure too).
+ * pg_tx_finish - COMMIT when rc is 0, else ROLLBACK. The transaction's
+ * pending audit rows (pg_audit_append) go in the same round trip, after
+ * PG_LOCK_AUDIT and just before the COMMIT.
+ * Returns rc, or IQ_E_DB when the commit failed (a COMMIT of an aborted
+ * transaction answers "ROLLBACK", which is a failure too).
  */
 int pg_tx_finish(struct pg_store *ps, int rc, struct iq_error *err)
 {
@@ -369,12 +518,18 @@ int pg_tx_finish(struct pg_store *ps, int rc, struct iq_error *err)
         pg_tx_rollback(ps);
         return rc;
     }
-    PGresult *res = NULL;
-    rc = pg_exec(ps, "committing", "COMMIT", 0, NULL, &res, err);
-    ps->in_transaction = false;
-    if (rc == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+    struct pg_step steps[PG_AUDIT_PENDING_MAX + 2];
+    size_t count = pg_audit_pending_steps(ps, steps);
+    steps[count++] = (struct pg_step){.what = "committing", .stmt = STMT_NONE, .sql = "COMMIT"};
+    rc = pg_exec_pipeline(ps, steps, count, err);
+    if (rc == 0 && strcmp(PQcmdStatus(steps[count - 1].res), "COMMIT") != 0)
         rc = iq_error_set(err, IQ_E_DB, "committing: the transaction was rolled back");
-    PQclear(res);
+    for (size_t i = 0; i < count; i++)
+        PQclear(steps[i].res);
+    pg_audit_tail_reset(ps);
+    if (ps->in_transaction) /* a step failed before the COMMIT */
+        pg_tx_rollback(ps);
+    ps->in_transaction = false;
     return rc;
 }
 
@@ -536,6 +691,7 @@ static void pg_close(struct store *s)
     }
     if (ps->conn)
         PQfinish(ps->conn);
+    pg_audit_tail_reset(ps);
     for (int i = 0; i < STMT_COUNT; i++)
         free(ps->statement_sql[i]);
     free(ps->select_list);
@@ -575,6 +731,20 @@ static const struct store_ops pg_ops = {
     .nodes_mark_dead = pg_nodes_mark_dead,
     .nodes_list = pg_nodes_list,
     .wait_for_work = pg_wait_for_work,
+    .token_create = pg_token_create,
+    .token_list = pg_token_list,
+    .token_revoke = pg_token_revoke,
+    .token_touch = pg_token_touch,
+    .audit_list = pg_audit_list,
+    .audit_verify = pg_audit_verify,
+    .upload_create = pg_upload_create,
+    .upload_get = pg_upload_get,
+    .uploads_expired = pg_uploads_expired,
+    .upload_delete = pg_upload_delete,
+    .orchestration_create = pg_orchestration_create,
+    .orchestration_get = pg_orchestration_get,
+    .orchestration_list = pg_orchestration_list,
+    .job_phases = pg_job_phases,
     .interrupt = pg_interrupt,
 };
 

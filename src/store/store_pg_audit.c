@@ -1,8 +1,10 @@
 /*
  * store_pg_audit.c - the audit hash chain on PostgreSQL: one row appended
  * per mutation, inside the mutation's own transaction, serialised on the
- * chain head by PG_LOCK_AUDIT (held from reading the head to COMMIT, so
- * callers append last). Verifying the chain is not here.
+ * chain head by PG_LOCK_AUDIT. A transaction's rows travel with its
+ * COMMIT (pg_tx_finish: the lock, the inserts, COMMIT in one round trip),
+ * and each insert numbers, chains and hashes its row itself, so the lock
+ * is held for no round trip at all. Verifying the chain is not here.
  */
 #include "store/store_pg_internal.h"
 
@@ -20,63 +22,124 @@
 /* ------------------------------------------------------------------ */
 
 /*
+ * HASHED(x) - one field as core/audit.c feeds it to SHA-256, as bytea:
+ * "<length in bytes>:<bytes>;" of its UTF-8 text, or "-;" for NULL.
+ */
+#define HASHED(x)                                                                                  \
+    "CASE WHEN " x " IS NULL THEN decode('2d3b', 'hex') ELSE convert_to(octet_length("             \
+    "convert_to(" x ", 'UTF8'))::text || ':', 'UTF8') || convert_to(" x ", 'UTF8')"               \
+    " || decode('3b', 'hex') END"
+
+/*
+ * pg_audit_insert_sql - the audit row insert (prepared as
+ * STMT_AUDIT_INSERT): numbered head + 1 and chained to the head's hash,
+ * both read by the statement itself (its snapshot, taken after
+ * PG_LOCK_AUDIT was granted by an earlier statement, sees the head), and
+ * hashed exactly as audit_hash in src/core/audit.c does: SHA-256 over
+ * prev_hash, id, at, actor, action, entity, entity_id, before, after,
+ * request_id, client_addr, each HASHED. The verifier (audit_verify)
+ * recomputes it in C, so any disagreement shows there. Parameters: the
+ * PG_AUDIT_FIELDS texts; at is RFC 3339 text, hashed as given. Caller
+ * frees; NULL on OOM. (select_list is unused.)
+ */
+char *pg_audit_insert_sql(const char *select_list)
+{
+    (void)select_list;
+    return strdup(
+        "INSERT INTO stg_import_audit (id, at, actor, action, entity, entity_id, before,"
+        " after, request_id, client_addr, prev_hash, hash)"
+        " SELECT h.id, $1::text::timestamptz, $2::text, $3::text, $4::text, $5::text,"
+        " $6::text::json, $7::text::json, $8::text, $9::text, h.prev,"
+        " encode(sha256(" HASHED("h.prev") " || " HASHED("h.id::text") " || " HASHED("$1::text")
+        " || " HASHED("$2::text") " || " HASHED("$3::text") " || " HASHED("$4::text")
+        " || " HASHED("$5::text") " || " HASHED("$6::text") " || " HASHED("$7::text")
+        " || " HASHED("$8::text") " || " HASHED("$9::text") "), 'hex')"
+        " FROM (SELECT coalesce(last.id, 0) + 1 AS id,"
+        " coalesce(last.hash, '" AUDIT_GENESIS_HASH "') AS prev"
+        " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT a.id, a.hash FROM stg_import_audit a"
+        " ORDER BY a.id DESC LIMIT 1) last ON true) h");
+}
+
+void pg_audit_tail_reset(struct pg_store *ps)
+{
+    for (size_t r = 0; r < ps->audit.count; r++)
+        for (int i = 0; i < PG_AUDIT_FIELDS; i++) {
+            free(ps->audit.pending[r][i]);
+            ps->audit.pending[r][i] = NULL;
+        }
+    ps->audit.count = 0;
+    ps->audit.locked = false;
+}
+
+size_t pg_audit_pending_steps(struct pg_store *ps, struct pg_step *steps)
+{
+    size_t n = 0;
+    if (ps->audit.count == 0)
+        return 0;
+    if (!ps->audit.locked)
+        steps[n++] = (struct pg_step){.what = "locking the audit chain",
+                                      .stmt = STMT_NONE,
+                                      .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ")"};
+    for (size_t r = 0; r < ps->audit.count; r++)
+        steps[n++] = (struct pg_step){.what = "appending to the audit trail",
+                                      .stmt = STMT_AUDIT_INSERT,
+                                      .values = (const char *const *)ps->audit.pending[r]};
+    return n;
+}
+
+/*
+ * send_pending - the pending rows now (PG_LOCK_AUDIT first unless held),
+ * in one round trip; the lock stays held until COMMIT.
+ */
+static int send_pending(struct pg_store *ps, struct iq_error *err)
+{
+    struct pg_step steps[PG_AUDIT_PENDING_MAX + 1];
+    size_t n = pg_audit_pending_steps(ps, steps);
+    int rc = pg_exec_pipeline(ps, steps, n, err);
+    for (size_t i = 0; i < n; i++)
+        PQclear(steps[i].res);
+    if (rc < 0)
+        return rc;
+    pg_audit_tail_reset(ps);
+    ps->audit.locked = true;
+    return 0;
+}
+
+/*
  * pg_audit_append - append one row to stg_import_audit inside the caller's
- * transaction: takes PG_LOCK_AUDIT (held until COMMIT, so call it last),
- * reads the chain head, hashes and inserts the row numbered head + 1.
- * before_json/after_json are stored byte for byte (json columns).
- * Returns 0 or IQ_E_DB.
+ * transaction: the row is kept (copies of its fields, the time taken
+ * now) and sent with the COMMIT by pg_tx_finish, after PG_LOCK_AUDIT;
+ * its number, chain link and hash are computed by the insert itself
+ * (pg_audit_insert_sql). With PG_AUDIT_PENDING_MAX rows kept already,
+ * those are sent first. Returns 0, IQ_E_DB or IQ_E_NOMEM.
  */
 int pg_audit_append(struct pg_store *ps, const struct audit_context *actx, const char *action,
                     const char *entity, const char *entity_id, const char *before_json,
                     const char *after_json, struct iq_error *err)
 {
-    int rc = pg_exec(ps, "locking the audit chain",
-                     "SELECT pg_advisory_xact_lock(" PG_LOCK_AUDIT ")", 0, NULL, NULL, err);
-    if (rc < 0)
-        return rc;
-    PGresult *res;
-    rc = pg_exec_prepared(ps, "reading the audit chain head", STMT_AUDIT_HEAD, NULL, &res, err);
-    if (rc < 0)
-        return rc;
-    char prev_hash[AUDIT_HASH_LEN] = AUDIT_GENESIS_HASH;
-    int64_t last_id = 0;
-    if (PQntuples(res) > 0) {
-        last_id = pg_text_to_int64(PQgetvalue(res, 0, 0));
-        snprintf(prev_hash, sizeof(prev_hash), "%s", PQgetvalue(res, 0, 1));
+    if (ps->audit.count == PG_AUDIT_PENDING_MAX) {
+        int rc = send_pending(ps, err);
+        if (rc < 0)
+            return rc;
     }
-    PQclear(res);
-
-    struct audit_record record = {
-        .id = last_id + 1,
-        .at_ms = time_now_ms(),
-        .actor = actx && actx->actor ? actx->actor : "unknown",
-        .action = action,
-        .entity = entity,
-        .entity_id = entity_id,
-        .before_json = before_json,
-        .after_json = after_json,
-        .request_id = actx ? actx->request_id : NULL,
-        .client_addr = actx ? actx->client_addr : NULL,
-        .prev_hash = prev_hash,
-    };
-    char hash[AUDIT_HASH_LEN];
-    audit_hash(&record, hash);
-    char id_text[24], at_text[TIME_RFC3339_LEN];
-    snprintf(id_text, sizeof(id_text), "%" PRId64, record.id);
-    const char *values[12] = {id_text,
-                              time_format_rfc3339(record.at_ms, at_text),
-                              record.actor,
-                              record.action,
-                              record.entity,
-                              record.entity_id,
-                              record.before_json,
-                              record.after_json,
-                              record.request_id,
-                              record.client_addr,
-                              record.prev_hash,
-                              hash};
-    return pg_exec_prepared(ps, "appending to the audit trail", STMT_AUDIT_INSERT, values, NULL,
-                            err);
+    char at_text[TIME_RFC3339_LEN];
+    const char *values[PG_AUDIT_FIELDS] = {time_format_rfc3339(time_now_ms(), at_text),
+                                           actx && actx->actor ? actx->actor : "unknown",
+                                           action,
+                                           entity,
+                                           entity_id,
+                                           before_json,
+                                           after_json,
+                                           actx ? actx->request_id : NULL,
+                                           actx ? actx->client_addr : NULL};
+    char **row = ps->audit.pending[ps->audit.count];
+    bool ok = true;
+    for (int i = 0; i < PG_AUDIT_FIELDS; i++) {
+        row[i] = values[i] ? strdup(values[i]) : NULL;
+        ok = ok && (!values[i] || row[i]);
+    }
+    ps->audit.count++; /* freed by pg_audit_tail_reset, also when a copy failed */
+    return ok ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
 /* job_json_text - the job's API form as compact sorted JSON, NULL for NULL. */

@@ -58,171 +58,176 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
 {
     if (aging)
         pg_sql_append(sql, " ORDER BY greatest(1, q.priority - floor(extract(epoch FROM"
-                           " statement_timestamp() - q.available_at) * 1000 / $3::bigint)), q.available_at, q.id");
+                           " statement_timestamp() - q.available_at) * 1000 / $7::bigint)), q.available_at, q.id");
     else
         pg_sql_append(sql, " ORDER BY q.priority, q.available_at, q.id");
 }
 
 /*
- * candidate_sql - the statement that finds the job to start: the first
- * `$2` runnable jobs in claim order that nobody else has locked (SKIP
- * LOCKED), provided fewer than $1 jobs are RUNNING, and among them the
- * first whose every resource is free. A resource is busy when a live lock
- * (expires_at > statement_timestamp()) of another job holds the same name and either side
- * wants it exclusively: shared locks go together, exclusive ones alone.
- * Returns the job row (select list), or no row. Caller frees; NULL on OOM.
+ * A lock row's id, made by the database: a UUIDv7 (RFC 9562) from
+ * gen_random_uuid(), a version 4 UUID (122 random bits, variant already
+ * 10), whose first 48 bits are replaced by the unix time in milliseconds
+ * (the low 6 bytes of the bigint) and whose version nibble 0100 becomes
+ * 0111 (set_bit numbers bits from the least significant of each byte:
+ * bits 52 and 53 are 0x10 and 0x20 of byte 6). The claim makes the ids
+ * itself because it only learns in the statement how many locks the job
+ * it picks needs.
  */
-static char *candidate_sql(const struct pg_store *ps, bool aging)
+#define LOCK_ID_SQL                                                                             \
+    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING"                       \
+    " substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)"      \
+    " FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
+
+/*
+ * claim_sql - the whole claim step in one statement (prepared once per
+ * connection as STMT_CLAIM and STMT_CLAIM_AGING), run right after
+ * PG_LOCK_CLAIM was granted, so its snapshot sees every claim and finish
+ * committed before:
+ *   candidate  the first $2 runnable jobs in claim order that nobody else
+ *              has locked (SKIP LOCKED), provided fewer than $1 jobs are
+ *              RUNNING;
+ *   chosen     among them the first whose every resource is free: a
+ *              resource is busy when a live lock (expires_at >
+ *              statement_timestamp()) of another job holds the same name
+ *              and either side wants it exclusively (shared locks go
+ *              together, exclusive ones alone); looked up per wanted
+ *              name (LATERAL ... LIMIT 1), so the lock index on (name,
+ *              expires_at) answers instead of a scan of every lock row;
+ *   job        that job RUNNING for worker $3 (attempt + 1, heartbeat and
+ *              start now);
+ *   taken      one lock row per entry of its resources (node $4, lease $5
+ *              ms); a row left from an earlier attempt of the same job
+ *              (same name and job) is overwritten.
+ * $6 is updated_at, $7 aging_ms (aging only). Returns the chosen job as
+ * it was and as it is now (the last column says which: false before, true
+ * after), or no row when nothing can start. Caller frees; NULL on OOM.
+ */
+static char *claim_sql(const char *select_list, bool aging)
 {
     struct sql_text sql = {0};
     pg_sql_append(&sql,
-                  "WITH candidate AS (SELECT q.* FROM stg_import_queue q"
+                  "WITH candidate AS MATERIALIZED (SELECT q.* FROM stg_import_queue q"
                   " WHERE q.status = 'QUEUED' AND q.deps_pending = 0 AND q.available_at <= statement_timestamp()"
                   " AND (SELECT count(*) FROM stg_import_queue r WHERE r.status = 'RUNNING')"
                   " < $1::integer");
     append_candidate_order(&sql, aging);
     pg_sql_append(&sql,
-                  " LIMIT $2::integer FOR UPDATE OF q SKIP LOCKED)"
-                  " SELECT %s FROM candidate q WHERE NOT EXISTS ("
+                  " LIMIT $2::integer FOR UPDATE OF q SKIP LOCKED),"
+                  " chosen AS MATERIALIZED (SELECT q.* FROM candidate q WHERE NOT EXISTS ("
                   "SELECT 1 FROM jsonb_array_elements(q.resources) AS want(r)"
-                  " JOIN stg_import_resources held ON held.name = want.r->>'name'"
-                  " AND held.expires_at > statement_timestamp() AND held.job_id <> q.id"
-                  " WHERE want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive')",
-                  ps->select_list);
+                  " CROSS JOIN LATERAL (SELECT 1 FROM stg_import_resources held"
+                  " WHERE held.name = want.r->>'name' AND held.expires_at > statement_timestamp()"
+                  " AND held.job_id <> q.id"
+                  " AND (want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive') LIMIT 1) busy)");
     append_candidate_order(&sql, aging);
-    pg_sql_append(&sql, " LIMIT 1");
-    return pg_sql_take(&sql);
-}
-
-/*
- * find_candidate - run candidate_sql. Returns 0 and a new job in *ret_job
- * (job_free), or 0 and NULL when no job can start now, or an error.
- */
-static int find_candidate(struct pg_store *ps, const struct claim_request *req,
-                          struct job **ret_job, struct iq_error *err)
-{
-    *ret_job = NULL;
-    bool aging = req->aging_ms > 0;
-    char *sql = candidate_sql(ps, aging);
-    if (!sql)
-        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    int candidates = req->candidates > 0 ? req->candidates : CLAIM_CANDIDATES_DEFAULT;
-    if (candidates > CLAIM_CANDIDATES_MAX)
-        candidates = CLAIM_CANDIDATES_MAX;
-    char limit[16], count[16], aging_ms[24];
-    snprintf(limit, sizeof(limit), "%d", req->max_concurrent);
-    snprintf(count, sizeof(count), "%d", candidates);
-    snprintf(aging_ms, sizeof(aging_ms), "%" PRId64, req->aging_ms);
-    const char *values[3] = {limit, count, aging_ms};
-    PGresult *res;
-    int rc = pg_exec(ps, "finding a job to start", sql, aging ? 3 : 2, values, &res, err);
-    free(sql);
-    if (rc < 0)
-        return rc;
-    struct job **jobs = NULL;
-    size_t found = 0;
-    rc = pg_decode_rows(res, 1, &jobs, &found, err);
-    PQclear(res);
-    if (rc == 0 && found == 1)
-        *ret_job = jobs[0];
-    free(jobs);
-    return rc;
-}
-
-/*
- * lock_ids_text - "{id,...}": one new UUIDv7 for each of count locks, as
- * a uuid[] literal. Caller frees; NULL on OOM.
- */
-static char *lock_ids_text(size_t count)
-{
-    struct sql_text text = {0};
-    pg_sql_append(&text, "{");
-    for (size_t i = 0; i < count; i++) {
-        char id[UUID_STR_LEN];
-        uuid7_generate(id);
-        pg_sql_append(&text, "%s%s", i ? "," : "", id);
-    }
-    pg_sql_append(&text, "}");
-    return pg_sql_take(&text);
-}
-
-/*
- * start_sql - mark job $1 RUNNING for worker $2 (attempt + 1, heartbeat
- * and start now) and insert one lock row per entry of its resources
- * (ids from $6, node $3, lease $4 ms), in one statement; returns the job
- * row. A lock row left from an earlier attempt of the same job (same
- * name and job) is overwritten. Caller frees; NULL on OOM.
- */
-static char *start_sql(const struct pg_store *ps)
-{
-    struct sql_text sql = {0};
     pg_sql_append(&sql,
-                  "WITH job AS (UPDATE stg_import_queue q SET status = 'RUNNING',"
-                  " attempt = q.attempt + 1, worker = $2, heartbeat_at = statement_timestamp(),"
+                  " LIMIT 1),"
+                  " job AS (UPDATE stg_import_queue q SET status = 'RUNNING',"
+                  " attempt = q.attempt + 1, worker = $3, heartbeat_at = statement_timestamp(),"
                   " started_at = statement_timestamp(), finished_at = NULL, cancel_requested = false,"
                   " progress_phase = 'locking', rows_read = 0, bytes_read = 0, bytes_total = 0,"
-                  " error = NULL, updated_at = $5::timestamptz"
-                  " WHERE q.id = $1::uuid RETURNING q.*),"
+                  " error = NULL, updated_at = $6::timestamptz"
+                  " FROM chosen c WHERE q.id = c.id RETURNING q.*),"
                   " taken AS (INSERT INTO stg_import_resources (id, name, mode, job_id, attempt,"
                   " node, worker, acquired_at, expires_at)"
-                  " SELECT ($6::uuid[])[want.n], want.r->>'name', want.r->>'mode', job.id,"
-                  " job.attempt, $3, $2, statement_timestamp(), statement_timestamp() + $4::bigint * interval '1 millisecond'"
-                  " FROM job, jsonb_array_elements(job.resources) WITH ORDINALITY AS want(r, n)"
+                  " SELECT " LOCK_ID_SQL ", want.r->>'name', want.r->>'mode', job.id,"
+                  " job.attempt, $4, $3, statement_timestamp(),"
+                  " statement_timestamp() + $5::bigint * interval '1 millisecond'"
+                  " FROM job, jsonb_array_elements(job.resources) AS want(r)"
                   " ON CONFLICT (name, job_id) DO UPDATE SET id = excluded.id,"
                   " mode = excluded.mode, attempt = excluded.attempt, node = excluded.node,"
                   " worker = excluded.worker, acquired_at = excluded.acquired_at,"
                   " expires_at = excluded.expires_at)"
-                  " SELECT %s FROM job q",
-                  ps->select_list);
+                  " SELECT %s, false FROM chosen q UNION ALL SELECT %s, true FROM job q",
+                  select_list, select_list);
     return pg_sql_take(&sql);
 }
 
-/* start_job - run start_sql for the chosen job. *ret_job is the job now (job_free). */
-static int start_job(struct pg_store *ps, const struct claim_request *req, const struct job *job,
-                     struct job **ret_job, struct iq_error *err)
+char *pg_claim_sql(const char *select_list)
 {
-    *ret_job = NULL;
-    char *sql = start_sql(ps);
-    char *ids = lock_ids_text(job->resource_count);
-    if (!sql || !ids) {
-        free(sql);
-        free(ids);
-        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    }
-    char lease[24], now[TIME_RFC3339_LEN];
+    return claim_sql(select_list, false);
+}
+
+char *pg_claim_aging_sql(const char *select_list)
+{
+    return claim_sql(select_list, true);
+}
+
+/*
+ * begin_claim - BEGIN, PG_LOCK_CLAIM and the claim statement in one round
+ * trip (a pipeline: the statement's snapshot is taken once the lock is
+ * granted). The claim is planned for the values at hand on every call
+ * (force_custom_plan): its generic plan, which cannot see the LIMIT,
+ * took 80 ms (p50) instead of a few with a million jobs queued
+ * (bench/engine.sh's claim latency). Returns 0 with the job before and after its start (both
+ * job_free), 0 and two NULLs when nothing can start now, or an error;
+ * the transaction is open after success (and may be after a failure:
+ * pg_tx_finish ends it).
+ */
+static int begin_claim(struct pg_store *ps, const struct claim_request *req,
+                       struct job **ret_before, struct job **ret_after, struct iq_error *err)
+{
+    *ret_before = *ret_after = NULL;
+    bool aging = req->aging_ms > 0;
+    int candidates = req->candidates > 0 ? req->candidates : CLAIM_CANDIDATES_DEFAULT;
+    if (candidates > CLAIM_CANDIDATES_MAX)
+        candidates = CLAIM_CANDIDATES_MAX;
+    char limit[16], count[16], lease[24], now[TIME_RFC3339_LEN], aging_ms[24];
+    snprintf(limit, sizeof(limit), "%d", req->max_concurrent);
+    snprintf(count, sizeof(count), "%d", candidates);
     snprintf(lease, sizeof(lease), "%" PRId64, req->lease_ms);
-    const char *values[6] = {
-        job->id, req->worker, req->node_id, lease, time_format_rfc3339(time_now_ms(), now), ids};
-    PGresult *res;
-    int rc = pg_exec(ps, "starting a job", sql, 6, values, &res, err);
-    free(sql);
-    free(ids);
-    if (rc < 0)
-        return rc;
+    snprintf(aging_ms, sizeof(aging_ms), "%" PRId64, req->aging_ms);
+    const char *values[7] = {limit,    count, req->worker, req->node_id,
+                             lease, time_format_rfc3339(time_now_ms(), now), aging_ms};
+    struct pg_step steps[4] = {
+        {.what = "starting a claim", .stmt = STMT_NONE, .sql = "BEGIN"},
+        {.what = "starting a claim",
+         .stmt = STMT_NONE,
+         .sql = "SET LOCAL plan_cache_mode = force_custom_plan"},
+        {.what = "taking the claim lock",
+         .stmt = STMT_NONE,
+         .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLAIM ")"},
+        {.what = "claiming a job", .stmt = aging ? STMT_CLAIM_AGING : STMT_CLAIM, .values = values},
+    };
+    int rc = pg_exec_pipeline(ps, steps, 4, err);
+    PGresult *res = steps[3].res;
+    for (int i = 0; i < 3; i++)
+        PQclear(steps[i].res);
     struct job **jobs = NULL;
     size_t found = 0;
-    rc = pg_decode_rows(res, 1, &jobs, &found, err);
-    PQclear(res);
-    if (rc == 0 && found == 1)
-        *ret_job = jobs[0];
-    else if (rc == 0)
-        rc = iq_error_set(err, IQ_E_INTERNAL, "job %s vanished while being started", job->id);
+    if (rc == 0)
+        rc = pg_decode_rows(res, 2, &jobs, &found, err);
+    for (size_t i = 0; rc == 0 && i < found; i++) {
+        bool after = strcmp(PQgetvalue(res, (int)i, JOBCOL_COUNT), "t") == 0;
+        *(after ? ret_after : ret_before) = jobs[i];
+        jobs[i] = NULL;
+    }
+    for (size_t i = 0; i < found; i++)
+        job_free(jobs[i]);
     free(jobs);
+    PQclear(res);
+    if (rc == 0 && (*ret_before == NULL) != (*ret_after == NULL))
+        rc = iq_error_set(err, IQ_E_INTERNAL, "the claim returned half a job");
+    if (rc < 0) {
+        job_free(*ret_before);
+        job_free(*ret_after);
+        *ret_before = *ret_after = NULL;
+    }
     return rc;
 }
 
 /*
- * claim_in_tx - job_claim's body inside its transaction, under the claim
- * lock: the choice, the start and the audit row. *ret_job stays NULL when
- * no job can start now.
+ * claim_in_tx - job_claim's body: the claim (with its transaction and
+ * lock), then the orchestration and the audit row. *ret_job stays NULL
+ * when no job can start now.
  */
 static int claim_in_tx(struct pg_store *ps, const struct claim_request *req,
                        const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
 {
     struct job *before = NULL;
-    int rc = find_candidate(ps, req, &before, err);
-    if (rc == 0 && before)
-        rc = start_job(ps, req, before, ret_job, err);
+    int rc = begin_claim(ps, req, &before, ret_job, err);
+    if (rc == 0 && *ret_job)
+        rc = pg_orchestration_mark_running(ps, (*ret_job)->orchestration_id, err);
     if (rc == 0 && *ret_job)
         rc = pg_audit_job_change(ps, actx, "job.started", before, *ret_job, err);
     job_free(before);
@@ -243,7 +248,9 @@ static int check_claim_request(const struct claim_request *req, struct iq_error 
 
 /*
  * pg_job_claim - see store_ops.job_claim. One transaction under
- * PG_LOCK_CLAIM; no NOTIFY (a claim frees nothing). Returns 0 and the
+ * PG_LOCK_CLAIM in three round trips: BEGIN, the lock and the claim
+ * statement; the audit lock and chain head; the audit row and COMMIT. No
+ * NOTIFY (a claim frees nothing). Returns 0 and the
  * started job (job_free), 0 and NULL when nothing can start now, or an
  * error (nothing changed).
  */
@@ -255,9 +262,7 @@ int pg_job_claim(struct store *s, const struct claim_request *req, const struct 
     int rc = check_claim_request(req, err);
     if (rc < 0)
         return rc;
-    rc = pg_tx_begin_locked(ps, PG_LOCK_CLAIM, err);
-    if (rc == 0)
-        rc = claim_in_tx(ps, req, actx, ret_job, err);
+    rc = claim_in_tx(ps, req, actx, ret_job, err);
     rc = pg_tx_finish(ps, rc, err);
     if (rc < 0) {
         job_free(*ret_job);

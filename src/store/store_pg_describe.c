@@ -44,83 +44,92 @@ static enum column_type column_type_of(const char *typname)
     return COLUMN_TEXT;
 }
 
-/* find_relation - d->oid and d->relkind of table (a table, partitioned or foreign), "" if none. */
-static int find_relation(struct pg_store *ps, const char *table, struct pg_described *d,
-                         struct iq_error *err)
+/*
+ * pg_describe_sql - a table and its columns in one statement (prepared as
+ * STMT_DESCRIBE): the relation $1 (a table, partitioned or foreign) as
+ * its oid and kind, with one row per column in attnum order, or one row
+ * with NULL column fields when it has none; no row when there is no such
+ * relation. Columns: oid, relkind, name, declared type, not null, has a
+ * default (or identity), in the primary key, the pg_catalog base type
+ * name (NULL for others; a domain as its base type), the type to cast
+ * staged text to. Caller frees; NULL on OOM. (select_list is unused: the
+ * statement describes no job.)
+ */
+char *pg_describe_sql(const char *select_list)
 {
-    const char *values[1] = {table};
-    PGresult *res;
-    int rc = pg_exec(ps, "looking up a table",
-                     "SELECT c.oid::text, c.relkind FROM pg_class c"
-                     " WHERE c.oid = to_regclass(quote_ident($1)) AND c.relkind IN ('r', 'p', 'f')",
-                     1, values, &res, err);
-    if (rc < 0)
-        return rc;
-    if (PQntuples(res) > 0) {
-        snprintf(d->oid, sizeof(d->oid), "%s", PQgetvalue(res, 0, 0));
-        d->relkind = PQgetvalue(res, 0, 1)[0];
-    }
-    PQclear(res);
-    return 0;
+    (void)select_list;
+    return strdup("SELECT c.oid::text, c.relkind, col.*"
+                  " FROM pg_class c LEFT JOIN LATERAL ("
+                  "SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS declared, a.attnotnull,"
+                  " a.atthasdef OR a.attidentity <> '' AS has_default,"
+                  " coalesce(a.attnum = ANY (i.indkey), false) AS primary_key,"
+                  " CASE WHEN bt.typnamespace = 'pg_catalog'::regnamespace THEN bt.typname END AS base,"
+                  " format_type(a.atttypid, NULL) AS cast_type, a.attnum"
+                  " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+                  " JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype"
+                  " ELSE t.oid END"
+                  " LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary"
+                  " WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) col ON true"
+                  " WHERE c.oid = to_regclass(quote_ident($1)) AND c.relkind IN ('r', 'p', 'f')"
+                  " ORDER BY col.attnum");
 }
+
+/* Column numbers of STMT_DESCRIBE's result. */
+enum { DESC_OID, DESC_RELKIND, DESC_NAME, DESC_TYPE, DESC_NOT_NULL, DESC_DEFAULT, DESC_KEY,
+       DESC_BASE, DESC_CAST };
 
 /* fill_column - one catalog row into column i of d. */
 static int fill_column(const PGresult *res, int row, struct pg_described *d, size_t i)
 {
     struct table_column *c = &d->info.columns[i];
-    c->name = strdup(PQgetvalue(res, row, 0));
-    c->declared_type = strdup(PQgetvalue(res, row, 1));
-    c->not_null = PQgetvalue(res, row, 2)[0] == 't';
-    c->has_default = PQgetvalue(res, row, 3)[0] == 't';
-    c->primary_key = PQgetvalue(res, row, 4)[0] == 't';
-    c->type = column_type_of(PQgetisnull(res, row, 5) ? NULL : PQgetvalue(res, row, 5));
-    d->cast_types[i] = strdup(PQgetvalue(res, row, 6));
+    c->name = strdup(PQgetvalue(res, row, DESC_NAME));
+    c->declared_type = strdup(PQgetvalue(res, row, DESC_TYPE));
+    c->not_null = PQgetvalue(res, row, DESC_NOT_NULL)[0] == 't';
+    c->has_default = PQgetvalue(res, row, DESC_DEFAULT)[0] == 't';
+    c->primary_key = PQgetvalue(res, row, DESC_KEY)[0] == 't';
+    c->type = column_type_of(PQgetisnull(res, row, DESC_BASE) ? NULL
+                                                              : PQgetvalue(res, row, DESC_BASE));
+    d->cast_types[i] = strdup(PQgetvalue(res, row, DESC_CAST));
     return c->name && c->declared_type && d->cast_types[i] ? 0 : -1;
 }
 
-/* describe_columns - the columns of relation d->oid, in attnum order. */
-static int describe_columns(struct pg_store *ps, struct pg_described *d, struct iq_error *err)
+/* fill_described - STMT_DESCRIBE's rows into *d. */
+static int fill_described(const PGresult *res, struct pg_described *d, struct iq_error *err)
 {
-    const char *values[1] = {d->oid};
-    PGresult *res;
-    int rc = pg_exec(ps, "describing a table",
-                     "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
-                     " a.atthasdef OR a.attidentity <> '',"
-                     " coalesce(a.attnum = ANY (i.indkey), false),"
-                     " CASE WHEN bt.typnamespace = 'pg_catalog'::regnamespace THEN bt.typname END,"
-                     " format_type(a.atttypid, NULL)"
-                     " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-                     " JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype"
-                     " ELSE t.oid END"
-                     " LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary"
-                     " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
-                     " ORDER BY a.attnum",
-                     1, values, &res, err);
-    if (rc < 0)
-        return rc;
-    size_t n = (size_t)PQntuples(res);
+    size_t rows = (size_t)PQntuples(res);
+    if (rows == 0)
+        return 0; /* no such table */
+    snprintf(d->oid, sizeof(d->oid), "%s", PQgetvalue(res, 0, DESC_OID));
+    d->relkind = PQgetvalue(res, 0, DESC_RELKIND)[0];
+    d->info.exists = true;
+    size_t n = PQgetisnull(res, 0, DESC_NAME) ? 0 : rows;
     d->info.columns = calloc(n ? n : 1, sizeof(*d->info.columns));
     d->cast_types = calloc(n ? n : 1, sizeof(*d->cast_types));
-    rc = d->info.columns && d->cast_types ? 0 : -1;
+    int rc = d->info.columns && d->cast_types ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         d->info.column_count = i + 1;
         d->cast_count = i + 1;
         rc = fill_column(res, (int)i, d, i);
     }
-    PQclear(res);
     return rc == 0 ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
-/* describe - table's relation and columns into *d (pg_described_clear it, also on failure). */
+/*
+ * pg_describe - table's relation and columns into *d (pg_described_clear
+ * it, also on failure), in one round trip.
+ */
 int pg_describe(struct pg_store *ps, const char *table, struct pg_described *d,
                 struct iq_error *err)
 {
     memset(d, 0, sizeof(*d));
-    int rc = find_relation(ps, table, d, err);
-    if (rc < 0 || !d->oid[0])
+    const char *values[1] = {table};
+    PGresult *res;
+    int rc = pg_exec_prepared(ps, "describing a table", STMT_DESCRIBE, values, &res, err);
+    if (rc < 0)
         return rc;
-    d->info.exists = true;
-    return describe_columns(ps, d, err);
+    rc = fill_described(res, d, err);
+    PQclear(res);
+    return rc;
 }
 
 /* pg_described_column - index of the column called name, or -1. */

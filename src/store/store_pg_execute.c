@@ -113,6 +113,8 @@ static int execute_in_tx(struct pg_store *ps, const char *id, const struct audit
     if (rc == 0)
         rc = pg_read_job(ps, before->id, false, ret_job, err);
     if (rc == 0)
+        rc = pg_orchestrations_refresh(ps, *ret_job, NULL, err);
+    if (rc == 0)
         rc = pg_audit_job_change(ps, actx, "job.executed", before, *ret_job, err);
     job_free(before);
     return rc;

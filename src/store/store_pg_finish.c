@@ -70,7 +70,11 @@ static int check_fence(const struct job *job, const struct job_finish *finish, s
                         job->attempt, finish->worker, finish->attempt);
 }
 
-/* decide_outcome - where the attempt leads; IQ_E_INVALID for a status an attempt cannot end in. */
+/*
+ * decide_outcome - where the attempt leads (job may be NULL for
+ * COMPLETED, which does not depend on it); IQ_E_INVALID for a status an
+ * attempt cannot end in.
+ */
 static int decide_outcome(const struct job *job, const struct job_finish *finish,
                           struct attempt_outcome *out, struct iq_error *err)
 {
@@ -163,15 +167,25 @@ static char *phases_json_text(const struct job_finish *finish)
 }
 
 /*
- * record_sql - one statement that moves the job on and records the
- * attempt: the job row (history entry, error, counters, status), deleting
- * its locks, inserting its phase timings and NOTIFY importq; returns the
- * job row. Parameters: $1 id, $2 status, $3 attempt status, $4 error,
- * $5 available_at (NULL: unchanged), $6 finished (bool), $7 phase,
- * $8..$11 rows read/inserted/updated/rejected, $12 phases JSON, $13 node,
- * $14 updated_at. Caller frees; NULL on OOM.
+ * pg_record_attempt_sql - one statement (prepared as STMT_RECORD_ATTEMPT)
+ * that moves the job on and records the attempt: the job row (history
+ * entry, error, counters, status), deleting its locks, inserting its
+ * phase timings, with $15 (a COMPLETED job) every HELD/QUEUED dependant
+ * one dependency less to wait for, and NOTIFY importq; returns the job
+ * row. Parameters: $1 id, $2 status, $3 attempt status, $4 error, $5
+ * available_at (NULL: unchanged), $6 finished (bool), $7 phase, $8..$11
+ * rows read/inserted/updated/rejected, $12 phases JSON, $13 node, $14
+ * updated_at, $15 release dependants (bool), $16 worker and $17 attempt:
+ * the fence, so nothing changes (no row) unless the job is still RUNNING
+ * under that worker and attempt.
+ *
+ * The dependants are locked in id order before they are updated, so two
+ * dependencies completing at once (fan-in) queue up on the shared
+ * dependant and both decrements count. FAILED/CANCELLED dependants are
+ * left alone: execute recounts their dependencies. Caller frees; NULL on
+ * OOM.
  */
-static char *record_sql(const struct pg_store *ps)
+char *pg_record_attempt_sql(const char *select_list)
 {
     struct sql_text sql = {0};
     pg_sql_append(
@@ -187,88 +201,116 @@ static char *record_sql(const struct pg_store *ps)
         " worker = NULL, progress_phase = $7, rows_read = $8::bigint,"
         " rows_inserted = $9::bigint, rows_updated = $10::bigint, rows_rejected = $11::bigint,"
         " updated_at = $14::timestamptz"
-        " WHERE q.id = $1::uuid RETURNING q.*),"
-        " freed AS (DELETE FROM stg_import_resources l WHERE l.job_id = $1::uuid),"
+        " WHERE q.id = $1::uuid AND q.status = 'RUNNING' AND q.worker = $16"
+        " AND q.attempt = $17::integer RETURNING q.*),"
+        " freed AS (DELETE FROM stg_import_resources l WHERE l.job_id IN (SELECT id FROM job)),"
         " timed AS (INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"
         " started_at, duration_ms, rows, bytes, node)"
         " SELECT job.id, job.attempt, job.target_table, p.phase, p.started_at, p.duration_ms,"
         " coalesce(p.rows, 0), coalesce(p.bytes, 0), $13 FROM job, jsonb_to_recordset($12::jsonb)"
-        " AS p(phase text, started_at timestamptz, duration_ms bigint, rows bigint, bytes bigint))"
+        " AS p(phase text, started_at timestamptz, duration_ms bigint, rows bigint, bytes bigint)),"
+        " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0)"
+        " FROM (SELECT d.id FROM importq_job_deps e"
+        " JOIN stg_import_queue d ON d.id = e.job_id"
+        " WHERE $15::boolean AND e.depends_on_id IN (SELECT id FROM job)"
+        " AND d.status IN ('HELD', 'QUEUED')"
+        " ORDER BY d.id FOR UPDATE OF d) s WHERE q.id = s.id)"
         " SELECT %s, pg_notify('" PG_NOTIFY_CHANNEL "', 'finished') FROM job q",
-        ps->select_list);
+        select_list);
     return pg_sql_take(&sql);
 }
 
-/* record_attempt - run record_sql. *ret_job is the job now (job_free). */
+/* The parameters of STMT_RECORD_ATTEMPT for one report, and what they own. */
+struct record_values {
+    const char *values[17];
+    char *phases, *error;
+    char available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN], attempt[16];
+    char counts[4][24];
+};
+
+static void record_values_clear(struct record_values *v)
+{
+    free(v->phases);
+    free(v->error);
+    v->phases = v->error = NULL;
+}
+
+/* record_values_fill - STMT_RECORD_ATTEMPT's parameters for finish and outcome. */
+static int record_values_fill(struct record_values *v, const struct job_finish *finish,
+                              const struct attempt_outcome *outcome, struct iq_error *err)
+{
+    v->phases = phases_json_text(finish);
+    v->error = NULL;
+    int rc = v->phases ? error_text(finish, &v->error, err)
+                       : iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    if (rc < 0)
+        return rc;
+    const struct job_result *r = &finish->result;
+    snprintf(v->counts[0], sizeof(v->counts[0]), "%" PRId64, r->rows_read);
+    snprintf(v->counts[1], sizeof(v->counts[1]), "%" PRId64, r->rows_inserted);
+    snprintf(v->counts[2], sizeof(v->counts[2]), "%" PRId64, r->rows_updated);
+    snprintf(v->counts[3], sizeof(v->counts[3]), "%" PRId64, r->rows_rejected);
+    snprintf(v->attempt, sizeof(v->attempt), "%d", finish->attempt);
+    const char *values[17] = {
+        finish->job_id,
+        outcome->status,
+        outcome->attempt_status,
+        v->error,
+        outcome->retry ? time_format_rfc3339(finish->retry_at_ms, v->available) : NULL,
+        outcome->retry ? "f" : "t",
+        outcome->progress_phase,
+        v->counts[0],
+        v->counts[1],
+        v->counts[2],
+        v->counts[3],
+        v->phases,
+        finish->node_id,
+        time_format_rfc3339(time_now_ms(), v->now),
+        outcome->release_dependants ? "t" : "f",
+        finish->worker,
+        v->attempt,
+    };
+    memcpy(v->values, values, sizeof(values));
+    return 0;
+}
+
+/*
+ * recorded_job - the job STMT_RECORD_ATTEMPT returned (job_free); no row
+ * means the fence did not hold: IQ_E_STALE.
+ */
+static int recorded_job(const PGresult *res, const struct job_finish *finish,
+                        struct job **ret_job, struct iq_error *err)
+{
+    *ret_job = NULL;
+    struct job **jobs = NULL;
+    size_t found = 0;
+    int rc = pg_decode_rows(res, 1, &jobs, &found, err);
+    if (rc == 0 && found == 1)
+        *ret_job = jobs[0];
+    else if (rc == 0)
+        rc = iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (worker %s, attempt %d)",
+                          finish->job_id, finish->worker, finish->attempt);
+    free(jobs);
+    return rc;
+}
+
+/* record_attempt - run STMT_RECORD_ATTEMPT. *ret_job is the job now (job_free). */
 static int record_attempt(struct pg_store *ps, const struct job_finish *finish,
                           const struct attempt_outcome *outcome, struct job **ret_job,
                           struct iq_error *err)
 {
     *ret_job = NULL;
-    char *sql = record_sql(ps);
-    char *phases = phases_json_text(finish);
-    char *error = NULL;
-    int rc = sql && phases ? error_text(finish, &error, err)
-                           : iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    char available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
-    char counts[4][24];
-    const struct job_result *r = &finish->result;
-    snprintf(counts[0], sizeof(counts[0]), "%" PRId64, r->rows_read);
-    snprintf(counts[1], sizeof(counts[1]), "%" PRId64, r->rows_inserted);
-    snprintf(counts[2], sizeof(counts[2]), "%" PRId64, r->rows_updated);
-    snprintf(counts[3], sizeof(counts[3]), "%" PRId64, r->rows_rejected);
-    const char *values[14] = {finish->job_id,
-                              outcome->status,
-                              outcome->attempt_status,
-                              error,
-                              outcome->retry ? time_format_rfc3339(finish->retry_at_ms, available)
-                                             : NULL,
-                              outcome->retry ? "f" : "t",
-                              outcome->progress_phase,
-                              counts[0],
-                              counts[1],
-                              counts[2],
-                              counts[3],
-                              phases,
-                              finish->node_id,
-                              time_format_rfc3339(time_now_ms(), now)};
+    struct record_values v;
+    int rc = record_values_fill(&v, finish, outcome, err);
     PGresult *res = NULL;
     if (rc == 0)
-        rc = pg_exec(ps, "recording an attempt", sql, 14, values, &res, err);
-    free(sql);
-    free(phases);
-    free(error);
-    if (rc < 0)
-        return rc;
-    struct job **jobs = NULL;
-    size_t found = 0;
-    rc = pg_decode_rows(res, 1, &jobs, &found, err);
+        rc = pg_exec_prepared(ps, "recording an attempt", STMT_RECORD_ATTEMPT, v.values, &res,
+                              err);
+    record_values_clear(&v);
+    if (rc == 0)
+        rc = recorded_job(res, finish, ret_job, err);
     PQclear(res);
-    if (rc == 0 && found == 1)
-        *ret_job = jobs[0];
-    else if (rc == 0)
-        rc = iq_error_set(err, IQ_E_INTERNAL, "job %s vanished while finishing", finish->job_id);
-    free(jobs);
     return rc;
-}
-
-/*
- * release_dependants - a dependency COMPLETED: every HELD/QUEUED job
- * waiting on it waits for one less. Rows are locked in id order, so two
- * dependencies completing at once (fan-in) queue up on the shared
- * dependant and both decrements count. FAILED/CANCELLED dependants are
- * left alone: execute recounts their dependencies.
- */
-static int release_dependants(struct pg_store *ps, const char *job_id, struct iq_error *err)
-{
-    const char *values[1] = {job_id};
-    return pg_exec(ps, "releasing dependent jobs",
-                   "UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0)"
-                   " FROM (SELECT d.id FROM importq_job_deps e"
-                   " JOIN stg_import_queue d ON d.id = e.job_id"
-                   " WHERE e.depends_on_id = $1::uuid AND d.status IN ('HELD', 'QUEUED')"
-                   " ORDER BY d.id FOR UPDATE OF d) s WHERE q.id = s.id",
-                   1, values, NULL, err);
 }
 
 /* check_finish - what a report needs before any SQL. */
@@ -284,25 +326,79 @@ static int check_finish(const struct job_finish *finish, struct iq_error *err)
     return 0;
 }
 
-/* lock_fenced_job - the job row FOR UPDATE, which must be ours (IQ_E_STALE otherwise). */
-static int lock_fenced_job(struct pg_store *ps, const struct job_finish *finish,
-                           struct job **ret_job, struct iq_error *err)
+/*
+ * fenced_job - the job row read FOR UPDATE (steps' result), which must be
+ * ours (IQ_E_STALE otherwise). *ret_job: job_free.
+ */
+static int fenced_job(const PGresult *res, const struct job_finish *finish, struct job **ret_job,
+                      struct iq_error *err)
 {
-    int rc = pg_read_job(ps, finish->job_id, true, ret_job, err);
-    if (rc == IQ_E_NOT_FOUND)
+    *ret_job = NULL;
+    struct job **jobs = NULL;
+    size_t found = 0;
+    int rc = pg_decode_rows(res, 1, &jobs, &found, err);
+    if (rc == 0 && found == 1)
+        *ret_job = jobs[0];
+    free(jobs);
+    if (rc == 0 && !*ret_job)
         return iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (no such job)",
                             finish->job_id);
+    return rc == 0 ? check_fence(*ret_job, finish, err) : rc;
+}
+
+/*
+ * lock_and_record - the job row FOR UPDATE (with PG_LOCK_JOB_GRAPH first
+ * when lock_graph) and, for a COMPLETED report, whose outcome does not
+ * depend on the row, the record too, in one round trip: the record's own
+ * fence changes nothing unless the row is ours. Other reports decide
+ * their outcome from the row and record it next. Fills *ret_before,
+ * *ret_outcome and, when recorded here, *ret_after (job_free both).
+ */
+static int lock_and_record(struct pg_store *ps, const struct job_finish *finish, bool lock_graph,
+                           struct job **ret_before, struct attempt_outcome *ret_outcome,
+                           struct job **ret_after, struct iq_error *err)
+{
+    *ret_before = *ret_after = NULL;
+    struct record_values v = {0};
+    bool completed = finish->status == JOB_COMPLETED;
+    int rc = completed ? decide_outcome(NULL, finish, ret_outcome, err) : 0;
+    if (rc == 0 && completed)
+        rc = record_values_fill(&v, finish, ret_outcome, err);
+    const char *id[1] = {finish->job_id};
+    struct pg_step steps[3];
+    size_t n = 0, read = 0;
+    if (lock_graph)
+        steps[n++] = (struct pg_step){.what = "locking the job graph",
+                                      .stmt = STMT_NONE,
+                                      .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_JOB_GRAPH ")"};
+    read = n;
+    steps[n++] = (struct pg_step){.what = "reading a job", .stmt = STMT_JOB_GET_FOR_UPDATE,
+                                  .values = id};
+    if (completed)
+        steps[n++] = (struct pg_step){.what = "recording an attempt",
+                                      .stmt = STMT_RECORD_ATTEMPT,
+                                      .values = v.values};
     if (rc == 0)
-        rc = check_fence(*ret_job, finish, err);
+        rc = pg_exec_pipeline(ps, steps, n, err);
+    if (rc == 0)
+        rc = fenced_job(steps[read].res, finish, ret_before, err);
+    if (rc == 0 && completed)
+        rc = recorded_job(steps[read + 1].res, finish, ret_after, err);
+    else if (rc == 0)
+        rc = decide_outcome(*ret_before, finish, ret_outcome, err);
+    for (size_t i = 0; i < n; i++)
+        PQclear(steps[i].res);
+    record_values_clear(&v);
     return rc;
 }
 
 /*
- * pg_finish_attempt - see store_pg_internal.h. Inside the caller's
- * transaction, PG_LOCK_JOB_GRAPH held.
+ * finish_attempt - pg_finish_attempt, taking PG_LOCK_JOB_GRAPH itself in
+ * its first round trip when lock_graph.
  */
-int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, const char *action,
-                      const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
+static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, bool lock_graph,
+                          const char *action, const struct audit_context *actx,
+                          struct job **ret_job, struct iq_error *err)
 {
     struct job *before = NULL, *after = NULL;
     struct cascade cascade = {0};
@@ -311,16 +407,14 @@ int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, cons
         *ret_job = NULL;
     int rc = check_finish(finish, err);
     if (rc == 0)
-        rc = lock_fenced_job(ps, finish, &before, err);
-    if (rc == 0)
-        rc = decide_outcome(before, finish, &outcome, err);
-    if (rc == 0)
+        rc = lock_and_record(ps, finish, lock_graph, &before, &outcome, &after, err);
+    if (rc == 0 && !after)
         rc = record_attempt(ps, finish, &outcome, &after, err);
-    if (rc == 0 && outcome.release_dependants)
-        rc = release_dependants(ps, before->id, err);
     if (rc == 0 && outcome.cascade_status)
         rc = pg_fail_dependants(ps, before->id, outcome.cascade_status, time_now_ms(), &cascade,
                                 err);
+    if (rc == 0)
+        rc = pg_orchestrations_refresh(ps, after, &cascade, err);
     if (rc == 0)
         rc = pg_audit_job_change(ps, actx, action ? action : outcome.action, before, after, err);
     if (rc == 0)
@@ -332,6 +426,23 @@ int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, cons
     else
         job_free(after);
     return rc;
+}
+
+/*
+ * pg_finish_attempt - see store_pg_internal.h. Inside the caller's
+ * transaction, PG_LOCK_JOB_GRAPH held.
+ */
+int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, const char *action,
+                      const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
+{
+    return finish_attempt(ps, finish, false, action, actx, ret_job, err);
+}
+
+/* pg_finish_attempt_locking - see store_pg_internal.h. */
+int pg_finish_attempt_locking(struct pg_store *ps, const struct job_finish *finish,
+                              const struct audit_context *actx, struct iq_error *err)
+{
+    return finish_attempt(ps, finish, true, NULL, actx, NULL, err);
 }
 
 /*

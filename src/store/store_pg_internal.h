@@ -22,6 +22,12 @@
  *   store_pg_locks.c    listing and force-releasing locks
  *   store_pg_nodes.c    the node registry
  *   store_pg_notify.c   wake-ups: NOTIFY importq, LISTEN and wait
+ *   store_pg_tokens.c   API tokens: create, list, revoke, last use
+ *   store_pg_audit_read.c  audit pages and verifying the hash chain
+ *   store_pg_uploads.c  uploaded files and their expiry
+ *   store_pg_orchestrations.c  orchestrations: create, get, list, and
+ *                       keeping their aggregate status current
+ *   store_pg_phases.c   a job's phase timings
  *
  * Advisory lock keys (one bigint namespace 0x4951xxxx, "IQ", for importq):
  *   PG_LOCK_MIGRATE    0x49510001  session lock around migrate
@@ -37,7 +43,8 @@
  * Lock order, so no two importq transactions wait on each other in a
  * cycle: PG_LOCK_JOB_GRAPH, then job rows (the job itself FOR UPDATE, its
  * dependencies FOR SHARE, its dependants FOR UPDATE in id order), then
- * PG_LOCK_AUDIT last, held only from reading the chain head to COMMIT.
+ * PG_LOCK_AUDIT last, taken in the pipeline that sends the audit rows
+ * with COMMIT (store_pg_audit.c), so it is held for no round trip.
  * Dependencies are read FOR SHARE so that a concurrent completion of a
  * dependency either committed before (we see COMPLETED) or waits for our
  * commit (and then sees our new edge when it decrements dependants).
@@ -49,6 +56,11 @@
  * PG_LOCK_CLAIM is never held together with PG_LOCK_JOB_GRAPH: a claim
  * takes it first, then candidate job rows (FOR UPDATE SKIP LOCKED, which
  * never waits), then inserts lock rows, then PG_LOCK_AUDIT.
+ * An orchestration's row (stg_import_coordination) is locked FOR UPDATE
+ * after every job row a transaction locks and before PG_LOCK_AUDIT, in id
+ * order when there are several (pg_orchestrations_refresh): the
+ * statement after the lock then sees every committed job change, so the
+ * last transaction to take the row stores the true aggregate status.
  * A load's fence (load_commit) locks one job row FOR UPDATE just before
  * its COMMIT; with finish_on_commit it takes PG_LOCK_JOB_GRAPH first and
  * then finishes the job like job_finish.
@@ -90,9 +102,43 @@ enum pg_statement {
     STMT_JOBS_BY_IDS,
     STMT_DEPENDANTS_FOR_UPDATE,
     STMT_JOB_INSERT,
-    STMT_AUDIT_HEAD,
     STMT_AUDIT_INSERT,
+    STMT_CLAIM,          /* store_pg_claim.c */
+    STMT_CLAIM_AGING,
+    STMT_RECORD_ATTEMPT, /* store_pg_finish.c */
+    STMT_DESCRIBE,       /* store_pg_describe.c */
     STMT_COUNT
+};
+
+/*
+ * Texts of the prepared statements that live with their concept, built
+ * once per store from the job select list (store_pg.c calls them). Each
+ * returns a new text (caller frees), NULL on OOM.
+ */
+char *pg_claim_sql(const char *select_list);
+char *pg_claim_aging_sql(const char *select_list);
+char *pg_record_attempt_sql(const char *select_list);
+char *pg_describe_sql(const char *select_list);
+char *pg_audit_insert_sql(const char *select_list);
+
+/* Fields of one audit row as STMT_AUDIT_INSERT takes them: at, actor,
+ * action, entity, entity_id, before, after, request_id, client_addr. */
+#define PG_AUDIT_FIELDS 9
+
+/* Audit rows a transaction keeps before it sends them (pg_audit_append). */
+#define PG_AUDIT_PENDING_MAX 16
+
+/*
+ * The audit rows of the open transaction not sent yet (store_pg_audit.c):
+ * they go with the COMMIT, after PG_LOCK_AUDIT, in one round trip
+ * (pg_tx_finish), so the audit lock - and a claim's or a finish's lock -
+ * is held for no round trip of its own. locked: PG_LOCK_AUDIT already
+ * taken in this transaction (rows were sent early).
+ */
+struct pg_audit_tail {
+    bool locked;
+    size_t count;
+    char *pending[PG_AUDIT_PENDING_MAX][PG_AUDIT_FIELDS]; /* owned, NULL for SQL NULL */
 };
 
 /* One connection. base must stay the first member (store.h). */
@@ -106,6 +152,7 @@ struct pg_store {
     bool holds_session_lock;   /* migrate's advisory lock */
     bool listening;            /* LISTEN importq sent on this session (forgotten on reset) */
     char sqlstate[6];          /* of the last failed statement, "" after success */
+    struct pg_audit_tail audit; /* reset whenever a transaction begins or ends */
     /* Interrupt, shared with other threads. cancel is the key of the
      * current session (PQgetCancel at connect, replaced after a reset);
      * cancel_lock guards the pointer against a concurrent reset or close.
@@ -170,8 +217,47 @@ int pg_exec(struct pg_store *ps, const char *what, const char *sql, int param_co
 int pg_exec_prepared(struct pg_store *ps, const char *what, enum pg_statement stmt,
                      const char *const *values, PGresult **ret_res, struct iq_error *err);
 
+/* The most statements one pipeline sends (pg_exec_pipeline). */
+#define PG_PIPELINE_MAX 24
+
+/* One statement of a pipeline (pg_exec_pipeline). */
+struct pg_step {
+    const char *what;          /* names it in errors */
+    enum pg_statement stmt;    /* a prepared statement, or STMT_NONE: sql */
+    const char *sql;           /* STMT_NONE: one statement (no script) */
+    int param_count;           /* STMT_NONE: how many values */
+    const char *const *values; /* text parameters */
+    PGresult *res;             /* set on success: its result (caller PQclears) */
+};
+
+/*
+ * pg_exec_pipeline - run the count steps in one round trip (libpq pipeline
+ * mode: every statement is sent, then one Sync). Like the statements of a
+ * script, each takes its own snapshot, so a step after an advisory lock
+ * sees everything committed before the lock was granted; without BEGIN,
+ * the steps form one implicit transaction. Stops at the first failing
+ * step (the server skips the rest) and returns its error (pg_set_db_error);
+ * steps[i].res is set for every step that ran (PQclear them, also on
+ * failure). ps->in_transaction follows the session afterwards (BEGIN,
+ * COMMIT, or an aborted transaction left for pg_tx_rollback). When the
+ * connection is gone, nothing was open (no transaction, no session lock)
+ * and the steps open a transaction (steps[0] is BEGIN) without ending it,
+ * reconnects once and runs them again, as nothing of theirs can have
+ * committed.
+ */
+int pg_exec_pipeline(struct pg_store *ps, struct pg_step *steps, size_t count,
+                     struct iq_error *err);
+
 /* pg_tx_begin - BEGIN (may reconnect first, as nothing is open yet). */
 int pg_tx_begin(struct pg_store *ps, struct iq_error *err);
+
+/*
+ * pg_tx_begin_with - BEGIN plus then_sql (statements without parameters,
+ * e.g. SET LOCAL) in one round trip; what names it in errors. On failure
+ * nothing is left open.
+ */
+int pg_tx_begin_with(struct pg_store *ps, const char *what, const char *then_sql,
+                     struct iq_error *err);
 
 /*
  * pg_tx_begin_locked - BEGIN plus the transaction advisory lock lock_key
@@ -234,12 +320,29 @@ int pg_job_cancel(struct store *s, const char *id, const struct audit_context *a
 
 /*
  * pg_audit_append - append one row (any entity) to the audit hash chain in
- * the caller's transaction: takes PG_LOCK_AUDIT (held until COMMIT, so
- * call it last). JSON texts are stored byte for byte, NULL allowed.
+ * the caller's transaction. JSON texts are stored byte for byte, NULL
+ * allowed. The row is kept and sent with the COMMIT (pg_tx_finish, which
+ * takes PG_LOCK_AUDIT first), so end the transaction with pg_tx_finish;
+ * more than PG_AUDIT_PENDING_MAX rows are sent early, taking the lock
+ * then (held until COMMIT).
  */
 int pg_audit_append(struct pg_store *ps, const struct audit_context *actx, const char *action,
                     const char *entity, const char *entity_id, const char *before_json,
                     const char *after_json, struct iq_error *err);
+
+/*
+ * pg_audit_tail_reset - forget the transaction's audit state (a pending
+ * row is dropped): called when a transaction begins or ends.
+ */
+void pg_audit_tail_reset(struct pg_store *ps);
+
+/*
+ * pg_audit_pending_steps - the statements that send the pending audit
+ * rows (PG_LOCK_AUDIT unless held, then one insert per row) into steps
+ * (room for PG_AUDIT_PENDING_MAX + 1). Returns how many; 0 when none.
+ * They borrow the pending texts: run them before pg_audit_tail_reset.
+ */
+size_t pg_audit_pending_steps(struct pg_store *ps, struct pg_step *steps);
 
 /*
  * pg_audit_job_change - one audit row for entity "job" with before/after
@@ -354,6 +457,16 @@ int pg_job_heartbeat(struct store *s, const char *job_id, const char *worker, in
 int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, const char *action,
                       const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
 
+/*
+ * pg_finish_attempt_locking - pg_finish_attempt (its own outcome as the
+ * action, no job back) in a transaction that does not hold
+ * PG_LOCK_JOB_GRAPH yet: it is taken in the same round trip as the job
+ * row (and, for a COMPLETED report, the record). Used by load_commit's
+ * finish_on_commit.
+ */
+int pg_finish_attempt_locking(struct pg_store *ps, const struct job_finish *finish,
+                              const struct audit_context *actx, struct iq_error *err);
+
 int pg_job_finish(struct store *s, const struct job_finish *finish,
                   const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
 int pg_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
@@ -382,6 +495,82 @@ int pg_nodes_list(struct store *s, struct node_list *ret_list, struct iq_error *
 int pg_notify_work(struct pg_store *ps, const char *reason, struct iq_error *err);
 
 int pg_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken, struct iq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The API's own records (store_pg_tokens.c, _audit_read.c, _uploads.c) */
+/* ------------------------------------------------------------------ */
+
+int pg_token_create(struct store *s, const struct token_info *info,
+                    const struct audit_context *actx, struct iq_error *err);
+int pg_token_list(struct store *s, bool include_revoked, struct token_list *ret_list,
+                  struct iq_error *err);
+int pg_token_revoke(struct store *s, const char *name, const struct audit_context *actx,
+                    struct iq_error *err);
+int pg_token_touch(struct store *s, const char *token_id, int64_t at_ms, struct iq_error *err);
+int pg_audit_list(struct store *s, const struct audit_filter *filter, struct audit_page *ret_page,
+                  struct iq_error *err);
+int pg_audit_verify(struct store *s, struct audit_verify_result *ret_result, struct iq_error *err);
+int pg_upload_create(struct store *s, const struct upload_info *info,
+                     const struct audit_context *actx, struct iq_error *err);
+int pg_upload_get(struct store *s, const char *id, struct upload_info *ret_info,
+                  struct iq_error *err);
+int pg_uploads_expired(struct store *s, int64_t cutoff_ms, struct upload_list *ret_list,
+                       struct iq_error *err);
+int pg_upload_delete(struct store *s, const char *id, struct iq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Orchestrations and phase timings (store_pg_orchestrations.c,        */
+/* store_pg_phases.c), and the job insert they share (store_pg_jobs.c) */
+/* ------------------------------------------------------------------ */
+
+/*
+ * pg_job_insert - the new job id from req inside the caller's
+ * transaction, PG_LOCK_JOB_GRAPH held: its dependencies checked and
+ * locked FOR SHARE (IQ_E_CONFLICT), the capacity for this one job
+ * (req->max_queue_size; IQ_E_QUEUE_FULL), the row (HELD, QUEUED, or
+ * FAILED with "dependency_failed"), its edges, and its upload pointed at
+ * it (IQ_E_INVALID, field "<field_prefix>source.upload", for an unknown
+ * upload; field_prefix may be NULL). No audit row and no NOTIFY: the
+ * caller sends them last. *ret_job: the job (job_free).
+ */
+int pg_job_insert(struct pg_store *ps, const char *id, const struct job_create_request *req,
+                  const struct audit_context *actx, int64_t now_ms, const char *field_prefix,
+                  struct job **ret_job, struct iq_error *err);
+
+/* pg_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
+ * more than max_queue_size (> 0) wait. PG_LOCK_JOB_GRAPH held. */
+int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
+                      struct iq_error *err);
+
+/*
+ * pg_orchestrations_refresh - after job (may be NULL) and the jobs of
+ * cascade (may be NULL) changed status in the caller's transaction:
+ * recompute and store the aggregate status of each orchestration they
+ * belong to (none: no statement at all). Locks each orchestration row
+ * FOR UPDATE, in id order, then counts its jobs in a fresh statement (see
+ * the lock order above). Call it after the job changes, before the audit.
+ */
+int pg_orchestrations_refresh(struct pg_store *ps, const struct job *job,
+                              const struct cascade *cascade, struct iq_error *err);
+
+/*
+ * pg_orchestration_mark_running - a claim started a job of
+ * orchestration_id, which is therefore RUNNING whatever its other jobs
+ * do (core/orchestration.h): one UPDATE, no count, as the claim is the
+ * cluster's serial point. Nothing for NULL.
+ */
+int pg_orchestration_mark_running(struct pg_store *ps, const char *orchestration_id,
+                                  struct iq_error *err);
+
+int pg_orchestration_create(struct store *s, const struct orchestration_request *req,
+                            const struct audit_context *actx, struct orchestration *ret_orch,
+                            struct iq_error *err);
+int pg_orchestration_get(struct store *s, const char *id, struct orchestration *ret_orch,
+                         struct iq_error *err);
+int pg_orchestration_list(struct store *s, int limit, const char *after_id,
+                          struct orchestration_page *ret_page, struct iq_error *err);
+int pg_job_phases(struct store *s, const char *job_id, struct job_phase_list *ret_list,
+                  struct iq_error *err);
 
 /* pg_interrupt - see store_ops.interrupt (store_pg.c). */
 void pg_interrupt(struct store *s);

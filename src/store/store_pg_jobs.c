@@ -139,8 +139,13 @@ static int find_by_request_id(struct pg_store *ps, const char *request_id, struc
     return rc < 0 ? rc : 1;
 }
 
-/* check_capacity - IQ_E_QUEUE_FULL when max_queue_size jobs are QUEUED or HELD. */
-static int check_capacity(struct pg_store *ps, int max_queue_size, struct iq_error *err)
+/*
+ * pg_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
+ * more than max_queue_size (> 0) jobs QUEUED or HELD. PG_LOCK_JOB_GRAPH
+ * held, so the count stays true until COMMIT.
+ */
+int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
+                      struct iq_error *err)
 {
     if (max_queue_size <= 0)
         return 0;
@@ -152,10 +157,11 @@ static int check_capacity(struct pg_store *ps, int max_queue_size, struct iq_err
         return rc;
     int64_t queued = pg_text_to_int64(PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (queued >= max_queue_size)
+    if (queued + (int64_t)adding > max_queue_size)
         return iq_error_set(err, IQ_E_QUEUE_FULL,
-                            "queue is full: %d jobs queued or held (max_queue_size %d)",
-                            (int)queued, max_queue_size);
+                            "queue is full: %d jobs queued or held, no room for %zu more"
+                            " (max_queue_size %d)",
+                            (int)queued, adding, max_queue_size);
     return 0;
 }
 
@@ -227,6 +233,68 @@ static int insert_job(struct pg_store *ps, const char *id, const struct job_crea
     return rc;
 }
 
+/*
+ * link_upload - when spec reads an upload, point that upload at job_id;
+ * IQ_E_INVALID (field "<field_prefix>source.upload") when there is no
+ * such upload. replacing (an update): uploads the job used before and no
+ * longer names are released first.
+ */
+static int link_upload(struct pg_store *ps, const char *job_id, const struct job_spec *spec,
+                       const char *field_prefix, bool replacing, struct iq_error *err)
+{
+    const char *upload = spec->source.upload;
+    const char *values[2] = {job_id, upload && uuid_is_valid(upload) ? upload : NULL};
+    int rc = 0;
+    if (replacing)
+        rc = pg_exec(ps, "releasing uploads",
+                     "UPDATE importq_uploads SET job_id = NULL WHERE job_id = $1::uuid"
+                     " AND ($2::uuid IS NULL OR id <> $2::uuid)",
+                     2, values, NULL, err);
+    if (rc < 0 || !upload)
+        return rc;
+    PGresult *res = NULL;
+    if (values[1])
+        rc = pg_exec(ps, "linking an upload",
+                     "UPDATE importq_uploads SET job_id = $1::uuid WHERE id = $2::uuid", 2, values,
+                     &res, err);
+    if (rc < 0)
+        return rc;
+    int64_t linked = res ? pg_text_to_int64(PQcmdTuples(res)) : 0;
+    PQclear(res);
+    if (linked == 1)
+        return 0;
+    char field[64];
+    snprintf(field, sizeof(field), "%ssource.upload", field_prefix ? field_prefix : "");
+    iq_error_add_field(err, field, "unknown upload");
+    return iq_error_set(err, IQ_E_INVALID, "unknown upload %s", upload);
+}
+
+/*
+ * pg_job_insert - see store_pg_internal.h: dependencies checked and
+ * locked, capacity for this one job, the row, its edges, its upload.
+ */
+int pg_job_insert(struct pg_store *ps, const char *id, const struct job_create_request *req,
+                  const struct audit_context *actx, int64_t now_ms, const char *field_prefix,
+                  struct job **ret_job, struct iq_error *err)
+{
+    const struct job_spec *spec = req->spec;
+    *ret_job = NULL;
+    struct dep_check check;
+    int rc = pg_check_dependencies(ps, NULL, spec, &check, err);
+    if (rc == 0)
+        rc = pg_check_capacity(ps, req->max_queue_size, 1, err);
+    if (rc == 0)
+        rc = insert_job(ps, id, req, actx, &check, now_ms, err);
+    if (rc == 0 && spec->depends_on_count > 0)
+        rc = pg_insert_dependencies(ps, id, check.array_text, err);
+    pg_dep_check_clear(&check);
+    if (rc == 0)
+        rc = link_upload(ps, id, spec, field_prefix, false, err);
+    if (rc == 0)
+        rc = pg_read_job(ps, id, false, ret_job, err);
+    return rc;
+}
+
 /* create_in_tx - job_create's body inside its transaction. */
 static int create_in_tx(struct pg_store *ps, const struct job_create_request *req,
                         const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
@@ -243,20 +311,11 @@ static int create_in_tx(struct pg_store *ps, const struct job_create_request *re
     }
     if (rc < 0)
         return rc;
-    struct dep_check check;
-    rc = pg_check_dependencies(ps, NULL, spec, &check, err);
-    if (rc == 0)
-        rc = check_capacity(ps, req->max_queue_size, err);
     char id[UUID_STR_LEN];
     uuid7_generate(id);
-    int64_t now_ms = time_now_ms();
+    rc = pg_job_insert(ps, id, req, actx, time_now_ms(), NULL, ret_job, err);
     if (rc == 0)
-        rc = insert_job(ps, id, req, actx, &check, now_ms, err);
-    if (rc == 0 && spec->depends_on_count > 0)
-        rc = pg_insert_dependencies(ps, id, check.array_text, err);
-    pg_dep_check_clear(&check);
-    if (rc == 0)
-        rc = pg_read_job(ps, id, false, ret_job, err);
+        rc = pg_orchestrations_refresh(ps, *ret_job, NULL, err);
     if (rc == 0 && (*ret_job)->status == JOB_QUEUED)
         rc = pg_notify_work(ps, "created", err); /* idle workers wake at our COMMIT */
     if (rc == 0)
@@ -398,10 +457,14 @@ static int update_in_tx(struct pg_store *ps, const char *id, const struct job_sp
         rc = update_job_row(ps, before, spec, &check, now_ms, err);
     if (rc == 0)
         rc = replace_dependencies(ps, before->id, check.array_text, err);
+    if (rc == 0)
+        rc = link_upload(ps, before->id, spec, NULL, true, err);
     if (rc == 0 && check.failed_id[0])
         rc = pg_fail_dependants(ps, before->id, "FAILED", now_ms, &cascade, err);
     if (rc == 0)
         rc = pg_read_job(ps, before->id, false, ret_job, err);
+    if (rc == 0)
+        rc = pg_orchestrations_refresh(ps, *ret_job, &cascade, err);
     if (rc == 0)
         rc = pg_audit_job_change(ps, actx, "job.update", before, *ret_job, err);
     if (rc == 0)
@@ -502,6 +565,8 @@ static int cancel_in_tx(struct pg_store *ps, const char *id, const struct audit_
     }
     if (rc == 0)
         rc = pg_read_job(ps, before->id, false, ret_job, err);
+    if (rc == 0 && (*ret_job)->status != before->status)
+        rc = pg_orchestrations_refresh(ps, *ret_job, &cascade, err);
     if (rc == 0 && action)
         rc = pg_audit_job_change(ps, actx, action, before, *ret_job, err);
     if (rc == 0)

@@ -257,11 +257,17 @@ int pg_queue_stats(struct store *s, int64_t now_ms, struct queue_stats *ret_stat
     char since[TIME_RFC3339_LEN];
     const char *values[1] = {time_format_rfc3339(now_ms - MS_PER_DAY, since)};
     PGresult *res;
+    /* Each part is answered from an index (status, finished_at) or
+     * (status, created_at), not by reading the wide job rows. */
     int rc = pg_exec(ps, "counting jobs",
-                     "SELECT status, count(*),"
-                     " count(*) FILTER (WHERE finished_at >= $1::timestamptz),"
-                     " to_char(min(created_at) AT TIME ZONE 'UTC', " PG_TIME_FORMAT ")"
-                     " FROM stg_import_queue GROUP BY status",
+                     "SELECT s.status, s.n,"
+                     " CASE WHEN s.status IN ('COMPLETED', 'FAILED') THEN"
+                     "  (SELECT count(*) FROM stg_import_queue r"
+                     "   WHERE r.status = s.status AND r.finished_at >= $1::timestamptz) END,"
+                     " CASE WHEN s.status = 'QUEUED' THEN"
+                     "  (SELECT to_char(min(o.created_at) AT TIME ZONE 'UTC', " PG_TIME_FORMAT ")"
+                     "   FROM stg_import_queue o WHERE o.status = 'QUEUED') END"
+                     " FROM (SELECT status, count(*) AS n FROM stg_import_queue GROUP BY status) s",
                      1, values, &res, err);
     if (rc < 0)
         return rc;

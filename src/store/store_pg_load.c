@@ -458,15 +458,12 @@ static struct pg_load *load_new(struct pg_store *ps, const struct load_plan *pla
 }
 
 /*
- * begin_in_tx - load_begin's work once BEGIN is sent. JIT is turned off
- * for the transaction: the load's statements are simple scans and joins
- * whose JIT compilation (estimated on unanalysed staging tables) costs
- * more than it saves.
+ * begin_in_tx - load_begin's work once BEGIN (with jit off) is sent.
  */
 static int begin_in_tx(struct pg_load *pl, struct iq_error *err)
 {
     const struct load_plan *plan = pl->base.plan;
-    int rc = pg_load_exec(pl, "configuring the load", "SET LOCAL jit = off", NULL, err);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
         rc = resolve_part(pl, &pl->parts[i], err);
     if (rc == 0 && plan->direct) {
@@ -504,7 +501,10 @@ int pg_load_begin(struct store *s, const struct load_plan *plan, struct load **r
     struct pg_load *pl = load_new(ps, plan);
     if (!pl)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    rc = pg_tx_begin(ps, err);
+    /* JIT is off for the transaction: the load's statements are simple
+     * scans and joins whose JIT compilation (estimated on unanalysed
+     * staging tables) costs more than it saves. */
+    rc = pg_tx_begin_with(ps, "starting a load", "SET LOCAL jit = off", err);
     if (rc == 0)
         rc = begin_in_tx(pl, err);
     if (rc < 0) {
@@ -560,16 +560,34 @@ static int check_fence(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
+ * finish_is_fence - the finish locks and checks the very row, worker and
+ * attempt the fence names (as a worker's own job does), so the fence's
+ * own read would only repeat it.
+ */
+static bool finish_is_fence(const struct load_plan *plan)
+{
+    const struct job_finish *f = plan->finish_on_commit;
+    return f && plan->fence_job_id && f->job_id && f->worker && plan->fence_worker &&
+           strcmp(f->job_id, plan->fence_job_id) == 0 &&
+           strcmp(f->worker, plan->fence_worker) == 0 && f->attempt == plan->fence_attempt;
+}
+
+/*
  * fence_and_finish - the steps before COMMIT: with finish_on_commit,
  * PG_LOCK_JOB_GRAPH first (the finish locks dependants, and the lock
  * order puts the graph lock before any job row); the fence when
- * fence_job_id is set; then the finish itself (pg_finish_attempt, which
- * checks its own worker and attempt too), so the job is COMPLETED in the
- * same transaction as its rows.
+ * fence_job_id is set; then the finish (pg_finish_attempt, which locks
+ * the job row and checks its own worker and attempt: IQ_E_STALE like the
+ * fence), so the job is COMPLETED in the same transaction as its rows.
+ * When the finish is the fence itself (a worker's own job), the fence's
+ * read would only repeat it: the graph lock, the job row and the record
+ * then go in one round trip (pg_finish_attempt_locking).
  */
 static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
 {
     const struct load_plan *plan = pl->base.plan;
+    if (plan->finish_on_commit && finish_is_fence(plan)) /* the worker's own job: 1 round trip */
+        return pg_finish_attempt_locking(pl->ps, plan->finish_on_commit, plan->finish_actx, err);
     int rc = 0;
     if (plan->finish_on_commit)
         rc = pg_lock_graph(pl->ps, err);

@@ -2,7 +2,7 @@
  * store_sqlite_audit.c - the audit hash chain on SQLite: each row hashes
  * the previous row's hash. Rows are appended inside the write transaction
  * of the change they record; its write lock serialises the chain. Not
- * here: verifying the chain (core/audit.c hashes, the engine verifies).
+ * here: reading and verifying the chain (store_sqlite_audit_read.c).
  */
 #include "store/store_sqlite_internal.h"
 

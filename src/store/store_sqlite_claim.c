@@ -207,6 +207,8 @@ static int start_job(struct sqlite_store *s, const struct claim_request *req,
         rc = insert_lock(s, req, cand->id, (*ret_job)->attempt, &cand->locks[i], now_ms, err);
     if (rc == 0)
         rc = sqlite_audit_job(s, actx, "job.started", cand->id, NULL, *ret_job, now_ms, err);
+    if (rc == 0)
+        rc = sqlite_orchestration_refresh(s, (*ret_job)->orchestration_id, now_ms, err);
     return rc;
 }
 

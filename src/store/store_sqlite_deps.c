@@ -220,6 +220,8 @@ int sqlite_fail_dependants(struct sqlite_store *s, const char *root_id, enum job
             rc = sqlite_read_job(s, id, &after, err);
         if (rc == 0)
             rc = sqlite_audit_job(s, actx, "job.dependency_failed", id, before, after, now_ms, err);
+        if (rc == 0)
+            rc = sqlite_orchestration_refresh(s, after->orchestration_id, now_ms, err);
         rc = rc == 1 ? 0 : rc; /* no longer waiting: nothing to do */
         job_free(before);
         job_free(after);

@@ -118,6 +118,8 @@ static int execute_locked(struct sqlite_store *s, const char *id, const struct a
         rc = sqlite_read_job(s, id, ret_job, err);
     if (rc == 0)
         rc = sqlite_audit_job(s, actx, "job.executed", id, before, *ret_job, now_ms, err);
+    if (rc == 0)
+        rc = sqlite_orchestration_refresh(s, (*ret_job)->orchestration_id, now_ms, err);
     job_free(before);
     return rc;
 }

@@ -232,6 +232,8 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
         rc = sqlite_audit_job(s, actx, outcome.action, finish->job_id, before, after, now_ms, err);
     if (rc == 0)
         rc = after_effects(s, finish->job_id, &outcome, actx, now_ms, err);
+    if (rc == 0)
+        rc = sqlite_orchestration_refresh(s, after->orchestration_id, now_ms, err);
     if (rc == 0 && ret_job) {
         *ret_job = after;
         after = NULL;

@@ -12,6 +12,7 @@
  *   store_sqlite_list.c          job lists, their query plan, queue statistics
  *   store_sqlite_describe.c      a table's columns; a load's targets
  *   store_sqlite_load.c          a load's life: begin, commit, abort
+ *   store_sqlite_load_stage.c    rows in: the staging thread beside the pipeline
  *   store_sqlite_load_rows.c     rows in: multi-row INSERTs, binding
  *   store_sqlite_load_check.c    set-wise checks on staged rows
  *   store_sqlite_load_promote.c  staged rows into their tables
@@ -21,10 +22,18 @@
  *   store_sqlite_locks.c         lock expiry, listing and admin release
  *   store_sqlite_rejects.c       rejected rows kept per attempt
  *   store_sqlite_nodes.c         the node registry; wake-ups (none on SQLite)
+ *   store_sqlite_tokens.c        API tokens: create, list, revoke, last use
+ *   store_sqlite_audit_read.c    audit pages and verifying the hash chain
+ *   store_sqlite_uploads.c       uploaded files and their expiry
+ *   store_sqlite_orchestrations.c  orchestrations: create, get, list, and
+ *                                keeping their aggregate status current
+ *   store_sqlite_phases.c        a job's phase timings
  *
  * Locking: a struct sqlite_store is one connection used by one thread at a
  * time (SQLITE_OPEN_NOMUTEX); only sqlite_interrupt may be called from
- * another thread.
+ * another thread. While a load stages rows, that one thread is the load's
+ * staging thread (store_sqlite_load_stage.c), until load_check,
+ * load_promote or load_abort joins it.
  */
 #ifndef IMPORTQ_STORE_STORE_SQLITE_INTERNAL_H
 #define IMPORTQ_STORE_STORE_SQLITE_INTERNAL_H
@@ -164,6 +173,63 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                   " ORDER BY created_at, id")
 
 /*
+ * The statements of the API's own records (store_sqlite_tokens.c,
+ * _audit_list.c, _uploads.c). Token names sort bytewise (BINARY), as on
+ * PostgreSQL with COLLATE "C".
+ */
+#define TOKEN_COLUMNS "id, name, role, token_hash, created_by, created_at, last_used_at, revoked_at"
+#define UPLOAD_COLUMNS "u.id, u.bytes, u.sha256, u.path, u.created_by, u.created_at, u.job_id"
+#define ADMIN_STATEMENTS(X)                                                                        \
+    X(TOKEN_INSERT, "INSERT INTO importq_tokens (id, name, role, token_hash, created_by,"          \
+                    " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO NOTHING") \
+    X(TOKENS_LIST, "SELECT " TOKEN_COLUMNS " FROM importq_tokens"                                  \
+                   " WHERE ?1 OR revoked_at IS NULL ORDER BY name")                                \
+    X(TOKEN_BY_NAME, "SELECT role, revoked_at FROM importq_tokens WHERE name = ?1")                \
+    X(TOKEN_REVOKE, "UPDATE importq_tokens SET revoked_at = ?2"                                    \
+                    " WHERE name = ?1 AND revoked_at IS NULL")                                     \
+    X(TOKEN_TOUCH, "UPDATE importq_tokens SET last_used_at = ?2 WHERE id = ?1")                    \
+    X(AUDIT_CHAIN, "SELECT id, at, actor, action, entity, entity_id, before, after, request_id,"   \
+                   " client_addr, prev_hash, hash FROM stg_import_audit ORDER BY id")              \
+    X(UPLOAD_INSERT, "INSERT INTO importq_uploads (id, bytes, sha256, path, created_by,"           \
+                     " created_at, job_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                   \
+    X(UPLOAD_BY_ID, "SELECT " UPLOAD_COLUMNS " FROM importq_uploads u WHERE u.id = ?1")            \
+    X(UPLOADS_EXPIRED,                                                                             \
+      "SELECT " UPLOAD_COLUMNS " FROM importq_uploads u"                                           \
+      " LEFT JOIN stg_import_queue q ON q.id = u.job_id"                                           \
+      " WHERE q.status = 'COMPLETED' OR (u.created_at < ?1 AND (u.job_id IS NULL"                  \
+      " OR (q.status IN ('FAILED', 'CANCELLED') AND q.finished_at < ?1)))"                         \
+      " ORDER BY u.created_at, u.id")                                                              \
+    X(UPLOAD_DELETE, "DELETE FROM importq_uploads WHERE id = ?1")
+
+/*
+ * The statements of orchestrations, uploads linked to jobs and phase
+ * timings (store_sqlite_orchestrations.c, _jobs.c, _phases.c).
+ */
+#define ORCHESTRATION_COLUMNS "id, name, status, created_by, created_at, updated_at, detail"
+#define ORCHESTRATION_STATEMENTS(X)                                                                \
+    X(UPLOAD_LINK, "UPDATE importq_uploads SET job_id = ?2 WHERE id = ?1")                         \
+    X(UPLOADS_RELEASE, "UPDATE importq_uploads SET job_id = NULL WHERE job_id = ?1 AND id <> ?2") \
+    X(ORCHESTRATION_INSERT, "INSERT INTO stg_import_coordination (id, kind, name, status,"         \
+                            " detail, created_by, created_at, updated_at)"                         \
+                            " VALUES (?1, 'orchestration', ?2, 'QUEUED', ?3, ?4, ?5, ?5)")         \
+    X(ORCHESTRATION_TALLY, "SELECT status, CASE WHEN attempt > 0 THEN 1 ELSE 0 END, count(*)"      \
+                           " FROM stg_import_queue WHERE orchestration_id = ?1 GROUP BY 1, 2")     \
+    X(ORCHESTRATION_SET_STATUS, "UPDATE stg_import_coordination SET status = ?2, updated_at = ?3"  \
+                                " WHERE id = ?1 AND kind = 'orchestration' AND status <> ?2")      \
+    X(ORCHESTRATION_BY_ID, "SELECT " ORCHESTRATION_COLUMNS " FROM stg_import_coordination"         \
+                           " WHERE id = ?1 AND kind = 'orchestration'")                            \
+    X(ORCHESTRATION_JOBS, JOB_SELECT " WHERE q.orchestration_id = ?1 ORDER BY q.id")              \
+    X(ORCHESTRATIONS_PAGE, "SELECT " ORCHESTRATION_COLUMNS " FROM stg_import_coordination"         \
+                           " WHERE kind = 'orchestration' AND (?1 IS NULL OR id < ?1)"             \
+                           " ORDER BY id DESC LIMIT ?2")                                           \
+    X(ORCHESTRATIONS_PAGE_JOBS, JOB_SELECT " WHERE q.orchestration_id IN"                          \
+                                " (SELECT value FROM json_each(?1))"                               \
+                                " ORDER BY q.orchestration_id DESC, q.id")                         \
+    X(JOB_PHASES, "SELECT p.attempt, p.phase, p.started_at, p.duration_ms, p.rows, p.bytes"        \
+                  " FROM stg_import_queue q LEFT JOIN stg_import_performance p ON p.job_id = q.id" \
+                  " WHERE q.id = ?1 ORDER BY p.attempt, p.started_at, p.id")
+
+/*
  * The statements of the hot paths, prepared once per connection on first
  * use (SQLITE_PREPARE_PERSISTENT) and finalized on close. Parameters are
  * numbered in the order the code binds them.
@@ -218,7 +284,9 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                             "status = ?1 AND finished_at >= ?2")                                   \
     X(STATS_OLDEST_QUEUED, "SELECT min(created_at) FROM stg_import_queue"                          \
                            " WHERE status = 'QUEUED'")                                             \
-    RUNNING_STATEMENTS(X)
+    RUNNING_STATEMENTS(X)                                                                          \
+    ADMIN_STATEMENTS(X)                                                                            \
+    ORCHESTRATION_STATEMENTS(X)
 
 enum statement {
 #define STATEMENT_ENUM(name, sql) STMT_##name,
@@ -551,6 +619,72 @@ int sqlite_wait_for_work(struct store *base, int timeout_ms, bool *ret_woken,
                          struct iq_error *err);
 
 /* ------------------------------------------------------------------------
+ * The API's own records (store_sqlite_tokens.c, _audit_read.c, _uploads.c)
+ * ------------------------------------------------------------------------ */
+
+int sqlite_token_create(struct store *base, const struct token_info *info,
+                        const struct audit_context *actx, struct iq_error *err);
+int sqlite_token_list(struct store *base, bool include_revoked, struct token_list *ret_list,
+                      struct iq_error *err);
+int sqlite_token_revoke(struct store *base, const char *name, const struct audit_context *actx,
+                        struct iq_error *err);
+int sqlite_token_touch(struct store *base, const char *token_id, int64_t at_ms,
+                       struct iq_error *err);
+int sqlite_audit_list(struct store *base, const struct audit_filter *filter,
+                      struct audit_page *ret_page, struct iq_error *err);
+int sqlite_audit_verify(struct store *base, struct audit_verify_result *ret_result,
+                        struct iq_error *err);
+int sqlite_upload_create(struct store *base, const struct upload_info *info,
+                         const struct audit_context *actx, struct iq_error *err);
+int sqlite_upload_get(struct store *base, const char *id, struct upload_info *ret_info,
+                      struct iq_error *err);
+int sqlite_uploads_expired(struct store *base, int64_t cutoff_ms, struct upload_list *ret_list,
+                           struct iq_error *err);
+int sqlite_upload_delete(struct store *base, const char *id, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Orchestrations and phase timings (store_sqlite_orchestrations.c,
+ * _phases.c), and the job insert they share with job_create (_jobs.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * sqlite_job_insert - the new job id from req, inside the caller's write
+ * transaction: its dependencies checked (IQ_E_CONFLICT), the capacity for
+ * this one job (req->max_queue_size; IQ_E_QUEUE_FULL), the row (HELD,
+ * QUEUED, or FAILED with "dependency_failed"), its edges, and its upload
+ * pointed at it (IQ_E_INVALID, field "<field_prefix>source.upload", for
+ * an unknown upload; field_prefix may be NULL). No audit row: the caller
+ * writes it. *ret_job: the job (job_free).
+ */
+int sqlite_job_insert(struct sqlite_store *s, const char *id, const struct job_create_request *req,
+                      const char *created_by, int64_t now_ms, const char *field_prefix,
+                      struct job **ret_job, struct iq_error *err);
+
+/* sqlite_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would
+ * make more than max_queue_size (> 0) wait. */
+int sqlite_check_capacity(struct sqlite_store *s, int max_queue_size, size_t adding,
+                          struct iq_error *err);
+
+/*
+ * sqlite_orchestration_refresh - recompute the aggregate status of
+ * orchestration_id from its jobs (core/orchestration.h) and store it
+ * when it changed (updated_at = now_ms). Nothing for NULL. Call it inside
+ * the write transaction that changed a job's status, after the change.
+ */
+int sqlite_orchestration_refresh(struct sqlite_store *s, const char *orchestration_id,
+                                 int64_t now_ms, struct iq_error *err);
+
+int sqlite_orchestration_create(struct store *base, const struct orchestration_request *req,
+                                const struct audit_context *actx, struct orchestration *ret_orch,
+                                struct iq_error *err);
+int sqlite_orchestration_get(struct store *base, const char *id, struct orchestration *ret_orch,
+                             struct iq_error *err);
+int sqlite_orchestration_list(struct store *base, int limit, const char *after_id,
+                              struct orchestration_page *ret_page, struct iq_error *err);
+int sqlite_job_phases(struct store *base, const char *job_id, struct job_phase_list *ret_list,
+                      struct iq_error *err);
+
+/* ------------------------------------------------------------------------
  * Loads (store_sqlite_load*.c, store_sqlite_describe.c)
  * ------------------------------------------------------------------------ */
 
@@ -586,15 +720,13 @@ struct sqlite_load_part {
     const struct load_part *spec; /* borrowed from the plan */
     int index;                    /* in plan->parts */
     bool create;                  /* missing at load_begin: created in the write transaction */
-    bool staging_created;
     enum value_bind *binds;      /* per loaded column */
     struct load_column *columns; /* written columns: loaded ones, then parent-filled */
     size_t column_count;
-    char staging[32];           /* "importq_stage_<index>" in the temp schema */
+    char staging[32];           /* "importq_stage_<index>" in importq_staging */
     struct row_statement batch; /* the full-size statement, reused for the whole file */
     struct row_statement tail;  /* the last remainder size, kept while it repeats */
     size_t rows_per_batch;
-    int64_t rows_loaded;
 };
 
 /* One load on one connection (struct load is its public head). */
@@ -609,8 +741,10 @@ struct sqlite_load {
     bool failed; /* a call failed: only load_abort is left */
     bool staging_indexed;
     bool cache_sizes_set;
-    int64_t main_cache_before; /* PRAGMA cache_size values to restore */
-    int64_t temp_cache_before;
+    struct sqlite_stager *stager; /* the staging thread, between the first rows and the drain */
+    bool stager_unavailable;      /* it could not be started: rows are staged by the caller */
+    bool staging_attached;     /* the staging database "importq_staging" (ATTACH '') */
+    int64_t main_cache_before; /* PRAGMA main.cache_size to restore */
     locale_t c_locale; /* strtod_l: numbers never depend on the process locale */
     struct load_result result;
 };
@@ -654,9 +788,6 @@ int sqlite_load_interrupted(struct sqlite_load *load, const char *what, struct i
 /* sqlite_load_write_begin - BEGIN IMMEDIATE for the load unless it is open. */
 int sqlite_load_write_begin(struct sqlite_load *load, struct iq_error *err);
 
-/* sqlite_load_drop_staging - drop every staging table of load (autocommit). */
-int sqlite_load_drop_staging(struct sqlite_load *load, struct iq_error *err);
-
 /* sqlite_sql_column_list - append "a", "b", ... (the part's written columns). */
 void sqlite_sql_column_list(sqlite3_str *sql, const struct sqlite_load_part *part);
 
@@ -672,6 +803,27 @@ const struct load_column *sqlite_load_find_column(const struct sqlite_load_part 
 int sqlite_load_rows_init(struct sqlite_load *load, struct sqlite_load_part *part,
                           struct iq_error *err);
 void sqlite_load_rows_clear(struct sqlite_load_part *part);
+
+/*
+ * sqlite_load_stage_rows - stage row_count rows (row-major values, lines
+ * or NULL) into part's staging table, in one transaction that touches
+ * only the staging database (store_sqlite_load_rows.c). Run by the
+ * staging thread, or by the caller when there is none; touches only the
+ * connection and the part's statements, never the load's flags.
+ */
+int sqlite_load_stage_rows(struct sqlite_load *load, struct sqlite_load_part *part,
+                           const char *const *values, const int64_t *lines, size_t row_count,
+                           struct iq_error *err);
+
+/*
+ * sqlite_load_stage_drain - wait until the staging thread has staged every
+ * row handed to it and end it (store_sqlite_load_stage.c); the connection
+ * is the caller's again. Returns 0 (also when there was no thread) or the
+ * thread's failure, and the load has failed. sqlite_load_stage_discard
+ * ends it dropping rows not yet staged (load_abort). Both are repeatable.
+ */
+int sqlite_load_stage_drain(struct sqlite_load *load, struct iq_error *err);
+void sqlite_load_stage_discard(struct sqlite_load *load);
 
 /* sqlite_load_index_staging - index looked-up staging columns, once, before the write lock. */
 int sqlite_load_index_staging(struct sqlite_load *load, struct iq_error *err);

@@ -112,9 +112,12 @@ static int count_waiting(struct sqlite_store *s, int64_t *ret_count, struct iq_e
     return sqlite_read_int64(s, stmt, "count queued jobs", ret_count, err);
 }
 
-/* check_capacity - IQ_E_QUEUE_FULL when max_queue_size (> 0) jobs already wait.
+/*
+ * sqlite_check_capacity - IQ_E_QUEUE_FULL when `adding` new jobs would
+ * make more than max_queue_size (> 0) jobs wait (QUEUED or HELD).
  */
-static int check_capacity(struct sqlite_store *s, int max_queue_size, struct iq_error *err)
+int sqlite_check_capacity(struct sqlite_store *s, int max_queue_size, size_t adding,
+                          struct iq_error *err)
 {
     if (max_queue_size <= 0)
         return 0;
@@ -122,10 +125,11 @@ static int check_capacity(struct sqlite_store *s, int max_queue_size, struct iq_
     int rc = count_waiting(s, &waiting, err);
     if (rc < 0)
         return rc;
-    if (waiting >= max_queue_size)
+    if (waiting + (int64_t)adding > max_queue_size)
         return iq_error_set(err, IQ_E_QUEUE_FULL,
-                            "queue is full: %d jobs queued or held (max_queue_size %d)",
-                            (int)waiting, max_queue_size);
+                            "queue is full: %d jobs queued or held, no room for %zu more"
+                            " (max_queue_size %d)",
+                            (int)waiting, adding, max_queue_size);
     return 0;
 }
 
@@ -192,6 +196,72 @@ static int insert_job(struct sqlite_store *s, const char *id, const struct job_c
     return rc;
 }
 
+/*
+ * link_upload - when spec reads an upload, point that upload at job_id;
+ * IQ_E_INVALID (field "<field_prefix>source.upload") when there is no
+ * such upload. replacing (an update): uploads the job used before and no
+ * longer names are released first.
+ */
+static int link_upload(struct sqlite_store *s, const char *job_id, const struct job_spec *spec,
+                       const char *field_prefix, bool replacing, struct iq_error *err)
+{
+    const char *upload = spec->source.upload;
+    int rc = 0;
+    if (replacing) {
+        sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_UPLOADS_RELEASE, err);
+        if (!stmt)
+            return IQ_E_DB;
+        struct binder b = binder_start(stmt);
+        bind_text(&b, job_id);
+        bind_text(&b, upload ? upload : "");
+        rc = sqlite_binder_check(s, &b, err);
+        if (rc == 0)
+            rc = sqlite_stmt_run(s, stmt, "release uploads", err);
+    }
+    if (rc < 0 || !upload)
+        return rc;
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_UPLOAD_LINK, err);
+    if (!stmt)
+        return IQ_E_DB;
+    struct binder b = binder_start(stmt);
+    bind_text(&b, upload);
+    bind_text(&b, job_id);
+    rc = sqlite_binder_check(s, &b, err);
+    if (rc == 0)
+        rc = sqlite_stmt_run(s, stmt, "link upload", err);
+    if (rc == 0 && sqlite3_changes(s->db) != 1) {
+        char field[64];
+        snprintf(field, sizeof(field), "%ssource.upload", field_prefix ? field_prefix : "");
+        iq_error_add_field(err, field, "unknown upload");
+        rc = iq_error_set(err, IQ_E_INVALID, "unknown upload %s", upload);
+    }
+    return rc;
+}
+
+/*
+ * sqlite_job_insert - see store_sqlite_internal.h: dependencies checked,
+ * capacity for this one job, the row, its edges, its upload linked.
+ */
+int sqlite_job_insert(struct sqlite_store *s, const char *id, const struct job_create_request *req,
+                      const char *created_by, int64_t now_ms, const char *field_prefix,
+                      struct job **ret_job, struct iq_error *err)
+{
+    *ret_job = NULL;
+    struct dep_summary deps;
+    int rc = sqlite_check_dependencies(s, NULL, req->spec, &deps, err);
+    if (rc == 0)
+        rc = sqlite_check_capacity(s, req->max_queue_size, 1, err);
+    if (rc == 0)
+        rc = insert_job(s, id, req, &deps, created_by, now_ms, err);
+    if (rc == 0)
+        rc = sqlite_insert_dependencies(s, id, req->spec, err);
+    if (rc == 0)
+        rc = link_upload(s, id, req->spec, field_prefix, false, err);
+    if (rc == 0)
+        rc = sqlite_read_job(s, id, ret_job, err);
+    return rc;
+}
+
 /* create_locked - the body of job_create, inside BEGIN IMMEDIATE. */
 static int create_locked(struct sqlite_store *s, const struct job_create_request *req,
                          const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
@@ -205,20 +275,12 @@ static int create_locked(struct sqlite_store *s, const struct job_create_request
             return rc;
         }
     }
-    struct dep_summary deps;
-    int rc = sqlite_check_dependencies(s, NULL, spec, &deps, err);
-    if (rc == 0)
-        rc = check_capacity(s, req->max_queue_size, err);
-    if (rc < 0)
-        return rc;
     char id[UUID_STR_LEN];
     uuid7_generate(id);
     int64_t now_ms = time_now_ms();
-    rc = insert_job(s, id, req, &deps, actx->actor, now_ms, err);
+    int rc = sqlite_job_insert(s, id, req, actx->actor, now_ms, NULL, ret_job, err);
     if (rc == 0)
-        rc = sqlite_insert_dependencies(s, id, spec, err);
-    if (rc == 0)
-        rc = sqlite_read_job(s, id, ret_job, err);
+        rc = sqlite_orchestration_refresh(s, req->orchestration_id, now_ms, err);
     if (rc == 0)
         rc = sqlite_audit_job(s, actx, "job.create", id, NULL, *ret_job, now_ms, err);
     return rc;
@@ -345,11 +407,15 @@ static int update_locked(struct sqlite_store *s, const char *id, const struct jo
     if (rc == 0)
         rc = sqlite_insert_dependencies(s, id, spec, err);
     if (rc == 0)
+        rc = link_upload(s, id, spec, NULL, true, err);
+    if (rc == 0)
         rc = sqlite_read_job(s, id, ret_job, err);
     if (rc == 0)
         rc = sqlite_audit_job(s, actx, "job.update", id, before, *ret_job, now_ms, err);
     if (rc == 0 && deps.failed_id)
         rc = sqlite_fail_dependants(s, id, JOB_FAILED, actx, now_ms, err);
+    if (rc == 0)
+        rc = sqlite_orchestration_refresh(s, (*ret_job)->orchestration_id, now_ms, err);
     job_free(before);
     return rc;
 }
@@ -404,6 +470,8 @@ static int cancel_waiting(struct sqlite_store *s, const struct job *before,
         rc = sqlite_audit_job(s, actx, "job.cancel", before->id, before, *ret_job, now_ms, err);
     if (rc == 0)
         rc = sqlite_fail_dependants(s, before->id, JOB_CANCELLED, actx, now_ms, err);
+    if (rc == 0)
+        rc = sqlite_orchestration_refresh(s, (*ret_job)->orchestration_id, now_ms, err);
     return rc;
 }
 

@@ -11,7 +11,7 @@
  *      are rejected naming its line (insert, upsert, replace)
  *   4. insert mode: keys the target already has
  * Each check is one SELECT over a staging table; every row it finds is
- * reported through the reject callback, noted in temp.importq_rejects and
+ * reported through the reject callback, noted in importq_staging.importq_rejects and
  * then deleted from staging, so memory stays bounded however many rows
  * fail. When part 0 lost rows, child rows whose parent row is gone (same
  * line and, for loaded parent-key columns, the same values) are dropped
@@ -68,7 +68,7 @@ static void null_key_check(const struct sqlite_load_part *part, struct check *re
     sqlite3_str_appendall(sql, "SELECT s.rowid, s.line, CASE");
     for (size_t k = 0; k < spec->key_count; k++)
         sqlite3_str_appendf(sql, " WHEN %s IS NULL THEN %d", key_expr(part, k), (int)k);
-    sqlite3_str_appendf(sql, " END FROM temp.\"%w\" s WHERE false", part->staging);
+    sqlite3_str_appendf(sql, " END FROM importq_staging.\"%w\" s WHERE false", part->staging);
     for (size_t k = 0; k < spec->key_count; k++)
         sqlite3_str_appendf(sql, " OR %s IS NULL", key_expr(part, k));
     sqlite3_str_appendall(sql, " ORDER BY s.rowid");
@@ -106,8 +106,9 @@ static void reference_check(const struct sqlite_load *load, const struct sqlite_
 {
     const char *expr = sqlite_load_find_column(part, ref->column)->expr;
     sqlite3_str *sql = sqlite3_str_new(NULL);
-    sqlite3_str_appendf(sql, "SELECT s.rowid, s.line, %s FROM temp.\"%w\" s WHERE %s IS NOT NULL",
-                        expr, part->staging, expr);
+    sqlite3_str_appendf(
+        sql, "SELECT s.rowid, s.line, %s FROM importq_staging.\"%w\" s WHERE %s IS NOT NULL", expr,
+        part->staging, expr);
     if (!replaces(load, ref->ref_table))
         sqlite3_str_appendf(sql,
                             " AND NOT EXISTS (SELECT 1 FROM main.\"%w\" r WHERE r.\"%w\" = %s)",
@@ -117,8 +118,9 @@ static void reference_check(const struct sqlite_load *load, const struct sqlite_
         int index = loaded_index(other, ref->ref_column);
         if (strcasecmp(other->spec->table, ref->ref_table) != 0 || index < 0)
             continue;
-        sqlite3_str_appendf(sql, " AND NOT EXISTS (SELECT 1 FROM temp.\"%w\" q WHERE q.c%d = %s)",
-                            other->staging, index + 1, expr);
+        sqlite3_str_appendf(
+            sql, " AND NOT EXISTS (SELECT 1 FROM importq_staging.\"%w\" q WHERE q.c%d = %s)",
+            other->staging, index + 1, expr);
     }
     sqlite3_str_appendall(sql, " ORDER BY s.rowid");
     *ret_check = (struct check){.kind = CHECK_REFERENCE,
@@ -139,7 +141,8 @@ static void duplicate_check(const struct sqlite_load_part *part, struct check *r
                                " OVER w AS n, first_value(s.line) OVER w AS first_line");
     for (size_t k = 0; k < spec->key_count; k++)
         sqlite3_str_appendf(sql, ", %s AS k%d", key_expr(part, k), (int)k);
-    sqlite3_str_appendf(sql, " FROM temp.\"%w\" s WINDOW w AS (PARTITION BY ", part->staging);
+    sqlite3_str_appendf(sql, " FROM importq_staging.\"%w\" s WINDOW w AS (PARTITION BY ",
+                        part->staging);
     for (size_t k = 0; k < spec->key_count; k++)
         sqlite3_str_appendf(sql, "%s%s", k ? ", " : "", key_expr(part, k));
     sqlite3_str_appendall(sql, " ORDER BY s.rowid)) WHERE n > 1 ORDER BY rid");
@@ -155,8 +158,9 @@ static void conflict_check(const struct sqlite_load_part *part, struct check *re
     sqlite3_str_appendall(sql, "SELECT s.rowid, s.line");
     for (size_t k = 0; k < spec->key_count; k++)
         sqlite3_str_appendf(sql, ", %s", key_expr(part, k));
-    sqlite3_str_appendf(sql, " FROM temp.\"%w\" s WHERE EXISTS (SELECT 1 FROM main.\"%w\" t WHERE ",
-                        part->staging, spec->table);
+    sqlite3_str_appendf(
+        sql, " FROM importq_staging.\"%w\" s WHERE EXISTS (SELECT 1 FROM main.\"%w\" t WHERE ",
+        part->staging, spec->table);
     for (size_t k = 0; k < spec->key_count; k++)
         sqlite3_str_appendf(sql, "%st.\"%w\" = %s", k ? " AND " : "", spec->key[k],
                             key_expr(part, k));
@@ -248,7 +252,7 @@ static int report_row(struct check_run *run, const struct check *check, sqlite3_
     return 0;
 }
 
-/* flag_row - note the rowid of a rejected row in temp.importq_rejects. */
+/* flag_row - note the rowid of a rejected row in importq_staging.importq_rejects. */
 static int flag_row(struct sqlite_load *load, sqlite3_stmt *flag, int64_t rid, struct iq_error *err)
 {
     int rc = sqlite3_bind_int64(flag, 1, rid);
@@ -291,7 +295,7 @@ static int run_check(struct check_run *run, struct check *check, struct iq_error
     int rc = check->sql ? sqlite_load_interrupted(load, check->what, err) : nomem(err);
     if (rc == 0 && (sqlite3_prepare_v2(load->s->db, check->sql, -1, &stmt, NULL) != SQLITE_OK ||
                     sqlite3_prepare_v2(load->s->db,
-                                       "INSERT OR IGNORE INTO temp.importq_rejects (rid)"
+                                       "INSERT OR IGNORE INTO importq_staging.importq_rejects (rid)"
                                        " VALUES (?1)",
                                        -1, &flag, NULL) != SQLITE_OK))
         rc = sqlite_load_error(load->s, sqlite3_errcode(load->s->db), check->what, err);
@@ -303,9 +307,9 @@ static int run_check(struct check_run *run, struct check *check, struct iq_error
     check->sql = NULL;
     if (rc == 0)
         rc = sqlite_exec_sql(load->s,
-                             sqlite3_mprintf("DELETE FROM temp.\"%w\" WHERE rowid IN"
-                                             " (SELECT rid FROM temp.importq_rejects);"
-                                             " DELETE FROM temp.importq_rejects",
+                             sqlite3_mprintf("DELETE FROM importq_staging.\"%w\" WHERE rowid IN"
+                                             " (SELECT rid FROM importq_staging.importq_rejects);"
+                                             " DELETE FROM importq_staging.importq_rejects",
                                              run->part->staging),
                              "drop rejected rows", err);
     if (rc == 0 && run->stop_rc)
@@ -352,8 +356,8 @@ static int drop_orphans(struct sqlite_load *load, const struct sqlite_load_part 
     const struct load_part *spec = part->spec;
     sqlite3_str *sql = sqlite3_str_new(NULL);
     sqlite3_str_appendf(sql,
-                        "DELETE FROM temp.\"%w\" AS c WHERE NOT EXISTS (SELECT 1 FROM"
-                        " temp.\"%w\" p WHERE p.line = c.line",
+                        "DELETE FROM importq_staging.\"%w\" AS c WHERE NOT EXISTS (SELECT 1 FROM"
+                        " importq_staging.\"%w\" p WHERE p.line = c.line",
                         part->staging, parent->staging);
     for (size_t k = 0; k < spec->parent_key_count; k++) {
         int child = loaded_index(part, spec->child_columns[k]);
@@ -371,10 +375,11 @@ static int drop_orphans(struct sqlite_load *load, const struct sqlite_load_part 
 static int check_all(struct sqlite_load *load, load_reject_cb reject_cb, void *ctx,
                      int64_t *ret_rejected, struct iq_error *err)
 {
-    int rc = sqlite_exec_sql(load->s,
-                             sqlite3_mprintf("CREATE TEMP TABLE IF NOT EXISTS importq_rejects"
-                                             " (rid INTEGER PRIMARY KEY)"),
-                             "create rejects table", err);
+    int rc =
+        sqlite_exec_sql(load->s,
+                        sqlite3_mprintf("CREATE TABLE IF NOT EXISTS importq_staging.importq_rejects"
+                                        " (rid INTEGER PRIMARY KEY)"),
+                        "create rejects table", err);
     struct check_run run = {.load = load, .reject_cb = reject_cb, .ctx = ctx};
     int64_t parents_rejected = 0;
     for (size_t i = 0; rc == 0 && i < load->part_count; i++) {
@@ -394,9 +399,10 @@ static int check_all(struct sqlite_load *load, load_reject_cb reject_cb, void *c
 }
 
 /*
- * sqlite_load_check - see store_ops.load_check. A direct load has nothing
- * to check. Staged: opens the write transaction (kept for promote and
- * commit), creates missing targets, runs the checks. *ret_rejected (may
+ * sqlite_load_check - see store_ops.load_check. A direct plan has nothing
+ * to check (its promote fails on any constraint error). Otherwise: waits
+ * for the staging thread, opens the write transaction (kept for promote
+ * and commit), creates missing targets, runs the checks. *ret_rejected (may
  * be NULL) = rows reported plus children dropped with their parents.
  * reject_cb may be NULL; the reject it gets is valid during the call only.
  */
@@ -410,7 +416,9 @@ int sqlite_load_check(struct load *base, load_reject_cb reject_cb, void *ctx, in
     int rc = sqlite_load_usable(load, err);
     if (rc < 0 || load->base.plan->direct)
         return rc;
-    rc = sqlite_load_index_staging(load, err);
+    rc = sqlite_load_stage_drain(load, err);
+    if (rc == 0)
+        rc = sqlite_load_index_staging(load, err);
     if (rc == 0)
         rc = sqlite_load_write_begin(load, err);
     if (rc == 0)

@@ -7,9 +7,13 @@
  * the old rows until COMMIT and the new ones after. Children are promoted
  * after their parent. Counts are summed over all parts.
  *
- * The INSERTs are OR FAIL, as in store_sqlite_load_rows.c: any error fails
- * the load and rolls back its whole transaction, so SQLite need not keep
- * a statement journal to undo a half-done statement.
+ * The INSERTs are OR FAIL. A plain (OR ABORT) statement that writes many
+ * rows into a table with constraints makes SQLite keep a statement
+ * journal, a copy of every page the statement touches so it can undo just
+ * that statement; any error here fails the load and rolls back its whole
+ * transaction, so no undo is needed. OR FAIL also keeps the rows before
+ * the failing one and sqlite3_changes() counts them, which names the
+ * staged row (and so the line) at fault without running anything again.
  */
 #include "store/store_sqlite_internal.h"
 
@@ -17,14 +21,15 @@
 #include <string.h>
 #include <strings.h>
 
-/* append_select - " SELECT <exprs> FROM temp.<staging> s WHERE true ORDER BY s.rowid". */
+/* append_select - " SELECT <exprs> FROM importq_staging.<staging> s ... ORDER BY s.rowid". */
 static void append_select(sqlite3_str *sql, const struct sqlite_load_part *part)
 {
     sqlite3_str_appendall(sql, " SELECT ");
     for (size_t i = 0; i < part->column_count; i++)
         sqlite3_str_appendf(sql, "%s%s", i ? ", " : "", part->columns[i].expr);
     /* WHERE true: without it SQLite could read ON CONFLICT as a join's ON. */
-    sqlite3_str_appendf(sql, " FROM temp.\"%w\" s WHERE true ORDER BY s.rowid", part->staging);
+    sqlite3_str_appendf(sql, " FROM importq_staging.\"%w\" s WHERE true ORDER BY s.rowid",
+                        part->staging);
 }
 
 /* is_key - whether name is one of the part's key columns. */
@@ -69,7 +74,7 @@ static int count_existing(struct sqlite_load *load, const struct sqlite_load_par
     const struct load_part *spec = part->spec;
     sqlite3_str *sql = sqlite3_str_new(NULL);
     sqlite3_str_appendf(sql,
-                        "SELECT count(*) FROM temp.\"%w\" s WHERE EXISTS"
+                        "SELECT count(*) FROM importq_staging.\"%w\" s WHERE EXISTS"
                         " (SELECT 1 FROM main.\"%w\" t WHERE ",
                         part->staging, spec->table);
     for (size_t k = 0; k < spec->key_count; k++)
@@ -88,6 +93,56 @@ static int count_existing(struct sqlite_load *load, const struct sqlite_load_par
     }
     rc = sqlite_read_int64(load->s, stmt, "count existing keys", ret_count, err);
     sqlite3_finalize(stmt);
+    return rc;
+}
+
+/*
+ * failed_line - after an INSERT OR FAIL ... SELECT that failed once
+ * inserted rows had gone in (ORDER BY rowid, one change per row): the
+ * line of the staged row at fault, or -1 when it cannot be told.
+ */
+static int64_t failed_line(struct sqlite_load *load, const struct sqlite_load_part *part,
+                           int64_t inserted)
+{
+    char *sql = sqlite3_mprintf(
+        "SELECT line FROM importq_staging.\"%w\" ORDER BY rowid LIMIT 1 OFFSET %lld", part->staging,
+        (long long)inserted);
+    sqlite3_stmt *stmt = NULL;
+    int rc = sql ? sqlite3_prepare_v2(load->s->db, sql, -1, &stmt, NULL) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    int64_t line = -1;
+    if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW &&
+        sqlite3_column_type(stmt, 0) == SQLITE_INTEGER && sqlite3_column_int64(stmt, 0) > 0)
+        line = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return line;
+}
+
+/*
+ * promote_failed - the error of a failed promote of part: a constraint
+ * error names the line of the first staged row that failed ("line 7:
+ * promote into "users": UNIQUE constraint failed: users.email") when
+ * every row counts one change (not for upsert with DO NOTHING).
+ */
+static int promote_failed(struct sqlite_load *load, const struct sqlite_load_part *part,
+                          int sqlite_rc, bool one_change_per_row, struct iq_error *err)
+{
+    int64_t inserted = sqlite3_changes64(load->s->db);
+    char *message = sqlite3_mprintf("%s", sqlite3_errmsg(load->s->db));
+    int64_t line = -1;
+    if ((sqlite_rc & 0xff) == SQLITE_CONSTRAINT && one_change_per_row)
+        line = failed_line(load, part, inserted);
+    int rc;
+    if ((sqlite_rc & 0xff) == SQLITE_INTERRUPT)
+        rc = iq_error_set(err, IQ_E_CANCELLED, "promote into \"%s\": the load was interrupted",
+                          part->spec->table);
+    else if (line > 0)
+        rc = iq_error_set(err, IQ_E_DB, "line %lld: promote into \"%s\": %s", (long long)line,
+                          part->spec->table, message ? message : "out of memory");
+    else
+        rc = iq_error_set(err, IQ_E_DB, "promote into \"%s\": %s", part->spec->table,
+                          message ? message : "out of memory");
+    sqlite3_free(message);
     return rc;
 }
 
@@ -113,11 +168,13 @@ static int promote_part(struct sqlite_load *load, const struct sqlite_load_part 
     bool updates = false;
     if (upsert)
         append_upsert(sql, part, &updates);
-    char what[128];
-    snprintf(what, sizeof(what), "promote into \"%s\"", part->spec->table);
-    int rc = sqlite_exec_sql(load->s, sqlite_sql_finish(sql), what, err);
-    if (rc < 0)
-        return rc;
+    char *text = sqlite_sql_finish(sql);
+    if (!text)
+        return nomem(err);
+    int rc = sqlite3_exec(load->s->db, text, NULL, NULL, NULL);
+    sqlite3_free(text);
+    if (rc != SQLITE_OK)
+        return promote_failed(load, part, rc, !upsert || updates, err);
     int64_t changes = sqlite3_changes64(load->s->db);
     /* DO UPDATE counts updated rows as changes too; DO NOTHING counts only inserts. */
     int64_t updated = updates ? (existing < changes ? existing : changes) : 0;
@@ -140,19 +197,12 @@ int sqlite_load_delete_old_rows(struct sqlite_load *load, struct iq_error *err)
     return 0;
 }
 
-/* direct_result - a direct load's rows are in already; replace deleted at begin. */
-static void direct_result(struct sqlite_load *load)
-{
-    load->result.rows_inserted = 0;
-    for (size_t i = 0; i < load->part_count; i++)
-        load->result.rows_inserted += load->parts[i].rows_loaded;
-}
-
 /*
- * sqlite_load_promote - see store_ops.load_promote. Staged: in the write
- * transaction (opened here when load_check was skipped), missing targets
- * created, then each part promoted. *ret_result: the counts (inserted,
- * updated by upsert, deleted by replace), summed over the parts.
+ * sqlite_load_promote - see store_ops.load_promote. In the write
+ * transaction (opened here when load_check was skipped, as for a direct
+ * plan): missing targets created, replace's old rows deleted, then each
+ * part promoted. *ret_result: the counts (inserted, updated by upsert,
+ * deleted by replace), summed over the parts.
  */
 int sqlite_load_promote(struct load *base, struct load_result *ret_result, struct iq_error *err)
 {
@@ -161,19 +211,17 @@ int sqlite_load_promote(struct load *base, struct load_result *ret_result, struc
     int rc = sqlite_load_usable(load, err);
     if (rc < 0)
         return rc;
-    if (load->base.plan->direct) {
-        direct_result(load);
-    } else {
+    rc = sqlite_load_stage_drain(load, err);
+    if (rc == 0)
         rc = sqlite_load_index_staging(load, err);
-        if (rc == 0)
-            rc = sqlite_load_write_begin(load, err);
-        if (rc == 0)
-            rc = sqlite_load_prepare_targets(load, err);
-        if (rc == 0 && load->base.plan->mode == TARGET_REPLACE)
-            rc = sqlite_load_delete_old_rows(load, err);
-        for (size_t i = 0; rc == 0 && i < load->part_count; i++)
-            rc = promote_part(load, &load->parts[i], err);
-    }
+    if (rc == 0)
+        rc = sqlite_load_write_begin(load, err);
+    if (rc == 0)
+        rc = sqlite_load_prepare_targets(load, err);
+    if (rc == 0 && load->base.plan->mode == TARGET_REPLACE)
+        rc = sqlite_load_delete_old_rows(load, err);
+    for (size_t i = 0; rc == 0 && i < load->part_count; i++)
+        rc = promote_part(load, &load->parts[i], err);
     if (rc < 0) {
         load->failed = true;
         return rc;

@@ -1,17 +1,13 @@
 /*
  * store_sqlite_load_rows.c - how rows travel into SQLite during a load
- * (load_rows): a prepared multi-row INSERT (LOAD_ROWS_PER_STATEMENT rows a
+ * (run by the staging thread of store_sqlite_load_stage.c, which serves
+ * load_rows): a prepared multi-row INSERT (LOAD_ROWS_PER_STATEMENT rows a
  * statement, fewer when the columns would pass SQLITE_LIMIT_VARIABLE_
  * NUMBER) reused for the whole file, plus one statement for the remainder
- * of a call, kept while the remainder size repeats. The same statements
- * fill a staging table (line, c1, c2 ...) or, in a direct load, the target.
- *
- * A direct INSERT is INSERT OR FAIL. A plain (OR ABORT) statement that
- * writes several rows into a table with constraints makes SQLite keep a
- * statement journal, a copy of every page the statement touches so it can
- * undo just that statement; measured, that made 128-row statements three
- * times slower than one-row ones. OR FAIL needs no undo (the whole load
- * rolls back on any error), and with it 128 rows a statement beat one.
+ * of a call, kept while the remainder size repeats. They fill the part's
+ * table in the staging database (line, c1, c2 ...): every load stages on
+ * SQLite, see store_sqlite_load.c. A staging table has no constraint,
+ * so its multi-row INSERT needs no statement journal.
  *
  * Values are bound from their canonical text (load.h): integers as int64,
  * reals as double, booleans as 1/0, numerics as int64 when integral, as
@@ -166,35 +162,21 @@ static enum value_bind value_bind_of(enum column_type type)
  * Row statements
  * ------------------------------------------------------------------------ */
 
-static bool is_direct(const struct sqlite_load *load)
+/* values_per_row - bound parameters a row takes: its line, then its values. */
+static size_t values_per_row(const struct sqlite_load_part *part)
 {
-    return load->base.plan->direct;
-}
-
-/* values_per_row - bound parameters a row takes (staging rows lead with their line). */
-static size_t values_per_row(const struct sqlite_load *load, const struct sqlite_load_part *part)
-{
-    return part->spec->column_count + (is_direct(load) ? 0 : 1);
+    return part->spec->column_count + 1;
 }
 
 /*
- * insert_sql - INSERT of row_count rows: into the target's loaded columns
- * (direct) or into the staging table (line, c1, c2 ...). sqlite3_free;
- * NULL on OOM.
+ * insert_sql - INSERT of row_count rows into the part's staging table
+ * (line, c1, c2 ...). sqlite3_free; NULL on OOM.
  */
-static char *insert_sql(const struct sqlite_load *load, const struct sqlite_load_part *part,
-                        size_t row_count)
+static char *insert_sql(const struct sqlite_load_part *part, size_t row_count)
 {
     sqlite3_str *sql = sqlite3_str_new(NULL);
-    if (is_direct(load)) {
-        sqlite3_str_appendf(sql, "INSERT OR FAIL INTO main.\"%w\" (", part->spec->table);
-        for (size_t i = 0; i < part->spec->column_count; i++)
-            sqlite3_str_appendf(sql, "%s\"%w\"", i ? ", " : "", part->spec->columns[i]);
-        sqlite3_str_appendall(sql, ") VALUES ");
-    } else {
-        sqlite3_str_appendf(sql, "INSERT INTO temp.\"%w\" VALUES ", part->staging);
-    }
-    size_t per_row = values_per_row(load, part);
+    sqlite3_str_appendf(sql, "INSERT INTO importq_staging.\"%w\" VALUES ", part->staging);
+    size_t per_row = values_per_row(part);
     for (size_t r = 0; r < row_count; r++) {
         sqlite3_str_appendall(sql, r ? ",(?" : "(?");
         for (size_t v = 1; v < per_row; v++)
@@ -224,7 +206,7 @@ static int row_statement_get(struct sqlite_load *load, struct sqlite_load_part *
     if (rs->stmt && rs->row_count == row_count)
         return 0;
     row_statement_clear(rs);
-    char *sql = insert_sql(load, part, row_count);
+    char *sql = insert_sql(part, row_count);
     if (!sql)
         return nomem(err);
     int rc = sqlite3_prepare_v3(load->s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &rs->stmt, NULL);
@@ -243,12 +225,10 @@ static int bind_rows(const struct sqlite_load *load, const struct sqlite_load_pa
                      const int64_t *lines)
 {
     size_t columns = part->spec->column_count;
-    bool staged = !is_direct(load);
     int index = 1;
     int rc = SQLITE_OK;
     for (size_t r = 0; rc == SQLITE_OK && r < row_count; r++) {
-        if (staged)
-            rc = sqlite3_bind_int64(stmt, index++, lines ? lines[r] : 0);
+        rc = sqlite3_bind_int64(stmt, index++, lines ? lines[r] : 0);
         const char *const *row = values + r * columns;
         for (size_t c = 0; rc == SQLITE_OK && c < columns; c++)
             rc = bind_value(load, stmt, index++, part->binds[c], row[c]);
@@ -256,36 +236,14 @@ static int bind_rows(const struct sqlite_load *load, const struct sqlite_load_pa
     return rc;
 }
 
-/*
- * insert_failed - the error of a failed row INSERT. A direct INSERT is
- * OR FAIL: the rows before the failing one stay (the load fails and rolls
- * back anyway) and sqlite3_changes() counts them, which names the line at
- * fault without inserting anything again.
- */
-static int insert_failed(struct sqlite_load *load, const struct sqlite_load_part *part,
-                         size_t row_count, const int64_t *lines, int64_t inserted, int rc,
-                         struct iq_error *err)
-{
-    char what[160];
-    if (!is_direct(load))
-        snprintf(what, sizeof(what), "stage rows of \"%s\"", part->spec->table);
-    else if ((rc & 0xff) == SQLITE_CONSTRAINT && lines && inserted >= 0 &&
-             (size_t)inserted < row_count)
-        snprintf(what, sizeof(what), "line %lld: insert into \"%s\"", (long long)lines[inserted],
-                 part->spec->table);
-    else
-        snprintf(what, sizeof(what), "insert into \"%s\"", part->spec->table);
-    return sqlite_load_error(load->s, rc, what, err);
-}
-
 /* insert_chunk - bind and run one statement of row_count rows. */
 static int insert_chunk(struct sqlite_load *load, struct sqlite_load_part *part, size_t row_count,
                         const char *const *values, const int64_t *lines, struct iq_error *err)
 {
+    if (atomic_load(&load->s->interrupted))
+        return iq_error_set(err, IQ_E_CANCELLED, "stage rows: the load was interrupted");
     struct row_statement *rs = NULL;
-    int rc = sqlite_load_interrupted(load, "load rows", err);
-    if (rc == 0)
-        rc = row_statement_get(load, part, row_count, &rs, err);
+    int rc = row_statement_get(load, part, row_count, &rs, err);
     if (rc < 0)
         return rc;
     rc = bind_rows(load, part, rs->stmt, row_count, values, lines);
@@ -294,12 +252,12 @@ static int insert_chunk(struct sqlite_load *load, struct sqlite_load_part *part,
         return sqlite_load_error(load->s, rc, "bind load values", err);
     }
     rc = sqlite3_step(rs->stmt);
-    int64_t inserted = sqlite3_changes64(load->s->db);
     int reset = sqlite3_reset(rs->stmt);
     if (rc == SQLITE_DONE && reset == SQLITE_OK)
         return 0;
-    return insert_failed(load, part, row_count, lines, inserted, rc == SQLITE_DONE ? reset : rc,
-                         err);
+    char what[160];
+    snprintf(what, sizeof(what), "stage rows of \"%s\"", part->spec->table);
+    return sqlite_load_error(load->s, rc == SQLITE_DONE ? reset : rc, what, err);
 }
 
 /* insert_rows - all rows of one load_rows call, in full batches then the remainder. */
@@ -326,38 +284,24 @@ static int insert_rows(struct sqlite_load *load, struct sqlite_load_part *part,
 }
 
 /*
- * sqlite_load_rows - see store_ops.load_rows. Staged rows are written in
- * one transaction per call that touches only the temp schema (it never
- * locks the main database); direct rows join the load's write transaction.
+ * sqlite_load_stage_rows - see store_sqlite_internal.h. One transaction
+ * that touches only the staging database: a deferred BEGIN that writes
+ * only there never locks the main database (the staging database is this
+ * connection's alone, with its own file and lock), so this is not the
+ * deferred-upgrade hazard BEGIN IMMEDIATE exists to avoid.
  */
-int sqlite_load_rows(struct load *base, int part_index, const char *const *values,
-                     const int64_t *lines, size_t row_count, struct iq_error *err)
+int sqlite_load_stage_rows(struct sqlite_load *load, struct sqlite_load_part *part,
+                           const char *const *values, const int64_t *lines, size_t row_count,
+                           struct iq_error *err)
 {
-    struct sqlite_load *load = to_sqlite_load(base);
-    if (part_index < 0 || (size_t)part_index >= load->part_count)
-        return iq_error_set(err, IQ_E_INTERNAL, "load has no part %d", part_index);
-    int rc = sqlite_load_usable(load, err);
+    int rc = sqlite_run_cached(load->s, STMT_BEGIN_READ, "begin staging", err);
     if (rc < 0)
         return rc;
-    if (!is_direct(load) && load->write_tx)
-        return iq_error_set(err, IQ_E_INTERNAL, "rows arrive after load_check");
-    if (row_count == 0)
-        return 0;
-    struct sqlite_load_part *part = &load->parts[part_index];
-    /* A deferred BEGIN that writes only temp tables never locks the main
-     * database (the temp schema is this connection's alone), so this is
-     * not the deferred-upgrade hazard BEGIN IMMEDIATE exists to avoid. */
-    bool own_tx = !is_direct(load) && sqlite3_get_autocommit(load->s->db);
-    rc = own_tx ? sqlite_run_cached(load->s, STMT_BEGIN_READ, "begin staging", err) : 0;
+    rc = insert_rows(load, part, values, lines, row_count, err);
     if (rc == 0)
-        rc = insert_rows(load, part, values, lines, row_count, err);
-    if (own_tx && rc == 0)
         rc = sqlite_run_cached(load->s, STMT_COMMIT, "commit staging", err);
-    if (own_tx && rc < 0)
+    if (rc < 0)
         sqlite_tx_rollback(load->s);
-    if (rc == 0)
-        part->rows_loaded += (int64_t)row_count;
-    load->failed = rc < 0;
     return rc;
 }
 
@@ -376,7 +320,7 @@ int sqlite_load_rows_init(struct sqlite_load *load, struct sqlite_load_part *par
     for (size_t i = 0; i < spec->column_count; i++)
         part->binds[i] = value_bind_of(spec->types[i]);
     int max_values = sqlite3_limit(load->s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
-    part->rows_per_batch = (size_t)max_values / values_per_row(load, part);
+    part->rows_per_batch = (size_t)max_values / values_per_row(part);
     if (part->rows_per_batch > LOAD_ROWS_PER_STATEMENT)
         part->rows_per_batch = LOAD_ROWS_PER_STATEMENT;
     if (part->rows_per_batch == 0)

@@ -38,13 +38,6 @@ static inline void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-/* wanted - whether IMPORTQ_TEST_ONLY (unset: every backend) asks for backend. */
-static inline bool backend_wanted(const char *backend)
-{
-    const char *only = getenv("IMPORTQ_TEST_ONLY");
-    return !only || !*only || strcmp(only, backend) == 0;
-}
-
 static inline bool is_postgres(const struct fixture *f)
 {
     return strcmp(f->backend, "postgres") == 0;

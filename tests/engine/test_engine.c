@@ -299,16 +299,25 @@ static void test_cancel_queued_and_held(void **state)
     import_root_remove(&root);
 }
 
-static void test_cancel_running_stops_within_2s(void **state)
+/*
+ * cancel_running - cancel a job (mode: upsert stages and checks; append
+ * is a direct plan) while it is still reading a FIFO: the cancel answers
+ * at once (RUNNING, cancel_requested), the job is CANCELLED within 2 s and
+ * lands nothing. On SQLite rows are being staged meanwhile, which must
+ * not hold the write lock the cancel needs.
+ */
+static void cancel_running(void **state, const char *table, const char *mode)
 {
     struct fixture *f = FIX(state);
     struct import_root root;
     import_root_make(&root);
-    create_table(f, "endless");
+    create_table(f, table);
+    char name[64];
+    snprintf(name, sizeof(name), "%s.csv", table);
     struct fifo_source src;
-    fifo_source_start(&src, &root, "endless.csv");
+    fifo_source_start(&src, &root, name);
     char id[UUID_STR_LEN];
-    create_csv_job(f, "endless", "endless.csv", "upsert", NULL, id);
+    create_csv_job(f, table, name, mode, NULL, id);
     struct engine_options opts;
     test_engine_options(f, &root, &opts);
     opts.cancel_check_ms = 500; /* the default */
@@ -321,18 +330,151 @@ static void test_cancel_running_stops_within_2s(void **state)
     struct job *job = NULL;
     struct iq_error err = {0};
     assert_int_equal(store_job_cancel(f->store, id, &test_actor, &job, &err), 0);
+    int64_t answered = time_monotonic_ms() - asked;
     assert_int_equal(job->status, JOB_RUNNING);
     assert_true(job->cancel_requested);
     job_free(job);
+    if (answered > 1000)
+        fail_msg("%s: the cancel took %lld ms to answer", mode, (long long)answered);
     job = wait_status(f, id, FINAL_STATUSES, 5000);
     int64_t took = time_monotonic_ms() - asked;
     assert_int_equal(job->status, JOB_CANCELLED);
     job_free(job);
     if (took > 2000)
-        fail_msg("a running job took %lld ms to stop after cancel", (long long)took);
+        fail_msg("%s: a running job took %lld ms to stop after cancel", mode, (long long)took);
     engine_stop(engine, 1000);
     fifo_source_finish(&src);
-    assert_int_equal(count_rows(f, "endless", NULL), 0);
+    assert_int_equal(count_rows(f, table, NULL), 0);
+    import_root_remove(&root);
+}
+
+static void test_cancel_running_stops_within_2s(void **state)
+{
+    cancel_running(state, "endless", "upsert");
+    cancel_running(state, "endless_append", "append");
+}
+
+/* ---- other writers while a job loads ------------------------------------- */
+
+/*
+ * try_soon - run op until it succeeds, at most 50 times 10 ms apart. Each
+ * try is made not to wait for a lock (busy timeout 0 or 1 ms), so a write
+ * lock held for the whole load fails every try; the retries only step
+ * over the engine's own heartbeats, which hold it for a moment.
+ */
+#define try_soon(what, op)                                                                         \
+    do {                                                                                           \
+        int tries_ = 0;                                                                            \
+        while (!(op)) {                                                                            \
+            if (++tries_ == 50)                                                                    \
+                fail_msg("%s: still refused after %d tries while the job loads", what, tries_);  \
+            sleep_ms(10);                                                                          \
+        }                                                                                          \
+    } while (0)
+
+/* raw_write_lock - whether a connection with no busy timeout gets SQLite's write lock now. */
+static bool raw_write_lock(sqlite3 *db)
+{
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return false;
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    return true;
+}
+
+/* submit_held - whether s creates a held job (one the engine leaves alone). */
+static bool submit_held(struct store *s)
+{
+    struct job_spec *spec = spec_simple("elsewhere", 5, "\"hold\": true");
+    struct job_create_request req = {.spec = spec};
+    struct job *job = NULL;
+    bool existed = false;
+    struct iq_error err = {0};
+    int rc = store_job_create(s, &req, &test_actor, &job, &existed, &err);
+    iq_error_clear(&err);
+    job_free(job);
+    job_spec_free(spec);
+    return rc == 0;
+}
+
+/* heartbeat_as - whether s renews job's lease as its own worker would. */
+static bool heartbeat_as(struct store *s, const struct job *job, int64_t lease_ms)
+{
+    bool cancel_requested = true;
+    struct iq_error err = {0};
+    int rc = store_job_heartbeat(s, job->id, job->worker, job->attempt, lease_ms, NULL,
+                                 &cancel_requested, &err);
+    iq_error_clear(&err);
+    return rc == 0 && !cancel_requested;
+}
+
+/*
+ * While a job loads (append: a direct plan) nothing waits for it: the
+ * engine's heartbeats record its progress, a connection that will not
+ * wait (busy timeout 1 ms) submits a job and heartbeats the running one,
+ * and on SQLite a raw BEGIN IMMEDIATE with no busy timeout gets the write
+ * lock. Then the file ends and every streamed row lands.
+ */
+static void test_writers_get_in_while_job_loads(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    create_table(f, "streamed");
+    struct fifo_source src;
+    fifo_source_start(&src, &root, "streamed.csv");
+    char id[UUID_STR_LEN];
+    create_csv_job(f, "streamed", "streamed.csv", "append", NULL, id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+    job_free(wait_status(f, id, STATUS_BIT(JOB_RUNNING), 5000));
+    fifo_source_wait_rows(&src, 5000, 10000);
+
+    int64_t end = time_monotonic_ms() + 10000;
+    struct job *job = get_job(f, id);
+    while (job->progress.rows_read < 2000) {
+        if (time_monotonic_ms() > end)
+            fail_msg("no progress recorded while the job loads (%lld rows streamed)",
+                     (long long)atomic_load(&src.rows));
+        job_free(job);
+        sleep_ms(20);
+        job = get_job(f, id);
+    }
+    assert_int_equal(job->status, JOB_RUNNING);
+
+    struct store_options impatient = {.busy_timeout_ms = 1};
+    struct store *other = NULL;
+    struct iq_error err = {0};
+    if (store_open(f->url, &impatient, &other, &err) < 0)
+        fail_msg("open: %s", iq_error_message(&err));
+    try_soon("submit", submit_held(other));
+    try_soon("heartbeat", heartbeat_as(other, job, opts.lease_ms));
+    if (!is_postgres(f)) {
+        sqlite3 *raw = NULL;
+        assert_int_equal(sqlite3_open_v2(f->url + strlen("sqlite:"), &raw, SQLITE_OPEN_READWRITE,
+                                         NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_busy_timeout(raw, 0), SQLITE_OK);
+        try_soon("BEGIN IMMEDIATE", raw_write_lock(raw));
+        sqlite3_close(raw);
+    }
+    store_close(other);
+    job_free(job);
+
+    fifo_source_finish(&src); /* the file ends: the job lands it */
+    job = wait_status(f, id, FINAL_STATUSES, 20000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    int64_t landed = job->result.rows_inserted;
+    job_free(job);
+    engine_stop(engine, 1000);
+    /* Every row of the file, 1..landed (the writer may have counted one
+     * chunk it never wrote when it was stopped). */
+    assert_true(landed >= 2000 && landed <= atomic_load(&src.rows));
+    assert_int_equal(count_rows(f, "streamed", NULL), landed);
+    char where[64];
+    snprintf(where, sizeof(where), "id BETWEEN 1 AND %lld", (long long)landed);
+    assert_int_equal(count_rows(f, "streamed", where), landed);
     import_root_remove(&root);
 }
 
@@ -675,6 +817,65 @@ static void test_shutdown_requeues_running_job(void **state)
     import_root_remove(&root);
 }
 
+/* add_upload - a spooled file and its row, as POST /uploads leaves them. */
+static void add_upload(struct fixture *f, const struct import_root *root, const char *content,
+                       char ret_id[UUID_STR_LEN])
+{
+    struct upload_info info = {0};
+    uuid7_generate(info.id);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root->dir, info.id);
+    write_file(root, info.id, content);
+    info.bytes = (int64_t)strlen(content);
+    snprintf(info.sha256, sizeof(info.sha256), "%064d", 0);
+    info.path = path;
+    struct iq_error err = {0};
+    if (store_upload_create(f->store, &info, &test_actor, &err) < 0)
+        fail_msg("upload_create: %s", iq_error_message(&err));
+    memcpy(ret_id, info.id, UUID_STR_LEN);
+}
+
+static void test_uploads_swept_after_their_job_completed(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    char used[UUID_STR_LEN], unused[UUID_STR_LEN], id[UUID_STR_LEN];
+    add_upload(f, &root, "id,label\n1,a\n2,b\n", used);
+    add_upload(f, &root, "id,label\n3,c\n", unused);
+    char json[1024];
+    snprintf(json, sizeof(json),
+             "{\"source\": {\"format\": \"csv\", \"upload\": \"%s\"},"
+             " \"target\": {\"table\": \"from_upload\", \"create\": true, \"columns\":"
+             " [{\"name\": \"id\", \"type\": \"bigint\"}, {\"name\": \"label\"}]}}",
+             used);
+    create_job(f, json, id);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.upload_sweep_every_ms = 100;
+    struct engine *engine = start_engine(&opts);
+    engine_wake(engine);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, 10000);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    job_free(job);
+    assert_int_equal(count_rows(f, "from_upload", NULL), 2);
+    char used_path[512], unused_path[512];
+    snprintf(used_path, sizeof(used_path), "%s/%s", root.dir, used);
+    snprintf(unused_path, sizeof(unused_path), "%s/%s", root.dir, unused);
+    for (int i = 0; i < 100 && access(used_path, F_OK) == 0; i++)
+        sleep_ms(50);
+    engine_stop(engine, 1000);
+    assert_int_not_equal(access(used_path, F_OK), 0); /* swept: its job completed */
+    assert_int_equal(access(unused_path, F_OK), 0);   /* kept: within retention */
+    struct upload_info info = {0};
+    struct iq_error err = {0};
+    assert_int_equal(store_upload_get(f->store, used, &info, &err), IQ_E_NOT_FOUND);
+    iq_error_clear(&err);
+    assert_int_equal(store_upload_get(f->store, unused, &info, &err), 0);
+    upload_info_clear(&info);
+    import_root_remove(&root);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_node_registered_and_stopped, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_priority_then_fifo_with_one_worker, fixture_setup, fixture_teardown),
@@ -683,6 +884,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_retry_with_backoff_until_source_appears, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_cancel_queued_and_held, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_cancel_running_stops_within_2s, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_writers_get_in_while_job_loads, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_execute_held_and_failed, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_rescue_of_vanished_worker, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_lost_job_lands_nothing, fixture_setup, fixture_teardown),
@@ -690,28 +892,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_rejects_are_kept_and_rejected_jobs_do_not_retry, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_named_target_database, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_shutdown_requeues_running_job, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_uploads_swept_after_their_job_completed, fixture_setup, fixture_teardown),
 };
 
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* FIFO writers see EPIPE when an import stops reading */
-    size_t count = sizeof(tests) / sizeof(tests[0]);
-    int failed = 0, sqlite_ran = 0, pg_ran = 0;
-    if (backend_wanted("sqlite")) {
-        failed += cmocka_run_group_tests_name("engine/sqlite", tests, fixture_group_setup_sqlite,
-                                              fixture_group_teardown);
-        sqlite_ran = (int)count;
-    }
-    if (backend_wanted("postgres") && fixture_pg_available()) {
-        failed += cmocka_run_group_tests_name("engine/postgres", tests,
-                                              fixture_group_setup_postgres, fixture_group_teardown);
-        pg_ran = (int)count;
-    } else if (backend_wanted("postgres") && getenv("IMPORTQ_REQUIRE_PG") &&
-               strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
-        fprintf(stderr, "engine tests: PostgreSQL required (IMPORTQ_REQUIRE_PG=1) but "
-                        "IMPORTQ_TEST_PG_ADMIN_URL is not set\n");
-        failed++;
-    }
-    printf("engine tests: %d on sqlite, %d on postgres, %d failed\n", sqlite_ran, pg_ran, failed);
-    return failed ? 1 : 0;
+    return fixture_run_backends("engine", "engine tests", tests, sizeof(tests) / sizeof(tests[0]));
 }

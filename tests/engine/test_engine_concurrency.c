@@ -334,24 +334,5 @@ static const struct CMUnitTest tests[] = {
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* FIFO writers see EPIPE when an import stops reading */
-    size_t count = sizeof(tests) / sizeof(tests[0]);
-    int failed = 0, sqlite_ran = 0, pg_ran = 0;
-    if (backend_wanted("sqlite")) {
-        failed += cmocka_run_group_tests_name("engine_concurrency/sqlite", tests,
-                                              fixture_group_setup_sqlite, fixture_group_teardown);
-        sqlite_ran = (int)count;
-    }
-    if (backend_wanted("postgres") && fixture_pg_available()) {
-        failed += cmocka_run_group_tests_name("engine_concurrency/postgres", tests,
-                                              fixture_group_setup_postgres, fixture_group_teardown);
-        pg_ran = (int)count;
-    } else if (backend_wanted("postgres") && getenv("IMPORTQ_REQUIRE_PG") &&
-               strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
-        fprintf(stderr, "engine concurrency tests: PostgreSQL required (IMPORTQ_REQUIRE_PG=1) but "
-                        "IMPORTQ_TEST_PG_ADMIN_URL is not set\n");
-        failed++;
-    }
-    printf("engine_concurrency tests: %d on sqlite, %d on postgres, %d failed\n", sqlite_ran,
-           pg_ran, failed);
-    return failed ? 1 : 0;
+    return fixture_run_backends("engine_concurrency", "engine_concurrency tests", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -432,18 +432,5 @@ static const struct CMUnitTest tests[] = {
 
 int main(void)
 {
-    size_t count = sizeof(tests) / sizeof(tests[0]);
-    int pg_ran = 0;
-    int failed = cmocka_run_group_tests_name("import/sqlite", tests, fixture_group_setup_sqlite,
-                                             fixture_group_teardown);
-    if (fixture_pg_available()) {
-        failed += cmocka_run_group_tests_name("import/postgres", tests, fixture_group_setup_postgres,
-                                              fixture_group_teardown);
-        pg_ran = (int)count;
-    } else if (getenv("IMPORTQ_REQUIRE_PG") && strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
-        fprintf(stderr, "import tests: PostgreSQL required but not available\n");
-        failed++;
-    }
-    printf("pipeline tests: %zu on sqlite, %d on postgres, %d failed\n", count, pg_ran, failed);
-    return failed ? 1 : 0;
+    return fixture_run_backends("import", "pipeline tests", tests, sizeof(tests) / sizeof(tests[0]));
 }

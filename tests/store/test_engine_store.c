@@ -1201,34 +1201,8 @@ static const struct CMUnitTest engine_tests[] = {
     TEST(test_wait_for_work),
 };
 
-/* wanted - whether IMPORTQ_TEST_ONLY (unset: every backend) asks for backend. */
-static bool wanted(const char *backend)
-{
-    const char *only = getenv("IMPORTQ_TEST_ONLY");
-    return !only || !*only || strcmp(only, backend) == 0;
-}
 
 int main(void)
 {
-    int failed = 0;
-    size_t count = COUNT_OF(engine_tests);
-    int sqlite_ran = 0, pg_ran = 0;
-    if (wanted("sqlite")) {
-        failed += cmocka_run_group_tests_name("engine_store/sqlite", engine_tests,
-                                              fixture_group_setup_sqlite, fixture_group_teardown);
-        sqlite_ran = (int)count;
-    }
-    if (wanted("postgres") && fixture_pg_available()) {
-        failed += cmocka_run_group_tests_name("engine_store/postgres", engine_tests,
-                                              fixture_group_setup_postgres, fixture_group_teardown);
-        pg_ran = (int)count;
-    } else if (wanted("postgres") && getenv("IMPORTQ_REQUIRE_PG") &&
-               strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
-        fprintf(stderr, "engine store tests: PostgreSQL required (IMPORTQ_REQUIRE_PG=1) but "
-                        "IMPORTQ_TEST_PG_ADMIN_URL is not set\n");
-        failed++;
-    }
-    printf("engine store tests: %d on sqlite, %d on postgres, %d failed\n", sqlite_ran, pg_ran,
-           failed);
-    return failed ? 1 : 0;
+    return fixture_run_backends("engine_store", "engine store tests", engine_tests, sizeof(engine_tests) / sizeof(engine_tests[0]));
 }

@@ -410,33 +410,8 @@ static const struct CMUnitTest tests[] = {
     TEST(test_fan_in_finishes_race),
 };
 
-/* wanted - whether IMPORTQ_TEST_ONLY (unset: every backend) asks for backend. */
-static bool wanted(const char *backend)
-{
-    const char *only = getenv("IMPORTQ_TEST_ONLY");
-    return !only || !*only || strcmp(only, backend) == 0;
-}
 
 int main(void)
 {
-    int failed = 0;
-    size_t count = COUNT_OF(tests);
-    int sqlite_ran = 0, pg_ran = 0;
-    if (wanted("sqlite")) {
-        failed += cmocka_run_group_tests_name("engine_store_concurrency/sqlite", tests,
-                                              fixture_group_setup_sqlite, fixture_group_teardown);
-        sqlite_ran = (int)count;
-    }
-    if (wanted("postgres") && fixture_pg_available()) {
-        failed += cmocka_run_group_tests_name("engine_store_concurrency/postgres", tests,
-                                              fixture_group_setup_postgres, fixture_group_teardown);
-        pg_ran = (int)count;
-    } else if (wanted("postgres") && getenv("IMPORTQ_REQUIRE_PG") &&
-               strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
-        fprintf(stderr, "engine store concurrency tests: PostgreSQL required but not available\n");
-        failed++;
-    }
-    printf("engine_store_concurrency tests: %d on sqlite, %d on postgres, %d failed\n", sqlite_ran,
-           pg_ran, failed);
-    return failed ? 1 : 0;
+    return fixture_run_backends("engine_store_concurrency", "engine_store_concurrency tests", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -122,18 +122,5 @@ static const struct CMUnitTest tests[] = {
 
 int main(void)
 {
-    size_t count = sizeof(tests) / sizeof(tests[0]);
-    int pg_ran = 0;
-    int failed = cmocka_run_group_tests_name("store_concurrency/sqlite", tests,
-                                             fixture_group_setup_sqlite, fixture_group_teardown);
-    if (fixture_pg_available()) {
-        failed += cmocka_run_group_tests_name("store_concurrency/postgres", tests,
-                                              fixture_group_setup_postgres, fixture_group_teardown);
-        pg_ran = (int)count;
-    } else if (getenv("IMPORTQ_REQUIRE_PG") && strcmp(getenv("IMPORTQ_REQUIRE_PG"), "1") == 0) {
-        fprintf(stderr, "store concurrency tests: PostgreSQL required but not available\n");
-        failed++;
-    }
-    printf("store_concurrency tests: %zu on sqlite, %d on postgres, %d failed\n", count, pg_ran, failed);
-    return failed ? 1 : 0;
+    return fixture_run_backends("store_concurrency", "store_concurrency tests", tests, sizeof(tests) / sizeof(tests[0]));
 }

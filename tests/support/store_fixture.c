@@ -110,8 +110,8 @@ int fixture_group_teardown(void **state)
 }
 
 /*
- * PostgreSQL: empty every service table (the append-only audit trail too:
- * TRUNCATE fires no row trigger) and drop the tables tests created. SQLite
+ * PostgreSQL: empty every service table (the audit trail too) and drop the
+ * tables tests created. SQLite
  * needs nothing: each test gets a new file.
  */
 static int reset_database(struct fixture *f)
@@ -284,4 +284,37 @@ struct job_spec *spec_simple(const char *table, int priority, const char *extra_
              " \"target\": {\"table\": \"%s\"}%s%s}",
              table, priority, table, table, extra_fields ? ", " : "", extra_fields ? extra_fields : "");
     return spec_from_json(text);
+}
+
+/* backend_wanted - IMPORTQ_TEST_ONLY unset or naming backend. */
+static bool backend_wanted(const char *backend)
+{
+    const char *only = getenv("IMPORTQ_TEST_ONLY");
+    return !only || !*only || strcmp(only, backend) == 0;
+}
+
+int fixture_run_backends(const char *suite, const char *label, const struct CMUnitTest *tests,
+                         size_t count)
+{
+    char group[128];
+    int failed = 0, sqlite_ran = 0, pg_ran = 0;
+    if (backend_wanted("sqlite")) {
+        snprintf(group, sizeof(group), "%s/sqlite", suite);
+        failed += _cmocka_run_group_tests(group, tests, count, fixture_group_setup_sqlite,
+                                          fixture_group_teardown);
+        sqlite_ran = (int)count;
+    }
+    const char *require = getenv("IMPORTQ_REQUIRE_PG");
+    if (backend_wanted("postgres") && fixture_pg_available()) {
+        snprintf(group, sizeof(group), "%s/postgres", suite);
+        failed += _cmocka_run_group_tests(group, tests, count, fixture_group_setup_postgres,
+                                          fixture_group_teardown);
+        pg_ran = (int)count;
+    } else if (backend_wanted("postgres") && require && strcmp(require, "1") == 0) {
+        fprintf(stderr, "%s: PostgreSQL required (IMPORTQ_REQUIRE_PG=1) but "
+                        "IMPORTQ_TEST_PG_ADMIN_URL is not set\n", label);
+        failed++;
+    }
+    printf("%s: %d on sqlite, %d on postgres, %d failed\n", label, sqlite_ran, pg_ran, failed);
+    return failed ? 1 : 0;
 }

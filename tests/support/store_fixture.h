@@ -59,4 +59,17 @@ extern const struct audit_context test_actor;
 /* pg_available - whether the PostgreSQL half can run; fails when required. */
 bool fixture_pg_available(void);
 
+struct CMUnitTest;
+
+/*
+ * fixture_run_backends - run tests (count of them) as group "<suite>/sqlite"
+ * and "<suite>/postgres", each backend only when IMPORTQ_TEST_ONLY allows
+ * it (unset, "sqlite" or "postgres") and PostgreSQL only when available;
+ * with IMPORTQ_REQUIRE_PG=1 a missing PostgreSQL counts as a failure.
+ * Prints "<label>: N on sqlite, M on postgres, F failed" (scripts/test.sh
+ * collects these lines) and returns the exit status for main.
+ */
+int fixture_run_backends(const char *suite, const char *label, const struct CMUnitTest *tests,
+                         size_t count);
+
 #endif

@@ -1,0 +1,35 @@
+/*
+ * routes.h - the handlers behind the route table (router.c), one per
+ * route, grouped by resource in routes_<resource>.c.
+ */
+#ifndef IMPORTQ_API_ROUTES_H
+#define IMPORTQ_API_ROUTES_H
+
+#include "api/api_internal.h"
+
+void route_job_create(struct api_request *req, struct api_response *res);
+void route_job_list(struct api_request *req, struct api_response *res);
+void route_queue_status(struct api_request *req, struct api_response *res);
+void route_job_get(struct api_request *req, struct api_response *res);
+void route_job_update(struct api_request *req, struct api_response *res);
+void route_job_cancel(struct api_request *req, struct api_response *res);
+void route_job_execute(struct api_request *req, struct api_response *res);
+void route_job_rejects(struct api_request *req, struct api_response *res);
+
+void route_upload_create(struct api_request *req, struct api_response *res);
+
+void route_orchestration_create(struct api_request *req, struct api_response *res);
+void route_orchestration_list(struct api_request *req, struct api_response *res);
+void route_orchestration_get(struct api_request *req, struct api_response *res);
+
+void route_resources_list(struct api_request *req, struct api_response *res);
+void route_resource_release(struct api_request *req, struct api_response *res);
+
+void route_audit_list(struct api_request *req, struct api_response *res);
+void route_audit_verify(struct api_request *req, struct api_response *res);
+
+void route_healthz(struct api_request *req, struct api_response *res);
+void route_readyz(struct api_request *req, struct api_response *res);
+void route_openapi(struct api_request *req, struct api_response *res);
+
+#endif

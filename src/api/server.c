@@ -1,0 +1,483 @@
+/*
+ * server.c - the libmicrohttpd side of the API: the daemon (a pool of
+ * threads, each running epoll), the per-request state machine, body limits
+ * and the hand-off to the router. Everything a request can get wrong
+ * before its handler runs is answered here: unknown path 404, wrong
+ * method 405 with Allow, missing or weak token 401/403, wrong
+ * Content-Type 415, a body over the limit 413, a path with ".." 400.
+ *
+ * A request is handled entirely on one pool thread. Each thread borrows a
+ * database connection from the pool per request, so the pool never needs
+ * more connections than there are threads.
+ */
+#include "api/api_internal.h"
+
+#include "core/timeutil.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOKEN_CACHE_TTL_MS 1000
+#define CONNECTION_TIMEOUT_S 60
+
+/* One request's state across libmicrohttpd's calls. */
+struct request_state {
+    struct api_request req;
+    struct api_response res;
+    const struct api_route *route;
+    char *body; /* BODY_JSON: what arrived so far */
+    size_t body_len;
+    size_t body_capacity;
+    bool answered; /* res holds the answer already */
+    bool queued;   /* and it was handed to libmicrohttpd */
+    bool too_large;
+};
+
+/* ---- small helpers ---- */
+
+static bool is_json_content_type(const char *value)
+{
+    static const char json[] = "application/json";
+    if (!value || strncasecmp(value, json, sizeof(json) - 1) != 0)
+        return false;
+    char next = value[sizeof(json) - 1];
+    return next == '\0' || next == ';' || next == ' ';
+}
+
+/* path_has_dot_segment - "." or ".." as a segment (after %-decoding). */
+static bool path_has_dot_segment(const char *path)
+{
+    for (const char *s = path; (s = strstr(s, "/.")) != NULL; s++) {
+        const char *rest = s + 2;
+        if (*rest == '.')
+            rest++;
+        if (*rest == '/' || *rest == '\0')
+            return true;
+    }
+    return false;
+}
+
+static void client_address(struct MHD_Connection *connection, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr)
+        return;
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)size);
+}
+
+/* request_id_from - the client's X-Request-Id when sane, else a new id. */
+static void request_id_from(struct MHD_Connection *connection, char *buf, size_t size)
+{
+    const char *given = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Request-Id");
+    bool ok = given && *given && strlen(given) <= API_REQUEST_ID_MAX;
+    for (const char *c = given; ok && *c; c++)
+        ok = *c > 0x20 && *c < 0x7f;
+    if (ok) {
+        snprintf(buf, size, "%s", given);
+        return;
+    }
+    char id[UUID_STR_LEN];
+    uuid7_generate(id);
+    snprintf(buf, size, "%s", id);
+}
+
+static int64_t content_length(struct MHD_Connection *connection)
+{
+    const char *text =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!text)
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    return errno || end == text || value < 0 ? -1 : value;
+}
+
+static bool has_body(struct MHD_Connection *connection)
+{
+    int64_t length = content_length(connection);
+    return length > 0 || MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* ---- sending ---- */
+
+static enum MHD_Result send_response(struct request_state *state)
+{
+    struct api_response *res = &state->res;
+    state->queued = true;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (void *)"",
+                                        res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!response)
+        return MHD_NO;
+    res->body = NULL; /* libmicrohttpd frees it now */
+    if (res->content_type)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    MHD_add_response_header(response, "X-Request-Id", state->req.request_id);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < res->header_count; i++)
+        MHD_add_response_header(response, res->headers[i].name, res->headers[i].value);
+    enum MHD_Result ok = MHD_queue_response(state->req.connection, (unsigned)res->status, response);
+    MHD_destroy_response(response);
+    return ok;
+}
+
+/* ---- the request state machine ---- */
+
+/* request_begin - everything decided from the headers alone. Returns true
+ * when the request may go on to its body and handler. */
+static bool request_begin(struct api *api, struct request_state *state)
+{
+    struct api_request *req = &state->req;
+    struct api_response *res = &state->res;
+    if (path_has_dot_segment(req->path)) {
+        api_reply_problem(req, res, IQ_E_BAD_REQUEST, "the path may not contain . or .. segments");
+        return false;
+    }
+    char allow[64];
+    int status = 0;
+    state->route = api_route_match(req->method, req->path, req->params, req->param_buf,
+                                   sizeof(req->param_buf), allow, sizeof(allow), &status);
+    if (!state->route) {
+        if (status == 405) {
+            api_reply_problem(req, res, IQ_E_METHOD, "%s is not allowed here; allowed: %s",
+                              req->method, allow);
+            api_header_add(res, MHD_HTTP_HEADER_ALLOW, allow);
+        } else {
+            api_reply_problem(req, res, IQ_E_NOT_FOUND, "no such endpoint");
+        }
+        return false;
+    }
+    if (state->route->min_role && !api_authenticate(req, res, state->route->min_role))
+        return false;
+    int64_t length = content_length(req->connection);
+    if (state->route->body == BODY_JSON) {
+        const char *type = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (has_body(req->connection) && !is_json_content_type(type)) {
+            api_reply_problem(req, res, IQ_E_UNSUPPORTED,
+                              "the body must be application/json (got %.64s)",
+                              type ? type : "no Content-Type");
+            return false;
+        }
+        if (length > api->config->max_body) {
+            api_reply_problem(req, res, IQ_E_TOO_LARGE, "the body is over the limit of %lld bytes",
+                              (long long)api->config->max_body);
+            return false;
+        }
+    } else if (state->route->body == BODY_UPLOAD) {
+        if (length > api->config->max_upload) {
+            api_reply_problem(req, res, IQ_E_TOO_LARGE,
+                              "the upload is over the limit of %lld bytes",
+                              (long long)api->config->max_upload);
+            return false;
+        }
+        struct iq_error err = {0};
+        if (upload_sink_open(req, &err) < 0) {
+            api_reply_error(req, res, &err);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* request_body - take one chunk of the body. */
+static void request_body(struct api *api, struct request_state *state, const char *data,
+                         size_t size)
+{
+    if (state->answered || state->too_large || !state->route)
+        return;
+    if (state->route->body == BODY_JSON) {
+        if (state->body_len + size > (size_t)api->config->max_body) {
+            state->too_large = true;
+            free(state->body);
+            state->body = NULL;
+            return;
+        }
+        if (state->body_len + size + 1 > state->body_capacity) {
+            size_t capacity = state->body_capacity ? state->body_capacity : 4096;
+            while (capacity < state->body_len + size + 1)
+                capacity *= 2;
+            char *grown = realloc(state->body, capacity);
+            if (!grown) {
+                state->too_large = true;
+                return;
+            }
+            state->body = grown;
+            state->body_capacity = capacity;
+        }
+        memcpy(state->body + state->body_len, data, size);
+        state->body_len += size;
+        state->body[state->body_len] = '\0';
+    } else if (state->route->body == BODY_UPLOAD) {
+        struct iq_error err = {0};
+        if (upload_sink_write(&state->req, data, size, &err) < 0) {
+            api_reply_error(&state->req, &state->res, &err);
+            state->answered = true;
+        }
+    }
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct api *api = cls;
+    struct request_state *state = *con_cls;
+    if (!state) {
+        state = calloc(1, sizeof(*state));
+        if (!state)
+            return MHD_NO;
+        *con_cls = state;
+        struct api_request *req = &state->req;
+        req->api = api;
+        req->connection = connection;
+        req->method = method;
+        req->path = url;
+        request_id_from(connection, req->request_id, sizeof(req->request_id));
+        client_address(connection, req->client_addr, sizeof(req->client_addr));
+        req->actx.actor = "anonymous";
+        req->actx.request_id = req->request_id;
+        req->actx.client_addr = req->client_addr;
+        if (!request_begin(api, state)) {
+            /* Answer now, before any body is read (the client may be
+             * waiting on "Expect: 100-continue"). */
+            state->answered = true;
+            return send_response(state);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        request_body(api, state, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (state->queued)
+        return MHD_YES;
+    if (state->answered)
+        return send_response(state);
+    state->answered = true;
+    if (state->too_large) {
+        api_reply_problem(&state->req, &state->res, IQ_E_TOO_LARGE,
+                          "the body is over the limit of %lld bytes",
+                          (long long)api->config->max_body);
+    } else {
+        state->req.body = state->body;
+        state->req.body_len = state->body_len;
+        state->route->handler(&state->req, &state->res);
+        if (state->res.status == 0)
+            api_reply_problem(&state->req, &state->res, IQ_E_INTERNAL, "no answer");
+    }
+    return send_response(state);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)connection;
+    (void)toe;
+    struct api *api = cls;
+    struct request_state *state = *con_cls;
+    if (!state)
+        return;
+    store_pool_release(&api->pool, state->req.store, state->req.store_broken);
+    upload_sink_free(state->req.upload);
+    api_response_clear(&state->res);
+    free(state->body);
+    free(state);
+    *con_cls = NULL;
+}
+
+/* ---- start and stop ---- */
+
+/* parse_listen - "HOST:PORT" or "[V6]:PORT" into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ret_addr, bool *ret_loopback,
+                        struct iq_error *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || !colon[1])
+        return iq_error_set(err, IQ_E_INVALID, "listen: expected HOST:PORT, got \"%s\"", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(h, colon + 1, &hints, &found);
+    if (rc != 0 || !found)
+        return iq_error_set(err, IQ_E_INVALID, "listen: cannot resolve \"%s\": %s", listen,
+                            gai_strerror(rc));
+    memset(ret_addr, 0, sizeof(*ret_addr));
+    memcpy(ret_addr, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    if (ret_addr->ss_family == AF_INET) {
+        uint32_t ip = ntohl(((struct sockaddr_in *)ret_addr)->sin_addr.s_addr);
+        *ret_loopback = (ip >> 24) == 127;
+    } else {
+        *ret_loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ret_addr)->sin6_addr);
+    }
+    return 0;
+}
+
+static int read_file_text(const char *path, char **ret_text, struct iq_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return iq_error_set(err, IQ_E_IO, "cannot open %s: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char buf[8192];
+    size_t n;
+    while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+        fwrite(buf, 1, n, mem);
+    bool failed = ferror(f) || !mem;
+    fclose(f);
+    if (mem)
+        fclose(mem);
+    if (failed) {
+        free(text);
+        return iq_error_set(err, IQ_E_IO, "cannot read %s", path);
+    }
+    *ret_text = text;
+    return 0;
+}
+
+/* check_tokens_for_exposure - a non-loopback listener needs a token. */
+static int check_tokens_for_exposure(struct api *api, bool loopback, struct iq_error *err)
+{
+    if (loopback)
+        return 0;
+    struct store *store = NULL;
+    struct token_list list = {0};
+    int rc = store_pool_acquire(&api->pool, &store, err);
+    if (rc == 0)
+        rc = store_token_list(store, false, &list, err);
+    size_t count = list.count;
+    token_list_clear(&list);
+    store_pool_release(&api->pool, store, rc < 0);
+    if (rc < 0)
+        return rc;
+    if (count == 0)
+        return iq_error_set(err, IQ_E_INVALID,
+                            "refusing to listen on %s without an API token: create one with "
+                            "`importq token create --name NAME --role admin`",
+                            api->config->listen);
+    return 0;
+}
+
+static unsigned thread_count(const struct config *cfg)
+{
+    if (cfg->http_threads > 0)
+        return (unsigned)(cfg->http_threads > 256 ? 256 : cfg->http_threads);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return (unsigned)(cores > 0 ? (cores > 64 ? 128 : 2 * cores) : 4);
+}
+
+int api_start(const struct api_options *opts, struct api **ret_api, struct iq_error *err)
+{
+    const struct config *cfg = opts->config;
+    struct sockaddr_storage addr;
+    bool loopback = false;
+    int rc = parse_listen(cfg->listen, &addr, &loopback, err);
+    if (rc < 0)
+        return rc;
+    bool tls = cfg->tls_cert && *cfg->tls_cert;
+    if (tls != (cfg->tls_key && *cfg->tls_key))
+        return iq_error_set(err, IQ_E_INVALID, "TLS needs both tls-cert and tls-key");
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return iq_error_set(err, IQ_E_NOT_SUPPORTED,
+                            "this libmicrohttpd was built without TLS support");
+
+    struct api *api = calloc(1, sizeof(*api));
+    if (!api)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    api->config = cfg;
+    api->engine = opts->engine;
+    api->version = opts->version ? opts->version : "dev";
+    unsigned threads = thread_count(cfg);
+    rc = store_pool_init(&api->pool, cfg->db, threads + 2, err);
+    if (rc == 0)
+        rc = token_cache_init(&api->tokens, TOKEN_CACHE_TTL_MS);
+    pthread_mutex_init(&api->status.mutex, NULL);
+    if (rc == 0)
+        rc = check_tokens_for_exposure(api, loopback, err);
+    if (rc == 0 && tls)
+        rc = read_file_text(cfg->tls_cert, &api->tls_cert_pem, err);
+    if (rc == 0 && tls)
+        rc = read_file_text(cfg->tls_key, &api->tls_key_pem, err);
+    if (rc < 0)
+        goto fail;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO;
+    if (addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls_options[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, api->tls_cert_pem},
+        {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, api->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    api->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_cb, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)1000, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
+    if (!api->daemon) {
+        rc = iq_error_set(err, IQ_E_IO,
+                          "cannot listen on %s (in use, or not an address of this "
+                          "machine?)",
+                          cfg->listen);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(api->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    api->port = info ? info->port : 0;
+    *ret_api = api;
+    return 0;
+fail:
+    api_stop(api);
+    return rc;
+}
+
+int api_port(const struct api *api)
+{
+    return api->port;
+}
+
+void api_stop(struct api *api)
+{
+    if (!api)
+        return;
+    if (api->daemon)
+        MHD_stop_daemon(api->daemon);
+    if (api->tokens.ttl_ms) {
+        token_cache_destroy(&api->tokens);
+        pthread_mutex_destroy(&api->status.mutex);
+    }
+    free(api->status.body);
+    store_pool_destroy(&api->pool);
+    free(api->tls_cert_pem);
+    free(api->tls_key_pem);
+    free(api);
+}

@@ -1,0 +1,39 @@
+/*
+ * admin_internal.h - what both backends share for the API's own records
+ * (tokens, uploads) and nothing above the store sees: checks of the
+ * records a caller hands in, and their JSON for the audit trail. No SQL.
+ * The audit chain walk is audit_verifier.h.
+ */
+#ifndef IMPORTQ_STORE_ADMIN_INTERNAL_H
+#define IMPORTQ_STORE_ADMIN_INTERNAL_H
+
+#include "core/error.h"
+#include "store/admin_ops.h"
+
+/* Longest token name (bytes); names are actors in the audit trail. */
+#define TOKEN_NAME_MAX 128
+
+/*
+ * admin_token_check - IQ_E_INVALID unless info has a UUID id, a name of
+ * 1..TOKEN_NAME_MAX bytes without control characters, a known role and a
+ * 64-character lower-case hex hash.
+ */
+int admin_token_check(const struct token_info *info, struct iq_error *err);
+
+/*
+ * admin_token_json - {"name","role"} (plus "revoked_at" when revoked_at is
+ * not NULL) as compact sorted JSON for the audit trail: never the hash.
+ * Caller frees; NULL on OOM.
+ */
+char *admin_token_json(const char *name, const char *role, const char *revoked_at);
+
+/*
+ * admin_upload_check - IQ_E_INVALID unless info has a UUID id, bytes >= 0,
+ * a 64-character lower-case hex sha256, a path, and job_id "" or a UUID.
+ */
+int admin_upload_check(const struct upload_info *info, struct iq_error *err);
+
+/* admin_upload_json - {"bytes","id","sha256"} for the audit trail. Caller frees; NULL on OOM. */
+char *admin_upload_json(const struct upload_info *info);
+
+#endif

@@ -1,0 +1,1297 @@
+#!/usr/bin/env python3
+"""
+test_api.py - the black-box test suite of the HTTP API (CONTRACT §3).
+
+It drives a real `importq serve` over HTTP and nothing else: tokens are
+made with `importq token create`, the only direct database access is the
+audit-tamper test (sqlite3 / psql). Every route of src/api/router.c gets a
+happy path; every error of CONTRACT §3 gets its problem+json answer; a
+short concurrency check submits 400 jobs from 8 threads. The whole run
+must see no 5xx and leave the server alive.
+
+Usage:
+  test_api.py --bin build/importq --backend sqlite
+  test_api.py --bin build/importq --backend postgres --db URL --aux-db URL2
+  ... [-k SUBSTRING]   run only the tests whose name contains SUBSTRING
+                       (tests that need earlier state make it themselves)
+
+Last line: "api tests: N on BACKEND, F failed"; exit 1 when F > 0.
+Python 3 standard library only.
+"""
+import argparse
+import base64
+import csv
+import hashlib
+import http.client
+import io
+import json
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+API = "/api/v2"
+Q = API + "/import-queue"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+STATUSES = {"HELD", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"}
+PHASES = {"queued", "locking", "read", "stage", "validate", "promote", "done"}
+BOGUS_ID = "01900000-0000-7000-8000-0000000000ff"
+DEADLINE_S = 30.0
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise TestFailure(message)
+
+
+# ---------------------------------------------------------------- HTTP ----
+
+class Response:
+    def __init__(self, method, path, status, headers, body):
+        self.method, self.path, self.status = method, path, status
+        self.headers, self.body = headers, body
+        self._json = None
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    @property
+    def json(self):
+        if self._json is None:
+            try:
+                self._json = json.loads(self.body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as e:
+                raise TestFailure("%s: body is not JSON (%s): %r" % (self.describe(), e, self.body[:300]))
+        return self._json
+
+    def describe(self):
+        text = self.body[:400].decode("utf-8", "replace")
+        return "%s %s -> %d %s" % (self.method, self.path, self.status, text)
+
+
+class Client:
+    """One new connection per request; records every 5xx it sees."""
+
+    def __init__(self, port):
+        self.port = port
+        self.server_errors = []
+        self.lock = threading.Lock()
+
+    def request(self, method, path, body=None, token=None, headers=None, content_type=None,
+                timeout=30):
+        hdrs = dict(headers or {})
+        data = None
+        if body is not None:
+            if isinstance(body, (bytes, bytearray)):
+                data = bytes(body)
+            elif isinstance(body, str):
+                data = body.encode("utf-8")
+            else:
+                data = json.dumps(body).encode("utf-8")
+            hdrs.setdefault("Content-Type", content_type or "application/json")
+        if token:
+            hdrs["Authorization"] = "Bearer " + token
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            r = conn.getresponse()
+            res = Response(method, path, r.status, r.headers, r.read())
+        finally:
+            conn.close()
+        if res.status >= 500:
+            with self.lock:
+                self.server_errors.append(res.describe())
+        return res
+
+    def get(self, path, token=None, **kw):
+        return self.request("GET", path, token=token, **kw)
+
+
+def expect_status(res, *statuses):
+    check(res.status in statuses, "expected %s, got %s" % ("/".join(map(str, statuses)), res.describe()))
+    return res
+
+
+def expect_problem(res, status, field=None):
+    """res is an RFC 9457 problem of status; field (when given) is named in errors."""
+    expect_status(res, status)
+    ctype = res.header("Content-Type") or ""
+    check(ctype.startswith("application/problem+json"),
+          "Content-Type is %r, not application/problem+json: %s" % (ctype, res.describe()))
+    doc = res.json
+    check(isinstance(doc, dict), "problem is not an object: %s" % res.describe())
+    for key, kind in (("type", str), ("title", str), ("status", int), ("detail", str), ("errors", list)):
+        check(isinstance(doc.get(key), kind), "problem member %r missing or not %s: %s" % (key, kind.__name__, res.describe()))
+    check(doc["status"] == status, "problem status %r != HTTP status %d" % (doc["status"], status))
+    check(doc["title"] and doc["detail"], "problem title/detail empty: %s" % res.describe())
+    for e in doc["errors"]:
+        check(isinstance(e, dict) and isinstance(e.get("field"), str) and isinstance(e.get("message"), str),
+              "errors[] item is not {field, message}: %r" % e)
+    if field is not None:
+        fields = [e["field"] for e in doc["errors"]]
+        check(field in fields, "errors should name %r, got %r: %s" % (field, fields, res.describe()))
+    return doc
+
+
+def raw_exchange(port, head, body=b"", first_wait=1.5, timeout=15):
+    """Send head (bytes), then body unless the server answers first.
+    Returns (status or None when closed without an answer, raw bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    out = b""
+    try:
+        s.sendall(head)
+        ready, _, _ = select.select([s], [], [], first_wait if body else 0)
+        if body and not ready:
+            try:
+                for i in range(0, len(body), 65536):
+                    s.sendall(body[i:i + 65536])
+            except OSError:
+                pass  # the server answered and closed while we were sending
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError:
+            pass
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", out)
+    return (int(m.group(1)) if m else None), out
+
+
+def raw_headers(raw):
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    return head.split("\r\n")[1:]
+
+
+def chunked(data, size=65536):
+    out = []
+    for i in range(0, len(data), size):
+        piece = data[i:i + size]
+        out.append(b"%x\r\n" % len(piece) + piece + b"\r\n")
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+# -------------------------------------------------------------- server ----
+
+class Server:
+    def __init__(self, binary, db, workdir, label, extra=()):
+        self.binary, self.db, self.label = binary, db, label
+        self.import_root = os.path.join(workdir, "imports")
+        self.spool = os.path.join(workdir, "spool-" + label)
+        self.log_path = os.path.join(workdir, "serve-%s.log" % label)
+        self.extra = list(extra)
+        self.proc = None
+        self.port = None
+
+    def run_cli(self, *args):
+        return subprocess.run([self.binary] + list(args) + ["--db", self.db], capture_output=True,
+                              text=True, timeout=60)
+
+    def migrate(self):
+        r = self.run_cli("migrate")
+        check(r.returncode == 0, "importq migrate failed: %s %s" % (r.stdout, r.stderr))
+
+    def token(self, name, role):
+        r = self.run_cli("token", "create", "--name", name, "--role", role, "--json")
+        check(r.returncode == 0, "importq token create %s failed: %s%s" % (name, r.stdout, r.stderr))
+        try:
+            return json.loads(r.stdout)["token"]
+        except (ValueError, KeyError):
+            words = re.split(r"[\s:\"=]+", r.stdout)
+            return max(words, key=len)
+
+    def start(self):
+        os.makedirs(self.spool, exist_ok=True)
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--db", self.db, "--listen", "127.0.0.1:0", "--import-root",
+             self.import_root, "--spool-dir", self.spool, "--retry-base", "100ms",
+             "--shutdown-grace", "1s"] + self.extra,
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.time() + DEADLINE_S
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise TestFailure("importq serve (%s) exited with %d:\n%s" % (self.label, self.proc.returncode, self.log_tail()))
+            m = re.search(r'msg="serving the API".* port=(\d+)', open(self.log_path).read())
+            if m:
+                self.port = int(m.group(1))
+                try:
+                    if Client(self.port).get("/healthz").status == 200:
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise TestFailure("importq serve (%s) did not answer /healthz:\n%s" % (self.label, self.log_tail()))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_tail(self, lines=30):
+        try:
+            return "".join(open(self.log_path).readlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def sql(db, statement):
+    """Run one statement directly on the service database; returns stdout."""
+    if db.startswith("sqlite:"):
+        cmd = ["sqlite3", "-batch", db[len("sqlite:"):], statement]
+    else:
+        cmd = ["psql", "-XAtq", db, "-c", statement]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "%s failed: %s" % (" ".join(cmd[:2]), r.stderr))
+    return r.stdout.strip()
+
+
+def table_rows(db, table):
+    """Rows in table of the service database; 0 when it does not exist."""
+    if db.startswith("sqlite:"):
+        exists = sql(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'" % table)
+    else:
+        exists = sql(db, "SELECT count(*) FROM pg_tables WHERE tablename = '%s'" % table)
+    return int(sql(db, "SELECT count(*) FROM " + table)) if exists != "0" else 0
+
+
+# ---------------------------------------------------------------- state ----
+
+class Ctx:
+    """What the tests share: the servers, clients, tokens and a few ids."""
+
+    def __init__(self, args, workdir):
+        self.args, self.workdir = args, workdir
+        self.tag = uuid.uuid4().hex[:8]
+        self.seq = 0
+
+    def name(self, what):
+        self.seq += 1
+        return "%s %s #%d" % (what, self.tag, self.seq)
+
+    def table(self, what):
+        self.seq += 1
+        return "%s_%s_%d" % (what, self.tag, self.seq)
+
+    def spec(self, table=None, path="teams.csv", hold=False, **extra):
+        spec = {
+            "name": extra.pop("name", None) or self.name("job"),
+            "max_attempts": 1,
+            "source": {"format": "csv", "path": path},
+            "target": {"table": table or self.table("teams"), "mode": "upsert", "key": ["team_id"],
+                       "create": True,
+                       "columns": [{"name": "team_id", "type": "integer", "required": True},
+                                   {"name": "name", "type": "text"}]},
+        }
+        if hold:
+            spec["hold"] = True
+        spec.update(extra)
+        return spec
+
+    def submit(self, spec, expect=201, token=None, headers=None):
+        r = self.c.request("POST", Q, spec, token=token or self.op, headers=headers)
+        expect_status(r, expect)
+        return r.json
+
+    def job(self, job_id, token=None):
+        return expect_status(self.c.get(Q + "/" + job_id, token or self.viewer), 200).json
+
+    def wait_status(self, job_id, statuses, deadline=DEADLINE_S):
+        statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+        end = time.time() + deadline
+        job = None
+        while time.time() < end:
+            job = self.job(job_id)
+            if job["status"] in statuses:
+                return job
+            time.sleep(0.05)
+        raise TestFailure("job %s is %s after %.0f s, expected %s (error: %s)" % (
+            job_id, job and job["status"], deadline, "/".join(sorted(statuses)), job and job.get("error")))
+
+    def list_all(self, query, token=None, limit=None):
+        """Every item of GET /import-queue?query, following next_cursor."""
+        items, cursor, pages = [], None, 0
+        while True:
+            q = query + ("&limit=%d" % limit if limit else "") + ("&cursor=" + cursor if cursor else "")
+            page = expect_status(self.c.get(Q + "?" + q.lstrip("&"), token or self.viewer), 200).json
+            items.extend(page["items"])
+            pages += 1
+            cursor = page["next_cursor"]
+            check(pages < 1000, "paging does not end")
+            if not cursor:
+                return items, pages
+
+
+# ------------------------------------------------------------ checks ----
+
+def check_job(job, where=""):
+    """The job resource of CONTRACT §3, member by member."""
+    def is_opt(kind):
+        return lambda v: v is None or isinstance(v, kind)
+
+    def is_time(v):
+        return isinstance(v, str) and TIME_RE.match(v)
+
+    def is_opt_time(v):
+        return v is None or is_time(v)
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    members = {
+        "id": lambda v: isinstance(v, str) and UUID_RE.match(v),
+        "request_id": is_opt(str), "name": lambda v: isinstance(v, str),
+        "status": lambda v: v in STATUSES,
+        "priority": lambda v: is_int(v) and 1 <= v <= 10,
+        "depends_on": lambda v: isinstance(v, list) and all(isinstance(d, str) and UUID_RE.match(d) for d in v),
+        "orchestration_id": is_opt(str), "schedule_id": is_opt(str), "scheduled_at": is_opt_time,
+        "attempt": is_int, "max_attempts": is_int, "timeout_s": is_int,
+        "resources": lambda v: isinstance(v, list) and all(
+            isinstance(x, dict) and isinstance(x.get("name"), str) and x.get("mode") in ("shared", "exclusive") for x in v),
+        "source": lambda v: isinstance(v, dict), "target": lambda v: isinstance(v, dict),
+        "on_error": lambda v: isinstance(v, dict),
+        "cancel_requested": lambda v: isinstance(v, bool), "worker": is_opt(str),
+        "progress": lambda v: isinstance(v, dict) and v.get("phase") in PHASES and all(
+            is_int(v.get(k)) for k in ("rows_read", "bytes_read", "bytes_total")) and isinstance(v.get("percent"), (int, float)),
+        "result": lambda v: isinstance(v, dict) and all(
+            is_int(v.get(k)) for k in ("rows_read", "rows_inserted", "rows_updated", "rows_rejected")),
+        "error": is_opt(dict), "created_by": is_opt(str),
+        "created_at": is_time, "updated_at": is_time, "started_at": is_opt_time, "finished_at": is_opt_time,
+    }
+    check(isinstance(job, dict), "%s: job is not an object: %r" % (where, job))
+    for key, ok in members.items():
+        check(key in job, "%s: job has no %r member: %s" % (where, key, json.dumps(job)[:300]))
+        check(ok(job[key]), "%s: job member %r has a bad value %r" % (where, key, job[key]))
+
+
+def router_routes():
+    """(method, path) pairs of src/api/router.c's table, by regex."""
+    text = open(os.path.join(ROOT, "src/api/router.c")).read()
+    header = open(os.path.join(ROOT, "src/api/api_internal.h")).read()
+    macros = {"API_PREFIX": re.search(r'#define\s+API_PREFIX\s+"([^"]*)"', header).group(1)}
+    m = re.search(r'#define\s+Q\s+API_PREFIX\s+"([^"]*)"', text)
+    if m:
+        macros["Q"] = macros["API_PREFIX"] + m.group(1)
+    routes = set()
+    for method, expr in re.findall(r'\{\s*"([A-Z]+)"\s*,\s*([^,]+),', text):
+        path = ""
+        for tok in re.findall(r'"[^"]*"|[A-Za-z_][A-Za-z0-9_]*', expr):
+            if tok.startswith('"'):
+                path += tok[1:-1]
+            else:
+                check(tok in macros, "router.c: unknown macro %s in a route pattern" % tok)
+                path += macros[tok]
+        routes.add((method, path))
+    return routes
+
+
+# ---------------------------------------------------------------- tests ----
+
+TESTS = []
+
+
+def test(name):
+    def deco(fn):
+        TESTS.append((name, fn))
+        return fn
+    return deco
+
+
+# -- health and the document
+
+@test("healthz answers without a token")
+def t_healthz(x):
+    r = expect_status(x.c.get("/healthz"), 200)
+    check(r.json.get("status") == "ok", "healthz: %s" % r.describe())
+
+
+@test("readyz: database reachable, schema current")
+def t_readyz(x):
+    r = expect_status(x.c.get("/readyz"), 200)
+    check(r.json.get("status") == "ready" and isinstance(r.json.get("schema_version"), int), r.describe())
+    check(r.json.get("backend") == x.args.backend, "readyz backend %r, expected %r" % (r.json.get("backend"), x.args.backend))
+
+
+@test("openapi.json lists exactly the router's routes")
+def t_openapi(x):
+    r = expect_status(x.c.get(API + "/openapi.json"), 200)
+    doc = r.json
+    check(str(doc.get("openapi", "")).startswith("3.1"), "openapi version %r, expected 3.1.x" % doc.get("openapi"))
+    documented = set()
+    for path, ops in doc.get("paths", {}).items():
+        for method in ops:
+            if method in ("get", "put", "post", "delete", "patch", "head", "options"):
+                documented.add((method.upper(), path))
+    routed = router_routes()
+    check(len(routed) >= 19, "parsed only %d routes from router.c: %r" % (len(routed), sorted(routed)))
+    check(routed - documented == set(), "routes missing from openapi.json: %r" % sorted(routed - documented))
+    check(documented - routed == set(), "openapi.json documents routes the router lacks: %r" % sorted(documented - routed))
+
+
+# -- submitting
+
+@test("POST job: 201, Location, the job resource")
+def t_create(x):
+    spec = x.spec(hold=True)
+    r = expect_status(x.c.request("POST", Q, spec, token=x.op), 201)
+    job = r.json
+    check_job(job, "POST")
+    check(r.header("Location") == Q + "/" + job["id"], "Location %r, expected %s/%s" % (r.header("Location"), Q, job["id"]))
+    check(job["status"] == "HELD", "a hold: true job is %s" % job["status"])
+    check(job["name"] == spec["name"] and job["priority"] == 5 and job["max_attempts"] == 1,
+          "name/priority/max_attempts not as submitted/defaulted: %s" % r.describe())
+    check(job["created_by"] == x.op_name, "created_by %r, expected the token name %r" % (job["created_by"], x.op_name))
+    check({"name": "table:" + spec["target"]["table"], "mode": "exclusive"} in job["resources"],
+          "resources lack the exclusive target-table lock: %r" % job["resources"])
+    x.held_id = job["id"]
+
+
+@test("POST job: a repeated request_id answers 200 + the same job")
+def t_request_id(x):
+    spec = x.spec(hold=True, request_id="rid-" + x.tag)
+    first = x.submit(spec, 201)
+    r = expect_status(x.c.request("POST", Q, spec, token=x.op), 200)
+    check(r.json["id"] == first["id"], "a repeated request_id made a new job %s (first %s)" % (r.json["id"], first["id"]))
+    check(r.json["request_id"] == "rid-" + x.tag, "request_id %r" % r.json["request_id"])
+    check_job(r.json, "repeat")
+
+
+@test("POST job: a repeated Idempotency-Key answers 200 + the same job")
+def t_idempotency_key(x):
+    key = "idem-" + x.tag
+    spec = x.spec(hold=True)
+    first = expect_status(x.c.request("POST", Q, spec, token=x.op, headers={"Idempotency-Key": key}), 201).json
+    check(first["request_id"] == key, "the header did not become request_id: %r" % first["request_id"])
+    r = expect_status(x.c.request("POST", Q, spec, token=x.op, headers={"Idempotency-Key": key}), 200)
+    check(r.json["id"] == first["id"], "a repeated Idempotency-Key made a new job")
+
+
+@test("POST job: a CSV job runs to COMPLETED")
+def t_completes_csv(x):
+    job = x.submit(x.spec())
+    done = x.wait_status(job["id"], ("COMPLETED", "FAILED"))
+    check(done["status"] == "COMPLETED", "job FAILED: %r" % done["error"])
+    check(done["result"]["rows_read"] == 3 and done["result"]["rows_inserted"] == 3,
+          "result %r, expected 3 read, 3 inserted" % done["result"])
+    check(done["started_at"] and done["finished_at"] and done["progress"]["phase"] == "done",
+          "a completed job needs started_at, finished_at and phase done: %r" % done["progress"])
+    check_job(done, "completed")
+    x.completed_id = job["id"]
+
+
+@test("POST job: a JSON (array at a pointer) job runs to COMPLETED")
+def t_completes_json(x):
+    spec = {"name": x.name("json"), "max_attempts": 1,
+            "source": {"format": "json", "path": "steps.json", "json": {"records": "/steps"}},
+            "target": {"table": x.table("steps"), "mode": "insert", "create": True,
+                       "columns": [{"name": "step_id", "type": "integer", "required": True},
+                                   {"name": "title", "type": "text"}]}}
+    done = x.wait_status(x.submit(spec)["id"], ("COMPLETED", "FAILED"))
+    check(done["status"] == "COMPLETED" and done["result"]["rows_inserted"] == 2,
+          "json job: %s %r %r" % (done["status"], done["result"], done["error"]))
+
+
+@test("GET job: the resource plus phases and locks")
+def t_get(x):
+    job = x.job(x.completed_id)
+    check_job(job, "GET")
+    check(isinstance(job.get("phases"), list) and job["phases"], "a completed job has no phases: %r" % job.get("phases"))
+    for p in job["phases"]:
+        check(p.get("phase") in PHASES and isinstance(p.get("duration_ms"), int) and TIME_RE.match(p.get("started_at", "")),
+              "bad phase entry %r" % p)
+    check(isinstance(job.get("locks"), list) and job["locks"] == [], "a finished job holds locks: %r" % job.get("locks"))
+
+
+# -- listing
+
+@test("GET list: filters status, priority, created, table, q")
+def t_list_filters(x):
+    tag = "flt" + x.tag
+    made = []
+    for i, prio in enumerate((2, 5, 8)):
+        spec = x.spec(hold=True, table="flt_%s_%d" % (x.tag, i), name="%s %d" % (tag, i), priority=prio)
+        made.append(x.submit(spec))
+        time.sleep(0.01)
+    expect_status(x.c.request("DELETE", Q + "/" + made[0]["id"], token=x.op), 200)
+    ids = [j["id"] for j in made]
+
+    def listed(query):
+        items, _ = x.list_all("q=%s&%s" % (tag, query))
+        for j in items:
+            check_job(j, "list")
+        return [j["id"] for j in items]
+
+    got = listed("status=HELD,CANCELLED")
+    check(sorted(got) == sorted(ids), "status=HELD,CANCELLED: %r, expected %r" % (got, ids))
+    check(listed("status=CANCELLED") == [ids[0]], "status=CANCELLED did not find exactly the cancelled job")
+    check(listed("status=HELD") == [ids[2], ids[1]], "status=HELD: expected the two held ones, newest first")
+    got = listed("priority_min=3&priority_max=8")
+    check(sorted(got) == sorted(ids[1:]), "priority 3..8: %r, expected the 5 and the 8" % got)
+    check(listed("priority_max=2") == [ids[0]], "priority_max=2 did not find exactly the priority-2 job")
+    got = listed("created_after=" + made[0]["created_at"])
+    check(sorted(got) == sorted(ids[1:]), "created_after the first: %r" % got)
+    got = listed("created_before=" + made[2]["created_at"])
+    check(sorted(got) == sorted(ids[:2]), "created_before the last: %r" % got)
+    check(listed("table=flt_%s_1" % x.tag) == [ids[1]], "table= did not find exactly its job")
+    items, _ = x.list_all("q=" + tag)
+    check(sorted(j["id"] for j in items) == sorted(ids), "q=%s found %d jobs, expected 3" % (tag, len(items)))
+    items, _ = x.list_all("q=nosuchname" + x.tag)
+    check(items == [], "q of an unknown name found %d jobs" % len(items))
+
+
+@test("GET list: cursor paging through every page, no duplicates")
+def t_list_paging(x):
+    tag = "page" + x.tag
+    ids = [x.submit(dict(x.spec(hold=True), name="%s %d" % (tag, i)))["id"] for i in range(7)]
+    items, pages = x.list_all("q=" + tag, limit=2)
+    got = [j["id"] for j in items]
+    check(pages == 4, "7 jobs at limit=2 took %d pages, expected 4" % pages)
+    check(len(got) == len(set(got)), "duplicates across pages: %r" % got)
+    check(set(got) == set(ids), "pages found %d of the 7 jobs" % len(set(got) & set(ids)))
+    check(got == sorted(got, reverse=True), "pages are not newest first")
+    page = expect_status(x.c.get(Q + "?limit=1", x.viewer), 200).json
+    check(len(page["items"]) == 1 and isinstance(page["next_cursor"], str), "limit=1: %r" % page)
+
+
+@test("GET list: filter by orchestration_id")
+def t_list_orchestration(x):
+    orch = orchestration(x, "lo")
+    items, _ = x.list_all("orchestration_id=" + orch["id"])
+    check(sorted(j["id"] for j in items) == sorted(j["id"] for j in orch["jobs"]),
+          "orchestration_id filter found %r" % [j["id"] for j in items])
+    check(all(j["orchestration_id"] == orch["id"] for j in items), "jobs lack orchestration_id")
+
+
+@test("GET status: counts and capacity")
+def t_status(x):
+    before = expect_status(x.c.get(Q + "/status", x.viewer), 200).json
+    x.submit(x.spec(hold=True))
+    r = expect_status(x.c.get(Q + "/status", x.viewer), 200)
+    s = r.json
+    check(s.get("held") == before.get("held", -2) + 1, "held went from %r to %r after one held submission" % (before.get("held"), s.get("held")))
+    for key in ("queued", "held", "running", "completed_24h", "failed_24h", "max_concurrent",
+                "available_slots", "queue_capacity", "oldest_queued_age_s", "open_alerts"):
+        check(isinstance(s.get(key), int) and s[key] >= 0, "status %r: %r" % (key, s.get(key)))
+    check(s["held"] >= 1 and s["completed_24h"] >= 1, "held %d / completed_24h %d too low" % (s["held"], s["completed_24h"]))
+    check(s["max_concurrent"] == 3 and s["queue_capacity"] == 1000, "defaults: %r" % s)
+    check(s["health"] in ("ok", "degraded", "down"), "health %r" % s.get("health"))
+    check(isinstance(s.get("nodes"), list) and any(n.get("status") == "alive" for n in s["nodes"]),
+          "no alive node in %r" % s.get("nodes"))
+
+
+# -- changing
+
+@test("PUT a HELD job: 200 and the change sticks")
+def t_put(x):
+    job = x.submit(x.spec(hold=True))
+    r = expect_status(x.c.request("PUT", Q + "/" + job["id"], {"priority": 2, "name": "renamed " + x.tag,
+                                                                 "timeout_s": 77}, token=x.op), 200)
+    check_job(r.json, "PUT")
+    got = x.job(job["id"])
+    check((got["priority"], got["name"], got["timeout_s"], got["status"]) == (2, "renamed " + x.tag, 77, "HELD"),
+          "after PUT: priority %r name %r timeout_s %r status %r" % (got["priority"], got["name"], got["timeout_s"], got["status"]))
+
+
+@test("PUT: a field that cannot change is 422, a finished job 409, a cycle 409")
+def t_put_errors(x):
+    job = x.submit(x.spec(hold=True))
+    expect_problem(x.c.request("PUT", Q + "/" + job["id"], {"status": "COMPLETED"}, token=x.op), 422, "status")
+    expect_problem(x.c.request("PUT", Q + "/" + job["id"], {"priority": 11}, token=x.op), 422, "priority")
+    expect_problem(x.c.request("PUT", Q + "/" + x.completed_id, {"priority": 3}, token=x.op), 409)
+    child = x.submit(x.spec(hold=True, depends_on=[job["id"]]))
+    expect_problem(x.c.request("PUT", Q + "/" + job["id"], {"depends_on": [child["id"]]}, token=x.op), 409)
+    expect_problem(x.c.request("PUT", Q + "/" + BOGUS_ID, {"priority": 3}, token=x.op), 404)
+
+
+@test("DELETE a QUEUED job: 200 CANCELLED")
+def t_cancel_queued(x):
+    job = x.submit(x.spec(scheduled_at="2099-01-01T00:00:00Z"))
+    check(job["status"] == "QUEUED", "a future job is %s, expected QUEUED" % job["status"])
+    r = expect_status(x.c.request("DELETE", Q + "/" + job["id"], token=x.op), 200)
+    check(r.json["status"] == "CANCELLED", "DELETE answered %s" % r.json["status"])
+    check(x.job(job["id"])["status"] == "CANCELLED", "GET after DELETE is not CANCELLED")
+    x.cancelled_id = job["id"]
+
+
+@test("DELETE a finished job: 409")
+def t_cancel_finished(x):
+    expect_problem(x.c.request("DELETE", Q + "/" + x.completed_id, token=x.op), 409)
+    expect_problem(x.c.request("DELETE", Q + "/" + x.cancelled_id, token=x.op), 409)
+
+
+@test("execute a HELD job: 202, then it completes")
+def t_execute_held(x):
+    job = x.submit(x.spec(hold=True))
+    r = expect_status(x.c.request("POST", Q + "/" + job["id"] + "/execute", token=x.op), 202)
+    check_job(r.json, "execute")
+    check(r.json["status"] != "HELD", "execute answered a job still HELD")
+    done = x.wait_status(job["id"], ("COMPLETED", "FAILED"))
+    check(done["status"] == "COMPLETED", "executed job FAILED: %r" % done["error"])
+
+
+@test("execute a COMPLETED job: 409")
+def t_execute_completed(x):
+    expect_problem(x.c.request("POST", Q + "/" + x.completed_id + "/execute", token=x.op), 409)
+
+
+@test("execute a CANCELLED job: 202, a new attempt that completes")
+def t_execute_cancelled(x):
+    job = x.submit(x.spec(hold=True))
+    expect_status(x.c.request("DELETE", Q + "/" + job["id"], token=x.op), 200)
+    expect_status(x.c.request("POST", Q + "/" + job["id"] + "/execute", token=x.op), 202)
+    check(x.wait_status(job["id"], ("COMPLETED", "FAILED"))["status"] == "COMPLETED", "re-executed job failed")
+
+
+@test("rejects: on_error skip, text/csv with the bad line")
+def t_rejects(x):
+    spec = x.spec(path="bad_teams.csv", on_error={"action": "skip"})
+    done = x.wait_status(x.submit(spec)["id"], ("COMPLETED", "FAILED"))
+    check(done["status"] == "COMPLETED", "skip job %s: %r" % (done["status"], done["error"]))
+    check(done["result"]["rows_rejected"] == 1 and done["result"]["rows_inserted"] == 2,
+          "result %r, expected 2 inserted and 1 rejected" % done["result"])
+    r = expect_status(x.c.get(Q + "/" + done["id"] + "/rejects", x.viewer), 200)
+    check((r.header("Content-Type") or "").startswith("text/csv"), "rejects Content-Type %r" % r.header("Content-Type"))
+    lines = r.body.decode().splitlines()
+    check(lines and lines[0] == "line,column,value,error", "rejects header %r" % lines[:1])
+    rows = list(csv.reader(io.StringIO(r.body.decode())))
+    check(len(rows) == 2, "expected one reject row, got %r" % lines)
+    check(rows[1][:3] == ["3", "team_id", "four"] and len(rows[1]) == 4 and rows[1][3],
+          "reject row %r, expected line 3, column team_id, value four, an error" % lines[1])
+    r = expect_status(x.c.get(Q + "/" + x.completed_id + "/rejects", x.viewer), 200)
+    check(r.body.decode().splitlines() == ["line,column,value,error"], "a clean job has rejects: %r" % r.body[:200])
+
+
+# -- uploads
+
+@test("upload: 201 with bytes and sha256, then a job reads it")
+def t_upload(x):
+    data = b"team_id,name\n" + b"".join(b"%d,team %d\n" % (i, i) for i in range(1, 501))
+    r = expect_status(x.c.request("POST", API + "/uploads", data, token=x.op, content_type="text/csv"), 201)
+    up = r.json
+    check(isinstance(up.get("id"), str) and UUID_RE.match(up["id"]), "upload id %r" % up.get("id"))
+    check(up.get("bytes") == len(data), "upload bytes %r, sent %d" % (up.get("bytes"), len(data)))
+    check(up.get("sha256") == hashlib.sha256(data).hexdigest(), "upload sha256 %r != %s" % (up.get("sha256"), hashlib.sha256(data).hexdigest()))
+    spec = x.spec()
+    spec["source"] = {"format": "csv", "upload": up["id"]}
+    done = x.wait_status(x.submit(spec)["id"], ("COMPLETED", "FAILED"))
+    check(done["status"] == "COMPLETED" and done["result"]["rows_inserted"] == 500,
+          "upload job %s %r %r" % (done["status"], done["result"], done["error"]))
+
+
+@test("upload: a chunked body is hashed the same")
+def t_upload_chunked(x):
+    data = os.urandom(200000)
+    head = ("POST %s/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n" % (API, x.op)).encode()
+    status, raw = raw_exchange(x.c.port, head + chunked(data, 30000))
+    check(status == 201, "chunked upload: %r" % raw[:300])
+    doc = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+    check(doc["bytes"] == len(data) and doc["sha256"] == hashlib.sha256(data).hexdigest(), "chunked upload %r" % doc)
+
+
+# -- orchestrations
+
+def orchestration(x, what):
+    teams, users = x.table(what + "teams"), x.table(what + "users")
+    body = {"name": x.name("orch"), "jobs": [
+        {"key": "users", "after": ["teams"], "max_attempts": 1,
+         "source": {"format": "csv", "path": "users.csv"},
+         "target": {"table": users, "mode": "insert", "create": True,
+                    "columns": [{"name": "user_id", "type": "bigint", "required": True},
+                                {"name": "email", "type": "text", "required": True},
+                                {"name": "team_id", "type": "integer", "references": teams + ".team_id"}]}},
+        {"key": "teams", "max_attempts": 1, "source": {"format": "csv", "path": "teams.csv"},
+         "target": {"table": teams, "mode": "insert", "create": True,
+                    "columns": [{"name": "team_id", "type": "integer", "required": True},
+                                {"name": "name", "type": "text"}]}}]}
+    r = expect_status(x.c.request("POST", API + "/import-orchestrations", body, token=x.op), 201)
+    orch = r.json
+    check(isinstance(orch.get("id"), str) and isinstance(orch.get("status"), str) and len(orch.get("jobs", [])) == 2,
+          "orchestration answer %s" % r.describe())
+    check(r.header("Location") == API + "/import-orchestrations/" + orch["id"], "orchestration Location %r" % r.header("Location"))
+    for j in orch["jobs"]:
+        check_job(j, "orchestration job")
+    return orch
+
+
+@test("orchestration: teams then users, in order, aggregate COMPLETED")
+def t_orchestration(x):
+    orch = orchestration(x, "o")
+    by_key = {j["key"]: j for j in orch["jobs"]}
+    check(set(by_key) == {"teams", "users"}, "job keys %r" % list(by_key))
+    check(by_key["users"]["depends_on"] == [by_key["teams"]["id"]],
+          "users depends_on %r, expected teams' id" % by_key["users"]["depends_on"])
+    end = time.time() + DEADLINE_S
+    while time.time() < end:
+        got = expect_status(x.c.get(API + "/import-orchestrations/" + orch["id"], x.viewer), 200).json
+        if got["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.05)
+    check(got["status"] == "COMPLETED", "orchestration is %s: %r" % (got["status"], [(j["key"], j["status"], j["error"]) for j in got["jobs"]]))
+    jobs = {j["key"]: j for j in got["jobs"]}
+    check(all(j["status"] == "COMPLETED" for j in jobs.values()), "jobs %r" % [(k, j["status"]) for k, j in jobs.items()])
+    check(jobs["users"]["started_at"] >= jobs["teams"]["finished_at"],
+          "users started %s before teams finished %s" % (jobs["users"]["started_at"], jobs["teams"]["finished_at"]))
+    page = expect_status(x.c.get(API + "/import-orchestrations?limit=500", x.viewer), 200).json
+    check(orch["id"] in [o["id"] for o in page["items"]] and "next_cursor" in page, "orchestration list lacks it")
+
+
+@test("orchestration: a cycle is 409, nothing created")
+def t_orchestration_cycle(x):
+    before = expect_status(x.c.get(API + "/import-orchestrations?limit=500", x.viewer), 200).json["items"]
+    body = {"name": x.name("cycle"), "jobs": [
+        dict(x.spec(), key="a", after=["b"]), dict(x.spec(), key="b", after=["a"])]}
+    for j in body["jobs"]:
+        del j["name"]
+    expect_problem(x.c.request("POST", API + "/import-orchestrations", body, token=x.op), 409)
+    after = expect_status(x.c.get(API + "/import-orchestrations?limit=500", x.viewer), 200).json["items"]
+    check(len(after) == len(before), "a rejected orchestration was created")
+    bad = {"name": "x", "jobs": [dict(x.spec(), key="a", after=["nope"])]}
+    r = x.c.request("POST", API + "/import-orchestrations", bad, token=x.op)
+    check(r.status in (409, 422), "an unknown after key: %s" % r.describe())
+    expect_problem(x.c.request("POST", API + "/import-orchestrations", {"jobs": []}, token=x.op), 422, "jobs")
+    expect_problem(x.c.get(API + "/import-orchestrations/" + BOGUS_ID, x.viewer), 404)
+
+
+# -- resources
+
+@test("resources: a RUNNING job's lock is listed; cancel stops it")
+def t_resources_running(x):
+    r = expect_status(x.c.get(API + "/import-resources", x.viewer), 200)
+    check(isinstance(r.json.get("locks"), list) and isinstance(r.json.get("waiting"), list), "resources shape %s" % r.describe())
+    spec = x.spec(path="big.csv", table=x.table("big"))
+    spec["target"]["mode"] = "insert"
+    del spec["target"]["key"]
+    spec["target"]["columns"] = [{"name": "team_id", "type": "bigint", "required": True}, {"name": "name", "type": "text"}]
+    job = x.submit(spec)
+    end = time.time() + DEADLINE_S
+    seen = None
+    while time.time() < end:
+        got = x.job(job["id"])
+        if got["status"] == "RUNNING" and got["locks"]:
+            seen, seen_at = got, time.time()
+            break
+        check(got["status"] in ("QUEUED", "RUNNING"), "big job ended %s before it was seen running: %r" % (got["status"], got["error"]))
+        time.sleep(0.02)
+    check(seen, "the big job was never seen RUNNING with its lock")
+    lock = seen["locks"][0]
+    check(lock["name"] == "table:" + spec["target"]["table"] and lock["mode"] == "exclusive" and lock["job_id"] == job["id"],
+          "job lock %r" % lock)
+    listed = expect_status(x.c.get(API + "/import-resources", x.viewer), 200).json
+    ids = [l["id"] for l in listed["locks"]]
+    if x.job(job["id"])["status"] == "RUNNING":
+        check(lock["id"] in ids, "the running job's lock %s is not in /import-resources %r" % (lock["id"], ids))
+    for l in listed["locks"]:
+        for key in ("id", "name", "mode", "job_id", "node", "acquired_at", "expires_at"):
+            check(key in l, "lock has no %r: %r" % (key, l))
+    # CONTRACT §3: DELETE of a RUNNING job answers at once, RUNNING with
+    # cancel_requested, and the job stops within 2 s with nothing landed.
+    # (The import takes seconds: finishing in the few ms since it was seen
+    # running is not a plausible excuse for a 409.)
+    t0 = time.time()
+    r = x.c.request("DELETE", Q + "/" + job["id"], token=x.op)
+    took = time.time() - t0
+    check(r.status == 200, "DELETE of a RUNNING job (seen running %.2f s earlier) answered after %.2f s: %s" % (
+        t0 - seen_at, took, r.describe()))
+    check(took < 1.0, "DELETE of a running job took %.2f s to answer" % took)
+    check(r.json["status"] == "RUNNING" and r.json["cancel_requested"] is True,
+          "DELETE of a running job answered %s with cancel_requested %r" % (r.json["status"], r.json["cancel_requested"]))
+    done = x.wait_status(job["id"], ("CANCELLED", "COMPLETED", "FAILED"))
+    check(done["status"] == "CANCELLED", "the cancelled running job ended %s" % done["status"])
+    check(time.time() - t0 < 3.0, "the cancel took %.1f s (contract: within 2 s)" % (time.time() - t0))
+    n = table_rows(x.db, spec["target"]["table"])
+    check(n == 0, "a cancelled job landed %d rows" % n)
+
+
+@test("resources: admin force-release of an unknown lock is 404")
+def t_release_bogus(x):
+    expect_problem(x.c.request("DELETE", API + "/import-resources/" + BOGUS_ID, token=x.admin), 404)
+    expect_problem(x.c.request("DELETE", API + "/import-resources/not-a-lock", token=x.admin), 400)
+
+
+# -- audit
+
+@test("audit: job.create with the token name, filters, paging")
+def t_audit(x):
+    for _ in range(4):
+        job = x.submit(x.spec(hold=True))
+    r = expect_status(x.c.get(API + "/import-audit?entity=job&entity_id=" + job["id"], x.viewer), 200)
+    rows = r.json["items"]
+    check(rows and rows[-1]["action"] == "job.create", "no job.create row for %s: %r" % (job["id"], rows))
+    row = rows[-1]
+    check(row["actor"] == x.op_name, "audit actor %r, expected the token name %r" % (row["actor"], x.op_name))
+    for key in ("id", "at", "actor", "action", "entity", "entity_id", "before", "after", "prev_hash", "hash"):
+        check(key in row, "audit row has no %r" % key)
+    items = expect_status(x.c.get(API + "/import-audit?action=job.create&actor=" + x.op_name + "&limit=500", x.viewer), 200).json["items"]
+    check(items and all(i["action"] == "job.create" and i["actor"] == x.op_name for i in items),
+          "action/actor filter returned other rows")
+    seen, cursor, pages = [], None, 0
+    while True:
+        q = API + "/import-audit?actor=%s&limit=3%s" % (x.op_name, "&cursor=" + cursor if cursor else "")
+        page = expect_status(x.c.get(q, x.viewer), 200).json
+        seen += [i["id"] for i in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor or pages > 500:
+            break
+    check(len(seen) == len(set(seen)), "audit pages repeat rows")
+    check(seen == sorted(seen, reverse=True), "audit pages are not newest first")
+    everything = expect_status(x.c.get(API + "/import-audit?actor=%s&limit=500" % x.op_name, x.viewer), 200).json["items"]
+    check(len(everything) >= 500 or seen == [i["id"] for i in everything], "paging found %d rows, one page %d" % (len(seen), len(everything)))
+    check(pages > 1, "expected several audit pages at limit=3")
+    none = expect_status(x.c.get(API + "/import-audit?since=2099-01-01T00:00:00Z", x.viewer), 200).json["items"]
+    check(none == [], "since=2099 returned %d rows" % len(none))
+    old = expect_status(x.c.get(API + "/import-audit?until=2000-01-01T00:00:00Z", x.viewer), 200).json["items"]
+    check(old == [], "until=2000 returned %d rows" % len(old))
+    expect_problem(x.c.get(API + "/import-audit?since=yesterday", x.viewer), 400, "since")
+
+
+# -- 400
+
+@test("400: malformed JSON")
+def t_400_malformed(x):
+    expect_problem(x.c.request("POST", Q, '{"source": ', token=x.op), 400)
+
+
+@test("400: a body that is not an object")
+def t_400_not_object(x):
+    expect_problem(x.c.request("POST", Q, "[1, 2]", token=x.op), 400)
+    expect_problem(x.c.request("POST", Q, "", token=x.op, content_type="application/json"), 400)
+
+
+@test("400: bad filter values")
+def t_400_filters(x):
+    for query, field in (("status=BOGUS", "status"), ("status=HELD,,NOPE", "status"), ("priority_min=0", "priority_min"),
+                         ("priority_max=11", "priority_max"), ("created_after=yesterday", "created_after"),
+                         ("created_before=2026-13-45", "created_before"), ("limit=0", "limit"), ("limit=501", "limit"),
+                         ("limit=abc", "limit"), ("orchestration_id=xyz", "orchestration_id")):
+        expect_problem(x.c.get(Q + "?" + query, x.viewer), 400, field)
+
+
+@test("400: an unknown query parameter")
+def t_400_unknown_param(x):
+    expect_problem(x.c.get(Q + "?colour=red", x.viewer), 400, "colour")
+    expect_problem(x.c.get(API + "/import-audit?frob=1", x.viewer), 400, "frob")
+
+
+@test("400: a non-UUID id")
+def t_400_bad_id(x):
+    for method, path in (("GET", Q + "/not-a-uuid"), ("DELETE", Q + "/123"), ("POST", Q + "/xyz/execute"),
+                         ("GET", Q + "/xyz/rejects")):
+        expect_problem(x.c.request(method, path, token=x.op), 400)
+
+
+@test("400: a tampered cursor")
+def t_400_cursor(x):
+    for _ in range(2):
+        x.submit(x.spec(hold=True))
+    page = expect_status(x.c.get(Q + "?limit=1", x.viewer), 200).json
+    cursor = page["next_cursor"]
+    check(cursor, "no next_cursor to tamper with")
+    flipped = cursor[:-3] + ("A" if cursor[-3] != "A" else "B") + cursor[-2:]
+    expect_problem(x.c.get(Q + "?limit=1&cursor=" + flipped, x.viewer), 400, "cursor")
+    forged = base64.urlsafe_b64encode(b"job:" + BOGUS_ID.encode()).decode().rstrip("=")
+    expect_problem(x.c.get(Q + "?cursor=" + forged, x.viewer), 400, "cursor")
+    expect_problem(x.c.get(Q + "?cursor=garbage!", x.viewer), 400)
+    audit = expect_status(x.c.get(API + "/import-audit?limit=1", x.viewer), 200).json["next_cursor"]
+    expect_problem(x.c.get(Q + "?cursor=" + audit, x.viewer), 400)  # another endpoint's cursor
+
+
+@test("400: a path with .. or %2e%2e")
+def t_400_dotdot(x):
+    expect_problem(x.c.get(Q + "/../import-audit/verify", x.admin), 400)
+    expect_problem(x.c.get(Q + "/%2e%2e/import-audit/verify", x.admin), 400)
+    expect_problem(x.c.get(Q + "/%2E%2E", x.admin), 400)
+    expect_problem(x.c.get(API + "/./import-queue", x.viewer), 400)
+
+
+# -- 401 / 403
+
+@test("401: missing, invalid and malformed tokens, with WWW-Authenticate")
+def t_401(x):
+    for token, headers in ((None, None), ("iq_wrong", None), (None, {"Authorization": "Basic dXNlcjpwYXNz"}),
+                           (None, {"Authorization": "Bearer"}), (None, {"Authorization": "Bearer " + "a" * 5000})):
+        r = x.c.request("GET", Q, token=token, headers=headers)
+        expect_problem(r, 401)
+        check((r.header("WWW-Authenticate") or "").startswith("Bearer"), "401 without WWW-Authenticate: Bearer: %r" % r.header("WWW-Authenticate"))
+    expect_problem(x.c.request("POST", Q, x.spec(), token="iq_wrong"), 401)
+
+
+@test("401: a revoked token stops working within 2 s")
+def t_401_revoked(x):
+    expect_status(x.c.get(Q + "?limit=1", x.revokable), 200)
+    r = x.server.run_cli("token", "revoke", x.revokable_name)
+    check(r.returncode == 0, "token revoke failed: %s%s" % (r.stdout, r.stderr))
+    t0 = time.time()
+    while time.time() - t0 < 2.5:
+        res = x.c.get(Q + "?limit=1", x.revokable)
+        if res.status == 401:
+            expect_problem(res, 401)
+            return
+        expect_status(res, 200)
+        time.sleep(0.1)
+    raise TestFailure("a revoked token still works after %.1f s" % (time.time() - t0))
+
+
+@test("403: viewer cannot change, operator cannot administer")
+def t_403(x):
+    job = x.submit(x.spec(hold=True))
+    for method, path, token, body in (
+            ("DELETE", Q + "/" + job["id"], x.viewer, None),
+            ("POST", Q, x.viewer, x.spec()),
+            ("PUT", Q + "/" + job["id"], x.viewer, {"priority": 1}),
+            ("POST", Q + "/" + job["id"] + "/execute", x.viewer, None),
+            ("POST", API + "/import-orchestrations", x.viewer, {"jobs": []}),
+            ("GET", API + "/import-audit/verify", x.op, None),
+            ("DELETE", API + "/import-resources/" + BOGUS_ID, x.op, None)):
+        expect_problem(x.c.request(method, path, body, token=token), 403)
+    expect_problem(x.c.request("POST", API + "/uploads", b"a,b\n", token=x.viewer, content_type="text/csv"), 403)
+    check(x.job(job["id"])["status"] == "HELD", "a forbidden DELETE changed the job")
+
+
+# -- 404 / 405
+
+@test("404: unknown path and unknown ids")
+def t_404(x):
+    expect_problem(x.c.get(API + "/nope", x.viewer), 404)
+    expect_problem(x.c.get("/nope"), 404)
+    expect_problem(x.c.get(Q + "/" + BOGUS_ID + "/frob", x.viewer), 404)
+    for method, path in (("GET", Q + "/" + BOGUS_ID), ("DELETE", Q + "/" + BOGUS_ID),
+                         ("POST", Q + "/" + BOGUS_ID + "/execute"), ("GET", Q + "/" + BOGUS_ID + "/rejects")):
+        expect_problem(x.c.request(method, path, token=x.op), 404)
+
+
+@test("405: a wrong method, with Allow")
+def t_405(x):
+    for method, path, allowed in (("PATCH", Q, {"GET", "POST"}), ("DELETE", "/healthz", {"GET"}),
+                                  ("POST", Q + "/" + BOGUS_ID, {"GET", "PUT", "DELETE"}),
+                                  ("GET", API + "/uploads", {"POST"}), ("PUT", API + "/import-audit/verify", {"GET"})):
+        r = x.c.request(method, path, token=x.admin)
+        expect_problem(r, 405)
+        got = {m.strip() for m in (r.header("Allow") or "").split(",") if m.strip()}
+        check(got == allowed, "%s %s: Allow %r, expected %r" % (method, path, r.header("Allow"), sorted(allowed)))
+
+
+# -- 409 / 413 / 415 / 422 / 429
+
+@test("409: an unknown dependency")
+def t_409_dependency(x):
+    expect_problem(x.c.request("POST", Q, x.spec(depends_on=[BOGUS_ID]), token=x.op), 409)
+
+
+@test("413: a 10 MB JSON body over the 1 MiB limit")
+def t_413_body(x):
+    body = b'{"name": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    head = ("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n\r\n" % (Q, x.op, len(body))).encode()
+    status, raw = raw_exchange(x.c.port, head, body)
+    check(status == 413, "10 MB body: %r" % raw[:300])
+    check(b"application/problem+json" in raw.split(b"\r\n\r\n")[0], "413 is not problem+json")
+
+
+@test("413: a chunked JSON body over the limit")
+def t_413_chunked(x):
+    body = b'{"name": "' + b"x" * (1536 * 1024) + b'"}'
+    head = ("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" % (Q, x.op)).encode()
+    status, raw = raw_exchange(x.c.port, head + chunked(body))
+    check(status == 413, "chunked 1.5 MiB body: %r" % raw[:300])
+
+
+@test("413: an upload over --max-upload")
+def t_413_upload(x):
+    data = b"x" * (300 * 1024)
+    head = ("POST %s/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n\r\n" % (API, x.op, len(data))).encode()
+    status, raw = raw_exchange(x.c.port, head, data)
+    check(status == 413, "300 KiB upload over 256 KiB: %r" % raw[:300])
+    head = ("POST %s/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n" % (API, x.op)).encode()
+    status, raw = raw_exchange(x.c.port, head + chunked(data))
+    check(status == 413, "chunked 300 KiB upload: %r" % raw[:300])
+    left = [f for f in os.listdir(x.server.spool) if f.endswith(".part")]
+    check(left == [], "refused uploads left spool files: %r" % left)
+
+
+@test("415: a wrong Content-Type")
+def t_415(x):
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "application/jsonx"):
+        expect_problem(x.c.request("POST", Q, json.dumps(x.spec()), token=x.op, content_type=ctype), 415)
+    ok = x.c.request("POST", Q, json.dumps(x.spec(hold=True)), token=x.op, content_type="application/json; charset=utf-8")
+    expect_status(ok, 201)
+
+
+@test("422: a spec with several mistakes lists every one")
+def t_422_many(x):
+    spec = {"priority": 0, "max_attempts": 0, "source": {"format": "xml", "path": "teams.csv"},
+            "target": {"table": "1bad", "mode": "merge"}}
+    doc = expect_problem(x.c.request("POST", Q, spec, token=x.op), 422)
+    fields = sorted(e["field"] for e in doc["errors"])
+    check(fields == sorted(["priority", "max_attempts", "source.format", "target.table", "target.mode"]),
+          "5 mistakes, errors name %r" % fields)
+
+
+@test("422: an unknown field")
+def t_422_unknown(x):
+    expect_problem(x.c.request("POST", Q, dict(x.spec(), colour="red"), token=x.op), 422, "colour")
+    spec = x.spec()
+    spec["target"]["colour"] = "red"
+    expect_problem(x.c.request("POST", Q, spec, token=x.op), 422, "target.colour")
+
+
+@test("422: wrong types")
+def t_422_types(x):
+    spec = dict(x.spec(), priority="high", hold="yes", depends_on="abc", name=5)
+    doc = expect_problem(x.c.request("POST", Q, spec, token=x.op), 422)
+    fields = sorted(e["field"] for e in doc["errors"])
+    check(fields == ["depends_on", "hold", "name", "priority"], "4 wrong types, errors name %r" % fields)
+    expect_problem(x.c.request("POST", Q, dict(x.spec(), source="teams.csv"), token=x.op), 422, "source")
+    expect_problem(x.c.request("POST", Q, {"source": {"format": "csv", "path": "a.csv"}}, token=x.op), 422, "target")
+
+
+@test("422: huge numbers")
+def t_422_huge(x):
+    spec = dict(x.spec(), priority=9223372036854775807, max_attempts=-9223372036854775808,
+                timeout_s=1e300)
+    doc = expect_problem(x.c.request("POST", Q, spec, token=x.op), 422)
+    fields = sorted(e["field"] for e in doc["errors"])
+    check(fields == ["max_attempts", "priority", "timeout_s"], "errors name %r" % fields)
+    expect_problem(x.c.request("POST", Q, dict(x.spec(), timeout_s=9223372036854775807), token=x.op), 422, "timeout_s")
+    r = x.c.request("POST", Q, json.dumps(x.spec()).replace('"max_attempts": 1', '"max_attempts": 99999999999999999999999'),
+                    token=x.op)
+    check(r.status in (400, 422), "an integer beyond int64: %s" % r.describe())
+    expect_problem(r, r.status)
+
+
+@test("429 + Retry-After when the queue is full")
+def t_429(x):
+    aux = x.aux_client
+    for i in range(2):
+        expect_status(aux.request("POST", Q, x.spec(hold=True), token=x.aux_op), 201)
+    r = aux.request("POST", Q, x.spec(hold=True), token=x.aux_op)
+    expect_problem(r, 429)
+    check(re.fullmatch(r"\d+", r.header("Retry-After") or ""), "Retry-After %r is not seconds" % r.header("Retry-After"))
+    body = {"name": "full", "jobs": [dict(x.spec(), key="a")]}
+    r = aux.request("POST", API + "/import-orchestrations", body, token=x.aux_op)
+    expect_problem(r, 429)
+    check(r.header("Retry-After"), "orchestration 429 without Retry-After")
+    status = expect_status(aux.get(Q + "/status", x.aux_op), 200).json
+    check(status["queue_capacity"] == 2 and status["held"] == 2, "aux status %r" % status)
+
+
+# -- hostile bytes
+
+@test("CR/LF injection in headers: 4xx, closed, or no injected header")
+def t_crlf(x):
+    cases = [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\rSet-Cookie: evil=1\r\nConnection: close\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\nSet-Cookie: evil=1\r\nConnection: close\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\r\n Set-Cookie: evil=1\r\nConnection: close\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: a\x00b\r\nConnection: close\r\n\r\n",
+        b"GET /healthz\r\nSet-Cookie: evil=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHere\r\nConnection: close\r\n\r\n",
+        b"GET " + Q.encode() + b"/%0d%0aSet-Cookie:%20evil=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET " + Q.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + x.viewer.encode() +
+        b"\rSet-Cookie: evil=1\r\nConnection: close\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k\r\n\r\nSet-Cookie: evil=1\r\n\r\n",
+    ]
+    for raw_request in cases:
+        status, raw = raw_exchange(x.c.port, raw_request)
+        what = raw_request[:70]
+        check(status is None or status < 500, "%r: answered %r" % (what, raw[:200]))
+        if status is not None and status < 400:
+            headers = [h.lower() for h in raw_headers(raw)]
+            check(not any(h.startswith("set-cookie") for h in headers), "%r: a header was injected: %r" % (what, headers))
+            rid = [h for h in raw_headers(raw) if h.lower().startswith("x-request-id:")]
+            check(rid and re.fullmatch(r"x-request-id: [\x21-\x7e]{1,64}", rid[0], re.I), "%r: X-Request-Id echoed as %r" % (what, rid))
+        check(x.server.alive(), "the server died on %r" % what)
+
+
+@test("a long X-Request-Id is replaced, a sane one echoed")
+def t_request_id_header(x):
+    r = x.c.get("/healthz", headers={"X-Request-Id": "trace-" + x.tag})
+    check(r.header("X-Request-Id") == "trace-" + x.tag, "X-Request-Id not echoed: %r" % r.header("X-Request-Id"))
+    r = x.c.get("/healthz", headers={"X-Request-Id": "y" * 500})
+    check(r.header("X-Request-Id") and len(r.header("X-Request-Id")) <= 64, "a 500-byte X-Request-Id was echoed")
+
+
+# -- concurrency
+
+@test("concurrency: 8 threads x 50 submissions = 400 jobs, no 5xx")
+def t_concurrency(x):
+    tag = "conc" + x.tag
+    results, errors = [], []
+
+    def worker(t):
+        for i in range(50):
+            spec = dict(x.spec(hold=True, table="conc_%s_%d" % (x.tag, t)), name="%s %d-%d" % (tag, t, i),
+                        request_id="%s-%d-%d" % (tag, t, i))
+            try:
+                r = x.c.request("POST", Q, spec, token=x.op)
+                results.append(r.status)
+                if r.status != 201:
+                    errors.append(r.describe())
+            except Exception as e:  # a dropped connection is a failure too
+                errors.append("thread %d job %d: %r" % (t, i, e))
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    check(not errors, "%d of 400 submissions failed, e.g. %s" % (len(errors), errors[:3]))
+    items, _ = x.list_all("q=" + tag, limit=500)
+    ids = [j["id"] for j in items]
+    check(len(ids) == 400 and len(set(ids)) == 400, "%d jobs (%d distinct), expected exactly 400" % (len(ids), len(set(ids))))
+    check(len({j["request_id"] for j in items}) == 400, "request_ids are not all distinct")
+
+
+# -- audit verification (breaks the chain: runs late)
+
+@test("audit verify: ok, then a tampered row is named")
+def t_audit_verify(x):
+    for _ in range(3):
+        x.submit(x.spec(hold=True))
+    rows = expect_status(x.c.get(API + "/import-audit?action=job.create&limit=500", x.viewer), 200).json["items"]
+    r = expect_status(x.c.get(API + "/import-audit/verify", x.admin), 200)
+    v = r.json
+    check(v.get("ok") is True and v.get("first_bad_id") is None and isinstance(v.get("rows_checked"), int)
+          and v["rows_checked"] >= len(rows) >= 3, "verify of an untouched trail (%d job.create rows): %s" % (len(rows), r.describe()))
+    victim = rows[len(rows) // 2]["id"]
+    sql(x.db, "UPDATE stg_import_audit SET actor = 'mallory' WHERE id = %d" % victim)
+    r = expect_status(x.c.get(API + "/import-audit/verify", x.admin), 200)
+    v = r.json
+    check(v.get("ok") is False and v.get("first_bad_id") == victim,
+          "after tampering row %d: %s" % (victim, r.describe()))
+
+
+# -- the end
+
+@test("never a 5xx, and the server is still up")
+def t_alive(x):
+    expect_status(x.c.get("/healthz"), 200)
+    check(x.server.alive(), "the server process exited:\n" + x.server.log_tail())
+    check(x.aux.alive(), "the second server process exited:\n" + x.aux.log_tail())
+    errors = x.c.server_errors + x.aux_client.server_errors
+    check(not errors, "%d answers were 5xx, e.g.:\n  %s" % (len(errors), "\n  ".join(errors[:5])))
+
+
+@test("SIGTERM: both servers exit 0, no sanitizer report")
+def t_shutdown(x):
+    for s in (x.aux, x.server):
+        check(s.alive(), "%s server is not running:\n%s" % (s.label, s.log_tail()))
+        s.stop()
+        check(s.proc.returncode == 0, "%s server exited %d on SIGTERM:\n%s" % (s.label, s.proc.returncode, s.log_tail()))
+        log = open(s.log_path, errors="replace").read()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer"):
+            at = log.find(marker)
+            check(at < 0, "%s server log has a %s report:\n%s" % (s.label, marker, log[max(0, at - 200):][:3000]))
+
+
+# --------------------------------------------------------------- runner ----
+
+def write_imports(root):
+    os.makedirs(root, exist_ok=True)
+    files = {
+        "teams.csv": "team_id,name\n1,Platform\n2,Data\n3,Web\n",
+        "bad_teams.csv": "team_id,name\n4,Mobile\nfour,Broken\n5,Infra\n",
+        "users.csv": "user_id,email,team_id\n10,a@example.com,1\n11,b@example.com,2\n12,c@example.com,3\n",
+        "steps.json": json.dumps({"steps": [{"step_id": 1, "title": "one"}, {"step_id": 2, "title": "two"}]}),
+    }
+    for name, text in files.items():
+        with open(os.path.join(root, name), "w") as f:
+            f.write(text)
+    with open(os.path.join(root, "big.csv"), "w") as f:
+        f.write("team_id,name\n")
+        f.writelines("%d,name number %d of the generated file\n" % (i, i) for i in range(1500000))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), required=True)
+    ap.add_argument("--db", help="service database URL (default: a temp SQLite file)")
+    ap.add_argument("--aux-db", help="database of the second server (max-queue-size 2)")
+    ap.add_argument("-k", dest="only", help="run only tests whose name contains this")
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="importq-api.")
+    x = Ctx(args, workdir)
+    x.db = args.db or "sqlite:" + os.path.join(workdir, "service.db")
+    aux_db = args.aux_db or "sqlite:" + os.path.join(workdir, "aux.db")
+    x.server = Server(args.bin, x.db, workdir, "main", ["--max-body", "1MiB", "--max-upload", "256KiB"])
+    x.aux = Server(args.bin, aux_db, workdir, "aux", ["--max-queue-size", "2"])
+    selected = [(n, f) for n, f in TESTS if not args.only or args.only in n]
+    failed = []
+    started = time.time()
+    try:
+        write_imports(x.server.import_root)
+        for s in (x.server, x.aux):
+            s.migrate()
+        x.op_name, x.viewer_name = "api-operator", "api-viewer"
+        x.op = x.server.token(x.op_name, "operator")
+        x.viewer = x.server.token(x.viewer_name, "viewer")
+        x.admin = x.server.token("api-admin", "admin")
+        x.revokable_name = "api-revokable"
+        x.revokable = x.server.token(x.revokable_name, "operator")
+        x.aux_op = x.aux.token("api-aux-operator", "operator")
+        x.server.start()
+        x.aux.start()
+        x.c = Client(x.server.port)
+        x.aux_client = Client(x.aux.port)
+        # State the later tests share, made once even when -k skips its test.
+        x.completed_id = None
+        for name, fn in selected:
+            if x.completed_id is None and name != "POST job: a CSV job runs to COMPLETED" and fn in (
+                    t_get, t_put_errors, t_cancel_finished, t_execute_completed, t_rejects, t_status):
+                t_completes_csv(x)
+            if fn is t_cancel_finished and not hasattr(x, "cancelled_id"):
+                t_cancel_queued(x)
+            t0 = time.time()
+            try:
+                fn(x)
+                print("ok   %-62s %5.2fs" % (name, time.time() - t0), flush=True)
+            except Exception as e:
+                detail = str(e) if isinstance(e, AssertionError) else traceback.format_exc(limit=3)
+                failed.append(name)
+                print("FAIL %s\n     %s" % (name, detail.replace("\n", "\n     ")), flush=True)
+    except Exception as e:
+        failed.append("setup")
+        print("FAIL setup: %s" % (e if isinstance(e, AssertionError) else traceback.format_exc()), flush=True)
+    finally:
+        for s in (x.server, x.aux):
+            s.stop()
+        if failed:
+            print("--- server log (tail) ---\n" + x.server.log_tail(), flush=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+    count = len(selected) + (1 if "setup" in failed else 0)
+    print("api tests: %d on %s, %d failed (%.0f s)" % (count, args.backend, len(failed), time.time() - started))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
