@@ -23,6 +23,7 @@
 #include "util/config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -134,15 +135,19 @@ static int send_request(const char *head, size_t head_len, const uint8_t *body, 
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fuzz_port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        fprintf(stderr, "fuzz_api: cannot connect to the server: %s\n", strerror(errno));
         abort();
+    }
     int status = 0;
     if (send(fd, head, head_len, MSG_NOSIGNAL) == (ssize_t)head_len &&
         (body_len == 0 || send(fd, body, body_len, MSG_NOSIGNAL) >= 0)) {
-        char reply[64] = "";
+        char reply[1024] = "";
         ssize_t n = recv(fd, reply, sizeof(reply) - 1, 0);
         if (n > 12 && strncmp(reply, "HTTP/1.1 ", 9) == 0)
             status = atoi(reply + 9);
+        if (status >= 500)
+            fprintf(stderr, "fuzz_api: the answer was:\n%s\n", reply);
     }
     close(fd);
     return status;

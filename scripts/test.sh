@@ -3,7 +3,8 @@
 #   1. the normal build: every ctest (unit + store on SQLite and PostgreSQL)
 #   2. an ASan+UBSan build: the same tests
 #   3. a TSan build: the tests labelled "concurrency"
-#   4. the libFuzzer target on the API's request path, FUZZ_SECONDS (30)
+#   4. the libFuzzer target on the API's request path: a fixed seed and
+#      25,000 inputs (FUZZ_SEED, FUZZ_RUNS; at most FUZZ_SECONDS, 120)
 # PostgreSQL is a throwaway cluster (tests/scripts/with-postgres.sh) shared
 # by all steps; each store test creates and drops its own database in it.
 # Usage: scripts/test.sh [all|sanitizer]
@@ -49,7 +50,7 @@ suite() {
         fi
     fi
     if [ "$mode" = all ]; then
-        scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+        FUZZ_SEED=${FUZZ_SEED:-1} FUZZ_RUNS=${FUZZ_RUNS:-25000} scripts/fuzz.sh "${FUZZ_SECONDS:-120}"
     fi
 }
 
