@@ -257,7 +257,7 @@ CONF
 }
 
 scenario_restart() {
-    local url rows=1000000 jobs=9 pa pb
+    local url rows=2000000 jobs=18 pa pb
     # A long lease: a job whose end could not be recorded during the outage
     # would stay RUNNING until the rescue, a minute later, and fail the
     # 30 s bound below. Heartbeats carry on over a short outage.
@@ -274,8 +274,10 @@ scenario_restart() {
           "mode": "append", "create": true, "columns": [{"name": "id", "type": "bigint"},
           {"name": "label", "type": "text"}]}}' >/dev/null 2>"$dir/submit.err" \
         || { failed "restart: submit_jobs: $(cat "$dir/submit.err")"; return; }
-    busy() { [ "$(q "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'RUNNING' AND rows_read > 0")" -ge 1 ]; }
-    wait_until 60 "a job RUNNING with progress" busy || { failed "restart: no job ran"; show_logs; return; }
+    # RUNNING is enough: progress is only recorded once a second, and a
+    # fast machine finishes a job in about that time.
+    busy() { [ "$(q "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'RUNNING'")" -ge 1 ]; }
+    wait_until 60 "a job RUNNING" busy || { failed "restart: no job ran"; show_logs; return; }
     local before
     before=$(q "$url" "SELECT string_agg(status || '=' || n, ' ') FROM (SELECT status, count(*) AS n FROM stg_import_queue GROUP BY status ORDER BY status) s")
     "${run_as[@]}" "$pgbin/pg_ctl" -D "$own_pg" -l "$dir/pg/server.out" -m fast -w -t 30 restart >/dev/null \
@@ -294,9 +296,9 @@ scenario_restart() {
         [ "$(q "$url" "SELECT count(*) FROM stg_import_queue, jsonb_array_elements(attempts) a WHERE a->>'status' = 'FAILED'")" -ge 1 ]
     local t bad=0
     for t in 0 1 2; do
-        [ "$(q "$url" "SELECT count(*) || '/' || count(DISTINCT id) FROM r$t")" = "$((3 * rows))/$rows" ] || bad=$((bad + 1))
+        [ "$(q "$url" "SELECT count(*) || '/' || count(DISTINCT id) FROM r$t")" = "$((jobs / 3 * rows))/$rows" ] || bad=$((bad + 1))
     done
-    check "restart: each table holds its 3 files' rows exactly once ($bad wrong)" [ "$bad" -eq 0 ]
+    check "restart: each table holds its $((jobs / 3)) files' rows exactly once ($bad wrong)" [ "$bad" -eq 0 ]
     check "restart: one job.completed per job" \
         [ "$(q "$url" "SELECT count(*) FROM stg_import_audit WHERE action = 'job.completed'")" = "$jobs" ]
     check "restart: no locks left" [ "$(q "$url" "SELECT count(*) FROM stg_import_resources")" = 0 ]
