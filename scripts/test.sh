@@ -32,26 +32,35 @@ run_ctest() { # dir [ctest args]
     return $rc
 }
 
+# suite: every step runs even after one fails (to show everything), and
+# the exit status says whether any failed. Note: `bash -c suite` below
+# does not inherit `set -e`, so failures are counted explicitly.
 suite() {
+    local failed=0
     if [ "$mode" = all ]; then
-        run_ctest build
+        run_ctest build || failed=1
     fi
     if [ "$mode" = all ] || [ "${SANITIZE:-}" = address,undefined ]; then
         build_variant build-asan address,undefined
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-            run_ctest build-asan
+            run_ctest build-asan || failed=1
     fi
     if [ "$mode" = all ] || [ "${SANITIZE:-}" = thread ]; then
         build_variant build-tsan thread
         if ctest --test-dir build-tsan -N -L concurrency | grep -q "Total Tests: [1-9]"; then
-            TSAN_OPTIONS=halt_on_error=1 run_ctest build-tsan -L concurrency
+            TSAN_OPTIONS=halt_on_error=1 run_ctest build-tsan -L concurrency || failed=1
         else
             echo "== no concurrency tests yet for TSan"
         fi
     fi
     if [ "$mode" = all ]; then
-        FUZZ_SEED=${FUZZ_SEED:-1} FUZZ_RUNS=${FUZZ_RUNS:-25000} scripts/fuzz.sh "${FUZZ_SECONDS:-120}"
+        FUZZ_SEED=${FUZZ_SEED:-1} FUZZ_RUNS=${FUZZ_RUNS:-25000} scripts/fuzz.sh "${FUZZ_SECONDS:-120}" \
+            || failed=1
     fi
+    if [ "$failed" -ne 0 ]; then
+        echo "== FAILED: see the steps above"
+    fi
+    return "$failed"
 }
 
 if [ -z "${IMPORTQ_TEST_PG_URL:-}" ]; then

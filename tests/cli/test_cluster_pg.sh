@@ -11,7 +11,7 @@
 #   3. lost database: a throwaway PostgreSQL cluster of this test is
 #      restarted (pg_ctl restart -m fast) while jobs run and wait; both
 #      nodes reconnect, every job ends COMPLETED with its rows once, and
-#      none waits for the rescue (a 60 s lease, a 30 s bound).
+#      none waits for the rescue (no worker_lost with a 60 s lease).
 # Jobs are created through the store by build/submit_jobs (until the HTTP
 # API exists). Scenarios 1-2 create their own database on
 # IMPORTQ_TEST_PG_ADMIN_URL; without it the test is skipped (a failure when
@@ -259,8 +259,8 @@ CONF
 scenario_restart() {
     local url rows=2000000 jobs=18 pa pb
     # A long lease: a job whose end could not be recorded during the outage
-    # would stay RUNNING until the rescue, a minute later, and fail the
-    # 30 s bound below. Heartbeats carry on over a short outage.
+    # would stay RUNNING until the rescue, a minute later, and show up as
+    # worker_lost below. Heartbeats carry on over a short outage.
     local node_lease=60s
     start_own_pg || { failed "restart: cannot start a PostgreSQL cluster of our own"; return; }
     psql -XAtq "$own_url" -c "CREATE DATABASE importq_restart" >/dev/null
@@ -285,7 +285,9 @@ scenario_restart() {
     local restarted_at
     restarted_at=$(q "$url" "SELECT now()")
     echo "restart: PostgreSQL restarted with jobs $before"
-    wait_until 30 "every job final within 30 s of the restart (lease 60 s)" all_final "$url" "$jobs" \
+    # The bound is generous (sanitizer builds are slow); that no job waited
+    # for the rescue is checked below (no worker_lost), with a 60 s lease.
+    wait_until 150 "every job final after the restart" all_final "$url" "$jobs" \
         || { failed "restart: jobs did not all finish"; q "$url" "SELECT status, attempt, error FROM stg_import_queue"; show_logs; }
     echo "restart: attempts: $(q "$url" "SELECT string_agg(a->>'status' || coalesce(':' || (a->'error'->>'code'), ''), ' ') FROM stg_import_queue, jsonb_array_elements(attempts) a")"
     check "restart: both nodes survived" kill -0 "$pa" "$pb"
