@@ -132,10 +132,23 @@ static void build_path(uint8_t selector, const uint8_t *text, size_t len, char *
  * server closed without answering, which is allowed for garbage). */
 static int send_request(const char *head, size_t head_len, const uint8_t *body, size_t body_len)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fuzz_port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+    /* libFuzzer's own signals (leak checks, timers) can interrupt connect:
+     * that is the harness's problem, not the server's, so try again. */
+    int fd = -1;
+    for (int attempt = 0; attempt < 5 && fd < 0; attempt++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+            int saved = errno;
+            close(fd);
+            fd = -1;
+            errno = saved;
+            if (saved != EINTR)
+                break;
+        }
+    }
+    if (fd < 0) {
         fprintf(stderr, "fuzz_api: cannot connect to the server: %s\n", strerror(errno));
         abort();
     }
@@ -143,7 +156,9 @@ static int send_request(const char *head, size_t head_len, const uint8_t *body, 
     if (send(fd, head, head_len, MSG_NOSIGNAL) == (ssize_t)head_len &&
         (body_len == 0 || send(fd, body, body_len, MSG_NOSIGNAL) >= 0)) {
         char reply[1024] = "";
-        ssize_t n = recv(fd, reply, sizeof(reply) - 1, 0);
+        ssize_t n;
+        while ((n = recv(fd, reply, sizeof(reply) - 1, 0)) < 0 && errno == EINTR)
+            ;
         if (n > 12 && strncmp(reply, "HTTP/1.1 ", 9) == 0)
             status = atoi(reply + 9);
         if (status >= 500)
