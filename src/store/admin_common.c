@@ -11,6 +11,7 @@
 #include "core/auth.h"
 #include "store/store_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,4 +144,34 @@ char *admin_upload_json(const struct upload_info *info)
     char *text = store_json_text(json);
     json_decref(json);
     return text;
+}
+
+/* dup_or_null - strdup, NULL for NULL; *ret_failed on OOM. */
+static char *dup_or_null(const char *text, bool *ret_failed)
+{
+    char *copy = text ? strdup(text) : NULL;
+    if (text && !copy)
+        *ret_failed = true;
+    return copy;
+}
+
+int audit_row_copy(const struct audit_record *borrowed, const char *hash, struct audit_row *out,
+                   struct iq_error *err)
+{
+    bool failed = false;
+    out->record = (struct audit_record){
+        .id = borrowed->id,
+        .at_ms = borrowed->at_ms,
+        .actor = dup_or_null(borrowed->actor, &failed),
+        .action = dup_or_null(borrowed->action, &failed),
+        .entity = dup_or_null(borrowed->entity, &failed),
+        .entity_id = dup_or_null(borrowed->entity_id, &failed),
+        .before_json = dup_or_null(borrowed->before_json, &failed),
+        .after_json = dup_or_null(borrowed->after_json, &failed),
+        .request_id = dup_or_null(borrowed->request_id, &failed),
+        .client_addr = dup_or_null(borrowed->client_addr, &failed),
+        .prev_hash = dup_or_null(borrowed->prev_hash, &failed),
+    };
+    snprintf(out->hash, sizeof(out->hash), "%s", hash ? hash : "");
+    return failed ? iq_error_set(err, IQ_E_NOMEM, "out of memory reading audit rows") : 0;
 }

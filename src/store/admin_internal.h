@@ -33,6 +33,14 @@ char *admin_token_json(const char *name, const char *role, const char *revoked_a
  */
 int admin_upload_check(const struct upload_info *info, struct iq_error *err);
 
+/*
+ * audit_row_copy - a row read by a backend (borrowed strings, its hash)
+ * into *out with every string owned. IQ_E_NOMEM when a copy fails; *out
+ * is then still safe to free with audit_page_clear.
+ */
+int audit_row_copy(const struct audit_record *borrowed, const char *hash, struct audit_row *out,
+                   struct iq_error *err);
+
 /* admin_upload_json - {"bytes","id","sha256"} for the audit trail. Caller frees; NULL on OOM. */
 char *admin_upload_json(const struct upload_info *info);
 

@@ -9,6 +9,7 @@
  * columns, whose text is kept byte for byte, so the hash recomputes over
  * exactly the bytes that were appended.
  */
+#include "store/admin_internal.h"
 #include "store/store_pg_internal.h"
 
 #include "core/timeutil.h"
@@ -81,15 +82,6 @@ static int record_from_row(const PGresult *res, int row, struct audit_record *re
 /* Listing                                                             */
 /* ------------------------------------------------------------------ */
 
-/* dup_or_null - strdup, NULL for NULL; *ret_failed on OOM. */
-static char *dup_or_null(const char *text, bool *ret_failed)
-{
-    char *copy = text ? strdup(text) : NULL;
-    if (text && !copy)
-        *ret_failed = true;
-    return copy;
-}
-
 /* row_copy - one row into *out, every string owned (audit_page_clear, also on failure). */
 static int row_copy(const PGresult *res, int row, struct audit_row *out, struct iq_error *err)
 {
@@ -97,23 +89,7 @@ static int row_copy(const PGresult *res, int row, struct audit_row *out, struct 
     int rc = record_from_row(res, row, &borrowed, err);
     if (rc < 0)
         return rc;
-    bool failed = false;
-    out->record = (struct audit_record){
-        .id = borrowed.id,
-        .at_ms = borrowed.at_ms,
-        .actor = dup_or_null(borrowed.actor, &failed),
-        .action = dup_or_null(borrowed.action, &failed),
-        .entity = dup_or_null(borrowed.entity, &failed),
-        .entity_id = dup_or_null(borrowed.entity_id, &failed),
-        .before_json = dup_or_null(borrowed.before_json, &failed),
-        .after_json = dup_or_null(borrowed.after_json, &failed),
-        .request_id = dup_or_null(borrowed.request_id, &failed),
-        .client_addr = dup_or_null(borrowed.client_addr, &failed),
-        .prev_hash = dup_or_null(borrowed.prev_hash, &failed),
-    };
-    const char *hash = value(res, row, AUDIT_COL_HASH);
-    snprintf(out->hash, sizeof(out->hash), "%s", hash ? hash : "");
-    return failed ? iq_error_set(err, IQ_E_NOMEM, "out of memory reading audit rows") : 0;
+    return audit_row_copy(&borrowed, value(res, row, AUDIT_COL_HASH), out, err);
 }
 
 /* The list query being built: SQL with $n placeholders and their texts. */

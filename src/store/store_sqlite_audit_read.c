@@ -4,6 +4,7 @@
  * (audit_verify). Read-only. Appending rows is store_sqlite_audit.c's;
  * the rules of a sound chain are audit_verifier.c's.
  */
+#include "store/admin_internal.h"
 #include "store/store_sqlite_internal.h"
 
 #include "store/audit_verifier.h"
@@ -96,15 +97,6 @@ static void add_term(struct audit_query *q, const char *term, const char *text, 
     q->params[q->param_count++] = (struct audit_param){.text = text, .number = number};
 }
 
-/* dup_or_null - strdup, NULL for NULL; *ret_failed on OOM. */
-static char *dup_or_null(const char *text, bool *ret_failed)
-{
-    char *copy = text ? strdup(text) : NULL;
-    if (text && !copy)
-        *ret_failed = true;
-    return copy;
-}
-
 /* row_copy - the current row into *row, every string owned (audit_page_clear, also on failure). */
 static int row_copy(sqlite3_stmt *stmt, struct audit_row *row, struct iq_error *err)
 {
@@ -112,23 +104,7 @@ static int row_copy(sqlite3_stmt *stmt, struct audit_row *row, struct iq_error *
     int rc = record_from_row(stmt, &borrowed, err);
     if (rc < 0)
         return rc;
-    bool failed = false;
-    row->record = (struct audit_record){
-        .id = borrowed.id,
-        .at_ms = borrowed.at_ms,
-        .actor = dup_or_null(borrowed.actor, &failed),
-        .action = dup_or_null(borrowed.action, &failed),
-        .entity = dup_or_null(borrowed.entity, &failed),
-        .entity_id = dup_or_null(borrowed.entity_id, &failed),
-        .before_json = dup_or_null(borrowed.before_json, &failed),
-        .after_json = dup_or_null(borrowed.after_json, &failed),
-        .request_id = dup_or_null(borrowed.request_id, &failed),
-        .client_addr = dup_or_null(borrowed.client_addr, &failed),
-        .prev_hash = dup_or_null(borrowed.prev_hash, &failed),
-    };
-    const char *hash = column_text(stmt, AUDIT_COL_HASH);
-    snprintf(row->hash, sizeof(row->hash), "%s", hash ? hash : "");
-    return failed ? nomem(err) : 0;
+    return audit_row_copy(&borrowed, column_text(stmt, AUDIT_COL_HASH), row, err);
 }
 
 /* read_page - step the bound statement into page: limit rows, and whether one more follows. */
