@@ -24,7 +24,6 @@
 #define DEFAULT_UPLOAD_RETENTION_MS (24 * 3600 * 1000LL)
 #define DEFAULT_UPLOAD_SWEEP_EVERY_MS 60000
 #define DEFAULT_RETRY_CAP_MS (10 * 60 * 1000)
-#define DEFAULT_CLAIM_CANDIDATES 16
 #define DEFAULT_POLL_MS 1000
 #define DEFAULT_CANCEL_CHECK_MS 500
 #define DEFAULT_NODE_HEARTBEAT_MS 5000
@@ -122,9 +121,9 @@ void engine_wake(struct engine *engine)
         return;
     pthread_mutex_lock(&engine->lock);
     engine->wake_seq++;
-    /* One worker is enough for one new job; a worker that claims
-     * something wakes the next (worker.c), so a burst still drains. */
-    pthread_cond_signal(&engine->wake_cond);
+    /* Every sleeper: one of them claims, for all that are idle (worker.c);
+     * a signal could reach only a worker waiting on another's round. */
+    pthread_cond_broadcast(&engine->wake_cond);
     pthread_mutex_unlock(&engine->lock);
 }
 
@@ -179,8 +178,6 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
         o->upload_retention_ms = DEFAULT_UPLOAD_RETENTION_MS;
     if (o->upload_sweep_every_ms <= 0)
         o->upload_sweep_every_ms = DEFAULT_UPLOAD_SWEEP_EVERY_MS;
-    if (o->claim_candidates <= 0)
-        o->claim_candidates = DEFAULT_CLAIM_CANDIDATES;
     if (o->poll_ms <= 0)
         o->poll_ms = DEFAULT_POLL_MS;
     if (o->cancel_check_ms <= 0)
@@ -225,7 +222,7 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
 static int check_store_ops(const struct store *s, struct iq_error *err)
 {
     const struct store_ops *ops = s->ops;
-    const char *missing = !ops->job_claim         ? "job_claim"
+    const char *missing = !ops->job_claim_batch   ? "job_claim_batch"
                           : !ops->job_heartbeat   ? "job_heartbeat"
                           : !ops->job_finish      ? "job_finish"
                           : !ops->jobs_rescue     ? "jobs_rescue"

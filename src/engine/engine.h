@@ -49,7 +49,6 @@ struct engine_options {
     int64_t retry_base_ms;           /* first retry delay ceiling; 0 = 10 s */
     int64_t retry_cap_ms;            /* longest retry delay; 0 = 10 min */
     int64_t aging_ms;                /* priority aging step; 0 = off */
-    int claim_candidates;            /* runnable jobs a claim looks at; 0 = 16 */
     const char *import_root;         /* source.path is inside it; NULL = "./imports" */
     const char *spool_dir;           /* source.upload files; NULL = "var/uploads" */
     int64_t upload_retention_ms;     /* unused or failed uploads kept; 0 = 24 h */

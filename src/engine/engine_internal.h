@@ -4,7 +4,8 @@
  * share the running job.
  *
  * LOCK ORDER (where the threads meet):
- *   1. engine->lock   wake sequence, stopping/cancel_all flags, running count
+ *   1. engine->lock   wake sequence, stopping/cancel_all flags, running count,
+ *                     claim rounds (each worker's idle/reserved/assigned/seen)
  *   2. slot->lock     one worker's running job (id, attempt, progress,
  *                     cancel reason, the connection its import uses)
  * A thread holding slot->lock never takes engine->lock. No store call is
@@ -82,6 +83,11 @@ struct worker {
     bool heartbeat_started;
     struct job_slot slot;
     struct backoff_random random; /* worker thread only */
+    /* Claim rounds (worker.c), guarded by engine->lock: */
+    bool idle;                    /* asleep, waiting for work */
+    bool reserved;                /* in another worker's claim round */
+    struct job *assigned;         /* handed over by that round, not yet taken */
+    uint64_t seen;                /* wake_seq at this worker's last round */
 };
 
 struct engine {
@@ -103,7 +109,8 @@ struct engine {
     bool stopping;                /* no more claims */
     bool cancel_all;              /* the grace is over: cancel what runs */
     bool quit;                    /* maintenance and waker: end */
-    int running;                  /* workers claiming or running a job */
+    int running;                  /* workers in a claim round or with a job */
+    bool claiming;                /* a claim round is on (one per node at a time) */
 
     struct worker *workers;
     int worker_count;

@@ -1,9 +1,26 @@
 /*
- * worker.c - one worker thread: claim the best runnable job (the store
- * decides which, under the global limit and every lock, in one
- * transaction), run it, and claim again; when nothing can start, sleep
- * until a wake-up (engine_wake: a submission, a job finished on this node,
- * the PostgreSQL waker) or the poll timeout, whichever comes first.
+ * worker.c - the worker threads: claim runnable jobs (the store decides
+ * which, under the global limit and every lock, in one transaction), run
+ * them, and claim again; when nothing can start, sleep until a wake-up
+ * (engine_wake: a submission, a job finished, the PostgreSQL waker) or
+ * the poll timeout, whichever comes first.
+ *
+ * Claim rounds: one worker of a node claims at a time, for itself and
+ * every worker of the node idle at that moment (a batch: one transaction
+ * starts a job for each, store_job_claim_batch), and hands each its job.
+ * A worker that finishes while a round is on waits for it to end and then
+ * claims, with every worker that became idle meanwhile, in the next
+ * round. So when jobs are short and workers free up faster than single
+ * claims could follow (the claim is serialised cluster-wide), claims
+ * batch by themselves; when they are long, a round is one claim, as
+ * before. A worker in a round ("reserved") waits for its outcome, a job
+ * or nothing, and neither claims nor exits meanwhile; the engine's
+ * running count includes it from the round's start, so engine_stop waits
+ * for the jobs the round may hand out.
+ *
+ * Wake-ups are never lost: engine_wake bumps engine->wake_seq; a worker
+ * remembers the sequence it last claimed at (seen) and claims again when
+ * it moved. A worker included in a round takes the round's sequence.
  *
  * Not for: running the job itself (run_job.c) or keeping its lease
  * (heartbeat.c).
@@ -16,55 +33,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* A claim round: the workers it is for, in order, and what each got. */
+struct round {
+    struct worker *workers[ENGINE_WORKERS_MAX];
+    const char *ids[ENGINE_WORKERS_MAX];
+    struct job *jobs[ENGINE_WORKERS_MAX];
+    int count;
+    uint64_t seq; /* wake_seq at the round's start */
+};
+
 /*
- * begin_claim - under engine->lock: false when the engine is stopping;
- * otherwise counts this worker as running (so engine_stop waits for the
- * claim's outcome) and returns the wake sequence seen before the claim,
- * so that a wake-up arriving during the claim is not lost.
+ * round_gather - under engine->lock: start a round for w and every idle
+ * worker not yet in one. Each counts as running from now on.
  */
-static bool begin_claim(struct engine *engine, uint64_t *ret_seq)
+static void round_gather(struct engine *engine, struct worker *w, struct round *round)
 {
-    pthread_mutex_lock(&engine->lock);
-    bool go = !engine->stopping;
-    if (go) {
-        engine->running++;
-        *ret_seq = engine->wake_seq;
+    engine->claiming = true;
+    round->seq = engine->wake_seq;
+    round->count = 0;
+    round->workers[round->count++] = w;
+    for (int i = 0; i < engine->worker_count; i++) {
+        struct worker *other = &engine->workers[i];
+        if (other != w && other->idle && !other->reserved && !other->assigned)
+            round->workers[round->count++] = other;
     }
-    pthread_mutex_unlock(&engine->lock);
-    return go;
-}
-
-/* end_running - this worker holds no job any more; engine_stop may go on. */
-static void end_running(struct engine *engine)
-{
-    pthread_mutex_lock(&engine->lock);
-    engine->running--;
-    if (engine->running == 0)
-        pthread_cond_broadcast(&engine->idle_cond);
-    pthread_mutex_unlock(&engine->lock);
-}
-
-/*
- * wait_for_wake - sleep until the wake sequence moves past seen, the
- * engine stops, or timeout_ms passes.
- */
-static void wait_for_wake(struct engine *engine, uint64_t seen, int64_t timeout_ms)
-{
-    struct timespec deadline = engine_deadline(timeout_ms);
-    pthread_mutex_lock(&engine->lock);
-    while (!engine->stopping && engine->wake_seq == seen) {
-        if (pthread_cond_timedwait(&engine->wake_cond, &engine->lock, &deadline) == ETIMEDOUT)
-            break;
+    for (int i = 0; i < round->count; i++) {
+        round->workers[i]->reserved = true;
+        round->ids[i] = round->workers[i]->id;
+        round->jobs[i] = NULL;
     }
-    pthread_mutex_unlock(&engine->lock);
+    engine->running += round->count;
 }
 
 /*
- * claim_one - one claim on the worker's connection. Returns the job (the
- * caller frees it), or NULL when nothing can start or the claim failed
- * (logged once per run of failures: *failing remembers).
+ * round_claim - the round's one claim transaction, on w's connection.
+ * Failures are logged once per run of them (*failing remembers); the
+ * round then starts nothing.
  */
-static struct job *claim_one(struct worker *w, bool *failing)
+static void round_claim(struct worker *w, struct round *round, bool *failing)
 {
     struct engine *engine = w->engine;
     struct claim_request req = {
@@ -72,24 +78,63 @@ static struct job *claim_one(struct worker *w, bool *failing)
         .worker = w->id,
         .max_concurrent = engine->opts.max_concurrent,
         .lease_ms = engine->opts.lease_ms,
-        .candidates = engine->opts.claim_candidates,
         .aging_ms = engine->opts.aging_ms,
     };
-    struct job *job = NULL;
+    int claimed = 0;
     struct iq_error err = {0};
-    int rc = store_job_claim(w->store, &req, &engine_actor, &job, &err);
+    int rc = store_job_claim_batch(w->store, &req, round->ids, round->count, &engine_actor,
+                                   round->jobs, &claimed, &err);
     if (rc < 0) {
         if (!*failing)
             log_event(LOG_WARN, "claim failed", "worker", w->id, "error", iq_error_message(&err),
                       NULL);
         *failing = true;
-        job = NULL;
+        for (int i = 0; i < round->count; i++)
+            round->jobs[i] = NULL;
     } else if (*failing) {
         log_event(LOG_INFO, "claims work again", "worker", w->id, NULL);
         *failing = false;
     }
     iq_error_clear(&err);
-    return job;
+}
+
+/*
+ * round_end - under engine->lock: hand out the round's jobs (w keeps its
+ * own: returned), release the others and wake the idle, who may now
+ * claim (a wake-up came during the round, or a job ended meanwhile).
+ */
+static struct job *round_end(struct engine *engine, struct worker *w, struct round *round)
+{
+    struct job *mine = NULL;
+    for (int i = 0; i < round->count; i++) {
+        struct worker *other = round->workers[i];
+        other->reserved = false;
+        other->seen = round->seq;
+        if (!round->jobs[i])
+            engine->running--;
+        else if (other == w)
+            mine = round->jobs[i];
+        else
+            other->assigned = round->jobs[i];
+    }
+    engine->claiming = false;
+    if (engine->running == 0)
+        pthread_cond_broadcast(&engine->idle_cond);
+    pthread_cond_broadcast(&engine->wake_cond);
+    return mine;
+}
+
+/* run_and_end - run a job this worker was given; it is running no more. */
+static void run_and_end(struct worker *w, struct job *job)
+{
+    struct engine *engine = w->engine;
+    run_job(w, job);
+    job_free(job);
+    pthread_mutex_lock(&engine->lock);
+    engine->running--;
+    if (engine->running == 0)
+        pthread_cond_broadcast(&engine->idle_cond);
+    pthread_mutex_unlock(&engine->lock);
 }
 
 void *worker_main(void *arg)
@@ -97,23 +142,48 @@ void *worker_main(void *arg)
     struct worker *w = arg;
     struct engine *engine = w->engine;
     bool failing = false;
-    uint64_t seen = 0;
-    while (begin_claim(engine, &seen)) {
-        struct job *job = claim_one(w, &failing);
-        if (!job) {
-            end_running(engine);
-            wait_for_wake(engine, seen, engine->opts.poll_ms);
+    bool claim_now = true; /* at start, after a job, after a poll timeout */
+    pthread_mutex_lock(&engine->lock);
+    for (;;) {
+        if (w->assigned) { /* counted as running by the round that gave it */
+            struct job *job = w->assigned;
+            w->assigned = NULL;
+            pthread_mutex_unlock(&engine->lock);
+            run_and_end(w, job);
+            claim_now = true;
+            pthread_mutex_lock(&engine->lock);
             continue;
         }
-        /* There may be more to start: pass the wake-up on to an idle
-         * worker (it finds nothing and sleeps again if there is not). */
-        engine_wake(engine);
-        run_job(w, job);
-        job_free(job);
-        end_running(engine);
-        /* The job's end freed a slot, its locks and maybe its dependants:
-         * another idle worker on this node may now find work. */
-        engine_wake(engine);
+        if (w->reserved) { /* another worker's round is for us too */
+            pthread_cond_wait(&engine->wake_cond, &engine->lock);
+            continue;
+        }
+        if (engine->stopping)
+            break;
+        if (!engine->claiming && (claim_now || engine->wake_seq != w->seen)) {
+            struct round round;
+            round_gather(engine, w, &round);
+            pthread_mutex_unlock(&engine->lock);
+            round_claim(w, &round, &failing);
+            pthread_mutex_lock(&engine->lock);
+            struct job *job = round_end(engine, w, &round);
+            claim_now = false;
+            if (job) {
+                pthread_mutex_unlock(&engine->lock);
+                run_and_end(w, job);
+                claim_now = true;
+                pthread_mutex_lock(&engine->lock);
+            }
+            continue;
+        }
+        /* Nothing to do (or a round is on without us): sleep. */
+        struct timespec deadline = engine_deadline(engine->opts.poll_ms);
+        w->idle = true;
+        int rc = pthread_cond_timedwait(&engine->wake_cond, &engine->lock, &deadline);
+        w->idle = false;
+        if (rc == ETIMEDOUT && !w->reserved) /* a round that took us in was our poll */
+            claim_now = true;
     }
+    pthread_mutex_unlock(&engine->lock);
     return NULL;
 }

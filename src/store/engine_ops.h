@@ -22,7 +22,6 @@ struct claim_request {
     const char *worker;         /* unique per worker thread: "<node>/w3" */
     int max_concurrent;         /* RUNNING jobs allowed across the cluster */
     int64_t lease_ms;           /* lock lease; renewed by heartbeats */
-    int candidates;             /* runnable jobs looked at per claim; 0 = 16 */
     int64_t aging_ms;           /* 0 = off; else a job waiting this long per
                                    step climbs one priority step */
 };

@@ -328,6 +328,27 @@ char *store_like_pattern(const char *q)
     return out;
 }
 
+int store_check_claim_batch(const struct claim_request *req, const char *const *workers,
+                            int worker_count, struct iq_error *err)
+{
+    if (!req)
+        return iq_error_set(err, IQ_E_INVALID, "a claim needs a request");
+    if (worker_count < 1 || worker_count > STORE_CLAIM_BATCH_MAX || !workers)
+        return iq_error_set(err, IQ_E_INVALID, "a claim is for 1 to %d workers, not %d",
+                            STORE_CLAIM_BATCH_MAX, worker_count);
+    for (int i = 0; i < worker_count; i++)
+        if (!workers[i] || !workers[i][0])
+            return iq_error_set(err, IQ_E_INVALID, "a claim needs a worker name");
+    if (req->max_concurrent <= 0)
+        return iq_error_set(err, IQ_E_INVALID, "max_concurrent must be positive, not %d",
+                            req->max_concurrent);
+    if (req->lease_ms <= 0)
+        return iq_error_set(err, IQ_E_INVALID, "the lock lease must be positive");
+    if (req->aging_ms < 0)
+        return iq_error_set(err, IQ_E_INVALID, "aging_ms cannot be negative");
+    return 0;
+}
+
 void table_info_clear(struct table_info *info)
 {
     if (!info)

@@ -166,15 +166,22 @@ struct store_ops {
 
     /* Claim the best runnable job (priority, then available_at, then id;
      * QUEUED, no pending dependency, available_at reached) whose resources
-     * are all free, skipping busy ones among req->candidates; take all its
-     * locks and mark it RUNNING (attempt + 1, worker, heartbeat now) in one
-     * transaction, serialised cluster-wide, and only while fewer than
-     * req->max_concurrent jobs are RUNNING. All locks or none: no job ever
-     * waits while holding a lock, so deadlock cannot happen. Returns 0 and
-     * the job, or 0 with *ret_job NULL when nothing can start now. */
-    int (*job_claim)(struct store *s, const struct claim_request *req,
-                     const struct audit_context *actx, struct job **ret_job,
-                     struct iq_error *err);
+     * are all free, skipping busy ones among the first STORE_CLAIM_CANDIDATES
+     * (16); take all its
+     * locks and mark it RUNNING (attempt + 1, worker, heartbeat now), and
+     * only while fewer than req->max_concurrent jobs are RUNNING; then the
+     * next best for the next worker, and so on: at most one job for each
+     * of the worker_count workers (req->worker is ignored), all in one
+     * transaction, serialised cluster-wide. All locks of a job or none:
+     * no job ever waits while holding a lock, so deadlock cannot happen.
+     * Returns 0 with ret_jobs[i] the job workers[i] started or NULL
+     * (job_free each; ret_jobs has worker_count places) and *ret_claimed
+     * how many started; 0 started when nothing can start now. On error
+     * nothing was started. */
+    int (*job_claim_batch)(struct store *s, const struct claim_request *req,
+                           const char *const *workers, int worker_count,
+                           const struct audit_context *actx, struct job **ret_jobs,
+                           int *ret_claimed, struct iq_error *err);
 
     /* Renew the job's heartbeat and its locks' leases (now + lease_ms) and
      * record progress (may be NULL). IQ_E_STALE when the job is no longer
@@ -379,11 +386,23 @@ static inline void store_interrupt(struct store *s)
 {
     s->ops->interrupt(s);
 }
+static inline int store_job_claim_batch(struct store *s, const struct claim_request *req,
+                                        const char *const *workers, int worker_count,
+                                        const struct audit_context *actx, struct job **ret_jobs,
+                                        int *ret_claimed, struct iq_error *err)
+{
+    return s->ops->job_claim_batch(s, req, workers, worker_count, actx, ret_jobs, ret_claimed,
+                                   err);
+}
+/* store_job_claim - a batch of one, for req->worker: *ret_job or NULL. */
 static inline int store_job_claim(struct store *s, const struct claim_request *req,
                                   const struct audit_context *actx, struct job **ret_job,
                                   struct iq_error *err)
 {
-    return s->ops->job_claim(s, req, actx, ret_job, err);
+    const char *worker = req ? req->worker : NULL;
+    int claimed = 0;
+    *ret_job = NULL;
+    return s->ops->job_claim_batch(s, req, &worker, 1, actx, ret_job, &claimed, err);
 }
 static inline int store_job_heartbeat(struct store *s, const char *job_id, const char *worker,
                                       int attempt, int64_t lease_ms,

@@ -117,6 +117,20 @@ int spec_texts_build(const struct job_spec *spec, struct spec_texts *ret_texts,
                      struct iq_error *err);
 void spec_texts_clear(struct spec_texts *texts);
 
+/*
+ * store_check_claim_batch - what job_claim_batch needs before any SQL:
+ * positive limit and lease, non-negative aging, 1 to
+ * STORE_CLAIM_BATCH_MAX workers, each named. IQ_E_INVALID otherwise.
+ */
+#define STORE_CLAIM_BATCH_MAX 256
+
+/* Runnable jobs a claim looks at, best first, for one whose resources are
+ * all free: a job waiting for its table does not hold up the ones behind
+ * it, and the cost of a claim stays bounded whatever the queue's length. */
+#define STORE_CLAIM_CANDIDATES 16
+int store_check_claim_batch(const struct claim_request *req, const char *const *workers,
+                            int worker_count, struct iq_error *err);
+
 /* Backend constructors used by store_open. */
 int store_sqlite_open(const char *path, const struct store_options *opts,
                       struct store **ret_store, struct iq_error *err);

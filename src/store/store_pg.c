@@ -90,8 +90,8 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
          " $20::timestamptz, $20::timestamptz, $21::timestamptz)",
          21},
     [STMT_AUDIT_INSERT] = {"iq_audit_insert", false, NULL, PG_AUDIT_FIELDS, pg_audit_insert_sql},
-    [STMT_CLAIM] = {"iq_claim", false, NULL, 6, pg_claim_sql},
-    [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 7, pg_claim_aging_sql},
+    [STMT_CLAIM] = {"iq_claim", false, NULL, 5, pg_claim_sql},
+    [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 6, pg_claim_aging_sql},
     [STMT_RECORD_ATTEMPT] = {"iq_record_attempt", false, NULL, 17, pg_record_attempt_sql},
     [STMT_DESCRIBE] = {"iq_describe", false, NULL, 1, pg_describe_sql},
 };
@@ -536,8 +536,14 @@ int pg_tx_finish(struct pg_store *ps, int rc, struct iq_error *err)
 /* pg_lock_graph - PG_LOCK_JOB_GRAPH until the end of the transaction. */
 int pg_lock_graph(struct pg_store *ps, struct iq_error *err)
 {
-    return pg_exec(ps, "locking the job graph",
-                   "SELECT pg_advisory_xact_lock(" PG_LOCK_JOB_GRAPH ")", 0, NULL, NULL, err);
+    return pg_exec(ps, "locking the job graph", pg_graph_lock_sql(NULL), 0, NULL, NULL, err);
+}
+
+const char *pg_graph_lock_sql(const struct job_finish *finish)
+{
+    if (finish && finish->status == JOB_COMPLETED)
+        return "SELECT pg_advisory_xact_lock_shared(" PG_LOCK_JOB_GRAPH ")";
+    return "SELECT pg_advisory_xact_lock(" PG_LOCK_JOB_GRAPH ")";
 }
 
 static void ignore_notice(void *arg, const char *message)
@@ -717,7 +723,7 @@ static const struct store_ops pg_ops = {
     .load_promote = pg_load_promote,
     .load_commit = pg_load_commit,
     .load_abort = pg_load_abort,
-    .job_claim = pg_job_claim,
+    .job_claim_batch = pg_job_claim_batch,
     .job_heartbeat = pg_job_heartbeat,
     .job_finish = pg_job_finish,
     .job_execute = pg_job_execute,

@@ -38,8 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLAIM_CANDIDATES_DEFAULT 16
-#define CLAIM_CANDIDATES_MAX 1000
+/* STORE_CLAIM_CANDIDATES as an SQL literal (see claim_sql). */
+#define SQL_LITERAL_(x) #x
+#define SQL_LITERAL(x) SQL_LITERAL_(x)
 
 /* ------------------------------------------------------------------ */
 /* The claim                                                           */
@@ -58,7 +59,7 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
 {
     if (aging)
         pg_sql_append(sql, " ORDER BY greatest(1, q.priority - floor(extract(epoch FROM"
-                           " statement_timestamp() - q.available_at) * 1000 / $7::bigint)), q.available_at, q.id");
+                           " statement_timestamp() - q.available_at) * 1000 / $6::bigint)), q.available_at, q.id");
     else
         pg_sql_append(sql, " ORDER BY q.priority, q.available_at, q.id");
 }
@@ -80,59 +81,71 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
 
 /*
  * claim_sql - the whole claim step in one statement (prepared once per
- * connection as STMT_CLAIM and STMT_CLAIM_AGING), run right after
- * PG_LOCK_CLAIM was granted, so its snapshot sees every claim and finish
- * committed before:
- *   candidate  the first $2 runnable jobs in claim order that nobody else
- *              has locked (SKIP LOCKED), provided fewer than $1 jobs are
- *              RUNNING;
- *   chosen     among them the first whose every resource is free: a
- *              resource is busy when a live lock (expires_at >
- *              statement_timestamp()) of another job holds the same name
- *              and either side wants it exclusively (shared locks go
- *              together, exclusive ones alone); looked up per wanted
- *              name (LATERAL ... LIMIT 1), so the lock index on (name,
- *              expires_at) answers instead of a scan of every lock row;
- *   job        that job RUNNING for worker $3 (attempt + 1, heartbeat and
+ * connection as STMT_CLAIM and STMT_CLAIM_AGING), run after PG_LOCK_CLAIM
+ * was granted, so its snapshot sees every claim and finish committed
+ * before, and the claims before it in the same transaction:
+ *   candidate  the first STORE_CLAIM_CANDIDATES runnable jobs in claim order,
+ *              provided fewer than $1 jobs are RUNNING; read, not locked
+ *              (locking them all cost a third of the statement, and no
+ *              other claim can run meanwhile: PG_LOCK_CLAIM);
+ *   free       those whose every resource is free (a resource is busy
+ *              when a live lock, expires_at > statement_timestamp(), of
+ *              another job holds the same name and either side wants it
+ *              exclusively; looked up per wanted name, LATERAL ... LIMIT
+ *              1, on the lock index (name, expires_at));
+ *   chosen     the first of those that can be locked (FOR UPDATE SKIP
+ *              LOCKED: only that row is locked, and never waited for: a
+ *              row an API change holds is passed over) and is, in its
+ *              latest version, still QUEUED and runnable (a cancel, hold
+ *              or edit committed since the snapshot is seen);
+ *   job        that job RUNNING for worker $2 (attempt + 1, heartbeat and
  *              start now);
- *   taken      one lock row per entry of its resources (node $4, lease $5
+ *   taken      one lock row per entry of its resources (node $3, lease $4
  *              ms); a row left from an earlier attempt of the same job
  *              (same name and job) is overwritten.
- * $6 is updated_at, $7 aging_ms (aging only). Returns the chosen job as
- * it was and as it is now (the last column says which: false before, true
- * after), or no row when nothing can start. Caller frees; NULL on OOM.
+ * $5 is updated_at, $6 aging_ms (aging only). The candidate count is a
+ * literal and the plan generic (begin_claim): with LIMIT $n the generic
+ * plan could not see the limit and sorted the whole queue (80 ms at a
+ * million jobs), while planning every call for the values at hand cost
+ * more than the claim itself. Returns the chosen job as it was and as it
+ * is now (the last column says which: false before, true after), or no
+ * row when nothing can start. Caller frees; NULL on OOM.
  */
 static char *claim_sql(const char *select_list, bool aging)
 {
     struct sql_text sql = {0};
     pg_sql_append(&sql,
-                  "WITH candidate AS MATERIALIZED (SELECT q.* FROM stg_import_queue q"
+                  "WITH candidate AS MATERIALIZED (SELECT q.id, q.resources, q.priority,"
+                  " q.available_at FROM stg_import_queue q"
                   " WHERE q.status = 'QUEUED' AND q.deps_pending = 0 AND q.available_at <= statement_timestamp()"
                   " AND (SELECT count(*) FROM stg_import_queue r WHERE r.status = 'RUNNING')"
                   " < $1::integer");
     append_candidate_order(&sql, aging);
     pg_sql_append(&sql,
-                  " LIMIT $2::integer FOR UPDATE OF q SKIP LOCKED),"
-                  " chosen AS MATERIALIZED (SELECT q.* FROM candidate q WHERE NOT EXISTS ("
+                  " LIMIT " SQL_LITERAL(STORE_CLAIM_CANDIDATES) "),"
+                  " free AS MATERIALIZED (SELECT q.id FROM candidate q WHERE NOT EXISTS ("
                   "SELECT 1 FROM jsonb_array_elements(q.resources) AS want(r)"
                   " CROSS JOIN LATERAL (SELECT 1 FROM stg_import_resources held"
                   " WHERE held.name = want.r->>'name' AND held.expires_at > statement_timestamp()"
                   " AND held.job_id <> q.id"
-                  " AND (want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive') LIMIT 1) busy)");
+                  " AND (want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive') LIMIT 1) busy)),"
+                  " chosen AS MATERIALIZED (SELECT q.* FROM stg_import_queue q"
+                  " WHERE q.id IN (SELECT id FROM free) AND q.status = 'QUEUED'"
+                  " AND q.deps_pending = 0");
     append_candidate_order(&sql, aging);
     pg_sql_append(&sql,
-                  " LIMIT 1),"
+                  " LIMIT 1 FOR UPDATE OF q SKIP LOCKED),"
                   " job AS (UPDATE stg_import_queue q SET status = 'RUNNING',"
-                  " attempt = q.attempt + 1, worker = $3, heartbeat_at = statement_timestamp(),"
+                  " attempt = q.attempt + 1, worker = $2, heartbeat_at = statement_timestamp(),"
                   " started_at = statement_timestamp(), finished_at = NULL, cancel_requested = false,"
                   " progress_phase = 'locking', rows_read = 0, bytes_read = 0, bytes_total = 0,"
-                  " error = NULL, updated_at = $6::timestamptz"
+                  " error = NULL, updated_at = $5::timestamptz"
                   " FROM chosen c WHERE q.id = c.id RETURNING q.*),"
                   " taken AS (INSERT INTO stg_import_resources (id, name, mode, job_id, attempt,"
                   " node, worker, acquired_at, expires_at)"
                   " SELECT " LOCK_ID_SQL ", want.r->>'name', want.r->>'mode', job.id,"
-                  " job.attempt, $4, $3, statement_timestamp(),"
-                  " statement_timestamp() + $5::bigint * interval '1 millisecond'"
+                  " job.attempt, $3, $2, statement_timestamp(),"
+                  " statement_timestamp() + $4::bigint * interval '1 millisecond'"
                   " FROM job, jsonb_array_elements(job.resources) AS want(r)"
                   " ON CONFLICT (name, job_id) DO UPDATE SET id = excluded.id,"
                   " mode = excluded.mode, attempt = excluded.attempt, node = excluded.node,"
@@ -154,58 +167,25 @@ char *pg_claim_aging_sql(const char *select_list)
 }
 
 /*
- * begin_claim - BEGIN, PG_LOCK_CLAIM and the claim statement in one round
- * trip (a pipeline: the statement's snapshot is taken once the lock is
- * granted). The claim is planned for the values at hand on every call
- * (force_custom_plan): its generic plan, which cannot see the LIMIT,
- * took 80 ms (p50) instead of a few with a million jobs queued
- * (bench/engine.sh's claim latency). Returns 0 with the job before and after its start (both
- * job_free), 0 and two NULLs when nothing can start now, or an error;
- * the transaction is open after success (and may be after a failure:
- * pg_tx_finish ends it).
+ * decode_claim - one claim statement's result: the job before and after
+ * its start (both job_free), or two NULLs when it started nothing.
  */
-static int begin_claim(struct pg_store *ps, const struct claim_request *req,
-                       struct job **ret_before, struct job **ret_after, struct iq_error *err)
+static int decode_claim(PGresult *res, struct job **ret_before, struct job **ret_after,
+                        struct iq_error *err)
 {
     *ret_before = *ret_after = NULL;
-    bool aging = req->aging_ms > 0;
-    int candidates = req->candidates > 0 ? req->candidates : CLAIM_CANDIDATES_DEFAULT;
-    if (candidates > CLAIM_CANDIDATES_MAX)
-        candidates = CLAIM_CANDIDATES_MAX;
-    char limit[16], count[16], lease[24], now[TIME_RFC3339_LEN], aging_ms[24];
-    snprintf(limit, sizeof(limit), "%d", req->max_concurrent);
-    snprintf(count, sizeof(count), "%d", candidates);
-    snprintf(lease, sizeof(lease), "%" PRId64, req->lease_ms);
-    snprintf(aging_ms, sizeof(aging_ms), "%" PRId64, req->aging_ms);
-    const char *values[7] = {limit,    count, req->worker, req->node_id,
-                             lease, time_format_rfc3339(time_now_ms(), now), aging_ms};
-    struct pg_step steps[4] = {
-        {.what = "starting a claim", .stmt = STMT_NONE, .sql = "BEGIN"},
-        {.what = "starting a claim",
-         .stmt = STMT_NONE,
-         .sql = "SET LOCAL plan_cache_mode = force_custom_plan"},
-        {.what = "taking the claim lock",
-         .stmt = STMT_NONE,
-         .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLAIM ")"},
-        {.what = "claiming a job", .stmt = aging ? STMT_CLAIM_AGING : STMT_CLAIM, .values = values},
-    };
-    int rc = pg_exec_pipeline(ps, steps, 4, err);
-    PGresult *res = steps[3].res;
-    for (int i = 0; i < 3; i++)
-        PQclear(steps[i].res);
     struct job **jobs = NULL;
     size_t found = 0;
-    if (rc == 0)
-        rc = pg_decode_rows(res, 2, &jobs, &found, err);
+    int rc = pg_decode_rows(res, 2, &jobs, &found, err);
     for (size_t i = 0; rc == 0 && i < found; i++) {
         bool after = strcmp(PQgetvalue(res, (int)i, JOBCOL_COUNT), "t") == 0;
+        job_free(*(after ? ret_after : ret_before));
         *(after ? ret_after : ret_before) = jobs[i];
         jobs[i] = NULL;
     }
     for (size_t i = 0; i < found; i++)
         job_free(jobs[i]);
     free(jobs);
-    PQclear(res);
     if (rc == 0 && (*ret_before == NULL) != (*ret_after == NULL))
         rc = iq_error_set(err, IQ_E_INTERNAL, "the claim returned half a job");
     if (rc < 0) {
@@ -217,56 +197,103 @@ static int begin_claim(struct pg_store *ps, const struct claim_request *req,
 }
 
 /*
- * claim_in_tx - job_claim's body: the claim (with its transaction and
- * lock), then the orchestration and the audit row. *ret_job stays NULL
- * when no job can start now.
+ * begin_claims - BEGIN, a generic plan for the transaction's statements,
+ * PG_LOCK_CLAIM and one claim statement per worker, in one round trip
+ * (a pipeline: each statement's snapshot is taken after the lock was
+ * granted and sees the claims before it). ret_before[i] and ret_jobs[i]:
+ * the job workers[i] started, before and after (NULL: none). The
+ * transaction is open after success (and may be after a failure:
+ * pg_tx_finish ends it).
  */
-static int claim_in_tx(struct pg_store *ps, const struct claim_request *req,
-                       const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
+static int begin_claims(struct pg_store *ps, const struct claim_request *req,
+                        const char *const *workers, int count, struct job **ret_before,
+                        struct job **ret_jobs, struct iq_error *err)
 {
-    struct job *before = NULL;
-    int rc = begin_claim(ps, req, &before, ret_job, err);
-    if (rc == 0 && *ret_job)
-        rc = pg_orchestration_mark_running(ps, (*ret_job)->orchestration_id, err);
-    if (rc == 0 && *ret_job)
-        rc = pg_audit_job_change(ps, actx, "job.started", before, *ret_job, err);
-    job_free(before);
+    bool aging = req->aging_ms > 0;
+    char limit[16], lease[24], now[TIME_RFC3339_LEN], aging_ms[24];
+    snprintf(limit, sizeof(limit), "%d", req->max_concurrent);
+    snprintf(lease, sizeof(lease), "%" PRId64, req->lease_ms);
+    snprintf(aging_ms, sizeof(aging_ms), "%" PRId64, req->aging_ms);
+    time_format_rfc3339(time_now_ms(), now);
+    enum { FIRST_CLAIM = 3 };
+    struct pg_step steps[FIRST_CLAIM + STORE_CLAIM_BATCH_MAX];
+    const char *values[STORE_CLAIM_BATCH_MAX][6];
+    steps[0] = (struct pg_step){.what = "starting a claim", .stmt = STMT_NONE, .sql = "BEGIN"};
+    steps[1] = (struct pg_step){.what = "starting a claim",
+                                .stmt = STMT_NONE,
+                                .sql = "SET LOCAL plan_cache_mode = force_generic_plan"};
+    steps[2] = (struct pg_step){.what = "taking the claim lock",
+                                .stmt = STMT_NONE,
+                                .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLAIM ")"};
+    for (int i = 0; i < count; i++) {
+        const char *row[6] = {limit, workers[i], req->node_id, lease, now, aging_ms};
+        memcpy(values[i], row, sizeof(row));
+        steps[FIRST_CLAIM + i] = (struct pg_step){.what = "claiming a job",
+                                                  .stmt = aging ? STMT_CLAIM_AGING : STMT_CLAIM,
+                                                  .values = values[i]};
+    }
+    size_t total = (size_t)(FIRST_CLAIM + count);
+    int rc = pg_exec_pipeline(ps, steps, total, err);
+    for (int i = 0; i < count; i++) {
+        if (rc == 0)
+            rc = decode_claim(steps[FIRST_CLAIM + i].res, &ret_before[i], &ret_jobs[i], err);
+    }
+    for (size_t i = 0; i < total; i++)
+        PQclear(steps[i].res);
     return rc;
 }
 
-/* check_claim_request - what a claim needs before any SQL. */
-static int check_claim_request(const struct claim_request *req, struct iq_error *err)
+/*
+ * claims_in_tx - job_claim_batch's body: the claims (with their
+ * transaction and lock), then for each started job its orchestration and
+ * audit row (sent with the COMMIT).
+ */
+static int claims_in_tx(struct pg_store *ps, const struct claim_request *req,
+                        const char *const *workers, int count, const struct audit_context *actx,
+                        struct job **ret_jobs, struct iq_error *err)
 {
-    if (!req || !req->worker || !*req->worker)
-        return iq_error_set(err, IQ_E_INVALID, "a claim needs a worker");
-    if (req->max_concurrent <= 0)
-        return iq_error_set(err, IQ_E_INVALID, "max_concurrent must be at least 1");
-    if (req->lease_ms <= 0)
-        return iq_error_set(err, IQ_E_INVALID, "the lock lease must be positive");
-    return 0;
+    struct job *before[STORE_CLAIM_BATCH_MAX] = {0};
+    int rc = begin_claims(ps, req, workers, count, before, ret_jobs, err);
+    for (int i = 0; rc == 0 && i < count; i++) {
+        if (!ret_jobs[i])
+            continue;
+        rc = pg_orchestration_mark_running(ps, ret_jobs[i]->orchestration_id, err);
+        if (rc == 0)
+            rc = pg_audit_job_change(ps, actx, "job.started", before[i], ret_jobs[i], err);
+    }
+    for (int i = 0; i < count; i++)
+        job_free(before[i]);
+    return rc;
 }
 
 /*
- * pg_job_claim - see store_ops.job_claim. One transaction under
- * PG_LOCK_CLAIM in three round trips: BEGIN, the lock and the claim
- * statement; the audit lock and chain head; the audit row and COMMIT. No
- * NOTIFY (a claim frees nothing). Returns 0 and the
- * started job (job_free), 0 and NULL when nothing can start now, or an
- * error (nothing changed).
+ * pg_job_claim_batch - see store_ops.job_claim_batch. One transaction
+ * under PG_LOCK_CLAIM, usually in two round trips: BEGIN, the lock and
+ * the claim statements; the audit lock, the audit rows and COMMIT. A job
+ * in an orchestration adds one. No NOTIFY (a claim frees nothing).
+ * ret_jobs[i] is the job workers[i] started, or NULL; on error none.
  */
-int pg_job_claim(struct store *s, const struct claim_request *req, const struct audit_context *actx,
-                 struct job **ret_job, struct iq_error *err)
+int pg_job_claim_batch(struct store *s, const struct claim_request *req,
+                       const char *const *workers, int worker_count,
+                       const struct audit_context *actx, struct job **ret_jobs, int *ret_claimed,
+                       struct iq_error *err)
 {
     struct pg_store *ps = pg_store_of(s);
-    *ret_job = NULL;
-    int rc = check_claim_request(req, err);
+    *ret_claimed = 0;
+    int rc = store_check_claim_batch(req, workers, worker_count, err);
     if (rc < 0)
         return rc;
-    rc = claim_in_tx(ps, req, actx, ret_job, err);
+    for (int i = 0; i < worker_count; i++)
+        ret_jobs[i] = NULL;
+    rc = claims_in_tx(ps, req, workers, worker_count, actx, ret_jobs, err);
     rc = pg_tx_finish(ps, rc, err);
-    if (rc < 0) {
-        job_free(*ret_job);
-        *ret_job = NULL;
+    for (int i = 0; i < worker_count; i++) {
+        if (rc < 0) {
+            job_free(ret_jobs[i]);
+            ret_jobs[i] = NULL;
+        } else if (ret_jobs[i]) {
+            (*ret_claimed)++;
+        }
     }
     return rc;
 }

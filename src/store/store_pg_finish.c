@@ -19,8 +19,8 @@
  * A cancel requested during the attempt suppresses the retry: the user
  * asked the job to stop, so it is not started again by itself.
  *
- * Lock order (store_pg_internal.h): PG_LOCK_JOB_GRAPH first, then the
- * job row, then its dependants in id order, then the audit chain.
+ * Lock order (store_pg_internal.h): PG_LOCK_JOB_GRAPH first (shared
+ * when the attempt completed), then the job row, then its dependants in id order, then the audit chain.
  * Times of the attempt come from the database clock (statement_timestamp(),
  * since a finish-on-commit runs at the end of a long load transaction
  * whose now() is its beginning).
@@ -370,7 +370,7 @@ static int lock_and_record(struct pg_store *ps, const struct job_finish *finish,
     if (lock_graph)
         steps[n++] = (struct pg_step){.what = "locking the job graph",
                                       .stmt = STMT_NONE,
-                                      .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_JOB_GRAPH ")"};
+                                      .sql = pg_graph_lock_sql(finish)};
     read = n;
     steps[n++] = (struct pg_step){.what = "reading a job", .stmt = STMT_JOB_GET_FOR_UPDATE,
                                   .values = id};
@@ -447,7 +447,7 @@ int pg_finish_attempt_locking(struct pg_store *ps, const struct job_finish *fini
 
 /*
  * pg_job_finish - see store_ops.job_finish. One transaction:
- * PG_LOCK_JOB_GRAPH, then pg_finish_attempt. Returns 0 and the job as it
+ * PG_LOCK_JOB_GRAPH (shared for COMPLETED), then pg_finish_attempt. Returns 0 and the job as it
  * is now (job_free; ret_job may be NULL), IQ_E_STALE when the job is not
  * ours any more (nothing changed), IQ_E_INVALID for a status an attempt
  * cannot end in.
@@ -462,7 +462,7 @@ int pg_job_finish(struct store *s, const struct job_finish *finish,
     int rc = check_finish(finish, err);
     if (rc < 0)
         return rc;
-    rc = pg_tx_begin_locked(ps, PG_LOCK_JOB_GRAPH, err);
+    rc = pg_tx_begin_with(ps, "starting a finish", pg_graph_lock_sql(finish), err);
     if (rc == 0)
         rc = pg_finish_attempt(ps, finish, NULL, actx, &job, err);
     rc = pg_tx_finish(ps, rc, err);

@@ -52,10 +52,19 @@
  * finish-on-commit) takes PG_LOCK_JOB_GRAPH before its own job row: an
  * update holds its job row and waits for its dependencies, so a finish
  * holding a dependency's row must never wait for a dependant's row
- * without having excluded updates first.
+ * without having excluded updates first. A finish that completes its job
+ * takes the lock shared (pg_graph_lock_sql), everything else exclusively:
+ * a completion only takes its direct dependants' rows, in one statement
+ * in id order, so completions run side by side (two of them meet at most
+ * on a common dependant, which both lock in the same order) and still
+ * exclude every update, creation, cancel and rescue; a failed or
+ * cancelled finish walks the graph level by level (the cascade), where
+ * two walks could take the same rows in opposite orders, so it runs
+ * alone. Measured: with one exclusive lock for every finish, finishes
+ * queued on it and one-row jobs ran at 245/s (BENCHMARKS.md).
  * PG_LOCK_CLAIM is never held together with PG_LOCK_JOB_GRAPH: a claim
- * takes it first, then candidate job rows (FOR UPDATE SKIP LOCKED, which
- * never waits), then inserts lock rows, then PG_LOCK_AUDIT.
+ * takes it first, then the job row it starts (FOR UPDATE SKIP LOCKED,
+ * which never waits), then inserts lock rows, then PG_LOCK_AUDIT.
  * An orchestration's row (stg_import_coordination) is locked FOR UPDATE
  * after every job row a transaction locks and before PG_LOCK_AUDIT, in id
  * order when there are several (pg_orchestrations_refresh): the
@@ -279,6 +288,14 @@ int pg_tx_finish(struct pg_store *ps, int rc, struct iq_error *err);
 /* pg_lock_graph - PG_LOCK_JOB_GRAPH until the end of the transaction. */
 int pg_lock_graph(struct pg_store *ps, struct iq_error *err);
 
+/*
+ * pg_graph_lock_sql - the statement taking PG_LOCK_JOB_GRAPH for a
+ * transaction that ends the attempt finish (NULL: any other change):
+ * shared for a COMPLETED report, exclusive otherwise (see the lock order
+ * above).
+ */
+const char *pg_graph_lock_sql(const struct job_finish *finish);
+
 /* pg_text_to_int64 - strtoll of a result value, 0 for NULL. */
 int64_t pg_text_to_int64(const char *text);
 
@@ -436,8 +453,10 @@ void pg_load_abort(struct load *load);
 /* Running jobs (store_pg_claim.c, store_pg_finish.c, ...)             */
 /* ------------------------------------------------------------------ */
 
-int pg_job_claim(struct store *s, const struct claim_request *req, const struct audit_context *actx,
-                 struct job **ret_job, struct iq_error *err);
+int pg_job_claim_batch(struct store *s, const struct claim_request *req,
+                       const char *const *workers, int worker_count,
+                       const struct audit_context *actx, struct job **ret_jobs, int *ret_claimed,
+                       struct iq_error *err);
 int pg_job_heartbeat(struct store *s, const char *job_id, const char *worker, int attempt,
                      int64_t lease_ms, const struct job_progress *progress,
                      bool *ret_cancel_requested, struct iq_error *err);

@@ -590,7 +590,8 @@ static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
         return pg_finish_attempt_locking(pl->ps, plan->finish_on_commit, plan->finish_actx, err);
     int rc = 0;
     if (plan->finish_on_commit)
-        rc = pg_lock_graph(pl->ps, err);
+        rc = pg_exec(pl->ps, "locking the job graph", pg_graph_lock_sql(plan->finish_on_commit),
+                     0, NULL, NULL, err);
     if (rc == 0 && plan->fence_job_id)
         rc = check_fence(pl, err);
     if (rc == 0 && plan->finish_on_commit)

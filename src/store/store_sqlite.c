@@ -186,11 +186,24 @@ int sqlite_run_id_statement(struct sqlite_store *s, enum statement id_stmt, cons
  * Transactions
  * ------------------------------------------------------------------------ */
 
-/* sqlite_tx_begin - BEGIN IMMEDIATE: take the write lock now (waits
- * busy_timeout). */
+/* sqlite_tx_begin - the write gate, then BEGIN IMMEDIATE: take the write
+ * lock now (each waits up to busy_timeout). */
 int sqlite_tx_begin(struct sqlite_store *s, struct iq_error *err)
 {
-    return sqlite_run_cached(s, STMT_BEGIN_WRITE, "begin write transaction", err);
+    int rc = sqlite_gate_enter(s, s->busy_ms, err);
+    if (rc == 0)
+        rc = sqlite_run_cached(s, STMT_BEGIN_WRITE, "begin write transaction", err);
+    if (rc < 0)
+        sqlite_gate_leave(s);
+    return rc;
+}
+
+int sqlite_tx_commit(struct sqlite_store *s, const char *what, struct iq_error *err)
+{
+    int rc = sqlite_run_cached(s, STMT_COMMIT, what, err);
+    if (sqlite3_get_autocommit(s->db))
+        sqlite_gate_leave(s);
+    return rc;
 }
 
 /*
@@ -200,13 +213,17 @@ int sqlite_tx_begin(struct sqlite_store *s, struct iq_error *err)
  */
 void sqlite_tx_rollback(struct sqlite_store *s)
 {
-    if (sqlite3_get_autocommit(s->db))
+    if (sqlite3_get_autocommit(s->db)) {
+        sqlite_gate_leave(s);
         return;
+    }
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_ROLLBACK, NULL);
     if (stmt)
         (void)sqlite_stmt_run(s, stmt, "rollback", NULL);
     if (!sqlite3_get_autocommit(s->db))
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (sqlite3_get_autocommit(s->db))
+        sqlite_gate_leave(s);
 }
 
 /*
@@ -219,7 +236,7 @@ int sqlite_tx_finish(struct sqlite_store *s, int rc, struct iq_error *err)
     if (rc > 0)
         rc = iq_error_set(err, IQ_E_INTERNAL, "store_sqlite: unexpected status %d", rc);
     if (rc == 0)
-        rc = sqlite_run_cached(s, STMT_COMMIT, "commit", err);
+        rc = sqlite_tx_commit(s, "commit", err);
     if (rc < 0)
         sqlite_tx_rollback(s);
     return rc;
@@ -262,6 +279,7 @@ static void sqlite_close(struct store *base)
     struct sqlite_store *s = to_sqlite(base);
     if (!s)
         return;
+    sqlite_gate_detach(s);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(s->statements[i]);
     /* close_v2 cannot fail with BUSY; every statement is finalized above. */
@@ -329,6 +347,7 @@ int store_sqlite_open(const char *path, const struct store_options *opts, struct
                           s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         goto fail;
     }
+    s->busy_ms = busy_ms;
     if (sqlite3_busy_timeout(s->db, busy_ms) != SQLITE_OK) {
         rc = iq_error_set(err, IQ_E_DB, "SQLite database %s: busy_timeout: %s", path,
                           sqlite3_errmsg(s->db));
@@ -336,7 +355,8 @@ int store_sqlite_open(const char *path, const struct store_options *opts, struct
     }
     if ((rc = enable_wal(s, path, err)) < 0 ||
         (rc = exec_pragma(s, path, "PRAGMA synchronous=NORMAL", err)) < 0 ||
-        (rc = exec_pragma(s, path, "PRAGMA foreign_keys=ON", err)) < 0)
+        (rc = exec_pragma(s, path, "PRAGMA foreign_keys=ON", err)) < 0 ||
+        (rc = sqlite_gate_attach(s, err)) < 0)
         goto fail;
     *ret_store = &s->base;
     return 0;
@@ -469,7 +489,7 @@ static const struct store_ops sqlite_store_ops = {
     .load_promote = sqlite_load_promote,
     .load_commit = sqlite_load_commit,
     .load_abort = sqlite_load_abort,
-    .job_claim = sqlite_job_claim,
+    .job_claim_batch = sqlite_job_claim_batch,
     .job_heartbeat = sqlite_job_heartbeat,
     .job_finish = sqlite_job_finish,
     .job_execute = sqlite_job_execute,

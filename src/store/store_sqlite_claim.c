@@ -18,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runnable jobs looked at per claim when the request says 0. */
-#define CLAIM_CANDIDATES_DEFAULT 16
-
 /* A runnable job and the locks it needs (names unique, exclusive wins). */
 struct candidate {
     char id[UUID_STR_LEN];
@@ -212,24 +209,6 @@ static int start_job(struct sqlite_store *s, const struct claim_request *req,
     return rc;
 }
 
-/* ------------------------------------------------------------------------
- * Claim
- * ------------------------------------------------------------------------ */
-
-static int check_claim_request(const struct claim_request *req, struct iq_error *err)
-{
-    if (!req || !req->worker || !req->worker[0])
-        return iq_error_set(err, IQ_E_INVALID, "a claim needs a worker name");
-    if (req->max_concurrent <= 0)
-        return iq_error_set(err, IQ_E_INVALID, "max_concurrent must be positive, not %d",
-                            req->max_concurrent);
-    if (req->lease_ms <= 0)
-        return iq_error_set(err, IQ_E_INVALID, "the lock lease must be positive");
-    if (req->candidates < 0 || req->aging_ms < 0)
-        return iq_error_set(err, IQ_E_INVALID, "candidates and aging_ms cannot be negative");
-    return 0;
-}
-
 /*
  * find_free_candidate - walk the runnable jobs best first, at most limit
  * of them: by priority, then available_at, then id, on the partial index
@@ -289,7 +268,7 @@ static int claim_locked(struct sqlite_store *s, const struct claim_request *req,
     }
     if (rc < 0 || running >= req->max_concurrent)
         return rc;
-    int limit = req->candidates ? req->candidates : CLAIM_CANDIDATES_DEFAULT;
+    int limit = STORE_CLAIM_CANDIDATES;
     struct candidate cand = {0};
     bool found = false;
     rc = find_free_candidate(s, req, now_ms, limit, &cand, &found, err);
@@ -300,27 +279,46 @@ static int claim_locked(struct sqlite_store *s, const struct claim_request *req,
 }
 
 /*
- * sqlite_job_claim - see store_ops.job_claim. Returns 0 with *ret_job the
- * claimed job (job_free), or 0 with *ret_job NULL when nothing can start
- * now (limit reached, nothing runnable, every candidate's resources busy).
+ * sqlite_job_claim_batch - see store_ops.job_claim_batch: claim_locked
+ * once per worker in one BEGIN IMMEDIATE, each seeing the jobs and locks
+ * the ones before it took, until one finds nothing (the rest would find
+ * nothing either: nobody else writes meanwhile).
  */
-int sqlite_job_claim(struct store *base, const struct claim_request *req,
-                     const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
+int sqlite_job_claim_batch(struct store *base, const struct claim_request *req,
+                           const char *const *workers, int worker_count,
+                           const struct audit_context *actx, struct job **ret_jobs,
+                           int *ret_claimed, struct iq_error *err)
 {
     struct sqlite_store *s = to_sqlite(base);
-    *ret_job = NULL;
+    *ret_claimed = 0;
     int rc = sqlite_check_actor(actx, err);
     if (rc == 0)
-        rc = check_claim_request(req, err);
-    if (rc == 0)
-        rc = sqlite_tx_begin(s, err);
+        rc = store_check_claim_batch(req, workers, worker_count, err);
     if (rc < 0)
         return rc;
-    rc = sqlite_tx_finish(s, claim_locked(s, req, actx, ret_job, err), err);
-    if (rc < 0) {
-        job_free(*ret_job);
-        *ret_job = NULL;
+    for (int i = 0; i < worker_count; i++)
+        ret_jobs[i] = NULL;
+    rc = sqlite_tx_begin(s, err);
+    if (rc < 0)
+        return rc;
+    int claimed = 0;
+    for (int i = 0; rc == 0 && i < worker_count; i++) {
+        struct claim_request one = *req;
+        one.worker = workers[i];
+        rc = claim_locked(s, &one, actx, &ret_jobs[i], err);
+        if (rc < 0 || !ret_jobs[i])
+            break;
+        claimed++;
     }
+    rc = sqlite_tx_finish(s, rc, err);
+    if (rc < 0) {
+        for (int i = 0; i < worker_count; i++) {
+            job_free(ret_jobs[i]);
+            ret_jobs[i] = NULL;
+        }
+        claimed = 0;
+    }
+    *ret_claimed = claimed;
     return rc;
 }
 

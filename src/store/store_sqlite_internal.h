@@ -28,6 +28,7 @@
  *   store_sqlite_orchestrations.c  orchestrations: create, get, list, and
  *                                keeping their aggregate status current
  *   store_sqlite_phases.c        a job's phase timings
+ *   store_sqlite_gate.c          the write gate: this process's writers queue
  *
  * Locking: a struct sqlite_store is one connection used by one thread at a
  * time (SQLITE_OPEN_NOMUTEX); only sqlite_interrupt may be called from
@@ -303,6 +304,10 @@ struct sqlite_store {
      * checks it before each statement, so an interrupt that falls between
      * two statements (where sqlite3_interrupt does nothing) is not lost. */
     atomic_bool interrupted;
+    int busy_ms;               /* busy_timeout, also the longest wait at the gate */
+    struct sqlite_gate *gate;  /* this file's write gate; NULL in memory */
+    bool gate_held;            /* between sqlite_tx_begin and its end */
+    bool staging_attached;     /* "importq_staging" (ATTACH ''), kept between loads */
 };
 
 static inline struct sqlite_store *to_sqlite(struct store *s)
@@ -424,6 +429,13 @@ int sqlite_read_int64(struct sqlite_store *s, sqlite3_stmt *stmt, const char *wh
 /* sqlite_tx_begin - BEGIN IMMEDIATE: take the write lock now (waits
  * busy_timeout). */
 int sqlite_tx_begin(struct sqlite_store *s, struct iq_error *err);
+
+/*
+ * sqlite_tx_commit - COMMIT (what names it in errors), then leave the
+ * write gate once the transaction is over, committed or rolled back by a
+ * failing COMMIT. The caller rolls back a failure it cannot recover.
+ */
+int sqlite_tx_commit(struct sqlite_store *s, const char *what, struct iq_error *err);
 
 /* sqlite_tx_rollback - roll back the open transaction, if any is still open. */
 void sqlite_tx_rollback(struct sqlite_store *s);
@@ -590,8 +602,10 @@ int sqlite_run_id_statement(struct sqlite_store *s, enum statement id_stmt, cons
                             int64_t now_ms, const char *what, int *ret_changes,
                             struct iq_error *err);
 
-int sqlite_job_claim(struct store *base, const struct claim_request *req,
-                     const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
+int sqlite_job_claim_batch(struct store *base, const struct claim_request *req,
+                           const char *const *workers, int worker_count,
+                           const struct audit_context *actx, struct job **ret_jobs,
+                           int *ret_claimed, struct iq_error *err);
 int sqlite_job_heartbeat(struct store *base, const char *job_id, const char *worker, int attempt,
                          int64_t lease_ms, const struct job_progress *progress,
                          bool *ret_cancel_requested, struct iq_error *err);
@@ -727,6 +741,7 @@ struct sqlite_load_part {
     struct row_statement batch; /* the full-size statement, reused for the whole file */
     struct row_statement tail;  /* the last remainder size, kept while it repeats */
     size_t rows_per_batch;
+    int64_t rows_staged;        /* by sqlite_load_stage_rows (the staging thread's, until joined) */
 };
 
 /* One load on one connection (struct load is its public head). */
@@ -743,7 +758,6 @@ struct sqlite_load {
     bool cache_sizes_set;
     struct sqlite_stager *stager; /* the staging thread, between the first rows and the drain */
     bool stager_unavailable;      /* it could not be started: rows are staged by the caller */
-    bool staging_attached;     /* the staging database "importq_staging" (ATTACH '') */
     int64_t main_cache_before; /* PRAGMA main.cache_size to restore */
     locale_t c_locale; /* strtod_l: numbers never depend on the process locale */
     struct load_result result;
@@ -871,5 +885,28 @@ int sqlite_load_prepare_targets(struct sqlite_load *load, struct iq_error *err);
  */
 int sqlite_load_check_table(struct sqlite_load *load, struct sqlite_load_part *part,
                             struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * The write gate (store_sqlite_gate.c)
+ * ------------------------------------------------------------------------ */
+
+struct sqlite_gate;
+
+/* sqlite_gate_attach - join the gate of s's database file (none in memory). */
+int sqlite_gate_attach(struct sqlite_store *s, struct iq_error *err);
+
+/* sqlite_gate_detach - leave (if held) and drop s's gate; at close. */
+void sqlite_gate_detach(struct sqlite_store *s);
+
+/*
+ * sqlite_gate_enter - wait, in arrival order, until no other connection of
+ * this process is inside a write transaction on the file, for at most
+ * timeout_ms (then IQ_E_DB "database is locked"). No-op without a gate or
+ * when s already holds it.
+ */
+int sqlite_gate_enter(struct sqlite_store *s, int64_t timeout_ms, struct iq_error *err);
+
+/* sqlite_gate_leave - hand the gate to the next writer in line (if s holds it). */
+void sqlite_gate_leave(struct sqlite_store *s);
 
 #endif

@@ -7,8 +7,8 @@
  *
  * A load on SQLite always stages, whatever plan->direct says: rows go to
  * per-part staging tables in a private temporary database attached to the
- * connection as "importq_staging" for the length of the load (ATTACH '':
- * its own file and its own lock, like the temp schema), in short
+ * connection as "importq_staging" (ATTACH '': its own file and its own
+ * lock, like the temp schema; kept attached between small loads), in short
  * transactions that touch only that database, so loading holds no lock on
  * the main database and the API, heartbeats and other workers write beside
  * it. A staging thread writes them while the pipeline converts the next
@@ -29,11 +29,14 @@
  * for about that long only (measured on 1,000,000 rows: about as fast as
  * the direct insert was, BENCHMARKS.md).
  *
- * Why an attached database rather than TEMP tables: the staging database
- * goes with a DETACH after commit or abort, which deletes its file at
- * once; DROP TABLE of a staged million rows walks and frees every page
- * and journals the free list (measured: 0.4 s per million rows, a tenth
- * of the whole import).
+ * Why an attached database rather than TEMP tables: creating a TEMP table
+ * invalidates every prepared statement of the connection (the worker's
+ * claim and finish statements would be compiled again after each job),
+ * tables in an attached database do not; and after a large load the
+ * staging database goes with a DETACH, which deletes its file at once,
+ * where DROP TABLE of a staged million rows walks and frees every page
+ * (measured: 0.4 s per million rows, a tenth of the whole import). See
+ * end_staging.
  *
  * Locking: a load uses its store's connection alone until commit or abort
  * (from the first load_rows until load_check or load_promote, through its
@@ -50,6 +53,10 @@
 /* Page caches during a load, in KiB (see set_cache_sizes). */
 #define LOAD_MAIN_CACHE_KIB 32768
 #define LOAD_STAGING_CACHE_KIB 4096
+
+/* Above this many staged rows a load's staging database is detached
+ * rather than its tables dropped (see end_staging). */
+#define STAGING_DETACH_ROWS 100000
 
 /* ------------------------------------------------------------------------
  * Helpers shared by the load files
@@ -174,35 +181,59 @@ int sqlite_load_write_begin(struct sqlite_load *load, struct iq_error *err)
 }
 
 /*
- * attach_staging - ATTACH '' AS importq_staging: a new, empty, private
- * database for this load's staging tables. One left attached by a load
- * whose DETACH failed is detached first.
+ * attach_staging - ATTACH '' AS importq_staging: a private database for
+ * staging tables, attached by the connection's first load and kept for
+ * the next ones (see end_staging).
  */
 static int attach_staging(struct sqlite_load *load, struct iq_error *err)
 {
-    int rc = 0;
-    if (sqlite3_db_filename(load->s->db, "importq_staging"))
-        rc = sqlite_exec_sql(load->s, sqlite3_mprintf("DETACH importq_staging"),
-                             "detach an old staging database", err);
-    if (rc == 0)
-        rc = sqlite_exec_sql(load->s, sqlite3_mprintf("ATTACH '' AS importq_staging"),
+    struct sqlite_store *s = load->s;
+    if (s->staging_attached)
+        return 0;
+    int rc = sqlite_exec_sql(s, sqlite3_mprintf("ATTACH '' AS importq_staging"),
                              "attach the staging database", err);
-    load->staging_attached = rc == 0;
+    s->staging_attached = rc == 0;
     return rc;
 }
 
-/*
- * detach_staging - DETACH the staging database, which deletes it. Needs
- * autocommit and no statement of the load left: abort calls it last.
- * A failure leaves it for the next load_begin to detach.
- */
-static void detach_staging(struct sqlite_load *load)
+/* detach_staging - DETACH the staging database, which deletes its file. */
+static void detach_staging(struct sqlite_store *s)
 {
-    if (!load->staging_attached)
-        return;
-    if (sqlite_exec_sql(load->s, sqlite3_mprintf("DETACH importq_staging"),
+    if (s->staging_attached &&
+        sqlite_exec_sql(s, sqlite3_mprintf("DETACH importq_staging"),
                         "detach the staging database", NULL) == 0)
-        load->staging_attached = false;
+        s->staging_attached = false;
+}
+
+/*
+ * end_staging - the staging tables go once the load is over: small ones
+ * by DROP TABLE, keeping the database attached; after more than
+ * STAGING_DETACH_ROWS rows the whole database by DETACH. Why both: DETACH
+ * invalidates every prepared statement of the connection (the next use
+ * of each compiles it again: a fifth of a one-row job's time, measured
+ * with perf), while DROP TABLE leaves statements on the main database
+ * alone but walks and frees every page of the table (0.4 s per million
+ * rows, a tenth of such an import), where DETACH just deletes the file.
+ * Needs autocommit and no statement of the load left: abort calls it
+ * last. A failing DROP detaches instead; a failing DETACH leaves the
+ * database for the next load, whose create_staging replaces the tables.
+ */
+static void end_staging(struct sqlite_load *load)
+{
+    struct sqlite_store *s = load->s;
+    if (!s->staging_attached)
+        return;
+    int64_t staged = 0;
+    for (size_t i = 0; load->parts && i < load->part_count; i++)
+        staged += load->parts[i].rows_staged;
+    int rc = staged > STAGING_DETACH_ROWS ? -1 : 0;
+    for (size_t i = 0; rc == 0 && load->parts && i < load->part_count; i++)
+        rc = sqlite_exec_sql(s,
+                             sqlite3_mprintf("DROP TABLE IF EXISTS importq_staging.\"%w\"",
+                                             load->parts[i].staging),
+                             "drop a staging table", NULL);
+    if (rc < 0)
+        detach_staging(s);
 }
 
 /* ------------------------------------------------------------------------
@@ -299,7 +330,9 @@ static int create_staging(struct sqlite_load *load, struct sqlite_load_part *par
                           struct iq_error *err)
 {
     sqlite3_str *sql = sqlite3_str_new(NULL);
-    sqlite3_str_appendf(sql, "CREATE TABLE importq_staging.\"%w\" (line INTEGER", part->staging);
+    /* One left by a load whose DROP failed is replaced. */
+    sqlite3_str_appendf(sql, "DROP TABLE IF EXISTS importq_staging.\"%w\";", part->staging);
+    sqlite3_str_appendf(sql, " CREATE TABLE importq_staging.\"%w\" (line INTEGER", part->staging);
     for (size_t i = 0; i < part->spec->column_count; i++)
         sqlite3_str_appendf(sql, ", c%d", (int)i + 1);
     sqlite3_str_appendall(sql, ")");
@@ -530,7 +563,7 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
         rc = sqlite_finish_locked(load->s, load->base.plan->finish_on_commit, NULL,
                                   load->base.plan->finish_actx, time_now_ms(), NULL, err);
     if (rc == 0)
-        rc = sqlite_run_cached(load->s, STMT_COMMIT, "commit load", err);
+        rc = sqlite_tx_commit(load->s, "commit load", err);
     if (rc < 0) {
         sqlite_tx_rollback(load->s);
         load->write_tx = false;
@@ -569,9 +602,9 @@ void sqlite_load_abort(struct load *base)
         sqlite_load_rows_clear(&load->parts[i]);
     sqlite_tx_rollback(load->s);
     restore_cache_sizes(load);
+    end_staging(load);
     for (size_t i = 0; load->parts && i < load->part_count; i++)
         part_clear(&load->parts[i]);
-    detach_staging(load);
     free(load->parts);
     if (load->c_locale)
         freelocale(load->c_locale);

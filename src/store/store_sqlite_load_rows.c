@@ -300,6 +300,8 @@ int sqlite_load_stage_rows(struct sqlite_load *load, struct sqlite_load_part *pa
     rc = insert_rows(load, part, values, lines, row_count, err);
     if (rc == 0)
         rc = sqlite_run_cached(load->s, STMT_COMMIT, "commit staging", err);
+    if (rc == 0)
+        part->rows_staged += (int64_t)row_count;
     if (rc < 0)
         sqlite_tx_rollback(load->s);
     return rc;

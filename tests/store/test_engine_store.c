@@ -123,8 +123,7 @@ static struct claim_request claim_request_of(const char *worker, int max_concurr
     struct claim_request req = {.node_id = NODE_ID,
                                 .worker = worker,
                                 .max_concurrent = max_concurrent,
-                                .lease_ms = LEASE_MS,
-                                .candidates = 16};
+                                .lease_ms = LEASE_MS};
     return req;
 }
 
@@ -323,6 +322,60 @@ static void test_shared_locks_go_together(void **state)
     finish_ok(state, exclusive, JOB_COMPLETED, 0);
     job_free(exclusive);
     claim_expect_free(state, 10, s3);
+}
+
+/*
+ * A batch claim: one transaction starts a job per worker, best first,
+ * each seeing the jobs and locks the ones before it took (two jobs on one
+ * table never start together), up to the global limit; one audit row per
+ * started job; a worker that gets nothing gets NULL.
+ */
+static void test_claim_batch_one_job_per_worker(void **state)
+{
+    char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN], d[UUID_STR_LEN];
+    create_job(state, "users", 1, NULL, a);
+    create_job(state, "users", 2, NULL, b); /* same table as a: must wait for it */
+    create_job(state, "teams", 3, NULL, c);
+    create_job(state, "steps", 4, NULL, d);
+    const char *workers[4] = {"w1", "w2", "w3", "w4"};
+    struct job *jobs[4] = {0};
+    int claimed = -1;
+    struct claim_request req = claim_request_of("ignored", 3);
+    struct iq_error err = {0};
+    if (store_job_claim_batch(STORE(state), &req, workers, 4, &test_actor, jobs, &claimed, &err) <
+        0)
+        fail_msg("claim batch: %s", iq_error_message(&err));
+    assert_int_equal(claimed, 3); /* max_concurrent 3: d waits */
+    assert_non_null(jobs[0]);
+    assert_non_null(jobs[1]);
+    assert_non_null(jobs[2]);
+    assert_null(jobs[3]);
+    assert_string_equal(jobs[0]->id, a);
+    assert_string_equal(jobs[1]->id, c); /* b's table is a's */
+    assert_string_equal(jobs[2]->id, d);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(jobs[i]->status, JOB_RUNNING);
+        assert_string_equal(jobs[i]->worker, workers[i]);
+        assert_int_equal(jobs[i]->attempt, 1);
+    }
+    assert_int_equal(status_of(state, b), JOB_QUEUED);
+    assert_int_equal(audit_count(state, "job.started"), 3);
+    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources"), 3);
+    finish_ok(state, jobs[0], JOB_COMPLETED, 0);
+    for (int i = 0; i < 4; i++)
+        job_free(jobs[i]);
+    claim_expect_free(state, 10, b);
+
+    /* Bad batches are refused before any SQL. */
+    const char *unnamed[2] = {"w1", ""};
+    assert_int_equal(store_job_claim_batch(STORE(state), &req, unnamed, 2, &test_actor, jobs,
+                                           &claimed, &err),
+                     IQ_E_INVALID);
+    iq_error_clear(&err);
+    assert_int_equal(store_job_claim_batch(STORE(state), &req, workers, 0, &test_actor, jobs,
+                                           &claimed, &err),
+                     IQ_E_INVALID);
+    iq_error_clear(&err);
 }
 
 static void test_expired_locks_do_not_block(void **state)
@@ -1180,6 +1233,7 @@ static const struct CMUnitTest engine_tests[] = {
     TEST(test_claim_respects_max_concurrent),
     TEST(test_exclusive_lock_blocks_only_its_table),
     TEST(test_shared_locks_go_together),
+    TEST(test_claim_batch_one_job_per_worker),
     TEST(test_expired_locks_do_not_block),
     TEST(test_claim_aging_lifts_old_jobs),
     TEST(test_heartbeat_renews_and_reports_cancel),

@@ -170,8 +170,7 @@ static struct job *claim_expect(void **state, const char *want_id)
     struct claim_request req = {.node_id = NODE_ID,
                                 .worker = "w1",
                                 .max_concurrent = 10,
-                                .lease_ms = 60000,
-                                .candidates = 16};
+                                .lease_ms = 60000};
     struct job *job = NULL;
     struct iq_error err = {0};
     if (store_job_claim(STORE(state), &req, &test_actor, &job, &err) < 0)

@@ -166,9 +166,14 @@ int fixture_teardown(void **state)
 
 struct store *fixture_open_extra(struct fixture *f)
 {
+    return fixture_open_extra_with(f, NULL);
+}
+
+struct store *fixture_open_extra_with(struct fixture *f, const struct store_options *opts)
+{
     struct store *s = NULL;
     struct iq_error err = {0};
-    if (store_open(f->url, NULL, &s, &err) < 0) {
+    if (store_open(f->url, opts, &s, &err) < 0) {
         fprintf(stderr, "fixture_open_extra: %s\n", iq_error_message(&err));
         iq_error_clear(&err);
         return NULL;

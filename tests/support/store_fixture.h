@@ -46,6 +46,9 @@ char *fixture_sql_text(struct fixture *f, const char *sql);
 /* fixture_open_extra - another connection to the same database (threads). */
 struct store *fixture_open_extra(struct fixture *f);
 
+/* fixture_open_extra_with - the same with options (NULL: the defaults). */
+struct store *fixture_open_extra_with(struct fixture *f, const struct store_options *opts);
+
 /* spec_from_json - parse a spec or fail the test. Caller frees. */
 struct job_spec *spec_from_json(const char *json_text);
 
