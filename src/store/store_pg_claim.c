@@ -93,7 +93,9 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
  *              another job holds the same name and either side wants it
  *              exclusively; looked up per wanted name, LATERAL ... LIMIT
  *              1, on the lock index (name, expires_at));
- *   chosen     the first of those that can be locked (FOR UPDATE SKIP
+ *   chosen     (looked up by id, = ANY of an array, so no plan can turn
+ *              it into a walk of the runnable set when none is free)
+ *              the first of those that can be locked (FOR UPDATE SKIP
  *              LOCKED: only that row is locked, and never waited for: a
  *              row an API change holds is passed over) and is, in its
  *              latest version, still QUEUED and runnable (a cancel, hold
@@ -130,7 +132,7 @@ static char *claim_sql(const char *select_list, bool aging)
                   " AND held.job_id <> q.id"
                   " AND (want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive') LIMIT 1) busy)),"
                   " chosen AS MATERIALIZED (SELECT q.* FROM stg_import_queue q"
-                  " WHERE q.id IN (SELECT id FROM free) AND q.status = 'QUEUED'"
+                  " WHERE q.id = ANY (ARRAY(SELECT id FROM free)) AND q.status = 'QUEUED'"
                   " AND q.deps_pending = 0");
     append_candidate_order(&sql, aging);
     pg_sql_append(&sql,
