@@ -115,6 +115,14 @@ bool engine_is_cancelling_all(struct engine *engine)
     return cancel_all;
 }
 
+bool engine_is_stopping(struct engine *engine)
+{
+    pthread_mutex_lock(&engine->lock);
+    bool stopping = engine->stopping;
+    pthread_mutex_unlock(&engine->lock);
+    return stopping;
+}
+
 void engine_wake(struct engine *engine)
 {
     if (!engine)

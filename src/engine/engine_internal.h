@@ -140,6 +140,9 @@ double engine_random_unit(const struct engine *engine, struct backoff_random *rn
 /* engine_is_cancelling_all - engine->cancel_all, read under engine->lock. */
 bool engine_is_cancelling_all(struct engine *engine);
 
+/* engine_is_stopping - engine->stopping, read under engine->lock. */
+bool engine_is_stopping(struct engine *engine);
+
 /* --- worker.c --- */
 
 /* worker_main - the worker thread: claim, run, repeat until stopping. */
@@ -151,9 +154,11 @@ void *worker_main(void *arg);
  * run_job - run one job the worker has claimed and record how it ended
  * (see run_job.c for the outcome table). Logs the job's events. Never
  * fails: whatever goes wrong ends up on the job, or in the log when even
- * that is impossible (the rescue then takes over).
+ * that is impossible (the rescue then takes over). Returns the worker's
+ * next job when one was claimed with this one's end (RUNNING for this
+ * worker: run it; job_free), else NULL.
  */
-void run_job(struct worker *worker, struct job *job);
+struct job *run_job(struct worker *worker, struct job *job);
 
 /* --- heartbeat.c --- */
 

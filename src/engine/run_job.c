@@ -8,7 +8,10 @@
  *   2. import    import_run with the fence (job, worker, attempt) and, on
  *                the service database, the COMPLETED finish inside the
  *                data's transaction (finish_on_commit), so rows land iff
- *                the job completes - exactly once, even if we die after
+ *                the job completes - exactly once, even if we die after;
+ *                the same transaction claims this worker's next job
+ *                (claim_next), so going from one job to the next costs
+ *                no claim transaction of its own
  *   3. record    rejects, then the attempt's end:
  *
  *   outcome                                  job ends          retry
@@ -80,6 +83,8 @@ struct run_context {
     struct phase_timing phases[IMPORT_PHASE_COUNT];
     size_t phase_count;
     struct job_finish commit_finish; /* finish_on_commit */
+    struct claim_request claim_next; /* the worker's next job, claimed at commit */
+    struct job *next_job;            /* ... and what it claimed (returned) */
 };
 
 /* prepare_fail - remember why the job cannot run; returns rc. */
@@ -244,6 +249,20 @@ static void import(struct run_context *ctx)
         .status = JOB_COMPLETED,
         .node_id = w->engine->node_id,
     };
+    /* The next job is claimed in the same transaction where the backend
+     * gains by it (store_chains_claims), unless the node is stopping, or
+     * the job belongs to an orchestration (the finish then locks its
+     * orchestration's row, and a claim could lock another's: two rows out
+     * of id order; the lock order in store_pg_internal.h). */
+    bool chain = service_db && store_chains_claims(w->store) && !ctx->job->orchestration_id &&
+                 !engine_is_stopping(w->engine);
+    ctx->claim_next = (struct claim_request){
+        .node_id = w->engine->node_id,
+        .worker = w->id,
+        .max_concurrent = w->engine->opts.max_concurrent,
+        .lease_ms = w->engine->opts.lease_ms,
+        .aging_ms = w->engine->opts.aging_ms,
+    };
     struct import_request req = {
         .source = &ctx->spec->source,
         .target = &ctx->spec->target,
@@ -255,6 +274,8 @@ static void import(struct run_context *ctx)
         .fence_attempt = ctx->job->attempt,
         .finish_on_commit = service_db ? &ctx->commit_finish : NULL,
         .finish_actx = &engine_actor,
+        .claim_next = chain ? &ctx->claim_next : NULL,
+        .claimed_next = &ctx->next_job,
         .before_commit_cb = before_commit_cb,
         .before_commit_ctx = ctx,
         .progress_cb = progress_cb,
@@ -449,7 +470,7 @@ static void log_outcome(const struct run_context *ctx, const struct outcome *o,
     }
 }
 
-void run_job(struct worker *w, struct job *job)
+struct job *run_job(struct worker *w, struct job *job)
 {
     struct run_context ctx = {.worker = w, .job = job};
     ctx.started_ms = time_now_ms();
@@ -486,4 +507,5 @@ void run_job(struct worker *w, struct job *job)
     free(ctx.path);
     job_spec_free(ctx.spec);
     iq_error_clear(&ctx.err);
+    return ctx.next_job;
 }

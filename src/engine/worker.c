@@ -18,6 +18,12 @@
  * running count includes it from the round's start, so engine_stop waits
  * for the jobs the round may hand out.
  *
+ * Where the backend gains by it (store_chains_claims: SQLite), a job
+ * that lands its rows also claims the worker's next job in the same
+ * transaction (run_job.c), so a busy worker goes from job to job without
+ * a claim round; rounds serve workers that found nothing then, idle ones,
+ * and the start.
+ *
  * Wake-ups are never lost: engine_wake bumps engine->wake_seq; a worker
  * remembers the sequence it last claimed at (seen) and claims again when
  * it moved. A worker included in a round takes the round's sequence.
@@ -124,12 +130,22 @@ static struct job *round_end(struct engine *engine, struct worker *w, struct rou
     return mine;
 }
 
-/* run_and_end - run a job this worker was given; it is running no more. */
+/*
+ * run_and_end - run a job this worker was given, and the next ones each
+ * end claimed for it (run_job); then it is running no more. A job
+ * claimed that way means there was work: the idle workers are woken to
+ * look for more.
+ */
 static void run_and_end(struct worker *w, struct job *job)
 {
     struct engine *engine = w->engine;
-    run_job(w, job);
-    job_free(job);
+    while (job) {
+        struct job *next = run_job(w, job);
+        job_free(job);
+        job = next;
+        if (next)
+            engine_wake(engine);
+    }
     pthread_mutex_lock(&engine->lock);
     engine->running--;
     if (engine->running == 0)

@@ -90,6 +90,10 @@ struct import_request {
      * before_commit_cb, which runs before the store reads it. */
     const struct job_finish *finish_on_commit;
     const struct audit_context *finish_actx;
+    /* With finish_on_commit: the worker's next job, claimed in the same
+     * transaction (load_plan.claim_next, claimed_next); NULL: none. */
+    const struct claim_request *claim_next;
+    struct job **claimed_next;
     import_commit_cb before_commit_cb;  /* may be NULL */
     void *before_commit_ctx;
     import_progress_cb progress_cb;     /* may be NULL */

@@ -308,6 +308,8 @@ static int build_plan(struct mapping *map, const struct import_request *req, str
     plan->fence_attempt = req->fence_attempt;
     plan->finish_on_commit = req->finish_on_commit;
     plan->finish_actx = req->finish_actx;
+    plan->claim_next = req->finish_on_commit ? req->claim_next : NULL;
+    plan->claimed_next = req->claimed_next;
     return 0;
 }
 

@@ -108,6 +108,15 @@ struct load_plan {
      * the caller finishes the job itself. */
     const struct job_finish *finish_on_commit;
     const struct audit_context *finish_actx;
+    /* With finish_on_commit: claim the finishing worker's next job in the
+     * same transaction (as store_ops.job_claim_batch would for the one
+     * worker claim_next->worker), so a worker going from one job to the
+     * next needs no claim transaction of its own. *claimed_next gets the
+     * job it started once the COMMIT succeeded (job_free), NULL when
+     * nothing could start; it is not touched when the commit fails. NULL
+     * claim_next: no claim. */
+    const struct claim_request *claim_next;
+    struct job **claimed_next;
 };
 
 struct load_result {

@@ -199,17 +199,17 @@ static int decode_claim(PGresult *res, struct job **ret_before, struct job **ret
 }
 
 /*
- * begin_claims - BEGIN, a generic plan for the transaction's statements,
- * PG_LOCK_CLAIM and one claim statement per worker, in one round trip
- * (a pipeline: each statement's snapshot is taken after the lock was
- * granted and sees the claims before it). ret_before[i] and ret_jobs[i]:
- * the job workers[i] started, before and after (NULL: none). The
- * transaction is open after success (and may be after a failure:
+ * begin_claims - (BEGIN when begin,) a generic plan for the transaction's
+ * statements, PG_LOCK_CLAIM and one claim statement per worker, in one
+ * round trip (a pipeline: each statement's snapshot is taken after the
+ * lock was granted and sees the claims before it). ret_before[i] and
+ * ret_jobs[i]: the job workers[i] started, before and after (NULL: none).
+ * The transaction is open after success (and may be after a failure:
  * pg_tx_finish ends it).
  */
 static int begin_claims(struct pg_store *ps, const struct claim_request *req,
-                        const char *const *workers, int count, struct job **ret_before,
-                        struct job **ret_jobs, struct iq_error *err)
+                        const char *const *workers, int count, bool begin,
+                        struct job **ret_before, struct job **ret_jobs, struct iq_error *err)
 {
     bool aging = req->aging_ms > 0;
     char limit[16], lease[24], now[TIME_RFC3339_LEN], aging_ms[24];
@@ -217,54 +217,97 @@ static int begin_claims(struct pg_store *ps, const struct claim_request *req,
     snprintf(lease, sizeof(lease), "%" PRId64, req->lease_ms);
     snprintf(aging_ms, sizeof(aging_ms), "%" PRId64, req->aging_ms);
     time_format_rfc3339(time_now_ms(), now);
-    enum { FIRST_CLAIM = 3 };
-    struct pg_step steps[FIRST_CLAIM + STORE_CLAIM_BATCH_MAX];
+    struct pg_step steps[3 + STORE_CLAIM_BATCH_MAX];
     const char *values[STORE_CLAIM_BATCH_MAX][6];
-    steps[0] = (struct pg_step){.what = "starting a claim", .stmt = STMT_NONE, .sql = "BEGIN"};
-    steps[1] = (struct pg_step){.what = "starting a claim",
-                                .stmt = STMT_NONE,
-                                .sql = "SET LOCAL plan_cache_mode = force_generic_plan"};
-    steps[2] = (struct pg_step){.what = "taking the claim lock",
-                                .stmt = STMT_NONE,
-                                .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLAIM ")"};
+    size_t n = 0;
+    if (begin)
+        steps[n++] = (struct pg_step){.what = "starting a claim", .stmt = STMT_NONE, .sql = "BEGIN"};
+    steps[n++] = (struct pg_step){.what = "starting a claim",
+                                  .stmt = STMT_NONE,
+                                  .sql = "SET LOCAL plan_cache_mode = force_generic_plan"};
+    steps[n++] = (struct pg_step){.what = "taking the claim lock",
+                                  .stmt = STMT_NONE,
+                                  .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLAIM ")"};
+    size_t first_claim = n;
     for (int i = 0; i < count; i++) {
         const char *row[6] = {limit, workers[i], req->node_id, lease, now, aging_ms};
         memcpy(values[i], row, sizeof(row));
-        steps[FIRST_CLAIM + i] = (struct pg_step){.what = "claiming a job",
-                                                  .stmt = aging ? STMT_CLAIM_AGING : STMT_CLAIM,
-                                                  .values = values[i]};
+        steps[n++] = (struct pg_step){.what = "claiming a job",
+                                      .stmt = aging ? STMT_CLAIM_AGING : STMT_CLAIM,
+                                      .values = values[i]};
     }
-    size_t total = (size_t)(FIRST_CLAIM + count);
-    int rc = pg_exec_pipeline(ps, steps, total, err);
+    int rc = pg_exec_pipeline(ps, steps, n, err);
     for (int i = 0; i < count; i++) {
         if (rc == 0)
-            rc = decode_claim(steps[FIRST_CLAIM + i].res, &ret_before[i], &ret_jobs[i], err);
+            rc = decode_claim(steps[first_claim + (size_t)i].res, &ret_before[i], &ret_jobs[i],
+                              err);
     }
-    for (size_t i = 0; i < total; i++)
+    for (size_t i = 0; i < n; i++)
         PQclear(steps[i].res);
     return rc;
 }
 
+static int compare_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /*
- * claims_in_tx - job_claim_batch's body: the claims (with their
- * transaction and lock), then for each started job its orchestration and
- * audit row (sent with the COMMIT).
+ * mark_orchestrations - the orchestrations of the started jobs RUNNING,
+ * each once and in id order (the lock order of orchestration rows).
+ */
+static int mark_orchestrations(struct pg_store *ps, struct job *const *jobs, int count,
+                               struct iq_error *err)
+{
+    const char *ids[STORE_CLAIM_BATCH_MAX];
+    int n = 0;
+    for (int i = 0; i < count; i++)
+        if (jobs[i] && jobs[i]->orchestration_id)
+            ids[n++] = jobs[i]->orchestration_id;
+    qsort(ids, (size_t)n, sizeof(ids[0]), compare_text);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (i == 0 || strcmp(ids[i], ids[i - 1]) != 0)
+            rc = pg_orchestration_mark_running(ps, ids[i], err);
+    return rc;
+}
+
+/*
+ * claims_in_tx - the claims (with the claim lock, and BEGIN when begin),
+ * then the started jobs' orchestrations and, for each, its audit row
+ * (sent with the COMMIT).
  */
 static int claims_in_tx(struct pg_store *ps, const struct claim_request *req,
-                        const char *const *workers, int count, const struct audit_context *actx,
-                        struct job **ret_jobs, struct iq_error *err)
+                        const char *const *workers, int count, bool begin,
+                        const struct audit_context *actx, struct job **ret_jobs,
+                        struct iq_error *err)
 {
     struct job *before[STORE_CLAIM_BATCH_MAX] = {0};
-    int rc = begin_claims(ps, req, workers, count, before, ret_jobs, err);
-    for (int i = 0; rc == 0 && i < count; i++) {
-        if (!ret_jobs[i])
-            continue;
-        rc = pg_orchestration_mark_running(ps, ret_jobs[i]->orchestration_id, err);
-        if (rc == 0)
+    int rc = begin_claims(ps, req, workers, count, begin, before, ret_jobs, err);
+    if (rc == 0)
+        rc = mark_orchestrations(ps, ret_jobs, count, err);
+    for (int i = 0; rc == 0 && i < count; i++)
+        if (ret_jobs[i])
             rc = pg_audit_job_change(ps, actx, "job.started", before[i], ret_jobs[i], err);
-    }
     for (int i = 0; i < count; i++)
         job_free(before[i]);
+    return rc;
+}
+
+/* pg_claim_next_in_tx - see store_pg_internal.h. */
+int pg_claim_next_in_tx(struct pg_store *ps, const struct claim_request *req,
+                        const struct audit_context *actx, struct job **ret_job,
+                        struct iq_error *err)
+{
+    *ret_job = NULL;
+    const char *worker = req ? req->worker : NULL;
+    int rc = store_check_claim_batch(req, &worker, 1, err);
+    if (rc == 0)
+        rc = claims_in_tx(ps, req, &worker, 1, false, actx, ret_job, err);
+    if (rc < 0) {
+        job_free(*ret_job);
+        *ret_job = NULL;
+    }
     return rc;
 }
 
@@ -287,7 +330,7 @@ int pg_job_claim_batch(struct store *s, const struct claim_request *req,
         return rc;
     for (int i = 0; i < worker_count; i++)
         ret_jobs[i] = NULL;
-    rc = claims_in_tx(ps, req, workers, worker_count, actx, ret_jobs, err);
+    rc = claims_in_tx(ps, req, workers, worker_count, true, actx, ret_jobs, err);
     rc = pg_tx_finish(ps, rc, err);
     for (int i = 0; i < worker_count; i++) {
         if (rc < 0) {

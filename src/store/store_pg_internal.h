@@ -72,7 +72,14 @@
  * last transaction to take the row stores the true aggregate status.
  * A load's fence (load_commit) locks one job row FOR UPDATE just before
  * its COMMIT; with finish_on_commit it takes PG_LOCK_JOB_GRAPH first and
- * then finishes the job like job_finish.
+ * then finishes the job like job_finish; with claim_next it then claims
+ * the worker's next job: PG_LOCK_CLAIM after every job row it locked,
+ * then the claimed row (SKIP LOCKED), then PG_LOCK_AUDIT. Holding the
+ * graph lock while waiting for the claim lock closes no cycle: no holder
+ * of the claim lock ever waits for the graph lock or a job row. The
+ * engine asks for it only when the finished job has no orchestration, so
+ * such a transaction locks at most one orchestration row (the claimed
+ * job's); a claim round locks its jobs' orchestrations in id order.
  *
  * Threads: a pg_store belongs to one thread, except pg_interrupt, which
  * any thread may call; it touches only cancel_lock, cancel and
@@ -453,6 +460,15 @@ void pg_load_abort(struct load *load);
 /* Running jobs (store_pg_claim.c, store_pg_finish.c, ...)             */
 /* ------------------------------------------------------------------ */
 
+/*
+ * pg_claim_next_in_tx - inside the caller's transaction (a load's commit
+ * with finish_on_commit): PG_LOCK_CLAIM and one claim for req->worker,
+ * the job's orchestration and its "job.started" audit row, as a claim
+ * round of one. *ret_job: the started job (job_free) or NULL.
+ */
+int pg_claim_next_in_tx(struct pg_store *ps, const struct claim_request *req,
+                        const struct audit_context *actx, struct job **ret_job,
+                        struct iq_error *err);
 int pg_job_claim_batch(struct store *s, const struct claim_request *req,
                        const char *const *workers, int worker_count,
                        const struct audit_context *actx, struct job **ret_jobs, int *ret_claimed,

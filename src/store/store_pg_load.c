@@ -602,8 +602,8 @@ static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
 /*
  * pg_load_commit - see store_ops.load_commit. Needs a promoted load. With
  * plan->fence_job_id: the fence (row lock on the job until COMMIT); with
- * plan->finish_on_commit: the job's finish in the same transaction; then
- * COMMIT. Returns 0 and frees the load: it is over. On failure the load
+ * plan->finish_on_commit: the job's finish in the same transaction, and
+ * with plan->claim_next the worker's next claim; then COMMIT. Returns 0 and frees the load: it is over. On failure the load
  * stays for load_abort (after IQ_E_STALE it is already rolled back).
  */
 int pg_load_commit(struct load *load, struct iq_error *err)
@@ -616,7 +616,11 @@ int pg_load_commit(struct load *load, struct iq_error *err)
         pl->failed = true;
         return iq_error_set(err, IQ_E_INTERNAL, "load_commit before load_promote");
     }
+    const struct load_plan *plan = pl->base.plan;
+    struct job *next = NULL;
     rc = fence_and_finish(pl, err);
+    if (rc == 0 && plan->finish_on_commit && plan->claim_next)
+        rc = pg_claim_next_in_tx(pl->ps, plan->claim_next, plan->finish_actx, &next, err);
     if (rc < 0) {
         pl->failed = true;
         pg_tx_rollback(pl->ps);
@@ -624,9 +628,14 @@ int pg_load_commit(struct load *load, struct iq_error *err)
     }
     rc = pg_tx_finish(pl->ps, 0, err);
     if (rc < 0) {
+        job_free(next);
         pl->failed = true;
         return rc;
     }
+    if (plan->claimed_next)
+        *plan->claimed_next = next;
+    else
+        job_free(next);
     load_free(pl);
     return 0;
 }

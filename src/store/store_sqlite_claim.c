@@ -248,14 +248,15 @@ static int find_free_candidate(struct sqlite_store *s, const struct claim_reques
 }
 
 /*
- * claim_locked - the body of job_claim inside BEGIN IMMEDIATE: expired
+ * sqlite_claim_locked - one claim inside BEGIN IMMEDIATE (a claim
+ * round, or a load's commit with claim_next): expired
  * locks go first (they bind nobody), then the global limit (counting
  * RUNNING rows, which heals itself after any crash, where a counter would
  * drift), then the first candidate whose locks are all free. A busy
  * candidate does not block the ones after it, so a high-priority job
  * waiting for its table does not stall work on other tables.
  */
-static int claim_locked(struct sqlite_store *s, const struct claim_request *req,
+int sqlite_claim_locked(struct sqlite_store *s, const struct claim_request *req,
                         const struct audit_context *actx, struct job **ret_job,
                         struct iq_error *err)
 {
@@ -279,7 +280,7 @@ static int claim_locked(struct sqlite_store *s, const struct claim_request *req,
 }
 
 /*
- * sqlite_job_claim_batch - see store_ops.job_claim_batch: claim_locked
+ * sqlite_job_claim_batch - see store_ops.job_claim_batch: sqlite_claim_locked
  * once per worker in one BEGIN IMMEDIATE, each seeing the jobs and locks
  * the ones before it took, until one finds nothing (the rest would find
  * nothing either: nobody else writes meanwhile).
@@ -305,7 +306,7 @@ int sqlite_job_claim_batch(struct store *base, const struct claim_request *req,
     for (int i = 0; rc == 0 && i < worker_count; i++) {
         struct claim_request one = *req;
         one.worker = workers[i];
-        rc = claim_locked(s, &one, actx, &ret_jobs[i], err);
+        rc = sqlite_claim_locked(s, &one, actx, &ret_jobs[i], err);
         if (rc < 0 || !ret_jobs[i])
             break;
         claimed++;

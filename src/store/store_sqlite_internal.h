@@ -602,6 +602,14 @@ int sqlite_run_id_statement(struct sqlite_store *s, enum statement id_stmt, cons
                             int64_t now_ms, const char *what, int *ret_changes,
                             struct iq_error *err);
 
+/*
+ * sqlite_claim_locked - one claim for req->worker inside the caller's
+ * BEGIN IMMEDIATE (store_sqlite_claim.c): *ret_job the started job
+ * (job_free) or NULL when nothing can start.
+ */
+int sqlite_claim_locked(struct sqlite_store *s, const struct claim_request *req,
+                        const struct audit_context *actx, struct job **ret_job,
+                        struct iq_error *err);
 int sqlite_job_claim_batch(struct store *base, const struct claim_request *req,
                            const char *const *workers, int worker_count,
                            const struct audit_context *actx, struct job **ret_jobs,

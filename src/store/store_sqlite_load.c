@@ -537,11 +537,19 @@ static int check_fence(struct sqlite_load *load, struct iq_error *err)
     return ret;
 }
 
+/* check_claim_next - a load's claim_next, checked as a claim round's. */
+static int check_claim_next(const struct load_plan *plan, struct iq_error *err)
+{
+    const char *worker = plan->claim_next->worker;
+    return store_check_claim_batch(plan->claim_next, &worker, 1, err);
+}
+
 /*
  * sqlite_load_commit - see store_ops.load_commit. Needs a promoted load:
  * the fence, the job's finish when plan->finish_on_commit asks for it (in
  * the same transaction as the rows, so the job is COMPLETED exactly when
- * they land), COMMIT, then the staging database is detached.
+ * they land) and the worker's next claim when plan->claim_next does,
+ * COMMIT, then the staging tables go (end_staging).
  * Returns 0 and frees the load: it is over. On failure everything is
  * rolled back and the load stays for load_abort.
  */
@@ -559,18 +567,29 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
         rc = sqlite_load_write_begin(load, err);
     if (rc == 0 && load->base.plan->fence_job_id)
         rc = check_fence(load, err);
-    if (rc == 0 && load->base.plan->finish_on_commit)
-        rc = sqlite_finish_locked(load->s, load->base.plan->finish_on_commit, NULL,
-                                  load->base.plan->finish_actx, time_now_ms(), NULL, err);
+    const struct load_plan *plan = load->base.plan;
+    struct job *next = NULL;
+    if (rc == 0 && plan->finish_on_commit)
+        rc = sqlite_finish_locked(load->s, plan->finish_on_commit, NULL, plan->finish_actx,
+                                  time_now_ms(), NULL, err);
+    if (rc == 0 && plan->finish_on_commit && plan->claim_next)
+        rc = check_claim_next(plan, err);
+    if (rc == 0 && plan->finish_on_commit && plan->claim_next)
+        rc = sqlite_claim_locked(load->s, plan->claim_next, plan->finish_actx, &next, err);
     if (rc == 0)
         rc = sqlite_tx_commit(load->s, "commit load", err);
     if (rc < 0) {
+        job_free(next);
         sqlite_tx_rollback(load->s);
         load->write_tx = false;
         load->failed = true;
         return rc;
     }
     load->write_tx = false;
+    if (plan->claimed_next)
+        *plan->claimed_next = next;
+    else
+        job_free(next);
     /* Landed: the rest is cleanup, the same as an abort's. */
     sqlite_load_abort(&load->base);
     return 0;

@@ -1077,8 +1077,20 @@ static int ignore_reject_cb(const struct load_reject *reject, void *ctx)
 }
 
 /* load_users - load rows into users, finishing `finish` on commit. Returns the commit's code. */
+static int load_users_then(void **state, const char *const *rows, size_t row_count,
+                           const struct job_finish *finish, const struct claim_request *claim_next,
+                           struct job **claimed_next);
+
 static int load_users(void **state, const char *const *rows, size_t row_count,
                       const struct job_finish *finish)
+{
+    return load_users_then(state, rows, row_count, finish, NULL, NULL);
+}
+
+/* load_users_then - load_users whose commit also claims the next job. */
+static int load_users_then(void **state, const char *const *rows, size_t row_count,
+                           const struct job_finish *finish, const struct claim_request *claim_next,
+                           struct job **claimed_next)
 {
     struct load_part part = {
         .table = "users", .columns = users_columns, .types = users_types, .column_count = 2};
@@ -1089,7 +1101,9 @@ static int load_users(void **state, const char *const *rows, size_t row_count,
                              .fence_worker = finish->worker,
                              .fence_attempt = finish->attempt,
                              .finish_on_commit = finish,
-                             .finish_actx = &test_actor};
+                             .finish_actx = &test_actor,
+                             .claim_next = claim_next,
+                             .claimed_next = claimed_next};
     struct load *load = NULL;
     struct load_result result;
     int64_t rejected = 0;
@@ -1154,6 +1168,77 @@ static void test_finish_on_commit_lands_rows_and_completes(void **state)
     assert_int_equal(load_users(state, more, 1, &finish), 0);
     assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 3);
     assert_int_equal(status_of(state, b), JOB_COMPLETED);
+}
+
+/*
+ * A load's commit that also claims the worker's next job: the job it
+ * finished frees its table and releases its dependant, which the same
+ * transaction then starts for the same worker (with its lock row and
+ * audit row); when nothing can start, nothing is claimed; when the load
+ * fails, nothing is claimed either.
+ */
+static void test_finish_on_commit_claims_next_job(void **state)
+{
+    exec_fmt(state, "CREATE TABLE users (user_id bigint NOT NULL PRIMARY KEY, email text)");
+    char a[UUID_STR_LEN], c[UUID_STR_LEN], d[UUID_STR_LEN];
+    create_job(state, "users", 5, NULL, a);
+    create_dependant(state, "users", a, NULL, NULL, c); /* same table, waits for a */
+    claim_expect_free(state, 10, a);
+    static const char *const rows[] = {"1", "a@x"};
+    struct job_finish finish = {.job_id = a,
+                                .worker = "w1",
+                                .attempt = 1,
+                                .status = JOB_COMPLETED,
+                                .result = {.rows_read = 1, .rows_inserted = 1},
+                                .node_id = NODE_ID};
+    struct claim_request next_req = claim_request_of("w1", 10);
+    struct job *next = NULL;
+    assert_int_equal(load_users_then(state, rows, 1, &finish, &next_req, &next), 0);
+    assert_non_null(next);
+    assert_string_equal(next->id, c);
+    assert_int_equal(next->status, JOB_RUNNING);
+    assert_string_equal(next->worker, "w1");
+    assert_int_equal(status_of(state, a), JOB_COMPLETED);
+    assert_int_equal(audit_count(state, "job.completed"), 1);
+    assert_int_equal(audit_count(state, "job.started"), 2);
+    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources WHERE job_id"
+                                        " = '%s'", c),
+                     1);
+
+    /* The load fails (duplicate key): nothing lands, nothing is claimed. */
+    create_job(state, "t_d", 5, NULL, d);
+    static const char *const dup[] = {"1", "again@x"};
+    finish.job_id = c;
+    finish.attempt = next->attempt;
+    job_free(next);
+    next = NULL;
+    assert_true(load_users_then(state, dup, 1, &finish, &next_req, &next) < 0);
+    assert_null(next);
+    assert_int_equal(status_of(state, c), JOB_RUNNING);
+    assert_int_equal(status_of(state, d), JOB_QUEUED);
+
+    /* Lands, but the limit is reached (max_concurrent 1 with c running
+     * until this commit, and d then takes the only slot): d is claimed;
+     * with nothing left, the next commit claims nothing. */
+    static const char *const fine[] = {"2", "b@x"};
+    next_req.max_concurrent = 1;
+    assert_int_equal(load_users_then(state, fine, 1, &finish, &next_req, &next), 0);
+    assert_non_null(next);
+    assert_string_equal(next->id, d);
+    job_free(next);
+    next = NULL;
+    create_job(state, "users", 5, NULL, a); /* reuses the buffer: a new job */
+    struct job *e = claim(state, "w2", 10);  /* on users: ... */
+    assert_non_null(e);
+    finish.job_id = e->id;
+    finish.worker = "w2";
+    finish.attempt = e->attempt;
+    static const char *const last[] = {"3", "c@x"};
+    next_req.max_concurrent = 10;
+    next_req.worker = "w2";
+    assert_int_equal(load_users_then(state, last, 1, &finish, &next_req, &next), 0);
+    assert_null(next);
+    job_free(e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1252,6 +1337,7 @@ static const struct CMUnitTest engine_tests[] = {
     TEST(test_locks_list_and_release),
     TEST(test_nodes_register_heartbeat_mark_dead),
     TEST(test_finish_on_commit_lands_rows_and_completes),
+    TEST(test_finish_on_commit_claims_next_job),
     TEST(test_wait_for_work),
 };
 
