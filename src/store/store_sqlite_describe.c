@@ -90,14 +90,9 @@ int sqlite_table_describe(struct store *base, const char *table, struct table_in
 {
     struct sqlite_store *s = to_sqlite(base);
     memset(ret_info, 0, sizeof(*ret_info));
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT name, type, \"notnull\", dflt_value, pk, hidden"
-                           " FROM pragma_table_xinfo(?1, 'main') ORDER BY cid",
-                           -1, &stmt, NULL) != SQLITE_OK) {
-        sqlite3_finalize(stmt);
-        return sqlite_load_error(s, sqlite3_errcode(s->db), "describe table", err);
-    }
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_TABLE_COLUMNS, err);
+    if (!stmt)
+        return IQ_E_DB;
     int rc = sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC) == SQLITE_OK
                  ? 0
                  : sqlite_db_error(s, "describe table", err);
@@ -109,7 +104,7 @@ int sqlite_table_describe(struct store *base, const char *table, struct table_in
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = sqlite_load_error(s, step, "describe table", err);
-    sqlite3_finalize(stmt);
+    stmt_release(stmt);
     if (rc < 0)
         table_info_clear(ret_info);
     return rc;

@@ -243,6 +243,9 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(JOB_BY_ID, JOB_SELECT " WHERE q.id = ?1")                                                    \
     X(JOB_BY_REQUEST_ID, JOB_SELECT " WHERE q.request_id = ?1")                                    \
     X(JOB_STATUS, "SELECT status FROM stg_import_queue WHERE id = ?1")                             \
+    X(JOB_FENCE, "SELECT status, worker, attempt FROM stg_import_queue WHERE id = ?1")             \
+    X(TABLE_COLUMNS, "SELECT name, type, \"notnull\", dflt_value, pk, hidden"                        \
+                     " FROM pragma_table_xinfo(?1, 'main') ORDER BY cid")                          \
     X(COUNT_WAITING, "SELECT count(*) FROM stg_import_queue WHERE status IN "                      \
                      "('QUEUED', 'HELD')")                                                         \
     X(JOB_INSERT, "INSERT INTO stg_import_queue (id, request_id, name, status, priority,"          \
@@ -308,6 +311,7 @@ struct sqlite_store {
     struct sqlite_gate *gate;  /* this file's write gate; NULL in memory */
     bool gate_held;            /* between sqlite_tx_begin and its end */
     bool staging_attached;     /* "importq_staging" (ATTACH ''), kept between loads */
+    bool checkpoint_wanted;    /* the WAL grew past SQLITE_CHECKPOINT_PAGES (wal hook) */
 };
 
 static inline struct sqlite_store *to_sqlite(struct store *s)

@@ -517,13 +517,10 @@ static int check_fence(struct sqlite_load *load, struct iq_error *err)
 {
     const struct load_plan *plan = load->base.plan;
     struct sqlite_store *s = load->s;
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT status, worker, attempt FROM stg_import_queue"
-                                " WHERE id = ?1",
-                                -1, &stmt, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(stmt, 1, plan->fence_job_id, -1, SQLITE_STATIC);
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_FENCE, err);
+    if (!stmt)
+        return IQ_E_DB;
+    int rc = sqlite3_bind_text(stmt, 1, plan->fence_job_id, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     int ret;
@@ -533,7 +530,7 @@ static int check_fence(struct sqlite_load *load, struct iq_error *err)
         ret = fence_stale(plan, NULL, err);
     else
         ret = sqlite_load_error(s, rc, "check the job fence", err);
-    sqlite3_finalize(stmt);
+    stmt_release(stmt);
     return ret;
 }
 
