@@ -311,7 +311,7 @@ struct sqlite_store {
     struct sqlite_gate *gate;  /* this file's write gate; NULL in memory */
     bool gate_held;            /* between sqlite_tx_begin and its end */
     bool staging_attached;     /* "importq_staging" (ATTACH ''), kept between loads */
-    bool checkpoint_wanted;    /* the WAL grew past SQLITE_CHECKPOINT_PAGES (wal hook) */
+    int wal_pages;             /* the WAL's length at the last commit (wal hook) */
 };
 
 static inline struct sqlite_store *to_sqlite(struct store *s)
