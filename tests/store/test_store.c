@@ -569,15 +569,7 @@ static void test_sqlite_wal_stays_bounded(void **state)
     snprintf(wal, sizeof(wal), "%s-wal", f->url + strlen("sqlite:"));
     off_t largest = 0;
     for (int i = 0; i < 1500; i++) {
-        struct job_spec *spec = spec_simple("users", 5, NULL);
-        struct job_create_request req = {.spec = spec};
-        struct job *job = NULL;
-        bool existed = false;
-        struct iq_error err = {0};
-        if (store_job_create(f->store, &req, &test_actor, &job, &existed, &err) < 0)
-            fail_msg("create: %s", iq_error_message(&err));
-        job_free(job);
-        job_spec_free(spec);
+        fixture_submit(f->store, "users");
         struct stat st;
         if (stat(wal, &st) == 0 && st.st_size > largest)
             largest = st.st_size;

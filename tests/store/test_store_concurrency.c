@@ -138,15 +138,7 @@ static int64_t one_write_ms(struct fixture *f)
 {
     int64_t start = time_monotonic_ms();
     for (int i = 0; i < 10; i++) {
-        struct job_spec *spec = spec_simple("warmup", 5, NULL);
-        struct job_create_request req = {.spec = spec};
-        struct job *job = NULL;
-        bool existed = false;
-        struct iq_error err = {0};
-        if (store_job_create(f->store, &req, &test_actor, &job, &existed, &err) < 0)
-            fail_msg("create: %s", iq_error_message(&err));
-        job_free(job);
-        job_spec_free(spec);
+        fixture_submit(f->store, "warmup");
     }
     return (time_monotonic_ms() - start + 9) / 10;
 }
@@ -230,15 +222,7 @@ static void test_sqlite_wal_restarts_under_readers(void **state)
     }
     off_t largest = 0;
     for (int i = 0; i < 2500; i++) {
-        struct job_spec *spec = spec_simple("users", 5, NULL);
-        struct job_create_request req = {.spec = spec};
-        struct job *job = NULL;
-        bool existed = false;
-        struct iq_error err = {0};
-        if (store_job_create(f->store, &req, &test_actor, &job, &existed, &err) < 0)
-            fail_msg("create: %s", iq_error_message(&err));
-        job_free(job);
-        job_spec_free(spec);
+        fixture_submit(f->store, "users");
         struct stat st;
         if (stat(wal, &st) == 0 && st.st_size > largest)
             largest = st.st_size;

@@ -169,6 +169,19 @@ struct store *fixture_open_extra(struct fixture *f)
     return fixture_open_extra_with(f, NULL);
 }
 
+void fixture_submit(struct store *s, const char *table)
+{
+    struct job_spec *spec = spec_simple(table, 5, NULL);
+    struct job_create_request req = {.spec = spec};
+    struct job *job = NULL;
+    bool existed = false;
+    struct iq_error err = {0};
+    if (store_job_create(s, &req, &test_actor, &job, &existed, &err) < 0)
+        fail_msg("create: %s", iq_error_message(&err));
+    job_free(job);
+    job_spec_free(spec);
+}
+
 struct store *fixture_open_extra_with(struct fixture *f, const struct store_options *opts)
 {
     struct store *s = NULL;

@@ -46,6 +46,9 @@ char *fixture_sql_text(struct fixture *f, const char *sql);
 /* fixture_open_extra - another connection to the same database (threads). */
 struct store *fixture_open_extra(struct fixture *f);
 
+/* fixture_submit - create one spec_simple(table, 5) job on s, or fail the test. */
+void fixture_submit(struct store *s, const char *table);
+
 /* fixture_open_extra_with - the same with options (NULL: the defaults). */
 struct store *fixture_open_extra_with(struct fixture *f, const struct store_options *opts);
 
