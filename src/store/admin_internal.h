@@ -33,6 +33,22 @@ char *admin_token_json(const char *name, const char *role, const char *revoked_a
  */
 int admin_upload_check(const struct upload_info *info, struct iq_error *err);
 
+/* The columns of an audit row as both backends select them, in order. */
+enum audit_column {
+    AUDIT_COL_ID,
+    AUDIT_COL_AT,
+    AUDIT_COL_ACTOR,
+    AUDIT_COL_ACTION,
+    AUDIT_COL_ENTITY,
+    AUDIT_COL_ENTITY_ID,
+    AUDIT_COL_BEFORE,
+    AUDIT_COL_AFTER,
+    AUDIT_COL_REQUEST_ID,
+    AUDIT_COL_CLIENT_ADDR,
+    AUDIT_COL_PREV_HASH,
+    AUDIT_COL_HASH,
+};
+
 /*
  * audit_row_copy - a row read by a backend (borrowed strings, its hash)
  * into *out with every string owned. IQ_E_NOMEM when a copy fails; *out

@@ -31,21 +31,6 @@
     " entity_id, before::text, after::text, request_id, client_addr, prev_hash, hash"              \
     " FROM stg_import_audit"
 
-enum audit_column {
-    AUDIT_COL_ID,
-    AUDIT_COL_AT,
-    AUDIT_COL_ACTOR,
-    AUDIT_COL_ACTION,
-    AUDIT_COL_ENTITY,
-    AUDIT_COL_ENTITY_ID,
-    AUDIT_COL_BEFORE,
-    AUDIT_COL_AFTER,
-    AUDIT_COL_REQUEST_ID,
-    AUDIT_COL_CLIENT_ADDR,
-    AUDIT_COL_PREV_HASH,
-    AUDIT_COL_HASH,
-};
-
 /* value - the text at (row, column), borrowed from res; NULL for SQL NULL. */
 static const char *value(const PGresult *res, int row, int column)
 {

@@ -21,21 +21,6 @@
     "id, at, actor, action, entity, entity_id, before, after, request_id, client_addr,"            \
     " prev_hash, hash"
 
-enum audit_column {
-    AUDIT_COL_ID,
-    AUDIT_COL_AT,
-    AUDIT_COL_ACTOR,
-    AUDIT_COL_ACTION,
-    AUDIT_COL_ENTITY,
-    AUDIT_COL_ENTITY_ID,
-    AUDIT_COL_BEFORE,
-    AUDIT_COL_AFTER,
-    AUDIT_COL_REQUEST_ID,
-    AUDIT_COL_CLIENT_ADDR,
-    AUDIT_COL_PREV_HASH,
-    AUDIT_COL_HASH,
-};
-
 /* column_text - the column as text (borrowed until the next step), NULL for SQL NULL. */
 static const char *column_text(sqlite3_stmt *stmt, int column)
 {
