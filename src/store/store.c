@@ -310,6 +310,46 @@ char *store_json_text(const json_t *value)
     return json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
+/* drop_equal_fields - remove from both objects every key whose values are equal. */
+static void drop_equal_fields(json_t *before, json_t *after)
+{
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(before, tmp, key, value)
+    {
+        if (json_equal(value, json_object_get(after, key))) {
+            json_object_del(after, key);
+            json_object_del(before, key);
+        }
+    }
+}
+
+int store_job_audit_images(const struct job *before, const struct job *after,
+                           char **ret_before, char **ret_after, struct iq_error *err)
+{
+    *ret_before = *ret_after = NULL;
+    json_t *old = before ? job_to_json(before) : NULL;
+    json_t *new = after ? job_to_json(after) : NULL;
+    int rc = 0;
+    if ((before && !old) || (after && !new))
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    if (rc == 0 && old && new)
+        drop_equal_fields(old, new);
+    if (rc == 0 && old && !(*ret_before = store_json_text(old)))
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    if (rc == 0 && new && !(*ret_after = store_json_text(new)))
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    json_decref(old);
+    json_decref(new);
+    if (rc < 0) {
+        free(*ret_before);
+        free(*ret_after);
+        *ret_before = *ret_after = NULL;
+    }
+    return rc;
+}
+
 char *store_like_pattern(const char *q)
 {
     size_t len = strlen(q);

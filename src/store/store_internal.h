@@ -95,6 +95,18 @@ char *store_resources_to_json(const struct job_resource *resources, size_t count
 char *store_json_text(const json_t *value);
 
 /*
+ * store_job_audit_images - the before and after texts of a job's audit
+ * row (store_json_text of job_to_json). A creation (no before) or removal
+ * (no after) keeps the whole job; a change of an existing job keeps only
+ * the fields whose values differ, old in before and new in after, so a
+ * row records exactly what changed and the job at any point is its
+ * creation image with the later changes applied. Both NULL when both jobs
+ * are. Caller frees both. Returns 0 or IQ_E_NOMEM.
+ */
+int store_job_audit_images(const struct job *before, const struct job *after,
+                           char **ret_before, char **ret_after, struct iq_error *err);
+
+/*
  * store_like_pattern - "%<q with % _ \ escaped by \>%" for a LIKE ... ESCAPE
  * '\' name search. Caller frees. NULL on OOM.
  */

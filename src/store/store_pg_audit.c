@@ -142,26 +142,12 @@ int pg_audit_append(struct pg_store *ps, const struct audit_context *actx, const
     return ok ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
-/* job_json_text - the job's API form as compact sorted JSON, NULL for NULL. */
-static int job_json_text(const struct job *job, char **ret_text, struct iq_error *err)
-{
-    *ret_text = NULL;
-    if (!job)
-        return 0;
-    json_t *value = job_to_json(job);
-    *ret_text = store_json_text(value);
-    json_decref(value);
-    return *ret_text ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
-}
-
-/* pg_audit_job_change - pg_audit_append for entity "job" with before/after images. */
+/* pg_audit_job_change - pg_audit_append for entity "job" (store_job_audit_images). */
 int pg_audit_job_change(struct pg_store *ps, const struct audit_context *actx, const char *action,
                         const struct job *before, const struct job *after, struct iq_error *err)
 {
-    char *before_json = NULL, *after_json = NULL;
-    int rc = job_json_text(before, &before_json, err);
-    if (rc == 0)
-        rc = job_json_text(after, &after_json, err);
+    char *before_json, *after_json;
+    int rc = store_job_audit_images(before, after, &before_json, &after_json, err);
     if (rc == 0)
         rc = pg_audit_append(ps, actx, action, "job", after ? after->id : before->id, before_json,
                           after_json, err);

@@ -14,19 +14,6 @@
  * Audit chain
  * ------------------------------------------------------------------------ */
 
-/* job_json_text - compact, key-sorted job resource (NULL job: NULL). Caller
- * frees. */
-static int job_json_text(const struct job *job, char **ret_text, struct iq_error *err)
-{
-    *ret_text = NULL;
-    if (!job)
-        return 0;
-    json_t *json = job_to_json(job);
-    *ret_text = json ? store_json_text(json) : NULL;
-    json_decref(json);
-    return *ret_text ? 0 : nomem(err);
-}
-
 /*
  * sqlite_audit_append - append one row to the hash chain: id = last id + 1,
  * prev_hash = the last row's hash (AUDIT_GENESIS_HASH before the first).
@@ -93,16 +80,14 @@ int sqlite_audit_append(struct sqlite_store *s, const struct audit_context *actx
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "append audit row", err);
 }
 
-/* sqlite_audit_job - sqlite_audit_append for entity "job" with the jobs' JSON
- * resources. */
+/* sqlite_audit_job - sqlite_audit_append for entity "job"
+ * (store_job_audit_images). */
 int sqlite_audit_job(struct sqlite_store *s, const struct audit_context *actx, const char *action,
                      const char *id, const struct job *before, const struct job *after,
                      int64_t now_ms, struct iq_error *err)
 {
-    char *before_json = NULL, *after_json = NULL;
-    int rc = job_json_text(before, &before_json, err);
-    if (rc == 0)
-        rc = job_json_text(after, &after_json, err);
+    char *before_json, *after_json;
+    int rc = store_job_audit_images(before, after, &before_json, &after_json, err);
     if (rc == 0)
         rc = sqlite_audit_append(s, actx, action, "job", id, before_json, after_json, now_ms, err);
     free(before_json);

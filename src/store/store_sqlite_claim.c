@@ -195,7 +195,10 @@ static int start_job(struct sqlite_store *s, const struct claim_request *req,
                      struct job **ret_job, struct iq_error *err)
 {
     /* A QUEUED job holds no locks; a leftover row would break UNIQUE (name, job_id). */
+    struct job *before = NULL;
     int rc = sqlite_delete_job_locks(s, cand->id, err);
+    if (rc == 0)
+        rc = sqlite_read_job(s, cand->id, &before, err);
     if (rc == 0)
         rc = mark_running(s, req, cand->id, now_ms, err);
     if (rc == 0)
@@ -203,9 +206,10 @@ static int start_job(struct sqlite_store *s, const struct claim_request *req,
     for (size_t i = 0; rc == 0 && i < cand->lock_count; i++)
         rc = insert_lock(s, req, cand->id, (*ret_job)->attempt, &cand->locks[i], now_ms, err);
     if (rc == 0)
-        rc = sqlite_audit_job(s, actx, "job.started", cand->id, NULL, *ret_job, now_ms, err);
+        rc = sqlite_audit_job(s, actx, "job.started", cand->id, before, *ret_job, now_ms, err);
     if (rc == 0)
         rc = sqlite_orchestration_refresh(s, (*ret_job)->orchestration_id, now_ms, err);
+    job_free(before);
     return rc;
 }
 

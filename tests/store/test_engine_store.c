@@ -238,6 +238,18 @@ static void test_claim_order_priority_then_fifo(void **state)
     }
     claim_expect_free(state, 10, NULL);
     assert_int_equal(audit_count(state, "job.started"), 4);
+    /* The start's audit row holds what the start changed, and only that. */
+    json_t *images = fixture_audit_images(FIX(state), "job.started", b);
+    json_t *before = json_array_get(images, 0), *after = json_array_get(images, 1);
+    assert_string_equal(json_string_value(json_object_get(before, "status")), "QUEUED");
+    assert_string_equal(json_string_value(json_object_get(after, "status")), "RUNNING");
+    assert_int_equal(json_integer_value(json_object_get(before, "attempt")), 0);
+    assert_int_equal(json_integer_value(json_object_get(after, "attempt")), 1);
+    assert_true(json_is_null(json_object_get(before, "worker")));
+    assert_string_equal(json_string_value(json_object_get(after, "worker")), "w1");
+    assert_null(json_object_get(after, "source"));
+    assert_null(json_object_get(after, "priority"));
+    json_decref(images);
 }
 
 static void test_claim_skips_pending_held_and_future(void **state)

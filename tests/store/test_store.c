@@ -491,6 +491,23 @@ static void test_mutations_are_audited_in_a_chain(void **state)
                      "request_id = 'req-1' AND client_addr = '127.0.0.1'"), 4);
     assert_int_equal(fixture_sql_int(FIX(state),
                      "SELECT count(*) FROM stg_import_audit WHERE action = 'job.create' AND before IS NULL"), 2);
+    /* A creation records the whole job; a change only the fields it changed. */
+    json_t *created = fixture_audit_images(FIX(state), "job.create", a);
+    assert_true(json_is_null(json_array_get(created, 0)));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(created, 1), "name")), "load a");
+    assert_non_null(json_object_get(json_array_get(created, 1), "source"));
+    json_decref(created);
+    json_t *updated = fixture_audit_images(FIX(state), "job.update", a);
+    json_t *old = json_array_get(updated, 0), *new = json_array_get(updated, 1);
+    assert_int_equal(json_integer_value(json_object_get(old, "priority")), 5);
+    assert_int_equal(json_integer_value(json_object_get(new, "priority")), 3);
+    assert_non_null(json_object_get(new, "updated_at"));
+    const char *unchanged[] = {"id", "name", "status", "source", "target", "created_at"};
+    for (size_t i = 0; i < sizeof(unchanged) / sizeof(unchanged[0]); i++) {
+        assert_null(json_object_get(old, unchanged[i]));
+        assert_null(json_object_get(new, unchanged[i]));
+    }
+    json_decref(updated);
     /* No trigger guards the rows (migration 002): editing one breaks the
      * chain, which tests/store/test_admin_store.c checks. */
 }

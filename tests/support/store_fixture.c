@@ -273,6 +273,24 @@ char *fixture_sql_text(struct fixture *f, const char *sql)
     return text;
 }
 
+json_t *fixture_audit_images(struct fixture *f, const char *action, const char *entity_id)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             strcmp(f->backend, "postgres") == 0
+                 ? "SELECT json_build_array(before, after)::text FROM stg_import_audit"
+                   " WHERE action = '%s' AND entity_id = '%s' ORDER BY id LIMIT 1"
+                 : "SELECT json_array(json(before), json(after)) FROM stg_import_audit"
+                   " WHERE action = '%s' AND entity_id = '%s' ORDER BY id LIMIT 1",
+             action, entity_id);
+    char *text = fixture_sql_text(f, sql);
+    json_t *images = json_loads(text, 0, NULL);
+    if (!json_is_array(images) || json_array_size(images) != 2)
+        fail_msg("no %s audit row for %s (got \"%s\")", action, entity_id, text);
+    free(text);
+    return images;
+}
+
 struct job_spec *spec_from_json(const char *json_text)
 {
     json_error_t jerr;

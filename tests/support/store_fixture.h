@@ -43,6 +43,14 @@ int fixture_sql_exec(struct fixture *f, const char *sql);
  */
 char *fixture_sql_text(struct fixture *f, const char *sql);
 
+/*
+ * fixture_audit_images - the before and after of the first audit row with
+ * this action and entity_id, as a JSON array [before, after] (JSON null
+ * for a missing side); fails the test when there is no such row. Caller
+ * json_decrefs.
+ */
+json_t *fixture_audit_images(struct fixture *f, const char *action, const char *entity_id);
+
 /* fixture_open_extra - another connection to the same database (threads). */
 struct store *fixture_open_extra(struct fixture *f);
 
