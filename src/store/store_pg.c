@@ -144,6 +144,25 @@ char *pg_sql_take(struct sql_text *text)
     return out;
 }
 
+void pg_append_job_column(struct sql_text *text, int column, const char *alias)
+{
+    const char *name = job_columns[column].name;
+    switch (job_columns[column].kind) {
+    case COLKIND_TIME:
+        pg_sql_append(text, "to_char(%s.%s AT TIME ZONE 'UTC', " PG_TIME_FORMAT ")", alias, name);
+        break;
+    case COLKIND_DEPS:
+        pg_sql_append(text,
+                      "(SELECT coalesce(json_agg(d.depends_on_id ORDER BY d.depends_on_id),"
+                      " '[]'::json) FROM importq_job_deps d WHERE d.job_id = %s.id)",
+                      alias);
+        break;
+    default:
+        pg_sql_append(text, "%s.%s", alias, name);
+        break;
+    }
+}
+
 /*
  * build_select_list - the JOB_COLUMNS select list over alias q, in
  * job_columns[] order, as store_job_decode expects. Caller frees; NULL on OOM.
@@ -152,23 +171,9 @@ static char *build_select_list(void)
 {
     struct sql_text text = {0};
     for (int i = 0; i < JOBCOL_COUNT; i++) {
-        const char *sep = i ? ", " : "";
-        const char *column = job_columns[i].name;
-        switch (job_columns[i].kind) {
-        case COLKIND_TIME:
-            pg_sql_append(&text, "%sto_char(q.%s AT TIME ZONE 'UTC', " PG_TIME_FORMAT ")", sep,
-                          column);
-            break;
-        case COLKIND_DEPS:
-            pg_sql_append(&text,
-                          "%s(SELECT coalesce(json_agg(d.depends_on_id ORDER BY d.depends_on_id),"
-                          " '[]'::json) FROM importq_job_deps d WHERE d.job_id = q.id)",
-                          sep);
-            break;
-        default:
-            pg_sql_append(&text, "%sq.%s", sep, column);
-            break;
-        }
+        if (i)
+            pg_sql_append(&text, ", ");
+        pg_append_job_column(&text, i, "q");
     }
     return pg_sql_take(&text);
 }

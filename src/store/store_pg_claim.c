@@ -80,6 +80,19 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
     " FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
 
 /*
+ * claim_changes - the columns a start sets (the job UPDATE of claim_sql):
+ * the claim returns their values from before the start beside the job
+ * after it, which is all the audit row needs (store_job_audit_images
+ * keeps only changed fields), rather than a second whole job row.
+ */
+static const enum job_column claim_changes[] = {
+    JOBCOL_STATUS,         JOBCOL_ATTEMPT,     JOBCOL_WORKER,         JOBCOL_HEARTBEAT_AT,
+    JOBCOL_STARTED_AT,     JOBCOL_FINISHED_AT, JOBCOL_CANCEL_REQUESTED, JOBCOL_PROGRESS_PHASE,
+    JOBCOL_ROWS_READ,      JOBCOL_BYTES_READ,  JOBCOL_BYTES_TOTAL,    JOBCOL_ERROR,
+    JOBCOL_UPDATED_AT};
+#define CLAIM_CHANGES (sizeof(claim_changes) / sizeof(claim_changes[0]))
+
+/*
  * claim_sql - the whole claim step in one statement (prepared once per
  * connection as STMT_CLAIM and STMT_CLAIM_AGING), run after PG_LOCK_CLAIM
  * was granted, so its snapshot sees every claim and finish committed
@@ -109,9 +122,10 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
  * literal and the plan generic (begin_claim): with LIMIT $n the generic
  * plan could not see the limit and sorted the whole queue (80 ms at a
  * million jobs), while planning every call for the values at hand cost
- * more than the claim itself. Returns the chosen job as it was and as it
- * is now (the last column says which: false before, true after), or no
- * row when nothing can start. Caller frees; NULL on OOM.
+ * more than the claim itself. Returns the started job as it is now,
+ * followed by what it was in the columns the start changed
+ * (claim_changes, as the select list has them), or no row when nothing
+ * can start. Caller frees; NULL on OOM.
  */
 static char *claim_sql(const char *select_list, bool aging)
 {
@@ -153,8 +167,13 @@ static char *claim_sql(const char *select_list, bool aging)
                   " mode = excluded.mode, attempt = excluded.attempt, node = excluded.node,"
                   " worker = excluded.worker, acquired_at = excluded.acquired_at,"
                   " expires_at = excluded.expires_at)"
-                  " SELECT %s, false FROM chosen q UNION ALL SELECT %s, true FROM job q",
-                  select_list, select_list);
+                  " SELECT %s",
+                  select_list);
+    for (size_t i = 0; i < CLAIM_CHANGES; i++) {
+        pg_sql_append(&sql, ", ");
+        pg_append_job_column(&sql, claim_changes[i], "c");
+    }
+    pg_sql_append(&sql, " FROM job q JOIN chosen c ON c.id = q.id");
     return pg_sql_take(&sql);
 }
 
@@ -169,31 +188,33 @@ char *pg_claim_aging_sql(const char *select_list)
 }
 
 /*
- * decode_claim - one claim statement's result: the job before and after
- * its start (both job_free), or two NULLs when it started nothing.
+ * decode_claim - one claim statement's result: the job after its start and
+ * before it (both job_free; before is the after row with the
+ * claim_changes columns as they were), or two NULLs when it started
+ * nothing.
  */
 static int decode_claim(PGresult *res, struct job **ret_before, struct job **ret_after,
                         struct iq_error *err)
 {
     *ret_before = *ret_after = NULL;
-    struct job **jobs = NULL;
-    size_t found = 0;
-    int rc = pg_decode_rows(res, 2, &jobs, &found, err);
-    for (size_t i = 0; rc == 0 && i < found; i++) {
-        bool after = strcmp(PQgetvalue(res, (int)i, JOBCOL_COUNT), "t") == 0;
-        job_free(*(after ? ret_after : ret_before));
-        *(after ? ret_after : ret_before) = jobs[i];
-        jobs[i] = NULL;
+    if (PQntuples(res) == 0)
+        return 0;
+    if (PQntuples(res) != 1 || PQnfields(res) != JOBCOL_COUNT + (int)CLAIM_CHANGES)
+        return iq_error_set(err, IQ_E_INTERNAL, "the claim returned %d rows of %d columns",
+                            PQntuples(res), PQnfields(res));
+    const char *values[JOBCOL_COUNT];
+    for (int i = 0; i < JOBCOL_COUNT; i++)
+        values[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+    int rc = store_job_decode(values, ret_after, err);
+    for (size_t i = 0; i < CLAIM_CHANGES; i++) {
+        int at = JOBCOL_COUNT + (int)i;
+        values[claim_changes[i]] = PQgetisnull(res, 0, at) ? NULL : PQgetvalue(res, 0, at);
     }
-    for (size_t i = 0; i < found; i++)
-        job_free(jobs[i]);
-    free(jobs);
-    if (rc == 0 && (*ret_before == NULL) != (*ret_after == NULL))
-        rc = iq_error_set(err, IQ_E_INTERNAL, "the claim returned half a job");
+    if (rc == 0)
+        rc = store_job_decode(values, ret_before, err);
     if (rc < 0) {
-        job_free(*ret_before);
         job_free(*ret_after);
-        *ret_before = *ret_after = NULL;
+        *ret_after = NULL;
     }
     return rc;
 }

@@ -204,6 +204,13 @@ void pg_sql_append(struct sql_text *text, const char *fmt, ...)
 /* pg_sql_take - the built text (caller frees), NULL when building failed. */
 char *pg_sql_take(struct sql_text *text);
 
+/*
+ * pg_append_job_column - one JOB_COLUMNS column (enum job_column) over
+ * alias as the select list has it (times as RFC 3339 text, depends_on as
+ * a JSON array), appended to text.
+ */
+void pg_append_job_column(struct sql_text *text, int column, const char *alias);
+
 /* ------------------------------------------------------------------ */
 /* Running statements (store_pg.c)                                     */
 /* ------------------------------------------------------------------ */
