@@ -246,6 +246,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(JOB_FENCE, "SELECT status, worker, attempt FROM stg_import_queue WHERE id = ?1")             \
     X(TABLE_COLUMNS, "SELECT name, type, \"notnull\", dflt_value, pk, hidden"                        \
                      " FROM pragma_table_xinfo(?1, 'main') ORDER BY cid")                          \
+    X(SCHEMA_COOKIE, "PRAGMA main.schema_version")                                                 \
     X(COUNT_WAITING, "SELECT count(*) FROM stg_import_queue WHERE status IN "                      \
                      "('QUEUED', 'HELD')")                                                         \
     X(JOB_INSERT, "INSERT INTO stg_import_queue (id, request_id, name, status, priority,"          \
@@ -746,6 +747,8 @@ struct sqlite_load_part {
     const struct load_part *spec; /* borrowed from the plan */
     int index;                    /* in plan->parts */
     bool create;                  /* missing at load_begin: created in the write transaction */
+    bool shape_checked;           /* checked at load_begin, under schema cookie checked_cookie */
+    int64_t checked_cookie;       /* main's schema_version read before that check */
     enum value_bind *binds;      /* per loaded column */
     struct load_column *columns; /* written columns: loaded ones, then parent-filled */
     size_t column_count;

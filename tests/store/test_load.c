@@ -474,6 +474,60 @@ static void test_append(void **state)
     assert_int_equal(sql_int(state, "SELECT count(*) FROM events WHERE amount IS NULL"), 2);
 }
 
+/*
+ * begin_and_stage - load_begin an append of rows into events(kind, amount)
+ * and stage them; the caller changes the schema, then promotes.
+ */
+static struct load *begin_and_stage(void **state, const struct load_plan *plan,
+                                    const struct batch *batch, struct iq_error *err)
+{
+    struct load *load = NULL;
+    assert_int_equal(store_load_begin(STORE(state), plan, &load, err), 0);
+    assert_int_equal(store_load_rows(load, 0, batch->values, NULL, batch->rows, err), 0);
+    return load;
+}
+
+/*
+ * SQLite checks the target's shape at load_begin, outside the write lock,
+ * and again under it only when the schema changed since (its schema
+ * cookie): a change in between is still caught, an unrelated one only
+ * costs the second look.
+ */
+static void test_schema_change_during_load(void **state)
+{
+    if (is_pg(state))
+        return; /* PostgreSQL's COPY holds the table: an ALTER waits for the commit */
+    exec_ok(state, "DROP TABLE IF EXISTS events");
+    exec_ok(state, "CREATE TABLE events (kind text, amount integer)");
+    static const char *const columns[] = {"kind", "amount"};
+    static const enum column_type types[] = {COLUMN_TEXT, COLUMN_INTEGER};
+    static const char *const rows[] = {"new", "3", "new", "4"};
+    struct batch batch = {0, rows, NULL, 2};
+    struct load_part part = part_of("events", columns, types, 2, NULL, 0);
+    struct load_plan plan = plan_of(TARGET_APPEND, &part, 1);
+    plan.direct = true;
+    struct iq_error err = {0};
+    struct load_result result;
+
+    struct load *load = begin_and_stage(state, &plan, &batch, &err);
+    exec_ok(state, "CREATE TABLE unrelated (x integer)");
+    assert_int_equal(store_load_check(load, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(store_load_promote(load, &result, &err), 0);
+    assert_int_equal(store_load_commit(load, &err), 0);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM events"), 2);
+
+    load = begin_and_stage(state, &plan, &batch, &err);
+    exec_ok(state, "ALTER TABLE events DROP COLUMN amount");
+    int rc = store_load_check(load, NULL, NULL, NULL, &err);
+    if (rc == 0)
+        rc = store_load_promote(load, &result, &err);
+    assert_int_equal(rc, IQ_E_INVALID);
+    assert_non_null(strstr(iq_error_message(&err), "amount"));
+    store_load_abort(load);
+    iq_error_clear(&err);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM events"), 2);
+}
+
 /* Replace swaps the rows in one commit; another connection sees the old rows until then. */
 static void test_replace_is_atomic(void **state)
 {
@@ -1203,6 +1257,8 @@ static const struct CMUnitTest load_tests[] = {
     cmocka_unit_test_setup_teardown(test_upsert_key_without_index_is_invalid, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_append, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_schema_change_during_load, fixture_setup,
+                                    fixture_teardown),
     cmocka_unit_test_setup_teardown(test_replace_is_atomic, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_references_reject_unknown_values, fixture_setup,
                                     fixture_teardown),
