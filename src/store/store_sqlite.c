@@ -194,7 +194,12 @@ int sqlite_run_id_statement(struct sqlite_store *s, enum statement id_stmt, cons
  * on one-row jobs went to checkpoints inside the gate). Instead the WAL
  * hook only notes the WAL's length, and the committing thread, right
  * after leaving the gate, runs a PASSIVE checkpoint (it never waits for
- * readers or writers) once the WAL passes SQLITE_CHECKPOINT_PAGES.
+ * readers or writers) each time the WAL has grown by
+ * SQLITE_CHECKPOINT_PAGES since the last one (any connection's of this
+ * process: the gate keeps count). Not after every commit past that
+ * length, as SQLite's own rule does while readers keep the WAL from
+ * starting over: then nearly every one-row job copied its pages back
+ * and synced the database file (one fdatasync per job).
  *
  * A PASSIVE checkpoint copies pages back but never starts the WAL over:
  * that needs a moment with no reader on it, which eight busy workers
@@ -227,7 +232,8 @@ static void checkpoint_if_due(struct sqlite_store *s)
         return;
     s->wal_pages = 0;
     if (pages < SQLITE_WAL_RESTART_PAGES) {
-        (void)sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (sqlite_gate_checkpoint_due(s, pages, SQLITE_CHECKPOINT_PAGES))
+            (void)sqlite3_wal_checkpoint_v2(s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return;
     }
     struct iq_error err = {0};

@@ -48,6 +48,7 @@ struct sqlite_gate {
     bool held;
     struct gate_waiter *head;     /* first in line */
     struct gate_waiter *tail;
+    int checkpointed;             /* WAL pages at the last checkpoint handed out (lock) */
     struct sqlite_gate *next;     /* registry list (registry_lock) */
 };
 
@@ -189,4 +190,19 @@ void sqlite_gate_leave(struct sqlite_store *s)
         gate->held = false;
     }
     pthread_mutex_unlock(&gate->lock);
+}
+
+bool sqlite_gate_checkpoint_due(struct sqlite_store *s, int wal_pages, int step)
+{
+    struct sqlite_gate *gate = s->gate;
+    if (!gate)
+        return wal_pages >= step;
+    pthread_mutex_lock(&gate->lock);
+    if (wal_pages < gate->checkpointed)
+        gate->checkpointed = 0; /* the WAL started over */
+    bool due = wal_pages - gate->checkpointed >= step;
+    if (due)
+        gate->checkpointed = wal_pages;
+    pthread_mutex_unlock(&gate->lock);
+    return due;
 }

@@ -924,4 +924,13 @@ int sqlite_gate_enter(struct sqlite_store *s, int64_t timeout_ms, struct iq_erro
 /* sqlite_gate_leave - hand the gate to the next writer in line (if s holds it). */
 void sqlite_gate_leave(struct sqlite_store *s);
 
+/*
+ * sqlite_gate_checkpoint_due - whether a commit that left the WAL at
+ * wal_pages should checkpoint: when it grew by step pages since the last
+ * checkpoint any connection of this process to the file was told to run
+ * (a shorter WAL than that means it started over), which this call then
+ * records. Without a gate: whenever wal_pages >= step.
+ */
+bool sqlite_gate_checkpoint_due(struct sqlite_store *s, int wal_pages, int step);
+
 #endif
