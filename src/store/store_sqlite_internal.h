@@ -773,6 +773,7 @@ struct sqlite_load {
     bool cache_sizes_set;
     struct sqlite_stager *stager; /* the staging thread, between the first rows and the drain */
     bool stager_unavailable;      /* it could not be started: rows are staged by the caller */
+    int64_t batches_staged;       /* load_rows calls with rows so far (the thread starts at the second) */
     int64_t main_cache_before; /* PRAGMA main.cache_size to restore */
     locale_t c_locale; /* strtod_l: numbers never depend on the process locale */
     struct load_result result;

@@ -13,7 +13,8 @@
  * (memory stays bounded whatever the file's size). A failure of the
  * thread is returned by the next load_rows call, or by the drain.
  *
- * Locking: the connection belongs to the thread from the first load_rows
+ * Locking: the connection belongs to the thread from the second load_rows
+ * (the first batch is staged by the caller, before the thread exists)
  * until sqlite_load_stage_drain (load_check, load_promote) or
  * sqlite_load_stage_discard (load_abort) has joined it; in between the
  * caller thread touches nothing of the connection and only the slots and
@@ -266,9 +267,9 @@ void sqlite_load_stage_discard(struct sqlite_load *load)
 }
 
 /*
- * sqlite_load_rows - see store_ops.load_rows. Hands the rows to the
- * staging thread (started by the first call) and returns once they are
- * copied; a failure to stage them shows in a later call or at load_check
+ * sqlite_load_rows - see store_ops.load_rows. Stages the first batch
+ * itself, then hands the rows to the staging thread (started by the
+ * second call) and returns once they are copied; a failure to stage them shows in a later call or at load_check
  * or load_promote. Rows after load_check or load_promote are an error.
  */
 int sqlite_load_rows(struct load *base, int part_index, const char *const *values,
@@ -285,8 +286,13 @@ int sqlite_load_rows(struct load *base, int part_index, const char *const *value
     if (row_count == 0)
         return 0;
     struct sqlite_load_part *part = &load->parts[part_index];
-    if (!load->stager && !load->stager_unavailable && stager_start(load) < 0)
+    /* The first batch is staged here: a load of one batch (most small
+     * files) has nothing to overlap, and a thread per load cost a small
+     * job more than its staging. The thread takes over from the second. */
+    if (!load->stager && !load->stager_unavailable && load->batches_staged > 0 &&
+        stager_start(load) < 0)
         load->stager_unavailable = true; /* no thread: stage here instead */
+    load->batches_staged++;
     if (load->stager)
         rc = stager_hand_over(load->stager, part_index, part->spec->column_count, values, lines,
                               row_count, err);
