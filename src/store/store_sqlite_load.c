@@ -40,8 +40,8 @@
  *
  * Locking: a load uses its store's connection alone until commit or abort
  * (from the first load_rows until load_check or load_promote, through its
- * staging thread from the second); sqlite_interrupt is the one call allowed from another
- * thread.
+ * staging thread from the second); sqlite_interrupt is the one call
+ * allowed from another thread.
  */
 #include "store/store_sqlite_internal.h"
 

@@ -269,8 +269,9 @@ void sqlite_load_stage_discard(struct sqlite_load *load)
 /*
  * sqlite_load_rows - see store_ops.load_rows. Stages the first batch
  * itself, then hands the rows to the staging thread (started by the
- * second call) and returns once they are copied; a failure to stage them shows in a later call or at load_check
- * or load_promote. Rows after load_check or load_promote are an error.
+ * second call) and returns once they are copied; a failure to stage them
+ * shows in a later call or at load_check or load_promote. Rows after
+ * load_check or load_promote are an error.
  */
 int sqlite_load_rows(struct load *base, int part_index, const char *const *values,
                      const int64_t *lines, size_t row_count, struct iq_error *err)
