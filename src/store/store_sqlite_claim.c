@@ -135,7 +135,8 @@ static int locks_are_free(struct sqlite_store *s, const struct candidate *cand, 
     return rc;
 }
 
-/* insert_lock - one stg_import_resources row for job_id's attempt. */
+/* insert_lock - job_id's stg_import_resources row for lock (replacing one the job left
+ * under that name) for this attempt. */
 static int insert_lock(struct sqlite_store *s, const struct claim_request *req, const char *job_id,
                        int attempt, const struct job_resource *lock, int64_t now_ms,
                        struct iq_error *err)
@@ -194,11 +195,10 @@ static int start_job(struct sqlite_store *s, const struct claim_request *req,
                      const struct audit_context *actx, const struct candidate *cand, int64_t now_ms,
                      struct job **ret_job, struct iq_error *err)
 {
-    /* A QUEUED job holds no locks; a leftover row would break UNIQUE (name, job_id). */
+    /* A row left from an earlier attempt (same name and job) is overwritten
+     * by insert_lock, as on PostgreSQL. */
     struct job *before = NULL;
-    int rc = sqlite_delete_job_locks(s, cand->id, err);
-    if (rc == 0)
-        rc = sqlite_read_job(s, cand->id, &before, err);
+    int rc = sqlite_read_job(s, cand->id, &before, err);
     if (rc == 0)
         rc = mark_running(s, req, cand->id, now_ms, err);
     if (rc == 0)

@@ -96,7 +96,11 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                      " AND job_id <> ?3 AND (mode = 'exclusive' OR ?4 = 'exclusive') LIMIT 1")     \
     X(LOCK_INSERT, "INSERT INTO stg_import_resources (id, name, mode, job_id, attempt,"            \
                    " node, worker, acquired_at, expires_at)"                                       \
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                                 \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"                                  \
+                   " ON CONFLICT (name, job_id) DO UPDATE SET id = excluded.id,"                   \
+                   " mode = excluded.mode, attempt = excluded.attempt, node = excluded.node,"      \
+                   " worker = excluded.worker, acquired_at = excluded.acquired_at,"                \
+                   " expires_at = excluded.expires_at")                                            \
     X(JOB_MARK_RUNNING,                                                                            \
       "UPDATE stg_import_queue SET status = 'RUNNING', attempt = attempt + 1, worker = ?2,"        \
       " heartbeat_at = ?3, started_at = ?3, updated_at = ?3, finished_at = NULL,"                  \

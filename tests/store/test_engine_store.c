@@ -252,6 +252,34 @@ static void test_claim_order_priority_then_fifo(void **state)
     json_decref(images);
 }
 
+/*
+ * A lock row a QUEUED job still has under one of its names (left by an
+ * earlier attempt) neither blocks its own claim nor survives it: the
+ * claim takes the name over for the new attempt.
+ */
+static void test_claim_overwrites_a_lock_left_by_the_job(void **state)
+{
+    char id[UUID_STR_LEN], soon[TIME_RFC3339_LEN], then[TIME_RFC3339_LEN];
+    create_job(state, "t_left", 5, NULL, id);
+    exec_fmt(state,
+             "INSERT INTO stg_import_resources (id, name, mode, job_id, attempt, node, worker,"
+             " acquired_at, expires_at) VALUES ('01900000-0000-7000-8000-0000000000aa',"
+             " 'table:t_left', 'exclusive', '%s', 7, 'old-node', 'old-worker', '%s', '%s')",
+             id, time_text(-1000, then), time_text(HOUR_MS, soon));
+    struct job *job = claim_expect(state, 10, id);
+    assert_int_equal(sql_int_fmt(state,
+                                 "SELECT count(*) FROM stg_import_resources WHERE job_id = '%s'",
+                                 id),
+                     1);
+    assert_int_equal(sql_int_fmt(state,
+                                 "SELECT count(*) FROM stg_import_resources WHERE job_id = '%s'"
+                                 " AND name = 'table:t_left' AND attempt = 1 AND worker = 'w1'"
+                                 " AND id <> '01900000-0000-7000-8000-0000000000aa'",
+                                 id),
+                     1);
+    job_free(job);
+}
+
 static void test_claim_skips_pending_held_and_future(void **state)
 {
     char x[UUID_STR_LEN], y[UUID_STR_LEN], z[UUID_STR_LEN], h[UUID_STR_LEN];
@@ -1326,6 +1354,7 @@ static void test_wait_for_work(void **state)
 
 static const struct CMUnitTest engine_tests[] = {
     TEST(test_claim_order_priority_then_fifo),
+    TEST(test_claim_overwrites_a_lock_left_by_the_job),
     TEST(test_claim_skips_pending_held_and_future),
     TEST(test_claim_respects_max_concurrent),
     TEST(test_exclusive_lock_blocks_only_its_table),
