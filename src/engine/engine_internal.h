@@ -60,6 +60,7 @@ struct job_slot {
     int64_t started_mono_ms;
     int64_t deadline_mono_ms;     /* timeout; 0 = none */
     int64_t last_beat_mono_ms;    /* the claim counts as the first beat */
+    int64_t wake_mono_ms;         /* when the heartbeat thread next looks by itself */
     int64_t last_progress_mono_ms;
     struct job_progress progress; /* latest from import_run */
     bool progress_changed;

@@ -6,8 +6,10 @@
  * than one per node): a heartbeat that hangs - a SQLite writer holding the
  * database, a slow network - then delays only its own job's cancel and
  * timeout checks, never another worker's, and a worker and its heartbeat
- * form one unit that needs no lookup by job id. The thread sleeps while
- * its worker is idle, so idle workers cost nothing.
+ * form one unit that needs no lookup by job id. The thread looks once a
+ * beat while its worker is idle, and a job's start or end does not wake
+ * it (only a timeout due before its next look does): two wake-ups per job
+ * cost about 5% of a one-row job's CPU (PostgreSQL, 8 workers).
  *
  * While a job runs the thread, every engine->heartbeat_ms (min(lease/3,
  * cancel_check_ms)):
@@ -76,7 +78,10 @@ void slot_begin(struct job_slot *slot, const char *job_id, int attempt, int64_t 
     slot->import_store = NULL;
     slot->reason = CANCEL_NONE;
     atomic_store(&slot->cancel, false);
-    pthread_cond_signal(&slot->cond);
+    /* The heartbeat thread looks at least every beat by itself; woken
+     * only when this job needs it sooner (a deadline before that). */
+    if (slot->deadline_mono_ms > 0 && slot->deadline_mono_ms < slot->wake_mono_ms)
+        pthread_cond_signal(&slot->cond);
     pthread_mutex_unlock(&slot->lock);
 }
 
@@ -123,7 +128,8 @@ enum cancel_reason slot_end(struct job_slot *slot)
     slot->active = false;
     slot->import_store = NULL;
     slot->generation++;
-    pthread_cond_signal(&slot->cond);
+    /* No wake-up: the heartbeat thread finds the slot idle when it next
+     * looks, and a beat it was sending for this job is dropped (generation). */
     pthread_mutex_unlock(&slot->lock);
     return reason;
 }
@@ -209,14 +215,11 @@ void *heartbeat_main(void *arg)
     bool failing = false;
     pthread_mutex_lock(&slot->lock);
     while (!slot->quit) {
-        if (!slot->active) {
-            pthread_cond_wait(&slot->cond, &slot->lock);
-            continue;
-        }
-        int64_t wake = next_wake_locked(slot, beat_ms);
         int64_t now = time_monotonic_ms();
+        int64_t wake = slot->active ? next_wake_locked(slot, beat_ms) : now + beat_ms;
         if (now < wake) {
             struct timespec deadline = engine_deadline(wake - now);
+            slot->wake_mono_ms = wake;
             pthread_cond_timedwait(&slot->cond, &slot->lock, &deadline);
             continue; /* re-read everything: the job may have ended */
         }
