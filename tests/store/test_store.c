@@ -546,7 +546,13 @@ static void test_list_uses_index_at_100k_jobs(void **state)
     struct iq_error err = {0};
     assert_int_equal(store_explain_job_list(STORE(state), &exact, &plan, &err), 0);
     print_message("%s plan for status=QUEUED&priority_min=2&priority_max=2:\n%s\n", f->backend, plan);
-    assert_non_null(strstr(plan, "stg_import_queue_status_priority"));
+    /* PostgreSQL may read the QUEUED-only index of migration 004 instead
+     * (1% of the rows here): an index of QUEUED jobs either way. */
+    if (pg)
+        assert_true(strstr(plan, "stg_import_queue_status_priority") ||
+                    strstr(plan, "stg_import_queue_queued_created"));
+    else
+        assert_non_null(strstr(plan, "stg_import_queue_status_priority"));
     free(plan);
     /* A priority range: the same index (PostgreSQL may also walk the primary
      * key newest first and stop at the page: an index either way, never a
@@ -568,6 +574,20 @@ static void test_list_uses_index_at_100k_jobs(void **state)
         assert_true(page.items[i]->priority <= 2);
     }
     job_page_clear(&page);
+    /* The status counts' parts read their partial indexes (migration 004). */
+    const char *recent = pg ? "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'"
+                              " AND finished_at >= now() - interval '1 day'"
+                            : "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'"
+                              " AND finished_at >= '2025-12-31T00:00:00.000Z'";
+    plan = fixture_query_plan(f, recent);
+    print_message("%s plan for finished in 24 h:\n%s\n", f->backend, plan);
+    assert_non_null(strstr(plan, "stg_import_queue_finished"));
+    free(plan);
+    plan = fixture_query_plan(f, "SELECT min(created_at) FROM stg_import_queue"
+                                 " WHERE status = 'QUEUED'");
+    print_message("%s plan for the oldest QUEUED job:\n%s\n", f->backend, plan);
+    assert_non_null(strstr(plan, "stg_import_queue_queued_created"));
+    free(plan);
 }
 
 /*

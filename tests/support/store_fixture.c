@@ -273,6 +273,34 @@ char *fixture_sql_text(struct fixture *f, const char *sql)
     return text;
 }
 
+char *fixture_query_plan(struct fixture *f, const char *sql)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    assert_non_null(mem);
+    if (strcmp(f->backend, "postgres") == 0) {
+        fprintf(mem, "EXPLAIN %s", sql);
+        fclose(mem);
+        char *plan = fixture_sql_text(f, text);
+        free(text);
+        return plan;
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    char *explain = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+    assert_int_equal(sqlite3_open(f->url + strlen("sqlite:"), &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, explain, -1, &stmt, NULL) != SQLITE_OK)
+        fail_msg("explain %s: %s", sql, sqlite3_errmsg(db));
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+        fprintf(mem, "%s\n", (const char *)sqlite3_column_text(stmt, 3));
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    sqlite3_free(explain);
+    fclose(mem);
+    return text;
+}
+
 json_t *fixture_audit_images(struct fixture *f, const char *action, const char *entity_id)
 {
     char sql[512];

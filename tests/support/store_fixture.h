@@ -51,6 +51,12 @@ char *fixture_sql_text(struct fixture *f, const char *sql);
  */
 json_t *fixture_audit_images(struct fixture *f, const char *action, const char *entity_id);
 
+/*
+ * fixture_query_plan - the backend's plan for sql (PostgreSQL EXPLAIN,
+ * SQLite EXPLAIN QUERY PLAN details), one line per node; caller frees.
+ */
+char *fixture_query_plan(struct fixture *f, const char *sql);
+
 /* fixture_open_extra - another connection to the same database (threads). */
 struct store *fixture_open_extra(struct fixture *f);
 
