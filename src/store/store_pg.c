@@ -278,6 +278,7 @@ static void refresh_cancel(struct pg_store *ps)
 static bool reconnect(struct pg_store *ps)
 {
     PQreset(ps->conn);
+    pg_describe_handoff_clear(ps);
     memset(ps->prepared, 0, sizeof(ps->prepared));
     ps->listening = false; /* LISTEN belongs to the old session */
     refresh_cancel(ps);
@@ -703,6 +704,7 @@ static void pg_close(struct store *s)
     if (ps->conn)
         PQfinish(ps->conn);
     pg_audit_tail_reset(ps);
+    pg_describe_handoff_clear(ps);
     for (int i = 0; i < STMT_COUNT; i++)
         free(ps->statement_sql[i]);
     free(ps->select_list);

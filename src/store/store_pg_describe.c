@@ -6,6 +6,8 @@
  */
 #include "store/store_pg_load_internal.h"
 
+#include "core/timeutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,20 +116,60 @@ static int fill_described(const PGresult *res, struct pg_described *d, struct iq
     return rc == 0 ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
+void pg_describe_handoff_clear(struct pg_store *ps)
+{
+    PQclear(ps->described);
+    ps->described = NULL;
+    free(ps->described_table);
+    ps->described_table = NULL;
+}
+
+/*
+ * take_handoff - the kept table_describe result for table when it is
+ * fresh enough (cleared either way): a job's pipeline describes its target
+ * to map the columns, and its load, a moment later on the same
+ * connection, uses that answer rather than asking again (one of a
+ * one-row job's fifteen statements). A column dropped in between is not
+ * missed: the load's COPY or INSERT then fails on it, and lands nothing.
+ */
+static PGresult *take_handoff(struct pg_store *ps, const char *table)
+{
+    PGresult *res = NULL;
+    if (ps->described && strcmp(ps->described_table, table) == 0 &&
+        time_monotonic_ms() - ps->described_mono_ms <= PG_DESCRIBE_HANDOFF_MS) {
+        res = ps->described;
+        ps->described = NULL;
+    }
+    pg_describe_handoff_clear(ps);
+    return res;
+}
+
+/* describe - table's relation and columns into *d; *ret_res: the statement's result. */
+static int describe(struct pg_store *ps, const char *table, struct pg_described *d,
+                    PGresult **ret_res, struct iq_error *err)
+{
+    memset(d, 0, sizeof(*d));
+    const char *values[1] = {table};
+    int rc = pg_exec_prepared(ps, "describing a table", STMT_DESCRIBE, values, ret_res, err);
+    return rc < 0 ? rc : fill_described(*ret_res, d, err);
+}
+
 /*
  * pg_describe - table's relation and columns into *d (pg_described_clear
- * it, also on failure), in one round trip.
+ * it, also on failure), in one round trip, or none when the job's
+ * table_describe just asked (take_handoff).
  */
 int pg_describe(struct pg_store *ps, const char *table, struct pg_described *d,
                 struct iq_error *err)
 {
-    memset(d, 0, sizeof(*d));
-    const char *values[1] = {table};
-    PGresult *res;
-    int rc = pg_exec_prepared(ps, "describing a table", STMT_DESCRIBE, values, &res, err);
-    if (rc < 0)
-        return rc;
-    rc = fill_described(res, d, err);
+    PGresult *res = take_handoff(ps, table);
+    int rc;
+    if (res) {
+        memset(d, 0, sizeof(*d));
+        rc = fill_described(res, d, err);
+    } else {
+        rc = describe(ps, table, d, &res, err);
+    }
     PQclear(res);
     return rc;
 }
@@ -153,12 +195,22 @@ int pg_table_describe(struct store *s, const char *table, struct table_info *ret
     memset(ret_info, 0, sizeof(*ret_info));
     if (!table)
         return iq_error_set(err, IQ_E_INVALID, "no table name");
+    struct pg_store *ps = pg_store_of(s);
+    pg_describe_handoff_clear(ps);
     struct pg_described d;
-    int rc = pg_describe(pg_store_of(s), table, &d, err);
+    PGresult *res = NULL;
+    int rc = describe(ps, table, &d, &res, err);
     if (rc == 0) {
         *ret_info = d.info;
         memset(&d.info, 0, sizeof(d.info));
+        ps->described_table = strdup(table);
+        if (ps->described_table) { /* kept for the load (take_handoff) */
+            ps->described = res;
+            ps->described_mono_ms = time_monotonic_ms();
+            res = NULL;
+        }
     }
+    PQclear(res);
     pg_described_clear(&d);
     return rc;
 }

@@ -157,6 +157,9 @@ struct pg_audit_tail {
     char *pending[PG_AUDIT_PENDING_MAX][PG_AUDIT_FIELDS]; /* owned, NULL for SQL NULL */
 };
 
+/* How long a table_describe answer may stand in for the load's own (pg_describe). */
+#define PG_DESCRIBE_HANDOFF_MS 1000
+
 /* One connection. base must stay the first member (store.h). */
 struct pg_store {
     struct store base;
@@ -169,6 +172,11 @@ struct pg_store {
     bool listening;            /* LISTEN importq sent on this session (forgotten on reset) */
     char sqlstate[6];          /* of the last failed statement, "" after success */
     struct pg_audit_tail audit; /* reset whenever a transaction begins or ends */
+    /* The last table_describe's result, handed to the load that follows it
+     * (pg_describe of the same table within PG_DESCRIBE_HANDOFF_MS, once). */
+    PGresult *described;
+    char *described_table;
+    int64_t described_mono_ms;
     /* Interrupt, shared with other threads. cancel is the key of the
      * current session (PQgetCancel at connect, replaced after a reset);
      * cancel_lock guards the pointer against a concurrent reset or close.
@@ -366,6 +374,9 @@ int pg_audit_append(struct pg_store *ps, const struct audit_context *actx, const
  * row is dropped): called when a transaction begins or ends.
  */
 void pg_audit_tail_reset(struct pg_store *ps);
+
+/* pg_describe_handoff_clear - forget the table_describe kept for a load. */
+void pg_describe_handoff_clear(struct pg_store *ps);
 
 /*
  * pg_audit_pending_steps - the statements that send the pending audit

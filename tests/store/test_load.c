@@ -528,6 +528,49 @@ static void test_schema_change_during_load(void **state)
     assert_int_equal(sql_int(state, "SELECT count(*) FROM events"), 2);
 }
 
+/*
+ * PostgreSQL: a load uses the description its job's pipeline took a
+ * moment before (store_table_describe, then load_begin on the same
+ * connection) instead of asking again. A column dropped in between still
+ * fails the load, and nothing lands; the next load describes afresh.
+ */
+static void test_describe_handed_to_the_load(void **state)
+{
+    if (!is_pg(state))
+        return;
+    create_users(state, NULL);
+    static const char *const rows[] = {"1", "a@x", "7"};
+    struct batch batch = {0, rows, NULL, 1};
+    struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
+    struct load_plan plan = plan_of(TARGET_INSERT, &part, 1);
+    plan.direct = true;
+    struct table_info info;
+    struct iq_error err = {0};
+    struct outcome out;
+
+    assert_int_equal(store_table_describe(STORE(state), "users", &info, &err), 0);
+    table_info_clear(&info);
+    run_load_ok(state, &plan, &batch, 1, &out);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM users"), 1);
+
+    assert_int_equal(store_table_describe(STORE(state), "users", &info, &err), 0);
+    table_info_clear(&info);
+    exec_ok(state, "ALTER TABLE users DROP COLUMN email");
+    static const char *const more[] = {"2", "b@x", "8"};
+    batch.values = more;
+    /* The handed-over description still has email: PostgreSQL refuses the
+     * COPY (a database error, not load_begin's own check). */
+    int rc = run_load(STORE(state), &plan, &batch, 1, &out);
+    if (rc != IQ_E_DB)
+        fail_msg("want the COPY's error, got %d: %s", rc, iq_error_message(&out.err));
+    iq_error_clear(&out.err);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM users"), 1);
+    /* Afresh: the missing column is named before any row is sent. */
+    assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_INVALID);
+    assert_non_null(strstr(iq_error_message(&out.err), "email"));
+    iq_error_clear(&out.err);
+}
+
 /* Replace swaps the rows in one commit; another connection sees the old rows until then. */
 static void test_replace_is_atomic(void **state)
 {
@@ -1258,6 +1301,8 @@ static const struct CMUnitTest load_tests[] = {
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_append, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_schema_change_during_load, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_describe_handed_to_the_load, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_replace_is_atomic, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_references_reject_unknown_values, fixture_setup,
