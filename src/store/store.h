@@ -253,7 +253,8 @@ struct store_ops {
 
     /* Wait up to timeout_ms for a wake-up from another connection (a job
      * created, finished or a lock released). PostgreSQL: LISTEN/NOTIFY;
-     * SQLite: IQ_E_NOT_SUPPORTED (the engine signals in-process). */
+     * SQLite: another process's commit, seen in the database's
+     * data_version (the engine signals its own in-process). */
     int (*wait_for_work)(struct store *s, int timeout_ms, bool *ret_woken, struct iq_error *err);
 
     /* --- the API's own records (store/admin_ops.h) --- */

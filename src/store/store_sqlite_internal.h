@@ -288,6 +288,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                     "before,"                                                                      \
                     " after, request_id, client_addr, prev_hash, hash)"                            \
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                 \
+    X(DATA_VERSION, "PRAGMA main.data_version")                                                    \
     X(STATS_COUNTS, "SELECT status, count(*) FROM stg_import_queue GROUP BY status")               \
     X(STATS_FINISHED_SINCE, "SELECT count(*) FROM stg_import_queue WHERE "                         \
                             "status = ?1 AND finished_at >= ?2")                                   \
@@ -317,6 +318,8 @@ struct sqlite_store {
     bool gate_held;            /* between sqlite_tx_begin and its end */
     bool staging_attached;     /* "importq_staging" (ATTACH ''), kept between loads */
     int wal_pages;             /* the WAL's length at the last commit (wal hook) */
+    bool watching;             /* wait_for_work: seen_data_version is set */
+    int64_t seen_data_version; /* main's data_version at its last look */
 };
 
 static inline struct sqlite_store *to_sqlite(struct store *s)

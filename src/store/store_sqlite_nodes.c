@@ -3,15 +3,18 @@
  * stg_import_coordination with kind 'node', one per `importq serve`
  * process (id, name "host:pid", status alive/dead/stopped, host, pid,
  * version, heartbeat; the process start time in detail.started_at). And
- * wait_for_work, which SQLite has no way to do across connections.
+ * wait_for_work, by watching the database's data_version.
  * Not here: deciding when a node counts as dead (the engine passes the
  * timeout).
  */
 #include "store/store_sqlite_internal.h"
 
+#include "core/timeutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* One statement as its own BEGIN IMMEDIATE transaction (the rule for every write). */
 static int run_write(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what, int *ret_changes,
@@ -214,15 +217,43 @@ int sqlite_nodes_list(struct store *base, struct node_list *ret_list, struct iq_
     return rc;
 }
 
+/* How often wait_for_work looks at the database's data_version. */
+#define WATCH_EVERY_MS 10
+
+/* data_version - main's PRAGMA data_version on this connection. */
+static int data_version(struct sqlite_store *s, int64_t *ret_version, struct iq_error *err)
+{
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_DATA_VERSION, err);
+    return stmt ? sqlite_read_int64(s, stmt, "read the data version", ret_version, err) : IQ_E_DB;
+}
+
 /*
- * sqlite_wait_for_work - see store_ops.wait_for_work: IQ_E_NOT_SUPPORTED.
- * SQLite has no notifications between connections; the engine wakes its
- * workers in-process and polls for what other processes write.
+ * sqlite_wait_for_work - see store_ops.wait_for_work. SQLite has no
+ * notifications between connections, so this looks every WATCH_EVERY_MS
+ * at main's data_version, which moves when any other connection commits
+ * a change: then it reports a wake-up. So another process's submission
+ * wakes an idle service within about 10 ms. The service's own commits
+ * move it too; the wake-ups they cause (at most one a look) only make an
+ * idle worker look for work, and busy workers look after each job
+ * anyway. The first call only takes its bearings.
  */
 int sqlite_wait_for_work(struct store *base, int timeout_ms, bool *ret_woken, struct iq_error *err)
 {
-    if (ret_woken)
-        *ret_woken = false;
-    return iq_error_set(err, IQ_E_NOT_SUPPORTED,
-                        "SQLite has no cross-connection wake-ups; signal in-process");
+    struct sqlite_store *s = to_sqlite(base);
+    *ret_woken = false;
+    int64_t deadline = time_monotonic_ms() + timeout_ms;
+    for (;;) {
+        int64_t version = 0;
+        int rc = data_version(s, &version, err);
+        if (rc < 0)
+            return rc;
+        *ret_woken = s->watching && version != s->seen_data_version;
+        s->watching = true;
+        s->seen_data_version = version;
+        int64_t left = deadline - time_monotonic_ms();
+        if (*ret_woken || left <= 0)
+            return 0;
+        struct timespec pause = {0, (left < WATCH_EVERY_MS ? left : WATCH_EVERY_MS) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }
