@@ -38,29 +38,6 @@ static const struct audit_context actor_ben = {"ben", NULL, NULL};
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static void exec_fmt(void **state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void exec_fmt(void **state, const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    assert_int_equal(fixture_sql_exec(FIX(state), sql), 0);
-}
-
-static int64_t sql_int_fmt(void **state, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int64_t sql_int_fmt(void **state, const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return fixture_sql_int(FIX(state), sql);
-}
-
 static int64_t audit_rows(void **state)
 {
     return fixture_sql_int(FIX(state), "SELECT count(*) FROM stg_import_audit");
@@ -324,7 +301,7 @@ static void test_token_changes_are_audited(void **state)
     audit_page_clear(&page);
     /* The hash of the secret never reaches the trail. */
     assert_int_equal(
-        sql_int_fmt(state,
+        fixture_int_fmt(FIX(state),
                     "SELECT count(*) FROM stg_import_audit WHERE"
                     " coalesce(CAST(before AS TEXT), '') || coalesce(CAST(after AS TEXT), '')"
                     " LIKE '%%%s%%'",
@@ -507,17 +484,17 @@ static void test_verify_finds_the_edited_row(void **state)
     mixed_mutations(state);
     assert_chain_ok(state);
     char *actor = fixture_sql_text(FIX(state), "SELECT actor FROM stg_import_audit WHERE id = 4");
-    exec_fmt(state, "UPDATE stg_import_audit SET actor = 'mallory' WHERE id = 4");
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_audit SET actor = 'mallory' WHERE id = 4");
     assert_chain_broken_at(state, 4, "hash mismatch");
     /* Put it back: the chain holds again, so the verdict was about that edit. */
-    exec_fmt(state, "UPDATE stg_import_audit SET actor = '%s' WHERE id = 4", actor);
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_audit SET actor = '%s' WHERE id = 4", actor);
     free(actor);
     assert_chain_ok(state);
 
     /* Any hashed field: the time, a JSON image, an absent value made present. */
-    exec_fmt(state, "UPDATE stg_import_audit SET at = '2001-01-01T00:00:00.000Z' WHERE id = 7");
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_audit SET at = '2001-01-01T00:00:00.000Z' WHERE id = 7");
     assert_chain_broken_at(state, 7, "hash mismatch");
-    exec_fmt(state, "UPDATE stg_import_audit SET after = '{\"forged\":true}' WHERE id = 2");
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_audit SET after = '{\"forged\":true}' WHERE id = 2");
     assert_chain_broken_at(state, 2, "hash mismatch");
 }
 
@@ -535,7 +512,7 @@ static void test_verify_finds_a_rehashed_row_by_its_successor(void **state)
     char hash[AUDIT_HASH_LEN];
     audit_hash(&forged, hash);
     audit_page_clear(&page);
-    exec_fmt(state, "UPDATE stg_import_audit SET actor = 'mallory', hash = '%s' WHERE id = 3",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_audit SET actor = 'mallory', hash = '%s' WHERE id = 3",
              hash);
     assert_chain_broken_at(state, 4, "prev_hash does not match the hash of row 3");
 }
@@ -543,11 +520,11 @@ static void test_verify_finds_a_rehashed_row_by_its_successor(void **state)
 static void test_verify_finds_deleted_rows(void **state)
 {
     mixed_mutations(state);
-    exec_fmt(state, "DELETE FROM stg_import_audit WHERE id = 5");
+    fixture_exec_fmt(FIX(state), "DELETE FROM stg_import_audit WHERE id = 5");
     assert_chain_broken_at(state, 6, "row 5 missing");
-    exec_fmt(state, "DELETE FROM stg_import_audit WHERE id IN (6, 7)");
+    fixture_exec_fmt(FIX(state), "DELETE FROM stg_import_audit WHERE id IN (6, 7)");
     assert_chain_broken_at(state, 8, "rows 5 to 7 missing");
-    exec_fmt(state, "DELETE FROM stg_import_audit WHERE id = 1");
+    fixture_exec_fmt(FIX(state), "DELETE FROM stg_import_audit WHERE id = 1");
     assert_chain_broken_at(state, 2, "row 1 missing");
 }
 
@@ -575,9 +552,9 @@ static void use_upload(void **state, const char *upload, const char *status, int
 {
     char job[UUID_STR_LEN], finished[TIME_RFC3339_LEN];
     create_job(state, "users", NULL, &test_actor, job);
-    exec_fmt(state, "UPDATE importq_uploads SET job_id = '%s' WHERE id = '%s'", job, upload);
+    fixture_exec_fmt(FIX(state), "UPDATE importq_uploads SET job_id = '%s' WHERE id = '%s'", job, upload);
     if (strcmp(status, "QUEUED") != 0)
-        exec_fmt(state,
+        fixture_exec_fmt(FIX(state),
                  "UPDATE stg_import_queue SET status = '%s', finished_at = '%s' WHERE id = '%s'",
                  status, time_format_rfc3339(time_now_ms() - ago_ms, finished), job);
 }
@@ -600,7 +577,7 @@ static void test_upload_create_get_delete(void **state)
     assert_true(info.created_at_ms >= before - 1000 && info.created_at_ms <= time_now_ms() + 1000);
     assert_string_equal(info.job_id, "");
     upload_info_clear(&info);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_audit WHERE action ="
                                  " 'upload.create' AND entity = 'upload' AND entity_id = '%s'"
                                  " AND actor = 'ann'",

@@ -45,29 +45,6 @@ static bool is_pg(void **state)
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static void exec_fmt(void **state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void exec_fmt(void **state, const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    assert_int_equal(fixture_sql_exec(FIX(state), sql), 0);
-}
-
-static int64_t sql_int_fmt(void **state, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int64_t sql_int_fmt(void **state, const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return fixture_sql_int(FIX(state), sql);
-}
-
 /* time_text - RFC 3339 text of now + offset_ms, for SQL literals on both backends. */
 static const char *time_text(int64_t offset_ms, char buf[TIME_RFC3339_LEN])
 {
@@ -205,7 +182,7 @@ static void claim_and_finish(void **state, const char *want_id, enum job_status 
 
 static int64_t audit_count(void **state, const char *action)
 {
-    return sql_int_fmt(state, "SELECT count(*) FROM stg_import_audit WHERE action = '%s'", action);
+    return fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_audit WHERE action = '%s'", action);
 }
 
 static const char *error_code(const struct job *job)
@@ -261,17 +238,17 @@ static void test_claim_overwrites_a_lock_left_by_the_job(void **state)
 {
     char id[UUID_STR_LEN], soon[TIME_RFC3339_LEN], then[TIME_RFC3339_LEN];
     create_job(state, "t_left", 5, NULL, id);
-    exec_fmt(state,
+    fixture_exec_fmt(FIX(state),
              "INSERT INTO stg_import_resources (id, name, mode, job_id, attempt, node, worker,"
              " acquired_at, expires_at) VALUES ('01900000-0000-7000-8000-0000000000aa',"
              " 'table:t_left', 'exclusive', '%s', 7, 'old-node', 'old-worker', '%s', '%s')",
              id, time_text(-1000, then), time_text(HOUR_MS, soon));
     struct job *job = claim_expect(state, 10, id);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_resources WHERE job_id = '%s'",
                                  id),
                      1);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_resources WHERE job_id = '%s'"
                                  " AND name = 'table:t_left' AND attempt = 1 AND worker = 'w1'"
                                  " AND id <> '01900000-0000-7000-8000-0000000000aa'",
@@ -400,7 +377,7 @@ static void test_claim_batch_one_job_per_worker(void **state)
     }
     assert_int_equal(status_of(state, b), JOB_QUEUED);
     assert_int_equal(audit_count(state, "job.started"), 3);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources"), 3);
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources"), 3);
     finish_ok(state, jobs[0], JOB_COMPLETED, 0);
     for (int i = 0; i < 4; i++)
         job_free(jobs[i]);
@@ -425,7 +402,7 @@ static void test_expired_locks_do_not_block(void **state)
     claim_expect_free(state, 10, a);
     create_job(state, "users", 5, NULL, b);
     claim_expect_free(state, 10, NULL);
-    exec_fmt(state, "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
              time_text(-1000, past), a);
     claim_expect_free(state, 10, b);
 }
@@ -436,7 +413,7 @@ static void test_claim_aging_lifts_old_jobs(void **state)
         long_ago[TIME_RFC3339_LEN];
     create_job(state, "t_old", 9, NULL, old_job);
     create_job(state, "t_new", 5, NULL, new_job);
-    exec_fmt(state, "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
              time_text(-2 * HOUR_MS, long_ago), old_job);
     /* Ten minutes a step: two hours lift priority 9 to 1. */
     struct claim_request req = claim_request_of("w1", 10);
@@ -447,7 +424,7 @@ static void test_claim_aging_lifts_old_jobs(void **state)
     job_free(job);
     /* Without aging, plain priority. */
     create_job(state, "t_old2", 9, NULL, old2);
-    exec_fmt(state, "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
              time_text(-2 * HOUR_MS, long_ago), old2);
     claim_expect_free(state, 10, new_job);
     claim_expect_free(state, 10, old2);
@@ -462,7 +439,7 @@ static void test_heartbeat_renews_and_reports_cancel(void **state)
     char a[UUID_STR_LEN], soon[TIME_RFC3339_LEN];
     create_job(state, "users", 5, NULL, a);
     struct job *job = claim_expect(state, 10, a);
-    exec_fmt(state, "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
              time_text(5000, soon), a);
     struct job_progress progress = {
         .phase = "stage", .rows_read = 42, .bytes_read = 1000, .bytes_total = 4000};
@@ -519,7 +496,7 @@ static void test_heartbeat_after_lapsed_lease_is_stale(void **state)
     char a[UUID_STR_LEN], past[TIME_RFC3339_LEN];
     create_job(state, "users", 5, NULL, a);
     claim_expect_free(state, 10, a);
-    exec_fmt(state, "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
              time_text(-1000, past), a);
     bool cancel;
     struct iq_error err = {0};
@@ -574,17 +551,17 @@ static void test_finish_completed_releases_fan_in(void **state)
     assert_non_null(json_string_value(json_object_get(entry, "finished_at")));
     assert_true(json_is_null(json_object_get(entry, "error")));
     job_free(done);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_performance WHERE"
                                  " job_id = '%s' AND target_table = 't_a'",
                                  a),
                      2);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT sum(duration_ms) FROM stg_import_performance"
                                  " WHERE job_id = '%s'",
                                  a),
                      250);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_resources WHERE"
                                  " job_id = '%s'",
                                  a),
@@ -624,10 +601,10 @@ static void test_finish_failed_with_retry_requeues(void **state)
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(entry, "error"), "message")), "it broke");
     job_free(queued);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources"), 0);
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources"), 0);
     assert_int_equal(audit_count(state, "job.retried"), 1);
     claim_expect_free(state, 10, NULL); /* not before retry_at */
-    exec_fmt(state, "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
              time_text(-1000, past), a);
     job = claim_expect(state, 10, a);
     assert_int_equal(job->attempt, 2);
@@ -848,7 +825,7 @@ static void test_rescue_requeues_lost_job_once(void **state)
     claim_expect_free(state, 10, b);
     struct backoff_calls calls = {0};
     assert_int_equal(rescue(state, &calls), 0); /* heartbeats are fresh */
-    exec_fmt(state, "UPDATE stg_import_queue SET heartbeat_at = '%s' WHERE id IN ('%s', '%s')",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_queue SET heartbeat_at = '%s' WHERE id IN ('%s', '%s')",
              time_text(-HOUR_MS, past), a, b);
     assert_int_equal(rescue(state, &calls), 2);
     assert_int_equal(calls.count, 1); /* only a has attempts left */
@@ -866,7 +843,7 @@ static void test_rescue_requeues_lost_job_once(void **state)
     assert_string_equal(error_code(job), "worker_lost");
     job_free(job);
     assert_int_equal(status_of(state, dep), JOB_FAILED);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources"), 0);
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources"), 0);
     assert_int_equal(audit_count(state, "job.rescued"), 2);
     assert_int_equal(rescue(state, &calls), 0); /* nothing twice */
     assert_int_equal(audit_count(state, "job.rescued"), 2);
@@ -877,10 +854,10 @@ static void test_rescue_deletes_expired_locks(void **state)
     char a[UUID_STR_LEN], past[TIME_RFC3339_LEN];
     create_job(state, "users", 5, NULL, a);
     claim_expect_free(state, 10, a);
-    exec_fmt(state, "UPDATE stg_import_resources SET expires_at = '%s'", time_text(-1000, past));
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s'", time_text(-1000, past));
     struct backoff_calls calls = {0};
     assert_int_equal(rescue(state, &calls), 0);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources"), 0);
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources"), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -933,7 +910,7 @@ static void test_rejects_add_and_each(void **state)
     assert_int_equal(store_job_rejects_add(STORE(state), a, 1, first, 2, &err), 0);
     assert_int_equal(store_job_rejects_add(STORE(state), a, 1, second, 1, &err), 0);
     assert_int_equal(store_job_rejects_add(STORE(state), a, 1, NULL, 0, &err), 0);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT max(seq) FROM importq_job_rejects WHERE"
                                  " job_id = '%s'",
                                  a),
@@ -956,7 +933,7 @@ static void test_rejects_add_and_each(void **state)
     /* The next attempt's rejects replace the view. */
     finish_ok(state, job, JOB_FAILED, time_now_ms());
     job_free(job);
-    exec_fmt(state, "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
              time_text(-1000, past), a);
     job = claim_expect(state, 10, a);
     struct job_reject_row third[] = {{9, "email", "y", "bad email"}};
@@ -1014,14 +991,14 @@ static void test_locks_list_and_release(void **state)
     assert_int_equal(locks.count, 1);
     lock_list_clear(&locks);
     assert_int_equal(audit_count(state, "lock.released"), 1);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_audit WHERE"
                                  " action = 'lock.released' AND entity = 'lock'"
                                  " AND entity_id = '%s' AND after IS NULL",
                                  lock_id),
                      1);
     /* The chain stays linked across the lock row. */
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_audit a JOIN"
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_audit a JOIN"
                                         " stg_import_audit b ON b.id = a.id + 1"
                                         " WHERE b.prev_hash <> a.hash"),
                      0);
@@ -1075,13 +1052,13 @@ static void test_nodes_register_heartbeat_mark_dead(void **state)
     assert_true(listed->heartbeat_at_ms > time_now_ms() - HOUR_MS);
     assert_true(listed->started_at_ms > 0);
     node_list_clear(&nodes);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_coordination WHERE"
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_coordination WHERE"
                                         " kind = 'node' AND name = 'host-b:22'"),
                      1);
 
     assert_int_equal(store_node_heartbeat(STORE(state), n1, "stopped", &err), 0);
     char past[TIME_RFC3339_LEN];
-    exec_fmt(state, "UPDATE stg_import_coordination SET heartbeat_at = '%s'",
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_coordination SET heartbeat_at = '%s'",
              time_text(-HOUR_MS, past));
     int marked = -1;
     assert_int_equal(store_nodes_mark_dead(STORE(state), 60000, &marked, &err), 0);
@@ -1165,7 +1142,7 @@ static int load_users_then(void **state, const char *const *rows, size_t row_cou
 
 static void test_finish_on_commit_lands_rows_and_completes(void **state)
 {
-    exec_fmt(state, "CREATE TABLE users (user_id bigint NOT NULL PRIMARY KEY, email text)");
+    fixture_exec_fmt(FIX(state), "CREATE TABLE users (user_id bigint NOT NULL PRIMARY KEY, email text)");
     char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
     create_job(state, "users", 5, NULL, a);
     create_dependant(state, "t_c", a, NULL, NULL, c);
@@ -1186,8 +1163,8 @@ static void test_finish_on_commit_lands_rows_and_completes(void **state)
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->result.rows_inserted, 2);
     job_free(job);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources"), 0);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_performance"), 1);
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources"), 0);
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_performance"), 1);
     assert_int_equal(audit_count(state, "job.completed"), 1);
     struct job *dependant = get_job(state, c);
     assert_int_equal(dependant->deps_pending, 0);
@@ -1219,7 +1196,7 @@ static void test_finish_on_commit_lands_rows_and_completes(void **state)
  */
 static void test_finish_on_commit_claims_next_job(void **state)
 {
-    exec_fmt(state, "CREATE TABLE users (user_id bigint NOT NULL PRIMARY KEY, email text)");
+    fixture_exec_fmt(FIX(state), "CREATE TABLE users (user_id bigint NOT NULL PRIMARY KEY, email text)");
     char a[UUID_STR_LEN], c[UUID_STR_LEN], d[UUID_STR_LEN];
     create_job(state, "users", 5, NULL, a);
     create_dependant(state, "users", a, NULL, NULL, c); /* same table, waits for a */
@@ -1241,7 +1218,7 @@ static void test_finish_on_commit_claims_next_job(void **state)
     assert_int_equal(status_of(state, a), JOB_COMPLETED);
     assert_int_equal(audit_count(state, "job.completed"), 1);
     assert_int_equal(audit_count(state, "job.started"), 2);
-    assert_int_equal(sql_int_fmt(state, "SELECT count(*) FROM stg_import_resources WHERE job_id"
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources WHERE job_id"
                                         " = '%s'", c),
                      1);
 

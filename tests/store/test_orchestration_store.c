@@ -39,29 +39,6 @@
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static int64_t sql_int_fmt(void **state, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int64_t sql_int_fmt(void **state, const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return fixture_sql_int(FIX(state), sql);
-}
-
-static void exec_fmt(void **state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void exec_fmt(void **state, const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    assert_int_equal(fixture_sql_exec(FIX(state), sql), 0);
-}
-
 /*
  * An orchestration request written as "key:table:after1,after2" strings;
  * each job's spec is spec_simple(table) plus extras[i] (may be NULL).
@@ -238,7 +215,7 @@ static struct row_counts count_rows(void **state)
 
 static void insert_upload(void **state, const char *id)
 {
-    exec_fmt(state,
+    fixture_exec_fmt(FIX(state),
              "INSERT INTO importq_uploads (id, bytes, sha256, path, created_by, created_at)"
              " VALUES ('%s', 3, '%064d', 'var/uploads/%s', 'test-suite',"
              " '2026-01-01T00:00:00.000Z')",
@@ -247,7 +224,7 @@ static void insert_upload(void **state, const char *id)
 
 static int64_t upload_linked_to(void **state, const char *upload_id, const char *job_id)
 {
-    return sql_int_fmt(state,
+    return fixture_int_fmt(FIX(state),
                        "SELECT count(*) FROM importq_uploads WHERE id = '%s' AND job_id = '%s'",
                        upload_id, job_id);
 }
@@ -299,18 +276,18 @@ static void test_chain_created_atomically_and_run_in_order(void **state)
     assert_int_equal(after.jobs - before.jobs, 3);
     assert_int_equal(after.orchestrations - before.orchestrations, 1);
     assert_int_equal(after.audit - before.audit, 4);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_audit WHERE action ="
                                  " 'orchestration.create' AND entity = 'orchestration'"
                                  " AND entity_id = '%s' AND actor = 'test-suite'",
                                  orch.id),
                      1);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_audit WHERE action ="
                                  " 'job.create' AND entity_id IN ('%s', '%s', '%s')",
                                  teams->id, users->id, steps->id),
                      3);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM stg_import_coordination WHERE id = '%s'"
                                  " AND detail IS NOT NULL",
                                  orch.id),
@@ -641,7 +618,7 @@ static void test_status_of_held_jobs_and_rescue(void **state)
     struct job *job = claim_expect(state, key_job(&orch, "free")->id);
     assert_status(state, orch.id, "RUNNING");
     /* Its worker is lost: rescued back to QUEUED after an attempt, still RUNNING. */
-    exec_fmt(state,
+    fixture_exec_fmt(FIX(state),
              "UPDATE stg_import_queue SET heartbeat_at = '2020-01-01T00:00:00.000Z'"
              " WHERE id = '%s'",
              job->id);
@@ -828,7 +805,7 @@ static void test_uploads_linked_to_jobs(void **state)
     assert_int_equal(store_job_create(STORE(state), &req, &test_actor, &job, &existed, &err), 0);
     job_spec_free(spec);
     assert_int_equal(upload_linked_to(state, UPLOAD_A, job->id), 1);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM importq_uploads WHERE id = '%s'"
                                  " AND job_id IS NULL",
                                  UPLOAD_B),
@@ -841,7 +818,7 @@ static void test_uploads_linked_to_jobs(void **state)
     job_spec_free(spec);
     job_free(updated);
     assert_int_equal(upload_linked_to(state, UPLOAD_B, job->id), 1);
-    assert_int_equal(sql_int_fmt(state,
+    assert_int_equal(fixture_int_fmt(FIX(state),
                                  "SELECT count(*) FROM importq_uploads WHERE id = '%s'"
                                  " AND job_id IS NULL",
                                  UPLOAD_A),

@@ -265,6 +265,28 @@ int fixture_sql_exec(struct fixture *f, const char *sql)
     return ok ? 0 : -1;
 }
 
+void fixture_exec_fmt(struct fixture *f, const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(sql));
+    assert_int_equal(fixture_sql_exec(f, sql), 0);
+}
+
+int64_t fixture_int_fmt(struct fixture *f, const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(sql));
+    return fixture_sql_int(f, sql);
+}
+
 char *fixture_sql_text(struct fixture *f, const char *sql)
 {
     bool ok;

@@ -38,6 +38,14 @@ int64_t fixture_sql_int(struct fixture *f, const char *sql);
 /* fixture_sql_exec - run statements; returns 0 or -1 (error printed). */
 int fixture_sql_exec(struct fixture *f, const char *sql);
 
+/* fixture_exec_fmt - fixture_sql_exec of a printf-made statement (up to
+ * 4 KB), failing the test when it fails. */
+void fixture_exec_fmt(struct fixture *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* fixture_int_fmt - fixture_sql_int of a printf-made query (up to 4 KB). */
+int64_t fixture_int_fmt(struct fixture *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /*
  * fixture_sql_text - first column of every row joined by '\n'; caller frees.
  */
