@@ -201,7 +201,7 @@ void slot_quit(struct job_slot *slot);
 /* maintenance_main - node heartbeat, rescue, dead nodes, until quit. */
 void *maintenance_main(void *arg);
 
-/* waker_main - PostgreSQL LISTEN loop; ends at once on other backends. */
+/* waker_main - the loop over store_wait_for_work; ends at once where it is unsupported. */
 void *waker_main(void *arg);
 
 /* engine_backoff_cb - retry_backoff_cb for store_jobs_rescue; ctx is the

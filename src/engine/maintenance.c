@@ -14,11 +14,12 @@
  *     completed, or unused/failed for upload_retention_ms); the spool
  *     directory is shared by every node that serves uploads, so any node
  *     may sweep it (a file already gone is fine).
- * waker (PostgreSQL; own connection): waits on LISTEN for "new work"
- *   notifications (a job created, finished, a lock released) and wakes an
- *   idle worker, so a job submitted on another node starts within
- *   milliseconds here too. On a backend without it (SQLite: everything
- *   happens in one process, engine_wake is enough) the thread ends at once.
+ * waker (own connection): waits for "new work" from other connections
+ *   (store_wait_for_work: PostgreSQL LISTEN for a job created, finished, a
+ *   lock released; SQLite the database's data_version moving) and wakes an
+ *   idle worker, so a job submitted on another node or process starts
+ *   within milliseconds here too. On a backend without it
+ *   (IQ_E_NOT_SUPPORTED) the thread ends at once.
  *
  * Both sleep on engine->stop_cond so engine_stop ends them promptly; no
  * store call is made under engine->lock.
