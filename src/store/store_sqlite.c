@@ -129,6 +129,14 @@ int sqlite_run_cached(struct sqlite_store *s, enum statement id, const char *wha
     return sqlite_stmt_run(s, stmt, what, err);
 }
 
+int sqlite_read_cached_int64(struct sqlite_store *s, enum statement id, const char *what,
+                             int64_t *ret_value, struct iq_error *err)
+{
+    *ret_value = 0;
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, id, err);
+    return stmt ? sqlite_read_int64(s, stmt, what, ret_value, err) : IQ_E_DB;
+}
+
 /*
  * sqlite_column_text_or_error - sqlite3_column_text, telling SQL NULL (returns
  * NULL, *ret_ok true) from an allocation failure (NULL, *ret_ok false). The

@@ -267,10 +267,8 @@ int sqlite_claim_locked(struct sqlite_store *s, const struct claim_request *req,
     int64_t now_ms = time_now_ms();
     int64_t running = 0;
     int rc = sqlite_delete_expired_locks(s, now_ms, err);
-    if (rc == 0) {
-        sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_RUNNING_COUNT, err);
-        rc = stmt ? sqlite_read_int64(s, stmt, "count running jobs", &running, err) : IQ_E_DB;
-    }
+    if (rc == 0)
+        rc = sqlite_read_cached_int64(s, STMT_RUNNING_COUNT, "count running jobs", &running, err);
     if (rc < 0 || running >= req->max_concurrent)
         return rc;
     int limit = STORE_CLAIM_CANDIDATES;

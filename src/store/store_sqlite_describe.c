@@ -269,8 +269,8 @@ static int check_shape(struct sqlite_load *load, const struct sqlite_load_part *
  */
 static int schema_cookie(struct sqlite_store *s, int64_t *ret_cookie, struct iq_error *err)
 {
-    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_SCHEMA_COOKIE, err);
-    return stmt ? sqlite_read_int64(s, stmt, "read the schema version", ret_cookie, err) : IQ_E_DB;
+    return sqlite_read_cached_int64(s, STMT_SCHEMA_COOKIE, "read the schema version", ret_cookie,
+                                    err);
 }
 
 /*

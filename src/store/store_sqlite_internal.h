@@ -423,6 +423,11 @@ int sqlite_stmt_next(struct sqlite_store *s, sqlite3_stmt *stmt, const char *wha
 int sqlite_run_cached(struct sqlite_store *s, enum statement id, const char *what,
                       struct iq_error *err);
 
+/* sqlite_read_cached_int64 - sqlite_read_int64 of a bindless cached
+ * statement (a count, a PRAGMA's value). */
+int sqlite_read_cached_int64(struct sqlite_store *s, enum statement id, const char *what,
+                             int64_t *ret_value, struct iq_error *err);
+
 /*
  * sqlite_column_text_or_error - sqlite3_column_text, telling SQL NULL
  * (returns NULL, *ret_ok true) from an allocation failure (NULL, *ret_ok

@@ -106,10 +106,7 @@ static int check_spec(const struct job_spec *spec, struct iq_error *err)
 /* count_waiting - jobs in QUEUED or HELD. */
 static int count_waiting(struct sqlite_store *s, int64_t *ret_count, struct iq_error *err)
 {
-    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_COUNT_WAITING, err);
-    if (!stmt)
-        return IQ_E_DB;
-    return sqlite_read_int64(s, stmt, "count queued jobs", ret_count, err);
+    return sqlite_read_cached_int64(s, STMT_COUNT_WAITING, "count queued jobs", ret_count, err);
 }
 
 /*

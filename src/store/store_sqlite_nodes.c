@@ -220,13 +220,6 @@ int sqlite_nodes_list(struct store *base, struct node_list *ret_list, struct iq_
 /* How often wait_for_work looks at the database's data_version. */
 #define WATCH_EVERY_MS 10
 
-/* data_version - main's PRAGMA data_version on this connection. */
-static int data_version(struct sqlite_store *s, int64_t *ret_version, struct iq_error *err)
-{
-    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_DATA_VERSION, err);
-    return stmt ? sqlite_read_int64(s, stmt, "read the data version", ret_version, err) : IQ_E_DB;
-}
-
 /*
  * sqlite_wait_for_work - see store_ops.wait_for_work. SQLite has no
  * notifications between connections, so this looks every WATCH_EVERY_MS
@@ -244,7 +237,8 @@ int sqlite_wait_for_work(struct store *base, int timeout_ms, bool *ret_woken, st
     int64_t deadline = time_monotonic_ms() + timeout_ms;
     for (;;) {
         int64_t version = 0;
-        int rc = data_version(s, &version, err);
+        int rc = sqlite_read_cached_int64(s, STMT_DATA_VERSION, "read the data version",
+                                          &version, err);
         if (rc < 0)
             return rc;
         *ret_woken = s->watching && version != s->seen_data_version;
