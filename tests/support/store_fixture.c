@@ -265,14 +265,21 @@ int fixture_sql_exec(struct fixture *f, const char *sql)
     return ok ? 0 : -1;
 }
 
+/* vformat_sql - fmt with ap into sql[size]; false when it does not fit. */
+static bool vformat_sql(char *sql, size_t size, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(sql, size, fmt, ap);
+    return n >= 0 && (size_t)n < size;
+}
+
 void fixture_exec_fmt(struct fixture *f, const char *fmt, ...)
 {
     char sql[4096];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    bool fits = vformat_sql(sql, sizeof(sql), fmt, ap);
     va_end(ap);
-    assert_true(n >= 0 && (size_t)n < sizeof(sql));
+    assert_true(fits);
     assert_int_equal(fixture_sql_exec(f, sql), 0);
 }
 
@@ -281,9 +288,9 @@ int64_t fixture_int_fmt(struct fixture *f, const char *fmt, ...)
     char sql[4096];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+    bool fits = vformat_sql(sql, sizeof(sql), fmt, ap);
     va_end(ap);
-    assert_true(n >= 0 && (size_t)n < sizeof(sql));
+    assert_true(fits);
     return fixture_sql_int(f, sql);
 }
 
