@@ -458,7 +458,14 @@ static struct pg_load *load_new(struct pg_store *ps, const struct load_plan *pla
 }
 
 /*
- * begin_in_tx - load_begin's work once BEGIN (with jit off) is sent.
+ * JIT is off for a load's transaction: its statements are simple scans
+ * and joins whose JIT compilation (estimated on unanalysed staging
+ * tables) costs more than it saves.
+ */
+#define LOAD_TX_SETTINGS "SET LOCAL jit = off"
+
+/*
+ * begin_in_tx - load_begin's work once BEGIN (with LOAD_TX_SETTINGS) is sent.
  */
 static int begin_in_tx(struct pg_load *pl, struct iq_error *err)
 {
@@ -479,13 +486,30 @@ static int begin_in_tx(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
+ * begin_copy_only - load_begin of a direct load that writes nothing but
+ * its rows (no CREATE, no emptying): the parts are resolved against the
+ * catalog first (reads only, each seeing what is committed, as they would
+ * inside the READ COMMITTED transaction), then BEGIN, the settings and
+ * COPY go in one round trip instead of two.
+ */
+static int begin_copy_only(struct pg_load *pl, struct iq_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
+        rc = resolve_part(pl, &pl->parts[i], err);
+    return rc == 0 ? pg_copy_start_tx(pl, 0, LOAD_TX_SETTINGS, err) : rc;
+}
+
+/*
  * pg_load_begin - see store_ops.load_begin. BEGIN, then per part: find the
  * table (or CREATE it when plan->create_target), check every planned
  * column, key, parent key and reference against the catalog, and for
  * upsert that the key has a unique index. Direct mode then starts COPY
  * into the target (FREEZE when the table was created or truncated here);
- * staged mode creates the TEMP staging tables. Clears an earlier
- * interrupt. On failure everything is rolled back and *ret_load is NULL.
+ * staged mode creates the TEMP staging tables. A direct load that creates
+ * and empties nothing checks the catalog before BEGIN (begin_copy_only).
+ * Clears an earlier interrupt. On failure everything is rolled back and
+ * *ret_load is NULL.
  */
 int pg_load_begin(struct store *s, const struct load_plan *plan, struct load **ret_load,
                   struct iq_error *err)
@@ -501,12 +525,13 @@ int pg_load_begin(struct store *s, const struct load_plan *plan, struct load **r
     struct pg_load *pl = load_new(ps, plan);
     if (!pl)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    /* JIT is off for the transaction: the load's statements are simple
-     * scans and joins whose JIT compilation (estimated on unanalysed
-     * staging tables) costs more than it saves. */
-    rc = pg_tx_begin_with(ps, "starting a load", "SET LOCAL jit = off", err);
-    if (rc == 0)
-        rc = begin_in_tx(pl, err);
+    if (plan->direct && !plan->create_target && plan->mode != TARGET_REPLACE) {
+        rc = begin_copy_only(pl, err);
+    } else {
+        rc = pg_tx_begin_with(ps, "starting a load", LOAD_TX_SETTINGS, err);
+        if (rc == 0)
+            rc = begin_in_tx(pl, err);
+    }
     if (rc < 0) {
         pg_load_abort(&pl->base);
         return rc;

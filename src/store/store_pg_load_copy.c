@@ -13,6 +13,7 @@
  */
 #include "store/store_pg_load_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,14 +209,12 @@ static char *copy_sql(const struct pg_load *pl, const struct pg_load_part *p)
     return pg_sql_take(&sql);
 }
 
-int pg_copy_start(struct pg_load *pl, int part, struct iq_error *err)
+/*
+ * copy_exec - send sql (ending in a COPY into part, freed here) and wait
+ * for the server to accept rows. On failure every result is read.
+ */
+static int copy_exec(struct pg_load *pl, int part, char *sql, struct iq_error *err)
 {
-    if (pl->copy_part == part)
-        return 0;
-    int rc = pl->copy_part >= 0 ? copy_end(pl, NULL, err) : 0;
-    if (rc < 0)
-        return rc;
-    char *sql = copy_sql(pl, &pl->parts[part]);
     if (!sql) {
         pl->failed = true;
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
@@ -223,7 +222,7 @@ int pg_copy_start(struct pg_load *pl, int part, struct iq_error *err)
     PGresult *res = PQexec(pl->ps->conn, sql);
     free(sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = pg_load_error(pl, res, "starting COPY", err);
+        int rc = pg_load_error(pl, res, "starting COPY", err);
         PQclear(res);
         while ((res = PQgetResult(pl->ps->conn)) != NULL)
             PQclear(res);
@@ -232,6 +231,31 @@ int pg_copy_start(struct pg_load *pl, int part, struct iq_error *err)
     PQclear(res);
     pl->copy_part = part;
     return 0;
+}
+
+int pg_copy_start(struct pg_load *pl, int part, struct iq_error *err)
+{
+    if (pl->copy_part == part)
+        return 0;
+    int rc = pl->copy_part >= 0 ? copy_end(pl, NULL, err) : 0;
+    return rc < 0 ? rc : copy_exec(pl, part, copy_sql(pl, &pl->parts[part]), err);
+}
+
+int pg_copy_start_tx(struct pg_load *pl, int part, const char *then_sql, struct iq_error *err)
+{
+    struct pg_store *ps = pl->ps;
+    if (ps->in_transaction || pl->copy_part >= 0) {
+        pl->failed = true;
+        return iq_error_set(err, IQ_E_INTERNAL, "COPY with BEGIN inside a transaction");
+    }
+    char *copy = copy_sql(pl, &pl->parts[part]), *sql = NULL;
+    if (copy && asprintf(&sql, "BEGIN; %s; %s", then_sql, copy) < 0)
+        sql = NULL;
+    free(copy);
+    pg_audit_tail_reset(ps);
+    int rc = copy_exec(pl, part, sql, err);
+    ps->in_transaction = PQtransactionStatus(ps->conn) != PQTRANS_IDLE;
+    return rc;
 }
 
 /* drain - read results until none is left; at most a few (a broken connection ends them). */

@@ -149,6 +149,16 @@ int pg_load_exec_sql(struct pg_load *pl, const char *what, struct sql_text *sql,
 int pg_copy_start(struct pg_load *pl, int part, struct iq_error *err);
 
 /*
+ * pg_copy_start_tx - BEGIN, then_sql and COPY into part, sent as one
+ * simple query (one round trip) on a connection with no transaction
+ * open: a direct load that needs nothing else inside its transaction
+ * before its rows (pg_load_begin). The transaction is open afterwards
+ * whenever BEGIN went through, even when COPY failed (the load's abort
+ * rolls it back).
+ */
+int pg_copy_start_tx(struct pg_load *pl, int part, const char *then_sql, struct iq_error *err);
+
+/*
  * pg_copy_finish - send every part's buffered rows and end the open COPY.
  * *ret_rows (may be NULL) = rows the last ended COPY reported. Returns 0
  * or a negative code (load failed; a constraint error of a direct COPY is
