@@ -2,7 +2,7 @@
 # Everything else wraps CMake (build/, build-asan/, build-tsan/).
 
 BUILD      ?= build
-JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PARALLEL   ?= $(shell nproc 2>/dev/null || echo 2)
 DB         ?= sqlite:var/importq.db
 LISTEN     ?= 127.0.0.1:8080
 PREFIX     ?= /usr/local
@@ -19,7 +19,7 @@ $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 
 build: deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(PARALLEL)
 
 # Build, migrate the SQLite database, load the demo, serve (grows per issue).
 run: build
@@ -55,7 +55,7 @@ bench-engine: build
 
 bench-api: build
 	@scripts/deps.sh bench
-	@bench/api.sh $(JOBS)
+	@bench/api.sh $(API_JOBS)
 
 # libFuzzer on the API's request path (clang), FUZZ_SECONDS per target.
 fuzz: deps
