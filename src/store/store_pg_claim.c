@@ -188,38 +188,6 @@ char *pg_claim_aging_sql(const char *select_list)
 }
 
 /*
- * decode_claim - one claim statement's result: the job after its start and
- * before it (both job_free; before is the after row with the
- * claim_changes columns as they were), or two NULLs when it started
- * nothing.
- */
-static int decode_claim(PGresult *res, struct job **ret_before, struct job **ret_after,
-                        struct iq_error *err)
-{
-    *ret_before = *ret_after = NULL;
-    if (PQntuples(res) == 0)
-        return 0;
-    if (PQntuples(res) != 1 || PQnfields(res) != JOBCOL_COUNT + (int)CLAIM_CHANGES)
-        return iq_error_set(err, IQ_E_INTERNAL, "the claim returned %d rows of %d columns",
-                            PQntuples(res), PQnfields(res));
-    const char *values[JOBCOL_COUNT];
-    for (int i = 0; i < JOBCOL_COUNT; i++)
-        values[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-    int rc = store_job_decode(values, ret_after, err);
-    for (size_t i = 0; i < CLAIM_CHANGES; i++) {
-        int at = JOBCOL_COUNT + (int)i;
-        values[claim_changes[i]] = PQgetisnull(res, 0, at) ? NULL : PQgetvalue(res, 0, at);
-    }
-    if (rc == 0)
-        rc = store_job_decode(values, ret_before, err);
-    if (rc < 0) {
-        job_free(*ret_after);
-        *ret_after = NULL;
-    }
-    return rc;
-}
-
-/*
  * begin_claims - (BEGIN when begin,) a generic plan for the transaction's
  * statements, PG_LOCK_CLAIM and one claim statement per worker, in one
  * round trip (a pipeline: each statement's snapshot is taken after the
@@ -260,8 +228,8 @@ static int begin_claims(struct pg_store *ps, const struct claim_request *req,
     int rc = pg_exec_pipeline(ps, steps, n, err);
     for (int i = 0; i < count; i++) {
         if (rc == 0)
-            rc = decode_claim(steps[first_claim + (size_t)i].res, &ret_before[i], &ret_jobs[i],
-                              err);
+            rc = pg_decode_change(steps[first_claim + (size_t)i].res, claim_changes, CLAIM_CHANGES,
+                                  &ret_before[i], &ret_jobs[i], err);
     }
     for (size_t i = 0; i < n; i++)
         PQclear(steps[i].res);

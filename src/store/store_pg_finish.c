@@ -167,6 +167,16 @@ static char *phases_json_text(const struct job_finish *finish)
 }
 
 /*
+ * record_changes - the columns STMT_RECORD_ATTEMPT sets on the job row:
+ * it returns their values from before beside the job after.
+ */
+static const enum job_column record_changes[] = {
+    JOBCOL_STATUS,        JOBCOL_ATTEMPTS,      JOBCOL_ERROR,         JOBCOL_AVAILABLE_AT,
+    JOBCOL_FINISHED_AT,   JOBCOL_WORKER,        JOBCOL_PROGRESS_PHASE, JOBCOL_ROWS_READ,
+    JOBCOL_ROWS_INSERTED, JOBCOL_ROWS_UPDATED,  JOBCOL_ROWS_REJECTED, JOBCOL_UPDATED_AT};
+#define RECORD_CHANGES (sizeof(record_changes) / sizeof(record_changes[0]))
+
+/*
  * pg_record_attempt_sql - one statement (prepared as STMT_RECORD_ATTEMPT)
  * that moves the job on and records the attempt: the job row (history
  * entry, error, counters, status), deleting its locks, inserting its
@@ -177,7 +187,10 @@ static char *phases_json_text(const struct job_finish *finish)
  * rows read/inserted/updated/rejected, $12 phases JSON, $13 node, $14
  * updated_at, $15 release dependants (bool), $16 worker and $17 attempt:
  * the fence, so nothing changes (no row) unless the job is still RUNNING
- * under that worker and attempt.
+ * under that worker and attempt. The job row is locked (FOR UPDATE) by
+ * the statement itself, and beside the job as it is now come the values
+ * its record_changes columns had before (pg_decode_change), all an audit
+ * row of changed fields needs: a COMPLETED report reads no row first.
  *
  * The dependants are locked in id order before they are updated, so two
  * dependencies completing at once (fan-in) queue up on the shared
@@ -200,9 +213,22 @@ char *pg_record_attempt_sql(const char *select_list)
         " finished_at = CASE WHEN $6::boolean THEN statement_timestamp() END,"
         " worker = NULL, progress_phase = $7, rows_read = $8::bigint,"
         " rows_inserted = $9::bigint, rows_updated = $10::bigint, rows_rejected = $11::bigint,"
-        " updated_at = $14::timestamptz"
-        " WHERE q.id = $1::uuid AND q.status = 'RUNNING' AND q.worker = $16"
-        " AND q.attempt = $17::integer RETURNING q.*),"
+        " updated_at = $14::timestamptz FROM (SELECT x.id");
+    for (size_t i = 0; i < RECORD_CHANGES; i++) {
+        pg_sql_append(&sql, ", ");
+        pg_append_job_column(&sql, record_changes[i], "x");
+        pg_sql_append(&sql, " AS old_%zu", i);
+    }
+    pg_sql_append(
+        &sql,
+        " FROM stg_import_queue x WHERE x.id = $1::uuid FOR UPDATE) o"
+        " WHERE q.id = $1::uuid AND q.id = o.id AND q.status = 'RUNNING' AND q.worker = $16"
+        " AND q.attempt = $17::integer RETURNING q.*");
+    for (size_t i = 0; i < RECORD_CHANGES; i++)
+        pg_sql_append(&sql, ", o.old_%zu", i);
+    pg_sql_append(
+        &sql,
+        "),"
         " freed AS (DELETE FROM stg_import_resources l WHERE l.job_id IN (SELECT id FROM job)),"
         " timed AS (INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"
         " started_at, duration_ms, rows, bytes, node)"
@@ -215,8 +241,11 @@ char *pg_record_attempt_sql(const char *select_list)
         " WHERE $15::boolean AND e.depends_on_id IN (SELECT id FROM job)"
         " AND d.status IN ('HELD', 'QUEUED')"
         " ORDER BY d.id FOR UPDATE OF d) s WHERE q.id = s.id)"
-        " SELECT %s, pg_notify('" PG_NOTIFY_CHANNEL "', 'finished') FROM job q",
+        " SELECT %s",
         select_list);
+    for (size_t i = 0; i < RECORD_CHANGES; i++)
+        pg_sql_append(&sql, ", q.old_%zu", i);
+    pg_sql_append(&sql, ", pg_notify('" PG_NOTIFY_CHANNEL "', 'finished') FROM job q");
     return pg_sql_take(&sql);
 }
 
@@ -347,12 +376,28 @@ static int fenced_job(const PGresult *res, const struct job_finish *finish, stru
 }
 
 /*
- * lock_and_record - the job row FOR UPDATE (with PG_LOCK_JOB_GRAPH first
- * when lock_graph) and, for a COMPLETED report, whose outcome does not
- * depend on the row, the record too, in one round trip: the record's own
- * fence changes nothing unless the row is ours. Other reports decide
- * their outcome from the row and record it next. Fills *ret_before,
- * *ret_outcome and, when recorded here, *ret_after (job_free both).
+ * recorded_change - a COMPLETED report's record (no row read first): the
+ * job before and after (job_free both); no row means the fence did not
+ * hold: IQ_E_STALE.
+ */
+static int recorded_change(const PGresult *res, const struct job_finish *finish,
+                           struct job **ret_before, struct job **ret_after, struct iq_error *err)
+{
+    int rc = pg_decode_change(res, record_changes, RECORD_CHANGES, ret_before, ret_after, err);
+    if (rc == 0 && !*ret_after)
+        rc = iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (worker %s, attempt %d)",
+                          finish->job_id, finish->worker, finish->attempt);
+    return rc;
+}
+
+/*
+ * lock_and_record - in one round trip (after PG_LOCK_JOB_GRAPH when
+ * lock_graph): for a COMPLETED report, whose outcome does not depend on
+ * the row, the fenced record itself, which locks the row and returns it
+ * before and after; for any other report the job row FOR UPDATE, which
+ * must be ours, to decide the outcome from (recorded next). Fills
+ * *ret_before, *ret_outcome and, when recorded here, *ret_after
+ * (job_free both).
  */
 static int lock_and_record(struct pg_store *ps, const struct job_finish *finish, bool lock_graph,
                            struct job **ret_before, struct attempt_outcome *ret_outcome,
@@ -365,26 +410,28 @@ static int lock_and_record(struct pg_store *ps, const struct job_finish *finish,
     if (rc == 0 && completed)
         rc = record_values_fill(&v, finish, ret_outcome, err);
     const char *id[1] = {finish->job_id};
-    struct pg_step steps[3];
-    size_t n = 0, read = 0;
+    struct pg_step steps[2];
+    size_t n = 0;
     if (lock_graph)
         steps[n++] = (struct pg_step){.what = "locking the job graph",
                                       .stmt = STMT_NONE,
                                       .sql = pg_graph_lock_sql(finish)};
-    read = n;
-    steps[n++] = (struct pg_step){.what = "reading a job", .stmt = STMT_JOB_GET_FOR_UPDATE,
-                                  .values = id};
+    size_t main_step = n;
     if (completed)
         steps[n++] = (struct pg_step){.what = "recording an attempt",
                                       .stmt = STMT_RECORD_ATTEMPT,
                                       .values = v.values};
+    else
+        steps[n++] = (struct pg_step){.what = "reading a job",
+                                      .stmt = STMT_JOB_GET_FOR_UPDATE,
+                                      .values = id};
     if (rc == 0)
         rc = pg_exec_pipeline(ps, steps, n, err);
-    if (rc == 0)
-        rc = fenced_job(steps[read].res, finish, ret_before, err);
     if (rc == 0 && completed)
-        rc = recorded_job(steps[read + 1].res, finish, ret_after, err);
+        rc = recorded_change(steps[main_step].res, finish, ret_before, ret_after, err);
     else if (rc == 0)
+        rc = fenced_job(steps[main_step].res, finish, ret_before, err);
+    if (rc == 0 && !completed)
         rc = decide_outcome(*ret_before, finish, ret_outcome, err);
     for (size_t i = 0; i < n; i++)
         PQclear(steps[i].res);

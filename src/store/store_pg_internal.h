@@ -334,6 +334,17 @@ int pg_decode_rows(const PGresult *res, size_t max_rows, struct job ***ret_jobs,
                    struct iq_error *err);
 
 /*
+ * pg_decode_change - the one row of a statement that changed a job and
+ * returned it (the select list's JOBCOL_COUNT columns) followed by the
+ * values the columns changes[0..count) had before (as the select list
+ * has them): the job after (*ret_after) and before (*ret_before: the
+ * after row with those columns as they were), both job_free. No row: two
+ * NULLs and 0. Columns past those are ignored.
+ */
+int pg_decode_change(const PGresult *res, const enum job_column *changes, size_t count,
+                     struct job **ret_before, struct job **ret_after, struct iq_error *err);
+
+/*
  * pg_read_job - the job with this id (FOR UPDATE when for_update: only
  * inside a transaction). Returns 0 and a new job (job_free), IQ_E_NOT_FOUND
  * for an unknown or malformed id (SQLSTATE 22P02), IQ_E_DB.

@@ -82,6 +82,33 @@ int pg_decode_rows(const PGresult *res, size_t max_rows, struct job ***ret_jobs,
     return 0;
 }
 
+/* pg_decode_change - see store_pg_internal.h. */
+int pg_decode_change(const PGresult *res, const enum job_column *changes, size_t count,
+                     struct job **ret_before, struct job **ret_after, struct iq_error *err)
+{
+    *ret_before = *ret_after = NULL;
+    if (PQntuples(res) == 0)
+        return 0;
+    if (PQntuples(res) != 1 || PQnfields(res) < JOBCOL_COUNT + (int)count)
+        return iq_error_set(err, IQ_E_INTERNAL, "a job change returned %d rows of %d columns",
+                            PQntuples(res), PQnfields(res));
+    const char *values[JOBCOL_COUNT];
+    for (int i = 0; i < JOBCOL_COUNT; i++)
+        values[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+    int rc = store_job_decode(values, ret_after, err);
+    for (size_t i = 0; i < count; i++) {
+        int at = JOBCOL_COUNT + (int)i;
+        values[changes[i]] = PQgetisnull(res, 0, at) ? NULL : PQgetvalue(res, 0, at);
+    }
+    if (rc == 0)
+        rc = store_job_decode(values, ret_before, err);
+    if (rc < 0) {
+        job_free(*ret_after);
+        *ret_after = NULL;
+    }
+    return rc;
+}
+
 /*
  * pg_read_job - the job with this id (FOR UPDATE when for_update: only inside
  * a transaction). Returns 0 and a new job (job_free), IQ_E_NOT_FOUND for an

@@ -567,6 +567,22 @@ static void test_finish_completed_releases_fan_in(void **state)
                                  a),
                      0);
     assert_int_equal(audit_count(state, "job.completed"), 1);
+    /* The finish's audit row holds what the finish changed, and only that
+     * (on PostgreSQL the before image comes from the record statement). */
+    json_t *images = fixture_audit_images(FIX(state), "job.completed", a);
+    json_t *before = json_array_get(images, 0), *after = json_array_get(images, 1);
+    assert_string_equal(json_string_value(json_object_get(before, "status")), "RUNNING");
+    assert_string_equal(json_string_value(json_object_get(after, "status")), "COMPLETED");
+    assert_string_equal(json_string_value(json_object_get(before, "worker")), "w1");
+    assert_true(json_is_null(json_object_get(after, "worker")));
+    assert_true(json_is_null(json_object_get(before, "finished_at")));
+    assert_non_null(json_string_value(json_object_get(after, "finished_at")));
+    assert_int_equal(json_array_size(json_object_get(before, "attempts")), 0);
+    assert_int_equal(json_array_size(json_object_get(after, "attempts")), 1);
+    assert_null(json_object_get(after, "attempt"));
+    assert_null(json_object_get(after, "source"));
+    assert_null(json_object_get(after, "priority"));
+    json_decref(images);
 
     struct job *waiting = get_job(state, c);
     assert_int_equal(waiting->deps_pending, 1);
