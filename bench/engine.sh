@@ -4,13 +4,17 @@
 #      max_concurrent 8) queued, then one `importq serve` runs them all;
 #      jobs/s = JOBS / (last finished_at - first started_at), on PostgreSQL
 #      and SQLite; next to graphile-worker running JOBS no-op jobs with 8
-#      workers on the same PostgreSQL;
+#      workers on the same PostgreSQL, and next to pgbench running the
+#      SQL floor of the same jobs (bench/engine_floor.sql: the least SQL
+#      such a job must execute, with and without its two audit rows);
 #   2. claim latency: store_job_claim + store_job_finish with 1,000 and
-#      with 1,000,000 jobs queued (build/bench_claim_latency), both backends;
+#      with 1,000,000 jobs queued (build/bench_claim_latency), both backends,
+#      the two sizes taking turns;
 #   3. submit-to-start latency of an idle service (build/bench_engine_bench):
 #      submitted from another process to a running `importq serve`, and
 #      in-process (engine_start + engine_wake), both backends.
-# Usage: bench/engine.sh [JOBS]   (default 5000)   BUILD=dir picks the build.
+# Usage: bench/engine.sh [JOBS]   (default 5000)   BUILD=dir picks the build,
+# ROUNDS=n the rounds of throughput and claim latency (default 3).
 # Needs: a built tree (make build), packages postgresql sqlite3 nodejs npm.
 # PostgreSQL is a throwaway cluster (tests/scripts/with-postgres.sh).
 set -euo pipefail
@@ -22,6 +26,8 @@ bin=$build/importq
 for tool in "$bin" "$build/submit_jobs" "$build/bench_claim_latency" "$build/bench_engine_bench"; do
     [ -x "$tool" ] || { echo "bench: $tool is missing: run 'make build' first" >&2; exit 1; }
 done
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$pgbin/pgbench" ] || { echo "bench: missing pgbench (apt-get install postgresql)" >&2; exit 1; }
 for tool in sqlite3 node npm psql; do
     command -v "$tool" >/dev/null || { echo "bench: missing $tool (scripts/deps.sh bench)" >&2; exit 1; }
 done
@@ -84,17 +90,39 @@ wait_for() {
     esac
 }
 
-# throughput URL: sets rate (jobs/s run) and submit_rate (jobs/s submitted).
-throughput() {
-    local url=$1 t window
+# queue_jobs URL: the benchmark's tables, one.csv and JOBS queued jobs;
+# sets submit_rate (jobs/s submitted through the store).
+queue_jobs() {
+    local url=$1 t submit_start submit_end
     "$bin" migrate --db "$url" >/dev/null 2>&1
     for t in 0 1 2 3 4 5 6 7; do sql "$url" "CREATE TABLE t$t (id bigint, label text)"; done
     printf 'id,label\n1,one\n' >"$out/in/one.csv"
-    local submit_start submit_end
     submit_start=$(date +%s.%N)
     "$build/submit_jobs" "$url" "$jobs" 8 \
         '{"name": "one row {i}", "source": {"path": "one.csv"}, "target": {"table": "t{m}", "mode": "append"}}' >/dev/null 2>&1
     submit_end=$(date +%s.%N)
+    submit_rate=$(printf '%.0f' "$(echo "$jobs / ($submit_end - $submit_start)" | bc -l)")
+}
+
+# floor AUDIT: sets rate, pgbench's jobs/s through bench/engine_floor.sql
+# (8 clients, the same queued jobs) with audit rows (1) or without (0).
+floor() {
+    local url
+    url=$(fresh_pg bench_floor)
+    queue_jobs "$url"
+    sql "$url" "CREATE FUNCTION floor_insert(target text) RETURNS void LANGUAGE plpgsql AS
+        \$\$ BEGIN EXECUTE format('INSERT INTO %I VALUES (1, ''one'')', target); END \$\$" >/dev/null
+    rate=$("$pgbin/pgbench" -n -M prepared -D "audit=$1" -c 8 -j 2 -t $((jobs / 8)) \
+        -f bench/engine_floor.sql "$url" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    [ "$(sql "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'")" = $((jobs / 8 * 8)) ] \
+        || { echo "bench: the SQL floor did not complete its jobs" >&2; exit 1; }
+    rate=$(printf '%.0f' "$rate")
+}
+
+# throughput URL: sets rate (jobs/s run) and submit_rate (queue_jobs).
+throughput() {
+    local url=$1 window
+    queue_jobs "$url"
     serve "$url" --workers 8 --max-concurrent 8
     wait_for "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'" "$jobs" 600
     stop_serve
@@ -103,7 +131,6 @@ throughput() {
         *) window=$(sql "$url" "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM stg_import_queue") ;;
     esac
     rate=$(printf '%.0f' "$(echo "$jobs / $window" | bc -l)")
-    submit_rate=$(printf '%.0f' "$(echo "$jobs / ($submit_end - $submit_start)" | bc -l)")
 }
 
 # latency URL MODE COUNT GAP_MS: bench_engine_bench's line into $line
@@ -121,29 +148,53 @@ latency() {
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; } # field NAME < logfmt line
 
 echo "importq engine benchmark: $jobs jobs, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)"
-throughput "$(fresh_pg bench_tp)"; pg_rate=$rate pg_submit=$submit_rate
-throughput "$(fresh_sqlite bench_tp)"; sq_rate=$rate sq_submit=$submit_rate
-gw_line=$(node bench/graphile/run.js "$(fresh_pg bench_graphile)" "$jobs" 8)
-gw_rate=$(field jobs_per_s <<<"$gw_line")
-printf '\n%-52s %12s\n' "throughput (8 workers, 8 tables)" "jobs/s"
-printf '%-52s %12s\n' "importq, PostgreSQL, one-row import jobs" "$pg_rate"
-printf '%-52s %12s\n' "importq, SQLite, one-row import jobs" "$sq_rate"
-printf '%-52s %12s\n' "graphile-worker 0.16.6, PostgreSQL, no-op jobs" "$gw_rate"
-printf '%-52s %12s\n' "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
+# The machine's speed drifts (up to 2x within an hour here), so each
+# throughput runs ROUNDS times (default 3), the tools taking turns, and
+# the median of each is printed beside all rounds.
+median() { tr ' ' '\n' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+pg_rates= sq_rates= floor_rates= bare_rates= gw_rates=
+for _ in $(seq "${ROUNDS:-3}"); do
+    throughput "$(fresh_pg bench_tp)"; pg_rates+=" $rate" pg_submit=$submit_rate
+    floor 1; floor_rates+=" $rate"
+    floor 0; bare_rates+=" $rate"
+    throughput "$(fresh_sqlite bench_tp)"; sq_rates+=" $rate" sq_submit=$submit_rate
+    gw_line=$(node bench/graphile/run.js "$(fresh_pg bench_graphile)" "$jobs" 8)
+    gw_rates+=" $(field jobs_per_s <<<"$gw_line")"
+done
+pg_rate=$(median <<<"${pg_rates# }") floor_rate=$(median <<<"${floor_rates# }")
+printf '\n%-52s %8s   %s\n' "throughput (8 workers, 8 tables)" "jobs/s" "(rounds)"
+printf '%-52s %8s  (%s)\n' "importq, PostgreSQL, one-row import jobs" "$pg_rate" "${pg_rates# }"
+printf '%-52s %8s  (%s)\n' "importq, SQLite, one-row import jobs" "$(median <<<"${sq_rates# }")" "${sq_rates# }"
+printf '%-52s %8s  (%s)\n' "graphile-worker 0.16.6, PostgreSQL, no-op jobs" "$(median <<<"${gw_rates# }")" "${gw_rates# }"
+printf '%-52s %8s  (%s)\n' "pgbench, the jobs' SQL floor (engine_floor.sql)" "$floor_rate" "${floor_rates# }"
+printf '%-52s %8s  (%s)\n' "pgbench, the same floor without the audit rows" "$(median <<<"${bare_rates# }")" "${bare_rates# }"
+printf '%-52s %7.2fx\n' "importq PostgreSQL / SQL floor (medians)" "$(echo "$pg_rate / $floor_rate" | bc -l)"
+printf "%-52s %8s\n" "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
 
-printf '\n%-30s %10s %10s %10s %10s %10s %10s\n' "claim latency (200 claims)" "mean us" "p50 us" \
-    "p99 us" "+finish" "mean x1k" "p50 x1k"
+# Claim latency: 1k and 1M queued take turns, ROUNDS times each, on
+# fresh databases; the medians of the rounds' figures are printed, the
+# p50 of every round beside them.
+printf '\n%-26s %8s %8s %8s %8s %9s %9s  %s\n' "claim latency (200 claims)" "mean us" "p50 us" \
+    "p99 us" "+finish" "mean x1k" "p50 x1k" "(p50 of each round)"
 for backend in postgres sqlite; do
-    for queued in 1000 1000000; do
-        if [ "$backend" = postgres ]; then url=$(fresh_pg "bench_claim_$queued"); else url=$(fresh_sqlite "bench_claim_$queued"); fi
-        line=$("$build/bench_claim_latency" "$url" "$queued" 200)
-        mean=$(field claim_mean_us <<<"$line") p50=$(field claim_p50_us <<<"$line")
-        if [ "$queued" = 1000 ]; then base_mean=$mean base_p50=$p50; fi
-        printf '%-30s %10s %10s %10s %10s %9.2fx %9.2fx\n' "$backend, $queued queued" "$mean" "$p50" \
-            "$(field claim_p99_us <<<"$line")" "$(field round_p50_us <<<"$line")" \
-            "$(echo "$mean / $base_mean" | bc -l)" "$(echo "$p50 / $base_p50" | bc -l)"
-        if [ "$backend" = sqlite ]; then rm -f "${url#sqlite:}"*; fi
+    declare -A means=() p50s=() p99s=() rounds=()
+    for _ in $(seq "${ROUNDS:-3}"); do
+        for queued in 1000 1000000; do
+            if [ "$backend" = postgres ]; then url=$(fresh_pg "bench_claim_$queued"); else url=$(fresh_sqlite "bench_claim_$queued"); fi
+            line=$("$build/bench_claim_latency" "$url" "$queued" 200)
+            means[$queued]+=" $(field claim_mean_us <<<"$line")" p50s[$queued]+=" $(field claim_p50_us <<<"$line")"
+            p99s[$queued]+=" $(field claim_p99_us <<<"$line")" rounds[$queued]+=" $(field round_p50_us <<<"$line")"
+            if [ "$backend" = sqlite ]; then rm -f "${url#sqlite:}"*; fi
+        done
     done
+    base_mean=$(median <<<"${means[1000]# }") base_p50=$(median <<<"${p50s[1000]# }")
+    for queued in 1000 1000000; do
+        mean=$(median <<<"${means[$queued]# }") p50=$(median <<<"${p50s[$queued]# }")
+        printf '%-26s %8s %8s %8s %8s %8.2fx %8.2fx  (%s)\n' "$backend, $queued queued" "$mean" "$p50" \
+            "$(median <<<"${p99s[$queued]# }")" "$(median <<<"${rounds[$queued]# }")" \
+            "$(echo "$mean / $base_mean" | bc -l)" "$(echo "$p50 / $base_p50" | bc -l)" "${p50s[$queued]# }"
+    done
+    unset means p50s p99s rounds
 done
 
 printf '\n%-52s %8s %8s %8s\n' "submit-to-start latency, idle service" "p50 ms" "p99 ms" "mean ms"
