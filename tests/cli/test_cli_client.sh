@@ -10,17 +10,11 @@
 # Usage: test_cli_client.sh BINARY
 set -u
 bin=$1
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
-out=$dir/check.out
 server_pid=
-trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$dir" "$out"' EXIT
 
-check() { # description, then a command that must succeed
-    local what=$1; shift
-    if "$@" >"$out" 2>&1; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL: $what"; sed 's/^/  | /' "$out"; return 1; fi
-}
 # exit_is CODE CMD...: CMD exits CODE; its output goes to $dir/stdout and $dir/stderr.
 exit_is() {
     local code=$1; shift
@@ -240,5 +234,4 @@ if [ -n "${IMPORTQ_TEST_PG_ADMIN_URL:-}" ]; then
 elif [ "${IMPORTQ_REQUIRE_PG:-}" = 1 ]; then
     echo "FAIL: PostgreSQL required but IMPORTQ_TEST_PG_ADMIN_URL is not set"; fail=$((fail + 1))
 fi
-echo "cli_client: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli_client

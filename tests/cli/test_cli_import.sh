@@ -6,14 +6,7 @@
 # Usage: test_cli_import.sh BINARY
 set -u
 bin=$1
-pass=0 fail=0
-out=/tmp/importq-cli-import-$$.out
-check() {
-    local what=$1; shift
-    if "$@" >"$out" 2>&1; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL: $what"; sed 's/^/  | /' "$out"; fi
-}
-exit_is() { local code=$1; shift; "$@" >/dev/null 2>&1; [ $? -eq "$code" ]; }
+. "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir" "$out"' EXIT
 
@@ -39,17 +32,17 @@ suite() { # label db sql-count-command
     check "$label: quick import into an existing table" "$bin" import "$dir/plain.csv" --db "$db" --table teams --mode upsert --key team_id --quiet
     check "$label: 8 teams now" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM teams')\" = 8 ]"
     printf 'team_id,name\n1,Platform\nx,Broken\n' >"$dir/bad.csv"
-    check "$label: failed import exits 1" exit_is 1 "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id
+    check "$label: failed import exits 1" expect_exit 1 "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id
     check "$label: failed import landed nothing" bash -c "[ \"\$(${sql[*]} \"SELECT count(*) FROM teams WHERE name = 'Broken'\")\" = 0 ]"
     check "$label: skip lands the good row" "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id --on-error skip --quiet
-    check "$label: missing table exits 1" exit_is 1 "$bin" import "$dir/plain.csv" --db "$db" --table no_such_table
+    check "$label: missing table exits 1" expect_exit 1 "$bin" import "$dir/plain.csv" --db "$db" --table no_such_table
 }
 
-check "no FILE exits 2" exit_is 2 "$bin" import
-check "missing file exits 2" exit_is 2 "$bin" import /nonexistent.csv --table t
-check "no table exits 2" exit_is 2 "$bin" import demo/data/teams.csv --db "sqlite:$dir/x.db"
-check "reserved table exits 2" exit_is 2 "$bin" import demo/data/teams.csv --table importq_tokens --db "sqlite:$dir/x.db"
-check "bad mode exits 2" exit_is 2 "$bin" import demo/data/teams.csv --table t --mode merge --db "sqlite:$dir/x.db"
+check "no FILE exits 2" expect_exit 2 "$bin" import
+check "missing file exits 2" expect_exit 2 "$bin" import /nonexistent.csv --table t
+check "no table exits 2" expect_exit 2 "$bin" import demo/data/teams.csv --db "sqlite:$dir/x.db"
+check "reserved table exits 2" expect_exit 2 "$bin" import demo/data/teams.csv --table importq_tokens --db "sqlite:$dir/x.db"
+check "bad mode exits 2" expect_exit 2 "$bin" import demo/data/teams.csv --table t --mode merge --db "sqlite:$dir/x.db"
 check "unknown target database exits 2" bash -c "printf '{\"source\":{\"path\":\"x.csv\"},\"target\":{\"table\":\"t\",\"database\":\"crm\"}}' >'$dir/s.json'; '$bin' import demo/data/teams.csv --spec '$dir/s.json' --db 'sqlite:$dir/x.db'; [ \$? -eq 2 ]"
 check "--help" bash -c "'$bin' import --help | grep -q -- '--table'"
 
@@ -66,5 +59,4 @@ if [ -n "${IMPORTQ_TEST_PG_ADMIN_URL:-}" ]; then
 elif [ "${IMPORTQ_REQUIRE_PG:-}" = 1 ]; then
     echo "FAIL: PostgreSQL required but IMPORTQ_TEST_PG_ADMIN_URL is not set"; fail=$((fail + 1))
 fi
-echo "cli_import: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli_import

@@ -5,28 +5,14 @@
 # Usage: test_cli_migrate.sh BINARY
 set -u
 bin=$1
-pass=0 fail=0
-check() { # description, then a command that must succeed
-    local what=$1; shift
-    if "$@" >/tmp/importq-cli-$$.out 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"; sed 's/^/  | /' /tmp/importq-cli-$$.out
-    fi
-}
-expect_exit() { # code, command...
-    local code=$1; shift
-    "$@" >/dev/null 2>&1
-    [ $? -eq "$code" ]
-}
+. "$(dirname "$0")/lib.sh"
 # Every embedded migration runs on a new database (tests run from the source tree).
 migrations=$(ls src/store/migrations/sqlite/*.sql | wc -l)
 pg_migrations=$(ls src/store/migrations/postgres/*.sql | wc -l)
 tables="stg_import_queue stg_import_resources stg_import_coordination stg_import_performance stg_import_monitoring stg_import_audit stg_scheduled_imports"
 
 dir=$(mktemp -d)
-trap 'rm -rf "$dir" /tmp/importq-cli-$$.out' EXIT
+trap 'rm -rf "$dir" "$out"' EXIT
 db="sqlite:$dir/sub/a.db"
 
 check "--version" bash -c "'$bin' --version | grep -q '^importq '"
@@ -62,5 +48,4 @@ elif [ "${IMPORTQ_REQUIRE_PG:-}" = 1 ]; then
     echo "FAIL: PostgreSQL required but IMPORTQ_TEST_PG_ADMIN_URL is not set"; fail=$((fail + 1))
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli_migrate

@@ -6,15 +6,11 @@
 # Usage: test_cli_serve.sh BINARY
 set -u
 bin=$1
-pass=0 fail=0
-check() {
-    local what=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
 log=$dir/serve.log
 pid=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir" "$out"' EXIT
 db="$dir/q.db"
 mkdir -p "$dir/in"
 printf 'id,name\n1,a\n2,b\n3,c\n' >"$dir/in/t.csv"
@@ -47,5 +43,4 @@ check "node marked stopped" [ "$(sqlite3 "$db" "SELECT status FROM stg_import_co
 check "logfmt lines" grep -q 'level=info msg="node started"' "$log"
 check "bad setting exits 2" bash -c "'$bin' serve --db 'sqlite:$db' --max-concurrent lots 2>/dev/null; [ \$? -eq 2 ]"
 [ "$fail" -eq 0 ] || sed 's/^/  | /' "$log"
-echo "cli_serve: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli_serve

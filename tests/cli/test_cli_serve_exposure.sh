@@ -8,14 +8,10 @@
 # Usage: test_cli_serve_exposure.sh BINARY
 set -u
 bin=$1
-pass=0 fail=0
-check() {
-    local what=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
-}
+. "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$dir" "$out"' EXIT
 db="sqlite:$dir/q.db"
 mkdir -p "$dir/in"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -75,5 +71,4 @@ timeout 20 "$bin" serve --db "$db" --import-root "$dir/in" --listen 127.0.0.1:0 
     --tls-cert "$dir/missing.pem" --tls-key "$dir/key.pem" >"$dir/missing.log" 2>&1
 check "a missing certificate exits 1" [ $? -eq 1 ]
 
-echo "cli_serve_exposure: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli_serve_exposure

@@ -8,23 +8,7 @@
 # Usage: test_cli_token.sh BINARY
 set -u
 bin=$1
-pass=0 fail=0
-out=/tmp/importq-cli-token-$$.out
-check() { # description, then a command that must succeed
-    local what=$1; shift
-    if "$@" >"$out" 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"; sed 's/^/  | /' "$out"
-    fi
-}
-expect_exit() { # code, command...
-    local code=$1; shift
-    "$@" >/dev/null 2>&1
-    local got=$?
-    [ "$got" -eq "$code" ] || { echo "exit $got, want $code: $*"; return 1; }
-}
+. "$(dirname "$0")/lib.sh"
 for tool in jq sqlite3 sha256sum; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool is needed"; exit 1; }
 done
@@ -118,5 +102,4 @@ elif [ "${IMPORTQ_REQUIRE_PG:-}" = 1 ]; then
     echo "FAIL: PostgreSQL required but IMPORTQ_TEST_PG_ADMIN_URL is not set"; fail=$((fail + 1))
 fi
 
-echo "cli_token: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli_token

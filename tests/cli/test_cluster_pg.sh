@@ -22,13 +22,7 @@
 set -u
 bin=$(readlink -f "$1")
 tools=$(dirname "$bin")
-pass=0 fail=0
-check() {
-    local what=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
-}
-# failed WHAT: count a failure that has no command to check (a timeout).
-failed() { fail=$((fail + 1)); echo "FAIL: $1"; }
+. "$(dirname "$0")/lib.sh"
 
 admin=${IMPORTQ_TEST_PG_ADMIN_URL:-}
 if [ -z "$admin" ]; then
@@ -56,6 +50,7 @@ run_as=()
 [ "$(id -u)" -eq 0 ] && run_as=(runuser -u importq-test --)
 
 cleanup() {
+    rm -f "$out"
     for p in "${started[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
     [ -n "$own_pg" ] && "${run_as[@]}" "$pgbin/pg_ctl" -D "$own_pg" -m immediate stop >/dev/null 2>&1
@@ -325,5 +320,4 @@ for scenario in ${IMPORTQ_CLUSTER_SCENARIOS:-limit crash restart}; do
     echo "$scenario: $((SECONDS - start)) s"
 done
 [ "$fail" -eq 0 ] || show_logs
-echo "cli_cluster_pg: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary cli_cluster_pg

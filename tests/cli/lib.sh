@@ -1,0 +1,42 @@
+# tests/cli/lib.sh - what the black-box CLI tests share; each test_*.sh
+# sources it first. Counts checks in pass and fail.
+#   check WHAT CMD...        CMD must succeed; its output is shown only when
+#                            it fails (FAIL: WHAT). Returns CMD's success.
+#   expect_exit CODE CMD...  CMD exits CODE (its output is dropped); says
+#                            which code it got when not. For use in check.
+#   failed WHAT              a failure with no command to check (a timeout)
+#   summary NAME             "NAME: N passed, M failed"; true when none failed
+# out is the file check writes to: the script's EXIT trap removes it.
+pass=0 fail=0
+out=${TMPDIR:-/tmp}/importq-cli-$$.out
+
+check() {
+    local what=$1
+    shift
+    if "$@" >"$out" 2>&1; then
+        pass=$((pass + 1))
+        return 0
+    fi
+    fail=$((fail + 1))
+    echo "FAIL: $what"
+    sed 's/^/  | /' "$out"
+    return 1
+}
+
+expect_exit() {
+    local code=$1
+    shift
+    "$@" >/dev/null 2>&1
+    local got=$?
+    [ "$got" -eq "$code" ] || { echo "exit $got, want $code: $*"; return 1; }
+}
+
+failed() {
+    fail=$((fail + 1))
+    echo "FAIL: $1"
+}
+
+summary() {
+    echo "$1: $pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
