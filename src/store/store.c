@@ -350,6 +350,17 @@ int store_job_audit_images(const struct job *before, const struct job *after,
     return rc;
 }
 
+void *store_grow(void *items, size_t *capacity, size_t count, size_t item_size, size_t first)
+{
+    if (count < *capacity)
+        return items;
+    size_t grown_capacity = *capacity ? *capacity * 2 : first;
+    void *grown = realloc(items, grown_capacity * item_size);
+    if (grown)
+        *capacity = grown_capacity;
+    return grown;
+}
+
 char *store_like_pattern(const char *q)
 {
     size_t len = strlen(q);

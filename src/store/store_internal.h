@@ -112,6 +112,15 @@ int store_job_audit_images(const struct job *before, const struct job *after,
  */
 char *store_like_pattern(const char *q);
 
+/*
+ * store_grow - room for element count of an array of item_size elements
+ * with *capacity of them: items itself while count < *capacity, else the
+ * array reallocated to twice the capacity (first when it is 0), with
+ * *capacity updated. NULL on OOM (items untouched and still owned by the
+ * caller).
+ */
+void *store_grow(void *items, size_t *capacity, size_t count, size_t item_size, size_t first);
+
 /* The column texts a spec contributes to a job row (all owned). */
 struct spec_texts {
     char *resources;

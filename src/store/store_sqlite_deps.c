@@ -147,14 +147,10 @@ static int id_list_add(struct id_list *list, const char *id, struct iq_error *er
 {
     if (!id || strlen(id) != UUID_STR_LEN - 1)
         return iq_error_set(err, IQ_E_DB, "stored job id \"%s\" is malformed", id ? id : "");
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 16;
-        void *grown = realloc(list->ids, capacity * sizeof(*list->ids));
-        if (!grown)
-            return nomem(err);
-        list->ids = grown;
-        list->capacity = capacity;
-    }
+    void *grown = store_grow(list->ids, &list->capacity, list->count, sizeof(*list->ids), 16);
+    if (!grown)
+        return nomem(err);
+    list->ids = grown;
     memcpy(list->ids[list->count++], id, UUID_STR_LEN);
     return 0;
 }

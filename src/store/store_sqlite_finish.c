@@ -298,14 +298,10 @@ static void lost_list_clear(struct lost_list *list)
 /* lost_add - append the current row (id, worker, attempt, max_attempts) of STMT_JOBS_LOST. */
 static int lost_add(struct lost_list *list, sqlite3_stmt *stmt, struct iq_error *err)
 {
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 8;
-        void *grown = realloc(list->items, capacity * sizeof(*list->items));
-        if (!grown)
-            return nomem(err);
-        list->items = grown;
-        list->capacity = capacity;
-    }
+    void *grown = store_grow(list->items, &list->capacity, list->count, sizeof(*list->items), 8);
+    if (!grown)
+        return nomem(err);
+    list->items = grown;
     struct lost_job *lost = &list->items[list->count];
     const char *id = (const char *)sqlite3_column_text(stmt, 0);
     if (!id || strlen(id) != UUID_STR_LEN - 1)

@@ -90,14 +90,10 @@ static int lock_from_row(sqlite3_stmt *stmt, struct lock_info *lock, struct iq_e
 static int lock_list_add(struct lock_list *list, size_t *capacity, sqlite3_stmt *stmt,
                          struct iq_error *err)
 {
-    if (list->count == *capacity) {
-        size_t grown_capacity = *capacity ? *capacity * 2 : 8;
-        void *grown = realloc(list->items, grown_capacity * sizeof(*list->items));
-        if (!grown)
-            return nomem(err);
-        list->items = grown;
-        *capacity = grown_capacity;
-    }
+    void *grown = store_grow(list->items, capacity, list->count, sizeof(*list->items), 8);
+    if (!grown)
+        return nomem(err);
+    list->items = grown;
     /* Counted first: lock_list_clear frees what a failed decode got to. */
     return lock_from_row(stmt, &list->items[list->count++], err);
 }

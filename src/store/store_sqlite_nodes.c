@@ -196,16 +196,13 @@ int sqlite_nodes_list(struct store *base, struct node_list *ret_list, struct iq_
     size_t capacity = 0;
     int rc;
     while ((rc = sqlite_stmt_next(s, stmt, "list nodes", err)) == 1) {
-        if (ret_list->count == capacity) {
-            size_t grown_capacity = capacity ? capacity * 2 : 4;
-            void *grown = realloc(ret_list->items, grown_capacity * sizeof(*ret_list->items));
-            if (!grown) {
-                rc = nomem(err);
-                break;
-            }
-            ret_list->items = grown;
-            capacity = grown_capacity;
+        void *grown = store_grow(ret_list->items, &capacity, ret_list->count,
+                                 sizeof(*ret_list->items), 4);
+        if (!grown) {
+            rc = nomem(err);
+            break;
         }
+        ret_list->items = grown;
         rc = node_from_row(stmt, &ret_list->items[ret_list->count++], err);
         if (rc < 0)
             break;

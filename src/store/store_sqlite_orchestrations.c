@@ -235,15 +235,12 @@ static int read_page_jobs(struct sqlite_store *s, struct orchestration_page *pag
     size_t count = 0, capacity = 0;
     while (rc == 0 && (rc = sqlite_stmt_next(s, stmt, "read orchestration jobs", err)) == 1) {
         rc = 0;
-        if (count == capacity) {
-            capacity = capacity ? capacity * 2 : 64;
-            struct job **grown = realloc(jobs, capacity * sizeof(*jobs));
-            if (!grown) {
-                rc = nomem(err);
-                break;
-            }
-            jobs = grown;
+        struct job **grown = store_grow(jobs, &capacity, count, sizeof(*jobs), 64);
+        if (!grown) {
+            rc = nomem(err);
+            break;
         }
+        jobs = grown;
         rc = sqlite_row_to_job(stmt, &jobs[count], err);
         if (rc == 0)
             count++;

@@ -30,14 +30,11 @@ static int phase_read(sqlite3_stmt *stmt, struct job_phase *ret_phase, struct iq
 static int phase_list_add(struct job_phase_list *list, size_t *capacity, sqlite3_stmt *stmt,
                           struct iq_error *err)
 {
-    if (list->count == *capacity) {
-        size_t grown_capacity = *capacity ? *capacity * 2 : 8;
-        struct job_phase *grown = realloc(list->items, grown_capacity * sizeof(*grown));
-        if (!grown)
-            return nomem(err);
-        list->items = grown;
-        *capacity = grown_capacity;
-    }
+    struct job_phase *grown =
+        store_grow(list->items, capacity, list->count, sizeof(*list->items), 8);
+    if (!grown)
+        return nomem(err);
+    list->items = grown;
     int rc = phase_read(stmt, &list->items[list->count], err);
     if (rc == 0)
         list->count++;

@@ -152,16 +152,13 @@ int sqlite_uploads_expired(struct store *base, int64_t cutoff_ms, struct upload_
     int rc = sqlite_binder_check(s, &b, err);
     size_t capacity = 0;
     while (rc == 0 && (rc = sqlite_stmt_next(s, stmt, "list expired uploads", err)) == 1) {
-        if (ret_list->count == capacity) {
-            size_t grown_capacity = capacity ? capacity * 2 : 8;
-            void *grown = realloc(ret_list->items, grown_capacity * sizeof(*ret_list->items));
-            if (!grown) {
-                rc = nomem(err);
-                break;
-            }
-            ret_list->items = grown;
-            capacity = grown_capacity;
+        void *grown = store_grow(ret_list->items, &capacity, ret_list->count,
+                                 sizeof(*ret_list->items), 8);
+        if (!grown) {
+            rc = nomem(err);
+            break;
         }
+        ret_list->items = grown;
         /* Counted first: upload_list_clear frees what a failed decode got to. */
         rc = upload_from_row(stmt, &ret_list->items[ret_list->count++], err);
     }

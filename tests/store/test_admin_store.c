@@ -257,6 +257,25 @@ static void test_token_create_conflict_list_revoke_touch(void **state)
     iq_error_clear(&err);
 }
 
+/* A list longer than its first allocations (8, then 16 rows) keeps every row, in order. */
+static void test_token_list_grows(void **state)
+{
+    char name[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof(name), "t%02d", i);
+        make_token(state, name, ROLE_VIEWER, &test_actor, NULL);
+    }
+    struct token_list list;
+    struct iq_error err = {0};
+    assert_int_equal(store_token_list(STORE(state), false, &list, &err), 0);
+    assert_int_equal(list.count, 20);
+    for (size_t i = 0; i < list.count; i++) {
+        snprintf(name, sizeof(name), "t%02d", (int)i);
+        assert_string_equal(list.items[i].name, name);
+    }
+    token_list_clear(&list);
+}
+
 /* Names sort bytewise on both backends (upper case before lower case). */
 static void test_token_list_is_in_byte_order(void **state)
 {
@@ -652,6 +671,7 @@ static void test_uploads_expired(void **state)
 static const struct CMUnitTest admin_tests[] = {
     cmocka_unit_test_setup_teardown(test_token_create_conflict_list_revoke_touch, fixture_setup,
                                     fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_token_list_grows, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_token_list_is_in_byte_order, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_token_changes_are_audited, fixture_setup,
