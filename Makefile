@@ -48,7 +48,8 @@ bench-import: build
 	@scripts/deps.sh bench
 	@bench/import.sh $(ROWS)
 
-# Engine: jobs/s (vs graphile-worker), claim and submit-to-start latency.
+# Engine: jobs/s (vs graphile-worker and the pgbench SQL floor), claim and
+# submit-to-start latency.
 bench-engine: build
 	@scripts/deps.sh bench
 	@BUILD=$(BUILD) bench/engine.sh $(ENGINE_JOBS)
