@@ -4,8 +4,10 @@
  * million store_job_create calls would take the benchmark's whole budget),
  * then times ROUNDS rounds of store_job_claim + store_job_finish
  * (COMPLETED) through the store, one worker, like an engine worker does.
- * The jobs mimic real ones: priorities 1..10, one exclusive table lock
- * over 8 tables, spread-out available_at.
+ * The jobs mimic real ones: UUIDv7 ids in creation order (as
+ * core/uuid7.c makes them; random ids would scatter every claim's index
+ * entries over the whole primary key), priorities 1..10, one exclusive
+ * table lock over 8 tables, spread-out available_at.
  *
  *   claim_latency DB_URL QUEUED [ROUNDS]      (ROUNDS default 200)
  *
@@ -30,7 +32,9 @@ static const struct audit_context bench_actor = {"bench", NULL, NULL};
 static const char pg_fill_sql[] =
     "INSERT INTO stg_import_queue (id, name, status, priority, available_at, resources,"
     " source, target, on_error, target_table, created_at, updated_at)"
-    " SELECT gen_random_uuid(), 'bench ' || i, 'QUEUED', 1 + i % 10,"
+    " SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING"
+    " substring(int8send((extract(epoch FROM now() - interval '2 hours') * 1000)::bigint + i)"
+    " FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid, 'bench ' || i, 'QUEUED', 1 + i % 10,"
     " now() - interval '2 hours' + i * interval '1 millisecond',"
     " jsonb_build_array(jsonb_build_object('name', 'table:t' || i % 8, 'mode', 'exclusive')),"
     " '{\"format\": \"csv\", \"path\": \"one.csv\"}',"
