@@ -113,6 +113,15 @@ int store_job_audit_images(const struct job *before, const struct job *after,
 char *store_like_pattern(const char *q);
 
 /*
+ * store_load_finish_is_fence - plan's finish_on_commit ends the very
+ * attempt its fence names (same job, worker and attempt, as a worker's
+ * own job does): the finish's owner check (RUNNING under that worker and
+ * attempt, else IQ_E_STALE) is then the fence, and a separate fence read
+ * would only repeat it.
+ */
+bool store_load_finish_is_fence(const struct load_plan *plan);
+
+/*
  * store_grow - room for element count of an array of item_size elements
  * with *capacity of them: items itself while count < *capacity, else the
  * array reallocated to twice the capacity (first when it is 0), with

@@ -524,9 +524,9 @@ int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, cons
 /*
  * pg_finish_attempt_locking - pg_finish_attempt (its own outcome as the
  * action, no job back) in a transaction that does not hold
- * PG_LOCK_JOB_GRAPH yet: it is taken in the same round trip as the job
- * row (and, for a COMPLETED report, the record). Used by load_commit's
- * finish_on_commit.
+ * PG_LOCK_JOB_GRAPH yet: it is taken in the same round trip as the
+ * record (a COMPLETED report) or the job row's read (any other). Used by
+ * load_commit's finish_on_commit.
  */
 int pg_finish_attempt_locking(struct pg_store *ps, const struct job_finish *finish,
                               const struct audit_context *actx, struct iq_error *err);

@@ -585,19 +585,6 @@ static int check_fence(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
- * finish_is_fence - the finish locks and checks the very row, worker and
- * attempt the fence names (as a worker's own job does), so the fence's
- * own read would only repeat it.
- */
-static bool finish_is_fence(const struct load_plan *plan)
-{
-    const struct job_finish *f = plan->finish_on_commit;
-    return f && plan->fence_job_id && f->job_id && f->worker && plan->fence_worker &&
-           strcmp(f->job_id, plan->fence_job_id) == 0 &&
-           strcmp(f->worker, plan->fence_worker) == 0 && f->attempt == plan->fence_attempt;
-}
-
-/*
  * fence_and_finish - the steps before COMMIT: with finish_on_commit,
  * PG_LOCK_JOB_GRAPH first (the finish locks dependants, and the lock
  * order puts the graph lock before any job row); the fence when
@@ -605,13 +592,13 @@ static bool finish_is_fence(const struct load_plan *plan)
  * the job row and checks its own worker and attempt: IQ_E_STALE like the
  * fence), so the job is COMPLETED in the same transaction as its rows.
  * When the finish is the fence itself (a worker's own job), the fence's
- * read would only repeat it: the graph lock, the job row and the record
- * then go in one round trip (pg_finish_attempt_locking).
+ * read would only repeat it (store_load_finish_is_fence): the graph lock
+ * and the finish then go in one round trip (pg_finish_attempt_locking).
  */
 static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
 {
     const struct load_plan *plan = pl->base.plan;
-    if (plan->finish_on_commit && finish_is_fence(plan)) /* the worker's own job: 1 round trip */
+    if (store_load_finish_is_fence(plan)) /* the worker's own job: 1 round trip */
         return pg_finish_attempt_locking(pl->ps, plan->finish_on_commit, plan->finish_actx, err);
     int rc = 0;
     if (plan->finish_on_commit)

@@ -534,19 +534,6 @@ static int check_fence(struct sqlite_load *load, struct iq_error *err)
     return ret;
 }
 
-/*
- * finish_checks_fence - the plan's finish_on_commit ends the fenced
- * attempt itself: its owner check (RUNNING, same worker and attempt, else
- * IQ_E_STALE) is the fence, so the fence row need not be read first.
- */
-static bool finish_checks_fence(const struct load_plan *plan)
-{
-    const struct job_finish *f = plan->finish_on_commit;
-    return f && f->job_id && f->worker && plan->fence_worker &&
-           strcmp(f->job_id, plan->fence_job_id) == 0 &&
-           strcmp(f->worker, plan->fence_worker) == 0 && f->attempt == plan->fence_attempt;
-}
-
 /* check_claim_next - a load's claim_next, checked as a claim round's. */
 static int check_claim_next(const struct load_plan *plan, struct iq_error *err)
 {
@@ -576,7 +563,7 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
     if (rc == 0)
         rc = sqlite_load_write_begin(load, err);
     const struct load_plan *plan = load->base.plan;
-    if (rc == 0 && plan->fence_job_id && !finish_checks_fence(plan))
+    if (rc == 0 && plan->fence_job_id && !store_load_finish_is_fence(plan))
         rc = check_fence(load, err);
     struct job *next = NULL;
     if (rc == 0 && plan->finish_on_commit)
