@@ -155,7 +155,7 @@ static char *claim_sql(const char *select_list, bool aging)
                   " attempt = q.attempt + 1, worker = $2, heartbeat_at = statement_timestamp(),"
                   " started_at = statement_timestamp(), finished_at = NULL, cancel_requested = false,"
                   " progress_phase = 'locking', rows_read = 0, bytes_read = 0, bytes_total = 0,"
-                  " error = NULL, updated_at = $5::timestamptz"
+                  " error = NULL, updated_at = " PG_NEXT_UPDATED_AT("$5", "q.updated_at")
                   " FROM chosen c WHERE q.id = c.id RETURNING q.*),"
                   " taken AS (INSERT INTO stg_import_resources (id, name, mode, job_id, attempt,"
                   " node, worker, acquired_at, expires_at)"

@@ -189,7 +189,8 @@ static int mark_dependants_failed(struct pg_store *ps, const char *ids_text, con
     const char *values[3] = {ids_text, error_text, time_format_rfc3339(now_ms, now_text)};
     int rc = pg_exec(ps, "failing dependent jobs",
                      "UPDATE stg_import_queue SET status = 'FAILED', error = $2::jsonb,"
-                     " finished_at = $3::timestamptz, updated_at = $3::timestamptz"
+                     " finished_at = $3::timestamptz,"
+                     " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
                      " WHERE id = ANY($1::uuid[])",
                      3, values, NULL, err);
     free(error_text);

@@ -61,7 +61,7 @@ static int release_now(struct pg_store *ps, const char *id, struct iq_error *err
     const char *values[2] = {id, time_format_rfc3339(time_now_ms(), now)};
     return pg_exec(ps, "releasing a job",
                    "UPDATE stg_import_queue SET status = 'QUEUED', available_at = now(),"
-                   " updated_at = $2::timestamptz WHERE id = $1::uuid",
+                   " updated_at = " PG_NEXT_UPDATED_AT("$2", "updated_at") " WHERE id = $1::uuid",
                    2, values, NULL, err);
 }
 
@@ -87,7 +87,8 @@ static int requeue_finished(struct pg_store *ps, const char *id, struct iq_error
                    " finished_at = NULL, cancel_requested = false, worker = NULL,"
                    " progress_phase = 'queued', available_at = now(),"
                    " max_attempts = greatest(max_attempts, attempt + 1),"
-                   " deps_pending = $2::integer, updated_at = $3::timestamptz"
+                   " deps_pending = $2::integer,"
+                   " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
                    " WHERE id = $1::uuid",
                    3, values, NULL, err);
 }

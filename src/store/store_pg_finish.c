@@ -213,7 +213,7 @@ char *pg_record_attempt_sql(const char *select_list)
         " finished_at = CASE WHEN $6::boolean THEN statement_timestamp() END,"
         " worker = NULL, progress_phase = $7, rows_read = $8::bigint,"
         " rows_inserted = $9::bigint, rows_updated = $10::bigint, rows_rejected = $11::bigint,"
-        " updated_at = $14::timestamptz FROM (SELECT x.id");
+        " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at") " FROM (SELECT x.id");
     for (size_t i = 0; i < RECORD_CHANGES; i++) {
         pg_sql_append(&sql, ", ");
         pg_append_job_column(&sql, record_changes[i], "x");

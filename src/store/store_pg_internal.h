@@ -106,6 +106,16 @@
 #define PG_NOTIFY_CHANNEL "importq"
 
 #define PG_TIME_FORMAT "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
+
+/*
+ * PG_NEXT_UPDATED_AT(param, column) - the updated_at a change of a row
+ * writes: the time in param, or 1 ms past the row's last change (column,
+ * its updated_at) when param is not later (two changes in one millisecond,
+ * or node clocks apart), so updated_at strictly increases on every change
+ * and a reader or an audit image always sees that the row changed.
+ */
+#define PG_NEXT_UPDATED_AT(param, column) \
+    "greatest(" param "::timestamptz, " column " + interval '1 millisecond')"
 #define MS_PER_DAY (24 * 3600 * 1000LL)
 
 #define PG_SQLSTATE_QUERY_CANCELED "57014"

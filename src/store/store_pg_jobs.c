@@ -439,7 +439,7 @@ static int update_job_row(struct pg_store *ps, const struct job *job, const stru
                  " error = coalesce($15::jsonb, error),"
                  " finished_at = CASE WHEN $15::jsonb IS NULL THEN finished_at"
                  " ELSE $16::timestamptz END,"
-                 " updated_at = $16::timestamptz"
+                 " updated_at = " PG_NEXT_UPDATED_AT("$16", "updated_at")
                  " WHERE id = $1::uuid",
                  16, values, NULL, err);
     free(error_text);
@@ -540,7 +540,8 @@ static int cancel_waiting_job(struct pg_store *ps, const char *id, const char *a
     const char *values[3] = {id, error_text, time_format_rfc3339(now_ms, now)};
     int rc = pg_exec(ps, "cancelling a job",
                      "UPDATE stg_import_queue SET status = 'CANCELLED', error = $2::jsonb,"
-                     " finished_at = $3::timestamptz, updated_at = $3::timestamptz"
+                     " finished_at = $3::timestamptz,"
+                     " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
                      " WHERE id = $1::uuid",
                      3, values, NULL, err);
     free(error_text);
@@ -554,7 +555,7 @@ static int request_cancel(struct pg_store *ps, const char *id, int64_t now_ms, s
     const char *values[2] = {id, time_format_rfc3339(now_ms, now)};
     return pg_exec(ps, "requesting a cancel",
                    "UPDATE stg_import_queue SET cancel_requested = true,"
-                   " updated_at = $2::timestamptz WHERE id = $1::uuid",
+                   " updated_at = " PG_NEXT_UPDATED_AT("$2", "updated_at") " WHERE id = $1::uuid",
                    2, values, NULL, err);
 }
 

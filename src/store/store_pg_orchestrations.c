@@ -66,7 +66,8 @@ static int refresh_one(struct pg_store *ps, const char *id, struct iq_error *err
     values[1] = job_status_name(orchestration_status(&tally));
     values[2] = time_format_rfc3339(time_now_ms(), now);
     return pg_exec(ps, "updating an orchestration's status",
-                   "UPDATE stg_import_coordination SET status = $2, updated_at = $3::timestamptz"
+                   "UPDATE stg_import_coordination SET status = $2,"
+                   " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
                    " WHERE id = $1::uuid AND kind = 'orchestration' AND status <> $2",
                    3, values, NULL, err);
 }
@@ -111,7 +112,7 @@ int pg_orchestration_mark_running(struct pg_store *ps, const char *orchestration
     const char *values[2] = {orchestration_id, time_format_rfc3339(time_now_ms(), now)};
     return pg_exec(ps, "marking an orchestration running",
                    "UPDATE stg_import_coordination SET status = 'RUNNING',"
-                   " updated_at = $2::timestamptz"
+                   " updated_at = " PG_NEXT_UPDATED_AT("$2", "updated_at")
                    " WHERE id = $1::uuid AND kind = 'orchestration' AND status <> 'RUNNING'",
                    2, values, NULL, err);
 }

@@ -64,6 +64,16 @@
     " FROM importq_job_deps d WHERE d.job_id = q.id ORDER BY depends_on_id)) "                     \
     "AS " column
 #define SQL_COLUMN(name, column, kind) SQL_COLUMN_##kind(column)
+/*
+ * NEXT_UPDATED_AT(param) - the updated_at a change of a row writes: the
+ * time in param, or 1 ms past the row's last change when param is not later
+ * (two changes in one millisecond, or a clock that stepped back), so
+ * updated_at strictly increases on every change and a reader or an audit
+ * image always sees that the row changed. The times are fixed-width RFC
+ * 3339 text, so max() compares them as times.
+ */
+#define NEXT_UPDATED_AT(param)                                                                     \
+    "max(" param ", strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds'))"
 #define JOB_SELECT "SELECT " JOB_COLUMNS(SQL_COLUMN) " FROM stg_import_queue q"
 
 _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
@@ -103,10 +113,11 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                    " expires_at = excluded.expires_at")                                            \
     X(JOB_MARK_RUNNING,                                                                            \
       "UPDATE stg_import_queue SET status = 'RUNNING', attempt = attempt + 1, worker = ?2,"        \
-      " heartbeat_at = ?3, started_at = ?3, updated_at = ?3, finished_at = NULL,"                  \
-      " cancel_requested = 0, progress_phase = 'locking', error = NULL, rows_read = 0,"            \
-      " bytes_read = 0, bytes_total = 0, rows_inserted = 0, rows_updated = 0, rows_rejected = 0"   \
-      " WHERE id = ?1 AND status = 'QUEUED'")                                                      \
+      " heartbeat_at = ?3, started_at = ?3, finished_at = NULL,"                                   \
+      " updated_at = " NEXT_UPDATED_AT("?3") ", cancel_requested = 0,"                             \
+      " progress_phase = 'locking', error = NULL,"                                                 \
+      " rows_read = 0, bytes_read = 0, bytes_total = 0, rows_inserted = 0, rows_updated = 0,"      \
+      " rows_rejected = 0 WHERE id = ?1 AND status = 'QUEUED'")                                    \
     X(JOB_HEARTBEAT,                                                                               \
       "UPDATE stg_import_queue SET heartbeat_at = ?4, progress_phase = coalesce(?5,"               \
       " progress_phase), rows_read = coalesce(?6, rows_read), bytes_read = coalesce(?7,"           \
@@ -130,9 +141,10 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
       "UPDATE stg_import_queue SET status = ?2, available_at = coalesce(?3, available_at),"        \
       " worker = NULL, error = ?4, attempts = ?5, progress_phase = ?6, rows_read = ?7,"            \
       " rows_inserted = ?8, rows_updated = ?9, rows_rejected = ?10, finished_at = ?11,"            \
-      " updated_at = ?12 WHERE id = ?1 AND status = 'RUNNING'")                                    \
+      " updated_at = " NEXT_UPDATED_AT("?12") " WHERE id = ?1 AND status = 'RUNNING'")             \
     X(DEPENDANTS_RELEASE,                                                                          \
-      "UPDATE stg_import_queue SET deps_pending = deps_pending - 1, updated_at = ?2"               \
+      "UPDATE stg_import_queue SET deps_pending = deps_pending - 1,"                               \
+      " updated_at = " NEXT_UPDATED_AT("?2")                                                       \
       " WHERE id IN (SELECT job_id FROM importq_job_deps WHERE depends_on_id = ?1)"                \
       " AND +status IN ('HELD', 'QUEUED') AND deps_pending > 0")                                   \
     X(PERF_INSERT, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"     \
@@ -142,10 +154,12 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                  " INDEXED BY stg_import_queue_running"                                            \
                  " WHERE status = 'RUNNING' AND heartbeat_at < ?1 ORDER BY heartbeat_at")          \
     X(JOB_RELEASE_NOW, "UPDATE stg_import_queue SET status = 'QUEUED',"                            \
-                       " available_at = min(available_at, ?2), updated_at = ?2"                    \
+                       " available_at = min(available_at, ?2),"                                    \
+                       " updated_at = " NEXT_UPDATED_AT("?2")                                      \
                        " WHERE id = ?1 AND status IN ('HELD', 'QUEUED')")                          \
     X(JOB_RERUN, "UPDATE stg_import_queue SET status = 'QUEUED', available_at = ?2,"               \
-                 " updated_at = ?2, deps_pending = ?3, error = NULL, finished_at = NULL,"          \
+                 " updated_at = " NEXT_UPDATED_AT("?2") ", deps_pending = ?3, error = NULL,"       \
+                 " finished_at = NULL,"                                                            \
                  " cancel_requested = 0, worker = NULL, progress_phase = 'queued',"                \
                  " max_attempts = max(max_attempts, attempt + 1)"                                  \
                  " WHERE id = ?1 AND status IN ('FAILED', 'CANCELLED')")                           \
@@ -219,7 +233,8 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                             " VALUES (?1, 'orchestration', ?2, 'QUEUED', ?3, ?4, ?5, ?5)")         \
     X(ORCHESTRATION_TALLY, "SELECT status, CASE WHEN attempt > 0 THEN 1 ELSE 0 END, count(*)"      \
                            " FROM stg_import_queue WHERE orchestration_id = ?1 GROUP BY 1, 2")     \
-    X(ORCHESTRATION_SET_STATUS, "UPDATE stg_import_coordination SET status = ?2, updated_at = ?3"  \
+    X(ORCHESTRATION_SET_STATUS, "UPDATE stg_import_coordination SET status = ?2,"                  \
+                                " updated_at = " NEXT_UPDATED_AT("?3")                             \
                                 " WHERE id = ?1 AND kind = 'orchestration' AND status <> ?2")      \
     X(ORCHESTRATION_BY_ID, "SELECT " ORCHESTRATION_COLUMNS " FROM stg_import_coordination"         \
                            " WHERE id = ?1 AND kind = 'orchestration'")                            \
@@ -268,11 +283,14 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                   " resources = ?9, source = ?10, target = ?11, on_error = ?12, "                  \
                   "target_table = ?13,"                                                            \
                   " status = coalesce(?14, status), error = coalesce(?15, error),"                 \
-                  " finished_at = coalesce(?16, finished_at), updated_at = ?17"                    \
+                  " finished_at = coalesce(?16, finished_at),"                                     \
+                  " updated_at = " NEXT_UPDATED_AT("?17")                                          \
                   " WHERE id = ?1 AND status IN ('HELD', 'QUEUED')")                               \
     X(JOB_FINISH_WAITING, "UPDATE stg_import_queue SET status = ?2, error = ?3, finished_at = ?4," \
-                          " updated_at = ?4 WHERE id = ?1 AND status IN ('HELD', 'QUEUED')")       \
-    X(JOB_REQUEST_CANCEL, "UPDATE stg_import_queue SET cancel_requested = 1, updated_at = ?2"      \
+                          " updated_at = " NEXT_UPDATED_AT("?4")                                   \
+                          " WHERE id = ?1 AND status IN ('HELD', 'QUEUED')")                       \
+    X(JOB_REQUEST_CANCEL, "UPDATE stg_import_queue SET cancel_requested = 1,"                      \
+                          " updated_at = " NEXT_UPDATED_AT("?2")                                   \
                           " WHERE id = ?1 AND status = 'RUNNING' AND cancel_requested = 0")        \
     X(DEP_INSERT, "INSERT INTO importq_job_deps (job_id, depends_on_id) VALUES (?1, ?2)")          \
     X(DEPS_DELETE, "DELETE FROM importq_job_deps WHERE job_id = ?1")                               \

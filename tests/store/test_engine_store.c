@@ -724,6 +724,26 @@ static void test_cancel_requested_suppresses_retry(void **state)
 /* Execute                                                             */
 /* ------------------------------------------------------------------ */
 
+/* A start and an end each move updated_at on, even past a clock that stepped back. */
+static void test_claim_and_finish_advance_updated_at(void **state)
+{
+    char a[UUID_STR_LEN];
+    create_job(state, "t_a", 5, NULL, a);
+    int64_t future_ms = 0;
+    assert_int_equal(time_parse_rfc3339("2099-01-01T00:00:00.000Z", &future_ms), 0);
+    fixture_exec_fmt(FIX(state),
+                     "UPDATE stg_import_queue SET updated_at = '2099-01-01T00:00:00.000Z'"
+                     " WHERE id = '%s'", a);
+    struct job *job = claim_expect(state, 10, a);
+    assert_int_equal(job->updated_at_ms, future_ms + 1);
+    finish_ok(state, job, JOB_COMPLETED, 0);
+    job_free(job);
+    job = get_job(state, a);
+    assert_int_equal(job->status, JOB_COMPLETED);
+    assert_int_equal(job->updated_at_ms, future_ms + 2);
+    job_free(job);
+}
+
 static int execute(void **state, const char *id, struct job **ret_job)
 {
     struct iq_error err = {0};
@@ -1365,6 +1385,7 @@ static const struct CMUnitTest engine_tests[] = {
     TEST(test_finish_cancelled_cascades),
     TEST(test_finish_by_someone_else_is_stale),
     TEST(test_cancel_requested_suppresses_retry),
+    TEST(test_claim_and_finish_advance_updated_at),
     TEST(test_execute_held_and_future_jobs),
     TEST(test_execute_failed_and_cancelled_jobs),
     TEST(test_rescue_requeues_lost_job_once),
