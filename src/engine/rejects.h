@@ -1,14 +1,17 @@
 /*
  * rejects.h - the rejected rows of one attempt, kept in memory while the
  * import runs and written to the store (importq_job_rejects) in batches
- * once it has ended.
+ * at its end: on the service database inside the load's own transaction,
+ * just before the COMMIT that also completes the job (so the job is never
+ * COMPLETED without its rejects, and a load that does not commit keeps
+ * none); otherwise once import_run has returned.
  *
- * Why after, not during: while a load runs, its transaction may hold the
+ * Why not during: while a load runs, its transaction may hold the
  * database's write lock (SQLite: the checks, which report rejects, run
- * inside the final write transaction), so a write of the
- * rejects from the same thread on any connection would wait for a lock
- * its own thread holds. Once import_run has returned no load transaction
- * is open and the worker's own connection is free. Memory stays bounded:
+ * inside the final write transaction), so a write of the rejects from the
+ * same thread on another connection would wait for a lock its own thread
+ * holds; on the load's own connection they join its transaction. Memory
+ * stays bounded:
  * at most REJECTS_KEPT_MAX rows are kept per attempt (values are already
  * cut to IMPORT_REJECT_VALUE_MAX by the pipeline); beyond that they are
  * counted, and one last row says how many were not kept.

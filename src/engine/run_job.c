@@ -12,7 +12,8 @@
  *                the same transaction claims this worker's next job
  *                (claim_next), so going from one job to the next costs
  *                no claim transaction of its own
- *   3. record    rejects, then the attempt's end:
+ *   3. record    rejects (on the service database already committed with
+ *                the rows), then the attempt's end:
  *
  *   outcome                                  job ends          retry
  *   success                                  COMPLETED         -
@@ -215,10 +216,24 @@ static struct job_result job_result_from(const struct import_result *r, bool lan
     };
 }
 
-/* before_commit_cb - the final counts go into the finish the store commits. */
+/*
+ * before_commit_cb - the final counts go into the finish the store commits,
+ * and on the service database the rejects go into the same transaction: a
+ * client that sees COMPLETED finds them (they used to follow the commit,
+ * and GET .../rejects could come back empty in between). A failure to
+ * write them fails the COMMIT on PostgreSQL (the attempt is retried).
+ */
 static void before_commit_cb(const struct import_result *result, void *arg)
 {
     struct run_context *ctx = arg;
+    if (!ctx->own_target) {
+        struct iq_error err = {0};
+        if (reject_buffer_flush(&ctx->rejects, ctx->target, ctx->job->id, ctx->job->attempt,
+                                &err) < 0)
+            log_event(LOG_WARN, "cannot keep the job's rejects", "job", ctx->job->id, "error",
+                      iq_error_message(&err), NULL);
+        iq_error_clear(&err);
+    }
     phases_from_result(ctx, result);
     ctx->commit_finish.result = job_result_from(result, true);
     ctx->commit_finish.phases = ctx->phases;
@@ -386,19 +401,14 @@ static void log_int(char *buf, size_t size, int64_t value)
     snprintf(buf, size, "%lld", (long long)value);
 }
 
-/* record - rejects, then the attempt's end (unless it landed with the data). */
+/* record - rejects, then the attempt's end (unless both landed with the data). */
 static void record(struct run_context *ctx, const struct outcome *o, enum cancel_reason reason)
 {
     struct worker *w = ctx->worker;
     const struct job *job = ctx->job;
     struct iq_error err = {0};
-    if (o->finished_on_commit) {
-        if (reject_buffer_flush(&ctx->rejects, w->store, job->id, job->attempt, &err) < 0)
-            log_event(LOG_WARN, "cannot keep the job's rejects", "job", job->id, "error",
-                      iq_error_message(&err), NULL);
-        iq_error_clear(&err);
+    if (o->finished_on_commit)
         return;
-    }
     if (reject_buffer_flush(&ctx->rejects, w->store, job->id, job->attempt, &err) < 0)
         log_event(LOG_WARN, "cannot keep the job's rejects", "job", job->id, "error",
                   iq_error_message(&err), NULL);

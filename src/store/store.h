@@ -225,7 +225,9 @@ struct store_ops {
                        void *backoff_ctx, const struct audit_context *actx, int *ret_rescued,
                        struct iq_error *err);
 
-    /* Keep rejected rows of one attempt (appended; seq continues). */
+    /* Keep rejected rows of one attempt (appended; seq continues). Called
+     * on a connection whose load is promoted but not yet committed, the
+     * rows go into that load's transaction: they land iff it commits. */
     int (*job_rejects_add)(struct store *s, const char *job_id, int attempt,
                            const struct job_reject_row *rows, size_t count, struct iq_error *err);
 

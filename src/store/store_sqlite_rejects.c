@@ -67,7 +67,9 @@ static int add_locked(struct sqlite_store *s, const char *job_id, int attempt,
 /*
  * sqlite_job_rejects_add - see store_ops.job_rejects_add: the rows in one
  * BEGIN IMMEDIATE transaction, numbered on from the attempt's last seq
- * (the write lock keeps two batches from taking the same numbers).
+ * (the write lock keeps two batches from taking the same numbers); inside
+ * the connection's open load transaction (before its COMMIT), the rows
+ * join that transaction instead.
  * IQ_E_NOT_FOUND for an unknown job. Nothing is kept on failure.
  */
 int sqlite_job_rejects_add(struct store *base, const char *job_id, int attempt,
@@ -80,6 +82,8 @@ int sqlite_job_rejects_add(struct store *base, const char *job_id, int attempt,
         return 0;
     if (!rows)
         return iq_error_set(err, IQ_E_INVALID, "no rows to keep");
+    if (!sqlite3_get_autocommit(s->db)) /* a load's transaction is open: join it */
+        return add_locked(s, job_id, attempt, rows, count, err);
     int rc = sqlite_tx_begin(s, err);
     if (rc < 0)
         return rc;

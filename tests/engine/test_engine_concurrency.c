@@ -307,7 +307,15 @@ static int64_t submit_latency(struct fixture *f, struct import_root *root, struc
     return latency[RUNS / 2];
 }
 
-static void test_idle_engine_starts_a_job_within_50ms(void **state)
+/*
+ * An idle engine is woken by a submission, not by its poll: with the poll
+ * at 5 s, a median submit-to-start under 1 s can only come from the wake-up
+ * (in-process) or from another process's commit being noticed (NOTIFY on
+ * PostgreSQL, data_version on SQLite). How fast the wake-up is (a few ms)
+ * is measured by bench/engine.sh, not asserted here: a loaded 2-core
+ * machine can stall any thread for tens of ms.
+ */
+static void test_idle_engine_is_woken_not_polled(void **state)
 {
     struct fixture *f = FIX(state);
     struct import_root root;
@@ -316,10 +324,8 @@ static void test_idle_engine_starts_a_job_within_50ms(void **state)
     test_engine_options(f, &root, &opts);
     opts.poll_ms = 5000; /* a poll must not be what starts the job */
     struct engine *engine = start_engine(&opts);
-    assert_true(submit_latency(f, &root, engine, true, "woken") < 50);
-    /* Another process's submission: LISTEN/NOTIFY on PostgreSQL, the
-     * database's data_version on SQLite. */
-    assert_true(submit_latency(f, &root, engine, false, "notified") < 50);
+    assert_true(submit_latency(f, &root, engine, true, "woken") < opts.poll_ms / 5);
+    assert_true(submit_latency(f, &root, engine, false, "notified") < opts.poll_ms / 5);
     engine_stop(engine, 1000);
     import_root_remove(&root);
 }
@@ -329,7 +335,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_shared_holders_run_together, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_max_concurrent_across_nodes, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_cancel_complete_race_200_times, fixture_setup, fixture_teardown),
-    cmocka_unit_test_setup_teardown(test_idle_engine_starts_a_job_within_50ms, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_idle_engine_is_woken_not_polled, fixture_setup, fixture_teardown),
 };
 
 int main(void)

@@ -111,7 +111,7 @@ int fixture_group_teardown(void **state)
 
 /*
  * PostgreSQL: empty every service table (the audit trail too) and drop the
- * tables tests created. SQLite
+ * tables, triggers and functions tests created. SQLite
  * needs nothing: each test gets a new file.
  */
 static int reset_database(struct fixture *f)
@@ -130,7 +130,15 @@ static int reset_database(struct fixture *f)
         "DO $$ DECLARE t text; BEGIN"
         " FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         " AND tablename NOT LIKE 'stg\\_%' AND tablename NOT LIKE 'importq\\_%' LOOP"
-        " EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', t); END LOOP; END $$");
+        " EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', t); END LOOP;"
+        " FOR t IN SELECT format('%I ON %I', g.tgname, c.relname) FROM pg_trigger g"
+        " JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND NOT g.tgisinternal LOOP"
+        " EXECUTE 'DROP TRIGGER ' || t; END LOOP;"
+        " FOR t IN SELECT p.oid::regprocedure::text FROM pg_proc p"
+        " JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = 'public' AND p.proname NOT LIKE 'importq\\_%' LOOP"
+        " EXECUTE 'DROP FUNCTION ' || t || ' CASCADE'; END LOOP; END $$");
 }
 
 int fixture_setup(void **state)
