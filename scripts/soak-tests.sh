@@ -27,8 +27,9 @@ regex=()
 [ -n "${SOAK_REGEX:-}" ] && regex=(-R "$SOAK_REGEX")
 
 # failures LOG - one line per failed test in a round's ctest log:
-# "suite<TAB>test". cmocka groups are "suite/backend" (the line before a
-# group's tests names it); the shell suites print "FAIL: what", the Python
+# "suite<TAB>test". The store fixture names each backend's group
+# ("[ BACKEND  ] suite/backend") before its tests; the shell suites print
+# "FAIL: what", the Python
 # one "FAIL: test" or "ERROR: test"; a suite that failed without naming a
 # test (a crash, a timeout) counts as "(whole suite)".
 failures() {
@@ -41,7 +42,7 @@ failures() {
         }
         /Test +#[0-9]+: / { flush(); suite = ""; next }
         suite == "" { next }
-        /^\[==========\] .*: Running/ { group = $2; sub(/:$/, "", group); next }
+        /^\[ BACKEND  \] / { group = $NF; next }
         /^\[  FAILED  \] [A-Za-z_0-9]+$/ { print suite "\t" (group ? group ": " : "") $4; named = 1; next }
         /^(FAIL|ERROR): / { line = $0; print suite "\t" line; named = 1; next }
         END { flush() }

@@ -107,9 +107,12 @@ stop_node() {
     wait "$1"
 }
 # sample URL SQL FILE SECONDS: run SQL every SECONDS into FILE (one line
-# each) until killed; its pid in $sampler_pid.
+# each) until killed; its pid in $sampler_pid. One psql per sample, so
+# each line is in FILE as soon as it was read (psql \watch into a file
+# kept up to 4 KB, some 25 s of samples, in its buffer).
 sample() {
-    printf '%s;\n\\watch %s\n' "$2" "$4" | psql -XAtq "$1" >"$3" 2>/dev/null &
+    : >"$3"
+    (while :; do q "$1" "$2" >>"$3"; sleep "$4"; done) &
     sampler_pid=$!
     started+=("$sampler_pid")
 }
@@ -194,7 +197,7 @@ scenario_crash() {
     done_ok() { [ "$(q "$url" "SELECT status FROM stg_import_queue WHERE id = '$id'")" = COMPLETED ]; }
     wait_until 90 "the rescued job COMPLETED" done_ok || { failed "crash: the job did not complete"; show_logs; }
     saw_all() { grep -qx "$rows" "$dir/big-count.txt"; }
-    check "crash: the sampler saw the full count once it landed" wait_until 10 "a sample of the full count" saw_all
+    check "crash: the sampler saw the full count once it landed" wait_until 30 "a sample of the full count" saw_all
     kill "$sampler_pid" 2>/dev/null
     wait "$sampler_pid" 2>/dev/null
     local samples partial

@@ -294,6 +294,13 @@ static inline struct job *get_job(struct fixture *f, const char *id)
     return job;
 }
 
+/*
+ * How long a test waits for a job to reach a status before calling it
+ * stuck: a bound on a hang, not a speed check (those are bench/'s). A
+ * loaded 2-core machine has taken 12 s for a job that takes 0.3 s alone.
+ */
+#define JOB_END_BOUND_MS 60000
+
 /* wait_status - until the job's status is in mask; returns it (job_free). */
 static inline struct job *wait_status(struct fixture *f, const char *id, unsigned mask,
                                       int64_t timeout_ms)

@@ -114,7 +114,7 @@ static void test_priority_then_fifo_with_one_worker(void **state)
     struct engine *engine = start_engine(&opts);
     int64_t previous_start = 0;
     for (int i = 0; i < N; i++) {
-        struct job *job = wait_status(f, ids[order[i]], FINAL_STATUSES, 30000);
+        struct job *job = wait_status(f, ids[order[i]], FINAL_STATUSES, JOB_END_BOUND_MS);
         assert_int_equal(job->status, JOB_COMPLETED);
         assert_true(job->started_at_ms >= previous_start);
         previous_start = job->started_at_ms;
@@ -187,10 +187,10 @@ static void test_timeout_fails_and_lands_nothing(void **state)
     test_engine_options(f, &root, &opts);
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
-    struct job *job = wait_status(f, id, STATUS_BIT(JOB_RUNNING) | FINAL_STATUSES, 5000);
+    struct job *job = wait_status(f, id, STATUS_BIT(JOB_RUNNING) | FINAL_STATUSES, JOB_END_BOUND_MS);
     int64_t started = time_monotonic_ms();
     job_free(job);
-    job = wait_status(f, id, FINAL_STATUSES, 10000);
+    job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     int64_t took = time_monotonic_ms() - started;
     assert_int_equal(job->status, JOB_FAILED);
     assert_string_equal(error_code(job), "timeout");
@@ -244,7 +244,7 @@ static void test_retry_with_backoff_until_source_appears(void **state)
         fail_msg("retry available %lld ms after the failure, want about 800", (long long)delay);
     write_rows(&root, "late.csv", 1, 5);
 
-    job = wait_status(f, id, FINAL_STATUSES, 10000);
+    job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->attempt, 2);
     assert_true(job->started_at_ms >= available_at);
@@ -336,7 +336,7 @@ static void cancel_running(void **state, const char *table, const char *mode)
     job_free(job);
     if (answered > 1000)
         fail_msg("%s: the cancel took %lld ms to answer", mode, (long long)answered);
-    job = wait_status(f, id, FINAL_STATUSES, 5000);
+    job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     int64_t took = time_monotonic_ms() - asked;
     assert_int_equal(job->status, JOB_CANCELLED);
     job_free(job);
@@ -463,7 +463,7 @@ static void test_writers_get_in_while_job_loads(void **state)
     job_free(job);
 
     fifo_source_finish(&src); /* the file ends: the job lands it */
-    job = wait_status(f, id, FINAL_STATUSES, 20000);
+    job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     int64_t landed = job->result.rows_inserted;
     job_free(job);
@@ -505,7 +505,7 @@ static void test_execute_held_and_failed(void **state)
     create_csv_job(f, "held", "held.csv", "append", "\"hold\": true", held);
     create_csv_job(f, "failing", "missing.csv", "append", "\"max_attempts\": 1", failed);
     engine_wake(engine);
-    struct job *job = wait_status(f, failed, FINAL_STATUSES, 10000);
+    struct job *job = wait_status(f, failed, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_FAILED);
     assert_string_equal(error_code(job), "import_failed");
     job_free(job);
@@ -514,14 +514,14 @@ static void test_execute_held_and_failed(void **state)
     job_free(job);
 
     execute_job(f, engine, held);
-    job = wait_status(f, held, FINAL_STATUSES, 10000);
+    job = wait_status(f, held, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->result.rows_inserted, 4);
     job_free(job);
 
     write_rows(&root, "missing.csv", 1, 2);
     execute_job(f, engine, failed);
-    job = wait_status(f, failed, FINAL_STATUSES, 10000);
+    job = wait_status(f, failed, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->attempt, 2);
     job_free(job);
@@ -563,7 +563,7 @@ static void test_rescue_of_vanished_worker(void **state)
     opts.lease_ms = 1500;
     opts.retry_base_ms = 50;
     struct engine *engine = start_engine(&opts);
-    struct job *job = wait_status(f, id, FINAL_STATUSES, 15000);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->attempt, 2);
     char *history = attempts_text(job);
@@ -640,7 +640,7 @@ static void test_source_escaping_root_fails_without_retry(void **state)
     test_engine_options(f, &root, &opts);
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
-    struct job *job = wait_status(f, id, FINAL_STATUSES, 10000);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_FAILED);
     assert_string_equal(error_code(job), "invalid_source");
     assert_int_equal(job->attempt, 1);
@@ -707,14 +707,14 @@ static void test_rejects_are_kept_and_rejected_jobs_do_not_retry(void **state)
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
 
-    struct job *job = wait_status(f, aborted, FINAL_STATUSES, 10000);
+    struct job *job = wait_status(f, aborted, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_FAILED);
     assert_string_equal(error_code(job), "rejected");
     assert_int_equal(job->attempt, 1); /* the same file gives the same rows */
     job_free(job);
     assert_true(count_rejects(f, aborted) >= 1);
 
-    job = wait_status(f, skipped, FINAL_STATUSES, 10000);
+    job = wait_status(f, skipped, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->result.rows_inserted, 2);
     assert_int_equal(job->result.rows_rejected, 2);
@@ -775,11 +775,11 @@ static void test_named_target_database(void **state)
     opts.config = &cfg;
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
-    struct job *job = wait_status(f, id, FINAL_STATUSES, 10000);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->result.rows_inserted, 7);
     job_free(job);
-    job = wait_status(f, unknown, FINAL_STATUSES, 10000);
+    job = wait_status(f, unknown, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_FAILED);
     assert_string_equal(error_code(job), "invalid_target");
     assert_int_equal(job->attempt, 1);
@@ -835,7 +835,7 @@ static void test_shutdown_requeues_running_job(void **state)
     /* The next node picks it up. */
     write_rows(&root, "interrupted.csv", 1, 9);
     engine = start_engine(&opts);
-    job = wait_status(f, id, FINAL_STATUSES, 10000);
+    job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     job_free(job);
     engine_stop(engine, 1000);
@@ -881,7 +881,7 @@ static void test_uploads_swept_after_their_job_completed(void **state)
     opts.upload_sweep_every_ms = 100;
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
-    struct job *job = wait_status(f, id, FINAL_STATUSES, 10000);
+    struct job *job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     job_free(job);
     assert_int_equal(count_rows(f, "from_upload", NULL), 2);

@@ -120,7 +120,7 @@ static void test_shared_holders_run_together(void **state)
     opts.max_concurrent = 4;
     struct engine *engine = start_engine(&opts);
 
-    int64_t end = time_monotonic_ms() + 10000;
+    int64_t end = time_monotonic_ms() + JOB_END_BOUND_MS;
     while (running_among(f, ids, SHARED) < SHARED) {
         if (time_monotonic_ms() > end)
             fail_msg("the shared holders never ran together");
@@ -136,13 +136,13 @@ static void test_shared_holders_run_together(void **state)
         fifo_source_finish(&sources[i]);
     int64_t last_shared_finish = 0;
     for (int i = 0; i < SHARED; i++) {
-        struct job *job = wait_status(f, ids[i], FINAL_STATUSES, 10000);
+        struct job *job = wait_status(f, ids[i], FINAL_STATUSES, JOB_END_BOUND_MS);
         assert_int_equal(job->status, JOB_COMPLETED);
         if (job->finished_at_ms > last_shared_finish)
             last_shared_finish = job->finished_at_ms;
         job_free(job);
     }
-    struct job *job = wait_status(f, exclusive, FINAL_STATUSES, 10000);
+    struct job *job = wait_status(f, exclusive, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_true(job->started_at_ms >= last_shared_finish);
     job_free(job);
@@ -254,7 +254,7 @@ static void test_cancel_complete_race_200_times(void **state)
             fail_msg("cancel %d: %s", i, iq_error_message(&err));
         iq_error_clear(&err);
         job_free(job);
-        job = wait_status(f, id, FINAL_STATUSES, 10000);
+        job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
         snprintf(where, sizeof(where), "id = %d", i);
         int64_t landed = count_rows(f, "race", where);
         if (job->status == JOB_COMPLETED) {
@@ -296,7 +296,7 @@ static int64_t submit_latency(struct fixture *f, struct import_root *root, struc
         create_csv_job(f, label, name, "append", NULL, id);
         if (wake)
             engine_wake(engine);
-        struct job *job = wait_status(f, id, FINAL_STATUSES, 5000);
+        struct job *job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
         assert_int_equal(job->status, JOB_COMPLETED);
         latency[i] = job->started_at_ms - job->created_at_ms;
         job_free(job);

@@ -394,6 +394,14 @@ static bool backend_wanted(const char *backend)
     return !only || !*only || strcmp(only, backend) == 0;
 }
 
+/* print_group - names the backend before its tests (cmocka's own output
+ * does not), so a failure in a log says where it happened. */
+static void print_group(const char *group)
+{
+    printf("[ BACKEND  ] %s\n", group);
+    fflush(stdout);
+}
+
 int fixture_run_backends(const char *suite, const char *label, const struct CMUnitTest *tests,
                          size_t count)
 {
@@ -401,6 +409,7 @@ int fixture_run_backends(const char *suite, const char *label, const struct CMUn
     int failed = 0, sqlite_ran = 0, pg_ran = 0;
     if (backend_wanted("sqlite")) {
         snprintf(group, sizeof(group), "%s/sqlite", suite);
+        print_group(group);
         failed += _cmocka_run_group_tests(group, tests, count, fixture_group_setup_sqlite,
                                           fixture_group_teardown);
         sqlite_ran = (int)count;
@@ -408,6 +417,7 @@ int fixture_run_backends(const char *suite, const char *label, const struct CMUn
     const char *require = getenv("IMPORTQ_REQUIRE_PG");
     if (backend_wanted("postgres") && fixture_pg_available()) {
         snprintf(group, sizeof(group), "%s/postgres", suite);
+        print_group(group);
         failed += _cmocka_run_group_tests(group, tests, count, fixture_group_setup_postgres,
                                           fixture_group_teardown);
         pg_ran = (int)count;
