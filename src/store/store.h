@@ -34,6 +34,10 @@ struct store;
 struct store_options {
     int busy_timeout_ms;        /* SQLite busy_timeout; default 5000 */
     int connect_timeout_s;      /* PostgreSQL connect_timeout; default 10 */
+    /* PostgreSQL: the schemas import targets resolve in, a comma list
+     * (target_schemas_parse); NULL or "": the connection's
+     * current_schema(). SQLite writes only its main database. */
+    const char *target_schemas;
 };
 
 /* What job_create needs beyond the spec. */
@@ -341,8 +345,8 @@ struct store {
 /*
  * store_open - connect to url ("sqlite:PATH", "postgres://…",
  * "postgresql://…"). opts may be NULL (defaults). Returns 0 and a new store
- * (store_close), or IQ_E_INVALID for an unknown scheme, IQ_E_DB when the
- * connection fails.
+ * (store_close), or IQ_E_INVALID for an unknown scheme or a bad
+ * opts->target_schemas, IQ_E_DB when the connection fails.
  */
 int store_open(const char *url, const struct store_options *opts, struct store **ret_store,
                struct iq_error *err);

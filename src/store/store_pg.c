@@ -93,7 +93,7 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
     [STMT_CLAIM] = {"iq_claim", false, NULL, 5, pg_claim_sql},
     [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 6, pg_claim_aging_sql},
     [STMT_RECORD_ATTEMPT] = {"iq_record_attempt", false, NULL, 17, pg_record_attempt_sql},
-    [STMT_DESCRIBE] = {"iq_describe", false, NULL, 1, pg_describe_sql},
+    [STMT_DESCRIBE] = {"iq_describe", false, NULL, 2, pg_describe_sql},
 };
 
 /* ------------------------------------------------------------------ */
@@ -765,8 +765,10 @@ static const struct store_ops pg_ops = {
  * store_pg_open - connect to conninfo (a libpq URI, postgres:// or
  * postgresql://). connect_timeout (opts, default 10 s), application_name
  * "importq" and client_encoding UTF8 are defaults the URI may override.
- * Returns 0 and a new store (store_close), IQ_E_DB when the connection
- * fails, IQ_E_NOMEM. The connection is not thread-safe.
+ * opts->target_schemas (when given) are where import targets resolve
+ * (store_pg_describe.c). Returns 0 and a new store (store_close), IQ_E_DB
+ * when the connection fails, IQ_E_INVALID for bad target schemas,
+ * IQ_E_NOMEM. The connection is not thread-safe.
  */
 int store_pg_open(const char *conninfo, const struct store_options *opts, struct store **ret_store,
                   struct iq_error *err)
@@ -782,6 +784,12 @@ int store_pg_open(const char *conninfo, const struct store_options *opts, struct
         return iq_error_set(err, IQ_E_NOMEM, "cannot initialise a mutex");
     }
     ps->cancel_lock_ready = true;
+    int rc = target_schemas_parse(opts ? opts->target_schemas : NULL, &ps->target_schemas, err);
+    if (rc < 0) {
+        pg_close(&ps->base);
+        return rc;
+    }
+    ps->target_schemas_known = ps->target_schemas.count > 0;
     if (build_statements(ps) < 0) {
         pg_close(&ps->base);
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
@@ -800,7 +808,7 @@ int store_pg_open(const char *conninfo, const struct store_options *opts, struct
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     }
     if (PQstatus(ps->conn) != CONNECTION_OK) {
-        int rc = pg_set_db_error(ps, NULL, "cannot connect to PostgreSQL", err);
+        rc = pg_set_db_error(ps, NULL, "cannot connect to PostgreSQL", err);
         pg_close(&ps->base);
         return rc;
     }
