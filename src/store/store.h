@@ -101,6 +101,11 @@ struct store_ops {
     /* Highest applied migration version (0 on an empty database). */
     int (*schema_version)(struct store *s, int *ret_version, struct iq_error *err);
 
+    /* Whether the connection's database role is a superuser, which no
+     * grant can keep off any table (serve warns; docs/deploy.md). SQLite
+     * has no roles: always false. */
+    int (*role_is_superuser)(struct store *s, bool *ret_superuser, struct iq_error *err);
+
     /* Create a job from a validated spec. Idempotent on spec->request_id:
      * when it exists, returns the existing job with *ret_existed = true and
      * writes nothing. IQ_E_CONFLICT: unknown dependency.
@@ -577,6 +582,11 @@ static inline int store_migrate(struct store *s, int *ret_applied, struct iq_err
 static inline int store_schema_version(struct store *s, int *ret_version, struct iq_error *err)
 {
     return s->ops->schema_version(s, ret_version, err);
+}
+static inline int store_role_is_superuser(struct store *s, bool *ret_superuser,
+                                          struct iq_error *err)
+{
+    return s->ops->role_is_superuser(s, ret_superuser, err);
 }
 static inline int store_job_create(struct store *s, const struct job_create_request *req,
                                    const struct audit_context *actx, struct job **ret_job,

@@ -664,6 +664,21 @@ static int pg_schema_version(struct store *s, int *ret_version, struct iq_error 
     return exists ? recorded_version(ps, ret_version, err) : 0;
 }
 
+/* pg_role_is_superuser - see store_ops.role_is_superuser: the session's role. */
+static int pg_role_is_superuser(struct store *s, bool *ret_superuser, struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    *ret_superuser = false;
+    PGresult *res;
+    int rc = pg_exec(ps, "asking whether the role is a superuser",
+                     "SELECT pg_catalog.current_setting('is_superuser')", 0, NULL, &res, err);
+    if (rc < 0)
+        return rc;
+    *ret_superuser = strcmp(PQgetvalue(res, 0, 0), "on") == 0;
+    PQclear(res);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Opening and closing                                                 */
 /* ------------------------------------------------------------------ */
@@ -716,6 +731,7 @@ static const struct store_ops pg_ops = {
     .close = pg_close,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
+    .role_is_superuser = pg_role_is_superuser,
     .job_create = pg_job_create,
     .job_get = pg_job_get,
     .job_list = pg_job_list,
