@@ -577,6 +577,26 @@ static void test_resources_merge(void **state)
     job_spec_free(spec);
 }
 
+/*
+ * A schema-qualified table also locks its bare name, so that "users" and
+ * "public.users" (the same table) never load at once.
+ */
+static void test_qualified_tables_lock_their_bare_name(void **state)
+{
+    (void)state;
+    struct job_spec *spec = expect_ok(
+        "{" SJ ", 'target': {'table': 'Public.Users', 'children': [{'table': 'crm.tasks',"
+        " 'parent_key': {'a': 'b'}}, {'table': 'users_log', 'parent_key': {'a': 'b'}}]}}");
+    static const char *const expected[] = {"table:public.users", "table:users", "table:crm.tasks",
+                                           "table:tasks", "table:users_log"};
+    assert_int_equal(spec->resource_count, sizeof(expected) / sizeof(expected[0]));
+    for (size_t i = 0; i < spec->resource_count; i++) {
+        assert_string_equal(spec->resources[i].name, expected[i]);
+        assert_int_equal(spec->resources[i].mode, LOCK_EXCLUSIVE);
+    }
+    job_spec_free(spec);
+}
+
 /* resources_spec - a spec with count own resources lock:0 .. lock:<count-1>. Caller decrefs. */
 static json_t *resources_spec(size_t count)
 {
@@ -1008,6 +1028,10 @@ static const char *const round_trip_specs[] = {
     "     'key': ['task_id'], 'columns': [{'name': 'task_id', 'type': 'uuid', 'from': '/id'}]},"
     "    {'table': 'notes', 'parent_key': {'sid': 'step_id', 'other': 'step_id'}}]}}",
     "{'source': {'upload': '" UUID_A "', 'format': 'ndjson'}, 'target': {'table': 't', 'mode': 'append'}}",
+    "{'source': {'path': 'steps.json'}, 'resources': [{'name': 'api:crm'}],"
+    " 'target': {'table': 'crm.steps', 'columns': [{'name': 'team_id',"
+    "   'references': 'crm.teams.team_id'}],"
+    "   'children': [{'table': 'crm.tasks', 'parent_key': {'step_id': 'team_id'}}]}}",
 };
 
 static void test_round_trip(void **state)
@@ -1200,6 +1224,7 @@ int main(void)
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_catalog_targets_refused),
         cmocka_unit_test(test_target_schemas),
+        cmocka_unit_test(test_qualified_tables_lock_their_bare_name),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_round_trip),
