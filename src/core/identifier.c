@@ -137,8 +137,7 @@ static int schema_item_add(const char *item, size_t length, struct target_schema
     return 0;
 }
 
-int target_schemas_parse(const char *text, struct target_schemas *ret_schemas,
-                         struct iq_error *err)
+int target_schemas_parse(const char *text, struct target_schemas *ret_schemas, struct iq_error *err)
 {
     memset(ret_schemas, 0, sizeof(*ret_schemas));
     if (!text || text[strspn(text, " ")] == '\0')

@@ -169,8 +169,7 @@ static void schemas_join(const struct target_schemas *schemas, const char *open,
 {
     size_t used = (size_t)snprintf(buf, size, "%s", open);
     for (size_t i = 0; i < schemas->count && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? sep : "",
-                                 schemas->names[i]);
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? sep : "", schemas->names[i]);
     if (used < size)
         snprintf(buf + used, size - used, "%s", close);
 }
