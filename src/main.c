@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/job_spec.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -199,6 +200,9 @@ static int load_config(const struct cli_args *args, struct config *cfg)
     if (rc == 0 && log_level_parse(cfg->log_level, &level) < 0)
         rc = iq_error_set(&err, IQ_E_INVALID, "invalid log-level \"%s\": use debug, info, warn, error or off",
                           cfg->log_level);
+    struct target_schemas schemas; /* checked here so that a bad list stops every command */
+    if (rc == 0)
+        rc = target_schemas_parse(cfg->target_schemas, &schemas, &err);
     if (rc < 0) {
         fprintf(stderr, "importq: %s\n", iq_error_message(&err));
         iq_error_clear(&err);

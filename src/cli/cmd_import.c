@@ -182,7 +182,8 @@ static int open_target_store(const struct config *cfg, const struct job_spec *sp
                                 "target.database \"%s\" is not configured ([target.%s] url = ...)",
                                 spec->target.database, spec->target.database);
     }
-    return store_open(url, NULL, ret_store, err);
+    struct store_options options = {.target_schemas = cfg->target_schemas}; /* else defaults */
+    return store_open(url, &options, ret_store, err);
 }
 
 static void print_summary(const struct import_ui *ui, const char *file, const char *table,

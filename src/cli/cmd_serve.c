@@ -35,17 +35,23 @@ const struct cli_flag cmd_serve_flags[] = {
     {NULL, false, NULL},
 };
 
-/* Migrates the service database; logs and returns 1 on failure. */
+/*
+ * Migrates the service database and warns when its role is a superuser;
+ * logs and returns 1 on failure.
+ */
 static int migrate(const struct config *cfg, const char *backend)
 {
     struct iq_error err = {0};
     struct store *store = NULL;
     int applied = 0, version = 0;
+    bool superuser = false;
     int rc = store_open(cfg->db, NULL, &store, &err);
     if (rc == 0)
         rc = store_migrate(store, &applied, &err);
     if (rc == 0)
         rc = store_schema_version(store, &version, &err);
+    if (rc == 0)
+        rc = store_role_is_superuser(store, &superuser, &err);
     store_close(store);
     if (rc < 0) {
         log_event(LOG_ERROR, "cannot migrate the database", "backend", backend, "error",
@@ -58,6 +64,11 @@ static int migrate(const struct config *cfg, const char *backend)
     snprintf(version_text, sizeof(version_text), "%d", version);
     log_event(LOG_INFO, "database ready", "backend", backend, "applied", applied_text,
               "schema_version", version_text, NULL);
+    if (superuser)
+        log_event(LOG_WARN,
+                  "the database role is a superuser: no grant keeps jobs off any table; run"
+                  " serve as a role that owns only the service's tables (docs/deploy.md)",
+                  "backend", backend, NULL);
     return 0;
 }
 

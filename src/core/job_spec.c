@@ -255,23 +255,36 @@ static char *table_resource_name(struct parse_ctx *ctx, const char *table)
 }
 
 /*
- * build_resources - the locks of the spec: table:<target> and
- * table:<child> exclusive first, then the spec's own (list).
+ * add_table_locks - table:<table> exclusive, and for "schema.table" also
+ * table:<table>: the same table may be named with and without its schema
+ * ("users" resolving in public, "public.users"), and the two jobs must
+ * still exclude each other. Same-named tables of different schemas then
+ * share a lock, which only serialises them.
+ */
+static void add_table_locks(struct parse_ctx *ctx, struct job_spec *spec, const char *table)
+{
+    if (!table)
+        return;
+    resource_add(spec, table_resource_name(ctx, table), LOCK_EXCLUSIVE);
+    const char *dot = strchr(table, '.');
+    if (dot)
+        resource_add(spec, table_resource_name(ctx, dot + 1), LOCK_EXCLUSIVE);
+}
+
+/*
+ * build_resources - the locks of the spec: those of the target and child
+ * tables (add_table_locks) exclusive first, then the spec's own (list).
  */
 static void build_resources(struct parse_ctx *ctx, struct job_spec *spec,
                             const struct resource_list *list)
 {
-    size_t capacity = 1 + spec->target.child_count + list->count;
+    size_t capacity = 2 * (1 + spec->target.child_count) + list->count;
     spec->resources = spec_calloc(ctx, capacity, sizeof(*spec->resources));
     if (!spec->resources)
         return;
-    if (spec->target.table)
-        resource_add(spec, table_resource_name(ctx, spec->target.table), LOCK_EXCLUSIVE);
-    for (size_t i = 0; i < spec->target.child_count; i++) {
-        if (spec->target.children[i].table)
-            resource_add(spec, table_resource_name(ctx, spec->target.children[i].table),
-                         LOCK_EXCLUSIVE);
-    }
+    add_table_locks(ctx, spec, spec->target.table);
+    for (size_t i = 0; i < spec->target.child_count; i++)
+        add_table_locks(ctx, spec, spec->target.children[i].table);
     for (size_t i = 0; i < list->count; i++) {
         if (list->items[i].name)
             resource_add(spec, spec_strdup(ctx, list->items[i].name), list->items[i].mode);

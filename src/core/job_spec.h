@@ -92,7 +92,7 @@ struct column_spec {
     double max;
     char **enum_values;          /* allowed values as text; NULL = any */
     size_t enum_count;
-    char *references_table;      /* "teams.team_id" split; NULL = none */
+    char *references_table;      /* "teams" or "crm.teams" of "[crm.]teams.team_id"; NULL: none */
     char *references_column;
 };
 
@@ -202,6 +202,60 @@ bool identifier_is_valid(const char *name);
  * stg_scheduled_imports, importq_*), compared case-insensitively.
  */
 bool identifier_is_reserved(const char *name);
+
+/*
+ * identifier_is_catalog - a name of the database's own catalogs: pg_*
+ * (pg_catalog, pg_toast*, pg_temp*, pg_class ...), sqlite_* and
+ * information_schema, compared case-insensitively. Such names are never a
+ * target table nor a schema targets live in.
+ */
+bool identifier_is_catalog(const char *name);
+
+/* A table as a spec names it: "table", or "schema.table" (PostgreSQL). */
+struct table_name {
+    char schema[IDENTIFIER_MAX_LEN + 1]; /* "" when not qualified */
+    char table[IDENTIFIER_MAX_LEN + 1];
+};
+
+/*
+ * table_name_parse - text as "table" or "schema.table", each part an SQL
+ * identifier, into *ret_name. Returns false (and *ret_name empty) when text
+ * is neither.
+ */
+bool table_name_parse(const char *text, struct table_name *ret_name);
+
+/*
+ * table_name_refusal - why name can never be an import target (or a child
+ * or references table), as the end of a sentence ("is one of the
+ * database's catalogs"), or NULL when it may be one. Refused: the service's
+ * own tables, catalog names (identifier_is_catalog) as the table, and a
+ * catalog schema (schema_name_refusal) as the schema. Static text.
+ */
+const char *table_name_refusal(const struct table_name *name);
+
+/* schema_name_refusal - why schema can never hold targets (a catalog), or NULL. Static text. */
+const char *schema_name_refusal(const char *schema);
+
+/* At most this many schemas in the target-schemas setting. */
+#define TARGET_SCHEMAS_MAX 16
+
+/* The schemas import targets may resolve in (the target-schemas setting). */
+struct target_schemas {
+    char names[TARGET_SCHEMAS_MAX][IDENTIFIER_MAX_LEN + 1];
+    size_t count; /* 0: the connection's first search_path schema */
+};
+
+/*
+ * target_schemas_parse - the target-schemas setting: a comma list of at
+ * most TARGET_SCHEMAS_MAX distinct schema names (identifiers, spaces around
+ * commas allowed, none refused by schema_name_refusal); NULL or "" is the
+ * empty list. Returns 0 or IQ_E_INVALID with the reason in err.
+ */
+int target_schemas_parse(const char *text, struct target_schemas *ret_schemas,
+                         struct iq_error *err);
+
+/* target_schemas_contain - whether schema is one of schemas' names (exact, as SQL quotes it). */
+bool target_schemas_contain(const struct target_schemas *schemas, const char *schema);
 
 /*
  * spec_path_is_safe - lexical check of a source path: relative, no NUL, no

@@ -179,25 +179,31 @@ static void parse_column_enum(struct parse_ctx *ctx, json_t *obj, const char *pa
     }
 }
 
-/* parse_column_references - "table.column", both identifiers, table not reserved. */
+/*
+ * parse_column_references - "table.column" or "schema.table.column": a
+ * table an import may name (spec_read_table_name's rules) and a column.
+ */
 static void parse_column_references(struct parse_ctx *ctx, json_t *obj, const char *path,
                                     struct column_spec *column)
 {
     const char *text;
     if (spec_read_string(ctx, obj, path, "references", &text) != MEMBER_OK)
         return;
-    const char *dot = strchr(text, '.');
+    const char *dot = strrchr(text, '.');
     char *table = dot ? strndup(text, (size_t)(dot - text)) : NULL;
     if (dot && !table) {
         ctx->out_of_memory = true;
         return;
     }
-    if (!table || !identifier_is_valid(table) || !identifier_is_valid(dot + 1))
+    struct table_name name;
+    const char *refusal = NULL;
+    if (!table || !table_name_parse(table, &name) || !identifier_is_valid(dot + 1))
         spec_field_error(ctx, path, "references",
-                         "must be \"table.column\" with SQL identifiers");
-    else if (identifier_is_reserved(table))
-        spec_field_error(ctx, path, "references",
-                         "must not name one of the service's own tables");
+                         "must be \"table.column\" or \"schema.table.column\" with SQL"
+                         " identifiers");
+    else if ((refusal = table_name_refusal(&name)) != NULL)
+        spec_field_error(ctx, path, "references", "\"%s\" %s: it can never be referenced",
+                         table, refusal);
     else {
         column->references_table = table;
         column->references_column = spec_strdup(ctx, dot + 1);
@@ -214,7 +220,7 @@ static void parse_column(struct parse_ctx *ctx, json_t *obj, const char *path,
     if (!spec_expect_object(ctx, obj, path))
         return;
     spec_check_unknown_fields(ctx, obj, path, column_fields);
-    if (spec_read_identifier(ctx, obj, path, "name", false, &column->name) == MEMBER_ABSENT)
+    if (spec_read_identifier(ctx, obj, path, "name", &column->name) == MEMBER_ABSENT)
         spec_field_error(ctx, path, "name", "is required");
     int type = COLUMN_TEXT;
     bool type_known = spec_read_choice(ctx, obj, path, "type", "type", column_type_names,

@@ -90,7 +90,9 @@ enum member spec_read_choice(struct parse_ctx *ctx, json_t *obj, const char *pat
                              const char *key, const char *noun, const char *const *names,
                              size_t count, int *ret_index);
 enum member spec_read_identifier(struct parse_ctx *ctx, json_t *obj, const char *path,
-                                 const char *key, bool refuse_reserved, char **ret_copy);
+                                 const char *key, char **ret_copy);
+enum member spec_read_table_name(struct parse_ctx *ctx, json_t *obj, const char *path,
+                                 const char *key, char **ret_copy);
 enum member spec_read_array(struct parse_ctx *ctx, json_t *obj, const char *path,
                             const char *key, int max_items, const char *not_array,
                             json_t **ret_array);

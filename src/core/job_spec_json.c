@@ -199,8 +199,20 @@ json_t *spec_on_error_json(const struct on_error_spec *on_error)
 /* ---- a stored job back into a body -------------------------------------- */
 
 /*
- * resource_is_implied - true for the exclusive table:<t> lock that parsing
- * adds by itself for the target table and each child table of job.
+ * lock_names_table - whether table:<locked> is one of the locks parsing
+ * adds for table: its own name, or for "schema.table" its bare table.
+ */
+static bool lock_names_table(const char *locked, const char *table)
+{
+    if (!table)
+        return false;
+    const char *dot = strchr(table, '.');
+    return strcasecmp(locked, table) == 0 || (dot && strcasecmp(locked, dot + 1) == 0);
+}
+
+/*
+ * resource_is_implied - true for the exclusive table:<t> locks that
+ * parsing adds by itself for the target table and each child table of job.
  */
 static bool resource_is_implied(const struct job *job, const struct job_resource *resource)
 {
@@ -211,14 +223,14 @@ static bool resource_is_implied(const struct job *job, const struct job_resource
     const char *target_table = json_string_value(json_object_get(job->target, "table"));
     if (!target_table)
         target_table = job->target_table;
-    if (target_table && strcasecmp(table, target_table) == 0)
+    if (lock_names_table(table, target_table))
         return true;
     json_t *children = json_object_get(job->target, "children");
     size_t i;
     json_t *child;
     json_array_foreach(children, i, child) {
         const char *child_table = json_string_value(json_object_get(child, "table"));
-        if (child_table && strcasecmp(table, child_table) == 0)
+        if (lock_names_table(table, child_table))
             return true;
     }
     return false;

@@ -337,10 +337,10 @@ enum member spec_read_choice(struct parse_ctx *ctx, json_t *obj, const char *pat
 
 /*
  * spec_read_identifier - obj[key] as an SQL identifier; a copy in *ret_copy
- * (caller frees). Reserved names are refused when refuse_reserved.
+ * (caller frees).
  */
 enum member spec_read_identifier(struct parse_ctx *ctx, json_t *obj, const char *path,
-                                 const char *key, bool refuse_reserved, char **ret_copy)
+                                 const char *key, char **ret_copy)
 {
     const char *text;
     enum member got = spec_read_string(ctx, obj, path, key, &text);
@@ -353,14 +353,42 @@ enum member spec_read_identifier(struct parse_ctx *ctx, json_t *obj, const char 
                          IDENTIFIER_MAX_LEN);
         return MEMBER_BAD;
     }
-    if (refuse_reserved && identifier_is_reserved(text)) {
-        spec_field_error(ctx, path, key, "\"%s\" is reserved for the service's own tables",
-                         text);
-        return MEMBER_BAD;
-    }
     *ret_copy = spec_strdup(ctx, text);
     /* Out of memory is recorded in ctx by spec_strdup; callers must not
      * treat the missing copy as a value. */
+    return *ret_copy ? MEMBER_OK : MEMBER_BAD;
+}
+
+/*
+ * spec_read_table_name - obj[key] as a table an import may write: "table"
+ * or "schema.table" (table_name_parse), never one of the service's own
+ * tables nor a catalog (table_name_refusal). A copy in *ret_copy (caller
+ * frees). Which schemas a name may resolve in is the store's to decide:
+ * it depends on the target database and the target-schemas setting.
+ */
+enum member spec_read_table_name(struct parse_ctx *ctx, json_t *obj, const char *path,
+                                 const char *key, char **ret_copy)
+{
+    const char *text;
+    enum member got = spec_read_string(ctx, obj, path, key, &text);
+    if (got != MEMBER_OK)
+        return got;
+    struct table_name name;
+    if (!table_name_parse(text, &name)) {
+        spec_field_error(ctx, path, key,
+                         "must be a table name, \"table\" or \"schema.table\": each an SQL"
+                         " identifier (a letter or _, then letters, digits or _, at most %d"
+                         " characters)",
+                         IDENTIFIER_MAX_LEN);
+        return MEMBER_BAD;
+    }
+    const char *refusal = table_name_refusal(&name);
+    if (refusal) {
+        spec_field_error(ctx, path, key, "\"%s\" %s: it can never be an import target", text,
+                         refusal);
+        return MEMBER_BAD;
+    }
+    *ret_copy = spec_strdup(ctx, text);
     return *ret_copy ? MEMBER_OK : MEMBER_BAD;
 }
 

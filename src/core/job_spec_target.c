@@ -94,11 +94,11 @@ static void check_key_columns(struct parse_ctx *ctx, const char *path, char *con
 
 /* ---- children ----------------------------------------------------------- */
 
-/* parse_child_table - table: an identifier, not reserved, not the parent table. */
+/* parse_child_table - table: a table name that may be written (spec_read_table_name), not the parent table. */
 static void parse_child_table(struct parse_ctx *ctx, json_t *obj, const char *path,
                               const struct target_spec *target, struct child_spec *child)
 {
-    enum member got = spec_read_identifier(ctx, obj, path, "table", true, &child->table);
+    enum member got = spec_read_table_name(ctx, obj, path, "table", &child->table);
     if (got == MEMBER_ABSENT)
         spec_field_error(ctx, path, "table", "is required");
     else if (got == MEMBER_OK && target->table && strcasecmp(child->table, target->table) == 0)
@@ -225,13 +225,13 @@ static void parse_children(struct parse_ctx *ctx, json_t *obj, const struct form
 
 /* ---- target ------------------------------------------------------------- */
 
-/* parse_target_names - table (required, not reserved) and database (optional). */
+/* parse_target_names - table (required, one that may be written) and database (optional). */
 static void parse_target_names(struct parse_ctx *ctx, json_t *obj, struct target_spec *target)
 {
-    if (spec_read_identifier(ctx, obj, "target", "table", true, &target->table) == MEMBER_ABSENT)
+    if (spec_read_table_name(ctx, obj, "target", "table", &target->table) == MEMBER_ABSENT)
         spec_field_error(ctx, "target", "table", "is required");
     if (!json_is_null(json_object_get(obj, "database")))
-        spec_read_identifier(ctx, obj, "target", "database", false, &target->database);
+        spec_read_identifier(ctx, obj, "target", "database", &target->database);
 }
 
 /* check_target_rules - upsert needs a key, append takes none, create needs columns. */

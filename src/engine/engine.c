@@ -251,8 +251,10 @@ static int check_store_ops(const struct store *s, struct iq_error *err)
 static int open_connection(struct engine *engine, int busy_timeout_ms, struct store **ret,
                            struct iq_error *err)
 {
+    const struct config *cfg = engine->opts.config;
     struct store_options options = {.busy_timeout_ms = busy_timeout_ms ? busy_timeout_ms : 5000,
-                                    .connect_timeout_s = 10};
+                                    .connect_timeout_s = 10,
+                                    .target_schemas = cfg ? cfg->target_schemas : NULL};
     return store_open(engine->db_url, &options, ret, err);
 }
 

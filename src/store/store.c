@@ -387,6 +387,25 @@ char *store_like_pattern(const char *q)
     return out;
 }
 
+int store_target_name(const char *text, bool qualified_allowed, struct table_name *ret_name,
+                      struct iq_error *err)
+{
+    if (!table_name_parse(text, ret_name))
+        return iq_error_set(err, IQ_E_INVALID,
+                            "\"%s\" is not a table name (\"table\" or \"schema.table\")",
+                            text ? text : "");
+    const char *refusal = table_name_refusal(ret_name);
+    if (refusal)
+        return iq_error_set(err, IQ_E_INVALID, "table \"%s\" %s: it can never be written", text,
+                            refusal);
+    if (ret_name->schema[0] && !qualified_allowed)
+        return iq_error_set(err, IQ_E_INVALID,
+                            "table \"%s\": on SQLite an import writes only tables of the main"
+                            " database, named without a schema",
+                            text);
+    return 0;
+}
+
 int store_check_claim_batch(const struct claim_request *req, const char *const *workers,
                             int worker_count, struct iq_error *err)
 {

@@ -34,6 +34,10 @@ struct store;
 struct store_options {
     int busy_timeout_ms;        /* SQLite busy_timeout; default 5000 */
     int connect_timeout_s;      /* PostgreSQL connect_timeout; default 10 */
+    /* PostgreSQL: the schemas import targets resolve in, a comma list
+     * (target_schemas_parse); NULL or "": the connection's
+     * current_schema(). SQLite writes only its main database. */
+    const char *target_schemas;
 };
 
 /* What job_create needs beyond the spec. */
@@ -96,6 +100,11 @@ struct store_ops {
 
     /* Highest applied migration version (0 on an empty database). */
     int (*schema_version)(struct store *s, int *ret_version, struct iq_error *err);
+
+    /* Whether the connection's database role is a superuser, which no
+     * grant can keep off any table (serve warns; docs/deploy.md). SQLite
+     * has no roles: always false. */
+    int (*role_is_superuser)(struct store *s, bool *ret_superuser, struct iq_error *err);
 
     /* Create a job from a validated spec. Idempotent on spec->request_id:
      * when it exists, returns the existing job with *ret_existed = true and
@@ -343,8 +352,8 @@ struct store {
 /*
  * store_open - connect to url ("sqlite:PATH", "postgres://…",
  * "postgresql://…"). opts may be NULL (defaults). Returns 0 and a new store
- * (store_close), or IQ_E_INVALID for an unknown scheme, IQ_E_DB when the
- * connection fails.
+ * (store_close), or IQ_E_INVALID for an unknown scheme or a bad
+ * opts->target_schemas, IQ_E_DB when the connection fails.
  */
 int store_open(const char *url, const struct store_options *opts, struct store **ret_store,
                struct iq_error *err);
@@ -575,6 +584,11 @@ static inline int store_migrate(struct store *s, int *ret_applied, struct iq_err
 static inline int store_schema_version(struct store *s, int *ret_version, struct iq_error *err)
 {
     return s->ops->schema_version(s, ret_version, err);
+}
+static inline int store_role_is_superuser(struct store *s, bool *ret_superuser,
+                                          struct iq_error *err)
+{
+    return s->ops->role_is_superuser(s, ret_superuser, err);
 }
 static inline int store_job_create(struct store *s, const struct job_create_request *req,
                                    const struct audit_context *actx, struct job **ret_job,

@@ -161,6 +161,18 @@ void spec_texts_clear(struct spec_texts *texts);
 int store_check_claim_batch(const struct claim_request *req, const char *const *workers,
                             int worker_count, struct iq_error *err);
 
+/*
+ * store_target_name - text (a load's target, child or references table)
+ * as a table the backend may write, parsed into *ret_name: "table", or
+ * "schema.table" when qualified_allowed (PostgreSQL; SQLite loads only
+ * into its main database). Never one of the service's own tables nor a
+ * catalog (table_name_refusal). The spec parser refuses the same names;
+ * the store checks again because it is where the SQL is written, and a
+ * load plan may come from other callers. Returns 0 or IQ_E_INVALID.
+ */
+int store_target_name(const char *text, bool qualified_allowed, struct table_name *ret_name,
+                      struct iq_error *err);
+
 /* Backend constructors used by store_open. */
 int store_sqlite_open(const char *path, const struct store_options *opts,
                       struct store **ret_store, struct iq_error *err);

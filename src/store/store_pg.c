@@ -93,7 +93,7 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
     [STMT_CLAIM] = {"iq_claim", false, NULL, 5, pg_claim_sql},
     [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 6, pg_claim_aging_sql},
     [STMT_RECORD_ATTEMPT] = {"iq_record_attempt", false, NULL, 17, pg_record_attempt_sql},
-    [STMT_DESCRIBE] = {"iq_describe", false, NULL, 1, pg_describe_sql},
+    [STMT_DESCRIBE] = {"iq_describe", false, NULL, 2, pg_describe_sql},
 };
 
 /* ------------------------------------------------------------------ */
@@ -664,6 +664,21 @@ static int pg_schema_version(struct store *s, int *ret_version, struct iq_error 
     return exists ? recorded_version(ps, ret_version, err) : 0;
 }
 
+/* pg_role_is_superuser - see store_ops.role_is_superuser: the session's role. */
+static int pg_role_is_superuser(struct store *s, bool *ret_superuser, struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    *ret_superuser = false;
+    PGresult *res;
+    int rc = pg_exec(ps, "asking whether the role is a superuser",
+                     "SELECT pg_catalog.current_setting('is_superuser')", 0, NULL, &res, err);
+    if (rc < 0)
+        return rc;
+    *ret_superuser = strcmp(PQgetvalue(res, 0, 0), "on") == 0;
+    PQclear(res);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Opening and closing                                                 */
 /* ------------------------------------------------------------------ */
@@ -716,6 +731,7 @@ static const struct store_ops pg_ops = {
     .close = pg_close,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
+    .role_is_superuser = pg_role_is_superuser,
     .job_create = pg_job_create,
     .job_get = pg_job_get,
     .job_list = pg_job_list,
@@ -765,8 +781,10 @@ static const struct store_ops pg_ops = {
  * store_pg_open - connect to conninfo (a libpq URI, postgres:// or
  * postgresql://). connect_timeout (opts, default 10 s), application_name
  * "importq" and client_encoding UTF8 are defaults the URI may override.
- * Returns 0 and a new store (store_close), IQ_E_DB when the connection
- * fails, IQ_E_NOMEM. The connection is not thread-safe.
+ * opts->target_schemas (when given) are where import targets resolve
+ * (store_pg_describe.c). Returns 0 and a new store (store_close), IQ_E_DB
+ * when the connection fails, IQ_E_INVALID for bad target schemas,
+ * IQ_E_NOMEM. The connection is not thread-safe.
  */
 int store_pg_open(const char *conninfo, const struct store_options *opts, struct store **ret_store,
                   struct iq_error *err)
@@ -782,6 +800,12 @@ int store_pg_open(const char *conninfo, const struct store_options *opts, struct
         return iq_error_set(err, IQ_E_NOMEM, "cannot initialise a mutex");
     }
     ps->cancel_lock_ready = true;
+    int rc = target_schemas_parse(opts ? opts->target_schemas : NULL, &ps->target_schemas, err);
+    if (rc < 0) {
+        pg_close(&ps->base);
+        return rc;
+    }
+    ps->target_schemas_known = ps->target_schemas.count > 0;
     if (build_statements(ps) < 0) {
         pg_close(&ps->base);
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
@@ -800,7 +824,7 @@ int store_pg_open(const char *conninfo, const struct store_options *opts, struct
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     }
     if (PQstatus(ps->conn) != CONNECTION_OK) {
-        int rc = pg_set_db_error(ps, NULL, "cannot connect to PostgreSQL", err);
+        rc = pg_set_db_error(ps, NULL, "cannot connect to PostgreSQL", err);
         pg_close(&ps->base);
         return rc;
     }

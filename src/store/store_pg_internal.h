@@ -182,6 +182,12 @@ struct pg_store {
     bool listening;            /* LISTEN importq sent on this session (forgotten on reset) */
     char sqlstate[6];          /* of the last failed statement, "" after success */
     struct pg_audit_tail audit; /* reset whenever a transaction begins or ends */
+    /* Where import targets resolve (store_pg_describe.c): the
+     * target-schemas setting, or when that is empty the connection's
+     * current_schema(), looked up on the first describe (never trusted
+     * when it is a catalog schema). */
+    struct target_schemas target_schemas;
+    bool target_schemas_known; /* set, or looked up */
     /* The last table_describe's result, handed to the load that follows it
      * (pg_describe of the same table within PG_DESCRIBE_HANDOFF_MS, once). */
     PGresult *described;

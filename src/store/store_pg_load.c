@@ -9,7 +9,9 @@
  * store_pg_load_promote.c.
  *
  * Identifiers are always quoted (PQescapeIdentifier), so a table or column
- * name is used exactly as given, case included. Values never appear in
+ * name is used exactly as given, case included; a table always by the
+ * "schema"."table" it resolved to in the target schemas
+ * (store_pg_describe.c), never by a name search_path would resolve. Values never appear in
  * SQL text: they travel in COPY data or as parameters.
  */
 #include "store/store_pg_load_internal.h"
@@ -264,13 +266,13 @@ static int resolve_reference(struct pg_load *pl, struct pg_load_part *p,
         rc = iq_error_set(err, IQ_E_INVALID, "referenced column \"%s.%s\" does not exist",
                           ref->ref_table, ref->ref_column);
     if (rc == 0) {
-        out->table_sql = quote_ident(pl->ps, ref->ref_table);
+        out->table_sql = strdup(d.table_sql);
         out->column_sql = quote_ident(pl->ps, ref->ref_column);
         out->cast_type = strdup(d.cast_types[at]);
         if (!out->table_sql || !out->column_sql || !out->cast_type)
             rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
     }
-    if (rc == 0 && strcmp(ref->ref_table, p->spec->table) == 0)
+    if (rc == 0 && strcmp(out->table_sql, p->table_sql) == 0)
         out->staged_column = planned_column(p->spec, ref->ref_column);
     pg_described_clear(&d);
     return rc;
@@ -298,11 +300,11 @@ static int check_upsert_key(struct pg_load *pl, struct pg_load_part *p, const ch
     const char *values[3] = {oid, array, count};
     PGresult *res = NULL;
     int rc = array ? pg_exec(pl->ps, "looking for the upsert key's unique index",
-                             "SELECT count(*) FROM pg_index i WHERE i.indrelid = $1::oid"
+                             "SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = $1::oid"
                              " AND i.indisunique AND i.indpred IS NULL"
                              " AND i.indnkeyatts = $3::int AND (SELECT count(*)"
                              " FROM generate_series(0, i.indnkeyatts - 1) AS k"
-                             " JOIN pg_attribute a ON a.attrelid = i.indrelid"
+                             " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid"
                              " AND a.attnum = i.indkey[k] WHERE a.attname = ANY ($2::text[]))"
                              " = $3::int",
                              3, values, &res, err)
@@ -316,11 +318,19 @@ static int check_upsert_key(struct pg_load *pl, struct pg_load_part *p, const ch
     return rc;
 }
 
-/* find_or_create - describe part's table, creating it when the plan allows. */
+/*
+ * find_or_create - describe part's table, creating it when the plan
+ * allows; p->table_sql becomes the schema-qualified name it resolved to.
+ */
 static int find_or_create(struct pg_load *pl, struct pg_load_part *p, struct pg_described *d,
                           struct iq_error *err)
 {
     int rc = pg_describe(pl->ps, p->spec->table, d, err);
+    if (rc == 0) {
+        p->table_sql = strdup(d->table_sql);
+        if (!p->table_sql)
+            rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    }
     if (rc < 0 || d->info.exists)
         return rc;
     if (!pl->base.plan->create_target)
@@ -338,10 +348,8 @@ static int resolve_part(struct pg_load *pl, struct pg_load_part *p, struct iq_er
 {
     const struct load_part *spec = p->spec;
     struct pg_described d = {0};
-    p->table_sql = quote_ident(pl->ps, spec->table);
     snprintf(p->stage_sql, sizeof(p->stage_sql), "pg_temp.iq_stage_%d", p->index);
-    int rc = p->table_sql ? find_or_create(pl, p, &d, err)
-                          : iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    int rc = find_or_create(pl, p, &d, err);
     if (rc == 0) {
         snprintf(p->oid, sizeof(p->oid), "%s", d.oid);
         p->relkind = d.relkind;
@@ -393,7 +401,7 @@ static int empty_target_directly(struct pg_load *pl, struct iq_error *err)
     struct sql_text sql = {0};
     PGresult *res;
     pg_sql_append(&sql,
-                  "SELECT (SELECT count(*) FROM %s), EXISTS (SELECT 1 FROM pg_constraint"
+                  "SELECT (SELECT count(*) FROM %s), EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
                   " WHERE confrelid = %s::oid AND contype = 'f')",
                   p->table_sql, p->oid);
     int rc = pg_load_exec_sql(pl, "counting the target's rows", &sql, &res, err);

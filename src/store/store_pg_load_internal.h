@@ -96,6 +96,11 @@ struct pg_described {
     size_t cast_count;
     char oid[16]; /* "" when the table does not exist */
     char relkind;
+    /* "schema"."table", quoted: where the table was found, or where a
+     * CREATE puts it when it does not exist (its own schema when
+     * qualified, else the first target schema). Every statement on the
+     * table uses this name, never the spec's text. Owned. */
+    char *table_sql;
 };
 
 void pg_described_clear(struct pg_described *d);
@@ -103,7 +108,10 @@ void pg_described_clear(struct pg_described *d);
 /*
  * pg_describe - table's relation and columns into *d (exists false and no
  * columns when there is no such table; pg_described_clear it, also on
- * failure). Returns 0 or a negative code.
+ * failure). table is a spec's "table" or "schema.table", looked up only
+ * in the target schemas (never along search_path); a name that can never
+ * be written (store_target_name) or a schema that is not a target schema
+ * is IQ_E_INVALID. Returns 0 or a negative code.
  */
 int pg_describe(struct pg_store *ps, const char *table, struct pg_described *d,
                 struct iq_error *err);

@@ -539,12 +539,22 @@ static int sqlite_schema_version(struct store *base, int *ret_version, struct iq
     return max_version(s, ret_version, err);
 }
 
+/* sqlite_role_is_superuser - see store_ops.role_is_superuser: SQLite has no roles. */
+static int sqlite_role_is_superuser(struct store *base, bool *ret_superuser, struct iq_error *err)
+{
+    (void)base;
+    (void)err;
+    *ret_superuser = false;
+    return 0;
+}
+
 static const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
     .chain_claims = true,
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
+    .role_is_superuser = sqlite_role_is_superuser,
     .job_create = sqlite_job_create,
     .job_get = sqlite_job_get,
     .job_list = sqlite_job_list,

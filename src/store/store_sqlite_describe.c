@@ -81,7 +81,11 @@ static int append_column(struct table_info *info, sqlite3_stmt *stmt, struct iq_
 /*
  * sqlite_table_describe - see store_ops.table_describe. Columns of the
  * table in the main schema (a TEMP table of the same name is not looked
- * at), in declaration order; generated and hidden columns are left out,
+ * at, and every statement of a load names main."table"), in declaration
+ * order; a qualified name ("temp.x", "main.x"), a catalog
+ * (sqlite_master ...) or a service table is IQ_E_INVALID (store_target_name).
+ * Every table a load writes or reads is described here first, so this is
+ * where SQLite refuses them; generated and hidden columns are left out,
  * as nothing can be loaded into them. An INTEGER PRIMARY KEY (the rowid)
  * reports not_null false, as SQLite assigns it when NULL.
  */
@@ -90,6 +94,9 @@ int sqlite_table_describe(struct store *base, const char *table, struct table_in
 {
     struct sqlite_store *s = to_sqlite(base);
     memset(ret_info, 0, sizeof(*ret_info));
+    struct table_name name;
+    if (store_target_name(table, false, &name, err) < 0)
+        return IQ_E_INVALID;
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_TABLE_COLUMNS, err);
     if (!stmt)
         return IQ_E_DB;

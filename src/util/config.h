@@ -45,7 +45,8 @@ enum config_type {
     X(tls_key,          "tls-key",          STRING,   "",                      "PEM private key of tls-cert") \
     X(server,           "server",           STRING,   "http://127.0.0.1:8080", "client commands: the importq server's URL") \
     X(token,            "token",            STRING,   "",                      "client commands: the API token (IMPORTQ_TOKEN)") \
-    X(log_level,        "log-level",        STRING,   "info",                  "debug, info, warn, error or off")
+    X(log_level,        "log-level",        STRING,   "info",                  "debug, info, warn, error or off") \
+    X(target_schemas,   "target-schemas",   STRING,   "",                      "PostgreSQL schemas import targets resolve in, a comma list (empty: the connection's first search_path schema)")
 
 /* The C type that holds each kind of option. */
 #define CONFIG_CTYPE_STRING char *

@@ -220,12 +220,12 @@ static void test_describe_postgres_types(void **state)
 {
     if (!is_pg(state))
         skip();
-    exec_ok(state, "DROP TABLE IF EXISTS pg_described");
-    exec_ok(state, "CREATE TABLE pg_described (a int2, b float8, c jsonb, d varchar(320),"
+    exec_ok(state, "DROP TABLE IF EXISTS pgtypes_described");
+    exec_ok(state, "CREATE TABLE pgtypes_described (a int2, b float8, c jsonb, d varchar(320),"
                    " e serial, f int4[], PRIMARY KEY (a, b))");
     struct table_info info;
     struct iq_error err = {0};
-    assert_int_equal(store_table_describe(STORE(state), "pg_described", &info, &err), 0);
+    assert_int_equal(store_table_describe(STORE(state), "pgtypes_described", &info, &err), 0);
     assert_int_equal(info.column_count, 6);
     assert_int_equal(info.columns[0].type, COLUMN_INTEGER);
     assert_int_equal(info.columns[1].type, COLUMN_REAL);
@@ -1113,6 +1113,299 @@ static void test_direct_replace(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Where targets resolve (issue 12)                                    */
+/* ------------------------------------------------------------------ */
+
+/* The columns of pg_description, as the operator's job of issue 12 had them. */
+static const char *const description_columns[] = {"objoid", "classoid", "objsubid", "description"};
+static const enum column_type description_types[] = {COLUMN_BIGINT, COLUMN_BIGINT, COLUMN_INTEGER,
+                                                     COLUMN_TEXT};
+
+/*
+ * expect_refused - describing table and beginning a load (staged and
+ * direct, append, create allowed) into it are IQ_E_INVALID on s.
+ */
+static void expect_refused(struct store *s, const char *table)
+{
+    struct table_info info;
+    struct iq_error err = {0};
+    if (store_table_describe(s, table, &info, &err) != IQ_E_INVALID)
+        fail_msg("describing \"%s\" was not refused", table);
+    iq_error_clear(&err);
+    struct load_part part = part_of(table, description_columns, description_types, 4, NULL, 0);
+    struct load_plan plan = plan_of(TARGET_APPEND, &part, 1);
+    plan.create_target = true;
+    for (int direct = 0; direct < 2; direct++) {
+        plan.direct = direct;
+        struct load *load = NULL;
+        int rc = store_load_begin(s, &plan, &load, &err);
+        if (rc != IQ_E_INVALID) {
+            if (load)
+                store_load_abort(load);
+            fail_msg("a %s load into \"%s\" was not refused (%d: %s)",
+                     direct ? "direct" : "staged", table, rc, iq_error_message(&err));
+        }
+        assert_null(load);
+        iq_error_clear(&err);
+    }
+}
+
+/*
+ * A job appending to pg_description COMPLETED and wrote into
+ * pg_catalog.pg_description: no catalog table, catalog schema or service
+ * table is ever described or loaded, however it is spelled.
+ */
+static void test_catalogs_are_never_targets(void **state)
+{
+    static const char *const pg_names[] = {
+        "pg_description", "pg_class", "pg_catalog.pg_description", "pg_catalog.pg_class",
+        "pg_catalog.pg_attribute", "information_schema.sql_features", "pg_toast.pg_toast_2619",
+        "pg_temp.users", "public.pg_description", "stg_import_queue", "public.importq_tokens",
+        "stg_scheduled_imports", "PG_Description",
+    };
+    static const char *const sqlite_names[] = {
+        "sqlite_master", "sqlite_schema", "main.sqlite_master", "temp.sqlite_temp_master",
+        "sqlite_sequence", "temp.users", "main.users", "importq_staging.users",
+        "stg_import_queue", "importq_tokens",
+    };
+    const char *const *names = is_pg(state) ? pg_names : sqlite_names;
+    size_t count = is_pg(state) ? COUNT_OF(pg_names) : COUNT_OF(sqlite_names);
+    int64_t descriptions = is_pg(state) ? sql_int(state, "SELECT count(*) FROM pg_description") : 0;
+    for (size_t i = 0; i < count; i++)
+        expect_refused(STORE(state), names[i]);
+    if (is_pg(state))
+        assert_int_equal(sql_int(state, "SELECT count(*) FROM pg_description"), descriptions);
+    /* Refusing left the connection usable. */
+    create_users(state, "INSERT INTO users VALUES (1, 'one', NULL)");
+    struct table_info info;
+    struct iq_error err = {0};
+    assert_int_equal(store_table_describe(STORE(state), "users", &info, &err), 0);
+    assert_true(info.exists);
+    table_info_clear(&info);
+}
+
+/*
+ * open_pg_with - another connection to the test database with query
+ * appended to its URL ("options=-csearch_path%3D...") and target_schemas
+ * (NULL: the default). Fails the test when it cannot connect.
+ */
+static struct store *open_pg_with(void **state, const char *query, const char *target_schemas)
+{
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s%s", FIX(state)->url, query ? "?" : "", query ? query : "");
+    struct store_options opts = {.target_schemas = target_schemas};
+    struct store *s = NULL;
+    struct iq_error err = {0};
+    if (store_open(url, &opts, &s, &err) < 0)
+        fail_msg("store_open(%s): %s", url, iq_error_message(&err));
+    return s;
+}
+
+/* load_users_on - an append of one row (user 7) into table on s; returns the code. */
+static int load_users_on(struct store *s, const char *table, bool create, bool direct,
+                         struct iq_error *err)
+{
+    static const char *const rows[] = {"7", "seven@x", NULL};
+    struct batch batch = {0, rows, NULL, 1};
+    struct load_part part = part_of(table, users_columns, users_types, 3, NULL, 0);
+    struct load_plan plan = plan_of(TARGET_APPEND, &part, 1);
+    plan.create_target = create;
+    plan.direct = direct;
+    struct outcome out;
+    int rc = run_load(s, &plan, &batch, 1, &out);
+    *err = out.err;
+    return rc;
+}
+
+/*
+ * The connection string may move search_path; targets still resolve only
+ * in the target schemas, and a default schema that is a catalog (or
+ * pg_temp, where a created table would vanish at disconnect) holds none.
+ */
+static void test_search_path_in_url_is_not_followed(void **state)
+{
+    if (!is_pg(state))
+        skip(); /* SQLite has no search_path: every statement names main */
+    create_users(state, NULL);
+    struct iq_error err = {0};
+    int64_t features = sql_int(state, "SELECT count(*) FROM information_schema.sql_features");
+
+    /* search_path=information_schema: sql_features is a catalog table
+     * whose name has no pg_ prefix; the default schema is refused. */
+    struct store *s = open_pg_with(state, "options=-csearch_path%3Dinformation_schema", NULL);
+    static const char *const feature_columns[] = {"feature_id", "feature_name"};
+    static const enum column_type feature_types[] = {COLUMN_TEXT, COLUMN_TEXT};
+    static const char *const feature_row[] = {"X999", "importq was here"};
+    struct batch batch = {0, feature_row, NULL, 1};
+    struct load_part part = part_of("sql_features", feature_columns, feature_types, 2, NULL, 0);
+    struct load_plan plan = plan_of(TARGET_APPEND, &part, 1);
+    struct outcome out;
+    assert_int_equal(run_load(s, &plan, &batch, 1, &out), IQ_E_INVALID);
+    assert_non_null(strstr(iq_error_message(&out.err), "information_schema"));
+    iq_error_clear(&out.err);
+    assert_int_equal(load_users_on(s, "users", false, false, &err), IQ_E_INVALID);
+    iq_error_clear(&err);
+    store_close(s);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM information_schema.sql_features"),
+                     features);
+
+    /* search_path=pg_catalog: "users" is not looked for in public either. */
+    s = open_pg_with(state, "options=-csearch_path%3Dpg_catalog", NULL);
+    assert_int_equal(load_users_on(s, "users", true, false, &err), IQ_E_INVALID);
+    iq_error_clear(&err);
+    expect_refused(s, "pg_description");
+    store_close(s);
+
+    /* search_path=pg_temp: a created target would be a TEMP table. */
+    s = open_pg_with(state, "options=-csearch_path%3Dpg_temp", NULL);
+    for (int direct = 0; direct < 2; direct++) {
+        assert_int_equal(load_users_on(s, "vanishing", true, direct, &err), IQ_E_INVALID);
+        iq_error_clear(&err);
+    }
+    store_close(s);
+
+    /* An explicit target-schemas wins over the URL's search_path. */
+    s = open_pg_with(state, "options=-csearch_path%3Dpg_catalog", "public");
+    assert_int_equal(load_users_on(s, "users", false, false, &err), 0);
+    store_close(s);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM public.users WHERE user_id = 7"), 1);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM pg_class WHERE relname = 'vanishing'"),
+                     0);
+}
+
+/*
+ * A table named like another elsewhere: with search_path "shadow, public"
+ * and target-schemas public, "users" and "sql_features" are public's,
+ * never shadow's or information_schema's; "shadow.users" is refused;
+ * children and references resolve the same way.
+ */
+static void test_targets_resolve_only_in_target_schemas(void **state)
+{
+    if (!is_pg(state))
+        skip(); /* SQLite has no schemas to choose from: only main */
+    exec_ok(state, "DROP SCHEMA IF EXISTS shadow CASCADE; CREATE SCHEMA shadow;"
+                   " CREATE TABLE shadow.users (user_id bigint PRIMARY KEY, email text,"
+                   " team_id integer); CREATE TABLE shadow.teams (team_id integer);"
+                   " CREATE TABLE public.sql_features (user_id bigint, email text,"
+                   " team_id integer)");
+    create_users(state, NULL);
+    int64_t features = sql_int(state, "SELECT count(*) FROM information_schema.sql_features");
+    struct store *s =
+        open_pg_with(state, "options=-csearch_path%3Dshadow,information_schema,public", "public");
+    struct iq_error err = {0};
+    assert_int_equal(load_users_on(s, "users", false, false, &err), 0);
+    assert_int_equal(load_users_on(s, "sql_features", false, false, &err), 0);
+    assert_int_equal(load_users_on(s, "public.sql_features", false, true, &err), 0);
+    assert_int_equal(load_users_on(s, "shadow.users", false, false, &err), IQ_E_INVALID);
+    assert_non_null(strstr(iq_error_message(&err), "not a target schema"));
+    iq_error_clear(&err);
+    assert_int_equal(load_users_on(s, "information_schema.sql_features", false, false, &err),
+                     IQ_E_INVALID);
+    iq_error_clear(&err);
+
+    /* A references table only in shadow does not exist for the load. */
+    struct load_reference ref = {"team_id", "teams", "team_id"};
+    struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
+    part.references = &ref;
+    part.reference_count = 1;
+    struct load_plan plan = plan_of(TARGET_UPSERT, &part, 1);
+    struct load *load = NULL;
+    assert_int_equal(store_load_begin(s, &plan, &load, &err), IQ_E_INVALID);
+    assert_non_null(strstr(iq_error_message(&err), "teams"));
+    iq_error_clear(&err);
+    ref.ref_table = "shadow.teams";
+    assert_int_equal(store_load_begin(s, &plan, &load, &err), IQ_E_INVALID);
+    iq_error_clear(&err);
+    store_close(s);
+
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM public.users"), 1);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM public.sql_features"), 2);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM shadow.users"), 0);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM information_schema.sql_features"),
+                     features);
+    exec_ok(state, "DROP SCHEMA shadow CASCADE; DROP TABLE public.sql_features");
+}
+
+/*
+ * Schema-qualified targets in every mode: each statement names
+ * "crm"."users", so public.users (first in search_path) is never touched;
+ * an unqualified name resolves in the first target schema that has it.
+ */
+static void test_qualified_targets_in_every_mode(void **state)
+{
+    if (!is_pg(state))
+        skip(); /* on SQLite a qualified name is refused (test_catalogs_are_never_targets) */
+    exec_ok(state, "DROP SCHEMA IF EXISTS crm CASCADE; CREATE SCHEMA crm;"
+                   " CREATE TABLE crm.teams (team_id integer PRIMARY KEY);"
+                   " INSERT INTO crm.teams VALUES (10), (20);"
+                   " CREATE TABLE crm.users (user_id bigint PRIMARY KEY, email text,"
+                   " team_id integer)");
+    create_users(state, "INSERT INTO users VALUES (1, 'public', NULL)");
+    struct store *s = open_pg_with(state, NULL, "crm, public");
+    static const char *const rows[] = {"1", "one", "10", "2", "two", "99"};
+    static const int64_t lines[] = {2, 3};
+    struct batch batch = {0, rows, lines, 2};
+    struct load_reference ref = {"team_id", "crm.teams", "team_id"};
+    struct load_part part = part_of("crm.users", users_columns, users_types, 3, users_key, 1);
+    part.references = &ref;
+    part.reference_count = 1;
+    struct load_plan plan = plan_of(TARGET_UPSERT, &part, 1);
+    struct outcome out;
+    assert_int_equal(run_load(s, &plan, &batch, 1, &out), 0);
+    assert_int_equal(out.rejected, 1); /* team 99 is not in crm.teams */
+    assert_int_equal(out.result.rows_inserted, 1);
+    assert_int_equal(run_load(s, &plan, &batch, 1, &out), 0);
+    assert_int_equal(out.result.rows_updated, 1);
+
+    part.reference_count = 0;
+    plan = plan_of(TARGET_REPLACE, &part, 1);
+    assert_int_equal(run_load(s, &plan, &batch, 1, &out), 0);
+    assert_int_equal(out.result.rows_deleted, 1);
+    plan.direct = true;
+    assert_int_equal(run_load(s, &plan, &batch, 1, &out), 0);
+    assert_int_equal(out.result.rows_deleted, 2);
+    assert_sql_text(state, "SELECT email FROM crm.users ORDER BY user_id", "one\ntwo");
+
+    /* Unqualified: crm comes first in target-schemas. */
+    part = part_of("users", users_columns, users_types, 3, users_key, 1);
+    plan = plan_of(TARGET_APPEND, &part, 1);
+    static const char *const more[] = {"3", "three", NULL};
+    struct batch one = {0, more, NULL, 1};
+    assert_int_equal(run_load(s, &plan, &one, 1, &out), 0);
+    /* Created where it was named, or in the first target schema. */
+    part.table = "public.created_here";
+    plan.create_target = true;
+    assert_int_equal(run_load(s, &plan, &one, 1, &out), 0);
+    part.table = "created_first";
+    assert_int_equal(run_load(s, &plan, &one, 1, &out), 0);
+    store_close(s);
+
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM crm.users"), 3);
+    assert_sql_text(state, "SELECT email FROM public.users", "public");
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM public.created_here"), 1);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM crm.created_first"), 1);
+    exec_ok(state, "DROP SCHEMA crm CASCADE");
+}
+
+/* A bad target-schemas setting fails store_open, never loads elsewhere. */
+static void test_bad_target_schemas_setting(void **state)
+{
+    if (!is_pg(state))
+        skip(); /* the setting is PostgreSQL's */
+    static const char *const bad[] = {"pg_catalog", "public, information_schema", "pg_temp",
+                                      "public,public", "a b"};
+    for (size_t i = 0; i < COUNT_OF(bad); i++) {
+        struct store_options opts = {.target_schemas = bad[i]};
+        struct store *s = NULL;
+        struct iq_error err = {0};
+        assert_int_equal(store_open(FIX(state)->url, &opts, &s, &err), IQ_E_INVALID);
+        assert_null(s);
+        assert_non_null(strstr(iq_error_message(&err), "target-schemas"));
+        iq_error_clear(&err);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Values                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1319,6 +1612,16 @@ static const struct CMUnitTest load_tests[] = {
     cmocka_unit_test_setup_teardown(test_writers_get_in_while_rows_load, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_direct_replace, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_catalogs_are_never_targets, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_search_path_in_url_is_not_followed, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_targets_resolve_only_in_target_schemas, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_qualified_targets_in_every_mode, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_bad_target_schemas_setting, fixture_setup,
+                                    fixture_teardown),
     cmocka_unit_test_setup_teardown(test_awkward_values_round_trip, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_long_values, fixture_setup, fixture_teardown),

@@ -25,6 +25,7 @@ static void test_defaults_match_contract(void **state)
     assert_int_equal(cfg.max_queue_size, 1000);
     assert_int_equal(cfg.max_attempts, 3);
     assert_int_equal(cfg.max_body, 1024 * 1024);
+    assert_string_equal(cfg.target_schemas, ""); /* the connection's first search_path schema */
     config_clear(&cfg);
     config_clear(&cfg); /* idempotent */
 }
@@ -93,6 +94,8 @@ static void test_set_by_any_key_spelling(void **state)
     assert_int_equal(config_set(&cfg, "max-concurrent", "7", "test", &err), 0);
     assert_int_equal(config_set(&cfg, "MAX_QUEUE_SIZE", "9", "test", &err), 0);
     assert_int_equal(config_set(&cfg, "lock_lease", "1min", "test", &err), 0);
+    assert_int_equal(config_set(&cfg, "TARGET_SCHEMAS", "crm, public", "test", &err), 0);
+    assert_string_equal(cfg.target_schemas, "crm, public");
     assert_int_equal(cfg.max_concurrent, 7);
     assert_int_equal(cfg.max_queue_size, 9);
     assert_int_equal(cfg.lock_lease, 60000);

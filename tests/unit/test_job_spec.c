@@ -577,6 +577,26 @@ static void test_resources_merge(void **state)
     job_spec_free(spec);
 }
 
+/*
+ * A schema-qualified table also locks its bare name, so that "users" and
+ * "public.users" (the same table) never load at once.
+ */
+static void test_qualified_tables_lock_their_bare_name(void **state)
+{
+    (void)state;
+    struct job_spec *spec = expect_ok(
+        "{" SJ ", 'target': {'table': 'Public.Users', 'children': [{'table': 'crm.tasks',"
+        " 'parent_key': {'a': 'b'}}, {'table': 'users_log', 'parent_key': {'a': 'b'}}]}}");
+    static const char *const expected[] = {"table:public.users", "table:users", "table:crm.tasks",
+                                           "table:tasks", "table:users_log"};
+    assert_int_equal(spec->resource_count, sizeof(expected) / sizeof(expected[0]));
+    for (size_t i = 0; i < spec->resource_count; i++) {
+        assert_string_equal(spec->resources[i].name, expected[i]);
+        assert_int_equal(spec->resources[i].mode, LOCK_EXCLUSIVE);
+    }
+    job_spec_free(spec);
+}
+
 /* resources_spec - a spec with count own resources lock:0 .. lock:<count-1>. Caller decrefs. */
 static json_t *resources_spec(size_t count)
 {
@@ -693,6 +713,166 @@ static void test_identifiers(void **state)
     expect_errors("{" ST ", 'target': {'table': 'caf\\u00e9'}}", "target.table", NULL);
     expect_errors("{" ST ", 'target': {'table': 't', 'columns': [{'name': '9lives'}]}}",
                   "target.columns[0].name", NULL);
+}
+
+/* ---- tables an import may write ----------------------------------------- */
+
+/* table_name_parse and table_name_refusal, table-driven. */
+static void test_table_names(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        bool valid;
+        const char *schema, *table;
+        bool refused;
+    } cases[] = {
+        {"users", true, "", "users", false},
+        {"crm.users", true, "crm", "users", false},
+        {"Public.Users", true, "Public", "Users", false},
+        {"pg_description", true, "", "pg_description", true},
+        {"pg_class", true, "", "pg_class", true},
+        {"PG_Class", true, "", "PG_Class", true},
+        {"pg_catalog.pg_description", true, "pg_catalog", "pg_description", true},
+        {"pg_catalog.users", true, "pg_catalog", "users", true},
+        {"information_schema.tables", true, "information_schema", "tables", true},
+        {"information_schema", true, "", "information_schema", true},
+        {"pg_toast.pg_toast_2619", true, "pg_toast", "pg_toast_2619", true},
+        {"pg_toast_temp_1.x", true, "pg_toast_temp_1", "x", true},
+        {"pg_temp.users", true, "pg_temp", "users", true},
+        {"pg_temp_3.users", true, "pg_temp_3", "users", true},
+        {"public.pg_class", true, "public", "pg_class", true},
+        {"sqlite_master", true, "", "sqlite_master", true},
+        {"main.sqlite_schema", true, "main", "sqlite_schema", true},
+        {"temp.sqlite_temp_master", true, "temp", "sqlite_temp_master", true},
+        {"public.stg_import_queue", true, "public", "stg_import_queue", true},
+        {"crm.importq_tokens", true, "crm", "importq_tokens", true},
+        {"public.stg_scheduled_imports", true, "public", "stg_scheduled_imports", true},
+        {"pgx.users", true, "pgx", "users", false},
+        {"my_pg_class", true, "", "my_pg_class", false},
+        {"a.b.c", false, "", "", false},
+        {".users", false, "", "", false},
+        {"users.", false, "", "", false},
+        {"", false, "", "", false},
+        {"crm .users", false, "", "", false},
+        {"\"pg_catalog\".x", false, "", "", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct table_name name;
+        bool valid = table_name_parse(cases[i].text, &name);
+        if (valid != cases[i].valid)
+            fail_msg("table_name_parse(\"%s\") = %d", cases[i].text, valid);
+        assert_string_equal(name.schema, cases[i].schema);
+        assert_string_equal(name.table, cases[i].table);
+        if (valid && (table_name_refusal(&name) != NULL) != cases[i].refused)
+            fail_msg("table_name_refusal(\"%s\") = %s", cases[i].text,
+                     table_name_refusal(&name) ? table_name_refusal(&name) : "(none)");
+    }
+    /* A schema or table part over 63 characters is no name. */
+    char text[160];
+    snprintf(text, sizeof(text), "%064d.users", 0);
+    text[0] = 's';
+    struct table_name name;
+    assert_false(table_name_parse(text, &name));
+    snprintf(text, sizeof(text), "crm.s%063d", 0);
+    assert_false(table_name_parse(text, &name));
+    assert_false(table_name_parse(NULL, &name));
+}
+
+/*
+ * Issue 12: a spec naming a catalog table, a catalog schema or a service
+ * table as target, child or references table is a 422 on that field; a
+ * schema-qualified name that may be written is accepted.
+ */
+static void test_catalog_targets_refused(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "pg_description", "pg_class", "pg_catalog.pg_description", "pg_catalog.users",
+        "information_schema.tables", "pg_toast.pg_toast_2619", "pg_temp.users",
+        "public.pg_class", "sqlite_master", "main.sqlite_master", "temp.sqlite_temp_master",
+        "public.stg_import_queue", "crm.importq_tokens",
+    };
+    char text[512];
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "{" ST ", 'target': {'table': '%s', 'mode': 'append'}}", refused[i]);
+        expect_errors(text, "target.table", NULL);
+        snprintf(text, sizeof(text),
+                 "{" SJ ", 'target': {'table': 't', 'children': [{'table': '%s',"
+                 " 'parent_key': {'a': 'b'}}]}}",
+                 refused[i]);
+        expect_errors(text, "target.children[0].table", NULL);
+        snprintf(text, sizeof(text),
+                 "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a',"
+                 " 'references': '%s.oid'}]}}",
+                 refused[i]);
+        expect_errors(text, "target.columns[0].references", NULL);
+    }
+    struct job_spec *spec = expect_ok(
+        "{" SJ ", 'target': {'table': 'crm.users', 'columns': [{'name': 'team_id',"
+        " 'references': 'crm.teams.team_id'}], 'children': [{'table': 'crm.tasks',"
+        " 'parent_key': {'user_id': 'team_id'}}]}}");
+    assert_string_equal(spec->target.table, "crm.users");
+    assert_string_equal(spec->target.columns[0].references_table, "crm.teams");
+    assert_string_equal(spec->target.columns[0].references_column, "team_id");
+    assert_string_equal(spec->target.children[0].table, "crm.tasks");
+    job_spec_free(spec);
+    expect_errors("{" ST ", 'target': {'table': 'a.b.c'}}", "target.table", NULL);
+    expect_errors("{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a',"
+                  " 'references': 'a.b.c.d'}]}}",
+                  "target.columns[0].references", NULL);
+}
+
+/* target_schemas_parse: the target-schemas setting, table-driven. */
+static void test_target_schemas(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int rc;
+        size_t count;
+        const char *first, *last;
+    } cases[] = {
+        {NULL, 0, 0, NULL, NULL},
+        {"", 0, 0, NULL, NULL},
+        {"  ", 0, 0, NULL, NULL},
+        {"public", 0, 1, "public", "public"},
+        {"staging, public", 0, 2, "staging", "public"},
+        {"a,b,c", 0, 3, "a", "c"},
+        {"pg_catalog", IQ_E_INVALID, 0, NULL, NULL},
+        {"public,information_schema", IQ_E_INVALID, 0, NULL, NULL},
+        {"pg_temp", IQ_E_INVALID, 0, NULL, NULL},
+        {"PG_TOAST", IQ_E_INVALID, 0, NULL, NULL},
+        {"public,public", IQ_E_INVALID, 0, NULL, NULL},
+        {"public,", IQ_E_INVALID, 0, NULL, NULL},
+        {"a b", IQ_E_INVALID, 0, NULL, NULL},
+        {"crm.x", IQ_E_INVALID, 0, NULL, NULL},
+        {"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p", 0, 16, "a", "p"},
+        {"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", IQ_E_INVALID, 0, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct target_schemas schemas;
+        struct iq_error err = {0};
+        int rc = target_schemas_parse(cases[i].text, &schemas, &err);
+        if (rc != cases[i].rc || schemas.count != cases[i].count)
+            fail_msg("target_schemas_parse(\"%s\") = %d, %zu schemas: %s",
+                     cases[i].text ? cases[i].text : "(null)", rc, schemas.count,
+                     iq_error_message(&err));
+        if (cases[i].first) {
+            assert_string_equal(schemas.names[0], cases[i].first);
+            assert_string_equal(schemas.names[schemas.count - 1], cases[i].last);
+            assert_true(target_schemas_contain(&schemas, cases[i].first));
+            assert_false(target_schemas_contain(&schemas, "elsewhere"));
+        }
+        iq_error_clear(&err);
+    }
+    char text[160];
+    snprintf(text, sizeof(text), "s%063d", 0);
+    struct target_schemas schemas;
+    struct iq_error err = {0};
+    assert_int_equal(target_schemas_parse(text, &schemas, &err), IQ_E_INVALID);
+    iq_error_clear(&err);
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -848,6 +1028,10 @@ static const char *const round_trip_specs[] = {
     "     'key': ['task_id'], 'columns': [{'name': 'task_id', 'type': 'uuid', 'from': '/id'}]},"
     "    {'table': 'notes', 'parent_key': {'sid': 'step_id', 'other': 'step_id'}}]}}",
     "{'source': {'upload': '" UUID_A "', 'format': 'ndjson'}, 'target': {'table': 't', 'mode': 'append'}}",
+    "{'source': {'path': 'steps.json'}, 'resources': [{'name': 'api:crm'}],"
+    " 'target': {'table': 'crm.steps', 'columns': [{'name': 'team_id',"
+    "   'references': 'crm.teams.team_id'}],"
+    "   'children': [{'table': 'crm.tasks', 'parent_key': {'step_id': 'team_id'}}]}}",
 };
 
 static void test_round_trip(void **state)
@@ -1037,6 +1221,10 @@ int main(void)
         cmocka_unit_test(test_unknown_fields_at_every_level),
         cmocka_unit_test(test_reserved_tables),
         cmocka_unit_test(test_identifiers),
+        cmocka_unit_test(test_table_names),
+        cmocka_unit_test(test_catalog_targets_refused),
+        cmocka_unit_test(test_target_schemas),
+        cmocka_unit_test(test_qualified_tables_lock_their_bare_name),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_round_trip),
