@@ -542,6 +542,7 @@ static int sqlite_schema_version(struct store *base, int *ret_version, struct iq
 static const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
     .chain_claims = true,
+    .numeric_is_double = true,
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
