@@ -140,13 +140,45 @@ static void csv_field(FILE *out, const char *text, bool last)
     fputc(last ? '\n' : ',', out);
 }
 
+struct rejects_csv {
+    FILE *out;
+    bool with_record;           /* JSON sources: the record,pointer columns too */
+};
+
+/* One reject: line,column,value,error and, for a JSON source, record and
+ * pointer (empty when not known: the record of a set-wise reject). */
 static int reject_csv_cb(const struct job_reject_row *row, void *ctx)
 {
-    FILE *out = ctx;
+    struct rejects_csv *csv = ctx;
+    FILE *out = csv->out;
     fprintf(out, "%lld,", (long long)row->line);
     csv_field(out, row->column, false);
     csv_field(out, row->value, false);
-    csv_field(out, row->error, true);
+    csv_field(out, row->error, !csv->with_record);
+    if (!csv->with_record)
+        return 0;
+    if (row->has_record)
+        fprintf(out, "%lld", (long long)row->record);
+    fputc(',', out);
+    csv_field(out, row->pointer, true);
+    return 0;
+}
+
+/*
+ * source_is_json - whether the job reads JSON or NDJSON, whose rejects
+ * carry record,pointer: in a one-line JSON array every line is 1. A CSV
+ * source's rejects keep exactly the four columns of the contract.
+ */
+static int source_is_json(struct store *store, const char *job_id, bool *ret_json,
+                          struct iq_error *err)
+{
+    struct job *job = NULL;
+    int rc = store_job_get(store, job_id, &job, err);
+    if (rc < 0)
+        return rc;
+    const char *format = json_string_value(json_object_get(job->source, "format"));
+    *ret_json = format && strcmp(format, "csv") != 0;
+    job_free(job);
     return 0;
 }
 
@@ -157,16 +189,22 @@ void route_job_rejects(struct api_request *req, struct api_response *res)
     struct store *store = api_store(req, res);
     if (!store)
         return;
+    struct iq_error err = {0};
+    struct rejects_csv csv = {0};
+    if (source_is_json(store, req->params[0], &csv.with_record, &err) < 0) {
+        api_reply_error(req, res, &err);
+        return;
+    }
     char *text = NULL;
     size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
+    FILE *out = csv.out = open_memstream(&text, &len);
     if (!out) {
         api_reply_problem(req, res, IQ_E_NOMEM, "out of memory");
         return;
     }
-    fputs("line,column,value,error\n", out);
-    struct iq_error err = {0};
-    int rc = store_job_rejects_each(store, req->params[0], reject_csv_cb, out, &err);
+    fputs(csv.with_record ? "line,column,value,error,record,pointer\n"
+                          : "line,column,value,error\n", out);
+    int rc = store_job_rejects_each(store, req->params[0], reject_csv_cb, &csv, &err);
     fclose(out);
     if (rc < 0) {
         free(text);

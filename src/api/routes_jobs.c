@@ -378,9 +378,11 @@ static int rejects_sample_cb(const struct job_reject_row *row, void *ctx)
 {
     struct rejects_sample *sample = ctx;
     json_array_append_new(sample->array,
-                          json_pack("{s:I, s:s?, s:s?, s:s}", "line", (json_int_t)row->line,
-                                    "column", row->column, "value", row->value, "error",
-                                    row->error ? row->error : ""));
+                          json_pack("{s:I, s:s?, s:s?, s:s, s:o, s:s?}", "line",
+                                    (json_int_t)row->line, "column", row->column, "value",
+                                    row->value, "error", row->error ? row->error : "", "record",
+                                    row->has_record ? json_integer(row->record) : json_null(),
+                                    "pointer", row->pointer));
     return json_array_size(sample->array) >= REJECTS_IN_JOB;
 }
 

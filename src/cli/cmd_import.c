@@ -158,8 +158,11 @@ static int reject_cb(const struct import_reject *r, void *ctx)
     if (ui->rejects++ < IMPORT_REJECTS_SHOWN) {
         if (ui->tty && !ui->quiet)
             progress_bar_erase(&ui->bar);
-        fprintf(stderr, "reject: line %lld%s%s%s: %s", (long long)r->line,
-                r->column ? ", column " : "", r->column ? r->column : "",
+        fprintf(stderr, "reject: line %lld", (long long)r->line);
+        if (r->pointer) /* JSON: the record, and where in the document */
+            fprintf(stderr, ", record %lld (%s)", (long long)r->record,
+                    *r->pointer ? r->pointer : "the line's value");
+        fprintf(stderr, "%s%s%s: %s", r->column ? ", column " : "", r->column ? r->column : "",
                 strcmp(r->table, ui->table) == 0 ? "" : " (child table)", r->error);
         if (r->value)
             fprintf(stderr, " (value \"%s\")", r->value);

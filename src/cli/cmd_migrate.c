@@ -1,9 +1,11 @@
 /* cmd_migrate.c - `importq migrate`: create or upgrade the schema. */
 #include "cli/cli.h"
 
+#include "core/db_url.h"
 #include "store/store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg)
 {
@@ -25,6 +27,9 @@ int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config 
         iq_error_clear(&err);
         return rc == IQ_E_INVALID ? EXIT_USAGE : 1;
     }
-    printf("migrated %s: %d migration(s) applied, schema version %d\n", cfg->db, applied, version);
+    char *shown = db_url_redact(cfg->db); /* never print a password */
+    printf("migrated %s: %d migration(s) applied, schema version %d\n",
+           shown ? shown : "the database", applied, version);
+    free(shown);
     return 0;
 }

@@ -19,6 +19,7 @@ static void free_row(struct job_reject_row *row)
     free((char *)row->column);
     free((char *)row->value);
     free((char *)row->error);
+    free((char *)row->pointer);
 }
 
 void reject_buffer_clear(struct reject_buffer *buf)
@@ -72,8 +73,11 @@ int reject_buffer_add_cb(const struct import_reject *reject, void *ctx)
         .column = column_text(buf, reject),
         .value = reject->value ? strdup(reject->value) : NULL,
         .error = strdup(reject->error ? reject->error : "rejected"),
+        .has_record = reject->record >= 0,
+        .record = reject->record,
+        .pointer = reject->pointer ? strdup(reject->pointer) : NULL,
     };
-    if (!row.error || (reject->value && !row.value)) {
+    if (!row.error || (reject->value && !row.value) || (reject->pointer && !row.pointer)) {
         free_row(&row);
         buf->dropped++;
         return 0;

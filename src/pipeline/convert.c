@@ -185,9 +185,12 @@ static const char *convert_numeric(struct column_checker *c, const char *text, s
         return "too long for numeric (1000 characters at most)";
     if (exponent > CONVERT_NUMERIC_MAX_EXPONENT || exponent < -CONVERT_NUMERIC_MAX_EXPONENT)
         return "out of range for numeric";
-    if (c->spec->has_min || c->spec->has_max) {
+    if (c->spec->has_min || c->spec->has_max || c->numeric_within_double) {
         double value; /* +-HUGE_VAL or 0 at the extremes: still right for min/max */
-        cnumber_parse_double(text, length, &value);
+        int rc = cnumber_parse_double(text, length, &value);
+        if (rc == CNUMBER_RANGE && c->numeric_within_double)
+            return "out of range for numeric on SQLite, which holds a double at most (use "
+                   "PostgreSQL for exact numerics)";
         out->has_number = true;
         out->number = value;
     }
@@ -275,28 +278,37 @@ static const char *convert_uuid(struct column_checker *c, const char *text, size
     return NULL;
 }
 
-/* Compact JSON text of value into the checker. */
-static const char *dump_json(struct column_checker *c, const json_t *value, struct value_out *out)
+/* Compact JSON text of value into the checker (numbers as numbers has them). */
+static const char *dump_json(struct column_checker *c, const json_t *value,
+                             const struct json_numbers *numbers, struct value_out *out)
 {
-    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    size_t need = json_dumpb(value, NULL, 0, flags);
-    if (need == 0)
-        return "cannot be written as JSON";
-    if (need + 1 > c->buffer_capacity) {
-        size_t size = c->buffer_capacity ? c->buffer_capacity : 256;
-        while (size < need + 1)
-            size *= 2;
-        char *grown = realloc(c->buffer, size);
-        if (!grown)
-            return "out of memory";
-        c->buffer = grown;
-        c->buffer_capacity = size;
+    if (json_numbers_empty(numbers)) {
+        size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+        size_t need = json_dumpb(value, NULL, 0, flags);
+        if (need == 0)
+            return "cannot be written as JSON";
+        if (need + 1 > c->buffer_capacity) {
+            size_t size = c->buffer_capacity ? c->buffer_capacity : 256;
+            while (size < need + 1)
+                size *= 2;
+            char *grown = realloc(c->buffer, size);
+            if (!grown)
+                return "out of memory";
+            c->buffer = grown;
+            c->buffer_capacity = size;
+        }
+        json_dumpb(value, c->buffer, need, flags);
+        c->buffer[need] = '\0';
+        out->text = c->buffer;
+        out->length = need;
+        return NULL;
     }
-    json_dumpb(value, c->buffer, need, flags);
-    c->buffer[need] = '\0';
-    out->text = c->buffer;
-    out->length = need;
-    return NULL;
+    size_t length = 0;
+    char *text = json_numbers_dump(value, numbers, &length);
+    out->text = text ? keep_copy(c, text, length) : NULL;
+    out->length = length;
+    free(text);
+    return out->text ? NULL : "out of memory";
 }
 
 static const char *convert_json_text(struct column_checker *c, const char *text, size_t length,
@@ -308,7 +320,7 @@ static const char *convert_json_text(struct column_checker *c, const char *text,
         snprintf(c->message, sizeof(c->message), "not valid JSON: %s", jerr.text);
         return c->message;
     }
-    const char *reject = dump_json(c, value, out);
+    const char *reject = dump_json(c, value, NULL, out);
     json_decref(value);
     return reject;
 }
@@ -545,15 +557,43 @@ static const char *convert_json_scalar(struct column_checker *c, const json_t *v
     return type_mismatch(c);
 }
 
+/*
+ * A JSON number from its literal text, as a CSV field with that text
+ * would be converted (see convert.h): exact whatever jansson holds. The
+ * literal is NUL-terminated and outlives the conversion's use.
+ */
+static const char *convert_json_literal(struct column_checker *c, const char *text,
+                                        size_t length, struct value_out *out)
+{
+    switch (c->spec->type) {
+    case COLUMN_TEXT:
+        return as_given(c, text, length, true, out);
+    case COLUMN_INTEGER:
+    case COLUMN_BIGINT:
+        return convert_integer(c, text, length, true, out);
+    case COLUMN_NUMERIC:
+        return convert_numeric(c, text, length, true, out);
+    case COLUMN_REAL:
+        return convert_real(c, text, length, true, out);
+    default: /* an int64 integer has no literal: 0 and 1 for booleans never come here */
+        return type_mismatch(c);
+    }
+}
+
 int column_convert_json(struct column_checker *checker, const json_t *value,
-                        struct converted *ret, const char **ret_reject)
+                        const struct json_numbers *numbers, struct converted *ret,
+                        const char **ret_reject)
 {
     if (!value || json_is_null(value))
         return convert_null(checker, ret, ret_reject);
     struct value_out out = {0};
     const char *reject;
+    size_t literal_length = 0;
+    const char *literal = json_numbers_find(numbers, value, &literal_length);
     if (checker->spec->type == COLUMN_JSON) {
-        reject = dump_json(checker, value, &out);
+        reject = dump_json(checker, value, numbers, &out);
+    } else if (literal) {
+        reject = convert_json_literal(checker, literal, literal_length, &out);
     } else if (json_is_string(value)) {
         const char *text = json_string_value(value);
         size_t length = json_string_length(value);

@@ -30,6 +30,22 @@
  * converted like CSV text; numbers and booleans are accepted where they
  * make sense (an integer column takes 42 but not 42.5 or true; a text
  * column takes any scalar; a boolean column takes true/false and 0/1).
+ * A number that has a literal in the record's json_numbers (the readers
+ * keep one for every number that is not an int64 integer) is converted
+ * from that text, exactly as the same text in a CSV would be: a numeric
+ * column keeps 18446744073709551616 or 1e400 digit for digit, a bigint
+ * column checks 12345678901234567890 against the int64 range from the
+ * digits ("out of range for bigint"), a real column rejects 1e400 ("out of
+ * range for real"), a text column takes the text as written, and a json
+ * column writes the number as written.
+ *
+ * numeric and the backend: PostgreSQL's numeric holds any of these
+ * exactly. SQLite's NUMERIC holds an integer or a double at most, so for a
+ * SQLite target the caller sets numeric_within_double: a numeric beyond a
+ * double's range (1e400, 1e-400) is then rejected ("out of range for
+ * numeric on SQLite ...") rather than stored as Inf or 0; one within it
+ * but with more digits than a double keeps (2^64) is stored as SQLite
+ * stores NUMERIC text, as the nearest double.
  *
  * Checks, in this order, on the canonical text: required (NULL only; an
  * empty string is a value), max_length (characters), min/max (number
@@ -44,6 +60,7 @@
 
 #include "core/error.h"
 #include "core/job_spec.h"
+#include "pipeline/json_numbers.h"
 
 #include <jansson.h>
 #include <regex.h>
@@ -72,6 +89,8 @@ struct column_checker {
     char *buffer;                      /* longer outputs (json, trimmed text) */
     size_t buffer_capacity;
     char message[CONVERT_MESSAGE_LEN]; /* the last reject message */
+    bool numeric_within_double;        /* numeric: reject what a double cannot
+                                          hold (SQLite); set after init */
 };
 
 /*
@@ -110,9 +129,12 @@ int column_convert_text(struct column_checker *checker, const char *text, size_t
 
 /*
  * column_convert_json - as column_convert_text for a jansson value
- * (borrowed; NULL = missing = SQL NULL).
+ * (borrowed; NULL = missing = SQL NULL). numbers: the literals of the
+ * record's numbers (record.numbers; NULL when there are none); the output
+ * may point into it.
  */
 int column_convert_json(struct column_checker *checker, const json_t *value,
-                        struct converted *ret, const char **ret_reject);
+                        const struct json_numbers *numbers, struct converted *ret,
+                        const char **ret_reject);
 
 #endif

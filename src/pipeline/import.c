@@ -62,9 +62,33 @@ static bool cancelled(const struct run *run)
     return run->req->cancel && atomic_load(run->req->cancel);
 }
 
+/* Where a rejected thing is: the record, and the JSON pointer. */
+struct reject_place {
+    int64_t line;
+    int64_t record;            /* -1 unknown */
+    const char *pointer;       /* NULL unknown */
+};
+
+/* The place of a record as a whole. */
+static struct reject_place record_place(const struct record *rec)
+{
+    return (struct reject_place){rec->line, rec->index, rec->pointer};
+}
+
+/* base + suffix as one JSON pointer (caller frees); NULL when base is NULL
+ * (CSV) or on OOM. */
+static char *pointer_join(const char *base, const char *suffix)
+{
+    char *text = NULL;
+    if (!base || asprintf(&text, "%s%s", base, suffix ? suffix : "") < 0)
+        return NULL;
+    return text;
+}
+
 /* Hands one rejected value to the caller. */
-static int emit_reject(struct run *run, int64_t line, const char *table, const char *column,
-                       const char *value, size_t value_length, const char *error)
+static int emit_reject(struct run *run, struct reject_place place, const char *table,
+                       const char *column, const char *value, size_t value_length,
+                       const char *error)
 {
     if (!run->req->reject_cb)
         return 0;
@@ -78,7 +102,8 @@ static int emit_reject(struct run *run, int64_t line, const char *table, const c
         cut[n] = '\0';
         value = cut;
     }
-    struct import_reject reject = {line, table, column, value, error};
+    struct import_reject reject = {place.line, table,        column,       value,
+                                   error,      place.record, place.pointer};
     int rc = run->req->reject_cb(&reject, run->req->reject_ctx);
     if (rc < 0)
         return iq_error_set(run->err, rc, "stopped by the reject handler");
@@ -132,14 +157,16 @@ static int flush_all(struct run *run)
     return 0;
 }
 
-/* The text of a JSON value for a reject report; caller frees. */
-static char *json_value_text(const json_t *value)
+/* The text of a JSON value for a reject report, numbers as the source
+ * wrote them; caller frees. */
+static char *json_value_text(const json_t *value, const struct json_numbers *numbers)
 {
     if (!value)
         return NULL;
     if (json_is_string(value))
         return strdup(json_string_value(value));
-    return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t length;
+    return json_numbers_dump(value, numbers, &length);
 }
 
 /*
@@ -147,10 +174,13 @@ static char *json_value_text(const json_t *value)
  * part's batch (row not yet ended). CSV: fields; JSON: object. Returns 1
  * when the row is good, 0 when at least one value was rejected (each
  * reported), negative on error. parent: the parent's batch row for
- * children (values copied from it), else NULL.
+ * children (values copied from it), else NULL. object_pointer: the JSON
+ * pointer of object in the document (the record's, or a child element's;
+ * NULL for CSV), for the reject report.
  */
 static int convert_row(struct run *run, struct mapped_part *part, const struct record *rec,
-                       json_t *object, const struct batch *parent_batch, size_t parent_row)
+                       json_t *object, const char *object_pointer,
+                       const struct batch *parent_batch, size_t parent_row)
 {
     bool good = true;
     for (size_t c = 0; c < part->column_count; c++) {
@@ -170,14 +200,16 @@ static int convert_row(struct run *run, struct mapped_part *part, const struct r
         const char *raw = NULL;
         size_t raw_length = 0;
         char *raw_owned = NULL;
+        char *pointer = NULL;
         if (object) {
             const char *from = mc->spec->from ? mc->spec->from : "";
             json_t *value = json_pointer_get(object, from);
-            rc = column_convert_json(&mc->checker, value, &out, &reject);
+            rc = column_convert_json(&mc->checker, value, rec->numbers, &out, &reject);
             if (rc == IQ_E_REJECTED) {
-                raw_owned = json_value_text(value);
+                raw_owned = json_value_text(value, rec->numbers);
                 raw = raw_owned;
                 raw_length = raw ? strlen(raw) : 0;
+                pointer = pointer_join(object_pointer, from);
             }
         } else {
             const struct reader_field *field = &rec->fields[mc->csv_index];
@@ -188,8 +220,10 @@ static int convert_row(struct run *run, struct mapped_part *part, const struct r
         }
         if (rc == IQ_E_REJECTED) {
             good = false;
-            rc = emit_reject(run, rec->line, part->table, mc->spec->name, raw, raw_length, reject);
+            struct reject_place place = {rec->line, rec->index, pointer};
+            rc = emit_reject(run, place, part->table, mc->spec->name, raw, raw_length, reject);
             free(raw_owned);
+            free(pointer);
             if (rc < 0)
                 return rc;
             continue;
@@ -204,12 +238,43 @@ static int convert_row(struct run *run, struct mapped_part *part, const struct r
     return good ? 1 : 0;
 }
 
+/* One child array's elements, each a row of part. */
+static int convert_child_array(struct run *run, struct mapped_part *part, const struct record *rec,
+                               json_t *array, size_t parent_row, bool *ret_good)
+{
+    struct batch *parent_batch = &run->map.parts[0].batch;
+    size_t index;
+    json_t *element;
+    json_array_foreach(array, index, element) {
+        char suffix[48];
+        snprintf(suffix, sizeof(suffix), "/%zu", index);
+        char *array_pointer = pointer_join(rec->pointer, part->from);
+        char *pointer = pointer_join(array_pointer, suffix);
+        free(array_pointer);
+        int rc;
+        if (!json_is_object(element)) {
+            *ret_good = false;
+            struct reject_place place = {rec->line, rec->index, pointer};
+            rc = emit_reject(run, place, part->table, NULL, NULL, 0,
+                             "child element is not an object");
+        } else {
+            rc = convert_row(run, part, rec, element, pointer, parent_batch, parent_row);
+            if (rc == 0)
+                *ret_good = false;
+        }
+        free(pointer);
+        if (rc < 0 || !*ret_good)
+            return rc < 0 ? rc : 0;
+        batch_end_row(&part->batch, rec->line);
+    }
+    return 0;
+}
+
 /* Children of one good parent row (the parent's row index in its batch). */
 static int convert_children(struct run *run, const struct record *rec, size_t parent_row,
                             bool *ret_good)
 {
     *ret_good = true;
-    struct batch *parent_batch = &run->map.parts[0].batch;
     for (size_t p = 1; p < run->map.part_count; p++) {
         struct mapped_part *part = &run->map.parts[p];
         json_t *array = json_pointer_get(rec->value, part->from);
@@ -217,26 +282,16 @@ static int convert_children(struct run *run, const struct record *rec, size_t pa
             continue;
         if (!json_is_array(array)) {
             *ret_good = false;
-            return emit_reject(run, rec->line, part->table, NULL, NULL, 0,
-                               "children array is not an array");
+            char *pointer = pointer_join(rec->pointer, part->from);
+            struct reject_place place = {rec->line, rec->index, pointer};
+            int rc = emit_reject(run, place, part->table, NULL, NULL, 0,
+                                 "children array is not an array");
+            free(pointer);
+            return rc;
         }
-        size_t index;
-        json_t *element;
-        json_array_foreach(array, index, element) {
-            if (!json_is_object(element)) {
-                *ret_good = false;
-                return emit_reject(run, rec->line, part->table, NULL, NULL, 0,
-                                   "child element is not an object");
-            }
-            int rc = convert_row(run, part, rec, element, parent_batch, parent_row);
-            if (rc < 0)
-                return rc;
-            if (rc == 0) {
-                *ret_good = false;
-                return 0;
-            }
-            batch_end_row(&part->batch, rec->line);
-        }
+        int rc = convert_child_array(run, part, rec, array, parent_row, ret_good);
+        if (rc < 0 || !*ret_good)
+            return rc;
     }
     return 0;
 }
@@ -248,16 +303,54 @@ static void rollback_children(struct run *run, const size_t *child_rows)
         run->map.parts[p].batch.row_count = child_rows[p];
 }
 
+/* Whether JSON pointer from is pointer or an ancestor of it ("/a" of "/a/0"). */
+static bool pointer_covers(const char *from, const char *pointer)
+{
+    size_t length = strlen(from);
+    return strncmp(from, pointer, length) == 0 && (pointer[length] == '\0' || pointer[length] == '/');
+}
+
+/* The target column whose value holds the JSON problem at pointer, or NULL. */
+static const char *column_at_pointer(const struct mapped_part *part, const char *pointer)
+{
+    for (size_t c = 0; pointer && c < part->column_count; c++) {
+        const struct mapped_column *mc = &part->columns[c];
+        if (!mc->from_parent && mc->spec->from && *mc->spec->from &&
+            pointer_covers(mc->spec->from, pointer))
+            return mc->spec->name;
+    }
+    return NULL;
+}
+
+/*
+ * reject_record - report a record the reader could not make sense of: the
+ * column is the CSV field's, or the column whose JSON value holds the
+ * problem (a duplicate key, "\u0000"); the pointer is where the problem is.
+ */
+static int reject_record(struct run *run, const struct record *rec)
+{
+    const struct mapped_part *target = &run->map.parts[0];
+    const char *column = NULL;
+    if (rec->problem_column > 0 && rec->problem_column <= rec->column_count)
+        column = rec->column_names[rec->problem_column - 1];
+    else
+        column = column_at_pointer(target, rec->problem_pointer);
+    char *pointer = pointer_join(rec->pointer, rec->problem_pointer);
+    struct reject_place place = record_place(rec);
+    if (pointer)
+        place.pointer = pointer;
+    int rc = emit_reject(run, place, target->table, column, NULL, 0, rec->problem_message);
+    free(pointer);
+    return rc;
+}
+
 /* One record: convert, reject or add to the batches. */
 static int handle_record(struct run *run, const struct record *rec)
 {
     run->result->rows_read++;
     struct mapped_part *target = &run->map.parts[0];
     if (rec->problem != RECORD_OK) {
-        const char *column = NULL;
-        if (rec->problem_column > 0 && rec->problem_column <= rec->column_count)
-            column = rec->column_names[rec->problem_column - 1];
-        int rc = emit_reject(run, rec->line, target->table, column, NULL, 0, rec->problem_message);
+        int rc = reject_record(run, rec);
         return rc < 0 ? rc : count_rejected_row(run);
     }
     size_t child_rows[SPEC_MAX_CHILDREN + 1] = {0};
@@ -265,7 +358,7 @@ static int handle_record(struct run *run, const struct record *rec)
         child_rows[p] = run->map.parts[p].batch.row_count;
     /* Children point at the parent's row, so the parent batch must not
      * flush in between: make room first. */
-    int rc = convert_row(run, target, rec, rec->value, NULL, 0);
+    int rc = convert_row(run, target, rec, rec->value, rec->pointer, NULL, 0);
     if (rc < 0)
         return rc;
     bool good = rc == 1;
@@ -329,7 +422,8 @@ static int set_reject_cb(const struct load_reject *reject, void *ctx)
     const char *table = (size_t)reject->part < run->map.part_count
                             ? run->map.parts[reject->part].table
                             : run->req->target->table;
-    int rc = emit_reject(run, reject->line, table, reject->column, reject->value,
+    struct reject_place place = {reject->line, -1, NULL}; /* the store keeps lines only */
+    int rc = emit_reject(run, place, table, reject->column, reject->value,
                          reject->value ? strlen(reject->value) : 0, reject->message);
     return rc < 0 ? rc : count_rejected_row(run);
 }

@@ -64,6 +64,12 @@ struct import_reject {
     const char *column;
     const char *value;            /* cut to IMPORT_REJECT_VALUE_MAX; NULL for SQL NULL */
     const char *error;
+    int64_t record;               /* 0-based record index (reader.h); -1 unknown
+                                     (set-wise rejects from the store) */
+    const char *pointer;          /* JSON sources: JSON pointer of the rejected
+                                     value in the document ("/steps/3/email"),
+                                     or of the record ("/steps/3") when no
+                                     value is to blame; NULL for CSV/unknown */
 };
 
 /* Return 0 to go on, negative to stop the import with that code. */

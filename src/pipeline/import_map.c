@@ -313,6 +313,15 @@ static int build_plan(struct mapping *map, const struct import_request *req, str
     return 0;
 }
 
+/* Numeric columns reject what the target backend's numeric cannot hold. */
+static void fit_numerics_to_store(struct mapping *map, const struct store *store)
+{
+    bool within_double = store->ops->numeric_is_double;
+    for (size_t p = 0; p < map->part_count; p++)
+        for (size_t i = 0; i < map->parts[p].column_count; i++)
+            map->parts[p].columns[i].checker.numeric_within_double = within_double;
+}
+
 int mapping_build(const struct import_request *req, struct reader *reader, json_t *first_record,
                   struct mapping *ret_map, struct iq_error *err)
 {
@@ -329,6 +338,8 @@ int mapping_build(const struct import_request *req, struct reader *reader, json_
         rc = map_target(ret_map, req, reader, first_record, &info, err);
     for (size_t i = 0; rc == 0 && i < target->child_count; i++)
         rc = map_child(ret_map, i + 1, &target->children[i], err);
+    if (rc == 0)
+        fit_numerics_to_store(ret_map, req->store);
     if (rc == 0)
         rc = build_plan(ret_map, req, err);
     /* Column names of table-made specs are owned by the specs, so info can go. */

@@ -6,6 +6,8 @@
  */
 #include "pipeline/reader_internal.h"
 
+#include "pipeline/json_build.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -97,6 +99,20 @@ const char *reader_json_type_name(const json_t *value)
         return "null";
     }
     return "a value";
+}
+
+void reader_set_built(struct reader *r, const struct json_built *built)
+{
+    r->record.value = built->value;
+    r->record.numbers = built->numbers;
+    if (built->problem != RECORD_OK) {
+        reader_set_problem(r, built->problem, 0, "%s",
+                           built->message ? built->message : "bad record");
+        r->record.problem_pointer = built->problem_pointer;
+    } else if (!json_is_object(built->value)) {
+        reader_set_problem(r, RECORD_NOT_OBJECT, 0, "expected an object, found %s",
+                           reader_json_type_name(built->value));
+    }
 }
 
 /* read(2) into chunk[offset..), retrying on EINTR. Bytes read or IQ_E_IO. */

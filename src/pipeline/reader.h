@@ -34,10 +34,19 @@
  *
  * JSON: source.json_records is a JSON pointer (RFC 6901, "" or NULL = the
  * top level) to the array of records; the elements are streamed one by one.
- * NDJSON: one JSON value per line; blank lines are skipped. In both, each
+ * NDJSON: one JSON value per line; blank lines are skipped. Both parse
+ * with yajl and build jansson values the same way (json_build.h): each
  * record must be an object; duplicate keys and "\u0000" in strings are
- * record problems; integers beyond int64 and reals beyond double are
- * record problems (jansson holds numbers as int64/double).
+ * record problems (problem_pointer says where in the record). A number
+ * that is not an int64 integer (a real, 2^64, 1e400) is a stand-in real in
+ * the value and its literal text is in record.numbers (json_numbers.h):
+ * converting it uses the literal, so nothing is lost on the way.
+ *
+ * Records are counted: record.index is 0-based among the source's records
+ * (CSV: data rows; NDJSON: non-blank lines; JSON: the index in the record
+ * array) and, for JSON, record.pointer is the record's JSON pointer in the
+ * document ("/steps/3", "/0" at the top level); NDJSON: "" (the line's
+ * value); CSV: NULL.
  *
  * Not thread-safe: one reader belongs to one thread.
  */
@@ -46,6 +55,7 @@
 
 #include "core/error.h"
 #include "core/job_spec.h"
+#include "pipeline/json_numbers.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -96,11 +106,16 @@ enum record_problem {
  */
 struct record {
     int64_t line;                      /* first source line of the record */
+    int64_t index;                     /* 0-based among the source's records */
+    const char *pointer;               /* JSON: "/steps/3"; NDJSON: ""; CSV: NULL */
     enum record_problem problem;
     const char *problem_message;       /* NULL when problem == RECORD_OK; no
                                           line number in it */
     size_t problem_column;             /* CSV: 1-based field of the problem;
                                           0 = the whole record */
+    const char *problem_pointer;       /* JSON/NDJSON: where in the record the
+                                          problem is ("/name"); NULL = the
+                                          whole record */
     /* CSV */
     const struct reader_field *fields;
     size_t field_count;                /* may differ from column_count (ragged) */
@@ -109,6 +124,8 @@ struct record {
     /* JSON and NDJSON: an object unless problem is RECORD_NOT_OBJECT or
      * RECORD_BAD_JSON (then the value, or NULL when there is none). */
     json_t *value;
+    const struct json_numbers *numbers; /* literals of value's numbers; may
+                                           be NULL (none) */
 };
 
 struct reader;

@@ -63,6 +63,7 @@ struct csv_reader {
     int64_t quote_line;        /* first line of an open quoted field, 0 = none */
     bool row_done;
     int64_t done_line;
+    int64_t records;           /* records handed out so far */
     enum csv_fatal fatal;
     bool fini_done;
 
@@ -505,6 +506,7 @@ static int csv_next(struct reader *r, struct iq_error *err)
     if (!c->names_set && (rc = default_names(c, err)) < 0)
         return rc;
     r->record.line = c->done_line;
+    r->record.index = c->records++;
     r->record.fields = c->fields;
     r->record.field_count = c->field_count;
     if (c->field_count != c->name_count)

@@ -89,6 +89,15 @@ int reader_fail(struct reader *r, struct iq_error *err, int code, int64_t line, 
 void reader_set_problem(struct reader *r, enum record_problem problem, size_t column,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+struct json_built;
+
+/*
+ * reader_set_built - fill r->record's value, numbers and problem from a
+ * record built by json_build (borrowed: it must live as long as the
+ * record); a value that is not an object is a RECORD_NOT_OBJECT problem.
+ */
+void reader_set_built(struct reader *r, const struct json_built *built);
+
 /* reader_json_type_name - "an object", "a string", ... for messages. */
 const char *reader_json_type_name(const json_t *value);
 

@@ -2,7 +2,8 @@
  * reader_json.c - the JSON reader: yajl parses the document as a stream of
  * events; only the record being built (one element of the record array)
  * is ever held as a jansson value. Values outside the record array are
- * skipped without being built.
+ * skipped without being built. The record itself is built by json_build.c
+ * (shared with the NDJSON reader).
  *
  * Finding the array: a stack of frames, one per open container, each
  * marked OFF (not on the way to the array), PATH (the container at the
@@ -15,18 +16,21 @@
  * on the slice's line, as yajl emits an event when the token's last byte
  * arrives. yajl cannot pause, so a slice may complete several records:
  * they wait in a queue, which the slice size keeps short.
+ *
+ * Records: index is the element's index in the record array (0-based),
+ * pointer the element's JSON pointer in the document ("/steps/3"), so a
+ * record is found in a one-line file, where every line number is 1.
  */
 #include "pipeline/cnumber.h"
+#include "pipeline/json_build.h"
 #include "pipeline/reader_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
 #define JSON_SLICE_BYTES ((size_t)16 * 1024)
-#define JSON_MESSAGE_LEN 160
 
 enum frame_role {
     ROLE_OFF,
@@ -42,14 +46,12 @@ struct frame {
     bool is_array;
     bool key_matches;          /* PATH object: the last key is the next token */
     int64_t index;             /* arrays: index of the next element */
-    json_t *container;         /* BUILD: borrowed; the record root owns it */
 };
 
 struct queued_record {
-    json_t *value;
+    struct json_built built;   /* owned */
     int64_t line;
-    enum record_problem problem;
-    char *message;             /* owned; NULL when problem is RECORD_OK */
+    int64_t index;             /* in the record array */
 };
 
 struct json_reader {
@@ -57,6 +59,7 @@ struct json_reader {
     yajl_handle parser;
     struct iq_error *err;      /* during yajl_parse: where callbacks report */
     char *pointer;             /* for messages: "/steps" or "the top level" */
+    char *records_pointer;     /* as given: "/steps", or "" for the top level */
     char **tokens;
     int64_t *token_index;      /* token as an array index, -1 when it is none */
     size_t token_count;
@@ -72,36 +75,21 @@ struct json_reader {
     bool complete;             /* yajl_complete_parse ran */
 
     /* The record being built. */
-    json_t *record_root;
+    struct json_build build;
+    bool building;
     int64_t record_line;
+    int64_t record_index;
+    int64_t next_index;        /* index of the record array's next element */
     size_t record_bytes;
-    enum record_problem record_problem;
-    char record_message[JSON_MESSAGE_LEN];
-    char *key;                 /* the key of the next value in a BUILD object */
-    size_t key_length;
-    size_t key_capacity;
 
     struct queued_record *queue;
     size_t queue_head;
     size_t queue_count;
     size_t queue_capacity;
-    json_t *current;           /* the value handed out */
+    struct json_built current; /* the record handed out */
+    char *record_pointer;      /* its JSON pointer: records_pointer + "/" + index */
+    size_t record_pointer_capacity;
 };
-
-/* Note a problem in the record being built (the first one wins). */
-static void record_problem(struct json_reader *j, enum record_problem problem, const char *fmt,
-                           ...) __attribute__((format(printf, 3, 4)));
-static void record_problem(struct json_reader *j, enum record_problem problem, const char *fmt,
-                           ...)
-{
-    if (j->record_problem != RECORD_OK)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(j->record_message, sizeof(j->record_message), fmt, ap);
-    va_end(ap);
-    j->record_problem = problem;
-}
 
 /* A fatal error from inside a callback; returns 0 so yajl stops. */
 static int callback_fail(struct json_reader *j, int code, const char *message)
@@ -129,6 +117,7 @@ static enum frame_role next_role(struct json_reader *j)
     case ROLE_BUILD:
         return ROLE_BUILD;
     case ROLE_RECORDS:
+        j->next_index = index;
         return ROLE_RECORD_ROOT;
     case ROLE_PATH: {
         /* A PATH frame at depth k < token_count: token k names the child. */
@@ -153,12 +142,19 @@ static int not_an_array(struct json_reader *j, const char *found)
     return callback_fail(j, IQ_E_INVALID, message);
 }
 
-/* Append a finished record to the queue. */
+/* Start a record: its root value begins now. */
+static void start_record(struct json_reader *j)
+{
+    json_build_reset(&j->build);
+    j->building = true;
+    j->record_line = j->line;
+    j->record_index = j->next_index;
+    j->record_bytes = 0;
+}
+
+/* Append the finished record to the queue. */
 static int enqueue_record(struct json_reader *j)
 {
-    if (!json_is_object(j->record_root))
-        record_problem(j, RECORD_NOT_OBJECT, "expected an object, found %s",
-                       reader_json_type_name(j->record_root));
     if (j->queue_head + j->queue_count == j->queue_capacity) {
         if (j->queue_head > 0) {
             memmove(j->queue, j->queue + j->queue_head, j->queue_count * sizeof(*j->queue));
@@ -173,124 +169,74 @@ static int enqueue_record(struct json_reader *j)
         }
     }
     struct queued_record *q = &j->queue[j->queue_head + j->queue_count];
-    q->value = j->record_root;
+    json_build_take(&j->build, &q->built);
     q->line = j->record_line;
-    q->problem = j->record_problem;
-    q->message = j->record_problem != RECORD_OK ? strdup(j->record_message) : NULL;
+    q->index = j->record_index;
     j->queue_count++;
-    j->record_root = NULL;
+    j->building = false;
     return 1;
 }
 
-/* Put value (a new reference) into the BUILD container on top. */
-static int attach(struct json_reader *j, json_t *value)
+/* What a builder call returned, for yajl: 1 to go on, 0 to stop. */
+static int built(struct json_reader *j, int rc)
 {
-    if (!value)
-        return callback_fail(j, IQ_E_NOMEM, "out of memory building a record");
-    struct frame *parent = &j->frames[j->depth - 1];
-    int rc;
-    if (parent->is_array) {
-        rc = json_array_append_new(parent->container, value);
-    } else {
-        if (json_object_getn(parent->container, j->key, j->key_length))
-            record_problem(j, RECORD_BAD_JSON, "duplicate key \"%.*s\"",
-                           (int)(j->key_length > 64 ? 64 : j->key_length), j->key);
-        rc = json_object_setn_new_nocheck(parent->container, j->key, j->key_length, value);
-    }
-    if (rc != 0)
-        return callback_fail(j, IQ_E_NOMEM, "out of memory building a record");
+    if (rc == JSON_BUILD_DONE)
+        return enqueue_record(j);
+    if (rc < 0)
+        return callback_fail(j, rc, rc == IQ_E_NOMEM ? "out of memory building a record"
+                                                     : "cannot build the record");
     return 1;
 }
 
-/* Start a record whose root is value (a new reference). record_problem
- * was reset when the root value began. */
-static void start_record(struct json_reader *j, json_t *value)
-{
-    j->record_root = value;
-    j->record_line = j->line;
-    j->record_bytes = 0;
-}
-
-/* A scalar event: value is built only when it belongs to a record. */
-static int on_scalar(struct json_reader *j, json_t *(*make)(struct json_reader *, const void *,
-                                                            size_t),
-                     const void *data, size_t length, const char *kind)
+/* A scalar event: the role says whether it is part of a record. */
+static enum frame_role scalar_role(struct json_reader *j, const char *kind, int *ret_rc)
 {
     note_event(j);
     enum frame_role role = next_role(j);
+    *ret_rc = 1;
     if (role == ROLE_TARGET)
-        return not_an_array(j, kind);
-    if (role != ROLE_BUILD && role != ROLE_RECORD_ROOT)
-        return 1;
-    if (role == ROLE_RECORD_ROOT)
-        j->record_problem = RECORD_OK;
-    json_t *value = make(j, data, length);
-    if (!value)
-        return callback_fail(j, IQ_E_NOMEM, "out of memory building a record");
-    if (role == ROLE_BUILD)
-        return attach(j, value);
-    start_record(j, value);
-    return enqueue_record(j);
+        *ret_rc = not_an_array(j, kind);
+    else if (role == ROLE_RECORD_ROOT)
+        start_record(j);
+    return role;
 }
 
-static json_t *make_null(struct json_reader *j, const void *data, size_t length)
+static bool in_record(enum frame_role role)
 {
-    (void)j, (void)data, (void)length;
-    return json_null();
-}
-
-/* The boolean arrives as length (0 or 1): on_scalar has one signature. */
-static json_t *make_boolean(struct json_reader *j, const void *data, size_t length)
-{
-    (void)j, (void)data;
-    return json_boolean(length);
-}
-
-static json_t *make_string(struct json_reader *j, const void *data, size_t length)
-{
-    if (memchr(data, '\0', length))
-        record_problem(j, RECORD_BAD_JSON, "\\u0000 in a string");
-    return json_stringn_nocheck(data, length);
-}
-
-/* Numbers as jansson holds them: int64 or double; beyond that a problem. */
-static json_t *make_number(struct json_reader *j, const void *data, size_t length)
-{
-    const char *text = data;
-    int64_t integer;
-    int rc = cnumber_parse_int64(text, length, &integer);
-    if (rc == CNUMBER_OK)
-        return json_integer(integer);
-    if (rc == CNUMBER_RANGE) {
-        record_problem(j, RECORD_BAD_JSON, "integer out of the 64-bit range");
-        return json_null();
-    }
-    double real;
-    if (cnumber_parse_double(text, length, &real) != CNUMBER_OK) {
-        record_problem(j, RECORD_BAD_JSON, "number out of range");
-        return json_null();
-    }
-    return json_real(real);
+    return role == ROLE_BUILD || role == ROLE_RECORD_ROOT;
 }
 
 static int null_cb(void *ctx)
 {
-    return on_scalar(ctx, make_null, NULL, 0, "null");
+    struct json_reader *j = ctx;
+    int rc;
+    enum frame_role role = scalar_role(j, "null", &rc);
+    return in_record(role) ? built(j, json_build_null(&j->build)) : rc;
 }
 
 static int boolean_cb(void *ctx, int value)
 {
-    return on_scalar(ctx, make_boolean, NULL, value != 0, "a boolean");
+    struct json_reader *j = ctx;
+    int rc;
+    enum frame_role role = scalar_role(j, "a boolean", &rc);
+    return in_record(role) ? built(j, json_build_boolean(&j->build, value != 0)) : rc;
 }
 
 static int number_cb(void *ctx, const char *text, size_t length)
 {
-    return on_scalar(ctx, make_number, text, length, "a number");
+    struct json_reader *j = ctx;
+    int rc;
+    enum frame_role role = scalar_role(j, "a number", &rc);
+    return in_record(role) ? built(j, json_build_number(&j->build, text, length)) : rc;
 }
 
 static int string_cb(void *ctx, const unsigned char *text, size_t length)
 {
-    return on_scalar(ctx, make_string, text, length, "a string");
+    struct json_reader *j = ctx;
+    int rc;
+    enum frame_role role = scalar_role(j, "a string", &rc);
+    return in_record(role) ? built(j, json_build_string(&j->build, (const char *)text, length))
+                           : rc;
 }
 
 /* start_map / start_array. */
@@ -310,18 +256,13 @@ static int on_start(struct json_reader *j, bool is_array)
             return not_an_array(j, "an object");
         j->target_found = true;
         frame.role = ROLE_RECORDS;
-    } else if (role == ROLE_RECORD_ROOT || role == ROLE_BUILD) {
-        json_t *container = is_array ? json_array() : json_object();
-        if (!container)
-            return callback_fail(j, IQ_E_NOMEM, "out of memory building a record");
-        if (role == ROLE_BUILD && !attach(j, container))
+    } else if (in_record(role)) {
+        if (role == ROLE_RECORD_ROOT)
+            start_record(j);
+        /* The reader's depth bounds the builder's: it cannot be too deep. */
+        if (!built(j, json_build_open(&j->build, is_array)))
             return 0;
-        if (role == ROLE_RECORD_ROOT) {
-            j->record_problem = RECORD_OK;
-            start_record(j, container);
-        }
         frame.role = ROLE_BUILD;
-        frame.container = container;
     }
     j->frames[j->depth++] = frame;
     return 1;
@@ -342,9 +283,8 @@ static int on_end(struct json_reader *j)
 {
     note_event(j);
     j->depth--;
-    if (j->frames[j->depth].role == ROLE_BUILD && j->depth > 0 &&
-        j->frames[j->depth - 1].role == ROLE_RECORDS)
-        return enqueue_record(j);
+    if (j->frames[j->depth].role == ROLE_BUILD)
+        return built(j, json_build_close(&j->build));
     return 1;
 }
 
@@ -362,21 +302,7 @@ static int map_key_cb(void *ctx, const unsigned char *key, size_t length)
         const char *token = j->tokens[j->depth - 1];
         top->key_matches = strlen(token) == length && memcmp(token, key, length) == 0;
     } else if (top->role == ROLE_BUILD) {
-        if (length + 1 > j->key_capacity) {
-            size_t size = j->key_capacity ? j->key_capacity : 64;
-            while (size < length + 1)
-                size *= 2;
-            char *grown = realloc(j->key, size);
-            if (!grown)
-                return callback_fail(j, IQ_E_NOMEM, "out of memory reading a key");
-            j->key = grown;
-            j->key_capacity = size;
-        }
-        memcpy(j->key, key, length);
-        j->key[length] = '\0';
-        j->key_length = length;
-        if (memchr(key, '\0', length))
-            record_problem(j, RECORD_BAD_JSON, "\\u0000 in a key");
+        return built(j, json_build_key(&j->build, (const char *)key, length));
     }
     return 1;
 }
@@ -439,7 +365,7 @@ static int check_slice_limits(struct json_reader *j, size_t length, struct iq_er
         return reader_fail(&j->base, err, IQ_E_TOO_LARGE, j->line,
                            "a JSON value is longer than the limit of %zu bytes",
                            limits->max_field_bytes);
-    if (j->record_root) {
+    if (j->building) {
         j->record_bytes += length;
         if (j->record_bytes > limits->max_record_bytes)
             return reader_fail(&j->base, err, IQ_E_TOO_LARGE, j->record_line,
@@ -492,6 +418,21 @@ static int finish(struct json_reader *j, struct iq_error *err)
     return 0;
 }
 
+/* r->record.pointer: the records' pointer and the index ("/steps/3"). */
+static void set_record_pointer(struct json_reader *j, int64_t index)
+{
+    size_t need = strlen(j->records_pointer) + 24;
+    if (need > j->record_pointer_capacity) {
+        char *grown = realloc(j->record_pointer, need);
+        if (!grown)
+            return; /* the record goes without its pointer */
+        j->record_pointer = grown;
+        j->record_pointer_capacity = need;
+    }
+    snprintf(j->record_pointer, need, "%s/%lld", j->records_pointer, (long long)index);
+    j->base.record.pointer = j->record_pointer;
+}
+
 /* Hand out the oldest queued record. */
 static void pop_record(struct json_reader *j)
 {
@@ -500,19 +441,17 @@ static void pop_record(struct json_reader *j)
     j->queue_count--;
     if (j->queue_count == 0)
         j->queue_head = 0;
-    j->current = q->value;
+    j->current = q->built;
     r->record.line = q->line;
-    r->record.value = q->value;
-    if (q->problem != RECORD_OK)
-        reader_set_problem(r, q->problem, 0, "%s", q->message ? q->message : "bad record");
-    free(q->message);
+    r->record.index = q->index;
+    set_record_pointer(j, q->index);
+    reader_set_built(r, &j->current);
 }
 
 static int json_next(struct reader *r, struct iq_error *err)
 {
     struct json_reader *j = (struct json_reader *)r;
-    json_decref(j->current);
-    j->current = NULL;
+    json_built_clear(&j->current);
     r->record = (struct record){0};
     while (j->queue_count == 0) {
         if (j->complete)
@@ -561,6 +500,9 @@ static int64_t token_as_index(const char *token)
 /* Split source.json_records into tokens. */
 static int parse_pointer(struct json_reader *j, const char *pointer, struct iq_error *err)
 {
+    j->records_pointer = strdup(pointer ? pointer : "");
+    if (!j->records_pointer)
+        return reader_fail(&j->base, err, IQ_E_NOMEM, 0, "out of memory");
     if (!pointer || !*pointer) {
         j->pointer = strdup("the top level");
         return j->pointer ? 0 : reader_fail(&j->base, err, IQ_E_NOMEM, 0, "out of memory");
@@ -610,7 +552,8 @@ static int json_start(struct reader *r, const struct source_spec *source, struct
 static size_t json_buffer_bytes(const struct reader *r)
 {
     const struct json_reader *j = (const struct json_reader *)r;
-    return j->queue_capacity * sizeof(*j->queue) + j->key_capacity + sizeof(j->frames);
+    return j->queue_capacity * sizeof(*j->queue) + j->build.key_capacity +
+           j->record_pointer_capacity + sizeof(j->frames);
 }
 
 static void json_free_reader(struct reader *r)
@@ -618,19 +561,18 @@ static void json_free_reader(struct reader *r)
     struct json_reader *j = (struct json_reader *)r;
     if (j->parser)
         yajl_free(j->parser);
-    json_decref(j->current);
-    json_decref(j->record_root);
-    for (size_t i = 0; i < j->queue_count; i++) {
-        json_decref(j->queue[j->queue_head + i].value);
-        free(j->queue[j->queue_head + i].message);
-    }
+    json_built_clear(&j->current);
+    json_build_clear(&j->build);
+    for (size_t i = 0; i < j->queue_count; i++)
+        json_built_clear(&j->queue[j->queue_head + i].built);
     free(j->queue);
     for (size_t i = 0; i < j->token_count; i++)
         free(j->tokens[i]);
     free(j->tokens);
     free(j->token_index);
     free(j->pointer);
-    free(j->key);
+    free(j->records_pointer);
+    free(j->record_pointer);
     free(j);
 }
 

@@ -1,22 +1,30 @@
 /*
  * reader_ndjson.c - the NDJSON reader: one JSON value a line, each parsed
- * on its own with jansson (json_loadb). A line that fits in the current
+ * on its own by a fresh yajl parser whose events build the record as the
+ * JSON reader builds its records (json_build.c), so both keep the literal
+ * text of numbers and report problems alike. A line that fits in the current
  * chunk is parsed in place; only a line that spans two chunks is copied
  * into the line buffer, which max_record_bytes bounds. Blank lines are
  * skipped; a trailing CR is JSON whitespace and needs no special case.
  */
+#include "pipeline/json_build.h"
 #include "pipeline/reader_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_parse.h>
 
 struct ndjson_reader {
     struct reader base;
     int64_t line;              /* number of the next line */
+    int64_t records;           /* records handed out so far */
     char *buffer;              /* a line that spans chunks */
     size_t buffer_length;
     size_t buffer_capacity;
-    json_t *value;             /* the value handed out */
+    struct json_build build;
+    int build_rc;              /* during a parse: the last builder result */
+    struct json_built current; /* the record handed out */
 };
 
 /* Append text to the line buffer (bounded by the caller). */
@@ -95,26 +103,116 @@ static bool is_blank(const char *text, size_t length)
     return true;
 }
 
-/* Parse one line into r->record. */
-static void parse_line(struct ndjson_reader *n, const char *text, size_t length)
+/* Every yajl event goes to the builder; a builder error stops yajl. */
+static int on_built(void *ctx, int rc)
+{
+    ((struct ndjson_reader *)ctx)->build_rc = rc;
+    return rc >= 0;
+}
+
+static int null_cb(void *ctx)
+{
+    return on_built(ctx, json_build_null(&((struct ndjson_reader *)ctx)->build));
+}
+
+static int boolean_cb(void *ctx, int value)
+{
+    return on_built(ctx, json_build_boolean(&((struct ndjson_reader *)ctx)->build, value != 0));
+}
+
+static int number_cb(void *ctx, const char *text, size_t length)
+{
+    return on_built(ctx, json_build_number(&((struct ndjson_reader *)ctx)->build, text, length));
+}
+
+static int string_cb(void *ctx, const unsigned char *text, size_t length)
+{
+    return on_built(ctx, json_build_string(&((struct ndjson_reader *)ctx)->build,
+                                           (const char *)text, length));
+}
+
+static int map_key_cb(void *ctx, const unsigned char *key, size_t length)
+{
+    return on_built(ctx, json_build_key(&((struct ndjson_reader *)ctx)->build,
+                                        (const char *)key, length));
+}
+
+static int start_map_cb(void *ctx)
+{
+    return on_built(ctx, json_build_open(&((struct ndjson_reader *)ctx)->build, false));
+}
+
+static int start_array_cb(void *ctx)
+{
+    return on_built(ctx, json_build_open(&((struct ndjson_reader *)ctx)->build, true));
+}
+
+static int end_cb(void *ctx)
+{
+    return on_built(ctx, json_build_close(&((struct ndjson_reader *)ctx)->build));
+}
+
+static const yajl_callbacks ndjson_callbacks = {
+    .yajl_null = null_cb,
+    .yajl_boolean = boolean_cb,
+    .yajl_number = number_cb,
+    .yajl_string = string_cb,
+    .yajl_start_map = start_map_cb,
+    .yajl_map_key = map_key_cb,
+    .yajl_end_map = end_cb,
+    .yajl_start_array = start_array_cb,
+    .yajl_end_array = end_cb,
+};
+
+/* The line is not JSON: yajl's message (without its newline) and where. */
+static void set_syntax_problem(struct reader *r, yajl_handle parser)
+{
+    unsigned char *text = yajl_get_error(parser, 0, NULL, 0);
+    char message[200];
+    snprintf(message, sizeof(message), "%s", text ? (const char *)text : "parse error");
+    if (text)
+        yajl_free_error(parser, text);
+    size_t n = strlen(message);
+    while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == ' '))
+        message[--n] = '\0';
+    reader_set_problem(r, RECORD_BAD_JSON, 0, "invalid JSON: %s (at character %zu)", message,
+                       yajl_get_bytes_consumed(parser) + 1);
+}
+
+/* Parse one line into r->record. 0, or a fatal IQ_E_NOMEM. */
+static int parse_line(struct ndjson_reader *n, const char *text, size_t length,
+                      struct iq_error *err)
 {
     struct reader *r = &n->base;
-    json_error_t jerr;
-    n->value = json_loadb(text, length, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-    r->record.value = n->value;
-    if (!n->value)
-        reader_set_problem(r, RECORD_BAD_JSON, 0, "invalid JSON: %s (at character %d)", jerr.text,
-                           jerr.column);
-    else if (!json_is_object(n->value))
-        reader_set_problem(r, RECORD_NOT_OBJECT, 0, "expected an object, found %s",
-                           reader_json_type_name(n->value));
+    yajl_handle parser = yajl_alloc(&ndjson_callbacks, NULL, n);
+    if (!parser)
+        return reader_fail(r, err, IQ_E_NOMEM, n->line - 1, "cannot start the JSON parser");
+    json_build_reset(&n->build);
+    n->build_rc = JSON_BUILD_MORE;
+    yajl_status status = yajl_parse(parser, (const unsigned char *)text, length);
+    if (status == yajl_status_ok)
+        status = yajl_complete_parse(parser);
+    int rc = 0;
+    if (n->build_rc == IQ_E_NOMEM)
+        rc = reader_fail(r, err, IQ_E_NOMEM, n->line - 1, "out of memory building a record");
+    else if (status == yajl_status_ok && n->build_rc == JSON_BUILD_DONE)
+        json_build_take(&n->build, &n->current);
+    else if (n->build_rc == IQ_E_INVALID)
+        reader_set_problem(r, RECORD_BAD_JSON, 0, "JSON nested deeper than %d levels",
+                           READER_MAX_JSON_DEPTH);
+    else
+        set_syntax_problem(r, parser);
+    yajl_free(parser);
+    if (n->current.value)
+        reader_set_built(r, &n->current);
+    json_build_reset(&n->build);
+    return rc;
 }
 
 static int ndjson_next(struct reader *r, struct iq_error *err)
 {
     struct ndjson_reader *n = (struct ndjson_reader *)r;
-    json_decref(n->value);
-    n->value = NULL;
+    json_built_clear(&n->current);
     r->record = (struct record){0};
     for (;;) {
         const char *text = NULL;
@@ -127,8 +225,10 @@ static int ndjson_next(struct reader *r, struct iq_error *err)
             continue;
         r->saw_data = true;
         r->record.line = line;
-        parse_line(n, text, length);
-        return 1;
+        r->record.index = n->records++;
+        r->record.pointer = "";
+        rc = parse_line(n, text, length, err);
+        return rc < 0 ? rc : 1;
     }
 }
 
@@ -142,13 +242,15 @@ static int ndjson_start(struct reader *r, const struct source_spec *source, stru
 
 static size_t ndjson_buffer_bytes(const struct reader *r)
 {
-    return ((const struct ndjson_reader *)r)->buffer_capacity;
+    const struct ndjson_reader *n = (const struct ndjson_reader *)r;
+    return n->buffer_capacity + n->build.key_capacity;
 }
 
 static void ndjson_free(struct reader *r)
 {
     struct ndjson_reader *n = (struct ndjson_reader *)r;
-    json_decref(n->value);
+    json_built_clear(&n->current);
+    json_build_clear(&n->build);
     free(n->buffer);
     free(n);
 }

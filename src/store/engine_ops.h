@@ -58,6 +58,9 @@ struct job_reject_row {
     const char *column;         /* may be NULL */
     const char *value;          /* may be NULL */
     const char *error;
+    bool has_record;            /* record is known */
+    int64_t record;             /* 0-based record index in the source */
+    const char *pointer;        /* JSON pointer in the source; may be NULL */
 };
 
 /* Called for each stored reject (rejects listing); non-zero stops. */

@@ -5,6 +5,7 @@
 #include "store/store_internal.h"
 #include "store/migrations.h"
 
+#include "core/db_url.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -40,6 +41,24 @@ int store_latest_schema_version(const struct store *s)
     return latest;
 }
 
+/*
+ * redact_error - err's message with url's password masked: libpq's
+ * connection errors may quote the URL or a piece of it, and they reach
+ * logs, stderr and a job's error. Returns code.
+ */
+static int redact_error(struct iq_error *err, int code, const char *url)
+{
+    if (!err || !err->message)
+        return code;
+    char *safe = db_url_redact_message(err->message, url);
+    if (!safe)
+        return iq_error_set(err, code, "cannot connect to the database (details withheld: "
+                                       "out of memory masking the password)");
+    iq_error_set(err, code, "%s", safe);
+    free(safe);
+    return code;
+}
+
 int store_open(const char *url, const struct store_options *opts, struct store **ret_store,
                struct iq_error *err)
 {
@@ -49,10 +68,14 @@ int store_open(const char *url, const struct store_options *opts, struct store *
     if (!opts)
         opts = &defaults;
     const char *backend = store_backend_name(url);
-    if (!backend)
-        return iq_error_set(err, IQ_E_INVALID,
-                            "unsupported database URL \"%s\": use sqlite:PATH or postgres://...",
-                            url ? url : "");
+    if (!backend) {
+        char *shown = db_url_redact(url ? url : "");
+        iq_error_set(err, IQ_E_INVALID,
+                     "unsupported database URL \"%s\": use sqlite:PATH or postgres://...",
+                     shown ? shown : "");
+        free(shown);
+        return IQ_E_INVALID;
+    }
     int rc;
     if (strcmp(backend, "sqlite") == 0) {
         const char *path = url + 7;
@@ -65,7 +88,7 @@ int store_open(const char *url, const struct store_options *opts, struct store *
         rc = store_pg_open(url, opts, ret_store, err);
     }
     if (rc < 0)
-        return rc;
+        return redact_error(err, rc, url);
     (*ret_store)->url = strdup(url);
     if (!(*ret_store)->url) {
         store_close(*ret_store);

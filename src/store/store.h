@@ -91,6 +91,12 @@ struct store_ops {
      * where a separate claim round batches the claims of idle workers. */
     bool chain_claims;
 
+    /* Whether a numeric column holds a double at most (SQLite's NUMERIC:
+     * an integer or a REAL) rather than any decimal exactly (PostgreSQL's
+     * numeric): the pipeline then rejects a numeric beyond a double's
+     * range instead of letting it land as Inf or 0. */
+    bool numeric_is_double;
+
     /* Free the connection and the struct; NULL-safe via store_close. */
     void (*close)(struct store *s);
 

@@ -44,15 +44,18 @@ static json_t *text_value(const char *text)
     return value;
 }
 
-/* rows_json_text - rows as a JSON array of {line, column, value, error}. Caller frees; NULL on OOM.
- */
+/* rows_json_text - rows as a JSON array of {line, column, value, error, record,
+ * pointer}. Caller frees; NULL on OOM. */
 static char *rows_json_text(const struct job_reject_row *rows, size_t count)
 {
     json_t *array = json_array();
     for (size_t i = 0; array && i < count; i++) {
-        json_t *item = json_pack("{s:I,s:o,s:o,s:o}", "line", (json_int_t)rows[i].line, "column",
-                                 text_value(rows[i].column), "value", text_value(rows[i].value),
-                                 "error", text_value(rows[i].error ? rows[i].error : ""));
+        json_t *record = rows[i].has_record ? json_integer(rows[i].record) : json_null();
+        json_t *item = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "line", (json_int_t)rows[i].line,
+                                 "column", text_value(rows[i].column), "value",
+                                 text_value(rows[i].value), "error",
+                                 text_value(rows[i].error ? rows[i].error : ""), "record", record,
+                                 "pointer", text_value(rows[i].pointer));
         if (!item || json_array_append_new(array, item) < 0) {
             json_decref(array);
             return NULL;
@@ -77,9 +80,10 @@ static int insert_chunk(struct pg_store *ps, const char *job_id, const char *att
     const char *values[3] = {job_id, attempt, json};
     int rc = pg_exec(ps, "keeping rejected rows",
                      "INSERT INTO importq_job_rejects (job_id, attempt, seq, line, column_name,"
-                     " value, error)"
+                     " value, error, record_index, json_pointer)"
                      " SELECT $1::uuid, $2::integer, (base.n + r.ord)::integer,"
-                     " (r.e->>'line')::bigint, r.e->>'column', r.e->>'value', r.e->>'error'"
+                     " (r.e->>'line')::bigint, r.e->>'column', r.e->>'value', r.e->>'error',"
+                     " (r.e->>'record')::bigint, r.e->>'pointer'"
                      " FROM (SELECT coalesce(max(seq), 0) AS n FROM importq_job_rejects"
                      " WHERE job_id = $1::uuid AND attempt = $2::integer) base,"
                      " jsonb_array_elements($3::jsonb) WITH ORDINALITY AS r(e, ord)",
@@ -151,6 +155,9 @@ static int each_fetched_row(const PGresult *res, job_reject_row_cb cb, void *ctx
             .column = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
             .value = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
             .error = PQgetvalue(res, i, 3),
+            .has_record = !PQgetisnull(res, i, 4),
+            .record = PQgetisnull(res, i, 4) ? 0 : pg_text_to_int64(PQgetvalue(res, i, 4)),
+            .pointer = PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5),
         };
         int stop = cb(&row, ctx);
         if (stop != 0) {
@@ -171,7 +178,8 @@ static int each_in_tx(struct pg_store *ps, const char *job_id, job_reject_row_cb
     if (rc == 0)
         rc = pg_exec(ps, "reading rejected rows",
                      "DECLARE iq_rejects NO SCROLL CURSOR FOR"
-                     " SELECT line, column_name, value, error FROM importq_job_rejects"
+                     " SELECT line, column_name, value, error, record_index, json_pointer"
+                     " FROM importq_job_rejects"
                      " WHERE job_id = $1::uuid AND attempt = $2::integer ORDER BY line, seq",
                      2, values, NULL, err);
     int stop_value = 0;

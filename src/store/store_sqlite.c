@@ -551,6 +551,7 @@ static int sqlite_role_is_superuser(struct store *base, bool *ret_superuser, str
 static const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
     .chain_claims = true,
+    .numeric_is_double = true,
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,

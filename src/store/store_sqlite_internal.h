@@ -169,8 +169,10 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(REJECT_LAST_SEQ, "SELECT coalesce(max(seq), 0) FROM importq_job_rejects"                     \
                        " WHERE job_id = ?1 AND attempt = ?2")                                      \
     X(REJECT_INSERT, "INSERT INTO importq_job_rejects (job_id, attempt, seq, line, column_name,"   \
-                     " value, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                         \
-    X(REJECTS_LATEST, "SELECT line, column_name, value, error FROM importq_job_rejects"            \
+                     " value, error, record_index, json_pointer)"                                  \
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                               \
+    X(REJECTS_LATEST, "SELECT line, column_name, value, error, record_index, json_pointer"         \
+                      " FROM importq_job_rejects"                                                  \
                       " WHERE job_id = ?1 AND attempt = (SELECT max(a) FROM"                       \
                       " (SELECT attempt AS a FROM stg_import_queue WHERE id = ?1 UNION ALL"        \
                       " SELECT max(attempt) FROM importq_job_rejects WHERE job_id = ?1))"          \

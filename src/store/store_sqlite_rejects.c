@@ -40,6 +40,11 @@ static int insert_reject(struct sqlite_store *s, sqlite3_stmt *stmt, const char 
     bind_text(&b, row->column);
     bind_text(&b, row->value);
     bind_text(&b, row->error ? row->error : "");
+    if (row->has_record)
+        bind_int64(&b, row->record);
+    else
+        bind_text(&b, NULL); /* SQL NULL: the record is unknown */
+    bind_text(&b, row->pointer);
     int rc = sqlite_binder_check(s, &b, err);
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "keep rejected row", err);
 }
@@ -111,14 +116,17 @@ static int each_locked(struct sqlite_store *s, const char *job_id, job_reject_ro
     bind_text(&b, job_id);
     rc = sqlite_binder_check(s, &b, err);
     while (rc == 0 && (rc = sqlite_stmt_next(s, stmt, "read rejected rows", err)) == 1) {
-        bool ok_column, ok_value, ok_error;
+        bool ok_column, ok_value, ok_error, ok_pointer;
         struct job_reject_row row = {
             .line = sqlite3_column_int64(stmt, 0),
             .column = sqlite_column_text_or_error(stmt, 1, &ok_column),
             .value = sqlite_column_text_or_error(stmt, 2, &ok_value),
             .error = sqlite_column_text_or_error(stmt, 3, &ok_error),
+            .has_record = sqlite3_column_type(stmt, 4) != SQLITE_NULL,
+            .record = sqlite3_column_int64(stmt, 4),
+            .pointer = sqlite_column_text_or_error(stmt, 5, &ok_pointer),
         };
-        if (!ok_column || !ok_value || !ok_error)
+        if (!ok_column || !ok_value || !ok_error || !ok_pointer)
             rc = nomem(err);
         else if (cb(&row, ctx) != 0)
             break; /* the caller had enough: rc stays 1, the statement is released below */

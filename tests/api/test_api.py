@@ -687,6 +687,27 @@ def t_rejects(x):
     check(r.body.decode().splitlines() == ["line,column,value,error"], "a clean job has rejects: %r" % r.body[:200])
 
 
+@test("rejects: a one-line JSON array names each bad record, its pointer and the column")
+def t_rejects_json(x):
+    spec = x.spec(path="bad_teams.json", on_error={"action": "skip"})
+    spec["source"] = {"format": "json", "path": "bad_teams.json"}
+    done = x.wait_status(x.submit(spec)["id"], ("COMPLETED", "FAILED"))
+    check(done["status"] == "COMPLETED", "skip job %s: %r" % (done["status"], done["error"]))
+    r = expect_status(x.c.get(Q + "/" + done["id"] + "/rejects", x.viewer), 200)
+    rows = list(csv.reader(io.StringIO(r.body.decode())))
+    check(rows and rows[0] == ["line", "column", "value", "error", "record", "pointer"],
+          "JSON rejects header %r" % rows[:1])
+    got = [(row[0], row[1], row[2], row[4], row[5]) for row in rows[1:]]
+    check(got == [("1", "team_id", "four", "1", "/1/team_id"),
+                  ("1", "team_id", "12345678901234567890", "2", "/2/team_id"),
+                  ("1", "team_id", "", "3", "/3/team_id")],
+          "JSON reject rows %r" % rows[1:])
+    check("out of range for integer" in rows[2][3], "big integer reject %r" % rows[2])
+    job = expect_status(x.c.get(Q + "/" + done["id"], x.viewer), 200).json
+    check(job["rejects"][0].get("record") == 1 and job["rejects"][0].get("pointer") == "/1/team_id",
+          "job rejects sample %r" % job["rejects"][:1])
+
+
 # -- uploads
 
 @test("upload: 201 with bytes and sha256, then a job reads it")
@@ -1222,6 +1243,8 @@ def write_imports(root):
         "bad_teams.csv": "team_id,name\n4,Mobile\nfour,Broken\n5,Infra\n",
         "users.csv": "user_id,email,team_id\n10,a@example.com,1\n11,b@example.com,2\n12,c@example.com,3\n",
         "steps.json": json.dumps({"steps": [{"step_id": 1, "title": "one"}, {"step_id": 2, "title": "two"}]}),
+        "bad_teams.json": '[{"team_id": 4, "name": "Mobile"}, {"team_id": "four", "name": "Broken"},'
+                          ' {"team_id": 12345678901234567890}, {"team_id": 5, "team_id": 6}]',
     }
     for name, text in files.items():
         with open(os.path.join(root, name), "w") as f:

@@ -2,6 +2,7 @@
 # The migrate command end to end, through the real binary: creates the seven
 # stg_* tables, a second run changes nothing, bad usage exits 2; on SQLite
 # and (when IMPORTQ_TEST_PG_ADMIN_URL is set) on a PostgreSQL database of its own.
+# A password in the database URL is never printed back, whatever happens.
 # Usage: test_cli_migrate.sh BINARY
 set -u
 bin=$1
@@ -22,6 +23,7 @@ check "unknown command exits 2" expect_exit 2 "$bin" frobnicate
 check "unknown option exits 2" expect_exit 2 "$bin" migrate --frob
 check "bad setting exits 2" expect_exit 2 "$bin" migrate --max-concurrent lots
 check "bad URL exits 2" expect_exit 2 "$bin" migrate --db mysql://x
+check "bad URL hides its password" bash -c "'$bin' migrate --db 'mysql://u:Sup3rSecret@x' 2>&1 | grep -q 'mysql://u:\*\*\*@x' && ! '$bin' migrate --db 'mysql://u:Sup3rSecret@x' 2>&1 | grep -q Sup3rSecret"
 check "env bad setting exits 2" expect_exit 2 env IMPORTQ_LOCK_LEASE=forever "$bin" migrate --db "$db"
 check "sqlite first migrate" bash -c "'$bin' migrate --db '$db' | grep -q '$migrations migration(s) applied'"
 check "sqlite second migrate" bash -c "'$bin' migrate --db '$db' | grep -q '0 migration(s) applied'"
@@ -43,7 +45,16 @@ if [ -n "${IMPORTQ_TEST_PG_ADMIN_URL:-}" ]; then
         check "postgres has $t" bash -c "psql '$pg' -tAc \"SELECT to_regclass('$t')\" | grep -q $t"
     done
     check "postgres unreachable exits 1" expect_exit 1 "$bin" migrate --db "postgres://nobody@127.0.0.1:1/x"
-    psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "DROP DATABASE $name WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${name}_b WITH (FORCE)" >/dev/null
+    # A role with a password (the test cluster trusts every login, so any
+    # password works): the summary masks it, and so do connection errors.
+    role="importq_pw_$$"
+    psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "CREATE ROLE $role LOGIN SUPERUSER PASSWORD 'Sup3rSecret'" >/dev/null
+    pw_url=$(printf '%s' "$pg" | sed "s|://[^@]*@|://$role:Sup3rSecret@|")
+    check "postgres migrate with a password" bash -c "'$bin' migrate --db '$pw_url' >'$dir/pw.out' 2>&1 && grep -q '://$role:\*\*\*@' '$dir/pw.out'"
+    check "postgres migrate does not print the password" bash -c "! grep -q Sup3rSecret '$dir/pw.out'"
+    check "postgres ?password= is masked too" bash -c "'$bin' migrate --db '${pg}?password=Sup3rSecret' 2>&1 | grep -q 'password=\*\*\*' && ! '$bin' migrate --db '${pg}?password=Sup3rSecret' 2>&1 | grep -q Sup3rSecret"
+    check "postgres connection errors hide the password" bash -c "! '$bin' migrate --db 'postgres://u:Sup3r%zzSecret@127.0.0.1:1/x' 2>&1 | grep -q 'Sup3r' && ! '$bin' migrate --db 'postgres://nobody:Sup3rSecret@127.0.0.1:1/x' 2>&1 | grep -q Sup3rSecret"
+    psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "DROP DATABASE $name WITH (FORCE)" -c "DROP DATABASE IF EXISTS ${name}_b WITH (FORCE)" -c "DROP ROLE IF EXISTS $role" >/dev/null
 elif [ "${IMPORTQ_REQUIRE_PG:-}" = 1 ]; then
     echo "FAIL: PostgreSQL required but IMPORTQ_TEST_PG_ADMIN_URL is not set"; fail=$((fail + 1))
 fi

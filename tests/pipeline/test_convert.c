@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "pipeline/convert.h"
+#include "pipeline/json_build.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,7 +370,7 @@ static void test_json_conversions(void **state)
         assert_int_equal(column_checker_init(&checker, &tc->spec, NULL), 0);
         struct converted out;
         const char *reject = NULL;
-        int rc = column_convert_json(&checker, value, &out, &reject);
+        int rc = column_convert_json(&checker, value, NULL, &out, &reject);
         const char *input = tc->json ? tc->json : "(missing)";
         if (tc->reject) {
             if (rc != IQ_E_REJECTED || !reject ||
@@ -389,6 +390,140 @@ static void test_json_conversions(void **state)
     }
 }
 
+/*
+ * JSON numbers as the readers build them (json_build: a stand-in real and
+ * the literal text), converted from the literal: exact for numeric, an
+ * exact range check for integer and bigint, never a silent Inf.
+ * within_double: the target is SQLite (numeric holds a double at most).
+ */
+struct literal_case {
+    struct column_spec spec;
+    bool within_double;
+    const char *literal;
+    const char *expect;
+    const char *reject;
+};
+
+static const struct literal_case literal_cases[] = {
+    {SPEC(NUMERIC), false, "18446744073709551616", "18446744073709551616", NULL},
+    {SPEC(NUMERIC), false, "-18446744073709551616", "-18446744073709551616", NULL},
+    {SPEC(NUMERIC), false, "1e400", "1e400", NULL},
+    {SPEC(NUMERIC), false, "-1E-400", "-1E-400", NULL},
+    {SPEC(NUMERIC), false, "0.1234567890123456789", "0.1234567890123456789", NULL},
+    {SPEC(NUMERIC), false, "1.50", "1.50", NULL},
+    {SPEC(NUMERIC), false, "1e1001", NULL, "out of range for numeric"},
+    {SPEC(NUMERIC, .has_max = true, .max = 10), false, "1e400", NULL, "above max 10"},
+    {SPEC(NUMERIC), true, "18446744073709551616", "18446744073709551616", NULL},
+    {SPEC(NUMERIC), true, "1e400", NULL, "out of range for numeric on SQLite"},
+    {SPEC(NUMERIC), true, "-1e400", NULL, "out of range for numeric on SQLite"},
+    {SPEC(NUMERIC), true, "1e-400", NULL, "out of range for numeric on SQLite"},
+    {SPEC(NUMERIC), true, "1.5e300", "1.5e300", NULL},
+    {SPEC(BIGINT), false, "9223372036854775808", NULL, "out of range for bigint"},
+    {SPEC(BIGINT), false, "-9223372036854775809", NULL, "out of range for bigint"},
+    {SPEC(BIGINT), false, "12345678901234567890", NULL, "out of range for bigint"},
+    {SPEC(BIGINT), false, "18446744073709551616", NULL, "out of range for bigint"},
+    {SPEC(BIGINT), false, "1.5", NULL, "not an integer"},
+    {SPEC(BIGINT), false, "1e3", NULL, "not an integer"},
+    {SPEC(INTEGER), false, "12345678901234567890", NULL, "out of range for integer"},
+    {SPEC(REAL), false, "1e400", NULL, "out of range for real"},
+    {SPEC(REAL), false, "1e-400", NULL, "out of range for real"},
+    {SPEC(REAL), false, "0.1", "0.1", NULL},
+    {SPEC(TEXT), false, "1e400", "1e400", NULL},
+    {SPEC(TEXT), false, "1.50", "1.50", NULL},
+    {SPEC(BOOLEAN), false, "1.0", NULL, "not a boolean"},
+    {SPEC(DATE), false, "1e400", NULL, "not a date"},
+    {SPEC(JSON), false, "1e400", "1e400", NULL},
+    {SPEC(JSON), false, "18446744073709551616", "18446744073709551616", NULL},
+};
+
+static void test_json_number_literals(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(literal_cases) / sizeof(literal_cases[0]); i++) {
+        const struct literal_case *tc = &literal_cases[i];
+        struct json_build build = {0};
+        json_build_reset(&build);
+        assert_int_equal(json_build_number(&build, tc->literal, strlen(tc->literal)),
+                         JSON_BUILD_DONE);
+        struct json_built built;
+        json_build_take(&build, &built);
+        struct column_checker checker;
+        assert_int_equal(column_checker_init(&checker, &tc->spec, NULL), 0);
+        checker.numeric_within_double = tc->within_double;
+        struct converted out;
+        const char *reject = NULL;
+        int rc = column_convert_json(&checker, built.value, built.numbers, &out, &reject);
+        if (tc->reject) {
+            if (rc != IQ_E_REJECTED || !reject ||
+                strncmp(reject, tc->reject, strlen(tc->reject)) != 0)
+                fail_msg("literal case %zu (%s): expected reject \"%s\", got \"%s\"", i,
+                         tc->literal, tc->reject, reject ? reject : (out.text ? out.text : ""));
+        } else if (rc != 0 || !out.text || strcmp(out.text, tc->expect) != 0) {
+            fail_msg("literal case %zu (%s): expected %s, got %s (%s)", i, tc->literal,
+                     tc->expect, out.text ? out.text : "NULL", reject ? reject : "");
+        }
+        column_checker_clear(&checker);
+        json_built_clear(&built);
+        json_build_clear(&build);
+    }
+}
+
+/* A json column writes nested numbers as the source wrote them. */
+static void test_json_column_keeps_number_text(void **state)
+{
+    (void)state;
+    struct json_build build = {0};
+    json_build_reset(&build);
+    assert_int_equal(json_build_open(&build, false), JSON_BUILD_MORE);
+    assert_int_equal(json_build_key(&build, "a", 1), JSON_BUILD_MORE);
+    assert_int_equal(json_build_open(&build, true), JSON_BUILD_MORE);
+    assert_int_equal(json_build_number(&build, "1e400", 5), JSON_BUILD_MORE);
+    assert_int_equal(json_build_number(&build, "7", 1), JSON_BUILD_MORE);
+    assert_int_equal(json_build_string(&build, "x\"", 2), JSON_BUILD_MORE);
+    assert_int_equal(json_build_close(&build), JSON_BUILD_MORE);
+    assert_int_equal(json_build_key(&build, "b", 1), JSON_BUILD_MORE);
+    assert_int_equal(json_build_number(&build, "0.10", 4), JSON_BUILD_MORE);
+    assert_int_equal(json_build_close(&build), JSON_BUILD_DONE);
+    struct json_built built;
+    json_build_take(&build, &built);
+    struct column_spec spec = SPEC(JSON);
+    struct column_checker checker;
+    assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+    struct converted out;
+    const char *reject = NULL;
+    assert_int_equal(column_convert_json(&checker, built.value, built.numbers, &out, &reject), 0);
+    assert_string_equal(out.text, "{\"a\":[1e400,7,\"x\\\"\"],\"b\":0.10}");
+    /* A member is converted from its own literal. */
+    struct column_spec numeric = SPEC(NUMERIC);
+    struct column_checker numeric_checker;
+    assert_int_equal(column_checker_init(&numeric_checker, &numeric, NULL), 0);
+    json_t *b = json_object_get(built.value, "b");
+    assert_int_equal(column_convert_json(&numeric_checker, b, built.numbers, &out, &reject), 0);
+    assert_string_equal(out.text, "0.10");
+    column_checker_clear(&numeric_checker);
+    column_checker_clear(&checker);
+    json_built_clear(&built);
+    json_build_clear(&build);
+}
+
+/* CSV text into a SQLite numeric: the same range rule as JSON. */
+static void test_numeric_within_double_text(void **state)
+{
+    (void)state;
+    struct column_spec spec = SPEC(NUMERIC);
+    struct column_checker checker;
+    assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+    checker.numeric_within_double = true;
+    struct converted out;
+    const char *reject = NULL;
+    assert_int_equal(column_convert_text(&checker, "1e400", 5, false, &out, &reject),
+                     IQ_E_REJECTED);
+    assert_non_null(strstr(reject, "out of range for numeric on SQLite"));
+    assert_int_equal(column_convert_text(&checker, "123.45", 6, false, &out, &reject), 0);
+    assert_string_equal(out.text, "123.45");
+    column_checker_clear(&checker);
+}
+
 static void test_json_string_with_nul(void **state)
 {
     (void)state;
@@ -398,7 +533,7 @@ static void test_json_string_with_nul(void **state)
     json_t *value = json_stringn("a\0b", 3);
     struct converted out;
     const char *reject = NULL;
-    assert_int_equal(column_convert_json(&checker, value, &out, &reject), IQ_E_REJECTED);
+    assert_int_equal(column_convert_json(&checker, value, NULL, &out, &reject), IQ_E_REJECTED);
     assert_string_equal(reject, "contains a NUL character");
     json_decref(value);
     column_checker_clear(&checker);
@@ -517,6 +652,9 @@ int main(void)
         cmocka_unit_test(test_enum),
         cmocka_unit_test(test_json_conversions),
         cmocka_unit_test(test_json_string_with_nul),
+        cmocka_unit_test(test_json_number_literals),
+        cmocka_unit_test(test_json_column_keeps_number_text),
+        cmocka_unit_test(test_numeric_within_double_text),
         cmocka_unit_test(test_no_copy_when_canonical),
         cmocka_unit_test(test_outputs_of_checkers_coexist),
         cmocka_unit_test(test_bad_pattern),

@@ -24,6 +24,7 @@
 struct rejects {
     int count;
     char text[4096];      /* "line:column:error;" ... */
+    char places[4096];    /* "line:record:pointer:column=value;" ... */
 };
 
 static int collect_reject_cb(const struct import_reject *r, void *ctx)
@@ -33,6 +34,10 @@ static int collect_reject_cb(const struct import_reject *r, void *ctx)
     size_t used = strlen(rj->text);
     snprintf(rj->text + used, sizeof(rj->text) - used, "%lld:%s:%s;", (long long)r->line,
              r->column ? r->column : "-", r->error);
+    used = strlen(rj->places);
+    snprintf(rj->places + used, sizeof(rj->places) - used, "%lld:%lld:%s:%s=%s;",
+             (long long)r->line, (long long)r->record, r->pointer ? r->pointer : "-",
+             r->column ? r->column : "-", r->value ? r->value : "-");
     return 0;
 }
 
@@ -324,6 +329,140 @@ static void test_ndjson_insert(void **state)
     assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM events WHERE who IS NULL"), 1);
 }
 
+static bool is_postgres(void **state)
+{
+    return strcmp(FIX(state)->backend, "postgres") == 0;
+}
+
+#define NUMBERS_SPEC                                                                        \
+    "{\"source\": {\"path\": \"n.json\", \"format\": \"json\"}, \"target\": {\"table\": \"nums\","   \
+    " \"create\": true, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"},"                     \
+    " {\"name\": \"n\", \"type\": \"numeric\"}, {\"name\": \"b\", \"type\": \"bigint\"}]},"          \
+    " \"on_error\": {\"action\": \"skip\"}}"
+
+/*
+ * JSON numbers beyond a double keep their text: a numeric column holds
+ * 2^64 and 1e400 exactly on PostgreSQL; a bigint beyond int64 is a reject
+ * naming the column, the record and the pointer (the file is one line);
+ * on SQLite, whose NUMERIC is a double at most, 1e400 is a clear reject,
+ * never Inf. Before: 2^64 and 1e400 made the whole record a problem with
+ * no column, and 0.1234567890123456789 lost its last digits.
+ */
+static void test_json_big_numbers_keep_their_text(void **state)
+{
+    struct outcome out;
+    run_import(state, NUMBERS_SPEC, "n.json",
+               "[{\"id\": 1, \"n\": 18446744073709551616, \"b\": 9223372036854775807},"
+               " {\"id\": 2, \"n\": 1e400, \"b\": 1},"
+               " {\"id\": 3, \"n\": 1, \"b\": 12345678901234567890},"
+               " {\"id\": 4, \"n\": 0.1234567890123456789, \"b\": -9223372036854775808}]",
+               &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_read, 4);
+    if (is_postgres(state)) {
+        assert_int_equal(out.result.rows_rejected, 1);
+        assert_string_equal(out.rejects.places, "1:2:/2/b:b=12345678901234567890;");
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE"
+                                         " n::text = '18446744073709551616' AND id = 1"), 1);
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE"
+                                         " n = 1e400 AND id = 2"), 1);
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE"
+                                         " n::text = '0.1234567890123456789' AND id = 4"), 1);
+    } else {
+        assert_int_equal(out.result.rows_rejected, 2);
+        assert_string_equal(out.rejects.places,
+                            "1:1:/1/n:n=1e400;1:2:/2/b:b=12345678901234567890;");
+        assert_non_null(strstr(out.rejects.text, "1:n:out of range for numeric on SQLite"));
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE id = 1"
+                                         " AND n = 18446744073709551616.0"), 1);
+    }
+    assert_non_null(strstr(out.rejects.text, "1:b:out of range for bigint"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE"
+                                     " b = 9223372036854775807 AND id = 1"), 1);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE"
+                                     " b = -9223372036854775807 - 1 AND id = 4"), 1);
+}
+
+/* The same through NDJSON (jansson refused these lines before). */
+static void test_ndjson_big_numbers_keep_their_text(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"n.ndjson\"}, \"target\": {\"table\": \"nums\","
+               " \"create\": true, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"},"
+               " {\"name\": \"n\", \"type\": \"numeric\"}, {\"name\": \"b\", \"type\": \"bigint\"}]},"
+               " \"on_error\": {\"action\": \"skip\"}}",
+               "n.ndjson",
+               "{\"id\": 1, \"n\": -18446744073709551616, \"b\": 1}\n"
+               "{\"id\": 2, \"n\": 2, \"b\": 18446744073709551616}\n",
+               &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 1);
+    assert_string_equal(out.rejects.places, "2:1:/b:b=18446744073709551616;");
+    if (is_postgres(state))
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE"
+                                         " n::text = '-18446744073709551616'"), 1);
+    else
+        assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM nums WHERE id = 1"),
+                         1);
+}
+
+#define STEPS_SPEC(format, records)                                                          \
+    "{\"source\": {\"path\": \"s.json\", \"format\": \"" format "\"" records "},"                 \
+    " \"target\": {\"table\": \"steps\", \"create\": true, \"columns\": ["                      \
+    "{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"n\", \"type\": \"integer\"},"          \
+    " {\"name\": \"who\", \"type\": \"text\", \"from\": \"/user/name\"}]},"                      \
+    " \"on_error\": {\"action\": \"skip\"}}"
+
+/*
+ * Rejects from a JSON array on one line name the record (0-based index
+ * and JSON pointer) and the column, for conversion rejects and for parse
+ * problems (a duplicate key, "\u0000"), not just "line 1".
+ */
+static void test_json_rejects_name_record_pointer_and_column(void **state)
+{
+    struct outcome out;
+    run_import(state, STEPS_SPEC("json", ", \"json\": {\"records\": \"/steps\"}"), "s.json",
+               "{\"meta\": {}, \"steps\": [{\"id\": 1, \"n\": 1},"
+               " {\"id\": 2, \"n\": \"x\"}, {\"id\": 3, \"id\": 4, \"n\": 1},"
+               " {\"id\": 5, \"user\": {\"name\": \"a\\u0000b\"}}, 7,"
+               " {\"id\": 6, \"n\": 1.5}]}",
+               &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_read, 6);
+    assert_int_equal(out.result.rows_inserted, 1);
+    assert_string_equal(out.rejects.places,
+                        "1:1:/steps/1/n:n=x;"
+                        "1:2:/steps/2/id:id=-;"
+                        "1:3:/steps/3/user/name:who=-;"
+                        "1:4:/steps/4:-=-;"
+                        "1:5:/steps/5/n:n=1.5;");
+}
+
+/* NDJSON: the line, the record (blank lines do not count) and the column. */
+static void test_ndjson_rejects_name_record_pointer_and_column(void **state)
+{
+    struct outcome out;
+    run_import(state, STEPS_SPEC("ndjson", ""), "s.json",
+               "{\"id\": 1, \"n\": 1}\n"
+               "\n"
+               "{\"id\": 2, \"n\": 12345678901234567890}\n"
+               "{\"id\": 3, \"n\": 1, \"n\": 2}\n"
+               "{\"id\": 4, \"user\": {\"name\": [1]}}\n"
+               "{\"id\": 5\n",
+               &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 1);
+    assert_string_equal(out.rejects.places,
+                        "3:1:/n:n=12345678901234567890;"
+                        "4:2:/n:n=-;"
+                        "5:3:/user/name:who=[1];"
+                        "6:4::-=-;");
+    assert_non_null(strstr(out.rejects.text, "3:n:out of range for integer;"));
+    assert_non_null(strstr(out.rejects.text, "4:n:duplicate key"));
+    assert_non_null(strstr(out.rejects.text, "6:-:invalid JSON"));
+}
+
 /* Bad inputs: each fails the import with a clear message and changes nothing. */
 static void test_bad_inputs_change_nothing(void **state)
 {
@@ -425,6 +564,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_references_and_duplicates_are_set_wise_rejects, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_children_fan_out_in_one_transaction, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_ndjson_insert, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_json_big_numbers_keep_their_text, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_ndjson_big_numbers_keep_their_text, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_json_rejects_name_record_pointer_and_column, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_ndjson_rejects_name_record_pointer_and_column, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_bad_inputs_change_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_header_only_loads_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_cancel_lands_nothing, fixture_setup, fixture_teardown),

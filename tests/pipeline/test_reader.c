@@ -153,11 +153,9 @@ static void render_json_record(struct text *t, const struct record *rec)
         text_add(t, "-", 1);
         return;
     }
-    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    size_t need = json_dumpb(rec->value, NULL, 0, flags);
-    char *dump = malloc(need);
+    size_t need = 0;
+    char *dump = json_numbers_dump(rec->value, rec->numbers, &need); /* numbers as written */
     assert_non_null(dump);
-    assert_int_equal(json_dumpb(rec->value, dump, need, flags), need);
     text_add(t, dump, need);
     free(dump);
 }
@@ -168,6 +166,7 @@ static void render_json_record(struct text *t, const struct record *rec)
  *   H:a,b            the column names (CSV)
  *   2:1|x            a record: line, fields (<NULL> for NULL)
  *   2:1 !ragged:0    ... with its problem and problem column
+ *   1:{..} !bad_json:0@/a  ... and where in the record (JSON)
  *   E:line 3: ...    the fatal error (from open or next), last
  */
 static char *render(const char *data, size_t length, const struct source_spec *source,
@@ -205,6 +204,8 @@ static char *render(const char *data, size_t length, const struct source_spec *s
         if (rec->problem != RECORD_OK) {
             assert_non_null(rec->problem_message);
             text_printf(&t, " !%s:%zu", problem_name(rec->problem), rec->problem_column);
+            if (rec->problem_pointer)
+                text_printf(&t, "@%s", rec->problem_pointer);
         }
         text_add(&t, "\n", 1);
     }
@@ -464,11 +465,23 @@ static const struct json_case json_cases[] = {
      "1:1 !not_object:0\n1:{\"a\":1}\n2:[2] !not_object:0\n2:\"s\" !not_object:0\n"
      "2:null !not_object:0\n"},
     {"duplicate key", SOURCE_JSON, NULL, "[{\"a\": 1, \"a\": 2}, {\"a\": 3}]",
-     "1:{\"a\":2} !bad_json:0\n1:{\"a\":3}\n"},
-    {"nul in string", SOURCE_JSON, NULL, "[{\"a\": \"x\\u0000y\"}]", "1:{\"a\":\"x\\u0000y\"} !bad_json:0\n"},
+     "1:{\"a\":2} !bad_json:0@/a\n1:{\"a\":3}\n"},
+    {"duplicate key deep", SOURCE_JSON, NULL, "[{\"l\": [0, {\"a\": 1, \"a\": 2}]}]",
+     "1:{\"l\":[0,{\"a\":2}]} !bad_json:0@/l/1/a\n"},
+    {"nul in string", SOURCE_JSON, NULL, "[{\"a\": \"x\\u0000y\"}]", "1:{\"a\":\"x\\u0000y\"} !bad_json:0@/a\n"},
+    {"nul in a nested string", SOURCE_JSON, NULL, "[{\"o\": {\"k/~\": [1, \"\\u0000\"]}}]",
+     "1:{\"o\":{\"k/~\":[1,\"\\u0000\"]}} !bad_json:0@/o/k~1~0/1\n"},
     {"huge integer", SOURCE_JSON, NULL, "[{\"n\": 123456789012345678901234567890}]",
-     "1:{\"n\":null} !bad_json:0\n"},
-    {"huge real", SOURCE_JSON, NULL, "[{\"n\": 1e999}]", "1:{\"n\":null} !bad_json:0\n"},
+     "1:{\"n\":123456789012345678901234567890}\n"},
+    {"huge real", SOURCE_JSON, NULL, "[{\"n\": 1e999}]", "1:{\"n\":1e999}\n"},
+    {"numbers keep their text", SOURCE_JSON, NULL,
+     "[{\"a\": 0.1234567890123456789, \"b\": 18446744073709551616, \"c\": -1E-400, "
+     "\"d\": 1.50, \"e\": -7, \"f\": [2e3]}]",
+     "1:{\"a\":0.1234567890123456789,\"b\":18446744073709551616,\"c\":-1E-400,\"d\":1.50,"
+     "\"e\":-7,\"f\":[2e3]}\n"},
+    {"ndjson numbers keep their text", SOURCE_NDJSON, NULL,
+     "{\"b\": 18446744073709551616, \"c\": 1e400, \"d\": 1.50}\n",
+     "1:{\"b\":18446744073709551616,\"c\":1e400,\"d\":1.50}\n"},
     {"empty array", SOURCE_JSON, NULL, "[]", ""},
     {"empty file", SOURCE_JSON, NULL, "", "EMPTY\n"},
     {"whitespace only", SOURCE_JSON, NULL, "  \n\t \r\n", "EMPTY\n"},
@@ -480,7 +493,12 @@ static const struct json_case json_cases[] = {
      "1:{\"a\":1}\n4:{\"a\":2}\n"},
     {"ndjson bad lines", SOURCE_NDJSON, NULL, "{\"a\":1}\nnot json\n[1]\n{\"a\":2}\n\"s\"\n",
      "1:{\"a\":1}\n2:- !bad_json:0\n3:[1] !not_object:0\n4:{\"a\":2}\n5:\"s\" !not_object:0\n"},
-    {"ndjson duplicate key", SOURCE_NDJSON, NULL, "{\"a\":1,\"a\":2}\n", "1:- !bad_json:0\n"},
+    {"ndjson duplicate key", SOURCE_NDJSON, NULL, "{\"a\":1,\"a\":2}\n",
+     "1:{\"a\":2} !bad_json:0@/a\n"},
+    {"ndjson nul in a string", SOURCE_NDJSON, NULL, "{\"a\":[\"\\u0000\"]}\n",
+     "1:{\"a\":[\"\\u0000\"]} !bad_json:0@/a/0\n"},
+    {"ndjson truncated line", SOURCE_NDJSON, NULL, "{\"a\":1\n{\"a\":2}\n",
+     "1:- !bad_json:0\n2:{\"a\":2}\n"},
     {"ndjson two values on a line", SOURCE_NDJSON, NULL, "{\"a\":1} {\"a\":2}\n",
      "1:- !bad_json:0\n"},
     {"ndjson bom", SOURCE_NDJSON, NULL, "\xEF\xBB\xBF{\"a\":1}\n", "1:{\"a\":1}\n"},
@@ -784,6 +802,53 @@ static void test_missing_file(void **state)
     reader_free(NULL);
 }
 
+/* Each record's index and JSON pointer, as "index@pointer;" (CSV: "-"). */
+static char *positions(const char *data, const struct source_spec *source)
+{
+    char *path = temp_file(data, strlen(data));
+    struct reader *r = NULL;
+    struct iq_error err = {0};
+    assert_int_equal(reader_open_path(path, source, NULL, &r, &err), 0);
+    struct text t = {0};
+    text_add(&t, "", 0);
+    struct record *rec;
+    while (reader_next(r, &rec, &err) == 1)
+        text_printf(&t, "%lld@%s;", (long long)rec->index, rec->pointer ? rec->pointer : "-");
+    reader_free(r);
+    unlink(path);
+    free(path);
+    return t.data;
+}
+
+/* Records are numbered from 0 and, in JSON, found by pointer: on a single
+ * line every line number is 1, so the line alone cannot say which. */
+static void test_record_positions(void **state)
+{
+    (void)state;
+    static const struct {
+        enum source_format format;
+        const char *records;
+        const char *data;
+        const char *expected;
+    } cases[] = {
+        {SOURCE_JSON, NULL, "[{\"a\": 1}, 2, {\"a\": 3}]", "0@/0;1@/1;2@/2;"},
+        {SOURCE_JSON, "/steps", "{\"x\": [{}], \"steps\": [{\"a\": 1}, {\"b\": [{}]}]}",
+         "0@/steps/0;1@/steps/1;"},
+        {SOURCE_JSON, "/a~1b/1", "{\"a/b\": [[{}], [{}, {}]]}", "0@/a~1b/1/0;1@/a~1b/1/1;"},
+        {SOURCE_NDJSON, NULL, "{\"a\": 1}\n\nnot json\n{\"a\": 2}\n", "0@;1@;2@;"},
+        {SOURCE_CSV, NULL, "a\n1\n2\n", "0@-;1@-;"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct source_spec source = {.format = cases[i].format,
+                                     .json_records = (char *)cases[i].records,
+                                     .csv = {.header = true}};
+        char *got = positions(cases[i].data, &source);
+        if (strcmp(got, cases[i].expected) != 0)
+            fail_msg("case %zu: %s, expected %s", i, got, cases[i].expected);
+        free(got);
+    }
+}
+
 /* The JSON value of a record may be kept past the next call with incref. */
 static void test_json_value_kept(void **state)
 {
@@ -821,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_pipe),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_json_value_kept),
+        cmocka_unit_test(test_record_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

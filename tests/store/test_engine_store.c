@@ -909,6 +909,8 @@ struct seen_rejects {
     char value[MAX_SEEN][32];
     char error[MAX_SEEN][64];
     bool value_null[MAX_SEEN];
+    int64_t record[MAX_SEEN];       /* -1: none */
+    char pointer[MAX_SEEN][64];     /* "-": none */
     size_t stop_after; /* 0: never stop */
 };
 
@@ -922,6 +924,9 @@ static int collect_reject_row_cb(const struct job_reject_row *row, void *ctx)
         snprintf(seen->value[i], sizeof(seen->value[i]), "%s", row->value ? row->value : "");
         snprintf(seen->error[i], sizeof(seen->error[i]), "%s", row->error);
         seen->value_null[i] = row->value == NULL;
+        seen->record[i] = row->has_record ? row->record : -1;
+        snprintf(seen->pointer[i], sizeof(seen->pointer[i]), "%s",
+                 row->pointer ? row->pointer : "-");
     }
     seen->count++;
     return seen->stop_after && seen->count >= seen->stop_after ? 1 : 0;
@@ -939,9 +944,11 @@ static void test_rejects_add_and_each(void **state)
     char a[UUID_STR_LEN], past[TIME_RFC3339_LEN];
     create_job(state, "users", 5, NULL, a);
     struct job *job = claim_expect(state, 10, a);
-    struct job_reject_row first[] = {{5, "email", "x@", "bad email"},
-                                     {2, "user_id", NULL, "required"}};
-    struct job_reject_row second[] = {{3, NULL, "a,\"b\"\n", "too many columns"}};
+    struct job_reject_row first[] = {
+        {.line = 5, .column = "email", .value = "x@", .error = "bad email", .has_record = true,
+         .record = 4, .pointer = "/steps/4/email"},
+        {.line = 2, .column = "user_id", .error = "required", .has_record = true, .record = 0}};
+    struct job_reject_row second[] = {{.line = 3, .value = "a,\"b\"\n", .error = "too many columns"}};
     struct iq_error err = {0};
     assert_int_equal(store_job_rejects_add(STORE(state), a, 1, first, 2, &err), 0);
     assert_int_equal(store_job_rejects_add(STORE(state), a, 1, second, 1, &err), 0);
@@ -962,6 +969,13 @@ static void test_rejects_add_and_each(void **state)
     assert_string_equal(seen.value[1], "a,\"b\"\n");
     assert_string_equal(seen.column[1], "");
     assert_string_equal(seen.error[2], "bad email");
+    /* The record and the JSON pointer come back; unknown ones as unknown. */
+    assert_int_equal(seen.record[2], 4);
+    assert_string_equal(seen.pointer[2], "/steps/4/email");
+    assert_int_equal(seen.record[0], 0);
+    assert_string_equal(seen.pointer[0], "-");
+    assert_int_equal(seen.record[1], -1);
+    assert_string_equal(seen.pointer[1], "-");
     struct seen_rejects first_only = {.stop_after = 1};
     rejects_of(state, a, &first_only);
     assert_int_equal(first_only.count, 1);
@@ -972,7 +986,7 @@ static void test_rejects_add_and_each(void **state)
     fixture_exec_fmt(FIX(state), "UPDATE stg_import_queue SET available_at = '%s' WHERE id = '%s'",
              time_text(-1000, past), a);
     job = claim_expect(state, 10, a);
-    struct job_reject_row third[] = {{9, "email", "y", "bad email"}};
+    struct job_reject_row third[] = {{.line = 9, .column = "email", .value = "y", .error = "bad email"}};
     assert_int_equal(store_job_rejects_add(STORE(state), a, 2, third, 1, &err), 0);
     struct seen_rejects latest = {0};
     rejects_of(state, a, &latest);
