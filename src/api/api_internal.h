@@ -31,6 +31,11 @@
 #define API_MAX_HEADERS 6
 #define API_TOKEN_NAME_MAX 128
 #define API_REQUEST_ID_MAX 64
+/* Our own limits on a request's target and headers (414 and 431 as
+ * problem+json); libmicrohttpd's memory pool (server.c) is larger, so its
+ * own text/html answers only come for requests far beyond these. */
+#define API_MAX_TARGET_BYTES 8192
+#define API_MAX_HEADER_BYTES 16384
 
 /* ---- connection pool (pool.c) ---- */
 
@@ -91,6 +96,20 @@ struct principal {
     enum token_role role; /* 0 = anonymous */
 };
 
+/* ---- framing checks (framing.c) ---- */
+
+/* api_check_target - the raw, undecoded request target: 0, or
+ * IQ_E_URI_TOO_LONG / IQ_E_BAD_REQUEST (%00, a space, control or
+ * non-ASCII byte) with err set. */
+int api_check_target(const char *raw_target, struct iq_error *err);
+
+/* api_check_framing - the headers of a request whose version is version:
+ * 0, or IQ_E_HEADERS_TOO_LARGE / IQ_E_BAD_REQUEST (ambiguous length,
+ * unknown transfer coding, Host missing or repeated, a bad header name)
+ * with err set. */
+int api_check_framing(struct MHD_Connection *connection, const char *version,
+                      struct iq_error *err);
+
 /* ---- the server ---- */
 
 struct api {
@@ -139,6 +158,7 @@ struct api_response {
     const char *content_type; /* static string */
     struct api_header headers[API_MAX_HEADERS];
     size_t header_count;
+    bool close; /* send "Connection: close" and close after the answer */
 };
 
 /* ---- routes (router.c, routes_*.c) ---- */
