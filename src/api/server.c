@@ -7,7 +7,10 @@
  * closed after these), unknown path 404, wrong method 405 with Allow,
  * missing or weak token 401/403, wrong Content-Type 415, a body over the
  * limit 413, a path with ".." 400.
-
+ *
+ * Connections are limited in number (max-connections, and
+ * max-connections-per-ip so that one client address cannot take them
+ * all) and in time (header-timeout and body-timeout, deadlines.c).
  *
  * What libmicrohttpd 0.9.75 answers itself, before any callback of ours
  * can see the request, with its own compiled-in text/html body and no
@@ -20,7 +23,11 @@
  *   - 414 and 431 only for a request line or headers that do not fit its
  *     memory pool (MHD_MEMORY_LIMIT_BYTES, far above our own 414/431
  *     limits in api_internal.h, which answer problem+json); right at the
- *     pool's size it closes the connection without an answer.
+ *     pool's size it closes the connection without an answer,
+ *   - a connection over max-connections or max-connections-per-ip is
+ *     accepted and closed at once, without an answer; so is one past its
+ *     header or body deadline (0.9.75 cannot queue an answer while a
+ *     request is still arriving).
  * A raw NUL byte in the request line or a header line ends that string
  * in libmicrohttpd's parser: what follows it is invisible to us.
  *
@@ -158,6 +165,7 @@ static enum MHD_Result send_response(struct request_state *state)
         MHD_add_response_header(response, res->headers[i].name, res->headers[i].value);
     enum MHD_Result ok = MHD_queue_response(state->req.connection, (unsigned)res->status, response);
     MHD_destroy_response(response);
+    deadlines_enter(&state->req.api->deadlines, state->req.connection, PHASE_SERVING);
     return ok;
 }
 
@@ -300,6 +308,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, c
         return MHD_NO;
     if (!state->begun) {
         state->begun = true;
+        deadlines_enter(&api->deadlines, connection, PHASE_BODY);
         struct api_request *req = &state->req;
         req->api = api;
         req->connection = connection;
@@ -325,6 +334,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, c
     }
     if (state->queued)
         return MHD_YES;
+    deadlines_enter(&api->deadlines, connection, PHASE_SERVING);
     if (state->answered)
         return send_response(state);
     state->answered = true;
@@ -345,10 +355,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, c
 static void completed_cb(void *cls, struct MHD_Connection *connection, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)connection;
-    (void)toe;
     struct api *api = cls;
     struct request_state *state = *con_cls;
+    /* A kept-alive connection waits for its next request's headers. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        deadlines_enter(&api->deadlines, connection, PHASE_HEADERS);
     if (!state)
         return;
     store_pool_release(&api->pool, state->req.store, state->req.store_broken);
@@ -463,6 +474,11 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     bool tls = cfg->tls_cert && *cfg->tls_cert;
     if (tls != (cfg->tls_key && *cfg->tls_key))
         return iq_error_set(err, IQ_E_INVALID, "TLS needs both tls-cert and tls-key");
+    if (cfg->max_connections < 1 || cfg->max_connections > UINT32_MAX / 2 ||
+        cfg->max_connections_per_ip > UINT32_MAX / 2)
+        return iq_error_set(err, IQ_E_INVALID,
+                            "max-connections must be at least 1 (and both connection limits "
+                            "below 2^31)");
     if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return iq_error_set(err, IQ_E_NOT_SUPPORTED,
                             "this libmicrohttpd was built without TLS support");
@@ -484,6 +500,8 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
         rc = read_file_text(cfg->tls_cert, &api->tls_cert_pem, err);
     if (rc == 0 && tls)
         rc = read_file_text(cfg->tls_key, &api->tls_key_pem, err);
+    if (rc == 0)
+        rc = deadlines_start(&api->deadlines, cfg->header_timeout, cfg->body_timeout, err);
     if (rc < 0)
         goto fail;
 
@@ -500,8 +518,10 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     api->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, api,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api, MHD_OPTION_NOTIFY_CONNECTION,
+        deadlines_notify_cb, &api->deadlines, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY_LIMIT_BYTES, MHD_OPTION_ARRAY,
         tls_options, MHD_OPTION_END);
     if (!api->daemon) {
@@ -529,8 +549,10 @@ void api_stop(struct api *api)
 {
     if (!api)
         return;
+    deadlines_stop_sweeper(&api->deadlines);
     if (api->daemon)
         MHD_stop_daemon(api->daemon);
+    deadlines_destroy(&api->deadlines);
     if (api->tokens.ttl_ms) {
         token_cache_destroy(&api->tokens);
         pthread_mutex_destroy(&api->status.mutex);

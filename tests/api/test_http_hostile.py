@@ -9,6 +9,10 @@ against the real `importq serve`, with raw bytes over sockets:
   - libmicrohttpd's own errors: 414/431 are ours (problem+json) up to far
     beyond our limits; what the library still answers itself is pinned
     here so that a library upgrade that changes it shows up;
+  - a total deadline for headers and for the body, the per-address and
+    the global connection limits;
+  - slowloris: 1,100 connections from 127.0.0.2-5 each trickling header
+    bytes; a normal request from 127.0.0.1 is answered within 1 s all along.
 
 Only 127.0.0.0/8 addresses are used; every wait is bounded.
 
@@ -24,19 +28,26 @@ import argparse
 import json
 import os
 import re
+import resource
+import select
 import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_api import Q, Client, Server, TestFailure, check  # noqa: E402
+from test_api import API, Q, Client, Server, TestFailure, check  # noqa: E402
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+ATTACK_ADDRESSES = ["127.0.0.%d" % i for i in range(2, 6)]
+ATTACK_CONNECTIONS = 1100
+ATTACK_SECONDS = 25
+ANSWER_WITHIN_S = 1.0
 
 
 # ------------------------------------------------------------ raw HTTP ----
@@ -243,7 +254,247 @@ def t_library_answers(x):
             print("     note: %s is problem+json now: update server.c's list" % what)
 
 
+# ------------------------------------------------------------ deadlines ----
+
+def trickle(port, head, byte, every_s, limit_s, source="127.0.0.1"):
+    """Send head, then byte every every_s; seconds until the server closed
+    the connection, or None when it was still open after limit_s."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    start = time.time()
+    try:
+        s.sendall(head)
+        while time.time() - start < limit_s:
+            ready, _, _ = select.select([s], [], [], every_s)
+            if ready:
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    return time.time() - start
+                if not data:
+                    return time.time() - start
+                continue
+            try:
+                s.sendall(byte)
+            except OSError:
+                return time.time() - start
+        return None
+    finally:
+        s.close()
+
+
+@test("header deadline: headers trickled one byte every 0.3 s are cut off after header-timeout (2 s)")
+def t_header_deadline(x):
+    took = trickle(x.main.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", b"a", 0.3, 15)
+    check(took is not None, "the connection was still open after 15 s")
+    check(1.5 <= took <= 8, "closed after %.1f s, expected about 2 s" % took)
+
+
+@test("body deadline: a body trickled one byte every 0.3 s is cut off after body-timeout (3 s), no spool file left")
+def t_body_deadline(x):
+    head = ("POST %s/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\n"
+            "Content-Length: 100000\r\n\r\n" % (API, x.op)).encode()
+    took = trickle(x.main.port, head, b"a", 0.3, 20)
+    check(took is not None, "the connection was still open after 20 s")
+    check(2.5 <= took <= 10, "closed after %.1f s, expected about 3 s" % took)
+    end = time.time() + 5
+    while os.listdir(x.main.spool) and time.time() < end:
+        time.sleep(0.1)
+    check(os.listdir(x.main.spool) == [], "spool files left: %r" % os.listdir(x.main.spool))
+
+
+@test("per-address limit: 30 connections from 127.0.0.3 with max-connections-per-ip 20 keep 20; 127.0.0.1 is served")
+def t_per_ip(x):
+    server = x.server("perip", "--max-connections-per-ip", "20", "--http-threads", "2")
+    socks = []
+    try:
+        for _ in range(30):
+            socks.append(socket.create_connection(("127.0.0.1", server.port), timeout=5,
+                                                  source_address=("127.0.0.3", 0)))
+        time.sleep(1.0)
+        closed = 0
+        for s in socks:
+            ready, _, _ = select.select([s], [], [], 0)
+            if ready:
+                try:
+                    closed += s.recv(1) == b""
+                except OSError:
+                    closed += 1
+        check(closed == 10, "%d of 30 connections from one address were refused, expected 10" % closed)
+        t0 = time.time()
+        r = Client(server.port).get("/healthz", timeout=5)
+        check(r.status == 200 and time.time() - t0 < ANSWER_WITHIN_S, "127.0.0.1: %d after %.2f s" % (r.status, time.time() - t0))
+    finally:
+        for s in socks:
+            s.close()
+        x.stop(server)
+
+
+@test("global cap: with max-connections 40 taken, a 41st waits; one freed, it is served")
+def t_global_cap(x):
+    server = x.server("cap", "--max-connections", "40", "--max-connections-per-ip", "0", "--http-threads", "2",
+                      "--header-timeout", "60s")
+    socks = []
+    try:
+        for i in range(40):
+            socks.append(socket.create_connection(("127.0.0.1", server.port), timeout=5,
+                                                  source_address=("127.0.0.%d" % (10 + i % 5), 0)))
+        time.sleep(0.5)
+        waiting = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        waiting.sendall(HEALTHZ.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        ready, _, _ = select.select([waiting], [], [], 1.5)
+        check(not ready, "a 41st connection was served although max-connections is 40")
+        for s in socks[:5]:
+            s.close()
+        got, _ = read_until_close(waiting, 5)
+        codes = [c for c, _, _ in responses(got)]
+        check(codes[:1] == [200], "after freeing 5 connections the waiting request got %r" % got[:200])
+        waiting.close()
+    finally:
+        for s in socks:
+            s.close()
+        x.stop(server)
+
+
+# ------------------------------------------------------------ slowloris ----
+
+class Slowloris:
+    """ATTACK_CONNECTIONS connections spread over ATTACK_ADDRESSES, each
+    sending a request line and then one header byte every 2 s; one the
+    server closed is opened again at the next tick (bounded by the
+    attack's duration)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.socks = {}  # fd -> (socket, source address)
+        self.poll = select.poll()
+        self.opened = self.reopened = 0
+        self.stop = threading.Event()
+        self.error = None
+
+    def open_one(self, source):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.bind((source, 0))
+        try:
+            s.connect(("127.0.0.1", self.port))
+        except BlockingIOError:
+            pass
+        self.socks[s.fileno()] = (s, source)
+        self.poll.register(s.fileno(), select.POLLIN | select.POLLOUT | select.POLLERR | select.POLLHUP)
+        self.opened += 1
+
+    def drop(self, fd):
+        s, source = self.socks.pop(fd)
+        self.poll.unregister(fd)
+        s.close()
+        return source
+
+    def run(self, seconds):
+        try:
+            for i in range(ATTACK_CONNECTIONS):
+                self.open_one(ATTACK_ADDRESSES[i % len(ATTACK_ADDRESSES)])
+            started, again = {}, []
+            end = time.time() + seconds
+            next_tick = time.time()
+            while not self.stop.is_set() and time.time() < end:
+                for fd, events in self.poll.poll(200):
+                    if fd not in self.socks:
+                        continue
+                    s, _ = self.socks[fd]
+                    closed = bool(events & (select.POLLERR | select.POLLHUP))
+                    if not closed and events & select.POLLIN:
+                        try:
+                            closed = s.recv(4096) == b""
+                        except OSError:
+                            closed = True
+                    if not closed and events & select.POLLOUT and fd not in started:
+                        try:
+                            s.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                            started[fd] = True
+                            self.poll.modify(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+                        except OSError:
+                            closed = True
+                    if closed:
+                        started.pop(fd, None)
+                        again.append(self.drop(fd))
+                if time.time() >= next_tick:
+                    next_tick = time.time() + 2.0
+                    for source in again:
+                        self.open_one(source)
+                    self.reopened += len(again)
+                    again = []
+                    for fd in list(started):
+                        try:
+                            self.socks[fd][0].send(b"a")
+                        except (OSError, KeyError):
+                            pass  # seen as closed by the next poll
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        finally:
+            for fd in list(self.socks):
+                self.drop(fd)
+
+
+def timed_healthz(port):
+    """Seconds until GET /healthz from 127.0.0.1 was answered 200, or None."""
+    t0 = time.time()
+    try:
+        got, _ = exchange(port, HEALTHZ.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"),
+                          timeout=ANSWER_WITHIN_S)
+    except OSError:
+        return None
+    took = time.time() - t0
+    answers = responses(got)
+    return took if answers and answers[0][0] == 200 and took <= ANSWER_WITHIN_S else None
+
+
+@test("slowloris: 1,100 trickling connections from 127.0.0.2-5; /healthz from 127.0.0.1 answered within 1 s throughout")
+def t_slowloris(x):
+    server = x.server("slowloris")  # every connection setting at its default
+    attack = Slowloris(server.port)
+    attacker = threading.Thread(target=attack.run, args=(ATTACK_SECONDS,))
+    attacker.start()
+    probes, slow = [], []
+    try:
+        time.sleep(3)  # every attacking connection is open
+        end = time.time() + ATTACK_SECONDS - 5
+        while time.time() < end and attacker.is_alive():
+            # A probe is a normal client: it may retry, but each attempt
+            # must be answered within ANSWER_WITHIN_S.
+            took = None
+            for _ in range(3):
+                took = timed_healthz(server.port)
+                if took is not None:
+                    break
+            probes.append(took)
+            if took is None:
+                slow.append(time.time())
+            time.sleep(0.5)
+    finally:
+        attack.stop.set()
+        attacker.join(30)
+    check(attack.error is None, "the attacker failed: %r" % attack.error)
+    check(len(attack.socks) == 0 and attack.opened >= ATTACK_CONNECTIONS,
+          "the attacker opened %d connections" % attack.opened)
+    answered = [p for p in probes if p is not None]
+    check(not slow, "%d of %d probes got no answer within %.0f s in 3 attempts (answered ones: worst %.2f s)" % (
+        len(slow), len(probes), ANSWER_WITHIN_S, max(answered) if answered else 0))
+    check(len(probes) >= 10, "only %d probes ran" % len(probes))
+    print("     %d probes, worst %.3f s; attacker opened %d connections (%d re-opened after the server closed them)" % (
+        len(probes), max(answered), attack.opened, attack.reopened))
+    x.stop(server)
+
+
 # --------------------------------------------------------------- runner ----
+
+def raise_fd_limit(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return
+    check(hard == resource.RLIM_INFINITY or hard >= need,
+          "RLIMIT_NOFILE hard limit %d < %d: the slowloris test needs more sockets (ulimit -Hn)" % (hard, need))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -257,10 +508,13 @@ def main():
     selected = [(n, f) for n, f in TESTS if not args.only or args.only in n]
     failed, started = [], time.time()
     try:
+        # The server inherits the limit: 1,100 attacking sockets here, up
+        # to max-connections (1000) there.
+        raise_fd_limit(4096)
         probe = Server(args.bin, x.db, workdir, "setup")
         probe.migrate()
         x.op = probe.token("hostile-operator-" + uuid.uuid4().hex[:6], "operator")
-        x.main = x.server("main", "--max-upload", "256KiB")
+        x.main = x.server("main", "--header-timeout", "2s", "--body-timeout", "3s", "--max-upload", "256KiB")
         for name, fn in selected:
             t0 = time.time()
             try:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The HTTP server attacked from outside (tests/api/test_http_hostile.py):
-# request smuggling and libmicrohttpd's own errors. On SQLite, and on
+# request smuggling, libmicrohttpd's own errors, header and body
+# deadlines, connection limits, slowloris. On SQLite, and on
 # PostgreSQL when IMPORTQ_TEST_PG_ADMIN_URL is set (a fresh database made
 # with psql and dropped afterwards; skipped without it, a failure with
 # IMPORTQ_REQUIRE_PG=1).
@@ -11,6 +12,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v python3 >/dev/null || { echo "FAIL: python3 is not installed (scripts/deps.sh test)"; exit 1; }
 export PYTHONDONTWRITEBYTECODE=1
 run=(python3)
+# The slowloris test holds 1,100 sockets and the server up to 1,000.
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 rc=0
 "${run[@]}" "$here/../api/test_http_hostile.py" --bin "$bin" --backend sqlite || rc=1
