@@ -12,13 +12,16 @@ against the real `importq serve`, with raw bytes over sockets:
   - a total deadline for headers and for the body, the per-address and
     the global connection limits;
   - slowloris: 1,100 connections from 127.0.0.2-5 each trickling header
-    bytes; a normal request from 127.0.0.1 is answered within 1 s all along.
+    bytes; a normal request from 127.0.0.1 is answered within 1 s all along;
+  - an upload onto a full disk (a 1 MiB tmpfs, only with --full-disk: the
+    caller runs us in a private mount namespace, `unshare -m`, so the
+    mount vanishes with us): 507 with a clear detail, nothing left behind.
 
 Only 127.0.0.0/8 addresses are used; every wait is bounded.
 
 Usage:
-  test_http_hostile.py --bin build/importq --backend sqlite
-  test_http_hostile.py --bin build/importq --backend postgres --db URL
+  test_http_hostile.py --bin build/importq --backend sqlite [--full-disk]
+  test_http_hostile.py --bin build/importq --backend postgres --db URL [--full-disk]
   ... [-k SUBSTRING]
 
 Last line: "hostile http tests: N on BACKEND, F failed"; exit 1 when F > 0.
@@ -32,6 +35,7 @@ import resource
 import select
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +45,8 @@ import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_api import API, Q, Client, Server, TestFailure, check  # noqa: E402
+from test_api import (API, Q, Client, Server, TestFailure, check, expect_problem,  # noqa: E402
+                      table_rows)
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 ATTACK_ADDRESSES = ["127.0.0.%d" % i for i in range(2, 6)]
@@ -485,6 +490,44 @@ def t_slowloris(x):
     x.stop(server)
 
 
+# ------------------------------------------------------------ full disk ----
+
+@test("full disk: an upload onto a full spool gets 507 with a clear detail; no partial file, no upload row")
+def t_full_disk(x):
+    if not x.args.full_disk:
+        print("     skip: needs --full-disk (root, run under unshare -m)")
+        return
+    server = Server(x.args.bin, x.db, x.workdir, "disk", ["--max-upload", "8MiB"])
+    os.makedirs(server.spool, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", server.spool], capture_output=True, text=True)
+    check(r.returncode == 0, "mount tmpfs: %s" % r.stderr)
+    server.start()
+    x.servers.append(server)
+    try:
+        rows_before = table_rows(x.db, "importq_uploads")
+        client = Client(server.port)
+        data = os.urandom(2 * 1024 * 1024)
+        r = client.request("POST", API + "/uploads", data, token=x.op, content_type="text/csv")
+        doc = expect_problem(r, 507)
+        check("space" in doc["detail"] and "nothing was kept" in doc["detail"], "507 detail: %r" % doc["detail"])
+        check(server.spool not in doc["detail"], "the detail names the spool path: %r" % doc["detail"])
+        head = ("POST %s/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n"
+                "Connection: close\r\n\r\n" % (API, x.op)).encode()
+        body = b"".join(b"%x\r\n" % 65536 + data[i:i + 65536] + b"\r\n" for i in range(0, len(data), 65536)) + b"0\r\n\r\n"
+        got, _ = exchange(server.port, head + body, timeout=15)
+        answers = responses(got)
+        check(answers and answers[0][0] == 507, "chunked upload onto a full disk: %r" % got[:300])
+        check(os.listdir(server.spool) == [], "files left in the spool: %r" % os.listdir(server.spool))
+        check(table_rows(x.db, "importq_uploads") == rows_before, "an upload row was recorded")
+        small = b"team_id\n" + b"1\n" * 1000
+        r = client.request("POST", API + "/uploads", small, token=x.op, content_type="text/csv")
+        check(r.status == 201, "a small upload after the full-disk ones: %s" % r.describe())
+        check(not client.server_errors[1:], "5xx other than the 507s: %r" % client.server_errors)
+    finally:
+        x.stop(server)
+        subprocess.run(["umount", server.spool], capture_output=True)
+
+
 # --------------------------------------------------------------- runner ----
 
 def raise_fd_limit(need):
@@ -501,6 +544,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--backend", choices=("sqlite", "postgres"), required=True)
     ap.add_argument("--db", help="service database URL (default: a temp SQLite file)")
+    ap.add_argument("--full-disk", action="store_true", help="mount a tmpfs for the full-disk test")
     ap.add_argument("-k", dest="only", help="run only tests whose name contains this")
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="importq-hostile.")

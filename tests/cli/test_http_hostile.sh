@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The HTTP server attacked from outside (tests/api/test_http_hostile.py):
 # request smuggling, libmicrohttpd's own errors, header and body
-# deadlines, connection limits, slowloris. On SQLite, and on
+# deadlines, connection limits, slowloris, a full disk. On SQLite, and on
 # PostgreSQL when IMPORTQ_TEST_PG_ADMIN_URL is set (a fresh database made
 # with psql and dropped afterwards; skipped without it, a failure with
-# IMPORTQ_REQUIRE_PG=1).
+# IMPORTQ_REQUIRE_PG=1). The full-disk test mounts a 1 MiB tmpfs in a
+# private mount namespace (`unshare -m`, root): the mount vanishes with
+# the test; without unshare it is skipped.
 # Usage: test_http_hostile.sh BINARY
 set -u
 bin=$1
@@ -12,11 +14,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v python3 >/dev/null || { echo "FAIL: python3 is not installed (scripts/deps.sh test)"; exit 1; }
 export PYTHONDONTWRITEBYTECODE=1
 run=(python3)
+full_disk=()
+if unshare --mount --propagation private true 2>/dev/null; then
+    run=(unshare --mount --propagation private python3)
+    full_disk=(--full-disk)
+else
+    echo "test_http_hostile: the full-disk test is skipped (unshare -m needs root)"
+fi
 # The slowloris test holds 1,100 sockets and the server up to 1,000.
 ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 rc=0
-"${run[@]}" "$here/../api/test_http_hostile.py" --bin "$bin" --backend sqlite || rc=1
+"${run[@]}" "$here/../api/test_http_hostile.py" --bin "$bin" --backend sqlite "${full_disk[@]}" || rc=1
 
 admin=${IMPORTQ_TEST_PG_ADMIN_URL:-}
 if [ -z "$admin" ]; then
@@ -34,5 +43,6 @@ trap drop EXIT
 drop
 psql -XAtq "$admin" -c "CREATE DATABASE $db" >/dev/null \
     || { echo "FAIL: test_http_hostile: cannot create a test database on $admin"; exit 1; }
-"${run[@]}" "$here/../api/test_http_hostile.py" --bin "$bin" --backend postgres --db "${admin%/*}/$db" || rc=1
+"${run[@]}" "$here/../api/test_http_hostile.py" --bin "$bin" --backend postgres --db "${admin%/*}/$db" \
+    "${full_disk[@]}" || rc=1
 exit $rc
