@@ -146,8 +146,7 @@ int api_check_target(const char *raw_target, struct iq_error *err);
  * 0, or IQ_E_HEADERS_TOO_LARGE / IQ_E_BAD_REQUEST (ambiguous length,
  * unknown transfer coding, Host missing or repeated, a bad header name)
  * with err set. */
-int api_check_framing(struct MHD_Connection *connection, const char *version,
-                      struct iq_error *err);
+int api_check_framing(struct MHD_Connection *connection, const char *version, struct iq_error *err);
 
 /* ---- the server ---- */
 

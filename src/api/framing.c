@@ -90,8 +90,7 @@ static enum MHD_Result census_cb(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-int api_check_framing(struct MHD_Connection *connection, const char *version,
-                      struct iq_error *err)
+int api_check_framing(struct MHD_Connection *connection, const char *version, struct iq_error *err)
 {
     struct header_census census = {0};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, census_cb, &census);
@@ -120,7 +119,7 @@ int api_check_framing(struct MHD_Connection *connection, const char *version,
                                 census.transfer_encoding);
     }
     if (!http_1_0 && census.host_count != 1)
-        return iq_error_set(err, IQ_E_BAD_REQUEST, "an HTTP/1.1 request needs exactly one Host "
-                                                   "header");
+        return iq_error_set(err, IQ_E_BAD_REQUEST,
+                            "an HTTP/1.1 request needs exactly one Host header");
     return 0;
 }
