@@ -31,6 +31,11 @@
 #define API_MAX_HEADERS 6
 #define API_TOKEN_NAME_MAX 128
 #define API_REQUEST_ID_MAX 64
+/* Our own limits on a request's target and headers (414 and 431 as
+ * problem+json); libmicrohttpd's memory pool (server.c) is larger, so its
+ * own text/html answers only come for requests far beyond these. */
+#define API_MAX_TARGET_BYTES 8192
+#define API_MAX_HEADER_BYTES 16384
 
 /* ---- connection pool (pool.c) ---- */
 
@@ -91,6 +96,58 @@ struct principal {
     enum token_role role; /* 0 = anonymous */
 };
 
+/* ---- request and body deadlines (deadlines.c) ---- */
+
+/* Where a connection is: each phase but serving has a total deadline. */
+enum connection_phase {
+    PHASE_HEADERS, /* from the accept or the previous request's end */
+    PHASE_BODY,    /* from the headers until the body is complete */
+    PHASE_SERVING  /* handler and answer: the idle timeout only */
+};
+
+struct watched_connection;
+
+struct deadlines {
+    pthread_mutex_t mutex; /* guards the list and every entry's phase */
+    pthread_cond_t wake;   /* stop the sweeper now */
+    pthread_t sweeper;
+    struct watched_connection *head;
+    int64_t header_ms; /* PHASE_HEADERS may last this long */
+    int64_t body_ms;   /* PHASE_BODY may last this long */
+    bool stopping;
+    bool running;
+    bool initialised;
+};
+
+/* deadlines_start - start the sweeper thread. 0 or IQ_E_INTERNAL. */
+int deadlines_start(struct deadlines *d, int64_t header_ms, int64_t body_ms, struct iq_error *err);
+/* deadlines_stop_sweeper - no more connections are ended (before the
+ * daemon stops). */
+void deadlines_stop_sweeper(struct deadlines *d);
+/* deadlines_destroy - after the daemon stopped (so every connection was
+ * unregistered). Safe on a zeroed or half-started struct. */
+void deadlines_destroy(struct deadlines *d);
+/* deadlines_notify_cb - MHD_OPTION_NOTIFY_CONNECTION with cls = deadlines:
+ * register a connection when accepted, forget it before it is closed. */
+void deadlines_notify_cb(void *cls, struct MHD_Connection *connection, void **socket_context,
+                         enum MHD_ConnectionNotificationCode toe);
+/* deadlines_enter - the connection is now in phase; its clock restarts. */
+void deadlines_enter(struct deadlines *d, struct MHD_Connection *connection,
+                     enum connection_phase phase);
+
+/* ---- framing checks (framing.c) ---- */
+
+/* api_check_target - the raw, undecoded request target: 0, or
+ * IQ_E_URI_TOO_LONG / IQ_E_BAD_REQUEST (%00, a space, control or
+ * non-ASCII byte) with err set. */
+int api_check_target(const char *raw_target, struct iq_error *err);
+
+/* api_check_framing - the headers of a request whose version is version:
+ * 0, or IQ_E_HEADERS_TOO_LARGE / IQ_E_BAD_REQUEST (ambiguous length,
+ * unknown transfer coding, Host missing or repeated, a bad header name)
+ * with err set. */
+int api_check_framing(struct MHD_Connection *connection, const char *version, struct iq_error *err);
+
 /* ---- the server ---- */
 
 struct api {
@@ -101,6 +158,7 @@ struct api {
     struct store_pool pool;
     struct token_cache tokens;
     struct status_cache status;
+    struct deadlines deadlines;
     char *tls_cert_pem; /* owned; NULL without TLS */
     char *tls_key_pem;
     int port;
@@ -139,6 +197,7 @@ struct api_response {
     const char *content_type; /* static string */
     struct api_header headers[API_MAX_HEADERS];
     size_t header_count;
+    bool close; /* send "Connection: close" and close after the answer */
 };
 
 /* ---- routes (router.c, routes_*.c) ---- */

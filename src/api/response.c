@@ -85,8 +85,10 @@ void api_reply_error(struct api_request *req, struct api_response *res, struct i
     if (code == IQ_E_DB || code == IQ_E_UNAVAILABLE)
         req->store_broken = true;
     /* Database and internal failures are logged by the server with their
-     * detail; the client gets a generic message (no SQL, no paths). */
-    const char *detail = status >= 500 && code != IQ_E_UNAVAILABLE
+     * detail; the client gets a generic message (no SQL, no paths). A full
+     * disk's detail is written for the client (routes_uploads.c). */
+    bool detail_for_client = code == IQ_E_UNAVAILABLE || code == IQ_E_NO_SPACE;
+    const char *detail = status >= 500 && !detail_for_client
                              ? "the server could not complete the request"
                              : iq_error_message(err);
     if (code == IQ_E_DB)

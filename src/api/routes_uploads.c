@@ -6,6 +6,10 @@
  * "<id>.part" and renamed, so a half-received upload is never visible
  * under its id. A job names it with source.upload; the engine's sweep
  * deletes it when its job completed or after the retention time.
+ *
+ * A full disk (ENOSPC, EDQUOT) is IQ_E_NO_SPACE (507) with a detail the
+ * client can act on, and the partial file is deleted at once, not when
+ * the rest of the body has been read and thrown away.
  */
 #include "api/routes.h"
 
@@ -28,6 +32,32 @@ struct upload_sink {
     bool done; /* renamed and recorded: keep the file */
     crypto_hash_sha256_state sha;
 };
+
+/* storage_error - err for a failed write, create or sync of the upload:
+ * IQ_E_NO_SPACE when the file system is full (the detail is for the
+ * client, so it names no path), else IQ_E_IO. */
+static int storage_error(struct iq_error *err, int errno_value, const char *what, int64_t bytes)
+{
+    if (errno_value == ENOSPC || errno_value == EDQUOT)
+        return iq_error_set(err, IQ_E_NO_SPACE,
+                            "the server has no space left to store uploads: %s failed after "
+                            "%lld bytes; nothing was kept, try again later",
+                            what, (long long)bytes);
+    return iq_error_set(err, IQ_E_IO, "cannot %s the upload: %s", what, strerror(errno_value));
+}
+
+/* upload_discard - close and delete the partial file now: the client may
+ * still be sending, and the space is better given back at once. */
+static void upload_discard(struct upload_sink *sink)
+{
+    if (sink->fd >= 0)
+        close(sink->fd);
+    sink->fd = -1;
+    if (sink->part_path)
+        unlink(sink->part_path);
+    free(sink->part_path);
+    sink->part_path = NULL;
+}
 
 /* make_dirs - mkdir -p. */
 static int make_dirs(const char *path)
@@ -71,7 +101,7 @@ int upload_sink_open(struct api_request *req, struct iq_error *err)
                             strerror(errno));
     sink->fd = open(sink->part_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (sink->fd < 0)
-        return iq_error_set(err, IQ_E_IO, "cannot create %s: %s", sink->part_path, strerror(errno));
+        return storage_error(err, errno, "create", 0);
     return 0;
 }
 
@@ -81,13 +111,18 @@ int upload_sink_write(struct api_request *req, const char *data, size_t len, str
     if (sink->bytes + (int64_t)len > sink->limit)
         return iq_error_set(err, IQ_E_TOO_LARGE, "the upload is over the limit of %lld bytes",
                             (long long)sink->limit);
+    if (sink->fd < 0)
+        return iq_error_set(err, IQ_E_IO, "the upload was discarded");
     crypto_hash_sha256_update(&sink->sha, (const unsigned char *)data, len);
     while (len > 0) {
         ssize_t n = write(sink->fd, data, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return iq_error_set(err, IQ_E_IO, "cannot write the upload: %s", strerror(errno));
+        if (n <= 0) {
+            int saved = n < 0 ? errno : ENOSPC; /* 0 bytes written: no room */
+            upload_discard(sink);
+            return storage_error(err, saved, "write", sink->bytes);
+        }
         data += n;
         len -= (size_t)n;
         sink->bytes += n;
@@ -114,10 +149,20 @@ static int upload_finish(struct upload_sink *sink, struct upload_info *info, str
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&sink->sha, digest);
     sodium_bin2hex(info->sha256, sizeof(info->sha256), digest, sizeof(digest));
+    if (sink->fd < 0)
+        return iq_error_set(err, IQ_E_IO, "the upload was discarded");
+    /* A file system may report a full disk only now (delayed allocation,
+     * NFS): fsync and close are checked like write. */
     int rc = fsync(sink->fd);
-    rc |= close(sink->fd);
+    int saved = errno;
+    if (close(sink->fd) != 0 && rc == 0)
+        rc = -1, saved = errno;
     sink->fd = -1;
-    if (rc != 0 || rename(sink->part_path, sink->final_path) != 0)
+    if (rc != 0) {
+        upload_discard(sink);
+        return storage_error(err, saved, "sync", sink->bytes);
+    }
+    if (rename(sink->part_path, sink->final_path) != 0)
         return iq_error_set(err, IQ_E_IO, "cannot store the upload: %s", strerror(errno));
     snprintf(info->id, sizeof(info->id), "%s", sink->id);
     info->bytes = sink->bytes;

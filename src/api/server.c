@@ -2,9 +2,34 @@
  * server.c - the libmicrohttpd side of the API: the daemon (a pool of
  * threads, each running epoll), the per-request state machine, body limits
  * and the hand-off to the router. Everything a request can get wrong
- * before its handler runs is answered here: unknown path 404, wrong
- * method 405 with Allow, missing or weak token 401/403, wrong
- * Content-Type 415, a body over the limit 413, a path with ".." 400.
+ * before its handler runs is answered here: ambiguous framing 400 and a
+ * target or headers over our limits 414/431 (framing.c; the connection is
+ * closed after these), unknown path 404, wrong method 405 with Allow,
+ * missing or weak token 401/403, wrong Content-Type 415, a body over the
+ * limit 413, a path with ".." 400.
+ *
+ * Connections are limited in number (max-connections, and
+ * max-connections-per-ip so that one client address cannot take them
+ * all) and in time (header-timeout and body-timeout, deadlines.c).
+ *
+ * What libmicrohttpd 0.9.75 answers itself, before any callback of ours
+ * can see the request, with its own compiled-in text/html body and no
+ * Content-Type (the library offers no way to replace these):
+ *   - 505 for an HTTP version other than 1.x (it parses the version
+ *     before the URI log callback),
+ *   - 400 for a malformed request line or header line (no colon), a
+ *     Content-Length that is not a number, malformed chunked framing,
+ *   - 413 for a Content-Length or chunk size over 2^64,
+ *   - 414 and 431 only for a request line or headers that do not fit its
+ *     memory pool (MHD_MEMORY_LIMIT_BYTES, far above our own 414/431
+ *     limits in api_internal.h, which answer problem+json); right at the
+ *     pool's size it closes the connection without an answer,
+ *   - a connection over max-connections or max-connections-per-ip is
+ *     accepted and closed at once, without an answer; so is one past its
+ *     header or body deadline (0.9.75 cannot queue an answer while a
+ *     request is still arriving).
+ * A raw NUL byte in the request line or a header line ends that string
+ * in libmicrohttpd's parser: what follows it is invisible to us.
  *
  * A request is handled entirely on one pool thread. Each thread borrows a
  * database connection from the pool per request, so the pool never needs
@@ -24,7 +49,11 @@
 #include <unistd.h>
 
 #define TOKEN_CACHE_TTL_MS 1000
-#define CONNECTION_TIMEOUT_S 60
+#define CONNECTION_TIMEOUT_S 60 /* idle: no byte in either direction */
+/* Each connection's memory pool in libmicrohttpd (request line, headers,
+ * read buffer, answer headers): room for a request at our own target and
+ * header limits, so that those get our problem+json 414/431. */
+#define MHD_MEMORY_LIMIT_BYTES (96 * 1024)
 
 /* One request's state across libmicrohttpd's calls. */
 struct request_state {
@@ -34,9 +63,11 @@ struct request_state {
     char *body; /* BODY_JSON: what arrived so far */
     size_t body_len;
     size_t body_capacity;
+    bool begun;    /* request_begin ran */
     bool answered; /* res holds the answer already */
     bool queued;   /* and it was handed to libmicrohttpd */
     bool too_large;
+    struct iq_error target_error; /* what uri_log_cb found wrong */
 };
 
 /* ---- small helpers ---- */
@@ -128,21 +159,42 @@ static enum MHD_Result send_response(struct request_state *state)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     MHD_add_response_header(response, "X-Request-Id", state->req.request_id);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (res->close)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     for (size_t i = 0; i < res->header_count; i++)
         MHD_add_response_header(response, res->headers[i].name, res->headers[i].value);
     enum MHD_Result ok = MHD_queue_response(state->req.connection, (unsigned)res->status, response);
     MHD_destroy_response(response);
+    deadlines_enter(&state->req.api->deadlines, state->req.connection, PHASE_SERVING);
     return ok;
 }
 
 /* ---- the request state machine ---- */
 
+/* request_refuse_framing - answer a request whose framing or size is
+ * wrong, and close the connection after the answer: where its body ends
+ * and the next request starts is not known. Returns true when it did. */
+static bool request_refuse_framing(struct request_state *state, const char *version)
+{
+    struct api_request *req = &state->req;
+    struct iq_error err = {0};
+    if (state->target_error.code < 0)
+        iq_error_set(&err, state->target_error.code, "%s", iq_error_message(&state->target_error));
+    else if (api_check_framing(req->connection, version, &err) == 0)
+        return false;
+    api_reply_error(req, &state->res, &err);
+    state->res.close = true;
+    return true;
+}
+
 /* request_begin - everything decided from the headers alone. Returns true
  * when the request may go on to its body and handler. */
-static bool request_begin(struct api *api, struct request_state *state)
+static bool request_begin(struct api *api, struct request_state *state, const char *version)
 {
     struct api_request *req = &state->req;
     struct api_response *res = &state->res;
+    if (request_refuse_framing(state, version))
+        return false;
     if (path_has_dot_segment(req->path)) {
         api_reply_problem(req, res, IQ_E_BAD_REQUEST, "the path may not contain . or .. segments");
         return false;
@@ -231,18 +283,32 @@ static void request_body(struct api *api, struct request_state *state, const cha
     }
 }
 
+/* uri_log_cb - libmicrohttpd's first look at a request: the raw target,
+ * before it cuts off the query and %-decodes the path. The request state
+ * is made here (it becomes *con_cls), so what the raw target shows is
+ * kept for request_begin; completed_cb frees it even when the access
+ * handler never runs. NULL (no memory) makes access_cb refuse. */
+static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    (void)connection;
+    struct request_state *state = calloc(1, sizeof(*state));
+    if (state)
+        api_check_target(uri, &state->target_error);
+    return state;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     struct api *api = cls;
     struct request_state *state = *con_cls;
-    if (!state) {
-        state = calloc(1, sizeof(*state));
-        if (!state)
-            return MHD_NO;
-        *con_cls = state;
+    if (!state)
+        return MHD_NO;
+    if (!state->begun) {
+        state->begun = true;
+        deadlines_enter(&api->deadlines, connection, PHASE_BODY);
         struct api_request *req = &state->req;
         req->api = api;
         req->connection = connection;
@@ -253,7 +319,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, c
         req->actx.actor = "anonymous";
         req->actx.request_id = req->request_id;
         req->actx.client_addr = req->client_addr;
-        if (!request_begin(api, state)) {
+        if (!request_begin(api, state, version)) {
             /* Answer now, before any body is read (the client may be
              * waiting on "Expect: 100-continue"). */
             state->answered = true;
@@ -268,6 +334,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, c
     }
     if (state->queued)
         return MHD_YES;
+    deadlines_enter(&api->deadlines, connection, PHASE_SERVING);
     if (state->answered)
         return send_response(state);
     state->answered = true;
@@ -288,16 +355,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *connection, c
 static void completed_cb(void *cls, struct MHD_Connection *connection, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)connection;
-    (void)toe;
     struct api *api = cls;
     struct request_state *state = *con_cls;
+    /* A kept-alive connection waits for its next request's headers. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        deadlines_enter(&api->deadlines, connection, PHASE_HEADERS);
     if (!state)
         return;
     store_pool_release(&api->pool, state->req.store, state->req.store_broken);
     upload_sink_free(state->req.upload);
     api_response_clear(&state->res);
     free(state->body);
+    iq_error_clear(&state->target_error);
     free(state);
     *con_cls = NULL;
 }
@@ -405,6 +474,11 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     bool tls = cfg->tls_cert && *cfg->tls_cert;
     if (tls != (cfg->tls_key && *cfg->tls_key))
         return iq_error_set(err, IQ_E_INVALID, "TLS needs both tls-cert and tls-key");
+    if (cfg->max_connections < 1 || cfg->max_connections > UINT32_MAX / 2 ||
+        cfg->max_connections_per_ip > UINT32_MAX / 2)
+        return iq_error_set(err, IQ_E_INVALID,
+                            "max-connections must be at least 1 (and both connection limits "
+                            "below 2^31)");
     if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return iq_error_set(err, IQ_E_NOT_SUPPORTED,
                             "this libmicrohttpd was built without TLS support");
@@ -426,6 +500,8 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
         rc = read_file_text(cfg->tls_cert, &api->tls_cert_pem, err);
     if (rc == 0 && tls)
         rc = read_file_text(cfg->tls_key, &api->tls_key_pem, err);
+    if (rc == 0)
+        rc = deadlines_start(&api->deadlines, cfg->header_timeout, cfg->body_timeout, err);
     if (rc < 0)
         goto fail;
 
@@ -441,9 +517,13 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     };
     api->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1000, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, api,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, api, MHD_OPTION_NOTIFY_CONNECTION,
+        deadlines_notify_cb, &api->deadlines, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY_LIMIT_BYTES, MHD_OPTION_ARRAY,
+        tls_options, MHD_OPTION_END);
     if (!api->daemon) {
         rc = iq_error_set(err, IQ_E_IO,
                           "cannot listen on %s (in use, or not an address of this "
@@ -469,8 +549,10 @@ void api_stop(struct api *api)
 {
     if (!api)
         return;
+    deadlines_stop_sweeper(&api->deadlines);
     if (api->daemon)
         MHD_stop_daemon(api->daemon);
+    deadlines_destroy(&api->deadlines);
     if (api->tokens.ttl_ms) {
         token_cache_destroy(&api->tokens);
         pthread_mutex_destroy(&api->status.mutex);

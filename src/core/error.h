@@ -36,7 +36,10 @@
     X(TIMEOUT,        -17,    504, "timeout")               \
     X(STALE,          -18,    409, "stale")                 \
     X(REJECTED,       -19,    422, "rejected")              \
-    X(NOT_SUPPORTED,  -20,    501, "not_supported")
+    X(NOT_SUPPORTED,  -20,    501, "not_supported")     \
+    X(URI_TOO_LONG,   -21,    414, "uri_too_long")      \
+    X(HEADERS_TOO_LARGE, -22, 431, "header_fields_too_large") \
+    X(NO_SPACE,       -23,    507, "insufficient_storage")
 
 enum iq_err {
 #define IQ_ERROR_ENUM(name, value, http, str) IQ_E_##name = (value),

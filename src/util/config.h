@@ -41,6 +41,10 @@ enum config_type {
     X(upload_retention, "upload-retention", DURATION, "24h",                   "unused or finished uploads are deleted after this") \
     X(priority_aging,   "priority-aging",   DURATION, "0",                     "a queued job climbs one priority step per this much waiting (0: off)") \
     X(http_threads,     "http-threads",     INT,      "0",                     "HTTP worker threads (0: two per core)") \
+    X(max_connections,  "max-connections",  INT,      "1000",                  "HTTP connections open at once; more are closed as they arrive") \
+    X(max_connections_per_ip, "max-connections-per-ip", INT, "100",            "HTTP connections open at once from one client address (0: no limit)") \
+    X(header_timeout,   "header-timeout",   DURATION, "10s",                   "a request's line and headers must arrive within this (also the longest idle keep-alive)") \
+    X(body_timeout,     "body-timeout",     DURATION, "10min",                 "a request's body must arrive within this after its headers") \
     X(tls_cert,         "tls-cert",         STRING,   "",                      "PEM certificate: serve HTTPS (with tls-key)") \
     X(tls_key,          "tls-key",          STRING,   "",                      "PEM private key of tls-cert") \
     X(server,           "server",           STRING,   "http://127.0.0.1:8080", "client commands: the importq server's URL") \
