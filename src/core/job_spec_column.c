@@ -7,11 +7,13 @@
  *
  * Not for applying the checks to data (the pipeline's converters do that)
  * nor for the target's own rules on keys and modes (job_spec_target.c).
- * A pattern is only compiled here to see that it is a valid POSIX ERE.
+ * A pattern is only compiled here to see that it is valid and within its
+ * budget (core/pattern.h); the pipeline compiles it again for its load.
  */
 #include "core/job_spec_internal.h"
 
-#include <regex.h>
+#include "core/pattern.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +73,33 @@ static void parse_column_from(struct parse_ctx *ctx, json_t *obj, const char *pa
         column->from = spec_strdup(ctx, from);
 }
 
-/* pattern_check - compile pattern as a POSIX ERE to report whether it is valid. */
-static void pattern_check(struct parse_ctx *ctx, const char *path, const char *pattern)
+/*
+ * pattern_check - compile pattern (core/pattern.c) to see that it is valid
+ * and within its own budget and, added to the patterns before it, within
+ * the spec's. Once the spec's budget is spent, later patterns are not
+ * compiled at all: the error is reported once, at the pattern that spent it.
+ */
+static void pattern_check(struct parse_ctx *ctx, const char *path, const char *source)
 {
-    regex_t regex;
-    int rc = regcomp(&regex, pattern, REG_EXTENDED | REG_NOSUB);
-    if (rc == 0) {
-        regfree(&regex);
+    if (ctx->pattern_bytes > SPEC_MAX_PATTERNS_COMPILED_BYTES)
         return;
-    }
-    char reason[128];
-    regerror(rc, &regex, reason, sizeof(reason));
-    spec_field_error(ctx, path, "pattern", "invalid regular expression: %s", reason);
+    struct iq_error err = {0};
+    struct pattern *pattern = NULL;
+    int rc = pattern_compile(source, &pattern, &err);
+    if (rc == IQ_E_NOMEM)
+        ctx->out_of_memory = true;
+    else if (rc < 0)
+        spec_field_error(ctx, path, "pattern", "%s",
+                         err.message ? err.message : "is not a valid regular expression");
+    else
+        ctx->pattern_bytes += pattern_compiled_size(pattern);
+    if (rc == 0 && ctx->pattern_bytes > SPEC_MAX_PATTERNS_COMPILED_BYTES)
+        spec_field_error(ctx, path, "pattern",
+                         "is too costly: the spec's patterns together compile to more than %d "
+                         "bytes",
+                         SPEC_MAX_PATTERNS_COMPILED_BYTES);
+    pattern_free(pattern);
+    iq_error_clear(&err);
 }
 
 /* parse_column_text_checks - max_length and pattern, both for text columns only. */

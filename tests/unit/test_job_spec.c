@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "core/job_spec.h"
+#include "core/pattern.h"
 #include "core/timeutil.h"
 
 #include <stdio.h>
@@ -283,6 +284,18 @@ static const struct spec_case spec_cases[] = {
      false, {"target.columns[0].max_length"}},
     {"bad pattern", "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '('}]}}", false,
      {"target.columns[0].pattern"}},
+    {"pattern too costly (issue 12)",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '((a{1,100}){1,100}){1,100}'}]}}",
+     false, {"target.columns[0].pattern"}},
+    {"pattern nested too deep",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))'}]}}",
+     false, {"target.columns[0].pattern"}},
+    {"pattern with a back-reference",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '(a)\\\\1'}]}}", false,
+     {"target.columns[0].pattern"}},
+    {"pattern with POSIX classes",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '^[[:alpha:]][[:alnum:]_]*$'}]}}",
+     true, {NULL}},
     {"pattern on bigint",
      "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'type': 'bigint', 'pattern': 'x'}]}}",
      false, {"target.columns[0].pattern"}},
@@ -772,6 +785,75 @@ static void test_size_limits(void **state)
     json_decref(body);
 }
 
+/* ---- patterns ----------------------------------------------------------- */
+
+static json_t *with_columns(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_t *columns = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "c%zu", i);
+        json_array_append_new(columns, json_pack("{s:s}", "name", name));
+    }
+    json_object_set_new(json_object_get(body, "target"), "columns", columns);
+    return body;
+}
+
+/* field_message - the message of the field error at field, or NULL. */
+static const char *field_message(const struct iq_error *err, const char *field)
+{
+    for (size_t i = 0; i < err->field_count; i++) {
+        if (strcmp(err->fields[i].field, field) == 0)
+            return err->fields[i].message;
+    }
+    return NULL;
+}
+
+/* with_patterns - count text columns, each with pattern. Caller decrefs. */
+static json_t *with_patterns(size_t count, const char *pattern)
+{
+    json_t *body = with_columns(count);
+    json_t *columns = json_object_get(json_object_get(body, "target"), "columns");
+    for (size_t i = 0; i < count; i++)
+        json_object_set_new(json_array_get(columns, i), "pattern", json_string(pattern));
+    return body;
+}
+
+/*
+ * The patterns of a spec share one compiled budget: as many as fit are
+ * accepted; one more is refused, once, at the column that spent it.
+ */
+static void test_patterns_share_one_budget(void **state)
+{
+    (void)state;
+    static const char costly[] = "(ab{1,1000}){1,1000}";
+    struct pattern *pattern = NULL;
+    assert_int_equal(pattern_compile(costly, &pattern, NULL), 0);
+    size_t each = pattern_compiled_size(pattern);
+    pattern_free(pattern);
+    size_t fit = SPEC_MAX_PATTERNS_COMPILED_BYTES / each;
+    assert_true(fit >= 2 && fit < 40);
+
+    struct iq_error err = {0};
+    struct job_spec *spec = NULL;
+    json_t *body = with_patterns(fit, costly);
+    assert_int_equal(job_spec_parse(body, NULL, &spec, &err), 0);
+    job_spec_free(spec);
+    json_decref(body);
+
+    body = with_patterns(fit + 5, costly);
+    assert_int_equal(job_spec_parse(body, NULL, &spec, &err), IQ_E_INVALID);
+    assert_int_equal(err.field_count, 1);
+    char field[64];
+    snprintf(field, sizeof(field), "target.columns[%zu].pattern", fit);
+    const char *message = field_message(&err, field);
+    assert_non_null(message);
+    assert_non_null(strstr(message, "together"));
+    iq_error_clear(&err);
+    json_decref(body);
+}
+
 /* ---- round trip --------------------------------------------------------- */
 
 /* job_from_spec - the job the store would return for spec, built by hand. */
@@ -1039,6 +1121,7 @@ int main(void)
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_size_limits),
+        cmocka_unit_test(test_patterns_share_one_budget),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_round_trip_omits_implied_resources),
         cmocka_unit_test(test_put_overlay),
