@@ -69,6 +69,8 @@ static void parse_column_from(struct parse_ctx *ctx, json_t *obj, const char *pa
         column->from = spec_strdup(ctx, column->name);
     else if (got == MEMBER_OK && !from[0])
         spec_field_error(ctx, path, "from", "must be a non-empty CSV header name");
+    else if (got == MEMBER_OK && strlen(from) > SPEC_MAX_FROM_LEN)
+        spec_field_error(ctx, path, "from", "must be at most %d bytes", SPEC_MAX_FROM_LEN);
     else if (got == MEMBER_OK)
         column->from = spec_strdup(ctx, from);
 }
@@ -167,7 +169,10 @@ static char *enum_value_text(json_t *value)
     return text;
 }
 
-/* parse_column_enum - a non-empty array of strings or numbers, kept as text. */
+/*
+ * parse_column_enum - a non-empty array of at most SPEC_MAX_ENUM_VALUES
+ * strings or numbers, each at most SPEC_MAX_ENUM_VALUE_LEN bytes, kept as text.
+ */
 static void parse_column_enum(struct parse_ctx *ctx, json_t *obj, const char *path,
                               struct column_spec *column)
 {
@@ -178,6 +183,11 @@ static void parse_column_enum(struct parse_ctx *ctx, json_t *obj, const char *pa
         spec_field_error(ctx, path, "enum", "must be a non-empty array of strings or numbers");
         return;
     }
+    if (json_array_size(array) > SPEC_MAX_ENUM_VALUES) {
+        spec_field_error(ctx, path, "enum", "must have at most %d entries",
+                         SPEC_MAX_ENUM_VALUES);
+        return;
+    }
     column->enum_values = spec_calloc(ctx, json_array_size(array), sizeof(char *));
     if (!column->enum_values)
         return;
@@ -186,6 +196,11 @@ static void parse_column_enum(struct parse_ctx *ctx, json_t *obj, const char *pa
     json_array_foreach(array, i, item) {
         if (!(json_is_number(item) || spec_string_value(item))) {
             spec_item_error(ctx, path, "enum", i, "must be a string or a number");
+            continue;
+        }
+        if (json_is_string(item) && json_string_length(item) > SPEC_MAX_ENUM_VALUE_LEN) {
+            spec_item_error(ctx, path, "enum", i, "must be at most %d bytes",
+                            SPEC_MAX_ENUM_VALUE_LEN);
             continue;
         }
         char *text = enum_value_text(item);

@@ -15,11 +15,14 @@
 #define SPEC_MAX_CHILDREN 16       /* target.children */
 #define SPEC_MAX_DEPENDENCIES 1000 /* depends_on (and an orchestration member's after) */
 #define SPEC_MAX_RESOURCES 64      /* resources, counting the implied table locks */
+#define SPEC_MAX_ENUM_VALUES 1000  /* columns[].enum entries */
 
 /* ---- lengths ------------------------------------------------------------ */
 #define SPEC_MAX_NAME_LEN 200       /* name (characters); resources[].name; source.csv.null */
 #define SPEC_MAX_REQUEST_ID_LEN 200 /* request_id */
 #define SPEC_MAX_PATH_LEN 4096      /* source.path */
+#define SPEC_MAX_FROM_LEN 1024      /* columns[].from, children[].from, source.json.records */
+#define SPEC_MAX_ENUM_VALUE_LEN 1024 /* one columns[].enum entry, as text */
 #define IDENTIFIER_MAX_LEN 63       /* tables, columns, database (characters, ASCII) */
 
 /* ---- numbers ------------------------------------------------------------ */
