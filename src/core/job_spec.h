@@ -9,23 +9,12 @@
 
 #include "core/error.h"
 #include "core/job.h"
+#include "core/job_spec_limits.h" /* SPEC_MAX_*: every user-sized part is bounded */
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Limits on user-controlled sizes (STYLE: every growable thing is bounded). */
-#define SPEC_MAX_COLUMNS 1024
-#define SPEC_MAX_DEPENDENCIES 1000
-#define SPEC_MAX_RESOURCES 64
-#define SPEC_MAX_CHILDREN 16
-#define SPEC_MAX_NAME_LEN 200
-#define SPEC_MAX_PATH_LEN 4096
-#define SPEC_MAX_REQUEST_ID_LEN 200
-#define SPEC_MAX_TIMEOUT_S (7 * 24 * 3600)
-#define SPEC_MAX_ATTEMPTS 100
-#define IDENTIFIER_MAX_LEN 63
 
 #define COLUMN_TYPES(X)          \
     X(TEXT, "text")              \

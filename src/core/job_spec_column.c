@@ -7,11 +7,13 @@
  *
  * Not for applying the checks to data (the pipeline's converters do that)
  * nor for the target's own rules on keys and modes (job_spec_target.c).
- * A pattern is only compiled here to see that it is a valid POSIX ERE.
+ * A pattern is only compiled here to see that it is valid and within its
+ * budget (core/pattern.h); the pipeline compiles it again for its load.
  */
 #include "core/job_spec_internal.h"
 
-#include <regex.h>
+#include "core/pattern.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,22 +69,39 @@ static void parse_column_from(struct parse_ctx *ctx, json_t *obj, const char *pa
         column->from = spec_strdup(ctx, column->name);
     else if (got == MEMBER_OK && !from[0])
         spec_field_error(ctx, path, "from", "must be a non-empty CSV header name");
+    else if (got == MEMBER_OK && strlen(from) > SPEC_MAX_FROM_LEN)
+        spec_field_error(ctx, path, "from", "must be at most %d bytes", SPEC_MAX_FROM_LEN);
     else if (got == MEMBER_OK)
         column->from = spec_strdup(ctx, from);
 }
 
-/* pattern_check - compile pattern as a POSIX ERE to report whether it is valid. */
-static void pattern_check(struct parse_ctx *ctx, const char *path, const char *pattern)
+/*
+ * pattern_check - compile pattern (core/pattern.c) to see that it is valid
+ * and within its own budget and, added to the patterns before it, within
+ * the spec's. Once the spec's budget is spent, later patterns are not
+ * compiled at all: the error is reported once, at the pattern that spent it.
+ */
+static void pattern_check(struct parse_ctx *ctx, const char *path, const char *source)
 {
-    regex_t regex;
-    int rc = regcomp(&regex, pattern, REG_EXTENDED | REG_NOSUB);
-    if (rc == 0) {
-        regfree(&regex);
+    if (ctx->pattern_bytes > SPEC_MAX_PATTERNS_COMPILED_BYTES)
         return;
-    }
-    char reason[128];
-    regerror(rc, &regex, reason, sizeof(reason));
-    spec_field_error(ctx, path, "pattern", "invalid regular expression: %s", reason);
+    struct iq_error err = {0};
+    struct pattern *pattern = NULL;
+    int rc = pattern_compile(source, &pattern, &err);
+    if (rc == IQ_E_NOMEM)
+        ctx->out_of_memory = true;
+    else if (rc < 0)
+        spec_field_error(ctx, path, "pattern", "%s",
+                         err.message ? err.message : "is not a valid regular expression");
+    else
+        ctx->pattern_bytes += pattern_compiled_size(pattern);
+    if (rc == 0 && ctx->pattern_bytes > SPEC_MAX_PATTERNS_COMPILED_BYTES)
+        spec_field_error(ctx, path, "pattern",
+                         "is too costly: the spec's patterns together compile to more than %d "
+                         "bytes",
+                         SPEC_MAX_PATTERNS_COMPILED_BYTES);
+    pattern_free(pattern);
+    iq_error_clear(&err);
 }
 
 /* parse_column_text_checks - max_length and pattern, both for text columns only. */
@@ -150,7 +169,10 @@ static char *enum_value_text(json_t *value)
     return text;
 }
 
-/* parse_column_enum - a non-empty array of strings or numbers, kept as text. */
+/*
+ * parse_column_enum - a non-empty array of at most SPEC_MAX_ENUM_VALUES
+ * strings or numbers, each at most SPEC_MAX_ENUM_VALUE_LEN bytes, kept as text.
+ */
 static void parse_column_enum(struct parse_ctx *ctx, json_t *obj, const char *path,
                               struct column_spec *column)
 {
@@ -161,6 +183,11 @@ static void parse_column_enum(struct parse_ctx *ctx, json_t *obj, const char *pa
         spec_field_error(ctx, path, "enum", "must be a non-empty array of strings or numbers");
         return;
     }
+    if (json_array_size(array) > SPEC_MAX_ENUM_VALUES) {
+        spec_field_error(ctx, path, "enum", "must have at most %d entries",
+                         SPEC_MAX_ENUM_VALUES);
+        return;
+    }
     column->enum_values = spec_calloc(ctx, json_array_size(array), sizeof(char *));
     if (!column->enum_values)
         return;
@@ -169,6 +196,11 @@ static void parse_column_enum(struct parse_ctx *ctx, json_t *obj, const char *pa
     json_array_foreach(array, i, item) {
         if (!(json_is_number(item) || spec_string_value(item))) {
             spec_item_error(ctx, path, "enum", i, "must be a string or a number");
+            continue;
+        }
+        if (json_is_string(item) && json_string_length(item) > SPEC_MAX_ENUM_VALUE_LEN) {
+            spec_item_error(ctx, path, "enum", i, "must be at most %d bytes",
+                            SPEC_MAX_ENUM_VALUE_LEN);
             continue;
         }
         char *text = enum_value_text(item);

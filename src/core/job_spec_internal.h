@@ -34,6 +34,7 @@ struct parse_ctx {
     struct iq_error *err;   /* may be NULL: errors are only counted */
     size_t error_count;     /* field errors found so far */
     bool out_of_memory;
+    size_t pattern_bytes;   /* the spec's patterns compiled so far, in bytes */
 };
 
 /* What the parser knows about the source format while checking the target. */

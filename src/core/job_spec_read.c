@@ -418,7 +418,8 @@ enum member spec_read_array(struct parse_ctx *ctx, json_t *obj, const char *path
 
 /*
  * spec_read_member_pointer - obj[key] as a JSON pointer to a member of each
- * record ("/a/b", not ""), copied into *ret_pointer (caller frees). When it
+ * record ("/a/b", not "", at most SPEC_MAX_FROM_LEN bytes), copied into
+ * *ret_pointer (caller frees). When it
  * is absent the pointer is "/<default_name>", or nothing when default_name
  * is NULL. example is the pointer the error message shows ("/a/b").
  */
@@ -432,6 +433,8 @@ void spec_read_member_pointer(struct parse_ctx *ctx, json_t *obj, const char *pa
         *ret_pointer = spec_concat(ctx, "/", default_name);
     else if (got == MEMBER_OK && !json_member_pointer_is_valid(pointer))
         spec_field_error(ctx, path, key, "must be a JSON pointer such as \"%s\"", example);
+    else if (got == MEMBER_OK && strlen(pointer) > SPEC_MAX_FROM_LEN)
+        spec_field_error(ctx, path, key, "must be at most %d bytes", SPEC_MAX_FROM_LEN);
     else if (got == MEMBER_OK)
         *ret_pointer = spec_strdup(ctx, pointer);
 }

@@ -140,6 +140,11 @@ static void parse_json_options(struct parse_ctx *ctx, json_t *obj, struct source
                          "must be a JSON pointer: \"\" or starting with \"/\"");
         return;
     }
+    if (strlen(records) > SPEC_MAX_FROM_LEN) {
+        spec_field_error(ctx, "source.json", "records", "must be at most %d bytes",
+                         SPEC_MAX_FROM_LEN);
+        return;
+    }
     free(source->json_records);
     source->json_records = spec_strdup(ctx, records);
 }

@@ -137,7 +137,9 @@ static void parse_parent_key(struct parse_ctx *ctx, json_t *obj, const char *pat
     size_t count = json_object_size(map);
     if (!json_is_object(map) || count == 0 || count > SPEC_MAX_COLUMNS) {
         spec_field_error(ctx, path, "parent_key",
-                         "must be a non-empty object {\"child column\": \"parent column\"}");
+                         "must be a non-empty object {\"child column\": \"parent column\"} "
+                         "of at most %d entries",
+                         SPEC_MAX_COLUMNS);
         return;
     }
     char *map_path = spec_join_path(path, "parent_key");

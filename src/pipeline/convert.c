@@ -9,8 +9,6 @@
 #include "pipeline/utf8.h"
 
 #include <inttypes.h>
-#include <locale.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,86 +17,37 @@
 #define INTEGER_MIN (-2147483647LL - 1)
 #define INTEGER_MAX 2147483647LL
 
-static pthread_once_t locales_once = PTHREAD_ONCE_INIT;
-static locale_t utf8_locale = (locale_t)0;
-static locale_t c_locale = (locale_t)0;
-
-/* Patterns run in C.UTF-8 ('.' is a character) or, lacking it, in C. */
-static void locales_init(void)
-{
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-    utf8_locale = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
-    if (utf8_locale == (locale_t)0)
-        utf8_locale = c_locale;
-}
-
-/* Switch this thread to locale (C.UTF-8 unless ascii); returns the one to
- * restore, or 0 when the locale is missing. */
-static locale_t enter_locale(bool ascii)
-{
-    pthread_once(&locales_once, locales_init);
-    locale_t loc = ascii ? c_locale : utf8_locale;
-    return loc != (locale_t)0 ? uselocale(loc) : (locale_t)0;
-}
-
-static void leave_locale(locale_t previous)
-{
-    if (previous != (locale_t)0)
-        uselocale(previous);
-}
-
-/* True when text[0..length) is 7-bit ASCII. */
-static bool is_ascii(const char *text, size_t length)
-{
-    for (size_t i = 0; i < length; i++)
-        if ((unsigned char)text[i] & 0x80)
-            return false;
-    return true;
-}
-
 /*
- * compile_pattern - compile spec->pattern once (POSIX ERE), twice over:
- * in C.UTF-8 for values with non-ASCII characters, and in C for ASCII-only
- * values, where both locales agree and glibc's matcher runs several times
- * faster without its multibyte machinery.
+ * compile_pattern - compile spec->pattern once for this checker, with JIT:
+ * one checker serves every row of its load. The validator let it through,
+ * so a failure here means the spec was stored before the pattern rules
+ * changed (or memory ran out).
  */
 static int compile_pattern(struct column_checker *c, struct iq_error *err)
 {
     if (!c->spec->pattern)
         return 0;
-    locale_t previous = enter_locale(false);
-    int rc = regcomp(&c->pattern, c->spec->pattern, REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char detail[128];
-        regerror(rc, &c->pattern, detail, sizeof(detail));
-        iq_error_set(err, IQ_E_INVALID, "column %s: invalid pattern: %s", c->spec->name, detail);
-    }
-    leave_locale(previous);
-    if (rc != 0)
-        return IQ_E_INVALID;
-    c->has_pattern = true;
-    previous = enter_locale(true);
-    c->has_ascii_pattern =
-        regcomp(&c->ascii_pattern, c->spec->pattern, REG_EXTENDED | REG_NOSUB) == 0;
-    leave_locale(previous);
+    if (!c->scratch)
+        return iq_error_set(err, IQ_E_INTERNAL, "column %s: a pattern needs a pattern scratch",
+                            c->spec->name);
+    struct iq_error detail = {0};
+    int rc = pattern_compile(c->spec->pattern, &c->pattern, &detail);
+    if (rc < 0)
+        iq_error_set(err, rc, "column %s: pattern %s", c->spec->name,
+                     detail.message ? detail.message : "cannot be compiled");
+    iq_error_clear(&detail);
+    if (rc < 0)
+        return rc;
+    pattern_jit_compile(c->pattern);
     return 0;
 }
 
-/* Whether text matches the column's pattern. */
-static bool pattern_matches(struct column_checker *c, const char *text, size_t length)
-{
-    bool ascii = c->has_ascii_pattern && is_ascii(text, length);
-    locale_t previous = enter_locale(ascii);
-    int rc = regexec(ascii ? &c->ascii_pattern : &c->pattern, text, 0, NULL, 0);
-    leave_locale(previous);
-    return rc == 0;
-}
-
 int column_checker_init(struct column_checker *checker, const struct column_spec *spec,
-                        struct iq_error *err)
+                        struct pattern_scratch *scratch, struct iq_error *err)
 {
     memset(checker, 0, sizeof(*checker));
     checker->spec = spec;
+    checker->scratch = scratch;
     if (spec->enum_count > 0) {
         checker->enum_lengths = calloc(spec->enum_count, sizeof(*checker->enum_lengths));
         if (!checker->enum_lengths)
@@ -113,10 +62,7 @@ void column_checker_clear(struct column_checker *checker)
 {
     if (!checker)
         return;
-    if (checker->has_pattern)
-        regfree(&checker->pattern);
-    if (checker->has_ascii_pattern)
-        regfree(&checker->ascii_pattern);
+    pattern_free(checker->pattern);
     free(checker->enum_lengths);
     free(checker->buffer);
     memset(checker, 0, sizeof(*checker));
@@ -413,6 +359,50 @@ static const char *bound_reject(struct column_checker *c, const char *what, doub
     return c->message;
 }
 
+/*
+ * pattern_quote_length - bytes of pattern a reject message quotes: all of
+ * it up to PATTERN_QUOTE_BYTES, else that much cut back to a character
+ * boundary, so the message fits CONVERT_MESSAGE_LEN and stays valid UTF-8.
+ */
+#define PATTERN_QUOTE_BYTES 100
+static int pattern_quote_length(const char *pattern)
+{
+    size_t length = strlen(pattern);
+    if (length <= PATTERN_QUOTE_BYTES)
+        return (int)length;
+    length = PATTERN_QUOTE_BYTES;
+    while (length > 0 && ((unsigned char)pattern[length] & 0xc0) == 0x80)
+        length--;
+    return (int)length;
+}
+
+/*
+ * pattern_reject - NULL when out matches the column's pattern, else the
+ * reject message. A match that runs over its budget (core/pattern.h) is a
+ * reject of this row, as is one that cannot run at all.
+ */
+static const char *pattern_reject(struct column_checker *c, const struct value_out *out)
+{
+    int rc = pattern_match(c->pattern, c->scratch, out->text, out->length);
+    if (rc == 1)
+        return NULL;
+    const char *pattern = c->spec->pattern;
+    int quoted = pattern_quote_length(pattern);
+    const char *cut = pattern[quoted] ? "..." : "";
+    if (rc == 0)
+        snprintf(c->message, sizeof(c->message), "does not match pattern %.*s%s", quoted,
+                 pattern, cut);
+    else if (rc == IQ_E_TOO_LARGE)
+        snprintf(c->message, sizeof(c->message),
+                 "pattern %.*s%s needs more than its matching budget on this value "
+                 "(%d steps, %d KiB)",
+                 quoted, pattern, cut, PATTERN_MATCH_LIMIT, PATTERN_HEAP_LIMIT_KIB);
+    else
+        snprintf(c->message, sizeof(c->message), "pattern %.*s%s could not be checked (%s)",
+                 quoted, pattern, cut, iq_err_name(rc));
+    return c->message;
+}
+
 /* The column's checks on a converted value; NULL or a reject message. */
 static const char *apply_checks(struct column_checker *c, const struct value_out *out)
 {
@@ -435,10 +425,8 @@ static const char *apply_checks(struct column_checker *c, const struct value_out
         if (i == spec->enum_count)
             return enum_reject(c);
     }
-    if (c->has_pattern && !pattern_matches(c, out->text, out->length)) {
-        snprintf(c->message, sizeof(c->message), "does not match pattern %s", spec->pattern);
-        return c->message;
-    }
+    if (c->pattern)
+        return pattern_reject(c, out);
     return NULL;
 }
 

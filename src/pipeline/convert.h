@@ -23,8 +23,8 @@
  *   json        compact JSON text (keys in input order)
  * Leading and trailing ASCII whitespace is ignored for every type except
  * text and json, as PostgreSQL's input functions do. Nothing depends on the
- * process locale: numbers use the C locale, patterns are compiled and run
- * in C.UTF-8 (falling back to C when the system lacks it).
+ * process locale: numbers use the C locale, patterns are PCRE2 in UTF-8
+ * mode (core/pattern.h).
  *
  * JSON input: JSON null or a missing value (NULL) is SQL NULL; a string is
  * converted like CSV text; numbers and booleans are accepted where they
@@ -49,8 +49,9 @@
  *
  * Checks, in this order, on the canonical text: required (NULL only; an
  * empty string is a value), max_length (characters), min/max (number
- * types only), enum (exact match of the canonical text), pattern (POSIX
- * ERE, compiled once per column in column_checker_init).
+ * types only), enum (exact match of the canonical text), pattern (ERE,
+ * compiled once per column in column_checker_init; a match over its
+ * budget is a reject of the row, core/pattern.h).
  *
  * Speed: the common path allocates nothing. The output points into the
  * input when the input is already canonical, else into the checker.
@@ -60,10 +61,10 @@
 
 #include "core/error.h"
 #include "core/job_spec.h"
+#include "core/pattern.h"
 #include "pipeline/json_numbers.h"
 
 #include <jansson.h>
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -74,16 +75,14 @@
 
 /*
  * struct column_checker - per-column state for conversions: the compiled
- * pattern and the output and message storage. Build with
+ * pattern, the scratch it matches with, and the output and message storage. Build with
  * column_checker_init, free with column_checker_clear. One checker per
  * column per thread: conversions write into it.
  */
 struct column_checker {
     const struct column_spec *spec;    /* borrowed: must outlive the checker */
-    regex_t pattern;                   /* compiled in C.UTF-8 */
-    regex_t ascii_pattern;             /* compiled in C, for ASCII-only values */
-    bool has_pattern;
-    bool has_ascii_pattern;
+    struct pattern *pattern;           /* owned; NULL when the column has none */
+    struct pattern_scratch *scratch;   /* borrowed: the thread's, shared by its checkers */
     size_t *enum_lengths;              /* strlen of each spec->enum_values[i] */
     char small[CONVERT_SMALL_LEN];     /* fixed-width outputs */
     char *buffer;                      /* longer outputs (json, trimmed text) */
@@ -106,12 +105,15 @@ struct converted {
 
 /*
  * column_checker_init - prepare checker for spec (which it borrows):
- * compile the pattern. Returns 0, or IQ_E_INVALID ("column email: invalid
- * pattern: ...") / IQ_E_NOMEM with err filled; the checker may then be
- * cleared but not used.
+ * compile the pattern (JIT too). scratch (borrowed, may be NULL when spec
+ * has no pattern) is the calling thread's: every checker of one load
+ * shares it, so a load holds one match's backtracking memory, not one per
+ * column. Returns 0, or IQ_E_INVALID ("column email: pattern is not a
+ * valid regular expression: ...") / IQ_E_NOMEM with err filled; the
+ * checker may then be cleared but not used.
  */
 int column_checker_init(struct column_checker *checker, const struct column_spec *spec,
-                        struct iq_error *err);
+                        struct pattern_scratch *scratch, struct iq_error *err);
 
 /* column_checker_clear - free what the checker holds; NULL-safe, idempotent
  * on a zeroed or cleared checker. */

@@ -78,6 +78,7 @@ struct mapping {
     struct load_part *load_parts;
     struct load_plan plan;
     bool has_children;
+    struct pattern_scratch *pattern_scratch; /* shared by the checkers; NULL without patterns */
 };
 
 /*

@@ -97,14 +97,24 @@ static int part_alloc(struct mapped_part *part, size_t count)
     return part->columns && part->names && part->types && part->references ? 0 : IQ_E_NOMEM;
 }
 
-/* Adds spec as the next column of part and prepares its checker. */
-static int part_add_column(struct mapped_part *part, const struct column_spec *spec,
-                           struct iq_error *err)
+/*
+ * Adds spec as the next column of part and prepares its checker; the
+ * first column with a pattern makes map's pattern scratch, which the load
+ * (one thread) shares among its checkers.
+ */
+static int part_add_column(struct mapping *map, struct mapped_part *part,
+                           const struct column_spec *spec, struct iq_error *err)
 {
     size_t i = part->column_count;
     struct mapped_column *mc = &part->columns[i];
     mc->spec = spec;
-    int rc = column_checker_init(&mc->checker, spec, err);
+    if (spec->pattern && !map->pattern_scratch) {
+        map->pattern_scratch = pattern_scratch_new();
+        if (!map->pattern_scratch)
+            return iq_error_set(err, IQ_E_NOMEM, "out of memory preparing column %s",
+                                spec->name);
+    }
+    int rc = column_checker_init(&mc->checker, spec, map->pattern_scratch, err);
     if (rc < 0)
         return rc;
     part->names[i] = spec->name;
@@ -185,7 +195,7 @@ static int map_target(struct mapping *map, const struct import_request *req, str
     for (size_t i = 0; i < count; i++) {
         const struct column_spec *spec =
             target->column_count ? &target->columns[i] : &part->owned_specs[i];
-        int rc = part_add_column(part, spec, err);
+        int rc = part_add_column(map, part, spec, err);
         if (rc < 0)
             return rc;
     }
@@ -220,7 +230,7 @@ static int map_child(struct mapping *map, size_t index, const struct child_spec 
     if (!part->owned_specs)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     for (size_t c = 0; c < child->column_count; c++) {
-        int rc = part_add_column(part, &child->columns[c], err);
+        int rc = part_add_column(map, part, &child->columns[c], err);
         if (rc < 0)
             return rc;
     }
@@ -245,7 +255,7 @@ static int map_child(struct mapping *map, size_t index, const struct child_spec 
             spec->max_length = -1;
             if (!spec->name || !spec->from)
                 return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-            int rc = part_add_column(part, spec, err);
+            int rc = part_add_column(map, part, spec, err);
             if (rc < 0)
                 return rc;
             at = (long)part->column_count - 1;
@@ -369,5 +379,6 @@ void mapping_clear(struct mapping *map)
     }
     free(map->parts);
     free(map->load_parts);
+    pattern_scratch_free(map->pattern_scratch);
     memset(map, 0, sizeof(*map));
 }

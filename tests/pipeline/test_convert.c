@@ -258,7 +258,9 @@ static void run_text_case(const struct text_case *tc, size_t index)
 {
     struct column_checker checker;
     struct iq_error err = {0};
-    assert_int_equal(column_checker_init(&checker, &tc->spec, &err), 0);
+    struct pattern_scratch *scratch = pattern_scratch_new();
+    assert_non_null(scratch);
+    assert_int_equal(column_checker_init(&checker, &tc->spec, scratch, &err), 0);
     struct converted out;
     const char *reject = NULL;
     size_t length = tc->input ? strlen(tc->input) : 0;
@@ -281,6 +283,7 @@ static void run_text_case(const struct text_case *tc, size_t index)
                  tc->expect, out.text ? out.text : "NULL");
     }
     column_checker_clear(&checker);
+    pattern_scratch_free(scratch);
     iq_error_clear(&err);
 }
 
@@ -367,7 +370,7 @@ static void test_json_conversions(void **state)
             assert_non_null(value);
         }
         struct column_checker checker;
-        assert_int_equal(column_checker_init(&checker, &tc->spec, NULL), 0);
+        assert_int_equal(column_checker_init(&checker, &tc->spec, NULL, NULL), 0);
         struct converted out;
         const char *reject = NULL;
         int rc = column_convert_json(&checker, value, NULL, &out, &reject);
@@ -448,7 +451,7 @@ static void test_json_number_literals(void **state)
         struct json_built built;
         json_build_take(&build, &built);
         struct column_checker checker;
-        assert_int_equal(column_checker_init(&checker, &tc->spec, NULL), 0);
+        assert_int_equal(column_checker_init(&checker, &tc->spec, NULL, NULL), 0);
         checker.numeric_within_double = tc->within_double;
         struct converted out;
         const char *reject = NULL;
@@ -488,7 +491,7 @@ static void test_json_column_keeps_number_text(void **state)
     json_build_take(&build, &built);
     struct column_spec spec = SPEC(JSON);
     struct column_checker checker;
-    assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+    assert_int_equal(column_checker_init(&checker, &spec, NULL, NULL), 0);
     struct converted out;
     const char *reject = NULL;
     assert_int_equal(column_convert_json(&checker, built.value, built.numbers, &out, &reject), 0);
@@ -496,7 +499,7 @@ static void test_json_column_keeps_number_text(void **state)
     /* A member is converted from its own literal. */
     struct column_spec numeric = SPEC(NUMERIC);
     struct column_checker numeric_checker;
-    assert_int_equal(column_checker_init(&numeric_checker, &numeric, NULL), 0);
+    assert_int_equal(column_checker_init(&numeric_checker, &numeric, NULL, NULL), 0);
     json_t *b = json_object_get(built.value, "b");
     assert_int_equal(column_convert_json(&numeric_checker, b, built.numbers, &out, &reject), 0);
     assert_string_equal(out.text, "0.10");
@@ -512,7 +515,7 @@ static void test_numeric_within_double_text(void **state)
     (void)state;
     struct column_spec spec = SPEC(NUMERIC);
     struct column_checker checker;
-    assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+    assert_int_equal(column_checker_init(&checker, &spec, NULL, NULL), 0);
     checker.numeric_within_double = true;
     struct converted out;
     const char *reject = NULL;
@@ -529,7 +532,7 @@ static void test_json_string_with_nul(void **state)
     (void)state;
     struct column_spec spec = SPEC(TEXT);
     struct column_checker checker;
-    assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+    assert_int_equal(column_checker_init(&checker, &spec, NULL, NULL), 0);
     json_t *value = json_stringn("a\0b", 3);
     struct converted out;
     const char *reject = NULL;
@@ -558,7 +561,7 @@ static void test_no_copy_when_canonical(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct column_spec spec = {.name = "c", .type = cases[i].type, .max_length = -1};
         struct column_checker checker;
-        assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+        assert_int_equal(column_checker_init(&checker, &spec, NULL, NULL), 0);
         struct converted out;
         const char *reject;
         assert_int_equal(column_convert_text(&checker, cases[i].input, strlen(cases[i].input),
@@ -576,8 +579,8 @@ static void test_outputs_of_checkers_coexist(void **state)
     (void)state;
     struct column_spec a = SPEC(TIMESTAMPTZ), b = SPEC(TIMESTAMPTZ);
     struct column_checker ca, cb;
-    assert_int_equal(column_checker_init(&ca, &a, NULL), 0);
-    assert_int_equal(column_checker_init(&cb, &b, NULL), 0);
+    assert_int_equal(column_checker_init(&ca, &a, NULL, NULL), 0);
+    assert_int_equal(column_checker_init(&cb, &b, NULL, NULL), 0);
     struct converted oa, ob;
     const char *reject;
     assert_int_equal(column_convert_text(&ca, "2024-01-01T10:00:00+01:00", 25, false, &oa, &reject), 0);
@@ -594,8 +597,11 @@ static void test_bad_pattern(void **state)
     struct column_spec spec = SPEC(TEXT, .pattern = "([a-z");
     struct column_checker checker;
     struct iq_error err = {0};
-    assert_int_equal(column_checker_init(&checker, &spec, &err), IQ_E_INVALID);
-    assert_non_null(strstr(err.message, "column col: invalid pattern"));
+    struct pattern_scratch *scratch = pattern_scratch_new();
+    assert_non_null(scratch);
+    assert_int_equal(column_checker_init(&checker, &spec, scratch, &err), IQ_E_INVALID);
+    assert_non_null(strstr(err.message, "column col: pattern is not a valid regular expression"));
+    pattern_scratch_free(scratch);
     column_checker_clear(&checker);
     column_checker_clear(&checker); /* idempotent */
     column_checker_clear(NULL);
@@ -614,7 +620,7 @@ static void test_enum_message_truncated(void **state)
     }
     struct column_spec spec = SPEC(TEXT, .enum_values = values, .enum_count = 100);
     struct column_checker checker;
-    assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+    assert_int_equal(column_checker_init(&checker, &spec, NULL, NULL), 0);
     struct converted out;
     const char *reject;
     assert_int_equal(column_convert_text(&checker, "x", 1, false, &out, &reject), IQ_E_REJECTED);
@@ -636,7 +642,7 @@ static void test_long_numeric_is_copied_when_trimmed(void **state)
     input[502] = '\0';
     struct column_spec spec = SPEC(NUMERIC);
     struct column_checker checker;
-    assert_int_equal(column_checker_init(&checker, &spec, NULL), 0);
+    assert_int_equal(column_checker_init(&checker, &spec, NULL, NULL), 0);
     struct converted out;
     const char *reject;
     assert_int_equal(column_convert_text(&checker, input, 502, false, &out, &reject), 0);

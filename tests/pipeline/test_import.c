@@ -91,13 +91,12 @@ struct outcome {
     char message[512];
 };
 
-/* Runs spec_json on a file holding content; fills out. */
-static void run_import_ex(void **state, const char *spec_json, const char *file_name,
-                          const char *content, size_t length, atomic_bool *cancel,
-                          bool cancel_in_progress, struct outcome *out)
+/* Runs spec (borrowed) on a file holding content; fills out. */
+static void run_spec_import(void **state, const struct job_spec *spec, const char *file_name,
+                            const char *content, size_t length, atomic_bool *cancel,
+                            bool cancel_in_progress, struct outcome *out)
 {
     memset(out, 0, sizeof(*out));
-    struct job_spec *spec = spec_from_json(spec_json);
     struct source_file file;
     write_source(file_name, content, length, &file);
     struct iq_error err = {0};
@@ -112,8 +111,17 @@ static void run_import_ex(void **state, const char *spec_json, const char *file_
     out->rc = import_run(&req, &out->result, &err);
     snprintf(out->message, sizeof(out->message), "%s", err.message ? err.message : "");
     iq_error_clear(&err);
-    job_spec_free(spec);
     remove_source(&file);
+}
+
+/* Runs spec_json on a file holding content; fills out. */
+static void run_import_ex(void **state, const char *spec_json, const char *file_name,
+                          const char *content, size_t length, atomic_bool *cancel,
+                          bool cancel_in_progress, struct outcome *out)
+{
+    struct job_spec *spec = spec_from_json(spec_json);
+    run_spec_import(state, spec, file_name, content, length, cancel, cancel_in_progress, out);
+    job_spec_free(spec);
 }
 
 static void run_import(void **state, const char *spec_json, const char *file_name,
@@ -508,6 +516,57 @@ static void test_bad_inputs_change_nothing(void **state)
     assert_non_null(strstr(out.message, "does not exist"));
 }
 
+/*
+ * A value on which the pattern backtracks past its budget is a reject of
+ * its row, named as such, and the rows around it are checked as usual
+ * (issue 12: never a stuck worker). regexec answered "no match" here.
+ */
+static void test_pattern_over_budget_rejects_the_row(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"w.csv\"}, \"target\": {\"table\": \"words\", \"create\": true,"
+               " \"columns\": [{\"name\": \"id\", \"type\": \"integer\"},"
+               " {\"name\": \"word\", \"type\": \"text\", \"pattern\": \"^(a+)+$\"}]},"
+               " \"on_error\": {\"action\": \"skip\"}}",
+               "w.csv",
+               "id,word\n"
+               "1,aaaa\n"
+               "2,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\n"
+               "3,b\n"
+               "4,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+               &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_read, 4);
+    assert_int_equal(out.result.rows_inserted, 2);
+    assert_int_equal(out.result.rows_rejected, 2);
+    assert_non_null(strstr(out.rejects.text, "3:word:pattern ^(a+)+$ needs more than its matching budget"));
+    assert_non_null(strstr(out.rejects.text, "4:word:does not match pattern ^(a+)+$"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM words"), 2);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM words WHERE id IN (1, 4)"), 2);
+}
+
+/*
+ * A job stored before patterns had a budget may hold one the validator now
+ * refuses: its import fails at once, naming the column and why, instead
+ * of compiling it (regcomp took about 1 GB and seconds for this one).
+ */
+static void test_costly_stored_pattern_fails_the_import(void **state)
+{
+    struct job_spec *spec = spec_from_json(
+        "{\"source\": {\"path\": \"w.csv\"}, \"target\": {\"table\": \"words\", \"create\": true,"
+        " \"columns\": [{\"name\": \"word\", \"type\": \"text\", \"pattern\": \"^a\"}]}}");
+    free(spec->target.columns[0].pattern);
+    spec->target.columns[0].pattern = strdup("((a{1,100}){1,100}){1,100}");
+    assert_non_null(spec->target.columns[0].pattern);
+    struct outcome out;
+    run_spec_import(state, spec, "w.csv", "word\naaa\n", 9, NULL, false, &out);
+    assert_int_equal(out.rc, IQ_E_INVALID);
+    assert_non_null(strstr(out.message, "column word: pattern is too costly"));
+    assert_int_equal(out.result.rows_inserted, 0);
+    job_spec_free(spec);
+}
+
 static void test_header_only_loads_nothing(void **state)
 {
     create_users(state);
@@ -571,6 +630,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_bad_inputs_change_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_header_only_loads_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_cancel_lands_nothing, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_pattern_over_budget_rejects_the_row, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_costly_stored_pattern_fails_the_import, fixture_setup, fixture_teardown),
 };
 
 int main(void)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "core/job_spec.h"
+#include "core/pattern.h"
 #include "core/timeutil.h"
 
 #include <stdio.h>
@@ -283,6 +284,18 @@ static const struct spec_case spec_cases[] = {
      false, {"target.columns[0].max_length"}},
     {"bad pattern", "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '('}]}}", false,
      {"target.columns[0].pattern"}},
+    {"pattern too costly (issue 12)",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '((a{1,100}){1,100}){1,100}'}]}}",
+     false, {"target.columns[0].pattern"}},
+    {"pattern nested too deep",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))'}]}}",
+     false, {"target.columns[0].pattern"}},
+    {"pattern with a back-reference",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '(a)\\\\1'}]}}", false,
+     {"target.columns[0].pattern"}},
+    {"pattern with POSIX classes",
+     "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'pattern': '^[[:alpha:]][[:alnum:]_]*$'}]}}",
+     true, {NULL}},
     {"pattern on bigint",
      "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'a', 'type': 'bigint', 'pattern': 'x'}]}}",
      false, {"target.columns[0].pattern"}},
@@ -952,6 +965,353 @@ static void test_size_limits(void **state)
     json_decref(body);
 }
 
+/* ---- every limit at its edge --------------------------------------------- */
+
+/* text_of - count copies of c, between prefix and suffix, as a JSON string. */
+static json_t *text_of(const char *prefix, char c, size_t count, const char *suffix)
+{
+    size_t length = strlen(prefix) + count + strlen(suffix);
+    char *text = malloc(length + 1);
+    assert_non_null(text);
+    strcpy(text, prefix);
+    memset(text + strlen(prefix), c, count);
+    strcpy(text + strlen(prefix) + count, suffix);
+    json_t *value = json_string(text);
+    free(text);
+    return value;
+}
+
+/* name_list - count identifiers prefix0 .. prefix<count-1> as a JSON array. */
+static json_t *name_list(const char *prefix, size_t count)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; i < count; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s%zu", prefix, i);
+        json_array_append_new(array, json_string(name));
+    }
+    return array;
+}
+
+/* target_column - body's target.columns[0], made when missing. */
+static json_t *target_column(json_t *body)
+{
+    json_t *target = json_object_get(body, "target");
+    json_t *columns = json_object_get(target, "columns");
+    if (!columns) {
+        columns = json_array();
+        json_array_append_new(columns, json_pack("{s:s}", "name", "a"));
+        json_object_set_new(target, "columns", columns);
+    }
+    return json_array_get(columns, 0);
+}
+
+/* first_child - body's target.children[0], made when missing. */
+static json_t *first_child(json_t *body)
+{
+    json_t *target = json_object_get(body, "target");
+    json_t *children = json_object_get(target, "children");
+    if (!children) {
+        children = json_array();
+        json_array_append_new(children, json_pack("{s:s,s:{s:s}}", "table", "c", "parent_key",
+                                                  "a", "b"));
+        json_object_set_new(target, "children", children);
+    }
+    return json_array_get(children, 0);
+}
+
+static json_t *with_columns(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_t *columns = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "c%zu", i);
+        json_array_append_new(columns, json_pack("{s:s}", "name", name));
+    }
+    json_object_set_new(json_object_get(body, "target"), "columns", columns);
+    return body;
+}
+
+static json_t *with_child_columns(size_t n)
+{
+    json_t *body = spec_load("{" SJ ", " TT "}");
+    json_t *columns = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "c%zu", i);
+        json_array_append_new(columns, json_pack("{s:s}", "name", name));
+    }
+    json_object_set_new(first_child(body), "columns", columns);
+    return body;
+}
+
+static json_t *with_children(size_t n)
+{
+    json_t *body = spec_load("{" SJ ", " TT "}");
+    json_t *children = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char table[32];
+        snprintf(table, sizeof(table), "c%zu", i);
+        json_array_append_new(children, json_pack("{s:s,s:{s:s}}", "table", table, "parent_key",
+                                                  "a", "b"));
+    }
+    json_object_set_new(json_object_get(body, "target"), "children", children);
+    return body;
+}
+
+static json_t *with_key(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_object_set_new(json_object_get(body, "target"), "key", name_list("k", n));
+    return body;
+}
+
+static json_t *with_parent_key(size_t n)
+{
+    json_t *body = spec_load("{" SJ ", " TT "}");
+    json_t *map = json_object();
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "k%zu", i);
+        json_object_set_new(map, name, json_string("p"));
+    }
+    json_object_set_new(first_child(body), "parent_key", map);
+    return body;
+}
+
+static json_t *with_depends_on(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_t *ids = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ids, json_string(UUID_A));
+    json_object_set_new(body, "depends_on", ids);
+    return body;
+}
+
+static json_t *with_enum_values(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_object_set_new(target_column(body), "enum", name_list("v", n));
+    return body;
+}
+
+static json_t *with_enum_value_length(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_t *values = json_array();
+    json_array_append_new(values, text_of("", 'v', n, ""));
+    json_object_set_new(target_column(body), "enum", values);
+    return body;
+}
+
+static json_t *with_name(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_object_set_new(body, "name", text_of("", 'n', n, ""));
+    return body;
+}
+
+static json_t *with_request_id(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_object_set_new(body, "request_id", text_of("", 'r', n, ""));
+    return body;
+}
+
+static json_t *with_resource_name(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT ", 'resources': [{'name': 'x'}]}");
+    json_object_set_new(json_array_get(json_object_get(body, "resources"), 0), "name",
+                        text_of("", 'r', n, ""));
+    return body;
+}
+
+static json_t *with_path(size_t n)
+{
+    json_t *body = spec_load("{'source': {'format': 'csv'}, " TT "}");
+    json_object_set_new(json_object_get(body, "source"), "path", text_of("", 'p', n, ""));
+    return body;
+}
+
+static json_t *with_csv_null(size_t n)
+{
+    json_t *body = spec_load("{'source': {'path': 'u.csv', 'csv': {}}, " TT "}");
+    json_object_set_new(json_object_get(json_object_get(body, "source"), "csv"), "null",
+                        text_of("", 'x', n, ""));
+    return body;
+}
+
+static json_t *with_csv_from(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_object_set_new(target_column(body), "from", text_of("", 'h', n, ""));
+    return body;
+}
+
+static json_t *with_json_from(size_t n)
+{
+    json_t *body = spec_load("{" SJ ", " TT "}");
+    json_object_set_new(target_column(body), "from", text_of("/", 'm', n - 1, ""));
+    return body;
+}
+
+static json_t *with_child_from(size_t n)
+{
+    json_t *body = spec_load("{" SJ ", " TT "}");
+    json_object_set_new(first_child(body), "from", text_of("/", 'm', n - 1, ""));
+    return body;
+}
+
+static json_t *with_json_records(size_t n)
+{
+    json_t *body = spec_load("{'source': {'path': 'steps.json', 'json': {}}, " TT "}");
+    json_object_set_new(json_object_get(json_object_get(body, "source"), "json"), "records",
+                        text_of("/", 'm', n - 1, ""));
+    return body;
+}
+
+static json_t *with_pattern_length(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    json_object_set_new(target_column(body), "pattern", text_of("", 'a', n, ""));
+    return body;
+}
+
+static json_t *with_pattern_nesting(size_t n)
+{
+    json_t *body = spec_load("{" ST ", " TT "}");
+    char pattern[2 * 64 + 2];
+    assert_true(n < 64);
+    memset(pattern, '(', n);
+    pattern[n] = 'a';
+    memset(pattern + n + 1, ')', n);
+    pattern[2 * n + 1] = '\0';
+    json_object_set_new(target_column(body), "pattern", json_string(pattern));
+    return body;
+}
+
+/*
+ * struct limit_case - one limit of core/job_spec_limits.h: build(limit)
+ * must be accepted, build(limit + 1) refused with a field error at field
+ * whose message names the limit.
+ */
+struct limit_case {
+    const char *name;
+    json_t *(*build)(size_t n);
+    size_t limit;
+    const char *field;
+};
+
+static const struct limit_case limit_cases[] = {
+    {"columns", with_columns, SPEC_MAX_COLUMNS, "target.columns"},
+    {"child columns", with_child_columns, SPEC_MAX_COLUMNS, "target.children[0].columns"},
+    {"children", with_children, SPEC_MAX_CHILDREN, "target.children"},
+    {"key", with_key, SPEC_MAX_COLUMNS, "target.key"},
+    {"parent_key", with_parent_key, SPEC_MAX_COLUMNS, "target.children[0].parent_key"},
+    {"depends_on", with_depends_on, SPEC_MAX_DEPENDENCIES, "depends_on"},
+    {"enum values", with_enum_values, SPEC_MAX_ENUM_VALUES, "target.columns[0].enum"},
+    {"enum value length", with_enum_value_length, SPEC_MAX_ENUM_VALUE_LEN,
+     "target.columns[0].enum[0]"},
+    {"name", with_name, SPEC_MAX_NAME_LEN, "name"},
+    {"request_id", with_request_id, SPEC_MAX_REQUEST_ID_LEN, "request_id"},
+    {"resource name", with_resource_name, SPEC_MAX_NAME_LEN, "resources[0].name"},
+    {"source.path", with_path, SPEC_MAX_PATH_LEN, "source.path"},
+    {"source.csv.null", with_csv_null, SPEC_MAX_NAME_LEN, "source.csv.null"},
+    {"from (CSV header)", with_csv_from, SPEC_MAX_FROM_LEN, "target.columns[0].from"},
+    {"from (JSON pointer)", with_json_from, SPEC_MAX_FROM_LEN, "target.columns[0].from"},
+    {"child from", with_child_from, SPEC_MAX_FROM_LEN, "target.children[0].from"},
+    {"source.json.records", with_json_records, SPEC_MAX_FROM_LEN, "source.json.records"},
+    {"pattern length", with_pattern_length, SPEC_MAX_PATTERN_LEN, "target.columns[0].pattern"},
+    {"pattern nesting", with_pattern_nesting, SPEC_MAX_PATTERN_NESTING,
+     "target.columns[0].pattern"},
+};
+
+/* field_message - the message of the field error at field, or NULL. */
+static const char *field_message(const struct iq_error *err, const char *field)
+{
+    for (size_t i = 0; i < err->field_count; i++) {
+        if (strcmp(err->fields[i].field, field) == 0)
+            return err->fields[i].message;
+    }
+    return NULL;
+}
+
+static void test_limits_at_and_over_each_edge(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(limit_cases) / sizeof(limit_cases[0]); i++) {
+        const struct limit_case *lc = &limit_cases[i];
+        struct iq_error err = {0};
+        struct job_spec *spec = NULL;
+        json_t *body = lc->build(lc->limit);
+        if (job_spec_parse(body, NULL, &spec, &err) != 0) {
+            print_fields(&err);
+            fail_msg("%s: %zu refused", lc->name, lc->limit);
+        }
+        job_spec_free(spec);
+        json_decref(body);
+
+        body = lc->build(lc->limit + 1);
+        assert_int_equal(job_spec_parse(body, NULL, &spec, &err), IQ_E_INVALID);
+        const char *message = field_message(&err, lc->field);
+        char number[32];
+        snprintf(number, sizeof(number), "%zu", lc->limit);
+        if (!message || !strstr(message, number)) {
+            print_fields(&err);
+            fail_msg("%s: %zu + 1 has no error at %s naming %s", lc->name, lc->limit, lc->field,
+                     number);
+        }
+        iq_error_clear(&err);
+        json_decref(body);
+    }
+}
+
+/* with_patterns - count text columns, each with pattern. Caller decrefs. */
+static json_t *with_patterns(size_t count, const char *pattern)
+{
+    json_t *body = with_columns(count);
+    json_t *columns = json_object_get(json_object_get(body, "target"), "columns");
+    for (size_t i = 0; i < count; i++)
+        json_object_set_new(json_array_get(columns, i), "pattern", json_string(pattern));
+    return body;
+}
+
+/*
+ * The patterns of a spec share one compiled budget: as many as fit are
+ * accepted; one more is refused, once, at the column that spent it.
+ */
+static void test_patterns_share_one_budget(void **state)
+{
+    (void)state;
+    static const char costly[] = "(ab{1,1000}){1,1000}";
+    struct pattern *pattern = NULL;
+    assert_int_equal(pattern_compile(costly, &pattern, NULL), 0);
+    size_t each = pattern_compiled_size(pattern);
+    pattern_free(pattern);
+    size_t fit = SPEC_MAX_PATTERNS_COMPILED_BYTES / each;
+    assert_true(fit >= 2 && fit < 40);
+
+    struct iq_error err = {0};
+    struct job_spec *spec = NULL;
+    json_t *body = with_patterns(fit, costly);
+    assert_int_equal(job_spec_parse(body, NULL, &spec, &err), 0);
+    job_spec_free(spec);
+    json_decref(body);
+
+    body = with_patterns(fit + 5, costly);
+    assert_int_equal(job_spec_parse(body, NULL, &spec, &err), IQ_E_INVALID);
+    assert_int_equal(err.field_count, 1);
+    char field[64];
+    snprintf(field, sizeof(field), "target.columns[%zu].pattern", fit);
+    const char *message = field_message(&err, field);
+    assert_non_null(message);
+    assert_non_null(strstr(message, "together"));
+    iq_error_clear(&err);
+    json_decref(body);
+}
+
 /* ---- round trip --------------------------------------------------------- */
 
 /* job_from_spec - the job the store would return for spec, built by hand. */
@@ -1227,6 +1587,8 @@ int main(void)
         cmocka_unit_test(test_qualified_tables_lock_their_bare_name),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_size_limits),
+        cmocka_unit_test(test_limits_at_and_over_each_edge),
+        cmocka_unit_test(test_patterns_share_one_budget),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_round_trip_omits_implied_resources),
         cmocka_unit_test(test_put_overlay),
