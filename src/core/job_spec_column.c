@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *const column_type_names[COLUMN_TYPE_COUNT] = {
 #define COLUMN_TYPE_NAME(name, text) text,
@@ -285,24 +284,31 @@ void spec_columns_free(struct column_spec *columns, size_t count)
     free(columns);
 }
 
-/* spec_column_index - position of name among columns (case-insensitive), -1 when absent. */
-long spec_column_index(const struct column_spec *columns, size_t count, const char *name)
+/*
+ * spec_column_names - the names of columns[0..count) as a set (init'ed
+ * here; the caller clears it), each at its position. A duplicate keeps
+ * the first position.
+ */
+void spec_column_names(struct parse_ctx *ctx, const struct column_spec *columns, size_t count,
+                       struct name_set *ret_names)
 {
+    spec_name_set_init(ctx, ret_names);
     for (size_t i = 0; i < count; i++) {
-        if (columns[i].name && strcasecmp(columns[i].name, name) == 0)
-            return (long)i;
+        if (columns[i].name)
+            spec_name_set_add(ctx, ret_names, columns[i].name, i);
     }
-    return -1;
 }
 
 /* check_duplicate_columns - names must be unique, case-insensitively. */
 static void check_duplicate_columns(struct parse_ctx *ctx, const char *path,
                                     const struct column_spec *columns, size_t count)
 {
-    for (size_t i = 1; i < count; i++) {
+    struct name_set names;
+    spec_name_set_init(ctx, &names);
+    for (size_t i = 0; i < count; i++) {
         if (!columns[i].name)
             continue;
-        long first = spec_column_index(columns, i, columns[i].name);
+        long first = spec_name_set_add(ctx, &names, columns[i].name, i);
         if (first < 0)
             continue;
         char *item = spec_index_path(ctx, path, "columns", i);
@@ -311,6 +317,7 @@ static void check_duplicate_columns(struct parse_ctx *ctx, const char *path,
                              columns[i].name, first);
         free(item);
     }
+    spec_name_set_clear(&names);
 }
 
 /*

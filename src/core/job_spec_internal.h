@@ -61,6 +61,21 @@ char *spec_lowercase_copy(struct parse_ctx *ctx, const char *text);
 void spec_string_array_free(char **items, size_t count);
 const char *spec_string_value(json_t *value);
 
+/* ---- job_spec_read.c: name sets ----------------------------------------- *
+ * A set of SQL identifiers, compared ignoring case, each with the position
+ * it was added at; lookups are hash lookups. Init, then clear (NULL-safe).
+ */
+
+struct name_set {
+    json_t *positions; /* lower-cased name -> position */
+};
+
+void spec_name_set_init(struct parse_ctx *ctx, struct name_set *set);
+void spec_name_set_clear(struct name_set *set);
+long spec_name_set_add(struct parse_ctx *ctx, struct name_set *set, const char *name,
+                       size_t position);
+long spec_name_set_find(struct parse_ctx *ctx, const struct name_set *set, const char *name);
+
 /* ---- job_spec_read.c: field errors ------------------------------------- */
 
 void spec_field_error(struct parse_ctx *ctx, const char *path, const char *key, const char *fmt,
@@ -113,7 +128,8 @@ enum member spec_parse_columns(struct parse_ctx *ctx, json_t *obj, const char *p
                                const struct format_info *format,
                                struct column_spec **ret_columns, size_t *ret_count);
 void spec_columns_free(struct column_spec *columns, size_t count);
-long spec_column_index(const struct column_spec *columns, size_t count, const char *name);
+void spec_column_names(struct parse_ctx *ctx, const struct column_spec *columns, size_t count,
+                       struct name_set *ret_names);
 
 /* job_spec_target.c (target_spec_clear is public) */
 void spec_parse_target(struct parse_ctx *ctx, json_t *obj, const struct format_info *format,

@@ -144,6 +144,63 @@ void spec_string_array_free(char **items, size_t count)
     free(items);
 }
 
+/* ---- name sets ---------------------------------------------------------- *
+ * Columns, keys and parent keys are checked against each other by name, up
+ * to SPEC_MAX_COLUMNS of each in up to 1 + SPEC_MAX_CHILDREN tables: a
+ * hash lookup each (a jansson object keyed by the lower-cased name), where
+ * comparing every pair cost about a second for the largest spec.
+ */
+
+/* name_set_key - name lower-cased (SQL identifiers are case-insensitive). Caller frees. */
+static char *name_set_key(struct parse_ctx *ctx, const char *name)
+{
+    return spec_lowercase_copy(ctx, name);
+}
+
+/* spec_name_set_init - an empty set; NULL members (OOM) are recorded in ctx. */
+void spec_name_set_init(struct parse_ctx *ctx, struct name_set *set)
+{
+    set->positions = json_object();
+    if (!set->positions)
+        ctx->out_of_memory = true;
+}
+
+void spec_name_set_clear(struct name_set *set)
+{
+    json_decref(set->positions);
+    set->positions = NULL;
+}
+
+/*
+ * spec_name_set_add - add name at position unless an equal name (ignoring
+ * case) is there. Returns the earlier name's position, or -1 when name is
+ * new (or memory ran out, recorded in ctx).
+ */
+long spec_name_set_add(struct parse_ctx *ctx, struct name_set *set, const char *name,
+                       size_t position)
+{
+    char *key = set->positions ? name_set_key(ctx, name) : NULL;
+    if (!key)
+        return -1;
+    json_t *earlier = json_object_get(set->positions, key);
+    long found = earlier ? (long)json_integer_value(earlier) : -1;
+    if (!earlier && json_object_set_new(set->positions, key, json_integer((json_int_t)position)))
+        ctx->out_of_memory = true;
+    free(key);
+    return found;
+}
+
+/* spec_name_set_find - the position of name (ignoring case), -1 when absent. */
+long spec_name_set_find(struct parse_ctx *ctx, const struct name_set *set, const char *name)
+{
+    char *key = set->positions ? name_set_key(ctx, name) : NULL;
+    if (!key)
+        return -1;
+    json_t *found = json_object_get(set->positions, key);
+    free(key);
+    return found ? (long)json_integer_value(found) : -1;
+}
+
 /* spec_string_value - the text of a JSON string without embedded NULs, else NULL. */
 const char *spec_string_value(json_t *value)
 {

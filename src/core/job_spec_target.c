@@ -28,16 +28,6 @@ const char *target_mode_name(enum target_mode mode)
 
 /* ---- keys --------------------------------------------------------------- */
 
-/* names_contain - whether name is among names[0..count) (case-insensitive; NULLs skipped). */
-static bool names_contain(char *const *names, size_t count, const char *name)
-{
-    for (size_t i = 0; i < count; i++) {
-        if (names[i] && strcasecmp(names[i], name) == 0)
-            return true;
-    }
-    return false;
-}
-
 /*
  * parse_key - obj["key"]: an array of distinct identifiers. Returns how
  * reading went; *ret_key is owned by the caller in every case.
@@ -56,6 +46,8 @@ static enum member parse_key(struct parse_ctx *ctx, json_t *obj, const char *pat
     *ret_key = spec_calloc(ctx, json_array_size(array), sizeof(char *));
     if (!*ret_key)
         return MEMBER_BAD;
+    struct name_set seen;
+    spec_name_set_init(ctx, &seen);
     size_t i;
     json_t *item;
     json_array_foreach(array, i, item) {
@@ -64,7 +56,7 @@ static enum member parse_key(struct parse_ctx *ctx, json_t *obj, const char *pat
             spec_item_error(ctx, path, "key", i, "must be an SQL identifier");
             continue;
         }
-        if (names_contain(*ret_key, *ret_count, name)) {
+        if (spec_name_set_add(ctx, &seen, name, i) >= 0) {
             spec_item_error(ctx, path, "key", i, "duplicate key column \"%s\"", name);
             continue;
         }
@@ -72,6 +64,7 @@ static enum member parse_key(struct parse_ctx *ctx, json_t *obj, const char *pat
         if (copy)
             (*ret_key)[(*ret_count)++] = copy;
     }
+    spec_name_set_clear(&seen);
     return MEMBER_OK;
 }
 
@@ -85,11 +78,17 @@ static void check_key_columns(struct parse_ctx *ctx, const char *path, char *con
 {
     if (column_count == 0)
         return;
+    struct name_set names;
+    spec_column_names(ctx, columns, column_count, &names);
+    for (size_t i = 0; i < extra_count; i++) {
+        if (extra[i])
+            spec_name_set_add(ctx, &names, extra[i], column_count + i);
+    }
     for (size_t i = 0; i < key_count; i++) {
-        if (spec_column_index(columns, column_count, key[i]) < 0 &&
-            !names_contain(extra, extra_count, key[i]))
+        if (spec_name_set_find(ctx, &names, key[i]) < 0)
             spec_item_error(ctx, path, "key", i, "\"%s\" is not one of the columns", key[i]);
     }
+    spec_name_set_clear(&names);
 }
 
 /* ---- children ----------------------------------------------------------- */
@@ -105,9 +104,13 @@ static void parse_child_table(struct parse_ctx *ctx, json_t *obj, const char *pa
         spec_field_error(ctx, path, "table", "must differ from target.table");
 }
 
-/* parse_parent_key_entry - one "child_col": "parent_col" pair into slot i. */
+/*
+ * parse_parent_key_entry - one "child_col": "parent_col" pair into slot i;
+ * parent_columns holds the names of the target's columns.
+ */
 static void parse_parent_key_entry(struct parse_ctx *ctx, const char *path, const char *child_col,
                                    json_t *value, const struct target_spec *target,
+                                   const struct name_set *parent_columns,
                                    struct child_spec *child, size_t i)
 {
     const char *parent_col = spec_string_value(value);
@@ -116,7 +119,7 @@ static void parse_parent_key_entry(struct parse_ctx *ctx, const char *path, cons
     } else if (!parent_col || !identifier_is_valid(parent_col)) {
         spec_field_error(ctx, path, child_col, "must name a parent column (an SQL identifier)");
     } else if (target->column_count > 0 &&
-               spec_column_index(target->columns, target->column_count, parent_col) < 0) {
+               spec_name_set_find(ctx, parent_columns, parent_col) < 0) {
         spec_field_error(ctx, path, child_col, "\"%s\" is not one of the target columns",
                          parent_col);
     } else {
@@ -151,12 +154,16 @@ static void parse_parent_key(struct parse_ctx *ctx, json_t *obj, const char *pat
         return;
     }
     child->parent_key_count = count;
+    struct name_set parent_columns;
+    spec_column_names(ctx, target->columns, target->column_count, &parent_columns);
     size_t i = 0;
     const char *child_col;
     json_t *value;
     json_object_foreach(map, child_col, value) {
-        parse_parent_key_entry(ctx, map_path, child_col, value, target, child, i++);
+        parse_parent_key_entry(ctx, map_path, child_col, value, target, &parent_columns, child,
+                               i++);
     }
+    spec_name_set_clear(&parent_columns);
     free(map_path);
 }
 
