@@ -6,6 +6,9 @@
 #                            which code it got when not. For use in check.
 #   failed WHAT              a failure with no command to check (a timeout)
 #   summary NAME             "NAME: N passed, M failed"; true when none failed
+#   wait_healthz URL PID LOG the server at URL answers /healthz (30 s at
+#                            most: a bound on a hang) while PID lives; else
+#                            prints LOG, false
 # out is the file check writes to: the script's EXIT trap removes it.
 pass=0 fail=0
 out=${TMPDIR:-/tmp}/importq-cli-$$.out
@@ -39,4 +42,15 @@ failed() {
 summary() {
     echo "$1: $pass passed, $fail failed"
     [ "$fail" -eq 0 ]
+}
+
+wait_healthz() {
+    local url=$1 pid=$2 log=$3
+    for _ in $(seq 1 300); do
+        curl -fsS "$url/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the server did not answer /healthz at $url:"; sed 's/^/  log: /' "$log"
+    return 1
 }

@@ -61,13 +61,7 @@ start_server() {
     "$bin" serve --db "$db_url" --listen "127.0.0.1:$port" --import-root "$dir/imports" \
         --retry-base 100ms --shutdown-grace 1s "$@" >"$log" 2>&1 &
     server_pid=$!
-    for _ in $(seq 1 100); do
-        curl -fsS "$server/healthz" >/dev/null 2>&1 && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "the server did not answer /healthz at $server:"; sed 's/^/  log: /' "$log"
-    return 1
+    wait_healthz "$server" "$server_pid" "$log"
 }
 stop_server() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
