@@ -231,27 +231,6 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
     return 0;
 }
 
-/* The running-jobs slots the engine cannot work without. */
-static int check_store_ops(const struct store *s, struct iq_error *err)
-{
-    const struct store_ops *ops = s->ops;
-    const char *missing = !ops->job_claim_batch   ? "job_claim_batch"
-                          : !ops->job_heartbeat   ? "job_heartbeat"
-                          : !ops->job_finish      ? "job_finish"
-                          : !ops->jobs_rescue     ? "jobs_rescue"
-                          : !ops->job_rejects_add ? "job_rejects_add"
-                          : !ops->node_register   ? "node_register"
-                          : !ops->node_heartbeat  ? "node_heartbeat"
-                          : !ops->nodes_mark_dead ? "nodes_mark_dead"
-                          : !ops->interrupt       ? "interrupt"
-                                                  : NULL;
-    if (missing)
-        return iq_error_set(err, IQ_E_NOT_SUPPORTED,
-                            "the %s store cannot run jobs yet (no %s operation)", ops->name,
-                            missing);
-    return 0;
-}
-
 /* Opens one connection for a thread; busy_timeout_ms 0 = the default. */
 static int open_connection(struct engine *engine, int busy_timeout_ms, struct store **ret,
                            struct iq_error *err)
@@ -369,8 +348,6 @@ static void join_and_free(struct engine *engine)
 static int engine_launch(struct engine *engine, struct iq_error *err)
 {
     int rc = open_connection(engine, 0, &engine->maintenance_store, err);
-    if (rc == 0)
-        rc = check_store_ops(engine->maintenance_store, err);
     if (rc == 0)
         rc = register_node(engine, err);
     if (rc == 0 && engine->maintenance_store->ops->wait_for_work)

@@ -81,8 +81,7 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
  * connections are opened here, so an unreachable database fails now
  * (IQ_E_DB) rather than in a thread. Returns 0 and a running engine
  * (stop and free it with engine_stop), or a negative code with err set
- * and nothing left running. IQ_E_INVALID for bad options,
- * IQ_E_NOT_SUPPORTED when the store lacks the running-jobs operations.
+ * and nothing left running. IQ_E_INVALID for bad options.
  */
 int engine_start(const struct engine_options *opts, struct engine **ret_engine,
                  struct iq_error *err);
