@@ -18,7 +18,7 @@
  * running count includes it from the round's start, so engine_stop waits
  * for the jobs the round may hand out.
  *
- * Where the backend gains by it (store_chains_claims: SQLite), a job
+ * Where the backend gains by it (STORE_CAP_CHAIN_CLAIMS: SQLite), a job
  * that lands its rows also claims the worker's next job in the same
  * transaction (run_job.c), so a busy worker goes from job to job without
  * a claim round; rounds serve workers that found nothing then, idle ones,

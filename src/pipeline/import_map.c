@@ -326,7 +326,7 @@ static int build_plan(struct mapping *map, const struct import_request *req, str
 /* Numeric columns reject what the target backend's numeric cannot hold. */
 static void fit_numerics_to_store(struct mapping *map, const struct store *store)
 {
-    bool within_double = store->ops->numeric_is_double;
+    bool within_double = store_has(store, STORE_CAP_NUMERIC_IS_DOUBLE);
     for (size_t p = 0; p < map->part_count; p++)
         for (size_t i = 0; i < map->parts[p].column_count; i++)
             map->parts[p].columns[i].checker.numeric_within_double = within_double;

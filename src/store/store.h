@@ -78,24 +78,27 @@ struct queue_stats {
     int64_t oldest_queued_age_s;   /* 0 when nothing is queued */
 };
 
-struct store_ops {
-    const char *name;              /* "sqlite" or "postgres" */
-
-    /* Whether a worker should claim its next job in the transaction that
-     * ends its last one (load_plan.claim_next) rather than in a claim
-     * round of its own. SQLite: yes, every write transaction is
-     * serialised anyway, so merging the two saves one (measured: 600 ->
-     * 650-740 one-row jobs/s). PostgreSQL: no, the claim would hold the
-     * cluster-wide claim lock across every finish's audit and COMMIT, and
-     * the finishes of eight workers queued on it (380 -> 330 jobs/s),
-     * where a separate claim round batches the claims of idle workers. */
-    bool chain_claims;
-
-    /* Whether a numeric column holds a double at most (SQLite's NUMERIC:
-     * an integer or a REAL) rather than any decimal exactly (PostgreSQL's
+/* What a backend is like, as bits of store_ops.capabilities (store_has). */
+enum store_capability {
+    /* A worker claims its next job in the transaction that ends its last
+     * one (load_plan.claim_next) rather than in a claim round of its own.
+     * SQLite: every write transaction is serialised anyway, so merging
+     * the two saves one (measured: 600 -> 650-740 one-row jobs/s).
+     * PostgreSQL: not set; the claim would hold the cluster-wide claim
+     * lock across every finish's audit and COMMIT, and the finishes of
+     * eight workers queued on it (380 -> 330 jobs/s), where a separate
+     * claim round batches the claims of idle workers. */
+    STORE_CAP_CHAIN_CLAIMS = 1u << 0,
+    /* A numeric column holds a double at most (SQLite's NUMERIC: an
+     * integer or a REAL) rather than any decimal exactly (PostgreSQL's
      * numeric): the pipeline then rejects a numeric beyond a double's
      * range instead of letting it land as Inf or 0. */
-    bool numeric_is_double;
+    STORE_CAP_NUMERIC_IS_DOUBLE = 1u << 1,
+};
+
+struct store_ops {
+    const char *name;              /* "sqlite" or "postgres" */
+    unsigned capabilities;         /* enum store_capability bits */
 
     /* Free the connection and the struct; NULL-safe via store_close. */
     void (*close)(struct store *s);
@@ -422,10 +425,10 @@ static inline int store_job_claim_batch(struct store *s, const struct claim_requ
     return s->ops->job_claim_batch(s, req, workers, worker_count, actx, ret_jobs, ret_claimed,
                                    err);
 }
-/* store_chains_claims - see store_ops.chain_claims. */
-static inline bool store_chains_claims(const struct store *s)
+/* store_has - whether the backend has capability cap (enum store_capability). */
+static inline bool store_has(const struct store *s, enum store_capability cap)
 {
-    return s->ops->chain_claims;
+    return (s->ops->capabilities & (unsigned)cap) != 0;
 }
 /* store_job_claim - a batch of one, for req->worker: *ret_job or NULL. */
 static inline int store_job_claim(struct store *s, const struct claim_request *req,

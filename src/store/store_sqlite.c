@@ -550,8 +550,7 @@ static int sqlite_role_is_superuser(struct store *base, bool *ret_superuser, str
 
 static const struct store_ops sqlite_store_ops = {
     .name = "sqlite",
-    .chain_claims = true,
-    .numeric_is_double = true,
+    .capabilities = STORE_CAP_CHAIN_CLAIMS | STORE_CAP_NUMERIC_IS_DOUBLE,
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,
