@@ -38,7 +38,7 @@ int store_pool_acquire(struct store_pool *pool, struct store **ret_store, struct
     }
     /* Opening happens outside the mutex: a slow connect must not stall
      * requests that could reuse an idle connection. */
-    struct store_options opts = {.busy_timeout_ms = 10000, .connect_timeout_s = 5};
+    struct store_options opts = {.role = STORE_ROLE_REQUEST};
     return store_open(pool->url, &opts, ret_store, err);
 }
 

@@ -29,15 +29,6 @@
 #define DEFAULT_CANCEL_CHECK_MS 500
 #define DEFAULT_NODE_HEARTBEAT_MS 5000
 #define DEFAULT_NODE_DEAD_AFTER_MS 30000
-/* Heartbeats must not hang behind a long SQLite write for the default 5 s:
- * a beat that cannot get in is simply retried at the next tick. */
-#define HEARTBEAT_BUSY_TIMEOUT_MS 1000
-/* A worker's load on SQLite waits for the one writer (another job's
- * promote) rather than failing its job with "database is locked" after
- * the default 5 s: loads on SQLite take turns anyway. The price: SQLite's
- * busy wait does not see sqlite3_interrupt, so a cancel that arrives while
- * a load waits for the lock takes effect once the wait ends. */
-#define WORKER_BUSY_TIMEOUT_MS 60000
 
 const struct audit_context engine_actor = {"engine", NULL, NULL};
 
@@ -231,13 +222,12 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
     return 0;
 }
 
-/* Opens one connection for a thread; busy_timeout_ms 0 = the default. */
-static int open_connection(struct engine *engine, int busy_timeout_ms, struct store **ret,
+/* Opens one connection for a thread in role (what the store tunes it for). */
+static int open_connection(struct engine *engine, enum store_role role, struct store **ret,
                            struct iq_error *err)
 {
     const struct config *cfg = engine->opts.config;
-    struct store_options options = {.busy_timeout_ms = busy_timeout_ms ? busy_timeout_ms : 5000,
-                                    .connect_timeout_s = 10,
+    struct store_options options = {.role = role,
                                     .target_schemas = cfg ? cfg->target_schemas : NULL};
     return store_open(engine->db_url, &options, ret, err);
 }
@@ -275,9 +265,9 @@ static int worker_prepare(struct engine *engine, int i, struct iq_error *err)
                                         ((uint64_t)(i + 1) * UINT64_C(0x9E3779B97F4A7C15)));
     if (slot_init(&w->slot) < 0)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    int rc = open_connection(engine, WORKER_BUSY_TIMEOUT_MS, &w->store, err);
+    int rc = open_connection(engine, STORE_ROLE_WORKER, &w->store, err);
     if (rc == 0)
-        rc = open_connection(engine, HEARTBEAT_BUSY_TIMEOUT_MS, &w->heartbeat_store, err);
+        rc = open_connection(engine, STORE_ROLE_HEARTBEAT, &w->heartbeat_store, err);
     return rc;
 }
 
@@ -347,11 +337,11 @@ static void join_and_free(struct engine *engine)
 /* Opens every connection, registers the node and starts the threads. */
 static int engine_launch(struct engine *engine, struct iq_error *err)
 {
-    int rc = open_connection(engine, 0, &engine->maintenance_store, err);
+    int rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->maintenance_store, err);
     if (rc == 0)
         rc = register_node(engine, err);
     if (rc == 0 && engine->maintenance_store->ops->wait_for_work)
-        rc = open_connection(engine, 0, &engine->waker_store, err);
+        rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->waker_store, err);
     engine->workers = calloc((size_t)engine->opts.workers, sizeof(*engine->workers));
     if (rc == 0 && !engine->workers)
         rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");

@@ -161,7 +161,8 @@ static int open_target(struct run_context *ctx)
                             iq_error_set(&ctx->err, IQ_E_INVALID,
                                          "target.database \"%s\" is not configured", database),
                             "invalid_target", false);
-    struct store_options options = {.target_schemas = cfg->target_schemas}; /* else defaults */
+    struct store_options options = {.role = STORE_ROLE_WORKER,
+                                    .target_schemas = cfg->target_schemas};
     int rc = store_open(url, &options, &ctx->target, &ctx->err);
     if (rc < 0)
         return prepare_fail(ctx, rc, "import_failed", true);

@@ -62,8 +62,7 @@ static int redact_error(struct iq_error *err, int code, const char *url)
 int store_open(const char *url, const struct store_options *opts, struct store **ret_store,
                struct iq_error *err)
 {
-    static const struct store_options defaults = {.busy_timeout_ms = 5000,
-                                                  .connect_timeout_s = 10};
+    static const struct store_options defaults = {.role = STORE_ROLE_DEFAULT};
     *ret_store = NULL;
     if (!opts)
         opts = &defaults;

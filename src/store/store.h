@@ -31,9 +31,26 @@
 
 struct store;
 
+/*
+ * Whom a connection serves. Callers state this intent and the backend
+ * derives its waits from it (SQLite's busy timeout, PostgreSQL's connect
+ * timeout), so no caller tunes a particular backend.
+ */
+enum store_role {
+    STORE_ROLE_DEFAULT = 0, /* the CLI, the node's maintenance, tools */
+    STORE_ROLE_WORKER,      /* a worker's claims and loads: a load waits its
+                               turn for the one writer rather than failing */
+    STORE_ROLE_HEARTBEAT,   /* leases and progress: a beat that cannot get in
+                               soon is retried at the next tick */
+    STORE_ROLE_REQUEST,     /* an HTTP request: a client is waiting */
+};
+
 struct store_options {
-    int busy_timeout_ms;        /* SQLite busy_timeout; default 5000 */
-    int connect_timeout_s;      /* PostgreSQL connect_timeout; default 10 */
+    enum store_role role;
+    int busy_timeout_ms;        /* SQLite: overrides the role's busy timeout
+                                   (tests); 0: the role's */
+    int connect_timeout_s;      /* PostgreSQL: overrides the role's connect
+                                   timeout; 0: the role's */
     /* PostgreSQL: the schemas import targets resolve in, a comma list
      * (target_schemas_parse); NULL or "": the connection's
      * current_schema(). SQLite writes only its main database. */

@@ -47,6 +47,7 @@
 #include <string.h>
 
 #define PG_DEFAULT_CONNECT_TIMEOUT_S 10
+#define PG_REQUEST_CONNECT_TIMEOUT_S 5
 
 /* ------------------------------------------------------------------ */
 /* Statements prepared once per connection                             */
@@ -811,8 +812,10 @@ int store_pg_open(const char *conninfo, const struct store_options *opts, struct
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     }
     char timeout[16];
+    /* A waiting HTTP client gets an answer (503) sooner than a worker. */
     int timeout_s = opts && opts->connect_timeout_s > 0 ? opts->connect_timeout_s
-                                                        : PG_DEFAULT_CONNECT_TIMEOUT_S;
+                    : opts && opts->role == STORE_ROLE_REQUEST ? PG_REQUEST_CONNECT_TIMEOUT_S
+                                                               : PG_DEFAULT_CONNECT_TIMEOUT_S;
     snprintf(timeout, sizeof(timeout), "%d", timeout_s);
     /* Later keywords win, so the URI (dbname, expanded) overrides our defaults. */
     const char *const keywords[] = {"connect_timeout", "application_name", "client_encoding",

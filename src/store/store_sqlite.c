@@ -33,7 +33,34 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SQLITE_BUSY_TIMEOUT_DEFAULT_MS 5000
+/*
+ * busy_timeout_of - how long a connection in role waits for the write lock
+ * (SQLite's busy timeout; also the longest wait at the write gate):
+ *   default    5 s;
+ *   worker     60 s: a load waits for the one writer (another job's
+ *              promote) rather than failing its job with "database is
+ *              locked": loads on SQLite take turns anyway. The price:
+ *              SQLite's busy wait does not see sqlite3_interrupt, so a
+ *              cancel that arrives while a load waits for the lock takes
+ *              effect once the wait ends;
+ *   heartbeat  1 s: a beat must not hang behind a long write; one that
+ *              cannot get in is retried at the next tick;
+ *   request    10 s: an HTTP request waits out a promote.
+ */
+static int busy_timeout_of(enum store_role role)
+{
+    switch (role) {
+    case STORE_ROLE_WORKER:
+        return 60000;
+    case STORE_ROLE_HEARTBEAT:
+        return 1000;
+    case STORE_ROLE_REQUEST:
+        return 10000;
+    case STORE_ROLE_DEFAULT:
+        break;
+    }
+    return 5000;
+}
 
 /* The SQL of each cached statement, indexed by enum statement. */
 static const char *const statement_sql[STMT_COUNT] = {
@@ -396,8 +423,8 @@ int store_sqlite_open(const char *path, const struct store_options *opts, struct
                       struct iq_error *err)
 {
     *ret_store = NULL;
-    int busy_ms =
-        opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : SQLITE_BUSY_TIMEOUT_DEFAULT_MS;
+    int busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms
+                                                    : busy_timeout_of(opts ? opts->role : 0);
     if (strcmp(path, ":memory:") != 0) {
         int rc = make_parent_dirs(path, err);
         if (rc < 0)
