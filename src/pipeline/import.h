@@ -87,19 +87,11 @@ struct import_request {
     const struct on_error_spec *on_error;
     const char *path;                   /* the file to read, already resolved */
     struct store *store;                /* connection to the target database */
-    const char *fence_job_id;           /* NULL: no fence (see load_plan) */
-    const char *fence_worker;
-    int fence_attempt;
-    /* With the fence: the job's COMPLETED finish, committed in the same
-     * transaction as the rows (load_plan.finish_on_commit); NULL: the
-     * caller finishes the job itself. The caller may fill it in from
-     * before_commit_cb, which runs before the store reads it. */
-    const struct job_finish *finish_on_commit;
-    const struct audit_context *finish_actx;
-    /* With finish_on_commit: the worker's next job, claimed in the same
-     * transaction (load_plan.claim_next, claimed_next); NULL: none. */
-    const struct claim_request *claim_next;
-    struct job **claimed_next;
+    /* The fence, the job's COMPLETED finish and the worker's next claim
+     * the COMMIT carries (store/load.h; zero: none). The caller may fill
+     * in commit.finish_on_commit from before_commit_cb, which runs before
+     * the store reads it. */
+    struct load_commit commit;
     import_commit_cb before_commit_cb;  /* may be NULL */
     void *before_commit_ctx;
     import_progress_cb progress_cb;     /* may be NULL */

@@ -313,13 +313,9 @@ static int build_plan(struct mapping *map, const struct import_request *req, str
     plan->direct = (mode == TARGET_INSERT || mode == TARGET_APPEND) &&
                    req->on_error->action == ON_ERROR_ABORT && req->on_error->max_rejects == 0 &&
                    references == 0 && map->part_count == 1;
-    plan->fence_job_id = req->fence_job_id;
-    plan->fence_worker = req->fence_worker;
-    plan->fence_attempt = req->fence_attempt;
-    plan->finish_on_commit = req->finish_on_commit;
-    plan->finish_actx = req->finish_actx;
-    plan->claim_next = req->finish_on_commit ? req->claim_next : NULL;
-    plan->claimed_next = req->claimed_next;
+    plan->commit = req->commit;
+    if (!plan->commit.finish_on_commit)
+        plan->commit.claim_next = NULL;
     return 0;
 }
 

@@ -83,18 +83,13 @@ struct load_part {
     size_t parent_key_count;
 };
 
-struct load_plan {
-    enum target_mode mode;
-    struct load_part *parts;         /* parts[0] is the target */
-    size_t part_count;
-    bool create_target;              /* CREATE TABLE parts (key as primary key) when missing */
-    /* Load straight into the target with no staging: only for insert or
-     * append, on_error abort with max_rejects 0, no references, no
-     * children. A constraint error then fails the whole load. A backend
-     * may stage anyway and only skip the set-wise checks: SQLite always
-     * does, so that no load holds its one write lock for longer than the
-     * promote (store_sqlite_load.c). */
-    bool direct;
+/*
+ * What a load's COMMIT carries besides the rows, when the target is the
+ * service's own database: the fence, the job's finish and the worker's
+ * next claim. The pipeline passes it through untouched
+ * (import_request.commit); only the store reads it.
+ */
+struct load_commit {
     /* Fence: when job_id is set, load_commit first checks (row-locked) that
      * the job is RUNNING with this worker and attempt, else IQ_E_STALE and
      * nothing lands. Only meaningful when the target is the service's own
@@ -117,6 +112,23 @@ struct load_plan {
      * claim_next: no claim. */
     const struct claim_request *claim_next;
     struct job **claimed_next;
+};
+
+struct load_plan {
+    enum target_mode mode;
+    struct load_part *parts;         /* parts[0] is the target */
+    size_t part_count;
+    bool create_target;              /* CREATE TABLE parts (key as primary key) when missing */
+    /* Load straight into the target with no staging: only for insert or
+     * append, on_error abort with max_rejects 0, no references, no
+     * children. A constraint error then fails the whole load. A backend
+     * may stage anyway and only skip the set-wise checks: SQLite always
+     * does, so that no load holds its one write lock for longer than the
+     * promote (store_sqlite_load.c). */
+    bool direct;
+    /* What the COMMIT also does on the service's own database (zero:
+     * nothing): the fence, the job's finish, the worker's next claim. */
+    struct load_commit commit;
 };
 
 struct load_result {

@@ -374,10 +374,10 @@ int store_job_audit_images(const struct job *before, const struct job *after,
 
 bool store_load_finish_is_fence(const struct load_plan *plan)
 {
-    const struct job_finish *f = plan->finish_on_commit;
-    return f && plan->fence_job_id && f->job_id && f->worker && plan->fence_worker &&
-           strcmp(f->job_id, plan->fence_job_id) == 0 &&
-           strcmp(f->worker, plan->fence_worker) == 0 && f->attempt == plan->fence_attempt;
+    const struct job_finish *f = plan->commit.finish_on_commit;
+    return f && plan->commit.fence_job_id && f->job_id && f->worker && plan->commit.fence_worker &&
+           strcmp(f->job_id, plan->commit.fence_job_id) == 0 &&
+           strcmp(f->worker, plan->commit.fence_worker) == 0 && f->attempt == plan->commit.fence_attempt;
 }
 
 void *store_grow(void *items, size_t *capacity, size_t count, size_t item_size, size_t first)

@@ -98,7 +98,7 @@ struct queue_stats {
 /* What a backend is like, as bits of store_ops.capabilities (store_has). */
 enum store_capability {
     /* A worker claims its next job in the transaction that ends its last
-     * one (load_plan.claim_next) rather than in a claim round of its own.
+     * one (load_commit.claim_next) rather than in a claim round of its own.
      * SQLite: every write transaction is serialised anyway, so merging
      * the two saves one (measured: 600 -> 650-740 one-row jobs/s).
      * PostgreSQL: not set; the claim would hold the cluster-wide claim

@@ -559,12 +559,12 @@ int pg_load_begin(struct store *s, const struct load_plan *plan, struct load **r
 static int check_fence(struct pg_load *pl, struct iq_error *err)
 {
     const struct load_plan *plan = pl->base.plan;
-    if (!uuid_is_valid(plan->fence_job_id))
+    if (!uuid_is_valid(plan->commit.fence_job_id))
         return iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (not a job id)",
-                            plan->fence_job_id);
+                            plan->commit.fence_job_id);
     char attempt[16];
-    snprintf(attempt, sizeof(attempt), "%d", plan->fence_attempt);
-    const char *values[1] = {plan->fence_job_id};
+    snprintf(attempt, sizeof(attempt), "%d", plan->commit.fence_attempt);
+    const char *values[1] = {plan->commit.fence_job_id};
     PGresult *res = PQexecParams(pl->ps->conn,
                                  "SELECT status, worker, attempt::text FROM stg_import_queue"
                                  " WHERE id = $1::uuid FOR UPDATE",
@@ -575,8 +575,8 @@ static int check_fence(struct pg_load *pl, struct iq_error *err)
         return rc;
     }
     bool ours = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "RUNNING") == 0 &&
-                !PQgetisnull(res, 0, 1) && plan->fence_worker &&
-                strcmp(PQgetvalue(res, 0, 1), plan->fence_worker) == 0 &&
+                !PQgetisnull(res, 0, 1) && plan->commit.fence_worker &&
+                strcmp(PQgetvalue(res, 0, 1), plan->commit.fence_worker) == 0 &&
                 strcmp(PQgetvalue(res, 0, 2), attempt) == 0;
     int rc = 0;
     if (!ours)
@@ -584,10 +584,10 @@ static int check_fence(struct pg_load *pl, struct iq_error *err)
             iq_error_set(err, IQ_E_STALE,
                          "job %s is no longer ours (status %s, worker %s, attempt %s; we are"
                          " %s, attempt %d)",
-                         plan->fence_job_id, PQntuples(res) ? PQgetvalue(res, 0, 0) : "unknown",
+                         plan->commit.fence_job_id, PQntuples(res) ? PQgetvalue(res, 0, 0) : "unknown",
                          PQntuples(res) && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : "none",
                          PQntuples(res) ? PQgetvalue(res, 0, 2) : "-",
-                         plan->fence_worker ? plan->fence_worker : "(none)", plan->fence_attempt);
+                         plan->commit.fence_worker ? plan->commit.fence_worker : "(none)", plan->commit.fence_attempt);
     PQclear(res);
     return rc;
 }
@@ -607,23 +607,23 @@ static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
 {
     const struct load_plan *plan = pl->base.plan;
     if (store_load_finish_is_fence(plan)) /* the worker's own job: 1 round trip */
-        return pg_finish_attempt_locking(pl->ps, plan->finish_on_commit, plan->finish_actx, err);
+        return pg_finish_attempt_locking(pl->ps, plan->commit.finish_on_commit, plan->commit.finish_actx, err);
     int rc = 0;
-    if (plan->finish_on_commit)
-        rc = pg_exec(pl->ps, "locking the job graph", pg_graph_lock_sql(plan->finish_on_commit),
+    if (plan->commit.finish_on_commit)
+        rc = pg_exec(pl->ps, "locking the job graph", pg_graph_lock_sql(plan->commit.finish_on_commit),
                      0, NULL, NULL, err);
-    if (rc == 0 && plan->fence_job_id)
+    if (rc == 0 && plan->commit.fence_job_id)
         rc = check_fence(pl, err);
-    if (rc == 0 && plan->finish_on_commit)
-        rc = pg_finish_attempt(pl->ps, plan->finish_on_commit, NULL, plan->finish_actx, NULL, err);
+    if (rc == 0 && plan->commit.finish_on_commit)
+        rc = pg_finish_attempt(pl->ps, plan->commit.finish_on_commit, NULL, plan->commit.finish_actx, NULL, err);
     return rc;
 }
 
 /*
  * pg_load_commit - see store_ops.load_commit. Needs a promoted load. With
- * plan->fence_job_id: the fence (row lock on the job until COMMIT); with
- * plan->finish_on_commit: the job's finish in the same transaction, and
- * with plan->claim_next the worker's next claim; then COMMIT. Returns 0 and frees the load: it is over. On failure the load
+ * plan->commit.fence_job_id: the fence (row lock on the job until COMMIT); with
+ * plan->commit.finish_on_commit: the job's finish in the same transaction, and
+ * with plan->commit.claim_next the worker's next claim; then COMMIT. Returns 0 and frees the load: it is over. On failure the load
  * stays for load_abort (after IQ_E_STALE it is already rolled back).
  */
 int pg_load_commit(struct load *load, struct iq_error *err)
@@ -639,8 +639,8 @@ int pg_load_commit(struct load *load, struct iq_error *err)
     const struct load_plan *plan = pl->base.plan;
     struct job *next = NULL;
     rc = fence_and_finish(pl, err);
-    if (rc == 0 && plan->finish_on_commit && plan->claim_next)
-        rc = pg_claim_next_in_tx(pl->ps, plan->claim_next, plan->finish_actx, &next, err);
+    if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
+        rc = pg_claim_next_in_tx(pl->ps, plan->commit.claim_next, plan->commit.finish_actx, &next, err);
     if (rc < 0) {
         pl->failed = true;
         pg_tx_rollback(pl->ps);
@@ -652,8 +652,8 @@ int pg_load_commit(struct load *load, struct iq_error *err)
         pl->failed = true;
         return rc;
     }
-    if (plan->claimed_next)
-        *plan->claimed_next = next;
+    if (plan->commit.claimed_next)
+        *plan->commit.claimed_next = next;
     else
         job_free(next);
     load_free(pl);

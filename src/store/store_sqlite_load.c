@@ -389,14 +389,14 @@ int sqlite_load_index_staging(struct sqlite_load *load, struct iq_error *err)
  */
 static int check_finish_on_commit(const struct load_plan *plan, struct iq_error *err)
 {
-    const struct job_finish *finish = plan->finish_on_commit;
+    const struct job_finish *finish = plan->commit.finish_on_commit;
     if (!finish)
         return 0;
-    if (!plan->fence_job_id || !finish->job_id || strcmp(finish->job_id, plan->fence_job_id) != 0 ||
-        finish->attempt != plan->fence_attempt)
+    if (!plan->commit.fence_job_id || !finish->job_id || strcmp(finish->job_id, plan->commit.fence_job_id) != 0 ||
+        finish->attempt != plan->commit.fence_attempt)
         return iq_error_set(err, IQ_E_INVALID,
                             "finish_on_commit must finish the fenced job and attempt");
-    return sqlite_check_actor(plan->finish_actx, err);
+    return sqlite_check_actor(plan->commit.finish_actx, err);
 }
 
 /* check_plan - what the plan itself must satisfy, before any SQL. */
@@ -489,9 +489,9 @@ static bool fence_row_is_ours(const struct load_plan *plan, sqlite3_stmt *stmt)
 {
     const char *status = (const char *)sqlite3_column_text(stmt, 0);
     const char *worker = (const char *)sqlite3_column_text(stmt, 1);
-    return status && strcmp(status, "RUNNING") == 0 && worker && plan->fence_worker &&
-           strcmp(worker, plan->fence_worker) == 0 &&
-           sqlite3_column_int64(stmt, 2) == plan->fence_attempt;
+    return status && strcmp(status, "RUNNING") == 0 && worker && plan->commit.fence_worker &&
+           strcmp(worker, plan->commit.fence_worker) == 0 &&
+           sqlite3_column_int64(stmt, 2) == plan->commit.fence_attempt;
 }
 
 /* fence_stale - IQ_E_STALE naming what the job row says (stmt: its row, or NULL: none). */
@@ -502,9 +502,9 @@ static int fence_stale(const struct load_plan *plan, sqlite3_stmt *stmt, struct 
     return iq_error_set(err, IQ_E_STALE,
                         "job %s is no longer ours (status %s, worker %s, attempt %lld; we are"
                         " %s, attempt %d)",
-                        plan->fence_job_id, status ? status : "unknown", worker ? worker : "none",
+                        plan->commit.fence_job_id, status ? status : "unknown", worker ? worker : "none",
                         stmt ? (long long)sqlite3_column_int64(stmt, 2) : -1LL,
-                        plan->fence_worker ? plan->fence_worker : "(none)", plan->fence_attempt);
+                        plan->commit.fence_worker ? plan->commit.fence_worker : "(none)", plan->commit.fence_attempt);
 }
 
 /*
@@ -520,7 +520,7 @@ static int check_fence(struct sqlite_load *load, struct iq_error *err)
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_FENCE, err);
     if (!stmt)
         return IQ_E_DB;
-    int rc = sqlite3_bind_text(stmt, 1, plan->fence_job_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_bind_text(stmt, 1, plan->commit.fence_job_id, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     int ret;
@@ -537,15 +537,15 @@ static int check_fence(struct sqlite_load *load, struct iq_error *err)
 /* check_claim_next - a load's claim_next, checked as a claim round's. */
 static int check_claim_next(const struct load_plan *plan, struct iq_error *err)
 {
-    const char *worker = plan->claim_next->worker;
-    return store_check_claim_batch(plan->claim_next, &worker, 1, err);
+    const char *worker = plan->commit.claim_next->worker;
+    return store_check_claim_batch(plan->commit.claim_next, &worker, 1, err);
 }
 
 /*
  * sqlite_load_commit - see store_ops.load_commit. Needs a promoted load:
- * the fence, the job's finish when plan->finish_on_commit asks for it (in
+ * the fence, the job's finish when plan->commit.finish_on_commit asks for it (in
  * the same transaction as the rows, so the job is COMPLETED exactly when
- * they land) and the worker's next claim when plan->claim_next does,
+ * they land) and the worker's next claim when plan->commit.claim_next does,
  * COMMIT, then the staging tables go (end_staging).
  * Returns 0 and frees the load: it is over. On failure everything is
  * rolled back and the load stays for load_abort.
@@ -563,16 +563,16 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
     if (rc == 0)
         rc = sqlite_load_write_begin(load, err);
     const struct load_plan *plan = load->base.plan;
-    if (rc == 0 && plan->fence_job_id && !store_load_finish_is_fence(plan))
+    if (rc == 0 && plan->commit.fence_job_id && !store_load_finish_is_fence(plan))
         rc = check_fence(load, err);
     struct job *next = NULL;
-    if (rc == 0 && plan->finish_on_commit)
-        rc = sqlite_finish_locked(load->s, plan->finish_on_commit, NULL, plan->finish_actx,
+    if (rc == 0 && plan->commit.finish_on_commit)
+        rc = sqlite_finish_locked(load->s, plan->commit.finish_on_commit, NULL, plan->commit.finish_actx,
                                   time_now_ms(), NULL, err);
-    if (rc == 0 && plan->finish_on_commit && plan->claim_next)
+    if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
         rc = check_claim_next(plan, err);
-    if (rc == 0 && plan->finish_on_commit && plan->claim_next)
-        rc = sqlite_claim_locked(load->s, plan->claim_next, plan->finish_actx, &next, err);
+    if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
+        rc = sqlite_claim_locked(load->s, plan->commit.claim_next, plan->commit.finish_actx, &next, err);
     if (rc == 0)
         rc = sqlite_tx_commit(load->s, "commit load", err);
     if (rc < 0) {
@@ -583,8 +583,8 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
         return rc;
     }
     load->write_tx = false;
-    if (plan->claimed_next)
-        *plan->claimed_next = next;
+    if (plan->commit.claimed_next)
+        *plan->commit.claimed_next = next;
     else
         job_free(next);
     /* Landed: the rest is cleanup, the same as an abort's. */

@@ -1164,13 +1164,13 @@ static int load_users_then(void **state, const char *const *rows, size_t row_cou
     struct load_plan plan = {.mode = TARGET_INSERT,
                              .parts = &part,
                              .part_count = 1,
-                             .fence_job_id = finish->job_id,
-                             .fence_worker = finish->worker,
-                             .fence_attempt = finish->attempt,
-                             .finish_on_commit = finish,
-                             .finish_actx = &test_actor,
-                             .claim_next = claim_next,
-                             .claimed_next = claimed_next};
+                             .commit = {.fence_job_id = finish->job_id,
+                                        .fence_worker = finish->worker,
+                                        .fence_attempt = finish->attempt,
+                                        .finish_on_commit = finish,
+                                        .finish_actx = &test_actor,
+                                        .claim_next = claim_next,
+                                        .claimed_next = claimed_next}};
     struct load *load = NULL;
     struct load_result result;
     int64_t rejected = 0;

@@ -767,22 +767,22 @@ static void test_fence_mismatch_is_stale(void **state)
     struct batch batch = {0, rows, NULL, 1};
     struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
     struct load_plan plan = plan_of(TARGET_INSERT, &part, 1);
-    plan.fence_job_id = id;
+    plan.commit.fence_job_id = id;
     struct outcome out;
 
-    plan.fence_worker = "w2"; /* another worker took the job over */
-    plan.fence_attempt = 1;
+    plan.commit.fence_worker = "w2"; /* another worker took the job over */
+    plan.commit.fence_attempt = 1;
     assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_STALE);
     assert_non_null(strstr(iq_error_message(&out.err), "no longer ours"));
     iq_error_clear(&out.err);
-    plan.fence_worker = "w1"; /* ours, but an older attempt */
-    plan.fence_attempt = 0;
+    plan.commit.fence_worker = "w1"; /* ours, but an older attempt */
+    plan.commit.fence_attempt = 0;
     plan.direct = true;
     assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_STALE);
     iq_error_clear(&out.err);
     assert_int_equal(sql_int(state, "SELECT count(*) FROM users"), 0);
 
-    plan.fence_attempt = 1; /* the job is ours */
+    plan.commit.fence_attempt = 1; /* the job is ours */
     run_load_ok(state, &plan, &batch, 1, &out);
     assert_int_equal(sql_int(state, "SELECT count(*) FROM users"), 1);
     char sql[160];
@@ -1042,9 +1042,9 @@ static void test_writers_get_in_while_rows_load(void **state)
         struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
         struct load_plan plan = plan_of(TARGET_INSERT, &part, 1);
         plan.direct = direct;
-        plan.fence_job_id = id;
-        plan.fence_worker = "w1";
-        plan.fence_attempt = 1;
+        plan.commit.fence_job_id = id;
+        plan.commit.fence_worker = "w1";
+        plan.commit.fence_attempt = 1;
         struct iq_error err = {0};
         struct load *load = NULL;
         assert_int_equal(store_load_begin(STORE(state), &plan, &load, &err), 0);
