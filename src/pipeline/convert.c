@@ -6,6 +6,7 @@
  */
 #include "pipeline/cnumber.h"
 #include "pipeline/convert_internal.h"
+#include "pipeline/grow.h"
 #include "pipeline/utf8.h"
 
 #include <inttypes.h>
@@ -73,16 +74,8 @@ static const char *keep_copy(struct column_checker *c, const char *text, size_t 
 {
     char *target = c->small;
     if (length >= sizeof(c->small)) {
-        if (length + 1 > c->buffer_capacity) {
-            size_t size = c->buffer_capacity ? c->buffer_capacity : 256;
-            while (size < length + 1)
-                size *= 2;
-            char *grown = realloc(c->buffer, size);
-            if (!grown)
-                return NULL;
-            c->buffer = grown;
-            c->buffer_capacity = size;
-        }
+        if (!grow_buffer((void **)&c->buffer, &c->buffer_capacity, length + 1, 1, 256))
+            return NULL;
         target = c->buffer;
     }
     memcpy(target, text, length);
@@ -233,16 +226,8 @@ static const char *dump_json(struct column_checker *c, const json_t *value,
         size_t need = json_dumpb(value, NULL, 0, flags);
         if (need == 0)
             return "cannot be written as JSON";
-        if (need + 1 > c->buffer_capacity) {
-            size_t size = c->buffer_capacity ? c->buffer_capacity : 256;
-            while (size < need + 1)
-                size *= 2;
-            char *grown = realloc(c->buffer, size);
-            if (!grown)
-                return "out of memory";
-            c->buffer = grown;
-            c->buffer_capacity = size;
-        }
+        if (!grow_buffer((void **)&c->buffer, &c->buffer_capacity, need + 1, 1, 256))
+            return "out of memory";
         json_dumpb(value, c->buffer, need, flags);
         c->buffer[need] = '\0';
         out->text = c->buffer;

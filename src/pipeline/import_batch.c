@@ -6,9 +6,13 @@
  */
 #include "pipeline/import_internal.h"
 
+#include "pipeline/grow.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define BATCH_ARENA_FIRST_BYTES (64 * 1024) /* a batch's values, to start with */
 
 int batch_init(struct batch *b, size_t column_count)
 {
@@ -19,7 +23,7 @@ int batch_init(struct batch *b, size_t column_count)
     b->offsets = malloc(cells * sizeof(*b->offsets));
     b->values = malloc(cells * sizeof(*b->values));
     b->lines = malloc(IMPORT_BATCH_ROWS * sizeof(*b->lines));
-    b->arena_capacity = 64 * 1024;
+    b->arena_capacity = BATCH_ARENA_FIRST_BYTES;
     b->arena = malloc(b->arena_capacity);
     if (!b->offsets || !b->values || !b->lines || !b->arena) {
         batch_clear(b);
@@ -69,16 +73,9 @@ int batch_put(struct batch *b, size_t col, const char *text, size_t length)
         b->offsets[cell] = SIZE_MAX;
         return 0;
     }
-    if (b->arena_used + length + 1 > b->arena_capacity) {
-        size_t capacity = b->arena_capacity * 2;
-        while (capacity < b->arena_used + length + 1)
-            capacity *= 2;
-        char *grown = realloc(b->arena, capacity);
-        if (!grown)
-            return IQ_E_NOMEM;
-        b->arena = grown;
-        b->arena_capacity = capacity;
-    }
+    if (!grow_buffer((void **)&b->arena, &b->arena_capacity, b->arena_used + length + 1, 1,
+                     BATCH_ARENA_FIRST_BYTES))
+        return IQ_E_NOMEM;
     memcpy(b->arena + b->arena_used, text, length);
     b->arena[b->arena_used + length] = '\0';
     b->offsets[cell] = b->arena_used;

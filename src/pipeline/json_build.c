@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "pipeline/cnumber.h"
+#include "pipeline/grow.h"
 
 #include <float.h>
 #include <math.h>
@@ -190,16 +191,8 @@ int json_build_number(struct json_build *b, const char *text, size_t length)
 
 int json_build_key(struct json_build *b, const char *key, size_t length)
 {
-    if (length + 1 > b->key_capacity) {
-        size_t size = b->key_capacity ? b->key_capacity : 64;
-        while (size < length + 1)
-            size *= 2;
-        char *grown = realloc(b->key, size);
-        if (!grown)
-            return IQ_E_NOMEM;
-        b->key = grown;
-        b->key_capacity = size;
-    }
+    if (!grow_buffer((void **)&b->key, &b->key_capacity, length + 1, 1, 64))
+        return IQ_E_NOMEM;
     memcpy(b->key, key, length);
     b->key[length] = '\0';
     b->key_length = length;

@@ -6,6 +6,8 @@
  */
 #include "pipeline/json_numbers.h"
 
+#include "pipeline/grow.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,30 +28,14 @@ struct json_numbers {
     size_t text_capacity;
 };
 
-/* Grow *buffer (element size size) to hold need elements; -1 on OOM. */
-static int reserve(void **buffer, size_t *capacity, size_t need, size_t size, size_t first)
-{
-    if (need <= *capacity)
-        return 0;
-    size_t grown = *capacity ? *capacity : first;
-    while (grown < need)
-        grown *= 2;
-    void *bigger = realloc(*buffer, grown * size);
-    if (!bigger)
-        return -1;
-    *buffer = bigger;
-    *capacity = grown;
-    return 0;
-}
-
 int json_numbers_add(struct json_numbers **numbers, const json_t *node, const char *text,
                      size_t length)
 {
     if (!*numbers && !(*numbers = calloc(1, sizeof(**numbers))))
         return -1;
     struct json_numbers *n = *numbers;
-    if (reserve((void **)&n->items, &n->capacity, n->count + 1, sizeof(*n->items), 8) < 0 ||
-        reserve((void **)&n->text, &n->text_capacity, n->text_length + length + 1, 1, 128) < 0)
+    if (!grow_buffer((void **)&n->items, &n->capacity, n->count + 1, sizeof(*n->items), 8) ||
+        !grow_buffer((void **)&n->text, &n->text_capacity, n->text_length + length + 1, 1, 128))
         return -1;
     memcpy(n->text + n->text_length, text, length);
     n->text[n->text_length + length] = '\0';

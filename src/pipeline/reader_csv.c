@@ -24,6 +24,7 @@
  *   libcsv never reallocates; its realloc hook refuses, and past
  *   max_field_bytes that refusal becomes our "field too large" error.
  */
+#include "pipeline/grow.h"
 #include "pipeline/reader_internal.h"
 #include "pipeline/utf8.h"
 
@@ -99,22 +100,6 @@ static void *refuse_realloc(void *ptr, size_t size)
     return NULL;
 }
 
-/* Grow a buffer to at least need bytes (doubling); false on failure. */
-static bool grow(void **buffer, size_t *capacity, size_t need, size_t element)
-{
-    if (*capacity >= need)
-        return true;
-    size_t size = *capacity ? *capacity : 16;
-    while (size < need)
-        size *= 2;
-    void *grown = realloc(*buffer, size * element);
-    if (!grown)
-        return false;
-    *buffer = grown;
-    *capacity = size;
-    return true;
-}
-
 /* Room for one more field of length bytes; sets c->fatal when not. */
 static bool reserve_field(struct csv_reader *c, size_t length)
 {
@@ -132,9 +117,9 @@ static bool reserve_field(struct csv_reader *c, size_t length)
         return false;
     }
     size_t need = c->field_count + 1;
-    if (!grow((void **)&c->fields, &c->field_capacity, need, sizeof(*c->fields)) ||
-        !grow((void **)&c->offsets, &c->offset_capacity, need, sizeof(*c->offsets)) ||
-        !grow((void **)&c->arena, &c->arena_capacity, c->arena_used + length + 1, 1)) {
+    if (!grow_buffer((void **)&c->fields, &c->field_capacity, need, sizeof(*c->fields), 16) ||
+        !grow_buffer((void **)&c->offsets, &c->offset_capacity, need, sizeof(*c->offsets), 16) ||
+        !grow_buffer((void **)&c->arena, &c->arena_capacity, c->arena_used + length + 1, 1, 16)) {
         c->fatal = CSV_FATAL_NOMEM;
         return false;
     }

@@ -22,6 +22,7 @@
  * record is found in a one-line file, where every line number is 1.
  */
 #include "pipeline/cnumber.h"
+#include "pipeline/grow.h"
 #include "pipeline/json_build.h"
 #include "pipeline/reader_internal.h"
 
@@ -159,13 +160,9 @@ static int enqueue_record(struct json_reader *j)
         if (j->queue_head > 0) {
             memmove(j->queue, j->queue + j->queue_head, j->queue_count * sizeof(*j->queue));
             j->queue_head = 0;
-        } else {
-            size_t size = j->queue_capacity ? j->queue_capacity * 2 : 16;
-            struct queued_record *grown = realloc(j->queue, size * sizeof(*grown));
-            if (!grown)
-                return callback_fail(j, IQ_E_NOMEM, "out of memory queueing a record");
-            j->queue = grown;
-            j->queue_capacity = size;
+        } else if (!grow_buffer((void **)&j->queue, &j->queue_capacity, j->queue_capacity + 1,
+                                sizeof(*j->queue), 16)) {
+            return callback_fail(j, IQ_E_NOMEM, "out of memory queueing a record");
         }
     }
     struct queued_record *q = &j->queue[j->queue_head + j->queue_count];

@@ -7,6 +7,7 @@
  * into the line buffer, which max_record_bytes bounds. Blank lines are
  * skipped; a trailing CR is JSON whitespace and needs no special case.
  */
+#include "pipeline/grow.h"
 #include "pipeline/json_build.h"
 #include "pipeline/reader_internal.h"
 
@@ -32,16 +33,8 @@ static int buffer_append(struct ndjson_reader *n, const char *text, size_t lengt
                          struct iq_error *err)
 {
     size_t need = n->buffer_length + length;
-    if (need > n->buffer_capacity) {
-        size_t size = n->buffer_capacity ? n->buffer_capacity : 4096;
-        while (size < need)
-            size *= 2;
-        char *grown = realloc(n->buffer, size);
-        if (!grown)
-            return reader_fail(&n->base, err, IQ_E_NOMEM, n->line, "out of memory reading a line");
-        n->buffer = grown;
-        n->buffer_capacity = size;
-    }
+    if (!grow_buffer((void **)&n->buffer, &n->buffer_capacity, need, 1, 4096))
+        return reader_fail(&n->base, err, IQ_E_NOMEM, n->line, "out of memory reading a line");
     memcpy(n->buffer + n->buffer_length, text, length);
     n->buffer_length = need;
     return 0;
