@@ -238,20 +238,23 @@ static int convert_row(struct run *run, struct mapped_part *part, const struct r
     return good ? 1 : 0;
 }
 
-/* One child array's elements, each a row of part. */
+/*
+ * One child array's elements, each a row of part. Each element's JSON
+ * pointer (for its rejects) is written into one buffer per array, not
+ * allocated per element; without it (OOM) rejects go without a pointer.
+ */
 static int convert_child_array(struct run *run, struct mapped_part *part, const struct record *rec,
                                json_t *array, size_t parent_row, bool *ret_good)
 {
     struct batch *parent_batch = &run->map.parts[0].batch;
+    size_t size = rec->pointer ? strlen(rec->pointer) + strlen(part->from) + 24 : 0;
+    char *pointer = size ? malloc(size) : NULL;
     size_t index;
     json_t *element;
+    int rc = 0;
     json_array_foreach(array, index, element) {
-        char suffix[48];
-        snprintf(suffix, sizeof(suffix), "/%zu", index);
-        char *array_pointer = pointer_join(rec->pointer, part->from);
-        char *pointer = pointer_join(array_pointer, suffix);
-        free(array_pointer);
-        int rc;
+        if (pointer)
+            snprintf(pointer, size, "%s%s/%zu", rec->pointer, part->from, index);
         if (!json_is_object(element)) {
             *ret_good = false;
             struct reject_place place = {rec->line, rec->index, pointer};
@@ -262,12 +265,12 @@ static int convert_child_array(struct run *run, struct mapped_part *part, const 
             if (rc == 0)
                 *ret_good = false;
         }
-        free(pointer);
         if (rc < 0 || !*ret_good)
-            return rc < 0 ? rc : 0;
+            break;
         batch_end_row(&part->batch, rec->line);
     }
-    return 0;
+    free(pointer);
+    return rc < 0 ? rc : 0;
 }
 
 /* Children of one good parent row (the parent's row index in its batch). */
@@ -307,7 +310,8 @@ static void rollback_children(struct run *run, const size_t *child_rows)
 static bool pointer_covers(const char *from, const char *pointer)
 {
     size_t length = strlen(from);
-    return strncmp(from, pointer, length) == 0 && (pointer[length] == '\0' || pointer[length] == '/');
+    return strncmp(from, pointer, length) == 0 &&
+           (pointer[length] == '\0' || pointer[length] == '/');
 }
 
 /* The target column whose value holds the JSON problem at pointer, or NULL. */

@@ -447,6 +447,35 @@ static void test_json_rejects_name_record_pointer_and_column(void **state)
                         "1:5:/steps/5/n:n=1.5;");
 }
 
+/*
+ * A child row's reject names its element: the record's pointer, the
+ * children's "from" and the element's index ("/steps/1/instructions/2/seq"),
+ * and a child element that is no object is named the same way.
+ */
+static void test_child_rejects_name_their_element(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"s.json\", \"json\": {\"records\": \"/steps\"}},"
+               " \"target\": {\"table\": \"steps\", \"create\": true, \"mode\": \"upsert\", \"key\": [\"step_id\"],"
+               " \"columns\": [{\"name\": \"step_id\", \"type\": \"integer\"}],"
+               " \"children\": [{\"table\": \"step_instructions\", \"from\": \"/instructions\","
+               " \"parent_key\": {\"step_id\": \"step_id\"}, \"key\": [\"step_id\", \"seq\"],"
+               " \"columns\": [{\"name\": \"seq\", \"type\": \"integer\"}]}]},"
+               " \"on_error\": {\"action\": \"skip\"}}",
+               "s.json",
+               "{\"steps\": [{\"step_id\": 1, \"instructions\": [{\"seq\": 1}]},"
+               " {\"step_id\": 2, \"instructions\": [{\"seq\": 1}, {\"seq\": 2}, {\"seq\": \"x\"}]},"
+               " {\"step_id\": 3, \"instructions\": [{\"seq\": 1}, 7]}]}",
+               &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_rejected, 2);
+    assert_string_equal(out.rejects.places,
+                        "1:1:/steps/1/instructions/2/seq:seq=x;"
+                        "1:2:/steps/2/instructions/1:-=-;");
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM step_instructions"), 1);
+}
+
 /* NDJSON: the line, the record (blank lines do not count) and the column. */
 static void test_ndjson_rejects_name_record_pointer_and_column(void **state)
 {
@@ -627,6 +656,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_ndjson_big_numbers_keep_their_text, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_json_rejects_name_record_pointer_and_column, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_ndjson_rejects_name_record_pointer_and_column, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_child_rejects_name_their_element, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_bad_inputs_change_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_header_only_loads_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_cancel_lands_nothing, fixture_setup, fixture_teardown),
