@@ -38,18 +38,18 @@ bool identifier_is_valid(const char *name)
     return true;
 }
 
+/* has_prefix - whether name starts with prefix, ignoring ASCII case. */
+static bool has_prefix(const char *name, const char *prefix)
+{
+    return strncasecmp(name, prefix, strlen(prefix)) == 0;
+}
+
 bool identifier_is_reserved(const char *name)
 {
     if (!name)
         return false;
-    return strncasecmp(name, "stg_import_", strlen("stg_import_")) == 0 ||
-           strcasecmp(name, "stg_scheduled_imports") == 0 ||
-           strncasecmp(name, "importq_", strlen("importq_")) == 0;
-}
-
-static bool has_prefix(const char *name, const char *prefix)
-{
-    return strncasecmp(name, prefix, strlen(prefix)) == 0;
+    return has_prefix(name, "stg_import_") || strcasecmp(name, "stg_scheduled_imports") == 0 ||
+           has_prefix(name, "importq_");
 }
 
 bool identifier_is_catalog(const char *name)
@@ -79,6 +79,12 @@ bool table_name_parse(const char *text, struct table_name *ret_name)
     }
     snprintf(ret_name->table, sizeof(ret_name->table), "%s", table);
     return true;
+}
+
+const char *table_name_bare(const char *text)
+{
+    const char *dot = strchr(text, '.');
+    return dot ? dot + 1 : text;
 }
 
 const char *schema_name_refusal(const char *schema)

@@ -266,9 +266,9 @@ static void add_table_locks(struct parse_ctx *ctx, struct job_spec *spec, const 
     if (!table)
         return;
     resource_add(spec, table_resource_name(ctx, table), LOCK_EXCLUSIVE);
-    const char *dot = strchr(table, '.');
-    if (dot)
-        resource_add(spec, table_resource_name(ctx, dot + 1), LOCK_EXCLUSIVE);
+    const char *bare = table_name_bare(table);
+    if (bare != table)
+        resource_add(spec, table_resource_name(ctx, bare), LOCK_EXCLUSIVE);
 }
 
 /*

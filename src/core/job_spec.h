@@ -222,6 +222,9 @@ bool table_name_parse(const char *text, struct table_name *ret_name);
  */
 const char *table_name_refusal(const struct table_name *name);
 
+/* table_name_bare - the table of "schema.table" (a pointer into text), else text itself. */
+const char *table_name_bare(const char *text);
+
 /* schema_name_refusal - why schema can never hold targets (a catalog), or NULL. Static text. */
 const char *schema_name_refusal(const char *schema);
 

@@ -204,10 +204,8 @@ json_t *spec_on_error_json(const struct on_error_spec *on_error)
  */
 static bool lock_names_table(const char *locked, const char *table)
 {
-    if (!table)
-        return false;
-    const char *dot = strchr(table, '.');
-    return strcasecmp(locked, table) == 0 || (dot && strcasecmp(locked, dot + 1) == 0);
+    return table && (strcasecmp(locked, table) == 0 ||
+                     strcasecmp(locked, table_name_bare(table)) == 0);
 }
 
 /*

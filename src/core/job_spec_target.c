@@ -93,7 +93,10 @@ static void check_key_columns(struct parse_ctx *ctx, const char *path, char *con
 
 /* ---- children ----------------------------------------------------------- */
 
-/* parse_child_table - table: a table name that may be written (spec_read_table_name), not the parent table. */
+/*
+ * parse_child_table - table: a table name that may be written
+ * (spec_read_table_name), not the parent table.
+ */
 static void parse_child_table(struct parse_ctx *ctx, json_t *obj, const char *path,
                               const struct target_spec *target, struct child_spec *child)
 {

@@ -7,7 +7,6 @@
  */
 #include "engine/engine_internal.h"
 
-#include "core/db_url.h"
 #include "core/timeutil.h"
 #include "util/log.h"
 
@@ -151,13 +150,8 @@ static int copy_string(const char *s, const char *fallback, char **ret)
 static int apply_options(struct engine *engine, const struct engine_options *opts,
                          struct iq_error *err)
 {
-    if (!opts->db_url || !store_backend_name(opts->db_url)) {
-        char *shown = db_url_redact(opts->db_url ? opts->db_url : "");
-        iq_error_set(err, IQ_E_INVALID, "engine: unsupported database URL \"%s\"",
-                     shown ? shown : "");
-        free(shown);
+    if (store_check_url(opts->db_url, err) < 0)
         return IQ_E_INVALID;
-    }
     if (opts->workers < 0 || opts->max_concurrent < 0 || opts->lease_ms < 0 ||
         opts->retry_base_ms < 0 || opts->retry_cap_ms < 0 || opts->aging_ms < 0)
         return iq_error_set(err, IQ_E_INVALID, "engine: options must not be negative");

@@ -30,6 +30,18 @@ const char *store_backend_name(const char *url)
     return NULL;
 }
 
+int store_check_url(const char *url, struct iq_error *err)
+{
+    if (store_backend_name(url))
+        return 0;
+    char *shown = db_url_redact(url ? url : "");
+    iq_error_set(err, IQ_E_INVALID,
+                 "unsupported database URL \"%s\": use sqlite:PATH or postgres://...",
+                 shown ? shown : "");
+    free(shown);
+    return IQ_E_INVALID;
+}
+
 int store_latest_schema_version(const struct store *s)
 {
     const struct migration *table =
@@ -66,17 +78,10 @@ int store_open(const char *url, const struct store_options *opts, struct store *
     *ret_store = NULL;
     if (!opts)
         opts = &defaults;
-    const char *backend = store_backend_name(url);
-    if (!backend) {
-        char *shown = db_url_redact(url ? url : "");
-        iq_error_set(err, IQ_E_INVALID,
-                     "unsupported database URL \"%s\": use sqlite:PATH or postgres://...",
-                     shown ? shown : "");
-        free(shown);
+    if (store_check_url(url, err) < 0)
         return IQ_E_INVALID;
-    }
     int rc;
-    if (strcmp(backend, "sqlite") == 0) {
+    if (strcmp(store_backend_name(url), "sqlite") == 0) {
         const char *path = url + 7;
         if (strncmp(path, "//", 2) == 0) /* sqlite:///abs/path */
             path += 2;
@@ -374,10 +379,11 @@ int store_job_audit_images(const struct job *before, const struct job *after,
 
 bool store_load_finish_is_fence(const struct load_plan *plan)
 {
-    const struct job_finish *f = plan->commit.finish_on_commit;
-    return f && plan->commit.fence_job_id && f->job_id && f->worker && plan->commit.fence_worker &&
-           strcmp(f->job_id, plan->commit.fence_job_id) == 0 &&
-           strcmp(f->worker, plan->commit.fence_worker) == 0 && f->attempt == plan->commit.fence_attempt;
+    const struct load_commit *c = &plan->commit;
+    const struct job_finish *f = c->finish_on_commit;
+    return f && c->fence_job_id && f->job_id && f->worker && c->fence_worker &&
+           strcmp(f->job_id, c->fence_job_id) == 0 && strcmp(f->worker, c->fence_worker) == 0 &&
+           f->attempt == c->fence_attempt;
 }
 
 void *store_grow(void *items, size_t *capacity, size_t count, size_t item_size, size_t first)

@@ -394,6 +394,12 @@ void store_close(struct store *s);
 /* store_backend_name - "sqlite"/"postgres" for a url, NULL when unknown. */
 const char *store_backend_name(const char *url);
 
+/*
+ * store_check_url - 0 when url names a backend (store_backend_name), else
+ * IQ_E_INVALID with a message that shows url with its password masked.
+ */
+int store_check_url(const char *url, struct iq_error *err);
+
 void job_page_clear(struct job_page *page);
 
 static inline int store_table_describe(struct store *s, const char *table,

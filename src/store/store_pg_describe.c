@@ -206,25 +206,16 @@ static int lookup_of(struct pg_store *ps, const char *table, struct lookup *ret,
     return 0;
 }
 
-/* append_ident - name as a quoted identifier appended to sql. */
-static void append_ident(struct pg_store *ps, struct sql_text *sql, const char *name)
-{
-    char *quoted = PQescapeIdentifier(ps->conn, name, strlen(name));
-    if (!quoted)
-        sql->failed = true;
-    else
-        pg_sql_append(sql, "%s", quoted);
-    PQfreemem(quoted);
-}
-
 /* qualified_sql - "schema"."table" (caller frees), NULL on OOM. */
 static char *qualified_sql(struct pg_store *ps, const char *schema, const char *table)
 {
-    struct sql_text sql = {0};
-    append_ident(ps, &sql, schema);
-    pg_sql_append(&sql, ".");
-    append_ident(ps, &sql, table);
-    return pg_sql_take(&sql);
+    char *quoted_schema = pg_quote_ident(ps, schema), *quoted_table = pg_quote_ident(ps, table);
+    char *text = NULL;
+    if (quoted_schema && quoted_table && asprintf(&text, "%s.%s", quoted_schema, quoted_table) < 0)
+        text = NULL;
+    free(quoted_schema);
+    free(quoted_table);
+    return text;
 }
 
 /* ------------------------------------------------------------------ */

@@ -127,8 +127,8 @@ void pg_load_cast(struct sql_text *sql, const struct pg_load_column *column, con
         pg_sql_append(sql, "%s.v%d::%s", alias, index, column->cast_type);
 }
 
-/* quote_ident - the quoted identifier (caller frees), NULL on OOM. */
-static char *quote_ident(struct pg_store *ps, const char *name)
+/* pg_quote_ident - see store_pg_load_internal.h. */
+char *pg_quote_ident(struct pg_store *ps, const char *name)
 {
     char *quoted = PQescapeIdentifier(ps->conn, name, strlen(name));
     if (!quoted)
@@ -181,7 +181,7 @@ static int create_table(struct pg_load *pl, struct pg_load_part *p, struct iq_er
     struct sql_text sql = {0};
     pg_sql_append(&sql, "CREATE TABLE IF NOT EXISTS %s (", p->table_sql);
     for (size_t i = 0; i < spec->column_count; i++) {
-        char *name = quote_ident(pl->ps, spec->columns[i]);
+        char *name = pg_quote_ident(pl->ps, spec->columns[i]);
         pg_sql_append(&sql, "%s%s %s", i ? ", " : "", name ? name : "",
                       sql_type_name(spec->types ? spec->types[i] : COLUMN_TEXT));
         if (!name)
@@ -189,7 +189,7 @@ static int create_table(struct pg_load *pl, struct pg_load_part *p, struct iq_er
         free(name);
     }
     for (size_t i = 0; i < spec->key_count; i++) {
-        char *name = quote_ident(pl->ps, spec->key[i]);
+        char *name = pg_quote_ident(pl->ps, spec->key[i]);
         pg_sql_append(&sql, "%s%s", i ? ", " : ", PRIMARY KEY (", name ? name : "");
         if (!name)
             sql.failed = true;
@@ -212,7 +212,7 @@ static int resolve_columns(struct pg_load *pl, struct pg_load_part *p, const str
         if (at < 0)
             return iq_error_set(err, IQ_E_INVALID, "column \"%s\" is not in table \"%s\"",
                                 spec->columns[i] ? spec->columns[i] : "", spec->table);
-        p->columns[i].name_sql = quote_ident(pl->ps, spec->columns[i]);
+        p->columns[i].name_sql = pg_quote_ident(pl->ps, spec->columns[i]);
         p->columns[i].cast_type = strdup(d->cast_types[at]);
         p->columns[i].is_text = strcmp(d->cast_types[at], "text") == 0;
         if (!p->columns[i].name_sql || !p->columns[i].cast_type)
@@ -267,7 +267,7 @@ static int resolve_reference(struct pg_load *pl, struct pg_load_part *p,
                           ref->ref_table, ref->ref_column);
     if (rc == 0) {
         out->table_sql = strdup(d.table_sql);
-        out->column_sql = quote_ident(pl->ps, ref->ref_column);
+        out->column_sql = pg_quote_ident(pl->ps, ref->ref_column);
         out->cast_type = strdup(d.cast_types[at]);
         if (!out->table_sql || !out->column_sql || !out->cast_type)
             rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
@@ -580,14 +580,15 @@ static int check_fence(struct pg_load *pl, struct iq_error *err)
                 strcmp(PQgetvalue(res, 0, 2), attempt) == 0;
     int rc = 0;
     if (!ours)
-        rc =
-            iq_error_set(err, IQ_E_STALE,
-                         "job %s is no longer ours (status %s, worker %s, attempt %s; we are"
-                         " %s, attempt %d)",
-                         plan->commit.fence_job_id, PQntuples(res) ? PQgetvalue(res, 0, 0) : "unknown",
-                         PQntuples(res) && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : "none",
-                         PQntuples(res) ? PQgetvalue(res, 0, 2) : "-",
-                         plan->commit.fence_worker ? plan->commit.fence_worker : "(none)", plan->commit.fence_attempt);
+        rc = iq_error_set(
+            err, IQ_E_STALE,
+            "job %s is no longer ours (status %s, worker %s, attempt %s; we are"
+            " %s, attempt %d)",
+            plan->commit.fence_job_id, PQntuples(res) ? PQgetvalue(res, 0, 0) : "unknown",
+            PQntuples(res) && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : "none",
+            PQntuples(res) ? PQgetvalue(res, 0, 2) : "-",
+            plan->commit.fence_worker ? plan->commit.fence_worker : "(none)",
+            plan->commit.fence_attempt);
     PQclear(res);
     return rc;
 }
@@ -607,24 +608,28 @@ static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
 {
     const struct load_plan *plan = pl->base.plan;
     if (store_load_finish_is_fence(plan)) /* the worker's own job: 1 round trip */
-        return pg_finish_attempt_locking(pl->ps, plan->commit.finish_on_commit, plan->commit.finish_actx, err);
+        return pg_finish_attempt_locking(pl->ps, plan->commit.finish_on_commit,
+                                         plan->commit.finish_actx, err);
     int rc = 0;
     if (plan->commit.finish_on_commit)
-        rc = pg_exec(pl->ps, "locking the job graph", pg_graph_lock_sql(plan->commit.finish_on_commit),
-                     0, NULL, NULL, err);
+        rc = pg_exec(pl->ps, "locking the job graph",
+                     pg_graph_lock_sql(plan->commit.finish_on_commit), 0, NULL, NULL, err);
     if (rc == 0 && plan->commit.fence_job_id)
         rc = check_fence(pl, err);
     if (rc == 0 && plan->commit.finish_on_commit)
-        rc = pg_finish_attempt(pl->ps, plan->commit.finish_on_commit, NULL, plan->commit.finish_actx, NULL, err);
+        rc = pg_finish_attempt(pl->ps, plan->commit.finish_on_commit, NULL,
+                               plan->commit.finish_actx, NULL, err);
     return rc;
 }
 
 /*
  * pg_load_commit - see store_ops.load_commit. Needs a promoted load. With
- * plan->commit.fence_job_id: the fence (row lock on the job until COMMIT); with
- * plan->commit.finish_on_commit: the job's finish in the same transaction, and
- * with plan->commit.claim_next the worker's next claim; then COMMIT. Returns 0 and frees the load: it is over. On failure the load
- * stays for load_abort (after IQ_E_STALE it is already rolled back).
+ * plan->commit.fence_job_id: the fence (row lock on the job until
+ * COMMIT); with plan->commit.finish_on_commit: the job's finish in the
+ * same transaction, and with plan->commit.claim_next the worker's next
+ * claim; then COMMIT. Returns 0 and frees the load: it is over. On failure
+ * the load stays for load_abort (after IQ_E_STALE it is already rolled
+ * back).
  */
 int pg_load_commit(struct load *load, struct iq_error *err)
 {
@@ -640,7 +645,8 @@ int pg_load_commit(struct load *load, struct iq_error *err)
     struct job *next = NULL;
     rc = fence_and_finish(pl, err);
     if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
-        rc = pg_claim_next_in_tx(pl->ps, plan->commit.claim_next, plan->commit.finish_actx, &next, err);
+        rc = pg_claim_next_in_tx(pl->ps, plan->commit.claim_next, plan->commit.finish_actx, &next,
+                                 err);
     if (rc < 0) {
         pl->failed = true;
         pg_tx_rollback(pl->ps);

@@ -177,6 +177,9 @@ int pg_copy_finish(struct pg_load *pl, int64_t *ret_rows, struct iq_error *err);
 /* pg_copy_cancel - abandon the open COPY (CopyFail) and drain its result; for abort. */
 void pg_copy_cancel(struct pg_load *pl);
 
+/* pg_quote_ident - name as a quoted identifier (caller frees), NULL on OOM. */
+char *pg_quote_ident(struct pg_store *ps, const char *name);
+
 /*
  * pg_load_cast - append "<alias>.v<index>::<cast type>" (no cast for text
  * columns): staged text as the value the target column holds.

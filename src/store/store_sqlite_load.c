@@ -392,7 +392,8 @@ static int check_finish_on_commit(const struct load_plan *plan, struct iq_error 
     const struct job_finish *finish = plan->commit.finish_on_commit;
     if (!finish)
         return 0;
-    if (!plan->commit.fence_job_id || !finish->job_id || strcmp(finish->job_id, plan->commit.fence_job_id) != 0 ||
+    if (!plan->commit.fence_job_id || !finish->job_id ||
+        strcmp(finish->job_id, plan->commit.fence_job_id) != 0 ||
         finish->attempt != plan->commit.fence_attempt)
         return iq_error_set(err, IQ_E_INVALID,
                             "finish_on_commit must finish the fenced job and attempt");
@@ -502,9 +503,11 @@ static int fence_stale(const struct load_plan *plan, sqlite3_stmt *stmt, struct 
     return iq_error_set(err, IQ_E_STALE,
                         "job %s is no longer ours (status %s, worker %s, attempt %lld; we are"
                         " %s, attempt %d)",
-                        plan->commit.fence_job_id, status ? status : "unknown", worker ? worker : "none",
+                        plan->commit.fence_job_id, status ? status : "unknown",
+                        worker ? worker : "none",
                         stmt ? (long long)sqlite3_column_int64(stmt, 2) : -1LL,
-                        plan->commit.fence_worker ? plan->commit.fence_worker : "(none)", plan->commit.fence_attempt);
+                        plan->commit.fence_worker ? plan->commit.fence_worker : "(none)",
+                        plan->commit.fence_attempt);
 }
 
 /*
@@ -567,12 +570,13 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
         rc = check_fence(load, err);
     struct job *next = NULL;
     if (rc == 0 && plan->commit.finish_on_commit)
-        rc = sqlite_finish_locked(load->s, plan->commit.finish_on_commit, NULL, plan->commit.finish_actx,
-                                  time_now_ms(), NULL, err);
+        rc = sqlite_finish_locked(load->s, plan->commit.finish_on_commit, NULL,
+                                  plan->commit.finish_actx, time_now_ms(), NULL, err);
     if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
         rc = check_claim_next(plan, err);
     if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
-        rc = sqlite_claim_locked(load->s, plan->commit.claim_next, plan->commit.finish_actx, &next, err);
+        rc = sqlite_claim_locked(load->s, plan->commit.claim_next, plan->commit.finish_actx, &next,
+                                 err);
     if (rc == 0)
         rc = sqlite_tx_commit(load->s, "commit load", err);
     if (rc < 0) {
