@@ -124,7 +124,7 @@ struct load_plan {
      * children. A constraint error then fails the whole load. A backend
      * may stage anyway and only skip the set-wise checks: SQLite always
      * does, so that no load holds its one write lock for longer than the
-     * promote (store_sqlite_load.c). */
+     * promote (sqlite/load/load.c). */
     bool direct;
     /* What the COMMIT also does on the service's own database (zero:
      * nothing): the fence, the job's finish, the worker's next claim. */

@@ -1,6 +1,6 @@
 /*
  * store.h - the storage interface: one table of function pointers, one
- * backend per file (store_sqlite.c, store_pg.c), modelled on sqlite3_vfs.
+ * backend per file (sqlite/connection.c, postgres/connection.c), modelled on sqlite3_vfs.
  *
  * A struct store is ONE database connection. It is not thread-safe: every
  * thread opens its own (store_open). The engine and API call only the

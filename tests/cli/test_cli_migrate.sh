@@ -8,8 +8,8 @@ set -u
 bin=$1
 . "$(dirname "$0")/lib.sh"
 # Every embedded migration runs on a new database (tests run from the source tree).
-migrations=$(ls src/store/migrations/sqlite/*.sql | wc -l)
-pg_migrations=$(ls src/store/migrations/postgres/*.sql | wc -l)
+migrations=$(ls src/store/sqlite/migrations/*.sql | wc -l)
+pg_migrations=$(ls src/store/postgres/migrations/*.sql | wc -l)
 tables="stg_import_queue stg_import_resources stg_import_coordination stg_import_performance stg_import_monitoring stg_import_audit stg_scheduled_imports"
 
 dir=$(mktemp -d)

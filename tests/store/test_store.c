@@ -625,7 +625,7 @@ static void test_list_uses_index_at_100k_jobs(void **state)
 
 /*
  * SQLite: the WAL is checkpointed as it grows (the committing connection
- * checkpoints after leaving the write gate, store_sqlite.c), so a busy
+ * checkpoints after leaving the write gate, store/sqlite/connection.c), so a busy
  * database's WAL file stays bounded: 1,500 submissions write several
  * thousand pages, yet the file never holds much more than the 1,000-page
  * threshold (4 MB) plus one transaction.

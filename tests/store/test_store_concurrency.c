@@ -204,7 +204,7 @@ static void *busy_reader_cb(void *arg)
 
 /*
  * SQLite: with other connections reading all the time, the WAL still
- * starts over (a RESTART checkpoint past 10,000 pages, store_sqlite.c):
+ * starts over (a RESTART checkpoint past 10,000 pages, store/sqlite/connection.c):
  * 2,500 submissions write about 25,000 pages, yet the WAL file stays
  * near 40 MB. With PASSIVE checkpoints alone it grew with every page.
  */

@@ -1,0 +1,687 @@
+/*
+ * postgres/finish.c - ending an attempt on PostgreSQL: job_finish (the
+ * worker reports COMPLETED, FAILED or CANCELLED), the same step inside a
+ * load's transaction (finish_on_commit, via pg_finish_attempt) and
+ * jobs_rescue (a lost worker's attempt ends FAILED with worker_lost).
+ *
+ * Ending an attempt, in one transaction: the job row is locked and must
+ * still be RUNNING under the reporting worker and attempt (the fence);
+ * the attempt is appended to the job's history, its locks are deleted,
+ * its phase timings go to stg_import_performance, and the job moves on:
+ *   COMPLETED             -> COMPLETED; every waiting dependant has one
+ *                            dependency less to wait for
+ *   FAILED, retry_at set,
+ *   attempts left         -> QUEUED again, available at retry_at, the
+ *                            attempt's error kept on the job
+ *   FAILED otherwise      -> FAILED; waiting dependants fail transitively
+ *   CANCELLED             -> CANCELLED; likewise
+ * then the audit rows, and NOTIFY importq so idle workers look again.
+ * A cancel requested during the attempt suppresses the retry: the user
+ * asked the job to stop, so it is not started again by itself.
+ *
+ * Lock order (postgres/internal.h): PG_LOCK_JOB_GRAPH first (shared
+ * when the attempt completed), then the job row, then its dependants in id order, then the audit chain.
+ * Times of the attempt come from the database clock (statement_timestamp(),
+ * since a finish-on-commit runs at the end of a long load transaction
+ * whose now() is its beginning).
+ */
+#include "store/postgres/internal.h"
+
+#include "core/job.h"
+#include "core/timeutil.h"
+#include "core/uuid7.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESCUE_BATCH 100
+
+/* Where an attempt leads, decided from the report and the locked job row. */
+struct attempt_outcome {
+    const char *status;         /* the job's new status */
+    const char *attempt_status; /* recorded in the history: how the attempt ended */
+    const char *action;         /* audit action */
+    const char *progress_phase; /* "done", or "queued" for a retry */
+    bool retry;                 /* back to QUEUED at retry_at */
+    bool release_dependants;    /* COMPLETED: dependants wait for one job less */
+    const char *cascade_status; /* FAILED/CANCELLED for good: fail dependants; else NULL */
+};
+
+/* ------------------------------------------------------------------ */
+/* Deciding and recording                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * check_fence - the locked job must be RUNNING under the reporting worker
+ * and attempt. IQ_E_STALE otherwise.
+ */
+static int check_fence(const struct job *job, const struct job_finish *finish, struct iq_error *err)
+{
+    bool ours = job->status == JOB_RUNNING && job->worker &&
+                strcmp(job->worker, finish->worker) == 0 && job->attempt == finish->attempt;
+    if (ours)
+        return 0;
+    return iq_error_set(err, IQ_E_STALE,
+                        "job %s is no longer ours (status %s, worker %s, attempt %d; we are %s,"
+                        " attempt %d)",
+                        job->id, job_status_name(job->status), job->worker ? job->worker : "none",
+                        job->attempt, finish->worker, finish->attempt);
+}
+
+/*
+ * decide_outcome - where the attempt leads (job may be NULL for
+ * COMPLETED, which does not depend on it); IQ_E_INVALID for a status an
+ * attempt cannot end in.
+ */
+static int decide_outcome(const struct job *job, const struct job_finish *finish,
+                          struct attempt_outcome *out, struct iq_error *err)
+{
+    switch (finish->status) {
+    case JOB_COMPLETED:
+        *out = (struct attempt_outcome){"COMPLETED", "COMPLETED", "job.completed", "done", false,
+                                        true,        NULL};
+        return 0;
+    case JOB_CANCELLED:
+        *out = (struct attempt_outcome){"CANCELLED", "CANCELLED", "job.cancelled", "done",
+                                        false,       false,       "CANCELLED"};
+        return 0;
+    case JOB_FAILED:
+        if (finish->retry_at_ms > 0 && job->attempt < job->max_attempts && !job->cancel_requested)
+            *out = (struct attempt_outcome){"QUEUED", "FAILED", "job.retried", "queued",
+                                            true,     false,    NULL};
+        else
+            *out = (struct attempt_outcome){"FAILED", "FAILED", "job.failed", "done",
+                                            false,    false,    "FAILED"};
+        return 0;
+    default:
+        return iq_error_set(err, IQ_E_INVALID, "an attempt cannot end %s",
+                            job_status_name(finish->status));
+    }
+}
+
+/*
+ * ascii_copy - text with every byte outside ASCII replaced by '?', for an
+ * error message that is not valid UTF-8 (it may quote raw input). Caller
+ * frees; NULL on OOM.
+ */
+static char *ascii_copy(const char *text)
+{
+    char *copy = strdup(text);
+    for (char *c = copy; c && *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    return copy;
+}
+
+/*
+ * error_text - the job's error {"code","message"} for a failed attempt,
+ * NULL for a completed one. A message that JSON cannot carry (not UTF-8)
+ * is kept in ASCII rather than losing the finish over it.
+ */
+static int error_text(const struct job_finish *finish, char **ret_text, struct iq_error *err)
+{
+    *ret_text = NULL;
+    if (finish->status == JOB_COMPLETED)
+        return 0;
+    const char *code = finish->error_code;
+    if (!code)
+        code = finish->status == JOB_CANCELLED ? "cancelled" : "import_failed";
+    const char *message = finish->error_message ? finish->error_message : code;
+    *ret_text = pg_error_json_text(code, message);
+    if (!*ret_text) {
+        char *safe_code = ascii_copy(code), *safe_message = ascii_copy(message);
+        if (safe_code && safe_message)
+            *ret_text = pg_error_json_text(safe_code, safe_message);
+        free(safe_code);
+        free(safe_message);
+    }
+    return *ret_text ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
+}
+
+/*
+ * phases_json_text - the phase timings as a JSON array of {phase,
+ * started_at, duration_ms, rows, bytes} for jsonb_to_recordset. Negative
+ * durations become 0. Caller frees; NULL on OOM.
+ */
+static char *phases_json_text(const struct job_finish *finish)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array && i < finish->phase_count; i++) {
+        const struct phase_timing *p = &finish->phases[i];
+        char started[TIME_RFC3339_LEN];
+        json_t *item =
+            json_pack("{s:s,s:s,s:I,s:I,s:I}", "phase", p->phase ? p->phase : "", "started_at",
+                      time_format_rfc3339(p->started_at_ms, started), "duration_ms",
+                      (json_int_t)(p->duration_ms > 0 ? p->duration_ms : 0), "rows",
+                      (json_int_t)p->rows, "bytes", (json_int_t)p->bytes);
+        if (!item || json_array_append_new(array, item) < 0) {
+            json_decref(array);
+            return NULL;
+        }
+    }
+    char *text = array ? json_dumps(array, JSON_COMPACT) : NULL;
+    json_decref(array);
+    return text;
+}
+
+/*
+ * record_changes - the columns STMT_RECORD_ATTEMPT sets on the job row:
+ * it returns their values from before beside the job after.
+ */
+static const enum job_column record_changes[] = {
+    JOBCOL_STATUS,        JOBCOL_ATTEMPTS,      JOBCOL_ERROR,         JOBCOL_AVAILABLE_AT,
+    JOBCOL_FINISHED_AT,   JOBCOL_WORKER,        JOBCOL_PROGRESS_PHASE, JOBCOL_ROWS_READ,
+    JOBCOL_ROWS_INSERTED, JOBCOL_ROWS_UPDATED,  JOBCOL_ROWS_REJECTED, JOBCOL_UPDATED_AT};
+#define RECORD_CHANGES (sizeof(record_changes) / sizeof(record_changes[0]))
+
+/*
+ * pg_record_attempt_sql - one statement (prepared as STMT_RECORD_ATTEMPT)
+ * that moves the job on and records the attempt: the job row (history
+ * entry, error, counters, status), deleting its locks, inserting its
+ * phase timings, with $15 (a COMPLETED job) every HELD/QUEUED dependant
+ * one dependency less to wait for, and NOTIFY importq; returns the job
+ * row. Parameters: $1 id, $2 status, $3 attempt status, $4 error, $5
+ * available_at (NULL: unchanged), $6 finished (bool), $7 phase, $8..$11
+ * rows read/inserted/updated/rejected, $12 phases JSON, $13 node, $14
+ * updated_at, $15 release dependants (bool), $16 worker and $17 attempt:
+ * the fence, so nothing changes (no row) unless the job is still RUNNING
+ * under that worker and attempt. The job row is locked (FOR UPDATE) by
+ * the statement itself, and beside the job as it is now come the values
+ * its record_changes columns had before (pg_decode_change), all an audit
+ * row of changed fields needs: a COMPLETED report reads no row first.
+ *
+ * The dependants are locked in id order before they are updated, so two
+ * dependencies completing at once (fan-in) queue up on the shared
+ * dependant and both decrements count. FAILED/CANCELLED dependants are
+ * left alone: execute recounts their dependencies. Caller frees; NULL on
+ * OOM.
+ */
+char *pg_record_attempt_sql(const char *select_list)
+{
+    struct sql_text sql = {0};
+    pg_sql_append(
+        &sql,
+        "WITH job AS (UPDATE stg_import_queue q SET status = $2,"
+        " attempts = q.attempts || jsonb_build_array(jsonb_build_object("
+        "'attempt', q.attempt, 'worker', q.worker,"
+        " 'started_at', to_char(q.started_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
+        " 'finished_at', to_char(statement_timestamp() AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
+        " 'status', $3::text, 'error', $4::jsonb)),"
+        " error = $4::jsonb, available_at = coalesce($5::timestamptz, q.available_at),"
+        " finished_at = CASE WHEN $6::boolean THEN statement_timestamp() END,"
+        " worker = NULL, progress_phase = $7, rows_read = $8::bigint,"
+        " rows_inserted = $9::bigint, rows_updated = $10::bigint, rows_rejected = $11::bigint,"
+        " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at") " FROM (SELECT x.id");
+    for (size_t i = 0; i < RECORD_CHANGES; i++) {
+        pg_sql_append(&sql, ", ");
+        pg_append_job_column(&sql, record_changes[i], "x");
+        pg_sql_append(&sql, " AS old_%zu", i);
+    }
+    pg_sql_append(
+        &sql,
+        " FROM stg_import_queue x WHERE x.id = $1::uuid FOR UPDATE) o"
+        " WHERE q.id = $1::uuid AND q.id = o.id AND q.status = 'RUNNING' AND q.worker = $16"
+        " AND q.attempt = $17::integer RETURNING q.*");
+    for (size_t i = 0; i < RECORD_CHANGES; i++)
+        pg_sql_append(&sql, ", o.old_%zu", i);
+    pg_sql_append(
+        &sql,
+        "),"
+        " freed AS (DELETE FROM stg_import_resources l WHERE l.job_id IN (SELECT id FROM job)),"
+        " timed AS (INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"
+        " started_at, duration_ms, rows, bytes, node)"
+        " SELECT job.id, job.attempt, job.target_table, p.phase, p.started_at, p.duration_ms,"
+        " coalesce(p.rows, 0), coalesce(p.bytes, 0), $13 FROM job, jsonb_to_recordset($12::jsonb)"
+        " AS p(phase text, started_at timestamptz, duration_ms bigint, rows bigint, bytes bigint)),"
+        " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0)"
+        " FROM (SELECT d.id FROM importq_job_deps e"
+        " JOIN stg_import_queue d ON d.id = e.job_id"
+        " WHERE $15::boolean AND e.depends_on_id IN (SELECT id FROM job)"
+        " AND d.status IN ('HELD', 'QUEUED')"
+        " ORDER BY d.id FOR UPDATE OF d) s WHERE q.id = s.id)"
+        " SELECT %s",
+        select_list);
+    for (size_t i = 0; i < RECORD_CHANGES; i++)
+        pg_sql_append(&sql, ", q.old_%zu", i);
+    pg_sql_append(&sql, ", pg_notify('" PG_NOTIFY_CHANNEL "', 'finished') FROM job q");
+    return pg_sql_take(&sql);
+}
+
+/* The parameters of STMT_RECORD_ATTEMPT for one report, and what they own. */
+struct record_values {
+    const char *values[17];
+    char *phases, *error;
+    char available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN], attempt[16];
+    char counts[4][24];
+};
+
+static void record_values_clear(struct record_values *v)
+{
+    free(v->phases);
+    free(v->error);
+    v->phases = v->error = NULL;
+}
+
+/* record_values_fill - STMT_RECORD_ATTEMPT's parameters for finish and outcome. */
+static int record_values_fill(struct record_values *v, const struct job_finish *finish,
+                              const struct attempt_outcome *outcome, struct iq_error *err)
+{
+    v->phases = phases_json_text(finish);
+    v->error = NULL;
+    int rc = v->phases ? error_text(finish, &v->error, err)
+                       : iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    if (rc < 0)
+        return rc;
+    const struct job_result *r = &finish->result;
+    snprintf(v->counts[0], sizeof(v->counts[0]), "%" PRId64, r->rows_read);
+    snprintf(v->counts[1], sizeof(v->counts[1]), "%" PRId64, r->rows_inserted);
+    snprintf(v->counts[2], sizeof(v->counts[2]), "%" PRId64, r->rows_updated);
+    snprintf(v->counts[3], sizeof(v->counts[3]), "%" PRId64, r->rows_rejected);
+    snprintf(v->attempt, sizeof(v->attempt), "%d", finish->attempt);
+    const char *values[17] = {
+        finish->job_id,
+        outcome->status,
+        outcome->attempt_status,
+        v->error,
+        outcome->retry ? time_format_rfc3339(finish->retry_at_ms, v->available) : NULL,
+        outcome->retry ? "f" : "t",
+        outcome->progress_phase,
+        v->counts[0],
+        v->counts[1],
+        v->counts[2],
+        v->counts[3],
+        v->phases,
+        finish->node_id,
+        time_format_rfc3339(time_now_ms(), v->now),
+        outcome->release_dependants ? "t" : "f",
+        finish->worker,
+        v->attempt,
+    };
+    memcpy(v->values, values, sizeof(values));
+    return 0;
+}
+
+/*
+ * recorded_job - the job STMT_RECORD_ATTEMPT returned (job_free); no row
+ * means the fence did not hold: IQ_E_STALE.
+ */
+static int recorded_job(const PGresult *res, const struct job_finish *finish,
+                        struct job **ret_job, struct iq_error *err)
+{
+    *ret_job = NULL;
+    struct job **jobs = NULL;
+    size_t found = 0;
+    int rc = pg_decode_rows(res, 1, &jobs, &found, err);
+    if (rc == 0 && found == 1)
+        *ret_job = jobs[0];
+    else if (rc == 0)
+        rc = iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (worker %s, attempt %d)",
+                          finish->job_id, finish->worker, finish->attempt);
+    free(jobs);
+    return rc;
+}
+
+/* record_attempt - run STMT_RECORD_ATTEMPT. *ret_job is the job now (job_free). */
+static int record_attempt(struct pg_store *ps, const struct job_finish *finish,
+                          const struct attempt_outcome *outcome, struct job **ret_job,
+                          struct iq_error *err)
+{
+    *ret_job = NULL;
+    struct record_values v;
+    int rc = record_values_fill(&v, finish, outcome, err);
+    PGresult *res = NULL;
+    if (rc == 0)
+        rc = pg_exec_prepared(ps, "recording an attempt", STMT_RECORD_ATTEMPT, v.values, &res,
+                              err);
+    record_values_clear(&v);
+    if (rc == 0)
+        rc = recorded_job(res, finish, ret_job, err);
+    PQclear(res);
+    return rc;
+}
+
+/* check_finish - what a report needs before any SQL. */
+static int check_finish(const struct job_finish *finish, struct iq_error *err)
+{
+    if (!finish || !finish->worker)
+        return iq_error_set(err, IQ_E_INVALID, "a finish needs a job and a worker");
+    if (!finish->job_id || !uuid_is_valid(finish->job_id))
+        return iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (not a job id)",
+                            finish->job_id ? finish->job_id : "(null)");
+    if (finish->phase_count > 0 && !finish->phases)
+        return iq_error_set(err, IQ_E_INVALID, "phase_count without phases");
+    return 0;
+}
+
+/*
+ * fenced_job - the job row read FOR UPDATE (steps' result), which must be
+ * ours (IQ_E_STALE otherwise). *ret_job: job_free.
+ */
+static int fenced_job(const PGresult *res, const struct job_finish *finish, struct job **ret_job,
+                      struct iq_error *err)
+{
+    *ret_job = NULL;
+    struct job **jobs = NULL;
+    size_t found = 0;
+    int rc = pg_decode_rows(res, 1, &jobs, &found, err);
+    if (rc == 0 && found == 1)
+        *ret_job = jobs[0];
+    free(jobs);
+    if (rc == 0 && !*ret_job)
+        return iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (no such job)",
+                            finish->job_id);
+    return rc == 0 ? check_fence(*ret_job, finish, err) : rc;
+}
+
+/*
+ * recorded_change - a COMPLETED report's record (no row read first): the
+ * job before and after (job_free both); no row means the fence did not
+ * hold: IQ_E_STALE.
+ */
+static int recorded_change(const PGresult *res, const struct job_finish *finish,
+                           struct job **ret_before, struct job **ret_after, struct iq_error *err)
+{
+    int rc = pg_decode_change(res, record_changes, RECORD_CHANGES, ret_before, ret_after, err);
+    if (rc == 0 && !*ret_after)
+        rc = iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (worker %s, attempt %d)",
+                          finish->job_id, finish->worker, finish->attempt);
+    return rc;
+}
+
+/*
+ * lock_and_record - in one round trip (after PG_LOCK_JOB_GRAPH when
+ * lock_graph): for a COMPLETED report, whose outcome does not depend on
+ * the row, the fenced record itself, which locks the row and returns it
+ * before and after; for any other report the job row FOR UPDATE, which
+ * must be ours, to decide the outcome from (recorded next). Fills
+ * *ret_before, *ret_outcome and, when recorded here, *ret_after
+ * (job_free both).
+ */
+static int lock_and_record(struct pg_store *ps, const struct job_finish *finish, bool lock_graph,
+                           struct job **ret_before, struct attempt_outcome *ret_outcome,
+                           struct job **ret_after, struct iq_error *err)
+{
+    *ret_before = *ret_after = NULL;
+    struct record_values v = {0};
+    bool completed = finish->status == JOB_COMPLETED;
+    int rc = completed ? decide_outcome(NULL, finish, ret_outcome, err) : 0;
+    if (rc == 0 && completed)
+        rc = record_values_fill(&v, finish, ret_outcome, err);
+    const char *id[1] = {finish->job_id};
+    struct pg_step steps[2];
+    size_t n = 0;
+    if (lock_graph)
+        steps[n++] = (struct pg_step){.what = "locking the job graph",
+                                      .stmt = STMT_NONE,
+                                      .sql = pg_graph_lock_sql(finish)};
+    size_t main_step = n;
+    if (completed)
+        steps[n++] = (struct pg_step){.what = "recording an attempt",
+                                      .stmt = STMT_RECORD_ATTEMPT,
+                                      .values = v.values};
+    else
+        steps[n++] = (struct pg_step){.what = "reading a job",
+                                      .stmt = STMT_JOB_GET_FOR_UPDATE,
+                                      .values = id};
+    if (rc == 0)
+        rc = pg_exec_pipeline(ps, steps, n, err);
+    if (rc == 0 && completed)
+        rc = recorded_change(steps[main_step].res, finish, ret_before, ret_after, err);
+    else if (rc == 0)
+        rc = fenced_job(steps[main_step].res, finish, ret_before, err);
+    if (rc == 0 && !completed)
+        rc = decide_outcome(*ret_before, finish, ret_outcome, err);
+    for (size_t i = 0; i < n; i++)
+        PQclear(steps[i].res);
+    record_values_clear(&v);
+    return rc;
+}
+
+/*
+ * finish_attempt - pg_finish_attempt, taking PG_LOCK_JOB_GRAPH itself in
+ * its first round trip when lock_graph.
+ */
+static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, bool lock_graph,
+                          const char *action, const struct audit_context *actx,
+                          struct job **ret_job, struct iq_error *err)
+{
+    struct job *before = NULL, *after = NULL;
+    struct cascade cascade = {0};
+    struct attempt_outcome outcome = {0};
+    if (ret_job)
+        *ret_job = NULL;
+    int rc = check_finish(finish, err);
+    if (rc == 0)
+        rc = lock_and_record(ps, finish, lock_graph, &before, &outcome, &after, err);
+    if (rc == 0 && !after)
+        rc = record_attempt(ps, finish, &outcome, &after, err);
+    if (rc == 0 && outcome.cascade_status)
+        rc = pg_fail_dependants(ps, before->id, outcome.cascade_status, time_now_ms(), &cascade,
+                                err);
+    if (rc == 0)
+        rc = pg_orchestrations_refresh(ps, after, &cascade, err);
+    if (rc == 0)
+        rc = pg_audit_job_change(ps, actx, action ? action : outcome.action, before, after, err);
+    if (rc == 0)
+        rc = pg_audit_cascade(ps, actx, &cascade, err);
+    pg_cascade_clear(&cascade);
+    job_free(before);
+    if (rc == 0 && ret_job)
+        *ret_job = after;
+    else
+        job_free(after);
+    return rc;
+}
+
+/*
+ * pg_finish_attempt - see postgres/internal.h. Inside the caller's
+ * transaction, PG_LOCK_JOB_GRAPH held.
+ */
+int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, const char *action,
+                      const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
+{
+    return finish_attempt(ps, finish, false, action, actx, ret_job, err);
+}
+
+/* pg_finish_attempt_locking - see postgres/internal.h. */
+int pg_finish_attempt_locking(struct pg_store *ps, const struct job_finish *finish,
+                              const struct audit_context *actx, struct iq_error *err)
+{
+    return finish_attempt(ps, finish, true, NULL, actx, NULL, err);
+}
+
+/*
+ * pg_job_finish - see store_ops.job_finish. One transaction:
+ * PG_LOCK_JOB_GRAPH (shared for COMPLETED), then pg_finish_attempt. Returns 0 and the job as it
+ * is now (job_free; ret_job may be NULL), IQ_E_STALE when the job is not
+ * ours any more (nothing changed), IQ_E_INVALID for a status an attempt
+ * cannot end in.
+ */
+int pg_job_finish(struct store *s, const struct job_finish *finish,
+                  const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    struct job *job = NULL;
+    if (ret_job)
+        *ret_job = NULL;
+    int rc = check_finish(finish, err);
+    if (rc < 0)
+        return rc;
+    rc = pg_tx_begin_with(ps, "starting a finish", pg_graph_lock_sql(finish), err);
+    if (rc == 0)
+        rc = pg_finish_attempt(ps, finish, NULL, actx, &job, err);
+    rc = pg_tx_finish(ps, rc, err);
+    if (rc == 0 && ret_job)
+        *ret_job = job;
+    else
+        job_free(job);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rescue                                                              */
+/* ------------------------------------------------------------------ */
+
+/* What rescue needs to know about one lost job. */
+struct lost_job {
+    char id[UUID_STR_LEN];
+    char worker[256];
+    int attempt;
+    int max_attempts;
+};
+
+/*
+ * stale_job_ids - up to RESCUE_BATCH RUNNING jobs whose heartbeat is older
+ * than the lease, oldest first (the partial index on running jobs'
+ * heartbeats). No locks: each is re-checked under its row lock.
+ * *ret_res holds one id a row (caller PQclears).
+ */
+static int stale_job_ids(struct pg_store *ps, const char *lease, PGresult **ret_res,
+                         struct iq_error *err)
+{
+    char batch[16];
+    snprintf(batch, sizeof(batch), "%d", RESCUE_BATCH);
+    const char *values[2] = {lease, batch};
+    return pg_exec(ps, "finding lost jobs",
+                   "SELECT id::text FROM stg_import_queue WHERE status = 'RUNNING'"
+                   " AND heartbeat_at < now() - $1::bigint * interval '1 millisecond'"
+                   " ORDER BY heartbeat_at LIMIT $2::integer",
+                   2, values, ret_res, err);
+}
+
+/*
+ * lock_lost_job - lock job id if it is still RUNNING with a stale
+ * heartbeat and nobody else holds its row (SKIP LOCKED: a second rescuer,
+ * or the worker finishing right now, makes us leave it). Returns 1 and
+ * fills *ret, 0 when the job is not ours to rescue, or an error.
+ */
+static int lock_lost_job(struct pg_store *ps, const char *id, const char *lease,
+                         struct lost_job *ret, struct iq_error *err)
+{
+    const char *values[2] = {id, lease};
+    PGresult *res;
+    int rc = pg_exec(ps, "locking a lost job",
+                     "SELECT coalesce(worker, ''), attempt, max_attempts FROM stg_import_queue"
+                     " WHERE id = $1::uuid AND status = 'RUNNING'"
+                     " AND heartbeat_at < now() - $2::bigint * interval '1 millisecond'"
+                     " FOR UPDATE SKIP LOCKED",
+                     2, values, &res, err);
+    if (rc < 0)
+        return rc;
+    int found = PQntuples(res) == 1;
+    if (found) {
+        snprintf(ret->id, sizeof(ret->id), "%s", id);
+        snprintf(ret->worker, sizeof(ret->worker), "%s", PQgetvalue(res, 0, 0));
+        ret->attempt = (int)pg_text_to_int64(PQgetvalue(res, 0, 1));
+        ret->max_attempts = (int)pg_text_to_int64(PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return found;
+}
+
+/*
+ * rescue_locked - end the lost job's attempt as FAILED (worker_lost),
+ * re-queued after backoff_cb(attempt) when attempts remain.
+ */
+static int rescue_locked(struct pg_store *ps, const struct lost_job *lost, int64_t lease_ms,
+                         retry_backoff_cb backoff_cb, void *backoff_ctx,
+                         const struct audit_context *actx, struct iq_error *err)
+{
+    char message[400];
+    snprintf(message, sizeof(message),
+             "worker %s stopped heartbeating (no heartbeat for more than %" PRId64 " ms)",
+             lost->worker, lease_ms);
+    int64_t retry_at_ms = 0;
+    if (lost->attempt < lost->max_attempts) {
+        int64_t delay_ms = backoff_cb ? backoff_cb(lost->attempt, backoff_ctx) : 0;
+        retry_at_ms = time_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+    }
+    struct job_finish finish = {.job_id = lost->id,
+                                .worker = lost->worker,
+                                .attempt = lost->attempt,
+                                .status = JOB_FAILED,
+                                .error_code = "worker_lost",
+                                .error_message = message,
+                                .retry_at_ms = retry_at_ms};
+    return pg_finish_attempt(ps, &finish, "job.rescued", actx, NULL, err);
+}
+
+/*
+ * rescue_one - one lost job in its own transaction (PG_LOCK_JOB_GRAPH, its
+ * row, its dependants: the finish lock order; one job per transaction so
+ * the dependants of different jobs are never locked out of id order).
+ * Returns 1 when rescued, 0 when it was no longer lost, or an error.
+ */
+static int rescue_one(struct pg_store *ps, const char *id, int64_t lease_ms, const char *lease,
+                      retry_backoff_cb backoff_cb, void *backoff_ctx,
+                      const struct audit_context *actx, struct iq_error *err)
+{
+    struct lost_job lost;
+    int rc = pg_tx_begin_locked(ps, PG_LOCK_JOB_GRAPH, err);
+    int found = rc == 0 ? lock_lost_job(ps, id, lease, &lost, err) : 0;
+    if (found < 0)
+        rc = found;
+    if (rc == 0 && found)
+        rc = rescue_locked(ps, &lost, lease_ms, backoff_cb, backoff_ctx, actx, err);
+    rc = pg_tx_finish(ps, rc, err);
+    return rc < 0 ? rc : found;
+}
+
+/*
+ * delete_expired_locks - drop every lock whose lease lapsed (a lost
+ * worker's, or one left behind); NOTIFY when any went, as the resources
+ * are free now. Autocommit.
+ */
+static int delete_expired_locks(struct pg_store *ps, struct iq_error *err)
+{
+    PGresult *res;
+    int rc = pg_exec(ps, "deleting expired locks",
+                     "WITH gone AS (DELETE FROM stg_import_resources WHERE expires_at <= now()"
+                     " RETURNING 1) SELECT count(*) FROM gone",
+                     0, NULL, &res, err);
+    if (rc < 0)
+        return rc;
+    int64_t deleted = pg_text_to_int64(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return deleted > 0 ? pg_notify_work(ps, "locks_expired", err) : 0;
+}
+
+/*
+ * pg_jobs_rescue - see store_ops.jobs_rescue. Looks at up to RESCUE_BATCH
+ * lost jobs per call, each rescued in its own transaction (so a failure
+ * keeps the rescues before it), then deletes expired locks.
+ * *ret_rescued = jobs rescued by this call.
+ */
+int pg_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
+                   void *backoff_ctx, const struct audit_context *actx, int *ret_rescued,
+                   struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    int rescued = 0;
+    if (ret_rescued)
+        *ret_rescued = 0;
+    if (lease_ms <= 0)
+        return iq_error_set(err, IQ_E_INVALID, "the lock lease must be positive");
+    char lease[24];
+    snprintf(lease, sizeof(lease), "%" PRId64, lease_ms);
+    PGresult *ids;
+    int rc = stale_job_ids(ps, lease, &ids, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; rc == 0 && i < PQntuples(ids); i++) {
+        int one = rescue_one(ps, PQgetvalue(ids, i, 0), lease_ms, lease, backoff_cb, backoff_ctx,
+                             actx, err);
+        if (one < 0)
+            rc = one;
+        else
+            rescued += one;
+    }
+    PQclear(ids);
+    if (rc == 0)
+        rc = delete_expired_locks(ps, err);
+    if (ret_rescued)
+        *ret_rescued = rescued;
+    return rc;
+}

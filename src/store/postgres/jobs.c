@@ -1,0 +1,623 @@
+/*
+ * postgres/jobs.c - one job at a time on PostgreSQL: reading a job row,
+ * and create, get, update and cancel, each one transaction with its audit
+ * row. The dependency graph they walk is postgres/deps.c, the audit chain
+ * postgres/audit.c; lists and counts are postgres/list.c.
+ */
+#include "store/postgres/internal.h"
+
+#include "core/job.h"
+#include "core/timeutil.h"
+#include "core/uuid7.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+/* time_param - RFC 3339 text of ms in buf, or NULL (SQL NULL) for 0. */
+static const char *time_param(int64_t ms, char buf[TIME_RFC3339_LEN])
+{
+    return ms ? time_format_rfc3339(ms, buf) : NULL;
+}
+
+/* pg_error_json_text - {"code","message"} as compact JSON. Caller frees; NULL on OOM. */
+char *pg_error_json_text(const char *code, const char *message)
+{
+    json_t *value = json_pack("{s:s,s:s}", "code", code, "message", message);
+    char *text = store_json_text(value);
+    json_decref(value);
+    return text;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading jobs                                                        */
+/* ------------------------------------------------------------------ */
+
+/* decode_row - one result row (select list order) into a new job. */
+static int decode_row(const PGresult *res, int row, struct job **ret_job, struct iq_error *err)
+{
+    if (PQnfields(res) < JOBCOL_COUNT)
+        return iq_error_set(err, IQ_E_INTERNAL, "job row has %d columns, want %d", PQnfields(res),
+                            JOBCOL_COUNT);
+    const char *values[JOBCOL_COUNT];
+    for (int i = 0; i < JOBCOL_COUNT; i++)
+        values[i] = PQgetisnull(res, row, i) ? NULL : PQgetvalue(res, row, i);
+    return store_job_decode(values, ret_job, err);
+}
+
+/*
+ * pg_decode_rows - every row of res into a new array of jobs (*ret_jobs,
+ * caller frees each with job_free and the array with free). Rows beyond
+ * max_rows are ignored.
+ */
+int pg_decode_rows(const PGresult *res, size_t max_rows, struct job ***ret_jobs, size_t *ret_count,
+                   struct iq_error *err)
+{
+    *ret_jobs = NULL;
+    *ret_count = 0;
+    size_t rows = (size_t)PQntuples(res);
+    if (rows > max_rows)
+        rows = max_rows;
+    if (rows == 0)
+        return 0;
+    struct job **jobs = calloc(rows, sizeof(*jobs));
+    if (!jobs)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < rows; i++) {
+        int rc = decode_row(res, (int)i, &jobs[i], err);
+        if (rc < 0) {
+            for (size_t j = 0; j < i; j++)
+                job_free(jobs[j]);
+            free(jobs);
+            return rc;
+        }
+    }
+    *ret_jobs = jobs;
+    *ret_count = rows;
+    return 0;
+}
+
+/* pg_decode_change - see postgres/internal.h. */
+int pg_decode_change(const PGresult *res, const enum job_column *changes, size_t count,
+                     struct job **ret_before, struct job **ret_after, struct iq_error *err)
+{
+    *ret_before = *ret_after = NULL;
+    if (PQntuples(res) == 0)
+        return 0;
+    if (PQntuples(res) != 1 || PQnfields(res) < JOBCOL_COUNT + (int)count)
+        return iq_error_set(err, IQ_E_INTERNAL, "a job change returned %d rows of %d columns",
+                            PQntuples(res), PQnfields(res));
+    const char *values[JOBCOL_COUNT];
+    for (int i = 0; i < JOBCOL_COUNT; i++)
+        values[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+    int rc = store_job_decode(values, ret_after, err);
+    for (size_t i = 0; i < count; i++) {
+        int at = JOBCOL_COUNT + (int)i;
+        values[changes[i]] = PQgetisnull(res, 0, at) ? NULL : PQgetvalue(res, 0, at);
+    }
+    if (rc == 0)
+        rc = store_job_decode(values, ret_before, err);
+    if (rc < 0) {
+        job_free(*ret_after);
+        *ret_after = NULL;
+    }
+    return rc;
+}
+
+/*
+ * pg_read_job - the job with this id (FOR UPDATE when for_update: only inside
+ * a transaction). Returns 0 and a new job (job_free), IQ_E_NOT_FOUND for an
+ * unknown or malformed id (SQLSTATE 22P02), IQ_E_DB.
+ */
+int pg_read_job(struct pg_store *ps, const char *id, bool for_update, struct job **ret_job,
+                struct iq_error *err)
+{
+    *ret_job = NULL;
+    if (!id)
+        return iq_error_set(err, IQ_E_NOT_FOUND, "job (null) not found");
+    const char *values[1] = {id};
+    PGresult *res;
+    int rc =
+        pg_exec_prepared(ps, "reading a job", for_update ? STMT_JOB_GET_FOR_UPDATE : STMT_JOB_GET,
+                         values, &res, err);
+    if (rc < 0) {
+        if (strcmp(ps->sqlstate, "22P02") == 0) /* invalid_text_representation */
+            return iq_error_set(err, IQ_E_NOT_FOUND, "job %s not found", id);
+        return rc;
+    }
+    if (PQntuples(res) == 0)
+        rc = iq_error_set(err, IQ_E_NOT_FOUND, "job %s not found", id);
+    else
+        rc = decode_row(res, 0, ret_job, err);
+    PQclear(res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* job_create                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * find_by_request_id - the job created with this request_id, if any.
+ * Returns 1 and a new job, 0 when none, or a negative error.
+ */
+static int find_by_request_id(struct pg_store *ps, const char *request_id, struct job **ret_job,
+                              struct iq_error *err)
+{
+    const char *values[1] = {request_id};
+    PGresult *res;
+    int rc = pg_exec(ps, "looking up request_id",
+                     "SELECT id::text FROM stg_import_queue WHERE request_id = $1", 1, values, &res,
+                     err);
+    if (rc < 0)
+        return rc;
+    char id[UUID_STR_LEN] = "";
+    if (PQntuples(res) > 0)
+        snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!id[0])
+        return 0;
+    rc = pg_read_job(ps, id, false, ret_job, err);
+    return rc < 0 ? rc : 1;
+}
+
+/*
+ * pg_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
+ * more than max_queue_size (> 0) jobs QUEUED or HELD. PG_LOCK_JOB_GRAPH
+ * held, so the count stays true until COMMIT.
+ */
+int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
+                      struct iq_error *err)
+{
+    if (max_queue_size <= 0)
+        return 0;
+    PGresult *res;
+    int rc = pg_exec(ps, "counting queued jobs",
+                     "SELECT count(*) FROM stg_import_queue WHERE status IN ('QUEUED', 'HELD')", 0,
+                     NULL, &res, err);
+    if (rc < 0)
+        return rc;
+    int64_t queued = pg_text_to_int64(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (queued + (int64_t)adding > max_queue_size)
+        return iq_error_set(err, IQ_E_QUEUE_FULL,
+                            "queue is full: %d jobs queued or held, no room for %zu more"
+                            " (max_queue_size %d)",
+                            (int)queued, adding, max_queue_size);
+    return 0;
+}
+
+/* dependency_error_text - the dependency_failed error for check, or NULL (caller frees). */
+static int dependency_error_text(const struct dep_check *check, char **ret_text,
+                                 struct iq_error *err)
+{
+    *ret_text = NULL;
+    if (!check->failed_id[0])
+        return 0;
+    char message[128];
+    snprintf(message, sizeof(message), "dependency %s is %s", check->failed_id,
+             check->failed_status);
+    *ret_text = pg_error_json_text("dependency_failed", message);
+    return *ret_text ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
+}
+
+/* insert_job - the stg_import_queue row of a new job (no edges, no audit). */
+static int insert_job(struct pg_store *ps, const char *id, const struct job_create_request *req,
+                      const struct audit_context *actx, const struct dep_check *check,
+                      int64_t now_ms, struct iq_error *err)
+{
+    const struct job_spec *spec = req->spec;
+    struct spec_texts texts = {0};
+    char *error_text = NULL;
+    int rc = spec_texts_build(spec, &texts, err);
+    if (rc == 0)
+        rc = dependency_error_text(check, &error_text, err);
+    if (rc < 0) {
+        spec_texts_clear(&texts);
+        return rc;
+    }
+    bool failed = error_text != NULL;
+    char priority[16], pending[16], max_attempts[16], timeout[24];
+    char scheduled[TIME_RFC3339_LEN], available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
+    snprintf(priority, sizeof(priority), "%d", spec->priority);
+    snprintf(pending, sizeof(pending), "%d", check->pending);
+    snprintf(max_attempts, sizeof(max_attempts), "%d", spec->max_attempts);
+    snprintf(timeout, sizeof(timeout), "%" PRId64, spec->timeout_s);
+    time_format_rfc3339(now_ms, now);
+    const char *values[21] = {
+        id,
+        spec->request_id,
+        spec->name ? spec->name : "",
+        failed       ? "FAILED"
+        : spec->hold ? "HELD"
+                     : "QUEUED",
+        priority,
+        req->orchestration_id,
+        req->schedule_id,
+        time_param(spec->scheduled_at_ms, scheduled),
+        time_format_rfc3339(spec->scheduled_at_ms ? spec->scheduled_at_ms : now_ms, available),
+        pending,
+        max_attempts,
+        timeout,
+        texts.resources,
+        texts.source,
+        texts.target,
+        texts.on_error,
+        spec->target.table,
+        error_text,
+        actx && actx->actor ? actx->actor : NULL,
+        now,
+        failed ? now : NULL,
+    };
+    rc = pg_exec_prepared(ps, "inserting a job", STMT_JOB_INSERT, values, NULL, err);
+    free(error_text);
+    spec_texts_clear(&texts);
+    return rc;
+}
+
+/*
+ * link_upload - when spec reads an upload, point that upload at job_id;
+ * IQ_E_INVALID (field "<field_prefix>source.upload") when there is no
+ * such upload. replacing (an update): uploads the job used before and no
+ * longer names are released first.
+ */
+static int link_upload(struct pg_store *ps, const char *job_id, const struct job_spec *spec,
+                       const char *field_prefix, bool replacing, struct iq_error *err)
+{
+    const char *upload = spec->source.upload;
+    const char *values[2] = {job_id, upload && uuid_is_valid(upload) ? upload : NULL};
+    int rc = 0;
+    if (replacing)
+        rc = pg_exec(ps, "releasing uploads",
+                     "UPDATE importq_uploads SET job_id = NULL WHERE job_id = $1::uuid"
+                     " AND ($2::uuid IS NULL OR id <> $2::uuid)",
+                     2, values, NULL, err);
+    if (rc < 0 || !upload)
+        return rc;
+    PGresult *res = NULL;
+    if (values[1])
+        rc = pg_exec(ps, "linking an upload",
+                     "UPDATE importq_uploads SET job_id = $1::uuid WHERE id = $2::uuid", 2, values,
+                     &res, err);
+    if (rc < 0)
+        return rc;
+    int64_t linked = res ? pg_text_to_int64(PQcmdTuples(res)) : 0;
+    PQclear(res);
+    if (linked == 1)
+        return 0;
+    char field[64];
+    snprintf(field, sizeof(field), "%ssource.upload", field_prefix ? field_prefix : "");
+    iq_error_add_field(err, field, "unknown upload");
+    return iq_error_set(err, IQ_E_INVALID, "unknown upload %s", upload);
+}
+
+/*
+ * pg_job_insert - see postgres/internal.h: dependencies checked and
+ * locked, capacity for this one job, the row, its edges, its upload.
+ */
+int pg_job_insert(struct pg_store *ps, const char *id, const struct job_create_request *req,
+                  const struct audit_context *actx, int64_t now_ms, const char *field_prefix,
+                  struct job **ret_job, struct iq_error *err)
+{
+    const struct job_spec *spec = req->spec;
+    *ret_job = NULL;
+    struct dep_check check;
+    int rc = pg_check_dependencies(ps, NULL, spec, &check, err);
+    if (rc == 0)
+        rc = pg_check_capacity(ps, req->max_queue_size, 1, err);
+    if (rc == 0)
+        rc = insert_job(ps, id, req, actx, &check, now_ms, err);
+    if (rc == 0 && spec->depends_on_count > 0)
+        rc = pg_insert_dependencies(ps, id, check.array_text, err);
+    pg_dep_check_clear(&check);
+    if (rc == 0)
+        rc = link_upload(ps, id, spec, field_prefix, false, err);
+    if (rc == 0)
+        rc = pg_read_job(ps, id, false, ret_job, err);
+    return rc;
+}
+
+/* create_in_tx - job_create's body inside its transaction. */
+static int create_in_tx(struct pg_store *ps, const struct job_create_request *req,
+                        const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
+                        struct iq_error *err)
+{
+    const struct job_spec *spec = req->spec;
+    int rc = pg_lock_graph(ps, err);
+    if (rc == 0 && spec->request_id) {
+        rc = find_by_request_id(ps, spec->request_id, ret_job, err);
+        if (rc > 0) {
+            *ret_existed = true; /* an idempotent replay writes nothing */
+            return 0;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    char id[UUID_STR_LEN];
+    uuid7_generate(id);
+    rc = pg_job_insert(ps, id, req, actx, time_now_ms(), NULL, ret_job, err);
+    if (rc == 0)
+        rc = pg_orchestrations_refresh(ps, *ret_job, NULL, err);
+    if (rc == 0 && (*ret_job)->status == JOB_QUEUED)
+        rc = pg_notify_work(ps, "created", err); /* idle workers wake at our COMMIT */
+    if (rc == 0)
+        rc = pg_audit_job_change(ps, actx, "job.create", NULL, *ret_job, err);
+    return rc;
+}
+
+/*
+ * pg_job_create - see store_ops.job_create. One transaction under
+ * PG_LOCK_JOB_GRAPH, so the request_id check and the capacity count are
+ * exact under concurrency. Checks in order: request_id replay, dependencies
+ * (IQ_E_CONFLICT), capacity (IQ_E_QUEUE_FULL). A new QUEUED job sends
+ * NOTIFY importq (postgres/wait.c).
+ */
+int pg_job_create(struct store *s, const struct job_create_request *req,
+                  const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
+                  struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    bool existed = false;
+    *ret_job = NULL;
+    if (ret_existed)
+        *ret_existed = false;
+    if (!req || !req->spec || !req->spec->target.table)
+        return iq_error_set(err, IQ_E_INVALID, "a job needs a spec with target.table");
+    int rc = pg_tx_begin(ps, err);
+    if (rc == 0)
+        rc = create_in_tx(ps, req, actx, ret_job, &existed, err);
+    rc = pg_tx_finish(ps, rc, err);
+    if (rc < 0) {
+        job_free(*ret_job);
+        *ret_job = NULL;
+        return rc;
+    }
+    if (ret_existed)
+        *ret_existed = existed;
+    return 0;
+}
+
+/* pg_job_get - see store_ops.job_get. No transaction; reconnects when needed. */
+int pg_job_get(struct store *s, const char *id, struct job **ret_job, struct iq_error *err)
+{
+    return pg_read_job(pg_store_of(s), id, false, ret_job, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* job_update                                                          */
+/* ------------------------------------------------------------------ */
+
+/* update_job_row - write spec's editable fields and the recomputed state. */
+static int update_job_row(struct pg_store *ps, const struct job *job, const struct job_spec *spec,
+                          const struct dep_check *check, int64_t now_ms, struct iq_error *err)
+{
+    struct spec_texts texts = {0};
+    char *error_text = NULL;
+    int rc = spec_texts_build(spec, &texts, err);
+    if (rc == 0)
+        rc = dependency_error_text(check, &error_text, err);
+    if (rc < 0) {
+        spec_texts_clear(&texts);
+        return rc;
+    }
+    char priority[16], pending[16], max_attempts[16], timeout[24];
+    char scheduled[TIME_RFC3339_LEN], available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
+    snprintf(priority, sizeof(priority), "%d", spec->priority);
+    snprintf(pending, sizeof(pending), "%d", check->pending);
+    snprintf(max_attempts, sizeof(max_attempts), "%d", spec->max_attempts);
+    snprintf(timeout, sizeof(timeout), "%" PRId64, spec->timeout_s);
+    time_format_rfc3339(now_ms, now);
+    const char *values[16] = {
+        job->id,
+        spec->name ? spec->name : "",
+        priority,
+        time_param(spec->scheduled_at_ms, scheduled),
+        time_format_rfc3339(spec->scheduled_at_ms ? spec->scheduled_at_ms : now_ms, available),
+        timeout,
+        max_attempts,
+        texts.resources,
+        texts.source,
+        texts.target,
+        texts.on_error,
+        spec->target.table,
+        pending,
+        error_text ? "FAILED" : job_status_name(job->status),
+        error_text,
+        now,
+    };
+    rc = pg_exec(ps, "updating a job",
+                 "UPDATE stg_import_queue SET name = $2, priority = $3::smallint,"
+                 " scheduled_at = $4::timestamptz, available_at = $5::timestamptz,"
+                 " timeout_s = $6::integer, max_attempts = $7::integer, resources = $8::jsonb,"
+                 " source = $9::jsonb, target = $10::jsonb, on_error = $11::jsonb,"
+                 " target_table = $12, deps_pending = $13::integer, status = $14,"
+                 " error = coalesce($15::jsonb, error),"
+                 " finished_at = CASE WHEN $15::jsonb IS NULL THEN finished_at"
+                 " ELSE $16::timestamptz END,"
+                 " updated_at = " PG_NEXT_UPDATED_AT("$16", "updated_at")
+                 " WHERE id = $1::uuid",
+                 16, values, NULL, err);
+    free(error_text);
+    spec_texts_clear(&texts);
+    return rc;
+}
+
+/* replace_dependencies - drop job_id's edges and insert those of array_text. */
+static int replace_dependencies(struct pg_store *ps, const char *job_id, const char *array_text,
+                                struct iq_error *err)
+{
+    const char *values[1] = {job_id};
+    int rc = pg_exec(ps, "replacing dependencies",
+                     "DELETE FROM importq_job_deps WHERE job_id = $1::uuid", 1, values, NULL, err);
+    if (rc == 0)
+        rc = pg_insert_dependencies(ps, job_id, array_text, err);
+    return rc;
+}
+
+/*
+ * update_in_tx - job_update's body inside its transaction. A new
+ * dependency already FAILED/CANCELLED fails the job, and then its own
+ * dependants too (like a cancel would).
+ */
+static int update_in_tx(struct pg_store *ps, const char *id, const struct job_spec *spec,
+                        const struct audit_context *actx, struct job **ret_job,
+                        struct iq_error *err)
+{
+    struct job *before = NULL;
+    struct dep_check check = {0};
+    struct cascade cascade = {0};
+    int64_t now_ms = time_now_ms();
+    int rc = pg_lock_graph(ps, err);
+    if (rc == 0)
+        rc = pg_read_job(ps, id, true, &before, err);
+    if (rc == 0 && before->status != JOB_HELD && before->status != JOB_QUEUED)
+        rc = iq_error_set(err, IQ_E_CONFLICT, "job is %s: only HELD or QUEUED jobs can be updated",
+                          job_status_name(before->status));
+    if (rc == 0)
+        rc = pg_check_dependencies(ps, before->id, spec, &check, err);
+    if (rc == 0)
+        rc = update_job_row(ps, before, spec, &check, now_ms, err);
+    if (rc == 0)
+        rc = replace_dependencies(ps, before->id, check.array_text, err);
+    if (rc == 0)
+        rc = link_upload(ps, before->id, spec, NULL, true, err);
+    if (rc == 0 && check.failed_id[0])
+        rc = pg_fail_dependants(ps, before->id, "FAILED", now_ms, &cascade, err);
+    if (rc == 0)
+        rc = pg_read_job(ps, before->id, false, ret_job, err);
+    if (rc == 0)
+        rc = pg_orchestrations_refresh(ps, *ret_job, &cascade, err);
+    if (rc == 0)
+        rc = pg_audit_job_change(ps, actx, "job.update", before, *ret_job, err);
+    if (rc == 0)
+        rc = pg_audit_cascade(ps, actx, &cascade, err);
+    pg_cascade_clear(&cascade);
+    pg_dep_check_clear(&check);
+    job_free(before);
+    return rc;
+}
+
+/* pg_job_update - see store_ops.job_update. One transaction under PG_LOCK_JOB_GRAPH. */
+int pg_job_update(struct store *s, const char *id, const struct job_spec *spec,
+                  const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    *ret_job = NULL;
+    if (!spec || !spec->target.table)
+        return iq_error_set(err, IQ_E_INVALID, "a job needs a spec with target.table");
+    int rc = pg_tx_begin(ps, err);
+    if (rc == 0)
+        rc = update_in_tx(ps, id, spec, actx, ret_job, err);
+    rc = pg_tx_finish(ps, rc, err);
+    if (rc < 0) {
+        job_free(*ret_job);
+        *ret_job = NULL;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* job_cancel                                                          */
+/* ------------------------------------------------------------------ */
+
+/* cancel_waiting_job - HELD/QUEUED -> CANCELLED, error "cancelled by <actor>". */
+static int cancel_waiting_job(struct pg_store *ps, const char *id, const char *actor,
+                              int64_t now_ms, struct iq_error *err)
+{
+    char *message = NULL;
+    if (asprintf(&message, "cancelled by %s", actor) < 0)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    char *error_text = pg_error_json_text("cancelled", message);
+    free(message);
+    if (!error_text)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    char now[TIME_RFC3339_LEN];
+    const char *values[3] = {id, error_text, time_format_rfc3339(now_ms, now)};
+    int rc = pg_exec(ps, "cancelling a job",
+                     "UPDATE stg_import_queue SET status = 'CANCELLED', error = $2::jsonb,"
+                     " finished_at = $3::timestamptz,"
+                     " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
+                     " WHERE id = $1::uuid",
+                     3, values, NULL, err);
+    free(error_text);
+    return rc;
+}
+
+/* request_cancel - RUNNING: set cancel_requested for the worker to see. */
+static int request_cancel(struct pg_store *ps, const char *id, int64_t now_ms, struct iq_error *err)
+{
+    char now[TIME_RFC3339_LEN];
+    const char *values[2] = {id, time_format_rfc3339(now_ms, now)};
+    return pg_exec(ps, "requesting a cancel",
+                   "UPDATE stg_import_queue SET cancel_requested = true,"
+                   " updated_at = " PG_NEXT_UPDATED_AT("$2", "updated_at") " WHERE id = $1::uuid",
+                   2, values, NULL, err);
+}
+
+/*
+ * cancel_in_tx - job_cancel's body inside its transaction. A RUNNING job
+ * whose cancel was already requested is returned unchanged (nothing
+ * written, no audit row).
+ */
+static int cancel_in_tx(struct pg_store *ps, const char *id, const struct audit_context *actx,
+                        struct job **ret_job, struct iq_error *err)
+{
+    struct job *before = NULL;
+    struct cascade cascade = {0};
+    const char *action = NULL;
+    int64_t now_ms = time_now_ms();
+    int rc = pg_lock_graph(ps, err);
+    if (rc == 0)
+        rc = pg_read_job(ps, id, true, &before, err);
+    if (rc < 0)
+        goto out;
+    enum job_status to;
+    if (job_transition(before->status, JOB_EVENT_CANCEL, &to) < 0) {
+        rc = iq_error_set(err, IQ_E_CONFLICT, "job is already %s", job_status_name(before->status));
+    } else if (before->status == JOB_RUNNING) {
+        if (!before->cancel_requested) {
+            action = "job.cancel_requested";
+            rc = request_cancel(ps, before->id, now_ms, err);
+        }
+    } else {
+        action = "job.cancel";
+        rc = cancel_waiting_job(ps, before->id, actx && actx->actor ? actx->actor : "unknown",
+                                now_ms, err);
+        if (rc == 0)
+            rc = pg_fail_dependants(ps, before->id, "CANCELLED", now_ms, &cascade, err);
+    }
+    if (rc == 0)
+        rc = pg_read_job(ps, before->id, false, ret_job, err);
+    if (rc == 0 && (*ret_job)->status != before->status)
+        rc = pg_orchestrations_refresh(ps, *ret_job, &cascade, err);
+    if (rc == 0 && action)
+        rc = pg_audit_job_change(ps, actx, action, before, *ret_job, err);
+    if (rc == 0)
+        rc = pg_audit_cascade(ps, actx, &cascade, err);
+out:
+    pg_cascade_clear(&cascade);
+    job_free(before);
+    return rc;
+}
+
+/* pg_job_cancel - see store_ops.job_cancel. One transaction under PG_LOCK_JOB_GRAPH. */
+int pg_job_cancel(struct store *s, const char *id, const struct audit_context *actx,
+                  struct job **ret_job, struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    *ret_job = NULL;
+    int rc = pg_tx_begin(ps, err);
+    if (rc == 0)
+        rc = cancel_in_tx(ps, id, actx, ret_job, err);
+    rc = pg_tx_finish(ps, rc, err);
+    if (rc < 0) {
+        job_free(*ret_job);
+        *ret_job = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,160 @@
+/*
+ * postgres/load/promote.c - load_promote on PostgreSQL: staged rows into
+ * their targets with one statement per part, or the end of a direct COPY.
+ *
+ * Staged text is cast to each target column's type (the type without its
+ * modifier, so assignment still checks varchar lengths and numeric scales
+ * instead of a cast silently truncating). Rows go in arrival order without
+ * an ORDER BY (which would sort the whole file): a staging table is a TEMP
+ * heap filled by one append-only COPY and read by a plain sequential scan,
+ * which returns rows in physical order - temporary tables have no
+ * synchronized or parallel scans and staging has no index.
+ *   insert / append  INSERT ... SELECT
+ *   upsert           INSERT ... ON CONFLICT (key) DO UPDATE SET every
+ *                    non-key column (DO NOTHING when all columns are key);
+ *                    inserted and updated rows counted server-side from
+ *                    xmax (0 for a fresh row version); a part without a key
+ *                    is a plain INSERT
+ *   replace          DELETE every part's table (children first), then the
+ *                    INSERTs: other sessions keep reading the old rows
+ *                    until COMMIT (a DELETE, not a TRUNCATE, for that)
+ * Counts add up over all parts (children included).
+ */
+#include "store/postgres/load/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* append_insert - "INSERT INTO t AS t (cols) SELECT <casts> FROM stage s" (arrival order). */
+static void append_insert(struct sql_text *sql, const struct pg_load_part *p)
+{
+    pg_sql_append(sql, "INSERT INTO %s AS t (", p->table_sql);
+    for (size_t i = 0; i < p->spec->column_count; i++)
+        pg_sql_append(sql, "%s%s", i ? ", " : "", p->columns[i].name_sql);
+    pg_sql_append(sql, ") SELECT ");
+    for (size_t i = 0; i < p->spec->column_count; i++) {
+        pg_sql_append(sql, "%s", i ? ", " : "");
+        pg_load_cast(sql, &p->columns[i], "s", (int)i);
+    }
+    pg_sql_append(sql, " FROM %s s", p->stage_sql);
+}
+
+static bool is_key_column(const struct pg_load_part *p, size_t column)
+{
+    for (size_t k = 0; k < p->spec->key_count; k++)
+        if ((size_t)p->key_columns[k] == column)
+            return true;
+    return false;
+}
+
+/* append_on_conflict - " ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c, ..." or DO NOTHING. */
+static void append_on_conflict(struct sql_text *sql, const struct pg_load_part *p)
+{
+    pg_sql_append(sql, " ON CONFLICT (");
+    for (size_t k = 0; k < p->spec->key_count; k++)
+        pg_sql_append(sql, "%s%s", k ? ", " : "", p->columns[p->key_columns[k]].name_sql);
+    pg_sql_append(sql, ") DO ");
+    bool any = false;
+    for (size_t i = 0; i < p->spec->column_count; i++) {
+        if (is_key_column(p, i))
+            continue;
+        pg_sql_append(sql, "%s%s = EXCLUDED.%s", any ? ", " : "UPDATE SET ", p->columns[i].name_sql,
+                      p->columns[i].name_sql);
+        any = true;
+    }
+    if (!any)
+        pg_sql_append(sql, "NOTHING");
+}
+
+/* promote_upsert - part p by ON CONFLICT; adds to inserted and updated. */
+static int promote_upsert(struct pg_load *pl, const struct pg_load_part *p,
+                          struct load_result *result, struct iq_error *err)
+{
+    struct sql_text sql = {0};
+    pg_sql_append(&sql, "WITH x AS (");
+    append_insert(&sql, p);
+    append_on_conflict(&sql, p);
+    pg_sql_append(&sql, " RETURNING (t.xmax = 0) AS inserted) SELECT"
+                        " count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+                        " FROM x");
+    PGresult *res;
+    int rc = pg_load_exec_sql(pl, "upserting rows", &sql, &res, err);
+    if (rc < 0)
+        return rc;
+    result->rows_inserted += pg_text_to_int64(PQgetvalue(res, 0, 0));
+    result->rows_updated += pg_text_to_int64(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+/* promote_part - part p into its table, as the mode says. */
+static int promote_part(struct pg_load *pl, const struct pg_load_part *p,
+                        struct load_result *result, struct iq_error *err)
+{
+    if (pl->base.plan->mode == TARGET_UPSERT && p->spec->key_count > 0)
+        return promote_upsert(pl, p, result, err);
+    struct sql_text sql = {0};
+    append_insert(&sql, p);
+    PGresult *res;
+    int rc = pg_load_exec_sql(pl, "inserting rows", &sql, &res, err);
+    if (rc < 0)
+        return rc;
+    result->rows_inserted += pg_text_to_int64(PQcmdTuples(res));
+    PQclear(res);
+    return 0;
+}
+
+/* empty_targets - replace: DELETE every part's rows, children first. */
+static int empty_targets(struct pg_load *pl, struct load_result *result, struct iq_error *err)
+{
+    for (size_t i = pl->part_count; i-- > 0;) {
+        struct sql_text sql = {0};
+        pg_sql_append(&sql, "DELETE FROM %s", pl->parts[i].table_sql);
+        PGresult *res;
+        int rc = pg_load_exec_sql(pl, "deleting the old rows", &sql, &res, err);
+        if (rc < 0)
+            return rc;
+        result->rows_deleted += pg_text_to_int64(PQcmdTuples(res));
+        PQclear(res);
+    }
+    return 0;
+}
+
+/* promote_staged - the staged parts into their tables. */
+static int promote_staged(struct pg_load *pl, struct load_result *result, struct iq_error *err)
+{
+    int rc = pg_copy_finish(pl, NULL, err);
+    if (rc == 0 && pl->base.plan->mode == TARGET_REPLACE)
+        rc = empty_targets(pl, result, err);
+    for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
+        rc = promote_part(pl, &pl->parts[i], result, err);
+    return rc;
+}
+
+/*
+ * pg_load_promote - see store_ops.load_promote. Direct: ends the COPY (a
+ * constraint violation fails the load here, with the server's detail) and
+ * reports the rows it took. Staged: the statements above. *ret_result is
+ * zeroed first and only meaningful on success.
+ */
+int pg_load_promote(struct load *load, struct load_result *ret_result, struct iq_error *err)
+{
+    struct pg_load *pl = pg_load_of(load);
+    memset(ret_result, 0, sizeof(*ret_result));
+    int rc = pg_load_usable(pl, false, err);
+    if (rc < 0)
+        return rc;
+    if (pl->base.plan->direct) {
+        rc = pg_copy_finish(pl, &ret_result->rows_inserted, err);
+        ret_result->rows_deleted = pl->rows_deleted;
+    } else {
+        rc = promote_staged(pl, ret_result, err);
+    }
+    if (rc < 0) {
+        pl->failed = true;
+        memset(ret_result, 0, sizeof(*ret_result));
+        return rc;
+    }
+    pl->promoted = true;
+    return 0;
+}
