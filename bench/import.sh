@@ -6,14 +6,16 @@
 #   SQLite insert      : importq import   vs  sqlite3 .import
 #   peak RSS of importq on ROWS and on 10 x ROWS rows
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
+# BUILD=dir picks the build (default build).
 # Needs: a built tree (make build), packages postgresql pgloader sqlite3 time.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 big_rows=$((rows * 10))
-bin=build/importq
-gen=build/bench_gen_rows
+build=${BUILD:-build}
+bin=$build/importq
+gen=$build/bench_gen_rows
 data=bench/data
 mkdir -p "$data"
 [ -x "$bin" ] && [ -x "$gen" ] || { echo "bench: run 'make build' first" >&2; exit 1; }

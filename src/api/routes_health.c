@@ -46,7 +46,7 @@ void route_readyz(struct api_request *req, struct api_response *res)
         return;
     }
     api_reply_json(res, 200,
-                   json_pack("{s:s, s:s, s:i}", "status", "ready", "backend", store->ops->name,
+                   json_pack("{s:s, s:s, s:i}", "status", "ready", "backend", store_name(store),
                              "schema_version", version));
 }
 

@@ -334,7 +334,7 @@ static int engine_launch(struct engine *engine, struct iq_error *err)
     int rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->maintenance_store, err);
     if (rc == 0)
         rc = register_node(engine, err);
-    if (rc == 0 && engine->maintenance_store->ops->wait_for_work)
+    if (rc == 0)
         rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->waker_store, err);
     engine->workers = calloc((size_t)engine->opts.workers, sizeof(*engine->workers));
     if (rc == 0 && !engine->workers)
@@ -359,7 +359,7 @@ static int engine_launch(struct engine *engine, struct iq_error *err)
                           err);
         engine->maintenance_started = rc == 0;
     }
-    if (rc == 0 && engine->waker_store) {
+    if (rc == 0) {
         rc = start_thread(&engine->waker_thread, waker_main, engine, "waker", err);
         engine->waker_started = rc == 0;
     }

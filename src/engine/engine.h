@@ -15,7 +15,8 @@
  *   worker i       claim -> run -> claim; sleeps when nothing is runnable
  *   heartbeat i    the lease, progress, cancel and timeout of worker i's job
  *   maintenance    node heartbeat, rescue of lost jobs, dead nodes
- *   waker          PostgreSQL only: LISTEN for new work, wakes idle workers
+ *   waker          waits for work made by other processes (store_wait_for_work:
+ *                  LISTEN on PostgreSQL, data_version on SQLite), wakes idle workers
  *
  * Not for: HTTP (src/api calls engine_wake after a submission), schedules.
  */

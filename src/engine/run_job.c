@@ -267,12 +267,9 @@ static void import(struct run_context *ctx)
         .node_id = w->engine->node_id,
     };
     /* The next job is claimed in the same transaction where the backend
-     * gains by it (STORE_CAP_CHAIN_CLAIMS), unless the node is stopping, or
-     * the job belongs to an orchestration (the finish then locks its
-     * orchestration's row, and a claim could lock another's: two rows out
-     * of id order; the lock order in store/postgres/internal.h). */
+     * gains by it (STORE_CAP_CHAIN_CLAIMS), unless the node is stopping. */
     bool chain = service_db && store_has(w->store, STORE_CAP_CHAIN_CLAIMS) &&
-                 !ctx->job->orchestration_id && !engine_is_stopping(w->engine);
+                 !engine_is_stopping(w->engine);
     ctx->claim_next = (struct claim_request){
         .node_id = w->engine->node_id,
         .worker = w->id,

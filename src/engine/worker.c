@@ -2,7 +2,7 @@
  * worker.c - the worker threads: claim runnable jobs (the store decides
  * which, under the global limit and every lock, in one transaction), run
  * them, and claim again; when nothing can start, sleep until a wake-up
- * (engine_wake: a submission, a job finished, the PostgreSQL waker) or
+ * (engine_wake: a submission, a job finished, the waker) or
  * the poll timeout, whichever comes first.
  *
  * Claim rounds: one worker of a node claims at a time, for itself and

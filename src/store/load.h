@@ -149,10 +149,7 @@ struct load_reject {
 /* Called for each rejected row; return 0 to go on, negative to stop the load. */
 typedef int (*load_reject_cb)(const struct load_reject *reject, void *ctx);
 
-/* The common head of each backend's load state (embedded first). */
-struct load {
-    struct store *store;
-    const struct load_plan *plan;
-};
+/* A load in progress: opaque above the store (store_load_begin). */
+struct load;
 
 #endif

@@ -4,6 +4,7 @@
  * the store calls a backend (struct store is opaque outside src/store/).
  * No SQL here.
  */
+#include "store/common/backend.h"
 #include "store/common/internal.h"
 #include "store/common/migrations.h"
 
@@ -105,4 +106,313 @@ void store_close(struct store *s)
     free(s->url);
     s->url = NULL;
     s->ops->close(s);
+}
+
+/* The store_* functions of store.h and load.h: each calls its backend's slot. */
+
+int store_table_describe(struct store *s, const char *table,
+                         struct table_info *ret_info, struct iq_error *err)
+{
+    return s->ops->table_describe(s, table, ret_info, err);
+}
+
+int store_load_begin(struct store *s, const struct load_plan *plan,
+                     struct load **ret_load, struct iq_error *err)
+{
+    return s->ops->load_begin(s, plan, ret_load, err);
+}
+
+int store_load_rows(struct load *load, int part, const char *const *values,
+                    const int64_t *lines, size_t row_count, struct iq_error *err)
+{
+    return load->ops->rows(load, part, values, lines, row_count, err);
+}
+
+int store_load_check(struct load *load, load_reject_cb reject_cb, void *ctx,
+                     int64_t *ret_rejected, struct iq_error *err)
+{
+    return load->ops->check(load, reject_cb, ctx, ret_rejected, err);
+}
+
+int store_load_promote(struct load *load, struct load_result *ret_result,
+                       struct iq_error *err)
+{
+    return load->ops->promote(load, ret_result, err);
+}
+
+int store_load_commit(struct load *load, struct iq_error *err)
+{
+    return load->ops->commit(load, err);
+}
+
+void store_load_abort(struct load *load)
+{
+    if (load)
+        load->ops->abort(load);
+}
+
+void store_interrupt(struct store *s)
+{
+    s->ops->interrupt(s);
+}
+
+int store_job_claim_batch(struct store *s, const struct claim_request *req,
+                          const char *const *workers, int worker_count,
+                          const struct audit_context *actx, struct job **ret_jobs,
+                          int *ret_claimed, struct iq_error *err)
+{
+    return s->ops->job_claim_batch(s, req, workers, worker_count, actx, ret_jobs, ret_claimed,
+                                   err);
+}
+
+bool store_has(const struct store *s, enum store_capability cap)
+{
+    return (s->ops->capabilities & (unsigned)cap) != 0;
+}
+
+int store_job_claim(struct store *s, const struct claim_request *req,
+                    const struct audit_context *actx, struct job **ret_job,
+                    struct iq_error *err)
+{
+    const char *worker = req ? req->worker : NULL;
+    int claimed = 0;
+    *ret_job = NULL;
+    return s->ops->job_claim_batch(s, req, &worker, 1, actx, ret_job, &claimed, err);
+}
+
+int store_job_heartbeat(struct store *s, const char *job_id, const char *worker,
+                        int attempt, int64_t lease_ms,
+                        const struct job_progress *progress,
+                        bool *ret_cancel_requested, struct iq_error *err)
+{
+    return s->ops->job_heartbeat(s, job_id, worker, attempt, lease_ms, progress,
+                                 ret_cancel_requested, err);
+}
+
+int store_job_finish(struct store *s, const struct job_finish *finish,
+                     const struct audit_context *actx, struct job **ret_job,
+                     struct iq_error *err)
+{
+    return s->ops->job_finish(s, finish, actx, ret_job, err);
+}
+
+int store_job_execute(struct store *s, const char *id,
+                      const struct audit_context *actx, struct job **ret_job,
+                      struct iq_error *err)
+{
+    return s->ops->job_execute(s, id, actx, ret_job, err);
+}
+
+int store_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
+                      void *backoff_ctx, const struct audit_context *actx,
+                      int *ret_rescued, struct iq_error *err)
+{
+    return s->ops->jobs_rescue(s, lease_ms, backoff_cb, backoff_ctx, actx, ret_rescued, err);
+}
+
+int store_job_rejects_add(struct store *s, const char *job_id, int attempt,
+                          const struct job_reject_row *rows, size_t count,
+                          struct iq_error *err)
+{
+    return s->ops->job_rejects_add(s, job_id, attempt, rows, count, err);
+}
+
+int store_job_rejects_each(struct store *s, const char *job_id,
+                           job_reject_row_cb cb, void *ctx, struct iq_error *err)
+{
+    return s->ops->job_rejects_each(s, job_id, cb, ctx, err);
+}
+
+int store_locks_list(struct store *s, struct lock_list *ret_list,
+                     struct iq_error *err)
+{
+    return s->ops->locks_list(s, ret_list, err);
+}
+
+int store_lock_release(struct store *s, const char *lock_id,
+                       const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->lock_release(s, lock_id, actx, err);
+}
+
+int store_node_register(struct store *s, const struct node_info *node,
+                        struct iq_error *err)
+{
+    return s->ops->node_register(s, node, err);
+}
+
+int store_node_heartbeat(struct store *s, const char *node_id, const char *status,
+                         struct iq_error *err)
+{
+    return s->ops->node_heartbeat(s, node_id, status, err);
+}
+
+int store_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marked,
+                          struct iq_error *err)
+{
+    return s->ops->nodes_mark_dead(s, dead_after_ms, ret_marked, err);
+}
+
+int store_nodes_list(struct store *s, struct node_list *ret_list,
+                     struct iq_error *err)
+{
+    return s->ops->nodes_list(s, ret_list, err);
+}
+
+int store_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken,
+                        struct iq_error *err)
+{
+    return s->ops->wait_for_work(s, timeout_ms, ret_woken, err);
+}
+
+int store_token_create(struct store *s, const struct token_info *info,
+                       const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->token_create(s, info, actx, err);
+}
+
+int store_token_list(struct store *s, bool include_revoked,
+                     struct token_list *ret_list, struct iq_error *err)
+{
+    return s->ops->token_list(s, include_revoked, ret_list, err);
+}
+
+int store_token_revoke(struct store *s, const char *name,
+                       const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->token_revoke(s, name, actx, err);
+}
+
+int store_token_touch(struct store *s, const char *token_id, int64_t at_ms,
+                      struct iq_error *err)
+{
+    return s->ops->token_touch(s, token_id, at_ms, err);
+}
+
+int store_audit_list(struct store *s, const struct audit_filter *filter,
+                     struct audit_page *ret_page, struct iq_error *err)
+{
+    return s->ops->audit_list(s, filter, ret_page, err);
+}
+
+int store_audit_verify(struct store *s, struct audit_verify_result *ret_result,
+                       struct iq_error *err)
+{
+    return s->ops->audit_verify(s, ret_result, err);
+}
+
+int store_upload_create(struct store *s, const struct upload_info *info,
+                        const struct audit_context *actx, struct iq_error *err)
+{
+    return s->ops->upload_create(s, info, actx, err);
+}
+
+int store_upload_get(struct store *s, const char *id, struct upload_info *ret_info,
+                     struct iq_error *err)
+{
+    return s->ops->upload_get(s, id, ret_info, err);
+}
+
+int store_uploads_expired(struct store *s, int64_t cutoff_ms,
+                          struct upload_list *ret_list, struct iq_error *err)
+{
+    return s->ops->uploads_expired(s, cutoff_ms, ret_list, err);
+}
+
+int store_upload_delete(struct store *s, const char *id, struct iq_error *err)
+{
+    return s->ops->upload_delete(s, id, err);
+}
+
+int store_orchestration_create(struct store *s,
+                               const struct orchestration_request *req,
+                               const struct audit_context *actx,
+                               struct orchestration *ret_orch, struct iq_error *err)
+{
+    return s->ops->orchestration_create(s, req, actx, ret_orch, err);
+}
+
+int store_orchestration_get(struct store *s, const char *id,
+                            struct orchestration *ret_orch, struct iq_error *err)
+{
+    return s->ops->orchestration_get(s, id, ret_orch, err);
+}
+
+int store_orchestration_list(struct store *s, int limit, const char *after_id,
+                             struct orchestration_page *ret_page,
+                             struct iq_error *err)
+{
+    return s->ops->orchestration_list(s, limit, after_id, ret_page, err);
+}
+
+int store_job_phases(struct store *s, const char *job_id,
+                     struct job_phase_list *ret_list, struct iq_error *err)
+{
+    return s->ops->job_phases(s, job_id, ret_list, err);
+}
+
+int store_migrate(struct store *s, int *ret_applied, struct iq_error *err)
+{
+    return s->ops->migrate(s, ret_applied, err);
+}
+
+int store_schema_version(struct store *s, int *ret_version, struct iq_error *err)
+{
+    return s->ops->schema_version(s, ret_version, err);
+}
+
+int store_role_is_superuser(struct store *s, bool *ret_superuser,
+                            struct iq_error *err)
+{
+    return s->ops->role_is_superuser(s, ret_superuser, err);
+}
+
+int store_job_create(struct store *s, const struct job_create_request *req,
+                     const struct audit_context *actx, struct job **ret_job,
+                     bool *ret_existed, struct iq_error *err)
+{
+    return s->ops->job_create(s, req, actx, ret_job, ret_existed, err);
+}
+
+int store_job_get(struct store *s, const char *id, struct job **ret_job,
+                  struct iq_error *err)
+{
+    return s->ops->job_get(s, id, ret_job, err);
+}
+
+int store_job_list(struct store *s, const struct job_filter *filter,
+                   struct job_page *ret_page, struct iq_error *err)
+{
+    return s->ops->job_list(s, filter, ret_page, err);
+}
+
+int store_job_update(struct store *s, const char *id, const struct job_spec *spec,
+                     const struct audit_context *actx, struct job **ret_job,
+                     struct iq_error *err)
+{
+    return s->ops->job_update(s, id, spec, actx, ret_job, err);
+}
+
+int store_job_cancel(struct store *s, const char *id,
+                     const struct audit_context *actx, struct job **ret_job,
+                     struct iq_error *err)
+{
+    return s->ops->job_cancel(s, id, actx, ret_job, err);
+}
+
+int store_queue_stats(struct store *s, int64_t now_ms,
+                      struct queue_stats *ret_stats, struct iq_error *err)
+{
+    return s->ops->queue_stats(s, now_ms, ret_stats, err);
+}
+
+int store_explain_job_list(struct store *s, const struct job_filter *filter,
+                           char **ret_plan, struct iq_error *err)
+{
+    return s->ops->explain_job_list(s, filter, ret_plan, err);
+}
+
+const char *store_name(const struct store *s)
+{
+    return s->ops->name;
 }

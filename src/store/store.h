@@ -1,10 +1,13 @@
 /*
- * store.h - the storage interface: one table of function pointers, one
- * backend per file (sqlite/connection.c, postgres/connection.c), modelled on sqlite3_vfs.
+ * store.h - the storage interface: what the engine, the API, the pipeline
+ * and the CLI may call. struct store is opaque here; each backend
+ * (src/store/sqlite/, src/store/postgres/) fills a table of function
+ * pointers (store/common/backend.h, modelled on sqlite3_vfs) that the
+ * store_* functions below dispatch to (store.c).
  *
  * A struct store is ONE database connection. It is not thread-safe: every
  * thread opens its own (store_open). The engine and API call only the
- * store_* wrappers below and never contain SQL; backends contain SQL and
+ * store_* functions below and never contain SQL; backends contain SQL and
  * never scheduling policy.
  *
  * Every mutation runs in one transaction together with its audit row
@@ -95,7 +98,7 @@ struct queue_stats {
     int64_t oldest_queued_age_s;   /* 0 when nothing is queued */
 };
 
-/* What a backend is like, as bits of store_ops.capabilities (store_has). */
+/* What a backend is like, as bits the backend declares (store_has). */
 enum store_capability {
     /* A worker claims its next job in the transaction that ends its last
      * one (load_commit.claim_next) rather than in a claim round of its own.
@@ -113,267 +116,7 @@ enum store_capability {
     STORE_CAP_NUMERIC_IS_DOUBLE = 1u << 1,
 };
 
-struct store_ops {
-    const char *name;              /* "sqlite" or "postgres" */
-    unsigned capabilities;         /* enum store_capability bits */
 
-    /* Free the connection and the struct; NULL-safe via store_close. */
-    void (*close)(struct store *s);
-
-    /* Apply pending migrations (idempotent; serialised across processes).
-     * *ret_applied = how many ran. */
-    int (*migrate)(struct store *s, int *ret_applied, struct iq_error *err);
-
-    /* Highest applied migration version (0 on an empty database). */
-    int (*schema_version)(struct store *s, int *ret_version, struct iq_error *err);
-
-    /* Whether the connection's database role is a superuser, which no
-     * grant can keep off any table (serve warns; docs/deploy.md). SQLite
-     * has no roles: always false. */
-    int (*role_is_superuser)(struct store *s, bool *ret_superuser, struct iq_error *err);
-
-    /* Create a job from a validated spec. Idempotent on spec->request_id:
-     * when it exists, returns the existing job with *ret_existed = true and
-     * writes nothing. IQ_E_CONFLICT: unknown dependency.
-     * IQ_E_QUEUE_FULL: max_queue_size reached. IQ_E_INVALID (field
-     * "source.upload"): an unknown upload. A dependency already FAILED
-     * or CANCELLED makes the new job FAILED with error.code
-     * "dependency_failed". Status: HELD when spec->hold, else QUEUED.
-     * *ret_job is new (job_free). */
-    int (*job_create)(struct store *s, const struct job_create_request *req,
-                      const struct audit_context *actx, struct job **ret_job,
-                      bool *ret_existed, struct iq_error *err);
-
-    /* IQ_E_NOT_FOUND when id is unknown. */
-    int (*job_get)(struct store *s, const char *id, struct job **ret_job,
-                   struct iq_error *err);
-
-    /* Keyset page; clear with job_page_clear. */
-    int (*job_list)(struct store *s, const struct job_filter *filter,
-                    struct job_page *ret_page, struct iq_error *err);
-
-    /* Replace the editable fields (name, priority, depends_on, scheduled_at,
-     * timeout_s, max_attempts, resources, source, target, on_error) with
-     * spec's. Only while HELD or QUEUED, else IQ_E_CONFLICT. IQ_E_CONFLICT
-     * too for an unknown dependency or a dependency cycle (message says
-     * which). IQ_E_NOT_FOUND for an unknown id. */
-    int (*job_update)(struct store *s, const char *id, const struct job_spec *spec,
-                      const struct audit_context *actx, struct job **ret_job,
-                      struct iq_error *err);
-
-    /* HELD/QUEUED: CANCELLED now, and every job depending on it (directly or
-     * not) that is HELD/QUEUED becomes FAILED with "dependency_failed", in
-     * the same transaction. RUNNING: sets cancel_requested (the worker
-     * stops). Finished: IQ_E_CONFLICT. */
-    int (*job_cancel)(struct store *s, const char *id, const struct audit_context *actx,
-                      struct job **ret_job, struct iq_error *err);
-
-    int (*queue_stats)(struct store *s, int64_t now_ms, struct queue_stats *ret_stats,
-                       struct iq_error *err);
-
-    /* The backend's query plan for job_list(filter), as text (EXPLAIN). */
-    int (*explain_job_list)(struct store *s, const struct job_filter *filter,
-                            char **ret_plan, struct iq_error *err);
-
-    /* --- imports (store/load.h) --- */
-
-    /* Columns of table; ret->exists false when there is no such table.
-     * Clear with table_info_clear. */
-    int (*table_describe)(struct store *s, const char *table, struct table_info *ret_info,
-                          struct iq_error *err);
-
-    /* Start a load (opens the transaction). The plan must outlive the load.
-     * IQ_E_INVALID: the target does not exist and create_target is false,
-     * or a planned column is not in the table. */
-    int (*load_begin)(struct store *s, const struct load_plan *plan, struct load **ret_load,
-                      struct iq_error *err);
-
-    /* Append row_count rows of part (values row-major: row_count *
-     * column_count pointers; lines: the source line of each row). */
-    int (*load_rows)(struct load *load, int part, const char *const *values,
-                     const int64_t *lines, size_t row_count, struct iq_error *err);
-
-    /* Set-wise checks; reports and drops each failing row. *ret_rejected =
-     * how many rows were dropped (children of dropped parents included). */
-    int (*load_check)(struct load *load, load_reject_cb reject_cb, void *ctx,
-                      int64_t *ret_rejected, struct iq_error *err);
-
-    int (*load_promote)(struct load *load, struct load_result *ret_result, struct iq_error *err);
-
-    /* Fence check, then COMMIT; frees the load on success. IQ_E_STALE when
-     * the fence fails (then, as after any failure, call load_abort). */
-    int (*load_commit)(struct load *load, struct iq_error *err);
-
-    /* ROLLBACK and free; NULL-safe; valid after any failed call. */
-    void (*load_abort)(struct load *load);
-
-    /* --- running jobs (store/engine_ops.h) --- */
-
-    /* Claim the best runnable job (priority, then available_at, then id;
-     * QUEUED, no pending dependency, available_at reached) whose resources
-     * are all free, skipping busy ones among the first STORE_CLAIM_CANDIDATES
-     * (16); take all its
-     * locks and mark it RUNNING (attempt + 1, worker, heartbeat now), and
-     * only while fewer than req->max_concurrent jobs are RUNNING; then the
-     * next best for the next worker, and so on: at most one job for each
-     * of the worker_count workers (req->worker is ignored), all in one
-     * transaction, serialised cluster-wide. All locks of a job or none:
-     * no job ever waits while holding a lock, so deadlock cannot happen.
-     * Returns 0 with ret_jobs[i] the job workers[i] started or NULL
-     * (job_free each; ret_jobs has worker_count places) and *ret_claimed
-     * how many started; 0 started when nothing can start now. On error
-     * nothing was started. */
-    int (*job_claim_batch)(struct store *s, const struct claim_request *req,
-                           const char *const *workers, int worker_count,
-                           const struct audit_context *actx, struct job **ret_jobs,
-                           int *ret_claimed, struct iq_error *err);
-
-    /* Renew the job's heartbeat and its locks' leases (now + lease_ms) and
-     * record progress (may be NULL). IQ_E_STALE when the job is no longer
-     * RUNNING under worker/attempt. *ret_cancel_requested reports a cancel. */
-    int (*job_heartbeat)(struct store *s, const char *job_id, const char *worker, int attempt,
-                         int64_t lease_ms, const struct job_progress *progress,
-                         bool *ret_cancel_requested, struct iq_error *err);
-
-    /* End an attempt (see struct job_finish): release its locks, record the
-     * attempt in the job's history and its phases in stg_import_performance;
-     * COMPLETED decrements the dependants' pending counts; FAILED with
-     * retry_at_ms re-queues; FAILED for good and CANCELLED fail the
-     * HELD/QUEUED dependants transitively (dependency_failed). IQ_E_STALE
-     * when the job is not RUNNING under worker/attempt. */
-    int (*job_finish)(struct store *s, const struct job_finish *finish,
-                      const struct audit_context *actx, struct job **ret_job,
-                      struct iq_error *err);
-
-    /* POST .../execute: HELD -> QUEUED now; QUEUED -> available now;
-     * FAILED/CANCELLED -> QUEUED for one more attempt (max_attempts grows
-     * when spent). IQ_E_CONFLICT for RUNNING/COMPLETED or while a
-     * dependency is FAILED/CANCELLED. */
-    int (*job_execute)(struct store *s, const char *id, const struct audit_context *actx,
-                       struct job **ret_job, struct iq_error *err);
-
-    /* Rescue RUNNING jobs whose heartbeat is older than lease_ms: record the
-     * attempt as failed (worker_lost), free their locks, re-queue with
-     * backoff_cb(attempt) when attempts remain, else FAIL (and cascade).
-     * Also deletes expired locks. *ret_rescued = jobs rescued. */
-    int (*jobs_rescue)(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
-                       void *backoff_ctx, const struct audit_context *actx, int *ret_rescued,
-                       struct iq_error *err);
-
-    /* Keep rejected rows of one attempt (appended; seq continues). Called
-     * on a connection whose load is promoted but not yet committed, the
-     * rows go into that load's transaction: they land iff it commits. */
-    int (*job_rejects_add)(struct store *s, const char *job_id, int attempt,
-                           const struct job_reject_row *rows, size_t count, struct iq_error *err);
-
-    /* Every kept reject of the job's latest attempt, in line order.
-     * IQ_E_NOT_FOUND for an unknown job. */
-    int (*job_rejects_each)(struct store *s, const char *job_id, job_reject_row_cb cb,
-                            void *ctx, struct iq_error *err);
-
-    /* Live locks (not expired), by name; clear with lock_list_clear. */
-    int (*locks_list)(struct store *s, struct lock_list *ret_list, struct iq_error *err);
-
-    /* Admin force-release of one lock (audited). IQ_E_NOT_FOUND. */
-    int (*lock_release)(struct store *s, const char *lock_id, const struct audit_context *actx,
-                        struct iq_error *err);
-
-    /* Node registry (stg_import_coordination, kind 'node'): register (or
-     * re-register) this process, renew its heartbeat, mark nodes whose
-     * heartbeat is older than dead_after_ms "dead", list them. */
-    int (*node_register)(struct store *s, const struct node_info *node, struct iq_error *err);
-    int (*node_heartbeat)(struct store *s, const char *node_id, const char *status,
-                          struct iq_error *err);
-    int (*nodes_mark_dead)(struct store *s, int64_t dead_after_ms, int *ret_marked,
-                           struct iq_error *err);
-    int (*nodes_list)(struct store *s, struct node_list *ret_list, struct iq_error *err);
-
-    /* Wait up to timeout_ms for a wake-up from another connection (a job
-     * created, finished or a lock released). PostgreSQL: LISTEN/NOTIFY;
-     * SQLite: another process's commit, seen in the database's
-     * data_version (the engine signals its own in-process). */
-    int (*wait_for_work)(struct store *s, int timeout_ms, bool *ret_woken, struct iq_error *err);
-
-    /* --- the API's own records (store/admin_ops.h) --- */
-
-    /* Store a token (info: id, name, role, token_hash, created_by), audited
-     * as token.create (the hash is never written to the audit row).
-     * IQ_E_CONFLICT when the name is taken (revoked names stay taken). */
-    int (*token_create)(struct store *s, const struct token_info *info,
-                        const struct audit_context *actx, struct iq_error *err);
-
-    /* Every token by name; revoked ones only with include_revoked. */
-    int (*token_list)(struct store *s, bool include_revoked, struct token_list *ret_list,
-                      struct iq_error *err);
-
-    /* Revoke by name (audited as token.revoke). IQ_E_NOT_FOUND for an
-     * unknown name; revoking a revoked token again is 0 and writes nothing. */
-    int (*token_revoke)(struct store *s, const char *name, const struct audit_context *actx,
-                        struct iq_error *err);
-
-    /* Record a use (last_used_at = at_ms); not audited. */
-    int (*token_touch)(struct store *s, const char *token_id, int64_t at_ms,
-                       struct iq_error *err);
-
-    /* A page of the audit trail, newest first; clear with audit_page_clear.
-     * IQ_E_BAD_REQUEST for a limit out of 1..500. */
-    int (*audit_list)(struct store *s, const struct audit_filter *filter,
-                      struct audit_page *ret_page, struct iq_error *err);
-
-    /* Walk the whole chain from id 1, recomputing each row's hash
-     * (audit_hash) and checking ids are contiguous and prev_hash links. */
-    int (*audit_verify)(struct store *s, struct audit_verify_result *ret_result,
-                        struct iq_error *err);
-
-    /* Record a spooled upload (audited as upload.create). */
-    int (*upload_create)(struct store *s, const struct upload_info *info,
-                         const struct audit_context *actx, struct iq_error *err);
-
-    /* IQ_E_NOT_FOUND for an unknown id; clear with upload_info_clear. */
-    int (*upload_get)(struct store *s, const char *id, struct upload_info *ret_info,
-                      struct iq_error *err);
-
-    /* Uploads whose file may go: used by a COMPLETED job; or created before
-     * cutoff_ms and either unused or used by a job that ended FAILED or
-     * CANCELLED before cutoff_ms. */
-    int (*uploads_expired)(struct store *s, int64_t cutoff_ms, struct upload_list *ret_list,
-                           struct iq_error *err);
-
-    /* Forget an upload (after its file was deleted). */
-    int (*upload_delete)(struct store *s, const char *id, struct iq_error *err);
-
-    /* Create an orchestration and all its jobs in one transaction (all or
-     * none; audited): "after" keys become dependencies. IQ_E_INVALID for a
-     * duplicate or unknown key (field "jobs[i].after[j]"), IQ_E_CONFLICT for
-     * a cycle or an unknown depends_on id, IQ_E_QUEUE_FULL when the jobs do
-     * not fit. Idempotency keys (request_id) are not allowed inside. */
-    int (*orchestration_create)(struct store *s, const struct orchestration_request *req,
-                                const struct audit_context *actx,
-                                struct orchestration *ret_orch, struct iq_error *err);
-
-    /* With its jobs and the current aggregate status. IQ_E_NOT_FOUND. */
-    int (*orchestration_get)(struct store *s, const char *id, struct orchestration *ret_orch,
-                             struct iq_error *err);
-
-    /* Newest first, keyset on id; limit 1..500 (0 = 50). */
-    int (*orchestration_list)(struct store *s, int limit, const char *after_id,
-                              struct orchestration_page *ret_page, struct iq_error *err);
-
-    /* Phase timings of every attempt of a job, in time order. */
-    int (*job_phases)(struct store *s, const char *job_id, struct job_phase_list *ret_list,
-                      struct iq_error *err);
-
-    /* Thread-safe: stop the statement running on this connection now
-     * (PQcancel / sqlite3_interrupt); the running call then fails with
-     * IQ_E_CANCELLED. Used for cancel and timeout. */
-    void (*interrupt)(struct store *s);
-};
-
-/* The common head of every backend's connection struct. */
-struct store {
-    const struct store_ops *ops;
-    char *url;                     /* owned, as given to store_open */
-};
 
 /*
  * store_open - connect to url ("sqlite:PATH", "postgres://…",
@@ -402,263 +145,308 @@ int store_check_url(const char *url, struct iq_error *err);
 
 void job_page_clear(struct job_page *page);
 
-static inline int store_table_describe(struct store *s, const char *table,
-                                       struct table_info *ret_info, struct iq_error *err)
-{
-    return s->ops->table_describe(s, table, ret_info, err);
-}
-static inline int store_load_begin(struct store *s, const struct load_plan *plan,
-                                   struct load **ret_load, struct iq_error *err)
-{
-    return s->ops->load_begin(s, plan, ret_load, err);
-}
-static inline int store_load_rows(struct load *load, int part, const char *const *values,
-                                  const int64_t *lines, size_t row_count, struct iq_error *err)
-{
-    return load->store->ops->load_rows(load, part, values, lines, row_count, err);
-}
-static inline int store_load_check(struct load *load, load_reject_cb reject_cb, void *ctx,
-                                   int64_t *ret_rejected, struct iq_error *err)
-{
-    return load->store->ops->load_check(load, reject_cb, ctx, ret_rejected, err);
-}
-static inline int store_load_promote(struct load *load, struct load_result *ret_result,
-                                     struct iq_error *err)
-{
-    return load->store->ops->load_promote(load, ret_result, err);
-}
-static inline int store_load_commit(struct load *load, struct iq_error *err)
-{
-    return load->store->ops->load_commit(load, err);
-}
-static inline void store_load_abort(struct load *load)
-{
-    if (load)
-        load->store->ops->load_abort(load);
-}
-static inline void store_interrupt(struct store *s)
-{
-    s->ops->interrupt(s);
-}
-static inline int store_job_claim_batch(struct store *s, const struct claim_request *req,
-                                        const char *const *workers, int worker_count,
-                                        const struct audit_context *actx, struct job **ret_jobs,
-                                        int *ret_claimed, struct iq_error *err)
-{
-    return s->ops->job_claim_batch(s, req, workers, worker_count, actx, ret_jobs, ret_claimed,
-                                   err);
-}
+/*
+ * store_table_describe - Columns of table; ret->exists false when there is no such table.
+ * Clear with table_info_clear.
+ */
+int store_table_describe(struct store *s, const char *table,
+                         struct table_info *ret_info, struct iq_error *err);
+/*
+ * store_load_begin - Start a load (opens the transaction). The plan must outlive the load.
+ * IQ_E_INVALID: the target does not exist and create_target is false,
+ * or a planned column is not in the table.
+ */
+int store_load_begin(struct store *s, const struct load_plan *plan,
+                     struct load **ret_load, struct iq_error *err);
+/*
+ * store_load_rows - Append row_count rows of part (values row-major: row_count *
+ * column_count pointers; lines: the source line of each row).
+ */
+int store_load_rows(struct load *load, int part, const char *const *values,
+                    const int64_t *lines, size_t row_count, struct iq_error *err);
+/*
+ * store_load_check - Set-wise checks; reports and drops each failing row. *ret_rejected =
+ * how many rows were dropped (children of dropped parents included).
+ */
+int store_load_check(struct load *load, load_reject_cb reject_cb, void *ctx,
+                     int64_t *ret_rejected, struct iq_error *err);
+int store_load_promote(struct load *load, struct load_result *ret_result,
+                       struct iq_error *err);
+/*
+ * store_load_commit - Fence check, then COMMIT; frees the load on success. IQ_E_STALE when
+ * the fence fails (then, as after any failure, call load_abort).
+ */
+int store_load_commit(struct load *load, struct iq_error *err);
+/*
+ * store_load_abort - ROLLBACK and free; NULL-safe; valid after any failed call.
+ */
+void store_load_abort(struct load *load);
+/*
+ * store_interrupt - Thread-safe: stop the statement running on this connection now
+ * (PQcancel / sqlite3_interrupt); the running call then fails with
+ * IQ_E_CANCELLED. Used for cancel and timeout.
+ */
+void store_interrupt(struct store *s);
+/*
+ * store_job_claim_batch - Claim the best runnable job (priority, then available_at, then id;
+ * QUEUED, no pending dependency, available_at reached) whose resources
+ * are all free, skipping busy ones among the first STORE_CLAIM_CANDIDATES
+ * (16); take all its
+ * locks and mark it RUNNING (attempt + 1, worker, heartbeat now), and
+ * only while fewer than req->max_concurrent jobs are RUNNING; then the
+ * next best for the next worker, and so on: at most one job for each
+ * of the worker_count workers (req->worker is ignored), all in one
+ * transaction, serialised cluster-wide. All locks of a job or none:
+ * no job ever waits while holding a lock, so deadlock cannot happen.
+ * Returns 0 with ret_jobs[i] the job workers[i] started or NULL
+ * (job_free each; ret_jobs has worker_count places) and *ret_claimed
+ * how many started; 0 started when nothing can start now. On error
+ * nothing was started.
+ */
+int store_job_claim_batch(struct store *s, const struct claim_request *req,
+                          const char *const *workers, int worker_count,
+                          const struct audit_context *actx, struct job **ret_jobs,
+                          int *ret_claimed, struct iq_error *err);
 /* store_has - whether the backend has capability cap (enum store_capability). */
-static inline bool store_has(const struct store *s, enum store_capability cap)
-{
-    return (s->ops->capabilities & (unsigned)cap) != 0;
-}
+bool store_has(const struct store *s, enum store_capability cap);
+/* store_name - the backend's name: "sqlite" or "postgres". */
+const char *store_name(const struct store *s);
 /* store_job_claim - a batch of one, for req->worker: *ret_job or NULL. */
-static inline int store_job_claim(struct store *s, const struct claim_request *req,
-                                  const struct audit_context *actx, struct job **ret_job,
-                                  struct iq_error *err)
-{
-    const char *worker = req ? req->worker : NULL;
-    int claimed = 0;
-    *ret_job = NULL;
-    return s->ops->job_claim_batch(s, req, &worker, 1, actx, ret_job, &claimed, err);
-}
-static inline int store_job_heartbeat(struct store *s, const char *job_id, const char *worker,
-                                      int attempt, int64_t lease_ms,
-                                      const struct job_progress *progress,
-                                      bool *ret_cancel_requested, struct iq_error *err)
-{
-    return s->ops->job_heartbeat(s, job_id, worker, attempt, lease_ms, progress,
-                                 ret_cancel_requested, err);
-}
-static inline int store_job_finish(struct store *s, const struct job_finish *finish,
-                                   const struct audit_context *actx, struct job **ret_job,
-                                   struct iq_error *err)
-{
-    return s->ops->job_finish(s, finish, actx, ret_job, err);
-}
-static inline int store_job_execute(struct store *s, const char *id,
-                                    const struct audit_context *actx, struct job **ret_job,
-                                    struct iq_error *err)
-{
-    return s->ops->job_execute(s, id, actx, ret_job, err);
-}
-static inline int store_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
-                                    void *backoff_ctx, const struct audit_context *actx,
-                                    int *ret_rescued, struct iq_error *err)
-{
-    return s->ops->jobs_rescue(s, lease_ms, backoff_cb, backoff_ctx, actx, ret_rescued, err);
-}
-static inline int store_job_rejects_add(struct store *s, const char *job_id, int attempt,
-                                        const struct job_reject_row *rows, size_t count,
-                                        struct iq_error *err)
-{
-    return s->ops->job_rejects_add(s, job_id, attempt, rows, count, err);
-}
-static inline int store_job_rejects_each(struct store *s, const char *job_id,
-                                         job_reject_row_cb cb, void *ctx, struct iq_error *err)
-{
-    return s->ops->job_rejects_each(s, job_id, cb, ctx, err);
-}
-static inline int store_locks_list(struct store *s, struct lock_list *ret_list,
-                                   struct iq_error *err)
-{
-    return s->ops->locks_list(s, ret_list, err);
-}
-static inline int store_lock_release(struct store *s, const char *lock_id,
-                                     const struct audit_context *actx, struct iq_error *err)
-{
-    return s->ops->lock_release(s, lock_id, actx, err);
-}
-static inline int store_node_register(struct store *s, const struct node_info *node,
-                                      struct iq_error *err)
-{
-    return s->ops->node_register(s, node, err);
-}
-static inline int store_node_heartbeat(struct store *s, const char *node_id, const char *status,
-                                       struct iq_error *err)
-{
-    return s->ops->node_heartbeat(s, node_id, status, err);
-}
-static inline int store_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marked,
-                                        struct iq_error *err)
-{
-    return s->ops->nodes_mark_dead(s, dead_after_ms, ret_marked, err);
-}
-static inline int store_nodes_list(struct store *s, struct node_list *ret_list,
-                                   struct iq_error *err)
-{
-    return s->ops->nodes_list(s, ret_list, err);
-}
-static inline int store_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken,
-                                      struct iq_error *err)
-{
-    return s->ops->wait_for_work(s, timeout_ms, ret_woken, err);
-}
+int store_job_claim(struct store *s, const struct claim_request *req,
+                    const struct audit_context *actx, struct job **ret_job,
+                    struct iq_error *err);
+/*
+ * store_job_heartbeat - Renew the job's heartbeat and its locks' leases (now + lease_ms) and
+ * record progress (may be NULL). IQ_E_STALE when the job is no longer
+ * RUNNING under worker/attempt. *ret_cancel_requested reports a cancel.
+ */
+int store_job_heartbeat(struct store *s, const char *job_id, const char *worker,
+                        int attempt, int64_t lease_ms,
+                        const struct job_progress *progress,
+                        bool *ret_cancel_requested, struct iq_error *err);
+/*
+ * store_job_finish - End an attempt (see struct job_finish): release its locks, record the
+ * attempt in the job's history and its phases in stg_import_performance;
+ * COMPLETED decrements the dependants' pending counts; FAILED with
+ * retry_at_ms re-queues; FAILED for good and CANCELLED fail the
+ * HELD/QUEUED dependants transitively (dependency_failed). IQ_E_STALE
+ * when the job is not RUNNING under worker/attempt.
+ */
+int store_job_finish(struct store *s, const struct job_finish *finish,
+                     const struct audit_context *actx, struct job **ret_job,
+                     struct iq_error *err);
+/*
+ * store_job_execute - POST .../execute: HELD -> QUEUED now; QUEUED -> available now;
+ * FAILED/CANCELLED -> QUEUED for one more attempt (max_attempts grows
+ * when spent). IQ_E_CONFLICT for RUNNING/COMPLETED or while a
+ * dependency is FAILED/CANCELLED.
+ */
+int store_job_execute(struct store *s, const char *id,
+                      const struct audit_context *actx, struct job **ret_job,
+                      struct iq_error *err);
+/*
+ * store_jobs_rescue - Rescue RUNNING jobs whose heartbeat is older than lease_ms: record the
+ * attempt as failed (worker_lost), free their locks, re-queue with
+ * backoff_cb(attempt) when attempts remain, else FAIL (and cascade).
+ * Also deletes expired locks. *ret_rescued = jobs rescued.
+ */
+int store_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
+                      void *backoff_ctx, const struct audit_context *actx,
+                      int *ret_rescued, struct iq_error *err);
+/*
+ * store_job_rejects_add - Keep rejected rows of one attempt (appended; seq continues). Called
+ * on a connection whose load is promoted but not yet committed, the
+ * rows go into that load's transaction: they land iff it commits.
+ */
+int store_job_rejects_add(struct store *s, const char *job_id, int attempt,
+                          const struct job_reject_row *rows, size_t count,
+                          struct iq_error *err);
+/*
+ * store_job_rejects_each - Every kept reject of the job's latest attempt, in line order.
+ * IQ_E_NOT_FOUND for an unknown job.
+ */
+int store_job_rejects_each(struct store *s, const char *job_id,
+                           job_reject_row_cb cb, void *ctx, struct iq_error *err);
+/*
+ * store_locks_list - Live locks (not expired), by name; clear with lock_list_clear.
+ */
+int store_locks_list(struct store *s, struct lock_list *ret_list,
+                     struct iq_error *err);
+/*
+ * store_lock_release - Admin force-release of one lock (audited). IQ_E_NOT_FOUND.
+ */
+int store_lock_release(struct store *s, const char *lock_id,
+                       const struct audit_context *actx, struct iq_error *err);
+/*
+ * store_node_register - Node registry (stg_import_coordination, kind 'node'): register (or
+ * re-register) this process, renew its heartbeat, mark nodes whose
+ * heartbeat is older than dead_after_ms "dead", list them.
+ */
+int store_node_register(struct store *s, const struct node_info *node,
+                        struct iq_error *err);
+int store_node_heartbeat(struct store *s, const char *node_id, const char *status,
+                         struct iq_error *err);
+int store_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marked,
+                          struct iq_error *err);
+int store_nodes_list(struct store *s, struct node_list *ret_list,
+                     struct iq_error *err);
+/*
+ * store_wait_for_work - Wait up to timeout_ms for a wake-up from another connection (a job
+ * created, finished or a lock released). PostgreSQL: LISTEN/NOTIFY;
+ * SQLite: another process's commit, seen in the database's
+ * data_version (the engine signals its own in-process).
+ */
+int store_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken,
+                        struct iq_error *err);
 
-static inline int store_token_create(struct store *s, const struct token_info *info,
-                                     const struct audit_context *actx, struct iq_error *err)
-{
-    return s->ops->token_create(s, info, actx, err);
-}
-static inline int store_token_list(struct store *s, bool include_revoked,
-                                   struct token_list *ret_list, struct iq_error *err)
-{
-    return s->ops->token_list(s, include_revoked, ret_list, err);
-}
-static inline int store_token_revoke(struct store *s, const char *name,
-                                     const struct audit_context *actx, struct iq_error *err)
-{
-    return s->ops->token_revoke(s, name, actx, err);
-}
-static inline int store_token_touch(struct store *s, const char *token_id, int64_t at_ms,
-                                    struct iq_error *err)
-{
-    return s->ops->token_touch(s, token_id, at_ms, err);
-}
-static inline int store_audit_list(struct store *s, const struct audit_filter *filter,
-                                   struct audit_page *ret_page, struct iq_error *err)
-{
-    return s->ops->audit_list(s, filter, ret_page, err);
-}
-static inline int store_audit_verify(struct store *s, struct audit_verify_result *ret_result,
-                                     struct iq_error *err)
-{
-    return s->ops->audit_verify(s, ret_result, err);
-}
-static inline int store_upload_create(struct store *s, const struct upload_info *info,
-                                      const struct audit_context *actx, struct iq_error *err)
-{
-    return s->ops->upload_create(s, info, actx, err);
-}
-static inline int store_upload_get(struct store *s, const char *id, struct upload_info *ret_info,
-                                   struct iq_error *err)
-{
-    return s->ops->upload_get(s, id, ret_info, err);
-}
-static inline int store_uploads_expired(struct store *s, int64_t cutoff_ms,
-                                        struct upload_list *ret_list, struct iq_error *err)
-{
-    return s->ops->uploads_expired(s, cutoff_ms, ret_list, err);
-}
-static inline int store_upload_delete(struct store *s, const char *id, struct iq_error *err)
-{
-    return s->ops->upload_delete(s, id, err);
-}
-static inline int store_orchestration_create(struct store *s,
-                                             const struct orchestration_request *req,
-                                             const struct audit_context *actx,
-                                             struct orchestration *ret_orch, struct iq_error *err)
-{
-    return s->ops->orchestration_create(s, req, actx, ret_orch, err);
-}
-static inline int store_orchestration_get(struct store *s, const char *id,
-                                          struct orchestration *ret_orch, struct iq_error *err)
-{
-    return s->ops->orchestration_get(s, id, ret_orch, err);
-}
-static inline int store_orchestration_list(struct store *s, int limit, const char *after_id,
-                                           struct orchestration_page *ret_page,
-                                           struct iq_error *err)
-{
-    return s->ops->orchestration_list(s, limit, after_id, ret_page, err);
-}
-static inline int store_job_phases(struct store *s, const char *job_id,
-                                   struct job_phase_list *ret_list, struct iq_error *err)
-{
-    return s->ops->job_phases(s, job_id, ret_list, err);
-}
+/*
+ * store_token_create - Store a token (info: id, name, role, token_hash, created_by), audited
+ * as token.create (the hash is never written to the audit row).
+ * IQ_E_CONFLICT when the name is taken (revoked names stay taken).
+ */
+int store_token_create(struct store *s, const struct token_info *info,
+                       const struct audit_context *actx, struct iq_error *err);
+/*
+ * store_token_list - Every token by name; revoked ones only with include_revoked.
+ */
+int store_token_list(struct store *s, bool include_revoked,
+                     struct token_list *ret_list, struct iq_error *err);
+/*
+ * store_token_revoke - Revoke by name (audited as token.revoke). IQ_E_NOT_FOUND for an
+ * unknown name; revoking a revoked token again is 0 and writes nothing.
+ */
+int store_token_revoke(struct store *s, const char *name,
+                       const struct audit_context *actx, struct iq_error *err);
+/*
+ * store_token_touch - Record a use (last_used_at = at_ms); not audited.
+ */
+int store_token_touch(struct store *s, const char *token_id, int64_t at_ms,
+                      struct iq_error *err);
+/*
+ * store_audit_list - A page of the audit trail, newest first; clear with audit_page_clear.
+ * IQ_E_BAD_REQUEST for a limit out of 1..500.
+ */
+int store_audit_list(struct store *s, const struct audit_filter *filter,
+                     struct audit_page *ret_page, struct iq_error *err);
+/*
+ * store_audit_verify - Walk the whole chain from id 1, recomputing each row's hash
+ * (audit_hash) and checking ids are contiguous and prev_hash links.
+ */
+int store_audit_verify(struct store *s, struct audit_verify_result *ret_result,
+                       struct iq_error *err);
+/*
+ * store_upload_create - Record a spooled upload (audited as upload.create).
+ */
+int store_upload_create(struct store *s, const struct upload_info *info,
+                        const struct audit_context *actx, struct iq_error *err);
+/*
+ * store_upload_get - IQ_E_NOT_FOUND for an unknown id; clear with upload_info_clear.
+ */
+int store_upload_get(struct store *s, const char *id, struct upload_info *ret_info,
+                     struct iq_error *err);
+/*
+ * store_uploads_expired - Uploads whose file may go: used by a COMPLETED job; or created before
+ * cutoff_ms and either unused or used by a job that ended FAILED or
+ * CANCELLED before cutoff_ms.
+ */
+int store_uploads_expired(struct store *s, int64_t cutoff_ms,
+                          struct upload_list *ret_list, struct iq_error *err);
+/*
+ * store_upload_delete - Forget an upload (after its file was deleted).
+ */
+int store_upload_delete(struct store *s, const char *id, struct iq_error *err);
+/*
+ * store_orchestration_create - Create an orchestration and all its jobs in one transaction (all or
+ * none; audited): "after" keys become dependencies. IQ_E_INVALID for a
+ * duplicate or unknown key (field "jobs[i].after[j]"), IQ_E_CONFLICT for
+ * a cycle or an unknown depends_on id, IQ_E_QUEUE_FULL when the jobs do
+ * not fit. Idempotency keys (request_id) are not allowed inside.
+ */
+int store_orchestration_create(struct store *s,
+                               const struct orchestration_request *req,
+                               const struct audit_context *actx,
+                               struct orchestration *ret_orch, struct iq_error *err);
+/*
+ * store_orchestration_get - With its jobs and the current aggregate status. IQ_E_NOT_FOUND.
+ */
+int store_orchestration_get(struct store *s, const char *id,
+                            struct orchestration *ret_orch, struct iq_error *err);
+/*
+ * store_orchestration_list - Newest first, keyset on id; limit 1..500 (0 = 50).
+ */
+int store_orchestration_list(struct store *s, int limit, const char *after_id,
+                             struct orchestration_page *ret_page,
+                             struct iq_error *err);
+/*
+ * store_job_phases - Phase timings of every attempt of a job, in time order.
+ */
+int store_job_phases(struct store *s, const char *job_id,
+                     struct job_phase_list *ret_list, struct iq_error *err);
 
-static inline int store_migrate(struct store *s, int *ret_applied, struct iq_error *err)
-{
-    return s->ops->migrate(s, ret_applied, err);
-}
-static inline int store_schema_version(struct store *s, int *ret_version, struct iq_error *err)
-{
-    return s->ops->schema_version(s, ret_version, err);
-}
-static inline int store_role_is_superuser(struct store *s, bool *ret_superuser,
-                                          struct iq_error *err)
-{
-    return s->ops->role_is_superuser(s, ret_superuser, err);
-}
-static inline int store_job_create(struct store *s, const struct job_create_request *req,
-                                   const struct audit_context *actx, struct job **ret_job,
-                                   bool *ret_existed, struct iq_error *err)
-{
-    return s->ops->job_create(s, req, actx, ret_job, ret_existed, err);
-}
-static inline int store_job_get(struct store *s, const char *id, struct job **ret_job,
-                                struct iq_error *err)
-{
-    return s->ops->job_get(s, id, ret_job, err);
-}
-static inline int store_job_list(struct store *s, const struct job_filter *filter,
-                                 struct job_page *ret_page, struct iq_error *err)
-{
-    return s->ops->job_list(s, filter, ret_page, err);
-}
-static inline int store_job_update(struct store *s, const char *id, const struct job_spec *spec,
-                                   const struct audit_context *actx, struct job **ret_job,
-                                   struct iq_error *err)
-{
-    return s->ops->job_update(s, id, spec, actx, ret_job, err);
-}
-static inline int store_job_cancel(struct store *s, const char *id,
-                                   const struct audit_context *actx, struct job **ret_job,
-                                   struct iq_error *err)
-{
-    return s->ops->job_cancel(s, id, actx, ret_job, err);
-}
-static inline int store_queue_stats(struct store *s, int64_t now_ms,
-                                    struct queue_stats *ret_stats, struct iq_error *err)
-{
-    return s->ops->queue_stats(s, now_ms, ret_stats, err);
-}
-static inline int store_explain_job_list(struct store *s, const struct job_filter *filter,
-                                         char **ret_plan, struct iq_error *err)
-{
-    return s->ops->explain_job_list(s, filter, ret_plan, err);
-}
+/*
+ * store_migrate - Apply pending migrations (idempotent; serialised across processes).
+ * *ret_applied = how many ran.
+ */
+int store_migrate(struct store *s, int *ret_applied, struct iq_error *err);
+/*
+ * store_schema_version - Highest applied migration version (0 on an empty database).
+ */
+int store_schema_version(struct store *s, int *ret_version, struct iq_error *err);
+/*
+ * store_role_is_superuser - Whether the connection's database role is a superuser, which no
+ * grant can keep off any table (serve warns; docs/deploy.md). SQLite
+ * has no roles: always false.
+ */
+int store_role_is_superuser(struct store *s, bool *ret_superuser,
+                            struct iq_error *err);
+/*
+ * store_job_create - Create a job from a validated spec. Idempotent on spec->request_id:
+ * when it exists, returns the existing job with *ret_existed = true and
+ * writes nothing. IQ_E_CONFLICT: unknown dependency.
+ * IQ_E_QUEUE_FULL: max_queue_size reached. IQ_E_INVALID (field
+ * "source.upload"): an unknown upload. A dependency already FAILED
+ * or CANCELLED makes the new job FAILED with error.code
+ * "dependency_failed". Status: HELD when spec->hold, else QUEUED.
+ * *ret_job is new (job_free).
+ */
+int store_job_create(struct store *s, const struct job_create_request *req,
+                     const struct audit_context *actx, struct job **ret_job,
+                     bool *ret_existed, struct iq_error *err);
+/*
+ * store_job_get - IQ_E_NOT_FOUND when id is unknown.
+ */
+int store_job_get(struct store *s, const char *id, struct job **ret_job,
+                  struct iq_error *err);
+/*
+ * store_job_list - Keyset page; clear with job_page_clear.
+ */
+int store_job_list(struct store *s, const struct job_filter *filter,
+                   struct job_page *ret_page, struct iq_error *err);
+/*
+ * store_job_update - Replace the editable fields (name, priority, depends_on, scheduled_at,
+ * timeout_s, max_attempts, resources, source, target, on_error) with
+ * spec's. Only while HELD or QUEUED, else IQ_E_CONFLICT. IQ_E_CONFLICT
+ * too for an unknown dependency or a dependency cycle (message says
+ * which). IQ_E_NOT_FOUND for an unknown id.
+ */
+int store_job_update(struct store *s, const char *id, const struct job_spec *spec,
+                     const struct audit_context *actx, struct job **ret_job,
+                     struct iq_error *err);
+/*
+ * store_job_cancel - HELD/QUEUED: CANCELLED now, and every job depending on it (directly or
+ * not) that is HELD/QUEUED becomes FAILED with "dependency_failed", in
+ * the same transaction. RUNNING: sets cancel_requested (the worker
+ * stops). Finished: IQ_E_CONFLICT.
+ */
+int store_job_cancel(struct store *s, const char *id,
+                     const struct audit_context *actx, struct job **ret_job,
+                     struct iq_error *err);
+int store_queue_stats(struct store *s, int64_t now_ms,
+                      struct queue_stats *ret_stats, struct iq_error *err);
+/*
+ * store_explain_job_list - The backend's query plan for job_list(filter), as text (EXPLAIN).
+ */
+int store_explain_job_list(struct store *s, const struct job_filter *filter,
+                           char **ret_plan, struct iq_error *err);
 
 #endif

@@ -8,7 +8,7 @@
 #ifndef IMPORTQ_STORE_STORE_INTERNAL_H
 #define IMPORTQ_STORE_STORE_INTERNAL_H
 
-#include "store/store.h"
+#include "store/common/backend.h"
 
 /* How a column is decoded (and, on PostgreSQL, how it is selected). */
 enum column_kind {

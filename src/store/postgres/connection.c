@@ -742,11 +742,6 @@ static const struct store_ops pg_ops = {
     .explain_job_list = pg_explain_job_list,
     .table_describe = pg_table_describe,
     .load_begin = pg_load_begin,
-    .load_rows = pg_load_rows,
-    .load_check = pg_load_check,
-    .load_promote = pg_load_promote,
-    .load_commit = pg_load_commit,
-    .load_abort = pg_load_abort,
     .job_claim_batch = pg_job_claim_batch,
     .job_heartbeat = pg_job_heartbeat,
     .job_finish = pg_job_finish,
@@ -776,6 +771,14 @@ static const struct store_ops pg_ops = {
     .orchestration_list = pg_orchestration_list,
     .job_phases = pg_job_phases,
     .interrupt = pg_interrupt,
+};
+
+const struct load_ops pg_load_ops = {
+    .rows = pg_load_rows,
+    .check = pg_load_check,
+    .promote = pg_load_promote,
+    .commit = pg_load_commit,
+    .abort = pg_load_abort,
 };
 
 /*

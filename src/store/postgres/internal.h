@@ -491,6 +491,8 @@ int pg_queue_stats(struct store *s, int64_t now_ms, struct queue_stats *ret_stat
 
 int pg_table_describe(struct store *s, const char *table, struct table_info *ret_info,
                       struct iq_error *err);
+/* The load slots (connection.c): every load of this backend carries them. */
+extern const struct load_ops pg_load_ops;
 int pg_load_begin(struct store *s, const struct load_plan *plan, struct load **ret_load,
                   struct iq_error *err);
 int pg_load_rows(struct load *load, int part, const char *const *values, const int64_t *lines,

@@ -591,11 +591,6 @@ static const struct store_ops sqlite_store_ops = {
     .explain_job_list = sqlite_explain_job_list,
     .table_describe = sqlite_table_describe,
     .load_begin = sqlite_load_begin,
-    .load_rows = sqlite_load_rows,
-    .load_check = sqlite_load_check,
-    .load_promote = sqlite_load_promote,
-    .load_commit = sqlite_load_commit,
-    .load_abort = sqlite_load_abort,
     .job_claim_batch = sqlite_job_claim_batch,
     .job_heartbeat = sqlite_job_heartbeat,
     .job_finish = sqlite_job_finish,
@@ -625,4 +620,12 @@ static const struct store_ops sqlite_store_ops = {
     .orchestration_list = sqlite_orchestration_list,
     .job_phases = sqlite_job_phases,
     .interrupt = sqlite_interrupt,
+};
+
+const struct load_ops sqlite_load_ops = {
+    .rows = sqlite_load_rows,
+    .check = sqlite_load_check,
+    .promote = sqlite_load_promote,
+    .commit = sqlite_load_commit,
+    .abort = sqlite_load_abort,
 };

@@ -907,6 +907,8 @@ int sqlite_load_check_references(struct sqlite_load *load, struct iq_error *err)
 /* Slots of the ops table. */
 int sqlite_table_describe(struct store *base, const char *table, struct table_info *ret_info,
                           struct iq_error *err);
+/* The load slots (connection.c): every load of this backend carries them. */
+extern const struct load_ops sqlite_load_ops;
 int sqlite_load_begin(struct store *base, const struct load_plan *plan, struct load **ret_load,
                       struct iq_error *err);
 int sqlite_load_rows(struct load *base, int part, const char *const *values, const int64_t *lines,

@@ -339,7 +339,7 @@ static int drop_orphans(struct pg_load *pl, struct pg_load_part *p, int64_t *ret
 }
 
 /*
- * pg_load_check - see store_ops.load_check. Ends the staging COPY, then
+ * pg_load_check - see load_ops.check. Ends the staging COPY, then
  * runs the checks part by part (part 0 first, so its rejects can drop
  * children). A direct load has nothing to check. *ret_rejected (may be
  * NULL) = rows reported plus children dropped with their parents.

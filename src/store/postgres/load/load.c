@@ -453,6 +453,7 @@ static struct pg_load *load_new(struct pg_store *ps, const struct load_plan *pla
         free(pl);
         return NULL;
     }
+    pl->base.ops = &pg_load_ops;
     pl->base.store = &ps->base;
     pl->base.plan = plan;
     pl->ps = ps;
@@ -623,7 +624,7 @@ static int fence_and_finish(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
- * pg_load_commit - see store_ops.load_commit. Needs a promoted load. With
+ * pg_load_commit - see load_ops.commit. Needs a promoted load. With
  * plan->commit.fence_job_id: the fence (row lock on the job until
  * COMMIT); with plan->commit.finish_on_commit: the job's finish in the
  * same transaction, and with plan->commit.claim_next the worker's next
@@ -667,7 +668,7 @@ int pg_load_commit(struct load *load, struct iq_error *err)
 }
 
 /*
- * pg_load_abort - see store_ops.load_abort: end an open COPY with an
+ * pg_load_abort - see load_ops.abort: end an open COPY with an
  * error, ROLLBACK (the staging tables go with it), free. NULL-safe; never
  * reconnects. The connection is usable afterwards.
  */

@@ -132,7 +132,7 @@ static int promote_staged(struct pg_load *pl, struct load_result *result, struct
 }
 
 /*
- * pg_load_promote - see store_ops.load_promote. Direct: ends the COPY (a
+ * pg_load_promote - see load_ops.promote. Direct: ends the COPY (a
  * constraint violation fails the load here, with the server's detail) and
  * reports the rows it took. Staged: the statements above. *ret_result is
  * zeroed first and only meaningful on success.

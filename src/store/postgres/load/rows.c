@@ -159,7 +159,7 @@ static int copy_row(struct pg_load *pl, struct pg_load_part *p, const char *cons
 }
 
 /*
- * pg_load_rows - see store_ops.load_rows: rows into the part's COPY
+ * pg_load_rows - see load_ops.rows: rows into the part's COPY
  * buffer, sent whenever it fills. lines may be NULL (line 0).
  */
 int pg_load_rows(struct load *load, int part, const char *const *values, const int64_t *lines,

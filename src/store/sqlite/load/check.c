@@ -399,7 +399,7 @@ static int check_all(struct sqlite_load *load, load_reject_cb reject_cb, void *c
 }
 
 /*
- * sqlite_load_check - see store_ops.load_check. A direct plan has nothing
+ * sqlite_load_check - see load_ops.check. A direct plan has nothing
  * to check (its promote fails on any constraint error). Otherwise: waits
  * for the staging thread, opens the write transaction (kept for promote
  * and commit), creates missing targets, runs the checks. *ret_rejected (may

@@ -460,7 +460,7 @@ int sqlite_load_begin(struct store *base, const struct load_plan *plan, struct l
     struct sqlite_load *load = calloc(1, sizeof(*load));
     if (!load)
         return nomem(err);
-    load->base = (struct load){.store = base, .plan = plan};
+    load->base = (struct load){.ops = &sqlite_load_ops, .store = base, .plan = plan};
     load->s = to_sqlite(base);
     load->part_count = plan->part_count;
     load->parts = calloc(plan->part_count, sizeof(*load->parts));
@@ -545,7 +545,7 @@ static int check_claim_next(const struct load_plan *plan, struct iq_error *err)
 }
 
 /*
- * sqlite_load_commit - see store_ops.load_commit. Needs a promoted load:
+ * sqlite_load_commit - see load_ops.commit. Needs a promoted load:
  * the fence, the job's finish when plan->commit.finish_on_commit asks for it (in
  * the same transaction as the rows, so the job is COMPLETED exactly when
  * they land) and the worker's next claim when plan->commit.claim_next does,
@@ -606,7 +606,7 @@ static void part_clear(struct sqlite_load_part *part)
 }
 
 /*
- * sqlite_load_abort - see store_ops.load_abort: ROLLBACK when a transaction
+ * sqlite_load_abort - see load_ops.abort: ROLLBACK when a transaction
  * is open, detach the staging database, free. NULL-safe, and safe on a
  * half-built load or after load_commit.
  */

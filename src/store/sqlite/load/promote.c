@@ -198,7 +198,7 @@ int sqlite_load_delete_old_rows(struct sqlite_load *load, struct iq_error *err)
 }
 
 /*
- * sqlite_load_promote - see store_ops.load_promote. In the write
+ * sqlite_load_promote - see load_ops.promote. In the write
  * transaction (opened here when load_check was skipped, as for a direct
  * plan): missing targets created, replace's old rows deleted, then each
  * part promoted. *ret_result: the counts (inserted, updated by upsert,

@@ -267,7 +267,7 @@ void sqlite_load_stage_discard(struct sqlite_load *load)
 }
 
 /*
- * sqlite_load_rows - see store_ops.load_rows. Stages the first batch
+ * sqlite_load_rows - see load_ops.rows. Stages the first batch
  * itself, then hands the rows to the staging thread (started by the
  * second call) and returns once they are copied; a failure to stage them
  * shows in a later call or at load_check or load_promote. Rows after
