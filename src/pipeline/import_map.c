@@ -314,8 +314,6 @@ static int build_plan(struct mapping *map, const struct import_request *req, str
                    req->on_error->action == ON_ERROR_ABORT && req->on_error->max_rejects == 0 &&
                    references == 0 && map->part_count == 1;
     plan->commit = req->commit;
-    if (!plan->commit.finish_on_commit)
-        plan->commit.claim_next = NULL;
     return 0;
 }
 
