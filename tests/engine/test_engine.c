@@ -209,6 +209,8 @@ static double always_one_cb(void *ctx)
     return 1.0;
 }
 
+static const struct iq_random always_one = {.unit = always_one_cb};
+
 static void test_retry_with_backoff_until_source_appears(void **state)
 {
     struct fixture *f = FIX(state);
@@ -220,7 +222,7 @@ static void test_retry_with_backoff_until_source_appears(void **state)
     test_engine_options(f, &root, &opts);
     opts.retry_base_ms = 800;
     opts.retry_cap_ms = 5000;
-    opts.random_cb = always_one_cb; /* the delay is the ceiling: 800 ms after attempt 1 */
+    opts.random = &always_one; /* the delay is the ceiling: 800 ms after attempt 1 */
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
 
