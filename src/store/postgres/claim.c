@@ -225,8 +225,8 @@ static int begin_claims(struct pg_store *ps, const struct claim_request *req,
                                   .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLAIM ")"};
     size_t first_claim = n;
     for (int i = 0; i < count; i++) {
-        const char *row[7] = {limit,    workers[i], req->node_id, lease,
-                              now,      pg_clock_param(ps, clock), aging_ms};
+        const char *row[7] = {limit, workers[i], req->node_id, lease,
+                              now,   pg_clock_param(ps, clock), aging_ms};
         memcpy(values[i], row, sizeof(row));
         steps[n++] = (struct pg_step){.what = "claiming a job",
                                       .stmt = aging ? STMT_CLAIM_AGING : STMT_CLAIM,
