@@ -157,7 +157,8 @@ static char *claim_sql(const char *select_list, bool aging)
     pg_sql_append(&sql,
                   " LIMIT 1 FOR UPDATE OF q SKIP LOCKED),"
                   " job AS (UPDATE stg_import_queue q SET status = 'RUNNING',"
-                  " attempt = q.attempt + 1, worker = $2, heartbeat_at = " PG_STATEMENT_NOW("$6") ","
+                  " attempt = q.attempt + 1, worker = $2,"
+                  " heartbeat_at = " PG_STATEMENT_NOW("$6") ","
                   " started_at = " PG_STATEMENT_NOW("$6") ", finished_at = NULL,"
                   " cancel_requested = false,"
                   " progress_phase = 'locking', rows_read = 0, bytes_read = 0, bytes_total = 0,"

@@ -62,7 +62,8 @@ int pg_node_register(struct store *s, const struct node_info *node, struct iq_er
                  " coalesce($7::timestamptz, " PG_NOW("$8") "), " PG_NOW("$8") ")"
                  " ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status,"
                  " host = excluded.host, pid = excluded.pid, version = excluded.version,"
-                 " heartbeat_at = " PG_NOW("$8") ", updated_at = " PG_NOW("$8") " WHERE c.kind = 'node'"
+                 " heartbeat_at = " PG_NOW("$8") ", updated_at = " PG_NOW("$8")
+                 " WHERE c.kind = 'node'"
                  " RETURNING 1",
                  8, values, &res, err);
     free(name);
@@ -121,7 +122,8 @@ int pg_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marked,
     const char *values[2] = {after, pg_clock_param(ps, now)};
     PGresult *res;
     int rc = pg_exec(ps, "marking dead nodes",
-                     "UPDATE stg_import_coordination SET status = 'dead', updated_at = " PG_NOW("$2")
+                     "UPDATE stg_import_coordination SET status = 'dead',"
+                     " updated_at = " PG_NOW("$2")
                      " WHERE kind = 'node' AND status = 'alive'"
                      " AND heartbeat_at < " PG_NOW("$2") " - $1::bigint * interval '1 millisecond'",
                      2, values, &res, err);
