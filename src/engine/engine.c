@@ -93,9 +93,14 @@ struct timespec engine_deadline(int64_t ms)
 
 double engine_random_unit(const struct engine *engine, struct backoff_random *rng)
 {
-    if (engine->opts.random_cb)
-        return engine->opts.random_cb(engine->opts.random_ctx);
+    if (engine->opts.random)
+        return engine->opts.random->unit(engine->opts.random->ctx);
     return backoff_random_unit(rng);
+}
+
+int64_t engine_now_ms(const struct engine *engine)
+{
+    return iq_clock_now_ms(engine->opts.clock);
 }
 
 bool engine_is_cancelling_all(struct engine *engine)
@@ -211,7 +216,7 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
                                 opts->node_id);
         memcpy(engine->node_id, opts->node_id, UUID_STR_LEN);
     } else {
-        uuid7_generate(engine->node_id);
+        uuid7_generate_at(engine_now_ms(engine), engine->node_id);
     }
     return 0;
 }
@@ -222,7 +227,8 @@ static int open_connection(struct engine *engine, enum store_role role, struct s
 {
     const struct config *cfg = engine->opts.config;
     struct store_options options = {.role = role,
-                                    .target_schemas = cfg ? cfg->target_schemas : NULL};
+                                    .target_schemas = cfg ? cfg->target_schemas : NULL,
+                                    .clock = engine->opts.clock};
     return store_open(engine->db_url, &options, ret, err);
 }
 
@@ -241,7 +247,7 @@ static int register_node(struct engine *engine, struct iq_error *err)
         .pid = (int)getpid(),
         .version = engine->version,
         .status = status,
-        .started_at_ms = time_now_ms(),
+        .started_at_ms = engine_now_ms(engine),
     };
     memcpy(node.id, engine->node_id, UUID_STR_LEN);
     node.heartbeat_at_ms = node.started_at_ms;

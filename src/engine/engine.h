@@ -23,6 +23,7 @@
 #ifndef IMPORTQ_ENGINE_ENGINE_H
 #define IMPORTQ_ENGINE_ENGINE_H
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/uuid7.h"
 #include "util/config.h"
@@ -30,11 +31,6 @@
 #include <stdint.h>
 
 struct engine;
-
-/* The source of the random draw behind retry jitter; returns [0, 1].
- * Replaceable so tests can pin the backoff (STYLE: fault injection
- * through function pointers). */
-typedef double (*engine_random_cb)(void *ctx);
 
 /*
  * What the engine runs with. Zero fields take the documented default, so
@@ -64,8 +60,16 @@ struct engine_options {
     int64_t node_heartbeat_ms;       /* node registry heartbeat; 0 = 5 s */
     int64_t node_dead_after_ms;      /* silent nodes are marked dead; 0 = 30 s */
     int64_t rescue_every_ms;         /* rescue sweep; 0 = lease/2 */
-    engine_random_cb random_cb;      /* NULL: a per-thread xorshift generator */
-    void *random_ctx;
+    /* Where the engine reads "what time is it" (a retry's retry_at, phase
+     * and node start times, the upload sweep's cutoff) and what every store
+     * connection it opens is given (store_options.clock), so leases,
+     * heartbeats, rescue and node liveness follow it too. NULL: the real
+     * clock. How long a thread waits (poll_ms, heartbeat periods, a job's
+     * timeout, measured on the monotonic clock) stays real time. */
+    const struct iq_clock *clock;
+    /* The draw behind retry jitter, thread-safe (tests pin the backoff);
+     * NULL: a per-thread xorshift generator. */
+    const struct iq_random *random;
 };
 
 /*

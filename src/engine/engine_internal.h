@@ -135,8 +135,11 @@ int engine_cond_init(pthread_cond_t *cond);
 /* engine_deadline - now (CLOCK_MONOTONIC) + ms, for pthread_cond_timedwait. */
 struct timespec engine_deadline(int64_t ms);
 
-/* engine_random_unit - a retry draw from opts.random_cb or rng. */
+/* engine_random_unit - a retry draw from opts.random or rng. */
 double engine_random_unit(const struct engine *engine, struct backoff_random *rng);
+
+/* engine_now_ms - wall-clock now on opts.clock (NULL: the real clock). */
+int64_t engine_now_ms(const struct engine *engine);
 
 /* engine_is_cancelling_all - engine->cancel_all, read under engine->lock. */
 bool engine_is_cancelling_all(struct engine *engine);

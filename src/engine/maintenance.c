@@ -115,8 +115,8 @@ static void sweep_uploads(struct engine *engine, struct chore *chore)
     struct iq_error err = {0};
     struct upload_list expired = {0};
     int rc = store_uploads_expired(engine->maintenance_store,
-                                   time_now_ms() - engine->opts.upload_retention_ms, &expired,
-                                   &err);
+                                   engine_now_ms(engine) - engine->opts.upload_retention_ms,
+                                   &expired, &err);
     for (size_t i = 0; rc == 0 && i < expired.count; i++) {
         if (unlink(expired.items[i].path) != 0 && errno != ENOENT)
             continue; /* keep the row: the file is still there */

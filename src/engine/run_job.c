@@ -162,7 +162,8 @@ static int open_target(struct run_context *ctx)
                                          "target.database \"%s\" is not configured", database),
                             "invalid_target", false);
     struct store_options options = {.role = STORE_ROLE_WORKER,
-                                    .target_schemas = cfg->target_schemas};
+                                    .target_schemas = cfg->target_schemas,
+                                    .clock = w->engine->opts.clock};
     int rc = store_open(url, &options, &ctx->target, &ctx->err);
     if (rc < 0)
         return prepare_fail(ctx, rc, "import_failed", true);
@@ -425,7 +426,7 @@ static void record(struct run_context *ctx, const struct outcome *o, enum cancel
         .phase_count = ctx->phase_count,
         .node_id = w->engine->node_id,
     };
-    int64_t now = time_now_ms();
+    int64_t now = engine_now_ms(w->engine);
     if (o->retry_now) {
         finish.retry_at_ms = now;
     } else if (o->retry && job->attempt < job->max_attempts) {
@@ -482,7 +483,7 @@ static void log_outcome(const struct run_context *ctx, const struct outcome *o,
 struct job *run_job(struct worker *w, struct job *job)
 {
     struct run_context ctx = {.worker = w, .job = job};
-    ctx.started_ms = time_now_ms();
+    ctx.started_ms = engine_now_ms(w->engine);
     ctx.started_mono_ms = time_monotonic_ms();
     reject_buffer_init(&ctx.rejects, job->target_table);
     char attempt[16];

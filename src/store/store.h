@@ -18,6 +18,7 @@
 #define IMPORTQ_STORE_STORE_H
 
 #include "core/audit.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/job.h"
 #include "core/job_spec.h"
@@ -58,6 +59,10 @@ struct store_options {
      * (target_schemas_parse); NULL or "": the connection's
      * current_schema(). SQLite writes only its main database. */
     const char *target_schemas;
+    /* Where the connection reads "now" (core/clock.h); NULL: the real
+     * clock. Must outlive the store. PostgreSQL keeps the database's
+     * clock for leases and heartbeats when this is NULL. */
+    const struct iq_clock *clock;
 };
 
 /* What job_create needs beyond the spec. */

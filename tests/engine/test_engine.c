@@ -209,18 +209,42 @@ static double always_one_cb(void *ctx)
     return 1.0;
 }
 
+static const struct iq_random always_one = {.unit = always_one_cb};
+
+/* nothing_claimable - a claim by a worker of the test's own finds nothing
+ * runnable right now (the engine's workers ask the same question). */
+static void assert_nothing_claimable(struct fixture *f)
+{
+    struct claim_request req = {.node_id = "01900000-0000-7000-8000-0000000000ee",
+                                .worker = "test/w0",
+                                .max_concurrent = 10,
+                                .lease_ms = 30000};
+    struct job *job = NULL;
+    struct iq_error err = {0};
+    if (store_job_claim(f->store, &req, &test_actor, &job, &err) < 0)
+        fail_msg("claim: %s", iq_error_message(&err));
+    if (job)
+        fail_msg("job %s runnable before its retry is due", job->id);
+}
+
+/* On the fake clock: attempt 1 fails and is due again exactly one backoff
+ * (pinned to its ceiling, ten minutes no test could sleep) later; it is
+ * not runnable a millisecond before that, and runs once the clock gets
+ * there. */
 static void test_retry_with_backoff_until_source_appears(void **state)
 {
     struct fixture *f = FIX(state);
+    fixture_use_fake_clock(f);
     struct import_root root;
     import_root_make(&root);
     char id[UUID_STR_LEN];
     create_csv_job(f, "late", "late.csv", "append", "\"max_attempts\": 3", id);
     struct engine_options opts;
     test_engine_options(f, &root, &opts);
-    opts.retry_base_ms = 800;
-    opts.retry_cap_ms = 5000;
-    opts.random_cb = always_one_cb; /* the delay is the ceiling: 800 ms after attempt 1 */
+    opts.clock = &f->clock.clock;
+    opts.retry_base_ms = 10 * 60 * 1000;
+    opts.retry_cap_ms = 60 * 60 * 1000;
+    opts.random = &always_one; /* the delay is the ceiling: base_ms after attempt 1 */
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
 
@@ -234,20 +258,22 @@ static void test_retry_with_backoff_until_source_appears(void **state)
         assert_true(job->status == JOB_QUEUED || job->status == JOB_RUNNING);
         assert_true(time_monotonic_ms() < end);
         job_free(job);
-        sleep_ms(2);
+        sleep_ms(2); /* a poll for the engine's thread, not for time to pass */
     }
     int64_t available_at = job->available_at_ms;
-    int64_t delay = available_at - job->updated_at_ms;
+    assert_int_equal(available_at, fake_clock_now(&f->clock) + opts.retry_base_ms);
     assert_string_equal(error_code(job), "import_failed");
     job_free(job);
-    if (delay < 700 || delay > 1000)
-        fail_msg("retry available %lld ms after the failure, want about 800", (long long)delay);
     write_rows(&root, "late.csv", 1, 5);
+    fake_clock_advance(&f->clock, opts.retry_base_ms - 1);
+    assert_nothing_claimable(f);
+    fake_clock_advance(&f->clock, 1);
+    engine_wake(engine);
 
     job = wait_status(f, id, FINAL_STATUSES, JOB_END_BOUND_MS);
     assert_int_equal(job->status, JOB_COMPLETED);
     assert_int_equal(job->attempt, 2);
-    assert_true(job->started_at_ms >= available_at);
+    assert_int_equal(job->started_at_ms, available_at);
     char *history = attempts_text(job);
     assert_non_null(strstr(history, "import_failed"));
     free(history);

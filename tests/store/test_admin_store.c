@@ -43,12 +43,6 @@ static int64_t audit_rows(void **state)
     return fixture_sql_int(FIX(state), "SELECT count(*) FROM stg_import_audit");
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* token_of - a token record for name/role with a fresh id and secret hash. */
 static struct token_info token_of(const char *name, enum token_role role)
 {
@@ -351,14 +345,16 @@ static void check_entity_job(const struct audit_row *row)
 
 static void test_audit_list_filters_and_keyset_pages(void **state)
 {
+    fixture_use_fake_clock(FIX(state));
+    struct fake_clock *clock = &FIX(state)->clock;
     char name[32];
     for (int i = 0; i < 20; i++) {
         snprintf(name, sizeof(name), "tok-%02d", i);
         make_token(state, name, ROLE_VIEWER, i % 2 ? &actor_ben : &actor_ann, NULL);
     }
-    sleep_ms(30);
-    int64_t middle = time_now_ms();
-    sleep_ms(30);
+    /* The revokes and jobs below happen at exactly middle, one ms after the
+     * creates: the windows' bounds are exact. */
+    int64_t middle = fake_clock_advance(clock, 1);
     for (int i = 0; i < 20; i += 3) {
         snprintf(name, sizeof(name), "tok-%02d", i);
         revoke_ok(state, name, &actor_ben);
@@ -409,10 +405,9 @@ static void test_audit_list_filters_and_keyset_pages(void **state)
     assert_int_equal(count_all_pages(state, since, NULL, NULL), 12);
     struct audit_filter until = {.until_ms = middle, .limit = 5};
     assert_int_equal(count_all_pages(state, until, NULL, NULL), 20);
-    struct audit_filter future = {.since_ms = time_now_ms() + HOUR_MS};
+    struct audit_filter future = {.since_ms = middle + 1};
     assert_int_equal(count_all_pages(state, future, NULL, NULL), 0);
-    struct audit_filter window = {
-        .since_ms = middle, .until_ms = time_now_ms() + 1000, .actor = "ben"};
+    struct audit_filter window = {.since_ms = middle, .until_ms = middle + 1, .actor = "ben"};
     assert_int_equal(count_all_pages(state, window, NULL, NULL), 7);
 
     /* Keyset below an id in the middle. */

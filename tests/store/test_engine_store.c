@@ -395,15 +395,20 @@ static void test_claim_batch_one_job_per_worker(void **state)
     iq_error_clear(&err);
 }
 
+/* On the fake clock: a's lock blocks b until the very millisecond its
+ * lease ends, and not after (PostgreSQL: the injected time reaches the
+ * claim's SQL). */
 static void test_expired_locks_do_not_block(void **state)
 {
-    char a[UUID_STR_LEN], b[UUID_STR_LEN], past[TIME_RFC3339_LEN];
+    fixture_use_fake_clock(FIX(state));
+    char a[UUID_STR_LEN], b[UUID_STR_LEN];
     create_job(state, "users", 5, NULL, a);
     claim_expect_free(state, 10, a);
     create_job(state, "users", 5, NULL, b);
     claim_expect_free(state, 10, NULL);
-    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
-             time_text(-1000, past), a);
+    fake_clock_advance(&FIX(state)->clock, LEASE_MS - 1);
+    claim_expect_free(state, 10, NULL); /* one millisecond of lease left */
+    fake_clock_advance(&FIX(state)->clock, 1);
     claim_expect_free(state, 10, b);
 }
 
@@ -488,18 +493,23 @@ static void test_heartbeat_renews_and_reports_cancel(void **state)
     job_free(job);
 }
 
-/* PostgreSQL: a lapsed lease is not renewed (its locks may belong to another job by now). */
+/* A lapsed lease is not renewed (its locks may belong to another job by
+ * now); one a millisecond short of lapsing is. On the fake clock. */
 static void test_heartbeat_after_lapsed_lease_is_stale(void **state)
 {
-    if (!is_pg(state))
-        skip();
-    char a[UUID_STR_LEN], past[TIME_RFC3339_LEN];
+    fixture_use_fake_clock(FIX(state));
+    char a[UUID_STR_LEN];
     create_job(state, "users", 5, NULL, a);
     claim_expect_free(state, 10, a);
-    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s' WHERE job_id = '%s'",
-             time_text(-1000, past), a);
     bool cancel;
     struct iq_error err = {0};
+    fake_clock_advance(&FIX(state)->clock, LEASE_MS - 1);
+    assert_int_equal(store_job_heartbeat(STORE(state), a, "w1", 1, LEASE_MS, NULL, &cancel, &err),
+                     0);
+    struct job *job = get_job(state, a);
+    assert_int_equal(job->heartbeat_at_ms, fake_clock_now(&FIX(state)->clock));
+    job_free(job);
+    fake_clock_advance(&FIX(state)->clock, LEASE_MS);
     assert_int_equal(store_job_heartbeat(STORE(state), a, "w1", 1, LEASE_MS, NULL, &cancel, &err),
                      IQ_E_STALE);
     iq_error_clear(&err);
@@ -851,9 +861,13 @@ static int rescue(void **state, struct backoff_calls *calls)
     return rescued;
 }
 
+/* On the fake clock: nothing is rescued until the lease has passed, both
+ * jobs the millisecond after. */
 static void test_rescue_requeues_lost_job_once(void **state)
 {
-    char a[UUID_STR_LEN], b[UUID_STR_LEN], dep[UUID_STR_LEN], past[TIME_RFC3339_LEN];
+    fixture_use_fake_clock(FIX(state));
+    struct fake_clock *clock = &FIX(state)->clock;
+    char a[UUID_STR_LEN], b[UUID_STR_LEN], dep[UUID_STR_LEN];
     create_job(state, "users", 5, NULL, a);
     create_job(state, "teams", 5, "\"max_attempts\": 1", b);
     create_dependant(state, "t_dep", b, NULL, NULL, dep);
@@ -861,8 +875,10 @@ static void test_rescue_requeues_lost_job_once(void **state)
     claim_expect_free(state, 10, b);
     struct backoff_calls calls = {0};
     assert_int_equal(rescue(state, &calls), 0); /* heartbeats are fresh */
-    fixture_exec_fmt(FIX(state), "UPDATE stg_import_queue SET heartbeat_at = '%s' WHERE id IN ('%s', '%s')",
-             time_text(-HOUR_MS, past), a, b);
+    fake_clock_advance(clock, LEASE_MS);
+    assert_int_equal(rescue(state, &calls), 0); /* exactly one lease old: not lost yet */
+    assert_int_equal(calls.count, 0);
+    fake_clock_advance(clock, 1);
     assert_int_equal(rescue(state, &calls), 2);
     assert_int_equal(calls.count, 1); /* only a has attempts left */
     assert_int_equal(calls.last_attempt, 1);
@@ -871,7 +887,7 @@ static void test_rescue_requeues_lost_job_once(void **state)
     assert_int_equal(job->status, JOB_QUEUED);
     assert_string_equal(error_code(job), "worker_lost");
     assert_null(job->worker);
-    assert_true(job->available_at_ms > time_now_ms() + HOUR_MS / 2);
+    assert_int_equal(job->available_at_ms, fake_clock_now(clock) + HOUR_MS);
     assert_int_equal(json_array_size(job->attempts), 1);
     job_free(job);
     job = get_job(state, b);
@@ -885,15 +901,25 @@ static void test_rescue_requeues_lost_job_once(void **state)
     assert_int_equal(audit_count(state, "job.rescued"), 2);
 }
 
+/* A lock whose lease ended goes, while its job's heartbeat is still
+ * fresh; not a millisecond before (on the fake clock). */
 static void test_rescue_deletes_expired_locks(void **state)
 {
-    char a[UUID_STR_LEN], past[TIME_RFC3339_LEN];
+    fixture_use_fake_clock(FIX(state));
+    struct fake_clock *clock = &FIX(state)->clock;
+    char a[UUID_STR_LEN], half[TIME_RFC3339_LEN];
     create_job(state, "users", 5, NULL, a);
     claim_expect_free(state, 10, a);
-    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s'", time_text(-1000, past));
+    fixture_exec_fmt(FIX(state), "UPDATE stg_import_resources SET expires_at = '%s'",
+                     time_format_rfc3339(fake_clock_now(clock) + LEASE_MS / 2, half));
     struct backoff_calls calls = {0};
+    fake_clock_advance(clock, LEASE_MS / 2 - 1);
+    assert_int_equal(rescue(state, &calls), 0);
+    assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources"), 1);
+    fake_clock_advance(clock, 1);
     assert_int_equal(rescue(state, &calls), 0);
     assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_resources"), 0);
+    assert_int_equal(status_of(state, a), JOB_RUNNING); /* the job itself is not lost */
 }
 
 /* ------------------------------------------------------------------ */
@@ -1084,6 +1110,7 @@ static const struct node_info *find_node(const struct node_list *list, const cha
 
 static void test_nodes_register_heartbeat_mark_dead(void **state)
 {
+    fixture_use_fake_clock(FIX(state));
     const char *n1 = "01900000-0000-7000-8000-0000000000a1";
     const char *n2 = "01900000-0000-7000-8000-0000000000a2";
     struct node_info one = node_of(n1, "host-a", 11), two = node_of(n2, "host-b", 22);
@@ -1099,7 +1126,7 @@ static void test_nodes_register_heartbeat_mark_dead(void **state)
     assert_int_equal(listed->pid, 11);
     assert_string_equal(listed->version, "1.2.3");
     assert_string_equal(listed->status, "alive");
-    assert_true(listed->heartbeat_at_ms > time_now_ms() - HOUR_MS);
+    assert_int_equal(listed->heartbeat_at_ms, fake_clock_now(&FIX(state)->clock));
     assert_true(listed->started_at_ms > 0);
     node_list_clear(&nodes);
     assert_int_equal(fixture_int_fmt(FIX(state), "SELECT count(*) FROM stg_import_coordination WHERE"
@@ -1107,10 +1134,11 @@ static void test_nodes_register_heartbeat_mark_dead(void **state)
                      1);
 
     assert_int_equal(store_node_heartbeat(STORE(state), n1, "stopped", &err), 0);
-    char past[TIME_RFC3339_LEN];
-    fixture_exec_fmt(FIX(state), "UPDATE stg_import_coordination SET heartbeat_at = '%s'",
-             time_text(-HOUR_MS, past));
     int marked = -1;
+    fake_clock_advance(&FIX(state)->clock, 60000);
+    assert_int_equal(store_nodes_mark_dead(STORE(state), 60000, &marked, &err), 0);
+    assert_int_equal(marked, 0); /* silent for exactly dead_after: not yet */
+    fake_clock_advance(&FIX(state)->clock, 1);
     assert_int_equal(store_nodes_mark_dead(STORE(state), 60000, &marked, &err), 0);
     assert_int_equal(marked, 1); /* n2: n1 stopped, not alive */
     assert_int_equal(store_nodes_mark_dead(STORE(state), 60000, &marked, &err), 0);

@@ -172,6 +172,17 @@ int fixture_teardown(void **state)
     return 0;
 }
 
+void fixture_use_fake_clock(struct fixture *f)
+{
+    fake_clock_init(&f->clock);
+    struct store_options opts = {.clock = &f->clock.clock};
+    struct store *s = fixture_open_extra_with(f, &opts);
+    if (!s)
+        fail_msg("fixture_use_fake_clock: cannot open a store on %s", f->backend);
+    store_close(f->store);
+    f->store = s;
+}
+
 struct store *fixture_open_extra(struct fixture *f)
 {
     return fixture_open_extra_with(f, NULL);

@@ -13,6 +13,7 @@
 
 #include "core/job_spec.h"
 #include "store/store.h"
+#include "support/fake_clock.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@ struct fixture {
     const char *backend;   /* "sqlite" or "postgres" */
     char url[512];
     struct store *store;
+    struct fake_clock clock; /* f->store reads it after fixture_use_fake_clock */
 };
 
 /* Group setup/teardown: prepare the backend (PostgreSQL: create the database). */
@@ -31,6 +33,14 @@ int fixture_group_teardown(void **state);
 /* Per-test: an empty, migrated database and an open store in f->store. */
 int fixture_setup(void **state);
 int fixture_teardown(void **state);
+
+/*
+ * fixture_use_fake_clock - from now on f->store reads f->clock, set back to
+ * FAKE_CLOCK_START_MS (f->store is reopened; fixture_teardown closes it):
+ * a test advances f->clock instead of sleeping. Connections of its own
+ * (fixture_open_extra_with) and engines get &f->clock.clock themselves.
+ */
+void fixture_use_fake_clock(struct fixture *f);
 
 /* fixture_sql_int - run a query returning one integer (first row, first column). */
 int64_t fixture_sql_int(struct fixture *f, const char *sql);

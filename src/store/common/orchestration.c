@@ -168,7 +168,7 @@ static int draft_detail(const struct orchestration_request *req, struct orchestr
     return draft->detail_text ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
-int orchestration_draft_build(const struct orchestration_request *req,
+int orchestration_draft_build(const struct orchestration_request *req, int64_t now_ms,
                               struct orchestration_draft *ret_draft, struct iq_error *err)
 {
     memset(ret_draft, 0, sizeof(*ret_draft));
@@ -184,12 +184,12 @@ int orchestration_draft_build(const struct orchestration_request *req,
         return rc;
     ret_draft->job_count = req->job_count;
     ret_draft->name = req->name ? req->name : "";
-    uuid7_generate(ret_draft->id);
+    uuid7_generate_at(now_ms, ret_draft->id);
     ret_draft->job_ids = calloc(req->job_count, sizeof(*ret_draft->job_ids));
     if (!ret_draft->job_ids)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     for (size_t i = 0; i < req->job_count; i++)
-        uuid7_generate(ret_draft->job_ids[i]); /* monotonic: id order is request order */
+        uuid7_generate_at(now_ms, ret_draft->job_ids[i]); /* monotonic: id order is request order */
     rc = draft_specs(req, ret_draft, err);
     if (rc == 0)
         rc = draft_detail(req, ret_draft, err);

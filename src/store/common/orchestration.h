@@ -45,9 +45,11 @@ struct orchestration_draft {
  * request_id inside ("jobs[i].request_id"), too many dependencies
  * ("jobs[i].after"), a name too long ("name"), and every key problem of
  * orchestration_plan_build; IQ_E_CONFLICT for a cycle; IQ_E_NOMEM.
- * Returns 0 and *ret_draft (orchestration_draft_clear it, also on failure).
+ * The ids are UUIDv7 of now_ms (the store's clock), so they order like
+ * created_at. Returns 0 and *ret_draft (orchestration_draft_clear it, also
+ * on failure).
  */
-int orchestration_draft_build(const struct orchestration_request *req,
+int orchestration_draft_build(const struct orchestration_request *req, int64_t now_ms,
                               struct orchestration_draft *ret_draft, struct iq_error *err);
 void orchestration_draft_clear(struct orchestration_draft *draft);
 

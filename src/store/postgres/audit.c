@@ -123,7 +123,7 @@ int pg_audit_append(struct pg_store *ps, const struct audit_context *actx, const
             return rc;
     }
     char at_text[TIME_RFC3339_LEN];
-    const char *values[PG_AUDIT_FIELDS] = {time_format_rfc3339(time_now_ms(), at_text),
+    const char *values[PG_AUDIT_FIELDS] = {time_format_rfc3339(pg_now_ms(ps), at_text),
                                            actx && actx->actor ? actx->actor : "unknown",
                                            action,
                                            entity,

@@ -6,7 +6,9 @@
  * progress, learn about a cancel). Ending an attempt is postgres/finish.c.
  *
  * Clock: everything lease-related uses the database's clock (now()), so
- * nodes whose clocks disagree still agree on who holds what. The claim
+ * nodes whose clocks disagree still agree on who holds what - unless the
+ * store was given a clock (tests): then the injected time goes in as a
+ * parameter (PG_NOW and kin, postgres/internal.h). The claim
  * uses statement_timestamp(), not now(): now() is the start of the
  * transaction, which may have waited on the cluster-wide claim lock, and
  * a start time from before that wait would precede the finish that freed
@@ -59,7 +61,8 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
 {
     if (aging)
         pg_sql_append(sql, " ORDER BY greatest(1, q.priority - floor(extract(epoch FROM"
-                           " statement_timestamp() - q.available_at) * 1000 / $6::bigint)), q.available_at, q.id");
+                           " " PG_STATEMENT_NOW("$6") " - q.available_at) * 1000 / $7::bigint)),"
+                           " q.available_at, q.id");
     else
         pg_sql_append(sql, " ORDER BY q.priority, q.available_at, q.id");
 }
@@ -76,7 +79,7 @@ static void append_candidate_order(struct sql_text *sql, bool aging)
  */
 #define LOCK_ID_SQL                                                                             \
     "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING"                       \
-    " substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)"      \
+    " substring(int8send((extract(epoch FROM " PG_CLOCK_NOW("$6") ") * 1000)::bigint) FROM 3)" \
     " FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
 
 /*
@@ -118,7 +121,8 @@ static const enum job_column claim_changes[] = {
  *   taken      one lock row per entry of its resources (node $3, lease $4
  *              ms); a row left from an earlier attempt of the same job
  *              (same name and job) is overwritten.
- * $5 is updated_at, $6 aging_ms (aging only). The candidate count is a
+ * $5 is updated_at, $6 the injected clock's time (NULL: the database's,
+ * PG_STATEMENT_NOW), $7 aging_ms (aging only). The candidate count is a
  * literal and the plan generic (begin_claim): with LIMIT $n the generic
  * plan could not see the limit and sorted the whole queue (80 ms at a
  * million jobs), while planning every call for the values at hand cost
@@ -133,7 +137,8 @@ static char *claim_sql(const char *select_list, bool aging)
     pg_sql_append(&sql,
                   "WITH candidate AS MATERIALIZED (SELECT q.id, q.resources, q.priority,"
                   " q.available_at FROM stg_import_queue q"
-                  " WHERE q.status = 'QUEUED' AND q.deps_pending = 0 AND q.available_at <= statement_timestamp()"
+                  " WHERE q.status = 'QUEUED' AND q.deps_pending = 0"
+                  " AND q.available_at <= " PG_STATEMENT_NOW("$6")
                   " AND (SELECT count(*) FROM stg_import_queue r WHERE r.status = 'RUNNING')"
                   " < $1::integer");
     append_candidate_order(&sql, aging);
@@ -142,7 +147,7 @@ static char *claim_sql(const char *select_list, bool aging)
                   " free AS MATERIALIZED (SELECT q.id FROM candidate q WHERE NOT EXISTS ("
                   "SELECT 1 FROM jsonb_array_elements(q.resources) AS want(r)"
                   " CROSS JOIN LATERAL (SELECT 1 FROM stg_import_resources held"
-                  " WHERE held.name = want.r->>'name' AND held.expires_at > statement_timestamp()"
+                  " WHERE held.name = want.r->>'name' AND held.expires_at > " PG_STATEMENT_NOW("$6")
                   " AND held.job_id <> q.id"
                   " AND (want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive') LIMIT 1) busy)),"
                   " chosen AS MATERIALIZED (SELECT q.* FROM stg_import_queue q"
@@ -152,16 +157,18 @@ static char *claim_sql(const char *select_list, bool aging)
     pg_sql_append(&sql,
                   " LIMIT 1 FOR UPDATE OF q SKIP LOCKED),"
                   " job AS (UPDATE stg_import_queue q SET status = 'RUNNING',"
-                  " attempt = q.attempt + 1, worker = $2, heartbeat_at = statement_timestamp(),"
-                  " started_at = statement_timestamp(), finished_at = NULL, cancel_requested = false,"
+                  " attempt = q.attempt + 1, worker = $2,"
+                  " heartbeat_at = " PG_STATEMENT_NOW("$6") ","
+                  " started_at = " PG_STATEMENT_NOW("$6") ", finished_at = NULL,"
+                  " cancel_requested = false,"
                   " progress_phase = 'locking', rows_read = 0, bytes_read = 0, bytes_total = 0,"
                   " error = NULL, updated_at = " PG_NEXT_UPDATED_AT("$5", "q.updated_at")
                   " FROM chosen c WHERE q.id = c.id RETURNING q.*),"
                   " taken AS (INSERT INTO stg_import_resources (id, name, mode, job_id, attempt,"
                   " node, worker, acquired_at, expires_at)"
                   " SELECT " LOCK_ID_SQL ", want.r->>'name', want.r->>'mode', job.id,"
-                  " job.attempt, $3, $2, statement_timestamp(),"
-                  " statement_timestamp() + $4::bigint * interval '1 millisecond'"
+                  " job.attempt, $3, $2, " PG_STATEMENT_NOW("$6") ","
+                  " " PG_STATEMENT_NOW("$6") " + $4::bigint * interval '1 millisecond'"
                   " FROM job, jsonb_array_elements(job.resources) AS want(r)"
                   " ON CONFLICT (name, job_id) DO UPDATE SET id = excluded.id,"
                   " mode = excluded.mode, attempt = excluded.attempt, node = excluded.node,"
@@ -201,13 +208,13 @@ static int begin_claims(struct pg_store *ps, const struct claim_request *req,
                         struct job **ret_before, struct job **ret_jobs, struct iq_error *err)
 {
     bool aging = req->aging_ms > 0;
-    char limit[16], lease[24], now[TIME_RFC3339_LEN], aging_ms[24];
+    char limit[16], lease[24], now[TIME_RFC3339_LEN], clock[TIME_RFC3339_LEN], aging_ms[24];
     snprintf(limit, sizeof(limit), "%d", req->max_concurrent);
     snprintf(lease, sizeof(lease), "%" PRId64, req->lease_ms);
     snprintf(aging_ms, sizeof(aging_ms), "%" PRId64, req->aging_ms);
-    time_format_rfc3339(time_now_ms(), now);
+    time_format_rfc3339(pg_now_ms(ps), now);
     struct pg_step steps[3 + STORE_CLAIM_BATCH_MAX];
-    const char *values[STORE_CLAIM_BATCH_MAX][6];
+    const char *values[STORE_CLAIM_BATCH_MAX][7];
     size_t n = 0;
     if (begin)
         steps[n++] = (struct pg_step){.what = "starting a claim", .stmt = STMT_NONE, .sql = "BEGIN"};
@@ -219,7 +226,8 @@ static int begin_claims(struct pg_store *ps, const struct claim_request *req,
                                   .sql = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLAIM ")"};
     size_t first_claim = n;
     for (int i = 0; i < count; i++) {
-        const char *row[6] = {limit, workers[i], req->node_id, lease, now, aging_ms};
+        const char *row[7] = {limit, workers[i], req->node_id, lease,
+                              now,   pg_clock_param(ps, clock), aging_ms};
         memcpy(values[i], row, sizeof(row));
         steps[n++] = (struct pg_step){.what = "claiming a job",
                                       .stmt = aging ? STMT_CLAIM_AGING : STMT_CLAIM,
@@ -345,19 +353,19 @@ int pg_job_claim_batch(struct store *s, const struct claim_request *req,
  * to another job by now, so the worker must stop; rescue takes the job.
  */
 static const char heartbeat_sql[] =
-    "WITH job AS (UPDATE stg_import_queue q SET heartbeat_at = now(),"
+    "WITH job AS (UPDATE stg_import_queue q SET heartbeat_at = " PG_NOW("$9") ","
     " progress_phase = coalesce($5, q.progress_phase),"
     " rows_read = coalesce($6::bigint, q.rows_read),"
     " bytes_read = coalesce($7::bigint, q.bytes_read),"
     " bytes_total = coalesce($8::bigint, q.bytes_total)"
     " WHERE q.id = $1::uuid AND q.status = 'RUNNING' AND q.worker = $2"
     " AND q.attempt = $3::integer"
-    " AND q.heartbeat_at > now() - $4::bigint * interval '1 millisecond'"
+    " AND q.heartbeat_at > " PG_NOW("$9") " - $4::bigint * interval '1 millisecond'"
     " AND NOT EXISTS (SELECT 1 FROM stg_import_resources x WHERE x.job_id = q.id"
-    " AND x.expires_at <= now())"
+    " AND x.expires_at <= " PG_NOW("$9") ")"
     " RETURNING q.id, q.cancel_requested),"
     " renewed AS (UPDATE stg_import_resources l"
-    " SET expires_at = now() + $4::bigint * interval '1 millisecond'"
+    " SET expires_at = " PG_NOW("$9") " + $4::bigint * interval '1 millisecond'"
     " FROM job WHERE l.job_id = job.id)"
     " SELECT cancel_requested FROM job";
 
@@ -378,7 +386,7 @@ int pg_job_heartbeat(struct store *s, const char *job_id, const char *worker, in
                             job_id ? job_id : "(null)");
     if (lease_ms <= 0)
         return iq_error_set(err, IQ_E_INVALID, "the lock lease must be positive");
-    char attempt_text[16], lease[24], rows[24], bytes[24], total[24];
+    char attempt_text[16], lease[24], rows[24], bytes[24], total[24], now[TIME_RFC3339_LEN];
     snprintf(attempt_text, sizeof(attempt_text), "%d", attempt);
     snprintf(lease, sizeof(lease), "%" PRId64, lease_ms);
     if (progress) {
@@ -386,16 +394,17 @@ int pg_job_heartbeat(struct store *s, const char *job_id, const char *worker, in
         snprintf(bytes, sizeof(bytes), "%" PRId64, progress->bytes_read);
         snprintf(total, sizeof(total), "%" PRId64, progress->bytes_total);
     }
-    const char *values[8] = {job_id,
+    const char *values[9] = {job_id,
                              worker,
                              attempt_text,
                              lease,
                              progress && progress->phase[0] ? progress->phase : NULL,
                              progress ? rows : NULL,
                              progress ? bytes : NULL,
-                             progress ? total : NULL};
+                             progress ? total : NULL,
+                             pg_clock_param(ps, now)};
     PGresult *res;
-    int rc = pg_exec(ps, "renewing a heartbeat", heartbeat_sql, 8, values, &res, err);
+    int rc = pg_exec(ps, "renewing a heartbeat", heartbeat_sql, 9, values, &res, err);
     if (rc < 0)
         return rc;
     if (PQntuples(res) == 0)

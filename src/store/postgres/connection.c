@@ -25,10 +25,12 @@
  *
  * Times go in as RFC 3339 text cast to timestamptz and come out through
  * to_char(... AT TIME ZONE 'UTC') as "YYYY-MM-DDTHH:MM:SS.mmmZ"; stored
- * times come from time_now_ms() (the C clock), except everything about
- * running jobs (claims, leases, heartbeats, rescue, the attempt's start
- * and end, the node registry), which uses the database's clock so that
- * nodes with skewed clocks agree (postgres/claim.c).
+ * times come from pg_now_ms() (the connection's clock, store_options.clock),
+ * except everything about running jobs (claims, leases, heartbeats,
+ * rescue, the attempt's start and end, the node registry), which uses the
+ * database's clock so that nodes with skewed clocks agree
+ * (postgres/claim.c) - unless a clock was injected: then PG_NOW and its
+ * kin (postgres/internal.h) put the injected time into the SQL.
  *
  * Advisory lock keys and the lock order are in postgres/internal.h.
  *
@@ -91,9 +93,9 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
          " $20::timestamptz, $20::timestamptz, $21::timestamptz)",
          21},
     [STMT_AUDIT_INSERT] = {"iq_audit_insert", false, NULL, PG_AUDIT_FIELDS, pg_audit_insert_sql},
-    [STMT_CLAIM] = {"iq_claim", false, NULL, 5, pg_claim_sql},
-    [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 6, pg_claim_aging_sql},
-    [STMT_RECORD_ATTEMPT] = {"iq_record_attempt", false, NULL, 17, pg_record_attempt_sql},
+    [STMT_CLAIM] = {"iq_claim", false, NULL, 6, pg_claim_sql},
+    [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 7, pg_claim_aging_sql},
+    [STMT_RECORD_ATTEMPT] = {"iq_record_attempt", false, NULL, 18, pg_record_attempt_sql},
     [STMT_DESCRIBE] = {"iq_describe", false, NULL, 2, pg_describe_sql},
 };
 
@@ -798,6 +800,7 @@ int store_pg_open(const char *conninfo, const struct store_options *opts, struct
     if (!ps)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     ps->base.ops = &pg_ops;
+    ps->clock = opts ? opts->clock : NULL;
     atomic_init(&ps->interrupted, false);
     if (pthread_mutex_init(&ps->cancel_lock, NULL) != 0) {
         free(ps);

@@ -57,12 +57,13 @@ static int read_dependencies(struct pg_store *ps, const char *id, struct dep_sta
 /* release_now - HELD/QUEUED: QUEUED and available now (database clock, as the claim compares). */
 static int release_now(struct pg_store *ps, const char *id, struct iq_error *err)
 {
-    char now[TIME_RFC3339_LEN];
-    const char *values[2] = {id, time_format_rfc3339(time_now_ms(), now)};
+    char now[TIME_RFC3339_LEN], clock[TIME_RFC3339_LEN];
+    const char *values[3] = {id, time_format_rfc3339(pg_now_ms(ps), now),
+                             pg_clock_param(ps, clock)};
     return pg_exec(ps, "releasing a job",
-                   "UPDATE stg_import_queue SET status = 'QUEUED', available_at = now(),"
+                   "UPDATE stg_import_queue SET status = 'QUEUED', available_at = " PG_NOW("$3") ","
                    " updated_at = " PG_NEXT_UPDATED_AT("$2", "updated_at") " WHERE id = $1::uuid",
-                   2, values, NULL, err);
+                   3, values, NULL, err);
 }
 
 /*
@@ -79,18 +80,19 @@ static int requeue_finished(struct pg_store *ps, const char *id, struct iq_error
     if (deps.failed_id[0])
         return iq_error_set(err, IQ_E_CONFLICT, "dependency %s is %s: execute it first",
                             deps.failed_id, deps.failed_status);
-    char pending[16], now[TIME_RFC3339_LEN];
+    char pending[16], now[TIME_RFC3339_LEN], clock[TIME_RFC3339_LEN];
     snprintf(pending, sizeof(pending), "%d", deps.pending);
-    const char *values[3] = {id, pending, time_format_rfc3339(time_now_ms(), now)};
+    const char *values[4] = {id, pending, time_format_rfc3339(pg_now_ms(ps), now),
+                             pg_clock_param(ps, clock)};
     return pg_exec(ps, "queueing a job again",
                    "UPDATE stg_import_queue SET status = 'QUEUED', error = NULL,"
                    " finished_at = NULL, cancel_requested = false, worker = NULL,"
-                   " progress_phase = 'queued', available_at = now(),"
+                   " progress_phase = 'queued', available_at = " PG_NOW("$4") ","
                    " max_attempts = greatest(max_attempts, attempt + 1),"
                    " deps_pending = $2::integer,"
                    " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
                    " WHERE id = $1::uuid",
-                   3, values, NULL, err);
+                   4, values, NULL, err);
 }
 
 /* execute_in_tx - job_execute's body inside its transaction, PG_LOCK_JOB_GRAPH held. */

@@ -23,7 +23,7 @@
  * when the attempt completed), then the job row, then its dependants in id order, then the audit chain.
  * Times of the attempt come from the database clock (statement_timestamp(),
  * since a finish-on-commit runs at the end of a long load transaction
- * whose now() is its beginning).
+ * whose now() is its beginning), or an injected clock's (PG_STATEMENT_NOW).
  */
 #include "store/postgres/internal.h"
 
@@ -207,10 +207,11 @@ char *pg_record_attempt_sql(const char *select_list)
         " attempts = q.attempts || jsonb_build_array(jsonb_build_object("
         "'attempt', q.attempt, 'worker', q.worker,"
         " 'started_at', to_char(q.started_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
-        " 'finished_at', to_char(statement_timestamp() AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
+        " 'finished_at',"
+        " to_char(" PG_STATEMENT_NOW("$18") " AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
         " 'status', $3::text, 'error', $4::jsonb)),"
         " error = $4::jsonb, available_at = coalesce($5::timestamptz, q.available_at),"
-        " finished_at = CASE WHEN $6::boolean THEN statement_timestamp() END,"
+        " finished_at = CASE WHEN $6::boolean THEN " PG_STATEMENT_NOW("$18") " END,"
         " worker = NULL, progress_phase = $7, rows_read = $8::bigint,"
         " rows_inserted = $9::bigint, rows_updated = $10::bigint, rows_rejected = $11::bigint,"
         " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at") " FROM (SELECT x.id");
@@ -251,9 +252,10 @@ char *pg_record_attempt_sql(const char *select_list)
 
 /* The parameters of STMT_RECORD_ATTEMPT for one report, and what they own. */
 struct record_values {
-    const char *values[17];
+    const char *values[18];
     char *phases, *error;
-    char available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN], attempt[16];
+    char available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN], clock[TIME_RFC3339_LEN];
+    char attempt[16];
     char counts[4][24];
 };
 
@@ -265,7 +267,8 @@ static void record_values_clear(struct record_values *v)
 }
 
 /* record_values_fill - STMT_RECORD_ATTEMPT's parameters for finish and outcome. */
-static int record_values_fill(struct record_values *v, const struct job_finish *finish,
+static int record_values_fill(struct pg_store *ps, struct record_values *v,
+                              const struct job_finish *finish,
                               const struct attempt_outcome *outcome, struct iq_error *err)
 {
     v->phases = phases_json_text(finish);
@@ -280,7 +283,7 @@ static int record_values_fill(struct record_values *v, const struct job_finish *
     snprintf(v->counts[2], sizeof(v->counts[2]), "%" PRId64, r->rows_updated);
     snprintf(v->counts[3], sizeof(v->counts[3]), "%" PRId64, r->rows_rejected);
     snprintf(v->attempt, sizeof(v->attempt), "%d", finish->attempt);
-    const char *values[17] = {
+    const char *values[18] = {
         finish->job_id,
         outcome->status,
         outcome->attempt_status,
@@ -294,10 +297,11 @@ static int record_values_fill(struct record_values *v, const struct job_finish *
         v->counts[3],
         v->phases,
         finish->node_id,
-        time_format_rfc3339(time_now_ms(), v->now),
+        time_format_rfc3339(pg_now_ms(ps), v->now),
         outcome->release_dependants ? "t" : "f",
         finish->worker,
         v->attempt,
+        pg_clock_param(ps, v->clock),
     };
     memcpy(v->values, values, sizeof(values));
     return 0;
@@ -330,7 +334,7 @@ static int record_attempt(struct pg_store *ps, const struct job_finish *finish,
 {
     *ret_job = NULL;
     struct record_values v;
-    int rc = record_values_fill(&v, finish, outcome, err);
+    int rc = record_values_fill(ps, &v, finish, outcome, err);
     PGresult *res = NULL;
     if (rc == 0)
         rc = pg_exec_prepared(ps, "recording an attempt", STMT_RECORD_ATTEMPT, v.values, &res,
@@ -408,7 +412,7 @@ static int lock_and_record(struct pg_store *ps, const struct job_finish *finish,
     bool completed = finish->status == JOB_COMPLETED;
     int rc = completed ? decide_outcome(NULL, finish, ret_outcome, err) : 0;
     if (rc == 0 && completed)
-        rc = record_values_fill(&v, finish, ret_outcome, err);
+        rc = record_values_fill(ps, &v, finish, ret_outcome, err);
     const char *id[1] = {finish->job_id};
     struct pg_step steps[2];
     size_t n = 0;
@@ -458,7 +462,7 @@ static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, 
     if (rc == 0 && !after)
         rc = record_attempt(ps, finish, &outcome, &after, err);
     if (rc == 0 && outcome.cascade_status)
-        rc = pg_fail_dependants(ps, before->id, outcome.cascade_status, time_now_ms(), &cascade,
+        rc = pg_fail_dependants(ps, before->id, outcome.cascade_status, pg_now_ms(ps), &cascade,
                                 err);
     if (rc == 0)
         rc = pg_orchestrations_refresh(ps, after, &cascade, err);
@@ -543,12 +547,13 @@ static int stale_job_ids(struct pg_store *ps, const char *lease, PGresult **ret_
 {
     char batch[16];
     snprintf(batch, sizeof(batch), "%d", RESCUE_BATCH);
-    const char *values[2] = {lease, batch};
+    char now[TIME_RFC3339_LEN];
+    const char *values[3] = {lease, batch, pg_clock_param(ps, now)};
     return pg_exec(ps, "finding lost jobs",
                    "SELECT id::text FROM stg_import_queue WHERE status = 'RUNNING'"
-                   " AND heartbeat_at < now() - $1::bigint * interval '1 millisecond'"
+                   " AND heartbeat_at < " PG_NOW("$3") " - $1::bigint * interval '1 millisecond'"
                    " ORDER BY heartbeat_at LIMIT $2::integer",
-                   2, values, ret_res, err);
+                   3, values, ret_res, err);
 }
 
 /*
@@ -560,14 +565,15 @@ static int stale_job_ids(struct pg_store *ps, const char *lease, PGresult **ret_
 static int lock_lost_job(struct pg_store *ps, const char *id, const char *lease,
                          struct lost_job *ret, struct iq_error *err)
 {
-    const char *values[2] = {id, lease};
+    char now[TIME_RFC3339_LEN];
+    const char *values[3] = {id, lease, pg_clock_param(ps, now)};
     PGresult *res;
     int rc = pg_exec(ps, "locking a lost job",
                      "SELECT coalesce(worker, ''), attempt, max_attempts FROM stg_import_queue"
                      " WHERE id = $1::uuid AND status = 'RUNNING'"
-                     " AND heartbeat_at < now() - $2::bigint * interval '1 millisecond'"
+                     " AND heartbeat_at < " PG_NOW("$3") " - $2::bigint * interval '1 millisecond'"
                      " FOR UPDATE SKIP LOCKED",
-                     2, values, &res, err);
+                     3, values, &res, err);
     if (rc < 0)
         return rc;
     int found = PQntuples(res) == 1;
@@ -596,7 +602,7 @@ static int rescue_locked(struct pg_store *ps, const struct lost_job *lost, int64
     int64_t retry_at_ms = 0;
     if (lost->attempt < lost->max_attempts) {
         int64_t delay_ms = backoff_cb ? backoff_cb(lost->attempt, backoff_ctx) : 0;
-        retry_at_ms = time_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+        retry_at_ms = pg_now_ms(ps) + (delay_ms > 0 ? delay_ms : 0);
     }
     struct job_finish finish = {.job_id = lost->id,
                                 .worker = lost->worker,
@@ -636,11 +642,13 @@ static int rescue_one(struct pg_store *ps, const char *id, int64_t lease_ms, con
  */
 static int delete_expired_locks(struct pg_store *ps, struct iq_error *err)
 {
+    char now[TIME_RFC3339_LEN];
+    const char *values[1] = {pg_clock_param(ps, now)};
     PGresult *res;
     int rc = pg_exec(ps, "deleting expired locks",
-                     "WITH gone AS (DELETE FROM stg_import_resources WHERE expires_at <= now()"
-                     " RETURNING 1) SELECT count(*) FROM gone",
-                     0, NULL, &res, err);
+                     "WITH gone AS (DELETE FROM stg_import_resources WHERE expires_at <= "
+                     PG_NOW("$1") " RETURNING 1) SELECT count(*) FROM gone",
+                     1, values, &res, err);
     if (rc < 0)
         return rc;
     int64_t deleted = pg_text_to_int64(PQgetvalue(res, 0, 0));

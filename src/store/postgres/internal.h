@@ -90,6 +90,9 @@
 
 #include "store/common/internal.h"
 
+#include "core/clock.h"
+#include "core/timeutil.h"
+
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -117,6 +120,23 @@
 #define PG_NEXT_UPDATED_AT(param, column) \
     "greatest(" param "::timestamptz, " column " + interval '1 millisecond')"
 #define MS_PER_DAY (24 * 3600 * 1000LL)
+
+/*
+ * PG_NOW(param), PG_STATEMENT_NOW(param), PG_CLOCK_NOW(param) - "now" in a
+ * statement that reads the time in SQL. With the real clock, param is
+ * NULL (pg_clock_param) and the database's clock decides: several nodes
+ * share one database, and leases, heartbeats, rescue and node liveness
+ * must not depend on how far apart the nodes' clocks are. With an
+ * injected clock (store_options.clock, tests) param is its time, so a
+ * test that advances a fake clock moves the SQL's "now" too. Each keeps
+ * the database function the statement used before: now() is the start of
+ * the transaction, statement_timestamp() the start of the statement,
+ * clock_timestamp() the moment it is evaluated. One text for both cases,
+ * so a prepared statement stays one statement and costs one parameter.
+ */
+#define PG_NOW(param) "coalesce(" param "::timestamptz, now())"
+#define PG_STATEMENT_NOW(param) "coalesce(" param "::timestamptz, statement_timestamp())"
+#define PG_CLOCK_NOW(param) "coalesce(" param "::timestamptz, clock_timestamp())"
 
 #define PG_SQLSTATE_QUERY_CANCELED "57014"
 
@@ -203,11 +223,31 @@ struct pg_store {
     bool cancel_lock_ready; /* cancel_lock initialised (half-built-safe close) */
     PGcancel *cancel;
     atomic_bool interrupted;
+    const struct iq_clock *clock; /* store_options.clock; NULL: real */
 };
 
 static inline struct pg_store *pg_store_of(struct store *s)
 {
     return (struct pg_store *)s;
+}
+
+/* pg_now_ms - "now" in C on this connection: its clock's time. */
+static inline int64_t pg_now_ms(const struct pg_store *ps)
+{
+    return iq_clock_now_ms(ps->clock);
+}
+
+/*
+ * pg_clock_param - the parameter of a PG_NOW (PG_STATEMENT_NOW, ...): NULL
+ * (the database's clock) when the connection's clock is real, else the
+ * injected time as text in buf. Returns NULL or buf.
+ */
+static inline const char *pg_clock_param(const struct pg_store *ps,
+                                         char buf[TIME_RFC3339_LEN])
+{
+    if (iq_clock_is_real(ps->clock))
+        return NULL;
+    return time_format_rfc3339(pg_now_ms(ps), buf);
 }
 
 /* ------------------------------------------------------------------ */

@@ -339,8 +339,9 @@ static int create_in_tx(struct pg_store *ps, const struct job_create_request *re
     if (rc < 0)
         return rc;
     char id[UUID_STR_LEN];
-    uuid7_generate(id);
-    rc = pg_job_insert(ps, id, req, actx, time_now_ms(), NULL, ret_job, err);
+    int64_t now_ms = pg_now_ms(ps);
+    uuid7_generate_at(now_ms, id); /* ids order like created_at, fake clock too */
+    rc = pg_job_insert(ps, id, req, actx, now_ms, NULL, ret_job, err);
     if (rc == 0)
         rc = pg_orchestrations_refresh(ps, *ret_job, NULL, err);
     if (rc == 0 && (*ret_job)->status == JOB_QUEUED)
@@ -471,7 +472,7 @@ static int update_in_tx(struct pg_store *ps, const char *id, const struct job_sp
     struct job *before = NULL;
     struct dep_check check = {0};
     struct cascade cascade = {0};
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = pg_now_ms(ps);
     int rc = pg_lock_graph(ps, err);
     if (rc == 0)
         rc = pg_read_job(ps, id, true, &before, err);
@@ -570,7 +571,7 @@ static int cancel_in_tx(struct pg_store *ps, const char *id, const struct audit_
     struct job *before = NULL;
     struct cascade cascade = {0};
     const char *action = NULL;
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = pg_now_ms(ps);
     int rc = pg_lock_graph(ps, err);
     if (rc == 0)
         rc = pg_read_job(ps, id, true, &before, err);

@@ -253,7 +253,7 @@ int pg_queue_stats(struct store *s, int64_t now_ms, struct queue_stats *ret_stat
     struct pg_store *ps = pg_store_of(s);
     memset(ret_stats, 0, sizeof(*ret_stats));
     if (now_ms <= 0)
-        now_ms = time_now_ms();
+        now_ms = pg_now_ms(ps);
     char since[TIME_RFC3339_LEN];
     const char *values[1] = {time_format_rfc3339(now_ms - MS_PER_DAY, since)};
     PGresult *res;

@@ -50,21 +50,23 @@ static bool decode_lock(const PGresult *res, int row, struct lock_info *lock)
 
 /*
  * pg_locks_list - see store_ops.locks_list: live locks (expires_at > now()
- * on the database clock) by name, then age. Clear with lock_list_clear
+ * on the database clock, or the injected one) by name, then age. Clear with lock_list_clear
  * (also after a failure).
  */
 int pg_locks_list(struct store *s, struct lock_list *ret_list, struct iq_error *err)
 {
     struct pg_store *ps = pg_store_of(s);
     memset(ret_list, 0, sizeof(*ret_list));
+    char now[TIME_RFC3339_LEN];
+    const char *values[1] = {pg_clock_param(ps, now)};
     PGresult *res;
     int rc = pg_exec(ps, "listing locks",
                      "SELECT id::text, name, mode, job_id::text, attempt, node, worker,"
                      " floor(extract(epoch FROM acquired_at) * 1000)::bigint,"
                      " floor(extract(epoch FROM expires_at) * 1000)::bigint"
-                     " FROM stg_import_resources WHERE expires_at > now()"
+                     " FROM stg_import_resources WHERE expires_at > " PG_NOW("$1")
                      " ORDER BY name, acquired_at, id",
-                     0, NULL, &res, err);
+                     1, values, &res, err);
     if (rc < 0)
         return rc;
     size_t rows = (size_t)PQntuples(res);

@@ -43,27 +43,29 @@ int pg_node_register(struct store *s, const struct node_info *node, struct iq_er
     char *name = NULL;
     if (asprintf(&name, "%s:%d", node->host ? node->host : "", node->pid) < 0)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    char pid[16], started[TIME_RFC3339_LEN];
+    char pid[16], started[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
     snprintf(pid, sizeof(pid), "%d", node->pid);
-    const char *values[7] = {node->id,
+    const char *values[8] = {node->id,
                              name,
                              node->status ? node->status : "alive",
                              node->host,
                              pid,
                              node->version,
                              node->started_at_ms ? time_format_rfc3339(node->started_at_ms, started)
-                                                 : NULL};
+                                                 : NULL,
+                             pg_clock_param(ps, now)};
     PGresult *res;
     rc = pg_exec(ps, "registering the node",
                  "INSERT INTO stg_import_coordination AS c (id, kind, name, status, host, pid,"
                  " version, heartbeat_at, created_at, updated_at)"
-                 " VALUES ($1::uuid, 'node', $2, $3, $4, $5::integer, $6, now(),"
-                 " coalesce($7::timestamptz, now()), now())"
+                 " VALUES ($1::uuid, 'node', $2, $3, $4, $5::integer, $6, " PG_NOW("$8") ","
+                 " coalesce($7::timestamptz, " PG_NOW("$8") "), " PG_NOW("$8") ")"
                  " ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status,"
                  " host = excluded.host, pid = excluded.pid, version = excluded.version,"
-                 " heartbeat_at = now(), updated_at = now() WHERE c.kind = 'node'"
+                 " heartbeat_at = " PG_NOW("$8") ", updated_at = " PG_NOW("$8")
+                 " WHERE c.kind = 'node'"
                  " RETURNING 1",
-                 7, values, &res, err);
+                 8, values, &res, err);
     free(name);
     if (rc < 0)
         return rc;
@@ -86,13 +88,14 @@ int pg_node_heartbeat(struct store *s, const char *node_id, const char *status,
     int rc = check_status(status, err);
     if (rc < 0)
         return rc;
-    const char *values[2] = {node_id, status};
+    char now[TIME_RFC3339_LEN];
+    const char *values[3] = {node_id, status, pg_clock_param(ps, now)};
     PGresult *res;
     rc = pg_exec(ps, "renewing the node's heartbeat",
-                 "UPDATE stg_import_coordination SET heartbeat_at = now(),"
-                 " status = coalesce($2, status), updated_at = now()"
+                 "UPDATE stg_import_coordination SET heartbeat_at = " PG_NOW("$3") ","
+                 " status = coalesce($2, status), updated_at = " PG_NOW("$3")
                  " WHERE id = $1::uuid AND kind = 'node' RETURNING 1",
-                 2, values, &res, err);
+                 3, values, &res, err);
     if (rc < 0)
         return rc;
     if (PQntuples(res) == 0)
@@ -114,15 +117,16 @@ int pg_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marked,
         *ret_marked = 0;
     if (dead_after_ms <= 0)
         return iq_error_set(err, IQ_E_INVALID, "dead_after must be positive");
-    char after[24];
+    char after[24], now[TIME_RFC3339_LEN];
     snprintf(after, sizeof(after), "%" PRId64, dead_after_ms);
-    const char *values[1] = {after};
+    const char *values[2] = {after, pg_clock_param(ps, now)};
     PGresult *res;
     int rc = pg_exec(ps, "marking dead nodes",
-                     "UPDATE stg_import_coordination SET status = 'dead', updated_at = now()"
+                     "UPDATE stg_import_coordination SET status = 'dead',"
+                     " updated_at = " PG_NOW("$2")
                      " WHERE kind = 'node' AND status = 'alive'"
-                     " AND heartbeat_at < now() - $1::bigint * interval '1 millisecond'",
-                     1, values, &res, err);
+                     " AND heartbeat_at < " PG_NOW("$2") " - $1::bigint * interval '1 millisecond'",
+                     2, values, &res, err);
     if (rc < 0)
         return rc;
     if (ret_marked)

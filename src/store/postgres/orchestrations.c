@@ -64,7 +64,7 @@ static int refresh_one(struct pg_store *ps, const char *id, struct iq_error *err
         return rc;
     char now[TIME_RFC3339_LEN];
     values[1] = job_status_name(orchestration_status(&tally));
-    values[2] = time_format_rfc3339(time_now_ms(), now);
+    values[2] = time_format_rfc3339(pg_now_ms(ps), now);
     return pg_exec(ps, "updating an orchestration's status",
                    "UPDATE stg_import_coordination SET status = $2,"
                    " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
@@ -109,7 +109,7 @@ int pg_orchestration_mark_running(struct pg_store *ps, const char *orchestration
     if (!orchestration_id)
         return 0;
     char now[TIME_RFC3339_LEN];
-    const char *values[2] = {orchestration_id, time_format_rfc3339(time_now_ms(), now)};
+    const char *values[2] = {orchestration_id, time_format_rfc3339(pg_now_ms(ps), now)};
     return pg_exec(ps, "marking an orchestration running",
                    "UPDATE stg_import_coordination SET status = 'RUNNING',"
                    " updated_at = " PG_NEXT_UPDATED_AT("$2", "updated_at")
@@ -259,7 +259,7 @@ static int insert_row(struct pg_store *ps, const struct orchestration_draft *dra
 {
     char now[TIME_RFC3339_LEN];
     const char *values[5] = {draft->id, draft->name, draft->detail_text, actx->actor,
-                             time_format_rfc3339(time_now_ms(), now)};
+                             time_format_rfc3339(pg_now_ms(ps), now)};
     return pg_exec(ps, "inserting an orchestration",
                    "INSERT INTO stg_import_coordination (id, kind, name, status, detail,"
                    " created_by, created_at, updated_at) VALUES ($1::uuid, 'orchestration', $2,"
@@ -275,7 +275,7 @@ static int insert_row(struct pg_store *ps, const struct orchestration_draft *dra
 static int insert_jobs(struct pg_store *ps, const struct orchestration_draft *draft,
                        const struct audit_context *actx, struct job **jobs, struct iq_error *err)
 {
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = pg_now_ms(ps);
     for (size_t k = 0; k < draft->job_count; k++) {
         size_t i = draft->plan.order[k];
         struct job_create_request req = {.spec = &draft->specs[i], .orchestration_id = draft->id};
@@ -367,7 +367,7 @@ int pg_orchestration_create(struct store *s, const struct orchestration_request 
     if (!actx || !actx->actor)
         rc = iq_error_set(err, IQ_E_INTERNAL, "a mutation needs an audit actor");
     if (rc == 0)
-        rc = orchestration_draft_build(req, &draft, err);
+        rc = orchestration_draft_build(req, pg_now_ms(ps), &draft, err);
     if (rc == 0)
         rc = pg_tx_begin(ps, err);
     if (rc == 0)

@@ -32,7 +32,7 @@ static int create_in_tx(struct pg_store *ps, const struct token_info *info,
 {
     const char *role = token_role_name((int)info->role);
     char now[TIME_RFC3339_LEN];
-    time_format_rfc3339(time_now_ms(), now);
+    time_format_rfc3339(pg_now_ms(ps), now);
     const char *values[6] = {info->id, info->name, role, info->token_hash, info->created_by, now};
     PGresult *res;
     int rc = pg_exec(ps, "creating a token",
@@ -175,7 +175,7 @@ static int revoke_in_tx(struct pg_store *ps, const char *name, const struct audi
     if (role < 0)
         return iq_error_set(err, IQ_E_DB, "token \"%s\" has an unknown role", name);
     char now[TIME_RFC3339_LEN];
-    time_format_rfc3339(time_now_ms(), now);
+    time_format_rfc3339(pg_now_ms(ps), now);
     char *before = admin_token_json(name, token_role_name(role), NULL);
     char *after = admin_token_json(name, token_role_name(role), now);
     rc = before && after ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");

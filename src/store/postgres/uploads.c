@@ -27,7 +27,7 @@ static int create_in_tx(struct pg_store *ps, const struct upload_info *info,
 {
     char bytes[24], created_at[TIME_RFC3339_LEN];
     snprintf(bytes, sizeof(bytes), "%" PRId64, info->bytes);
-    time_format_rfc3339(info->created_at_ms ? info->created_at_ms : time_now_ms(), created_at);
+    time_format_rfc3339(info->created_at_ms ? info->created_at_ms : pg_now_ms(ps), created_at);
     const char *values[7] = {info->id,
                              bytes,
                              info->sha256,

@@ -145,7 +145,7 @@ static int insert_lock(struct sqlite_store *s, const struct claim_request *req, 
     if (!stmt)
         return IQ_E_DB;
     char id[UUID_STR_LEN];
-    uuid7_generate(id);
+    uuid7_generate_at(now_ms, id);
     struct binder b = binder_start(stmt);
     bind_text(&b, id);
     bind_text(&b, lock->name);
@@ -264,7 +264,7 @@ int sqlite_claim_locked(struct sqlite_store *s, const struct claim_request *req,
                         const struct audit_context *actx, struct job **ret_job,
                         struct iq_error *err)
 {
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     int64_t running = 0;
     int rc = sqlite_delete_expired_locks(s, now_ms, err);
     if (rc == 0)
@@ -447,7 +447,7 @@ int sqlite_job_heartbeat(struct store *base, const char *job_id, const char *wor
     int rc = sqlite_tx_begin(s, err);
     if (rc < 0)
         return rc;
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     bool cancel = false;
     int64_t lock_count = 0;
     rc = touch_job(s, job_id, worker, attempt, progress, lease_ms, now_ms, err);

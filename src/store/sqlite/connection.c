@@ -434,6 +434,7 @@ int store_sqlite_open(const char *path, const struct store_options *opts, struct
     if (!s)
         return nomem(err);
     s->base.ops = &sqlite_store_ops;
+    s->clock = opts ? opts->clock : NULL;
     atomic_init(&s->interrupted, false);
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
@@ -494,7 +495,7 @@ static int migrate_locked(struct sqlite_store *s, int *ret_applied, struct iq_er
     if (rc < 0)
         return rc;
     char now[TIME_RFC3339_LEN];
-    time_format_rfc3339(time_now_ms(), now);
+    time_format_rfc3339(sqlite_now_ms(s), now);
     for (const struct migration *m = migrations_sqlite; m->sql; m++) {
         if (m->version <= current)
             continue;

@@ -98,7 +98,7 @@ static int execute_locked(struct sqlite_store *s, const char *id, const struct a
     int rc = sqlite_read_job(s, id, &before, err);
     if (rc < 0)
         return rc;
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     switch (before->status) {
     case JOB_HELD:
     case JOB_QUEUED:

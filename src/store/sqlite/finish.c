@@ -260,7 +260,7 @@ int sqlite_job_finish(struct store *base, const struct job_finish *finish,
         rc = sqlite_tx_begin(s, err);
     if (rc < 0)
         return rc;
-    rc = sqlite_finish_locked(s, finish, NULL, actx, time_now_ms(), &job, err);
+    rc = sqlite_finish_locked(s, finish, NULL, actx, sqlite_now_ms(s), &job, err);
     rc = sqlite_tx_finish(s, rc, err);
     if (rc == 0 && ret_job)
         *ret_job = job;
@@ -380,7 +380,7 @@ int sqlite_jobs_rescue(struct store *base, int64_t lease_ms, retry_backoff_cb ba
         rc = sqlite_tx_begin(s, err);
     if (rc < 0)
         return rc;
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     struct lost_list lost = {0};
     rc = read_lost(s, now_ms - lease_ms, &lost, err);
     for (size_t i = 0; rc == 0 && i < lost.count; i++)

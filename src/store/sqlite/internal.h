@@ -41,6 +41,7 @@
 
 #include "store/common/internal.h"
 
+#include "core/clock.h"
 #include "core/timeutil.h"
 
 #include <locale.h>
@@ -340,11 +341,19 @@ struct sqlite_store {
     int wal_pages;             /* the WAL's length at the last commit (wal hook) */
     bool watching;             /* wait_for_work: seen_data_version is set */
     int64_t seen_data_version; /* main's data_version at its last look */
+    const struct iq_clock *clock; /* store_options.clock; NULL: real */
 };
 
 static inline struct sqlite_store *to_sqlite(struct store *s)
 {
     return (struct sqlite_store *)s;
+}
+
+/* sqlite_now_ms - "now" on this connection: its clock's time. Every time
+ * the SQLite store writes or compares is computed in C from this. */
+static inline int64_t sqlite_now_ms(const struct sqlite_store *s)
+{
+    return iq_clock_now_ms(s->clock);
 }
 
 static inline int nomem(struct iq_error *err)

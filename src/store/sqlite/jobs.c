@@ -273,8 +273,8 @@ static int create_locked(struct sqlite_store *s, const struct job_create_request
         }
     }
     char id[UUID_STR_LEN];
-    uuid7_generate(id);
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
+    uuid7_generate_at(now_ms, id); /* ids order like created_at, fake clock too */
     int rc = sqlite_job_insert(s, id, req, actx->actor, now_ms, NULL, ret_job, err);
     if (rc == 0)
         rc = sqlite_orchestration_refresh(s, req->orchestration_id, now_ms, err);
@@ -391,7 +391,7 @@ static int update_locked(struct sqlite_store *s, const char *id, const struct jo
     if (rc < 0)
         return rc;
     struct dep_summary deps = {0};
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     if (before->status != JOB_HELD && before->status != JOB_QUEUED)
         rc = iq_error_set(err, IQ_E_CONFLICT, "job is %s: only HELD or QUEUED jobs can be updated",
                           job_status_name(before->status));
@@ -456,7 +456,7 @@ static int cancel_waiting(struct sqlite_store *s, const struct job *before,
     free(message);
     if (!error_text)
         return nomem(err);
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     int rc = sqlite_finish_waiting_job(s, before->id, JOB_CANCELLED, error_text, now_ms, err);
     free(error_text);
     if (rc == 1)
@@ -483,7 +483,7 @@ static int cancel_running(struct sqlite_store *s, const struct job *before,
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_REQUEST_CANCEL, err);
     if (!stmt)
         return IQ_E_DB;
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     struct binder b = binder_start(stmt);
     bind_text(&b, before->id);
     bind_time(&b, now_ms);

@@ -351,7 +351,7 @@ int sqlite_queue_stats(struct store *base, int64_t now_ms, struct queue_stats *r
     struct sqlite_store *s = to_sqlite(base);
     memset(ret_stats, 0, sizeof(*ret_stats));
     if (now_ms <= 0)
-        now_ms = time_now_ms();
+        now_ms = sqlite_now_ms(s);
     int rc = sqlite_run_cached(s, STMT_BEGIN_READ, "begin read transaction", err);
     if (rc < 0)
         return rc;

@@ -112,7 +112,7 @@ int sqlite_locks_list(struct store *base, struct lock_list *ret_list, struct iq_
         return IQ_E_DB;
     size_t capacity = 0;
     struct binder b = binder_start(stmt);
-    bind_time(&b, time_now_ms());
+    bind_time(&b, sqlite_now_ms(s));
     int rc = sqlite_binder_check(s, &b, err);
     while (rc == 0 && (rc = sqlite_stmt_next(s, stmt, "list locks", err)) == 1)
         rc = lock_list_add(ret_list, &capacity, stmt, err);
@@ -184,7 +184,7 @@ static int release_locked(struct sqlite_store *s, const char *lock_id,
     char *before = rc == 0 ? lock_json_text(&lock) : NULL;
     if (rc == 0 && !before)
         rc = nomem(err);
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     if (rc == 0)
         rc = sqlite_run_id_statement(s, STMT_LOCK_DELETE, lock_id, 0, "release lock", NULL, err);
     if (rc == 0)

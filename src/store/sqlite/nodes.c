@@ -69,7 +69,7 @@ int sqlite_node_register(struct store *base, const struct node_info *node, struc
         bind_int64(&b, node->pid);
         bind_text(&b, node->version);
         bind_text(&b, detail);
-        bind_time(&b, time_now_ms());
+        bind_time(&b, sqlite_now_ms(s));
         rc = sqlite_binder_check(s, &b, err);
     }
     int changes = 0;
@@ -96,7 +96,7 @@ int sqlite_node_heartbeat(struct store *base, const char *node_id, const char *s
         return IQ_E_DB;
     struct binder b = binder_start(stmt);
     bind_text(&b, node_id);
-    bind_time(&b, time_now_ms());
+    bind_time(&b, sqlite_now_ms(s));
     bind_text(&b, status);
     int changes = 0;
     int rc = sqlite_binder_check(s, &b, err);
@@ -123,7 +123,7 @@ int sqlite_nodes_mark_dead(struct store *base, int64_t dead_after_ms, int *ret_m
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_NODES_MARK_DEAD, err);
     if (!stmt)
         return IQ_E_DB;
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     struct binder b = binder_start(stmt);
     bind_time(&b, now_ms - dead_after_ms);
     bind_time(&b, now_ms);

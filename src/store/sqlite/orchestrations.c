@@ -365,7 +365,7 @@ static int create_locked(struct sqlite_store *s, const struct orchestration_requ
                          const struct orchestration_draft *draft, const struct audit_context *actx,
                          struct orchestration *ret_orch, struct iq_error *err)
 {
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     struct job **jobs = calloc(draft->job_count, sizeof(*jobs));
     if (!jobs)
         return nomem(err);
@@ -403,7 +403,7 @@ int sqlite_orchestration_create(struct store *base, const struct orchestration_r
     struct orchestration_draft draft;
     int rc = sqlite_check_actor(actx, err);
     if (rc == 0)
-        rc = orchestration_draft_build(req, &draft, err);
+        rc = orchestration_draft_build(req, sqlite_now_ms(s), &draft, err);
     else
         memset(&draft, 0, sizeof(draft));
     if (rc == 0)

@@ -22,7 +22,7 @@ static int create_locked(struct sqlite_store *s, const struct token_info *info,
                          const struct audit_context *actx, struct iq_error *err)
 {
     const char *role = token_role_name((int)info->role);
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_TOKEN_INSERT, err);
     if (!stmt)
         return IQ_E_DB;
@@ -192,7 +192,7 @@ static int revoke_locked(struct sqlite_store *s, const char *name, const struct 
         return 0; /* already revoked: nothing to write */
     if (role < 0)
         return iq_error_set(err, IQ_E_DB, "token \"%s\" has an unknown role", name);
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     char now_text[TIME_RFC3339_LEN];
     time_format_rfc3339(now_ms, now_text);
     char *before = admin_token_json(name, token_role_name(role), NULL);

@@ -16,7 +16,7 @@
 static int create_locked(struct sqlite_store *s, const struct upload_info *info,
                          const struct audit_context *actx, struct iq_error *err)
 {
-    int64_t now_ms = time_now_ms();
+    int64_t now_ms = sqlite_now_ms(s);
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_UPLOAD_INSERT, err);
     if (!stmt)
         return IQ_E_DB;

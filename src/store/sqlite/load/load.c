@@ -571,7 +571,7 @@ int sqlite_load_commit(struct load *base, struct iq_error *err)
     struct job *next = NULL;
     if (rc == 0 && plan->commit.finish_on_commit)
         rc = sqlite_finish_locked(load->s, plan->commit.finish_on_commit, NULL,
-                                  plan->commit.finish_actx, time_now_ms(), NULL, err);
+                                  plan->commit.finish_actx, sqlite_now_ms(load->s), NULL, err);
     if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
         rc = check_claim_next(plan, err);
     if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
