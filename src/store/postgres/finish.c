@@ -202,7 +202,8 @@ char *pg_record_attempt_sql(const char *select_list)
         " SELECT job.id, job.attempt, job.target_table, p.phase, p.started_at, p.duration_ms,"
         " coalesce(p.rows, 0), coalesce(p.bytes, 0), $13 FROM job, jsonb_to_recordset($12::jsonb)"
         " AS p(phase text, started_at timestamptz, duration_ms bigint, rows bigint, bytes bigint)),"
-        " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0)"
+        " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0),"
+        " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at")
         " FROM (SELECT d.id FROM importq_job_deps e"
         " JOIN stg_import_queue d ON d.id = e.job_id"
         " WHERE $15::boolean AND e.depends_on_id IN (SELECT id FROM job)"
