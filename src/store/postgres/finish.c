@@ -7,7 +7,8 @@
  * Ending an attempt, in one transaction: the job row is locked and must
  * still be RUNNING under the reporting worker and attempt (the fence);
  * the attempt is appended to the job's history, its locks are deleted,
- * its phase timings go to stg_import_performance, and the job moves on:
+ * its phase timings go to stg_import_performance, and the job moves on
+ * as job_attempt_outcome (common/job_rules.c) decides, for both backends:
  *   COMPLETED             -> COMPLETED; every waiting dependant has one
  *                            dependency less to wait for
  *   FAILED, retry_at set,

@@ -1,7 +1,8 @@
 /*
  * postgres/jobs.c - one job at a time on PostgreSQL: reading a job row,
  * and create, get, update and cancel, each one transaction with its audit
- * row. The dependency graph they walk is postgres/deps.c, the audit chain
+ * row; update and cancel are the job rules (common/job_rules.c) run
+ * through pg_job_primitives, whose table is here. The dependency graph they walk is postgres/deps.c, the audit chain
  * postgres/audit.c; lists and counts are postgres/list.c.
  */
 #include "store/postgres/internal.h"

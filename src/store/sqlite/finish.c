@@ -5,7 +5,9 @@
  * sqlite_finish_locked. It checks the attempt is still the caller's,
  * appends it to the job's history, frees its locks, records its phases,
  * moves the job on (COMPLETED, back to QUEUED for a retry, FAILED,
- * CANCELLED) and carries the outcome to the dependants.
+ * CANCELLED) and carries the outcome to the dependants. Which of these it
+ * is, is decided by job_attempt_outcome and the cascade is written by
+ * job_rule_fail_dependants (common/job_rules.c), the same on PostgreSQL.
  * Not here: when to retry or how long to back off (the engine's policy,
  * passed in as retry_at_ms or a backoff callback).
  */

@@ -1,7 +1,9 @@
 /*
- * sqlite/jobs.c - jobs on SQLite: reading a job row, and the
- * create, get, update and cancel slots of the ops table. Each mutation is
- * one BEGIN IMMEDIATE transaction together with its audit row
+ * sqlite/jobs.c - jobs on SQLite: reading a job row, the create, get,
+ * update and cancel slots of the ops table, and sqlite_job_primitives,
+ * the steps through which the job rules (common/job_rules.c) run update,
+ * cancel, execute and a finish's cascade on SQLite. Each mutation is one
+ * BEGIN IMMEDIATE transaction together with its audit row
  * (sqlite/audit.c) and its dependency edges (sqlite/deps.c).
  * Not here: lists and statistics (sqlite/list.c).
  */
