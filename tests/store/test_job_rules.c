@@ -209,6 +209,7 @@ static void check_case(void **state, const struct rule_case *c)
         assert_int_equal(after->cancel_requested, c->want_cancel_requested);
         assert_true(after->updated_at_ms > before->updated_at_ms);
     }
+    iq_error_clear(&err);
     job_free(before);
     job_free(after);
     put_away(state, id);
@@ -283,6 +284,7 @@ static void test_execute_refused_while_dependency_failed(void **state)
              "dependency %s is CANCELLED: execute it first, or update the job's depends_on", dep);
     assert_string_equal(iq_error_message(&err), want);
     assert_null(after);
+    iq_error_clear(&err);
 
     /* executed first, the dependency lets the job run again, one dependency pending */
     assert_int_equal(store_job_execute(STORE(state), dep, &test_actor, &after, &err), 0);
@@ -311,6 +313,7 @@ static void test_update_dependency_conflicts(void **state)
                      IQ_E_CONFLICT);
     snprintf(want, sizeof(want), "unknown dependency %s", unknown);
     assert_string_equal(iq_error_message(&err), want);
+    iq_error_clear(&err);
     job_spec_free(spec);
 
     snprintf(extra, sizeof(extra), "\"depends_on\": [\"%s\"]", b);
@@ -319,6 +322,7 @@ static void test_update_dependency_conflicts(void **state)
                      IQ_E_CONFLICT);
     snprintf(want, sizeof(want), "dependency cycle through %s", b);
     assert_string_equal(iq_error_message(&err), want);
+    iq_error_clear(&err);
     job_spec_free(spec);
     assert_null(after);
 }

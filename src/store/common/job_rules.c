@@ -76,7 +76,7 @@ int job_rule_fail_dependants(const struct job_primitives *p, void *backend, cons
     char *error_text = job_dependency_failed_text(root_id, root_status);
     if (!error_text)
         return nomem(err);
-    int rc = p->fail_dependants(backend, root_id, error_text, now_ms, ret, err);
+    int rc = p->fail_dependants(backend, root_id, to, error_text, now_ms, ret, err);
     free(error_text);
     return rc;
 }

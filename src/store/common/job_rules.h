@@ -76,10 +76,11 @@ struct job_primitives {
                         const struct dependency_state *deps, const char *error_text,
                         int64_t now_ms, struct iq_error *err);
     /* fail_dependants - every HELD/QUEUED job depending on root_id,
-     * directly or not, -> FAILED with error_text; their images in *ret
-     * (job_cascade_clear it, also on failure). */
-    int (*fail_dependants)(void *backend, const char *root_id, const char *error_text,
-                           int64_t now_ms, struct job_cascade *ret, struct iq_error *err);
+     * directly or not, -> status (FAILED) with error_text; their images
+     * in *ret (job_cascade_clear it, also on failure). */
+    int (*fail_dependants)(void *backend, const char *root_id, enum job_status status,
+                           const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                           struct iq_error *err);
     /* refresh_orchestrations - the aggregate status of the orchestrations
      * of job and of the cascade's jobs (either may be NULL). */
     int (*refresh_orchestrations)(void *backend, const struct job *job,

@@ -185,29 +185,32 @@ int pg_insert_dependencies(struct pg_store *ps, const char *job_id, const char *
                    2, values, NULL, err);
 }
 
-/* mark_dependants_failed - the UPDATE of a cascade: FAILED with error_text. */
-static int mark_dependants_failed(struct pg_store *ps, const char *ids_text, const char *error_text,
-                                  int64_t now_ms, struct iq_error *err)
+/* mark_dependants_failed - the UPDATE of a cascade: status (FAILED) with error_text. */
+static int mark_dependants_failed(struct pg_store *ps, const char *ids_text,
+                                  enum job_status status, const char *error_text, int64_t now_ms,
+                                  struct iq_error *err)
 {
     char now_text[TIME_RFC3339_LEN];
-    const char *values[3] = {ids_text, error_text, time_format_rfc3339(now_ms, now_text)};
+    const char *values[4] = {ids_text, error_text, time_format_rfc3339(now_ms, now_text),
+                             job_status_name(status)};
     return pg_exec(ps, "failing dependent jobs",
-                   "UPDATE stg_import_queue SET status = 'FAILED', error = $2::jsonb,"
+                   "UPDATE stg_import_queue SET status = $4, error = $2::jsonb,"
                    " finished_at = $3::timestamptz,"
                    " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
                    " WHERE id = ANY($1::uuid[])",
-                   3, values, NULL, err);
+                   4, values, NULL, err);
 }
 
 /*
  * pg_fail_dependants - see postgres/internal.h (job_primitives.fail_dependants):
  * every HELD/QUEUED job depending on root_id, directly or not, becomes
- * FAILED with error_text. Rows are locked FOR UPDATE in id order. Fills
+ * status (FAILED) with error_text. Rows are locked FOR UPDATE in id order. Fills
  * *ret with before/after images for the audit (job_cascade_clear it,
  * also on failure).
  */
-int pg_fail_dependants(void *backend, const char *root_id, const char *error_text,
-                       int64_t now_ms, struct job_cascade *ret, struct iq_error *err)
+int pg_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                       const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                       struct iq_error *err)
 {
     struct pg_store *ps = ((struct pg_rule_tx *)backend)->ps;
     memset(ret, 0, sizeof(*ret));
@@ -224,7 +227,7 @@ int pg_fail_dependants(void *backend, const char *root_id, const char *error_tex
     char *ids_text = job_ids_array_text(ret->before, ret->count);
     if (!ids_text)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    rc = mark_dependants_failed(ps, ids_text, error_text, now_ms, err);
+    rc = mark_dependants_failed(ps, ids_text, status, error_text, now_ms, err);
     if (rc == 0) {
         const char *ids[1] = {ids_text};
         rc = pg_exec_prepared(ps, "reading dependent jobs", STMT_JOBS_BY_IDS, ids, &res, err);

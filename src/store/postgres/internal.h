@@ -478,12 +478,13 @@ int pg_check_dependency_state(void *backend, const char *self_id, const struct j
 /*
  * pg_fail_dependants - job_primitives.fail_dependants (postgres/deps.c):
  * every HELD/QUEUED job depending on root_id, directly or not, becomes
- * FAILED with error_text. Rows are locked FOR UPDATE in id order. Fills
+ * status (FAILED) with error_text. Rows are locked FOR UPDATE in id order. Fills
  * *ret with before/after images for the audit (job_cascade_clear it,
  * also on failure).
  */
-int pg_fail_dependants(void *backend, const char *root_id, const char *error_text,
-                       int64_t now_ms, struct job_cascade *ret, struct iq_error *err);
+int pg_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                       const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                       struct iq_error *err);
 
 /* pg_read_dependencies, pg_release_now, pg_rerun - the primitives of
  * execute (postgres/execute.c). */

@@ -213,10 +213,11 @@ static int cascade_add(struct job_cascade *cascade, struct job *before, struct j
 /*
  * sqlite_fail_dependants - see sqlite/internal.h (job_primitives.fail_dependants):
  * every HELD or QUEUED job depending on root_id, directly or not, becomes
- * FAILED with error_text. Runs inside the caller's write transaction.
+ * status (FAILED) with error_text. Runs inside the caller's write transaction.
  */
-int sqlite_fail_dependants(void *backend, const char *root_id, const char *error_text,
-                           int64_t now_ms, struct job_cascade *ret, struct iq_error *err)
+int sqlite_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                           const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                           struct iq_error *err)
 {
     struct sqlite_store *s = backend;
     struct id_list list = {0};
@@ -227,7 +228,7 @@ int sqlite_fail_dependants(void *backend, const char *root_id, const char *error
         struct job *before = NULL, *after = NULL;
         rc = sqlite_read_job(s, id, &before, err);
         if (rc == 0)
-            rc = sqlite_finish_waiting_job(s, id, JOB_FAILED, error_text, now_ms, err);
+            rc = sqlite_finish_waiting_job(s, id, status, error_text, now_ms, err);
         if (rc == 0)
             rc = sqlite_read_job(s, id, &after, err);
         if (rc == 0) {

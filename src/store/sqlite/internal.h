@@ -593,8 +593,9 @@ int sqlite_check_dependency_state(void *backend, const char *self_id, const stru
                                   struct dependency_state *ret_state, struct iq_error *err);
 
 /* sqlite_fail_dependants - job_primitives.fail_dependants (sqlite/deps.c). */
-int sqlite_fail_dependants(void *backend, const char *root_id, const char *error_text,
-                           int64_t now_ms, struct job_cascade *ret, struct iq_error *err);
+int sqlite_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                           const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                           struct iq_error *err);
 
 /* sqlite_read_dependencies, sqlite_release_now, sqlite_rerun - the
  * primitives of execute (sqlite/execute.c). */
