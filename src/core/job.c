@@ -1,7 +1,9 @@
 /*
  * job.c - job statuses, the transition table, and the job record's
  * lifetime and JSON form. The table is the single place that says which
- * status changes are legal; the store consults it, it does not re-derive it.
+ * status changes are legal. Both store backends consult it through the
+ * job rules in store/common/job_rules.c (execute, cancel, update, the end
+ * of an attempt); the backends' SQL only carries out what a rule decided.
  */
 #include "core/job.h"
 
@@ -26,13 +28,13 @@ static const char *const event_names[JOB_EVENT_COUNT] = {
 /* -1: forbidden. Rows: from-status; columns: event. */
 #define NO (-1)
 static const int transitions[JOB_STATUS_COUNT][JOB_EVENT_COUNT] = {
-    /*               EXECUTE      HOLD      CLAIM        COMPLETE       FAIL        RETRY       CANCEL         DEP_FAILED  RERUN       RESCUE */
-    [JOB_HELD]      = {JOB_QUEUED, NO,       NO,          NO,            NO,         NO,         JOB_CANCELLED, JOB_FAILED, NO,         NO},
-    [JOB_QUEUED]    = {JOB_QUEUED, JOB_HELD, JOB_RUNNING, NO,            NO,         NO,         JOB_CANCELLED, JOB_FAILED, NO,         NO},
-    [JOB_RUNNING]   = {NO,         NO,       NO,          JOB_COMPLETED, JOB_FAILED, JOB_QUEUED, JOB_CANCELLED, NO,         NO,         JOB_QUEUED},
-    [JOB_COMPLETED] = {NO,         NO,       NO,          NO,            NO,         NO,         NO,            NO,         NO,         NO},
-    [JOB_FAILED]    = {JOB_QUEUED, NO,       NO,          NO,            NO,         NO,         NO,            NO,         JOB_QUEUED, NO},
-    [JOB_CANCELLED] = {JOB_QUEUED, NO,       NO,          NO,            NO,         NO,         NO,            NO,         JOB_QUEUED, NO},
+    /*               EXECUTE      HOLD      CLAIM        COMPLETE       FAIL        RETRY       CANCEL         DEP_FAILED  RERUN       RESCUE      UPDATE */
+    [JOB_HELD]      = {JOB_QUEUED, NO,       NO,          NO,            NO,         NO,         JOB_CANCELLED, JOB_FAILED, NO,         NO,         JOB_HELD},
+    [JOB_QUEUED]    = {JOB_QUEUED, JOB_HELD, JOB_RUNNING, NO,            NO,         NO,         JOB_CANCELLED, JOB_FAILED, NO,         NO,         JOB_QUEUED},
+    [JOB_RUNNING]   = {NO,         NO,       NO,          JOB_COMPLETED, JOB_FAILED, JOB_QUEUED, JOB_CANCELLED, NO,         NO,         JOB_QUEUED, NO},
+    [JOB_COMPLETED] = {NO,         NO,       NO,          NO,            NO,         NO,         NO,            NO,         NO,         NO,         NO},
+    [JOB_FAILED]    = {JOB_QUEUED, NO,       NO,          NO,            NO,         NO,         NO,            NO,         JOB_QUEUED, NO,         NO},
+    [JOB_CANCELLED] = {JOB_QUEUED, NO,       NO,          NO,            NO,         NO,         NO,            NO,         JOB_QUEUED, NO,         NO},
 };
 #undef NO
 

@@ -46,7 +46,8 @@ enum job_status {
     X(CANCEL)            /* HELD/QUEUED/RUNNING -> CANCELLED */              \
     X(DEPENDENCY_FAILED) /* HELD/QUEUED -> FAILED */                         \
     X(RERUN)             /* FAILED/CANCELLED -> QUEUED: a new attempt */     \
-    X(RESCUE)            /* RUNNING -> QUEUED: worker lost, attempts remain */
+    X(RESCUE)            /* RUNNING -> QUEUED: worker lost, attempts remain */ \
+    X(UPDATE)            /* HELD/QUEUED -> unchanged: its spec edited */
 
 enum job_event {
 #define JOB_EVENT_ENUM(name) JOB_EVENT_##name,

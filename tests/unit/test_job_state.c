@@ -44,6 +44,8 @@ static const struct {
     {JOB_FAILED, JOB_EVENT_RERUN, JOB_QUEUED},
     {JOB_CANCELLED, JOB_EVENT_EXECUTE, JOB_QUEUED},
     {JOB_CANCELLED, JOB_EVENT_RERUN, JOB_QUEUED},
+    {JOB_HELD, JOB_EVENT_UPDATE, JOB_HELD},
+    {JOB_QUEUED, JOB_EVENT_UPDATE, JOB_QUEUED},
 };
 
 /* expected_transition - the listed target of (from, event), or -1 when forbidden. */

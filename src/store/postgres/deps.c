@@ -49,13 +49,6 @@ static char *job_ids_array_text(struct job *const *jobs, size_t count)
     return pg_sql_take(&text);
 }
 
-static void free_jobs(struct job **jobs, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        job_free(jobs[i]);
-    free(jobs);
-}
-
 void pg_dep_check_clear(struct dep_check *check)
 {
     free(check->array_text);
@@ -158,6 +151,29 @@ int pg_check_dependencies(struct pg_store *ps, const char *self_id, const struct
     return rc;
 }
 
+/*
+ * pg_check_dependency_state - see postgres/internal.h
+ * (job_primitives.check_dependencies): pg_check_dependencies, its
+ * findings kept in the transaction's context for write_update.
+ */
+int pg_check_dependency_state(void *backend, const char *self_id, const struct job_spec *spec,
+                              struct dependency_state *ret_state, struct iq_error *err)
+{
+    struct pg_rule_tx *tx = backend;
+    memset(ret_state, 0, sizeof(*ret_state));
+    pg_dep_check_clear(&tx->deps);
+    int rc = pg_check_dependencies(tx->ps, self_id, spec, &tx->deps, err);
+    if (rc < 0)
+        return rc;
+    ret_state->pending = tx->deps.pending;
+    enum job_status status;
+    if (tx->deps.failed_id[0] && job_status_parse(tx->deps.failed_status, &status) == 0) {
+        snprintf(ret_state->failed_id, sizeof(ret_state->failed_id), "%s", tx->deps.failed_id);
+        ret_state->failed_status = status;
+    }
+    return 0;
+}
+
 /* pg_insert_dependencies - the edges job_id -> each id in array_text. */
 int pg_insert_dependencies(struct pg_store *ps, const char *job_id, const char *array_text,
                            struct iq_error *err)
@@ -169,43 +185,34 @@ int pg_insert_dependencies(struct pg_store *ps, const char *job_id, const char *
                    2, values, NULL, err);
 }
 
-void pg_cascade_clear(struct cascade *cascade)
+/* mark_dependants_failed - the UPDATE of a cascade: status (FAILED) with error_text. */
+static int mark_dependants_failed(struct pg_store *ps, const char *ids_text,
+                                  enum job_status status, const char *error_text, int64_t now_ms,
+                                  struct iq_error *err)
 {
-    free_jobs(cascade->before, cascade->count);
-    free_jobs(cascade->after, cascade->after_count);
-    memset(cascade, 0, sizeof(*cascade));
-}
-
-/* mark_dependants_failed - the UPDATE of a cascade: FAILED, dependency_failed. */
-static int mark_dependants_failed(struct pg_store *ps, const char *ids_text, const char *root_id,
-                                  const char *root_status, int64_t now_ms, struct iq_error *err)
-{
-    char message[128];
-    snprintf(message, sizeof(message), "dependency %s is %s", root_id, root_status);
-    char *error_text = pg_error_json_text("dependency_failed", message);
-    if (!error_text)
-        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     char now_text[TIME_RFC3339_LEN];
-    const char *values[3] = {ids_text, error_text, time_format_rfc3339(now_ms, now_text)};
-    int rc = pg_exec(ps, "failing dependent jobs",
-                     "UPDATE stg_import_queue SET status = 'FAILED', error = $2::jsonb,"
-                     " finished_at = $3::timestamptz,"
-                     " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
-                     " WHERE id = ANY($1::uuid[])",
-                     3, values, NULL, err);
-    free(error_text);
-    return rc;
+    const char *values[4] = {ids_text, error_text, time_format_rfc3339(now_ms, now_text),
+                             job_status_name(status)};
+    return pg_exec(ps, "failing dependent jobs",
+                   "UPDATE stg_import_queue SET status = $4, error = $2::jsonb,"
+                   " finished_at = $3::timestamptz,"
+                   " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
+                   " WHERE id = ANY($1::uuid[])",
+                   4, values, NULL, err);
 }
 
 /*
- * pg_fail_dependants - every HELD/QUEUED job depending on root_id, directly
- * or not, becomes FAILED with error dependency_failed "dependency <root_id>
- * is <root_status>". Rows are locked FOR UPDATE in id order. Fills *ret
- * with before/after images for the audit (pg_cascade_clear it, also on failure).
+ * pg_fail_dependants - see postgres/internal.h (job_primitives.fail_dependants):
+ * every HELD/QUEUED job depending on root_id, directly or not, becomes
+ * status (FAILED) with error_text. Rows are locked FOR UPDATE in id order. Fills
+ * *ret with before/after images for the audit (job_cascade_clear it,
+ * also on failure).
  */
-int pg_fail_dependants(struct pg_store *ps, const char *root_id, const char *root_status,
-                       int64_t now_ms, struct cascade *ret, struct iq_error *err)
+int pg_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                       const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                       struct iq_error *err)
 {
+    struct pg_store *ps = ((struct pg_rule_tx *)backend)->ps;
     memset(ret, 0, sizeof(*ret));
     const char *values[1] = {root_id};
     PGresult *res;
@@ -220,7 +227,7 @@ int pg_fail_dependants(struct pg_store *ps, const char *root_id, const char *roo
     char *ids_text = job_ids_array_text(ret->before, ret->count);
     if (!ids_text)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    rc = mark_dependants_failed(ps, ids_text, root_id, root_status, now_ms, err);
+    rc = mark_dependants_failed(ps, ids_text, status, error_text, now_ms, err);
     if (rc == 0) {
         const char *ids[1] = {ids_text};
         rc = pg_exec_prepared(ps, "reading dependent jobs", STMT_JOBS_BY_IDS, ids, &res, err);
@@ -234,17 +241,4 @@ int pg_fail_dependants(struct pg_store *ps, const char *root_id, const char *roo
         rc = iq_error_set(err, IQ_E_INTERNAL, "cascade read %zu of %zu jobs", ret->after_count,
                           ret->count);
     return rc;
-}
-
-/* pg_audit_cascade - one job.dependency_failed row per job of the cascade. */
-int pg_audit_cascade(struct pg_store *ps, const struct audit_context *actx,
-                     const struct cascade *cascade, struct iq_error *err)
-{
-    for (size_t i = 0; i < cascade->count; i++) {
-        int rc = pg_audit_job_change(ps, actx, "job.dependency_failed", cascade->before[i],
-                                     cascade->after[i], err);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
 }

@@ -7,7 +7,8 @@
  * Ending an attempt, in one transaction: the job row is locked and must
  * still be RUNNING under the reporting worker and attempt (the fence);
  * the attempt is appended to the job's history, its locks are deleted,
- * its phase timings go to stg_import_performance, and the job moves on:
+ * its phase timings go to stg_import_performance, and the job moves on
+ * as job_attempt_outcome (common/job_rules.c) decides, for both backends:
  *   COMPLETED             -> COMPLETED; every waiting dependant has one
  *                            dependency less to wait for
  *   FAILED, retry_at set,
@@ -38,17 +39,6 @@
 
 #define RESCUE_BATCH 100
 
-/* Where an attempt leads, decided from the report and the locked job row. */
-struct attempt_outcome {
-    const char *status;         /* the job's new status */
-    const char *attempt_status; /* recorded in the history: how the attempt ended */
-    const char *action;         /* audit action */
-    const char *progress_phase; /* "done", or "queued" for a retry */
-    bool retry;                 /* back to QUEUED at retry_at */
-    bool release_dependants;    /* COMPLETED: dependants wait for one job less */
-    const char *cascade_status; /* FAILED/CANCELLED for good: fail dependants; else NULL */
-};
-
 /* ------------------------------------------------------------------ */
 /* Deciding and recording                                              */
 /* ------------------------------------------------------------------ */
@@ -71,34 +61,14 @@ static int check_fence(const struct job *job, const struct job_finish *finish, s
 }
 
 /*
- * decide_outcome - where the attempt leads (job may be NULL for
- * COMPLETED, which does not depend on it); IQ_E_INVALID for a status an
- * attempt cannot end in.
+ * decide_outcome - where the attempt leads (job_attempt_outcome; job may
+ * be NULL for COMPLETED, which does not depend on it); IQ_E_INVALID for
+ * a status an attempt cannot end in.
  */
 static int decide_outcome(const struct job *job, const struct job_finish *finish,
                           struct attempt_outcome *out, struct iq_error *err)
 {
-    switch (finish->status) {
-    case JOB_COMPLETED:
-        *out = (struct attempt_outcome){"COMPLETED", "COMPLETED", "job.completed", "done", false,
-                                        true,        NULL};
-        return 0;
-    case JOB_CANCELLED:
-        *out = (struct attempt_outcome){"CANCELLED", "CANCELLED", "job.cancelled", "done",
-                                        false,       false,       "CANCELLED"};
-        return 0;
-    case JOB_FAILED:
-        if (finish->retry_at_ms > 0 && job->attempt < job->max_attempts && !job->cancel_requested)
-            *out = (struct attempt_outcome){"QUEUED", "FAILED", "job.retried", "queued",
-                                            true,     false,    NULL};
-        else
-            *out = (struct attempt_outcome){"FAILED", "FAILED", "job.failed", "done",
-                                            false,    false,    "FAILED"};
-        return 0;
-    default:
-        return iq_error_set(err, IQ_E_INVALID, "an attempt cannot end %s",
-                            job_status_name(finish->status));
-    }
+    return job_attempt_outcome(job, finish, NULL, out, err);
 }
 
 /*
@@ -125,9 +95,7 @@ static int error_text(const struct job_finish *finish, char **ret_text, struct i
     *ret_text = NULL;
     if (finish->status == JOB_COMPLETED)
         return 0;
-    const char *code = finish->error_code;
-    if (!code)
-        code = finish->status == JOB_CANCELLED ? "cancelled" : "import_failed";
+    const char *code = job_attempt_error_code(finish);
     const char *message = finish->error_message ? finish->error_message : code;
     *ret_text = pg_error_json_text(code, message);
     if (!*ret_text) {
@@ -236,7 +204,8 @@ char *pg_record_attempt_sql(const char *select_list)
         " SELECT job.id, job.attempt, job.target_table, p.phase, p.started_at, p.duration_ms,"
         " coalesce(p.rows, 0), coalesce(p.bytes, 0), $13 FROM job, jsonb_to_recordset($12::jsonb)"
         " AS p(phase text, started_at timestamptz, duration_ms bigint, rows bigint, bytes bigint)),"
-        " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0)"
+        " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0),"
+        " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at")
         " FROM (SELECT d.id FROM importq_job_deps e"
         " JOIN stg_import_queue d ON d.id = e.job_id"
         " WHERE $15::boolean AND e.depends_on_id IN (SELECT id FROM job)"
@@ -285,12 +254,12 @@ static int record_values_fill(struct pg_store *ps, struct record_values *v,
     snprintf(v->attempt, sizeof(v->attempt), "%d", finish->attempt);
     const char *values[18] = {
         finish->job_id,
-        outcome->status,
-        outcome->attempt_status,
+        job_status_name(outcome->status),
+        job_status_name(outcome->attempt_status),
         v->error,
         outcome->retry ? time_format_rfc3339(finish->retry_at_ms, v->available) : NULL,
         outcome->retry ? "f" : "t",
-        outcome->progress_phase,
+        outcome->retry ? "queued" : "done",
         v->counts[0],
         v->counts[1],
         v->counts[2],
@@ -452,7 +421,8 @@ static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, 
                           struct job **ret_job, struct iq_error *err)
 {
     struct job *before = NULL, *after = NULL;
-    struct cascade cascade = {0};
+    struct pg_rule_tx tx = {.ps = ps};
+    struct job_cascade cascade = {0};
     struct attempt_outcome outcome = {0};
     if (ret_job)
         *ret_job = NULL;
@@ -461,16 +431,16 @@ static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, 
         rc = lock_and_record(ps, finish, lock_graph, &before, &outcome, &after, err);
     if (rc == 0 && !after)
         rc = record_attempt(ps, finish, &outcome, &after, err);
-    if (rc == 0 && outcome.cascade_status)
-        rc = pg_fail_dependants(ps, before->id, outcome.cascade_status, pg_now_ms(ps), &cascade,
-                                err);
+    if (rc == 0 && outcome.fail_dependants)
+        rc = job_rule_fail_dependants(&pg_job_primitives, &tx, before->id, outcome.status,
+                                      pg_now_ms(ps), &cascade, err);
     if (rc == 0)
         rc = pg_orchestrations_refresh(ps, after, &cascade, err);
     if (rc == 0)
         rc = pg_audit_job_change(ps, actx, action ? action : outcome.action, before, after, err);
     if (rc == 0)
-        rc = pg_audit_cascade(ps, actx, &cascade, err);
-    pg_cascade_clear(&cascade);
+        rc = job_rule_audit_cascade(&pg_job_primitives, &tx, actx, &cascade, 0, err);
+    job_cascade_clear(&cascade);
     job_free(before);
     if (rc == 0 && ret_job)
         *ret_job = after;
@@ -588,30 +558,18 @@ static int lock_lost_job(struct pg_store *ps, const char *id, const char *lease,
 }
 
 /*
- * rescue_locked - end the lost job's attempt as FAILED (worker_lost),
- * re-queued after backoff_cb(attempt) when attempts remain.
+ * rescue_locked - end the lost job's attempt as job_rescue_finish says
+ * (FAILED worker_lost, re-queued after backoff_cb(attempt) when attempts
+ * remain).
  */
 static int rescue_locked(struct pg_store *ps, const struct lost_job *lost, int64_t lease_ms,
                          retry_backoff_cb backoff_cb, void *backoff_ctx,
                          const struct audit_context *actx, struct iq_error *err)
 {
-    char message[400];
-    snprintf(message, sizeof(message),
-             "worker %s stopped heartbeating (no heartbeat for more than %" PRId64 " ms)",
-             lost->worker, lease_ms);
-    int64_t retry_at_ms = 0;
-    if (lost->attempt < lost->max_attempts) {
-        int64_t delay_ms = backoff_cb ? backoff_cb(lost->attempt, backoff_ctx) : 0;
-        retry_at_ms = pg_now_ms(ps) + (delay_ms > 0 ? delay_ms : 0);
-    }
-    struct job_finish finish = {.job_id = lost->id,
-                                .worker = lost->worker,
-                                .attempt = lost->attempt,
-                                .status = JOB_FAILED,
-                                .error_code = "worker_lost",
-                                .error_message = message,
-                                .retry_at_ms = retry_at_ms};
-    return pg_finish_attempt(ps, &finish, "job.rescued", actx, NULL, err);
+    struct rescue_report report;
+    job_rescue_finish(lost->id, lost->worker, lost->attempt, lost->max_attempts, lease_ms,
+                      backoff_cb, backoff_ctx, pg_now_ms(ps), &report);
+    return pg_finish_attempt(ps, &report.finish, "job.rescued", actx, NULL, err);
 }
 
 /*
@@ -671,7 +629,7 @@ int pg_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_c
     if (ret_rescued)
         *ret_rescued = 0;
     if (lease_ms <= 0)
-        return iq_error_set(err, IQ_E_INVALID, "the lock lease must be positive");
+        return iq_error_set(err, IQ_E_INVALID, "the lease must be positive");
     char lease[24];
     snprintf(lease, sizeof(lease), "%" PRId64, lease_ms);
     PGresult *ids;

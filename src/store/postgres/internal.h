@@ -89,6 +89,7 @@
 #define IMPORTQ_STORE_STORE_PG_INTERNAL_H
 
 #include "store/common/internal.h"
+#include "store/common/job_rules.h"
 
 #include "core/clock.h"
 #include "core/timeutil.h"
@@ -490,29 +491,48 @@ int pg_check_dependencies(struct pg_store *ps, const char *self_id, const struct
 int pg_insert_dependencies(struct pg_store *ps, const char *job_id, const char *array_text,
                            struct iq_error *err);
 
-/* Jobs a cascade failed: before and after images, pairwise, in id order. */
-struct cascade {
-    struct job **before;
-    struct job **after;
-    size_t count;
-    size_t after_count;
-};
-
-void pg_cascade_clear(struct cascade *cascade);
+/* ------------------------------------------------------------------ */
+/* The job rules' primitives (common/job_rules.h)                      */
+/* ------------------------------------------------------------------ */
 
 /*
- * pg_fail_dependants - every HELD/QUEUED job depending on root_id, directly
- * or not, becomes FAILED with error dependency_failed "dependency <root_id>
- * is <root_status>". Rows are locked FOR UPDATE in id order. Fills *ret
- * with before/after images for the audit (pg_cascade_clear it, also on
- * failure).
+ * struct pg_rule_tx - the backend context the job rules pass to
+ * pg_job_primitives: the connection (inside its transaction, the lock
+ * the caller's wrapper took held) and what check_dependencies locked for
+ * write_update. Clear with pg_rule_tx_clear.
  */
-int pg_fail_dependants(struct pg_store *ps, const char *root_id, const char *root_status,
-                       int64_t now_ms, struct cascade *ret, struct iq_error *err);
+struct pg_rule_tx {
+    struct pg_store *ps;
+    struct dep_check deps;
+};
 
-/* pg_audit_cascade - one job.dependency_failed row per job of the cascade. */
-int pg_audit_cascade(struct pg_store *ps, const struct audit_context *actx,
-                     const struct cascade *cascade, struct iq_error *err);
+void pg_rule_tx_clear(struct pg_rule_tx *tx);
+
+/* pg_job_primitives - PostgreSQL's table for the job rules (postgres/jobs.c). */
+extern const struct job_primitives pg_job_primitives;
+
+/* pg_check_dependency_state - job_primitives.check_dependencies (postgres/deps.c). */
+int pg_check_dependency_state(void *backend, const char *self_id, const struct job_spec *spec,
+                              struct dependency_state *ret_state, struct iq_error *err);
+
+/*
+ * pg_fail_dependants - job_primitives.fail_dependants (postgres/deps.c):
+ * every HELD/QUEUED job depending on root_id, directly or not, becomes
+ * status (FAILED) with error_text. Rows are locked FOR UPDATE in id order. Fills
+ * *ret with before/after images for the audit (job_cascade_clear it,
+ * also on failure).
+ */
+int pg_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                       const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                       struct iq_error *err);
+
+/* pg_read_dependencies, pg_release_now, pg_rerun - the primitives of
+ * execute (postgres/execute.c). */
+int pg_read_dependencies(void *backend, const char *id, struct dependency_state *ret_state,
+                         struct iq_error *err);
+int pg_release_now(void *backend, const char *id, int64_t now_ms, struct iq_error *err);
+int pg_rerun(void *backend, const char *id, int deps_pending, int64_t now_ms,
+             struct iq_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Lists and counts (postgres/list.c)                                  */
@@ -673,7 +693,7 @@ int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
  * the lock order above). Call it after the job changes, before the audit.
  */
 int pg_orchestrations_refresh(struct pg_store *ps, const struct job *job,
-                              const struct cascade *cascade, struct iq_error *err);
+                              const struct job_cascade *cascade, struct iq_error *err);
 
 /*
  * pg_orchestration_mark_running - a claim started a job of

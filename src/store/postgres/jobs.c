@@ -1,7 +1,8 @@
 /*
  * postgres/jobs.c - one job at a time on PostgreSQL: reading a job row,
  * and create, get, update and cancel, each one transaction with its audit
- * row. The dependency graph they walk is postgres/deps.c, the audit chain
+ * row; update and cancel are the job rules (common/job_rules.c) run
+ * through pg_job_primitives, whose table is here. The dependency graph they walk is postgres/deps.c, the audit chain
  * postgres/audit.c; lists and counts are postgres/list.c.
  */
 #include "store/postgres/internal.h"
@@ -393,23 +394,22 @@ int pg_job_get(struct store *s, const char *id, struct job **ret_job, struct iq_
 /* job_update                                                          */
 /* ------------------------------------------------------------------ */
 
-/* update_job_row - write spec's editable fields and the recomputed state. */
+/*
+ * update_job_row - write spec's editable fields and the recomputed state
+ * (FAILED with error_text when that is set).
+ */
 static int update_job_row(struct pg_store *ps, const struct job *job, const struct job_spec *spec,
-                          const struct dep_check *check, int64_t now_ms, struct iq_error *err)
+                          int deps_pending, const char *error_text, int64_t now_ms,
+                          struct iq_error *err)
 {
     struct spec_texts texts = {0};
-    char *error_text = NULL;
     int rc = spec_texts_build(spec, &texts, err);
-    if (rc == 0)
-        rc = dependency_error_text(check, &error_text, err);
-    if (rc < 0) {
-        spec_texts_clear(&texts);
+    if (rc < 0)
         return rc;
-    }
     char priority[16], pending[16], max_attempts[16], timeout[24];
     char scheduled[TIME_RFC3339_LEN], available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
     snprintf(priority, sizeof(priority), "%d", spec->priority);
-    snprintf(pending, sizeof(pending), "%d", check->pending);
+    snprintf(pending, sizeof(pending), "%d", deps_pending);
     snprintf(max_attempts, sizeof(max_attempts), "%d", spec->max_attempts);
     snprintf(timeout, sizeof(timeout), "%" PRId64, spec->timeout_s);
     time_format_rfc3339(now_ms, now);
@@ -443,7 +443,6 @@ static int update_job_row(struct pg_store *ps, const struct job *job, const stru
                  " updated_at = " PG_NEXT_UPDATED_AT("$16", "updated_at")
                  " WHERE id = $1::uuid",
                  16, values, NULL, err);
-    free(error_text);
     spec_texts_clear(&texts);
     return rc;
 }
@@ -461,45 +460,37 @@ static int replace_dependencies(struct pg_store *ps, const char *job_id, const c
 }
 
 /*
- * update_in_tx - job_update's body inside its transaction. A new
- * dependency already FAILED/CANCELLED fails the job, and then its own
- * dependants too (like a cancel would).
+ * primitive_write_update - the row (FAILED with error_text when set), its
+ * edges replaced by those check_dependencies locked, its upload relinked.
+ */
+static int primitive_write_update(void *backend, const struct job *before,
+                                  const struct job_spec *spec, const struct dependency_state *deps,
+                                  const char *error_text, int64_t now_ms, struct iq_error *err)
+{
+    struct pg_rule_tx *tx = backend;
+    int rc = update_job_row(tx->ps, before, spec, deps->pending, error_text, now_ms, err);
+    if (rc == 0)
+        rc = replace_dependencies(tx->ps, before->id, tx->deps.array_text, err);
+    if (rc == 0)
+        rc = link_upload(tx->ps, before->id, spec, NULL, true, err);
+    return rc;
+}
+
+/*
+ * update_in_tx - job_update's body inside its transaction: the graph
+ * locked, then job_rule_update (a new dependency already FAILED/CANCELLED
+ * fails the job, and then its own dependants too, like a cancel would).
  */
 static int update_in_tx(struct pg_store *ps, const char *id, const struct job_spec *spec,
                         const struct audit_context *actx, struct job **ret_job,
                         struct iq_error *err)
 {
-    struct job *before = NULL;
-    struct dep_check check = {0};
-    struct cascade cascade = {0};
+    struct pg_rule_tx tx = {.ps = ps};
     int64_t now_ms = pg_now_ms(ps);
     int rc = pg_lock_graph(ps, err);
     if (rc == 0)
-        rc = pg_read_job(ps, id, true, &before, err);
-    if (rc == 0 && before->status != JOB_HELD && before->status != JOB_QUEUED)
-        rc = iq_error_set(err, IQ_E_CONFLICT, "job is %s: only HELD or QUEUED jobs can be updated",
-                          job_status_name(before->status));
-    if (rc == 0)
-        rc = pg_check_dependencies(ps, before->id, spec, &check, err);
-    if (rc == 0)
-        rc = update_job_row(ps, before, spec, &check, now_ms, err);
-    if (rc == 0)
-        rc = replace_dependencies(ps, before->id, check.array_text, err);
-    if (rc == 0)
-        rc = link_upload(ps, before->id, spec, NULL, true, err);
-    if (rc == 0 && check.failed_id[0])
-        rc = pg_fail_dependants(ps, before->id, "FAILED", now_ms, &cascade, err);
-    if (rc == 0)
-        rc = pg_read_job(ps, before->id, false, ret_job, err);
-    if (rc == 0)
-        rc = pg_orchestrations_refresh(ps, *ret_job, &cascade, err);
-    if (rc == 0)
-        rc = pg_audit_job_change(ps, actx, "job.update", before, *ret_job, err);
-    if (rc == 0)
-        rc = pg_audit_cascade(ps, actx, &cascade, err);
-    pg_cascade_clear(&cascade);
-    pg_dep_check_clear(&check);
-    job_free(before);
+        rc = job_rule_update(&pg_job_primitives, &tx, id, spec, actx, now_ms, ret_job, err);
+    pg_rule_tx_clear(&tx);
     return rc;
 }
 
@@ -526,85 +517,104 @@ int pg_job_update(struct store *s, const char *id, const struct job_spec *spec,
 /* job_cancel                                                          */
 /* ------------------------------------------------------------------ */
 
-/* cancel_waiting_job - HELD/QUEUED -> CANCELLED, error "cancelled by <actor>". */
-static int cancel_waiting_job(struct pg_store *ps, const char *id, const char *actor,
-                              int64_t now_ms, struct iq_error *err)
+/* primitive_end_waiting - HELD/QUEUED -> status with error_text, never run. */
+static int primitive_end_waiting(void *backend, const char *id, enum job_status status,
+                                 const char *error_text, int64_t now_ms, struct iq_error *err)
 {
-    char *message = NULL;
-    if (asprintf(&message, "cancelled by %s", actor) < 0)
-        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
-    char *error_text = pg_error_json_text("cancelled", message);
-    free(message);
-    if (!error_text)
-        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    struct pg_rule_tx *tx = backend;
     char now[TIME_RFC3339_LEN];
-    const char *values[3] = {id, error_text, time_format_rfc3339(now_ms, now)};
-    int rc = pg_exec(ps, "cancelling a job",
-                     "UPDATE stg_import_queue SET status = 'CANCELLED', error = $2::jsonb,"
-                     " finished_at = $3::timestamptz,"
-                     " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
-                     " WHERE id = $1::uuid",
-                     3, values, NULL, err);
-    free(error_text);
-    return rc;
+    const char *values[4] = {id, error_text, time_format_rfc3339(now_ms, now),
+                             job_status_name(status)};
+    return pg_exec(tx->ps, "cancelling a job",
+                   "UPDATE stg_import_queue SET status = $4, error = $2::jsonb,"
+                   " finished_at = $3::timestamptz,"
+                   " updated_at = " PG_NEXT_UPDATED_AT("$3", "updated_at")
+                   " WHERE id = $1::uuid",
+                   4, values, NULL, err);
 }
 
-/* request_cancel - RUNNING: set cancel_requested for the worker to see. */
-static int request_cancel(struct pg_store *ps, const char *id, int64_t now_ms, struct iq_error *err)
+/* primitive_request_cancel - RUNNING: set cancel_requested for the worker to see. */
+static int primitive_request_cancel(void *backend, const char *id, int64_t now_ms,
+                                    struct iq_error *err)
 {
+    struct pg_rule_tx *tx = backend;
     char now[TIME_RFC3339_LEN];
     const char *values[2] = {id, time_format_rfc3339(now_ms, now)};
-    return pg_exec(ps, "requesting a cancel",
+    return pg_exec(tx->ps, "requesting a cancel",
                    "UPDATE stg_import_queue SET cancel_requested = true,"
                    " updated_at = " PG_NEXT_UPDATED_AT("$2", "updated_at") " WHERE id = $1::uuid",
                    2, values, NULL, err);
 }
 
-/*
- * cancel_in_tx - job_cancel's body inside its transaction. A RUNNING job
- * whose cancel was already requested is returned unchanged (nothing
- * written, no audit row).
- */
+/* cancel_in_tx - job_cancel's body inside its transaction: the graph locked, then job_rule_cancel. */
 static int cancel_in_tx(struct pg_store *ps, const char *id, const struct audit_context *actx,
                         struct job **ret_job, struct iq_error *err)
 {
-    struct job *before = NULL;
-    struct cascade cascade = {0};
-    const char *action = NULL;
+    struct pg_rule_tx tx = {.ps = ps};
     int64_t now_ms = pg_now_ms(ps);
     int rc = pg_lock_graph(ps, err);
     if (rc == 0)
-        rc = pg_read_job(ps, id, true, &before, err);
-    if (rc < 0)
-        goto out;
-    enum job_status to;
-    if (job_transition(before->status, JOB_EVENT_CANCEL, &to) < 0) {
-        rc = iq_error_set(err, IQ_E_CONFLICT, "job is already %s", job_status_name(before->status));
-    } else if (before->status == JOB_RUNNING) {
-        if (!before->cancel_requested) {
-            action = "job.cancel_requested";
-            rc = request_cancel(ps, before->id, now_ms, err);
-        }
-    } else {
-        action = "job.cancel";
-        rc = cancel_waiting_job(ps, before->id, actx && actx->actor ? actx->actor : "unknown",
-                                now_ms, err);
-        if (rc == 0)
-            rc = pg_fail_dependants(ps, before->id, "CANCELLED", now_ms, &cascade, err);
-    }
-    if (rc == 0)
-        rc = pg_read_job(ps, before->id, false, ret_job, err);
-    if (rc == 0 && (*ret_job)->status != before->status)
-        rc = pg_orchestrations_refresh(ps, *ret_job, &cascade, err);
-    if (rc == 0 && action)
-        rc = pg_audit_job_change(ps, actx, action, before, *ret_job, err);
-    if (rc == 0)
-        rc = pg_audit_cascade(ps, actx, &cascade, err);
-out:
-    pg_cascade_clear(&cascade);
-    job_free(before);
+        rc = job_rule_cancel(&pg_job_primitives, &tx, id, actx, now_ms, ret_job, err);
+    pg_rule_tx_clear(&tx);
     return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* The primitives the job rules drive (common/job_rules.h)             */
+/* ------------------------------------------------------------------ */
+
+/* primitive_read_job - the job, its row locked FOR UPDATE. */
+static int primitive_read_job(void *backend, const char *id, struct job **ret_job,
+                              struct iq_error *err)
+{
+    struct pg_rule_tx *tx = backend;
+    return pg_read_job(tx->ps, id, true, ret_job, err);
+}
+
+static int primitive_refresh_orchestrations(void *backend, const struct job *job,
+                                            const struct job_cascade *cascade, int64_t now_ms,
+                                            struct iq_error *err)
+{
+    struct pg_rule_tx *tx = backend;
+    (void)now_ms; /* the orchestration's updated_at is the database's */
+    return pg_orchestrations_refresh(tx->ps, job, cascade, err);
+}
+
+static int primitive_audit_change(void *backend, const struct audit_context *actx,
+                                  const char *action, const struct job *before,
+                                  const struct job *after, int64_t now_ms, struct iq_error *err)
+{
+    struct pg_rule_tx *tx = backend;
+    (void)now_ms; /* the audit row is dated by the database */
+    return pg_audit_job_change(tx->ps, actx, action, before, after, err);
+}
+
+static int primitive_notify_work(void *backend, const char *reason, struct iq_error *err)
+{
+    struct pg_rule_tx *tx = backend;
+    return pg_notify_work(tx->ps, reason, err);
+}
+
+void pg_rule_tx_clear(struct pg_rule_tx *tx)
+{
+    pg_dep_check_clear(&tx->deps);
+}
+
+/* pg_job_primitives - see postgres/internal.h. */
+const struct job_primitives pg_job_primitives = {
+    .read_job = primitive_read_job,
+    .read_dependencies = pg_read_dependencies,
+    .check_dependencies = pg_check_dependency_state,
+    .release_now = pg_release_now,
+    .rerun = pg_rerun,
+    .request_cancel = primitive_request_cancel,
+    .end_waiting = primitive_end_waiting,
+    .write_update = primitive_write_update,
+    .fail_dependants = pg_fail_dependants,
+    .refresh_orchestrations = primitive_refresh_orchestrations,
+    .audit_change = primitive_audit_change,
+    .notify_work = primitive_notify_work,
+};
 
 /* pg_job_cancel - see store_ops.job_cancel. One transaction under PG_LOCK_JOB_GRAPH. */
 int pg_job_cancel(struct store *s, const char *id, const struct audit_context *actx,

@@ -79,7 +79,7 @@ static int compare_ids(const void *a, const void *b)
 
 /* pg_orchestrations_refresh - see postgres/internal.h. */
 int pg_orchestrations_refresh(struct pg_store *ps, const struct job *job,
-                              const struct cascade *cascade, struct iq_error *err)
+                              const struct job_cascade *cascade, struct iq_error *err)
 {
     size_t jobs = (job ? 1 : 0) + (cascade ? cascade->after_count : 0);
     if (jobs == 0)

@@ -114,26 +114,20 @@ int sqlite_delete_dependencies(struct sqlite_store *s, const char *job_id, struc
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "delete dependencies", err);
 }
 
-/* sqlite_error_json - {"code": code, "message": message} as compact text.
- * Caller frees. */
-char *sqlite_error_json(const char *code, const char *message)
+/* sqlite_check_dependency_state - see sqlite/internal.h
+ * (job_primitives.check_dependencies). */
+int sqlite_check_dependency_state(void *backend, const char *self_id, const struct job_spec *spec,
+                                  struct dependency_state *ret_state, struct iq_error *err)
 {
-    json_t *json = json_pack("{s:s,s:s}", "code", code, "message", message);
-    char *text = json ? store_json_text(json) : NULL;
-    json_decref(json);
-    return text;
-}
-
-/* sqlite_dependency_failed_json - the error of a job whose dependency dep_id
- * ended in status. */
-char *sqlite_dependency_failed_json(const char *dep_id, enum job_status status)
-{
-    char *message = NULL;
-    if (asprintf(&message, "dependency %s is %s", dep_id, job_status_name(status)) < 0)
-        return NULL;
-    char *text = sqlite_error_json("dependency_failed", message);
-    free(message);
-    return text;
+    struct dep_summary summary;
+    memset(ret_state, 0, sizeof(*ret_state));
+    int rc = sqlite_check_dependencies(backend, self_id, spec, &summary, err);
+    if (rc < 0)
+        return rc;
+    if (summary.failed_id)
+        job_dependency_state_add(ret_state, summary.failed_id, summary.failed_status);
+    ret_state->pending = summary.pending; /* counted once by check_dependency */
+    return 0;
 }
 
 /* A growable list of job ids. */
@@ -194,36 +188,57 @@ int sqlite_finish_waiting_job(struct sqlite_store *s, const char *id, enum job_s
     return sqlite3_changes(s->db) == 1 ? 0 : 1;
 }
 
-/*
- * sqlite_fail_dependants - after root_id ended FAILED or CANCELLED: every HELD
- * or QUEUED job depending on it, directly or not, becomes FAILED with
- * "dependency <root_id> is <root_status>", one job.dependency_failed audit
- * row each. Runs inside the caller's write transaction.
- */
-int sqlite_fail_dependants(struct sqlite_store *s, const char *root_id, enum job_status root_status,
-                           const struct audit_context *actx, int64_t now_ms, struct iq_error *err)
+/* cascade_add - room for one more pair of images in cascade. */
+static int cascade_add(struct job_cascade *cascade, struct job *before, struct job *after,
+                       struct iq_error *err)
 {
+    size_t capacity = cascade->count;
+    struct job **grown_before = realloc(cascade->before, (capacity + 1) * sizeof(*grown_before));
+    if (grown_before)
+        cascade->before = grown_before;
+    struct job **grown_after =
+        grown_before ? realloc(cascade->after, (capacity + 1) * sizeof(*grown_after)) : NULL;
+    if (grown_after)
+        cascade->after = grown_after;
+    if (!grown_before || !grown_after) {
+        job_free(before);
+        job_free(after);
+        return nomem(err);
+    }
+    cascade->before[cascade->count++] = before;
+    cascade->after[cascade->after_count++] = after;
+    return 0;
+}
+
+/*
+ * sqlite_fail_dependants - see sqlite/internal.h (job_primitives.fail_dependants):
+ * every HELD or QUEUED job depending on root_id, directly or not, becomes
+ * status (FAILED) with error_text. Runs inside the caller's write transaction.
+ */
+int sqlite_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                           const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                           struct iq_error *err)
+{
+    struct sqlite_store *s = backend;
     struct id_list list = {0};
-    struct job *before = NULL, *after = NULL;
-    char *error_text = sqlite_dependency_failed_json(root_id, root_status);
-    int rc = error_text ? waiting_dependants(s, root_id, &list, err) : nomem(err);
+    memset(ret, 0, sizeof(*ret));
+    int rc = waiting_dependants(s, root_id, &list, err);
     for (size_t i = 0; rc == 0 && i < list.count; i++) {
         const char *id = list.ids[i];
+        struct job *before = NULL, *after = NULL;
         rc = sqlite_read_job(s, id, &before, err);
         if (rc == 0)
-            rc = sqlite_finish_waiting_job(s, id, JOB_FAILED, error_text, now_ms, err);
+            rc = sqlite_finish_waiting_job(s, id, status, error_text, now_ms, err);
         if (rc == 0)
             rc = sqlite_read_job(s, id, &after, err);
-        if (rc == 0)
-            rc = sqlite_audit_job(s, actx, "job.dependency_failed", id, before, after, now_ms, err);
-        if (rc == 0)
-            rc = sqlite_orchestration_refresh(s, after->orchestration_id, now_ms, err);
+        if (rc == 0) {
+            rc = cascade_add(ret, before, after, err);
+            before = after = NULL;
+        }
         rc = rc == 1 ? 0 : rc; /* no longer waiting: nothing to do */
         job_free(before);
         job_free(after);
-        before = after = NULL;
     }
     free(list.ids);
-    free(error_text);
     return rc;
 }

@@ -5,7 +5,9 @@
  * sqlite_finish_locked. It checks the attempt is still the caller's,
  * appends it to the job's history, frees its locks, records its phases,
  * moves the job on (COMPLETED, back to QUEUED for a retry, FAILED,
- * CANCELLED) and carries the outcome to the dependants.
+ * CANCELLED) and carries the outcome to the dependants. Which of these it
+ * is, is decided by job_attempt_outcome and the cascade is written by
+ * job_rule_fail_dependants (common/job_rules.c), the same on PostgreSQL.
  * Not here: when to retry or how long to back off (the engine's policy,
  * passed in as retry_at_ms or a backoff callback).
  */
@@ -15,13 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the finished attempt does to the job row. */
+/* What the finished attempt does to the job row (the decision is job_attempt_outcome's). */
 struct finish_outcome {
-    enum job_status status;  /* COMPLETED, FAILED, CANCELLED, or QUEUED for a retry */
-    const char *action;      /* audit action */
-    char *error_text;        /* owned; NULL for COMPLETED */
-    char *attempts_text;     /* owned: the history with this attempt appended */
-    int64_t available_at_ms; /* retry: when it may run again; else 0 (kept) */
+    struct attempt_outcome decision; /* next status, action, dependants */
+    char *error_text;                /* owned; NULL for COMPLETED */
+    char *attempts_text;             /* owned: the history with this attempt appended */
+    int64_t available_at_ms;         /* retry: when it may run again; else 0 (kept) */
 };
 
 static void finish_outcome_clear(struct finish_outcome *outcome)
@@ -56,10 +57,8 @@ static int check_owner(const struct job *job, const struct job_finish *finish, s
 /* error_text_of - the {"code","message"} of a FAILED/CANCELLED finish. Caller frees. */
 static char *error_text_of(const struct job_finish *finish)
 {
-    const char *code = finish->error_code;
-    if (!code)
-        code = finish->status == JOB_CANCELLED ? "cancelled" : "import_failed";
-    return sqlite_error_json(code, finish->error_message ? finish->error_message : code);
+    const char *code = job_attempt_error_code(finish);
+    return job_error_text(code, finish->error_message ? finish->error_message : code);
 }
 
 /*
@@ -89,26 +88,19 @@ static char *attempts_with(const struct job *job, const struct job_finish *finis
 }
 
 /*
- * decide_outcome - where the attempt takes job: a FAILED attempt with a
- * retry time and attempts left goes back to QUEUED (its error kept for the
- * record), unless someone asked to cancel the job meanwhile (as on
- * PostgreSQL); anything else is final. action overrides the audit action.
+ * decide_outcome - where the attempt takes job (job_attempt_outcome: a
+ * retry, or final), and the texts the row gets. action overrides the
+ * audit action.
  */
 static int decide_outcome(const struct job *job, const struct job_finish *finish,
                           const char *action, int64_t now_ms, struct finish_outcome *ret,
                           struct iq_error *err)
 {
-    static const char *const final_actions[JOB_STATUS_COUNT] = {
-        [JOB_COMPLETED] = "job.completed",
-        [JOB_FAILED] = "job.failed",
-        [JOB_CANCELLED] = "job.cancelled",
-    };
     memset(ret, 0, sizeof(*ret));
-    bool retry = finish->status == JOB_FAILED && finish->retry_at_ms > 0 &&
-                 job->attempt < job->max_attempts && !job->cancel_requested;
-    ret->status = retry ? JOB_QUEUED : finish->status;
-    ret->action = action ? action : retry ? "job.retried" : final_actions[finish->status];
-    ret->available_at_ms = retry ? finish->retry_at_ms : 0;
+    int rc = job_attempt_outcome(job, finish, action, &ret->decision, err);
+    if (rc < 0)
+        return rc;
+    ret->available_at_ms = ret->decision.retry ? finish->retry_at_ms : 0;
     if (finish->status != JOB_COMPLETED && !(ret->error_text = error_text_of(finish)))
         return nomem(err);
     ret->attempts_text = attempts_with(job, finish, ret->error_text, now_ms);
@@ -126,10 +118,10 @@ static int write_job_row(struct sqlite_store *s, const struct job_finish *finish
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_FINISH_RUNNING, err);
     if (!stmt)
         return IQ_E_DB;
-    bool final = outcome->status != JOB_QUEUED;
+    bool final = !outcome->decision.retry;
     struct binder b = binder_start(stmt);
     bind_text(&b, finish->job_id);
-    bind_text(&b, job_status_name(outcome->status));
+    bind_text(&b, job_status_name(outcome->decision.status));
     bind_time(&b, outcome->available_at_ms);
     bind_text(&b, outcome->error_text);
     bind_text(&b, outcome->attempts_text);
@@ -178,26 +170,15 @@ static int insert_phase(struct sqlite_store *s, const struct job *job,
 }
 
 /*
- * after_effects - what the outcome means for the dependants: COMPLETED
- * releases one pending dependency of each waiting one (the write lock
- * serialises this, so fan-in cannot lose a decrement); FAILED and
- * CANCELLED for good fail the waiting ones transitively; a retry changes
- * nothing for them.
+ * release_dependants - a COMPLETED job: each waiting dependant has one
+ * pending dependency less (the write lock serialises this, so fan-in
+ * cannot lose a decrement).
  */
-static int after_effects(struct sqlite_store *s, const char *job_id,
-                         const struct finish_outcome *outcome, const struct audit_context *actx,
-                         int64_t now_ms, struct iq_error *err)
+static int release_dependants(struct sqlite_store *s, const char *job_id, int64_t now_ms,
+                              struct iq_error *err)
 {
-    switch (outcome->status) {
-    case JOB_COMPLETED:
-        return sqlite_run_id_statement(s, STMT_DEPENDANTS_RELEASE, job_id, now_ms,
-                                       "release dependants", NULL, err);
-    case JOB_FAILED:
-    case JOB_CANCELLED:
-        return sqlite_fail_dependants(s, job_id, outcome->status, actx, now_ms, err);
-    default:
-        return 0;
-    }
+    return sqlite_run_id_statement(s, STMT_DEPENDANTS_RELEASE, job_id, now_ms,
+                                   "release dependants", NULL, err);
 }
 
 /* sqlite_finish_locked - see sqlite/internal.h. */
@@ -205,6 +186,7 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
                          const char *action, const struct audit_context *actx, int64_t now_ms,
                          struct job **ret_job, struct iq_error *err)
 {
+    const struct job_primitives *p = &sqlite_job_primitives;
     if (ret_job)
         *ret_job = NULL;
     if (!finish || !finish->job_id ||
@@ -213,6 +195,7 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
         return iq_error_set(err, IQ_E_INVALID, "an attempt ends COMPLETED, FAILED or CANCELLED");
     struct job *before = NULL, *after = NULL;
     struct finish_outcome outcome = {0};
+    struct job_cascade cascade = {0};
     int rc = sqlite_read_job(s, finish->job_id, &before, err);
     if (rc == IQ_E_NOT_FOUND)
         rc = iq_error_set(err, IQ_E_STALE, "job %s no longer exists", finish->job_id);
@@ -226,18 +209,25 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
         rc = write_job_row(s, finish, &outcome, now_ms, err);
     for (size_t i = 0; rc == 0 && finish->phases && i < finish->phase_count; i++)
         rc = insert_phase(s, before, finish, &finish->phases[i], now_ms, err);
+    if (rc == 0 && outcome.decision.release_dependants)
+        rc = release_dependants(s, finish->job_id, now_ms, err);
+    if (rc == 0 && outcome.decision.fail_dependants)
+        rc = job_rule_fail_dependants(p, s, finish->job_id, outcome.decision.status, now_ms,
+                                      &cascade, err);
     if (rc == 0)
         rc = sqlite_read_job(s, finish->job_id, &after, err);
     if (rc == 0)
-        rc = sqlite_audit_job(s, actx, outcome.action, finish->job_id, before, after, now_ms, err);
+        rc = p->refresh_orchestrations(s, after, &cascade, now_ms, err);
     if (rc == 0)
-        rc = after_effects(s, finish->job_id, &outcome, actx, now_ms, err);
+        rc = sqlite_audit_job(s, actx, outcome.decision.action, finish->job_id, before, after,
+                              now_ms, err);
     if (rc == 0)
-        rc = sqlite_orchestration_refresh(s, after->orchestration_id, now_ms, err);
+        rc = job_rule_audit_cascade(p, s, actx, &cascade, now_ms, err);
     if (rc == 0 && ret_job) {
         *ret_job = after;
         after = NULL;
     }
+    job_cascade_clear(&cascade);
     finish_outcome_clear(&outcome);
     job_free(before);
     job_free(after);
@@ -336,29 +326,18 @@ static int read_lost(struct sqlite_store *s, int64_t cutoff_ms, struct lost_list
 }
 
 /*
- * rescue_one - end lost's attempt as FAILED "worker_lost", audited
- * "job.rescued": back to QUEUED after backoff_cb(attempt) when attempts
- * remain, else FAILED for good (and its dependants with it).
+ * rescue_one - end lost's attempt as job_rescue_finish says (FAILED
+ * "worker_lost", back to QUEUED after backoff_cb(attempt) when attempts
+ * remain, else for good and its dependants with it), audited "job.rescued".
  */
 static int rescue_one(struct sqlite_store *s, const struct lost_job *lost, int64_t lease_ms,
                       retry_backoff_cb backoff_cb, void *backoff_ctx,
                       const struct audit_context *actx, int64_t now_ms, struct iq_error *err)
 {
-    bool attempts_left = lost->attempt < lost->max_attempts;
-    int64_t delay_ms = attempts_left && backoff_cb ? backoff_cb(lost->attempt, backoff_ctx) : 0;
-    char message[160];
-    snprintf(message, sizeof(message), "no heartbeat from worker %s for %lld ms",
-             lost->worker ? lost->worker : "(none)", (long long)lease_ms);
-    struct job_finish finish = {
-        .job_id = lost->id,
-        .worker = lost->worker,
-        .attempt = lost->attempt,
-        .status = JOB_FAILED,
-        .error_code = "worker_lost",
-        .error_message = message,
-        .retry_at_ms = attempts_left ? now_ms + (delay_ms > 0 ? delay_ms : 0) : 0,
-    };
-    return sqlite_finish_locked(s, &finish, "job.rescued", actx, now_ms, NULL, err);
+    struct rescue_report report;
+    job_rescue_finish(lost->id, lost->worker, lost->attempt, lost->max_attempts, lease_ms,
+                      backoff_cb, backoff_ctx, now_ms, &report);
+    return sqlite_finish_locked(s, &report.finish, "job.rescued", actx, now_ms, NULL, err);
 }
 
 /*

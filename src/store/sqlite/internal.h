@@ -40,6 +40,7 @@
 #define IMPORTQ_STORE_STORE_SQLITE_INTERNAL_H
 
 #include "store/common/internal.h"
+#include "store/common/job_rules.h"
 
 #include "core/clock.h"
 #include "core/timeutil.h"
@@ -583,26 +584,41 @@ int sqlite_insert_dependencies(struct sqlite_store *s, const char *job_id,
 /* sqlite_delete_dependencies - every edge from job_id. */
 int sqlite_delete_dependencies(struct sqlite_store *s, const char *job_id, struct iq_error *err);
 
-/* sqlite_error_json - {"code": code, "message": message} as compact text.
- * Caller frees. */
-char *sqlite_error_json(const char *code, const char *message);
-
-/* sqlite_dependency_failed_json - the error of a job whose dependency dep_id
- * ended in status. */
-char *sqlite_dependency_failed_json(const char *dep_id, enum job_status status);
-
 /* sqlite_finish_waiting_job - HELD/QUEUED job id -> status with error; 1 when
  * it was not waiting. */
 int sqlite_finish_waiting_job(struct sqlite_store *s, const char *id, enum job_status status,
                               const char *error_text, int64_t now_ms, struct iq_error *err);
 
-/*
- * sqlite_fail_dependants - after root_id ended FAILED or CANCELLED, every
- * HELD or QUEUED job depending on it becomes FAILED, audited, inside the
- * caller's write transaction.
- */
-int sqlite_fail_dependants(struct sqlite_store *s, const char *root_id, enum job_status root_status,
-                           const struct audit_context *actx, int64_t now_ms, struct iq_error *err);
+/* ------------------------------------------------------------------------
+ * The job rules' primitives (common/job_rules.h); backend is the struct
+ * sqlite_store, inside the caller's write transaction.
+ * ------------------------------------------------------------------------ */
+
+/* sqlite_job_primitives - SQLite's table for the job rules (sqlite/jobs.c). */
+extern const struct job_primitives sqlite_job_primitives;
+
+/* sqlite_check_dependency_state - sqlite_check_dependencies as a dependency_state. */
+int sqlite_check_dependency_state(void *backend, const char *self_id, const struct job_spec *spec,
+                                  struct dependency_state *ret_state, struct iq_error *err);
+
+/* sqlite_fail_dependants - job_primitives.fail_dependants (sqlite/deps.c). */
+int sqlite_fail_dependants(void *backend, const char *root_id, enum job_status status,
+                           const char *error_text, int64_t now_ms, struct job_cascade *ret,
+                           struct iq_error *err);
+
+/* sqlite_read_dependencies, sqlite_release_now, sqlite_rerun - the
+ * primitives of execute (sqlite/execute.c). */
+int sqlite_read_dependencies(void *backend, const char *job_id, struct dependency_state *ret_state,
+                             struct iq_error *err);
+int sqlite_release_now(void *backend, const char *id, int64_t now_ms, struct iq_error *err);
+int sqlite_rerun(void *backend, const char *id, int deps_pending, int64_t now_ms,
+                 struct iq_error *err);
+
+/* sqlite_refresh_orchestrations - job_primitives.refresh_orchestrations
+ * (sqlite/orchestrations.c). */
+int sqlite_refresh_orchestrations(void *backend, const struct job *job,
+                                  const struct job_cascade *cascade, int64_t now_ms,
+                                  struct iq_error *err);
 
 /* ------------------------------------------------------------------------
  * Lists and statistics (sqlite/list.c)

@@ -1,7 +1,9 @@
 /*
- * sqlite/jobs.c - jobs on SQLite: reading a job row, and the
- * create, get, update and cancel slots of the ops table. Each mutation is
- * one BEGIN IMMEDIATE transaction together with its audit row
+ * sqlite/jobs.c - jobs on SQLite: reading a job row, the create, get,
+ * update and cancel slots of the ops table, and sqlite_job_primitives,
+ * the steps through which the job rules (common/job_rules.c) run update,
+ * cancel, execute and a finish's cascade on SQLite. Each mutation is one
+ * BEGIN IMMEDIATE transaction together with its audit row
  * (sqlite/audit.c) and its dependency edges (sqlite/deps.c).
  * Not here: lists and statistics (sqlite/list.c).
  */
@@ -176,7 +178,7 @@ static int insert_job(struct sqlite_store *s, const char *id, const struct job_c
         return rc;
     char *error_text = NULL;
     if (deps->failed_id &&
-        !(error_text = sqlite_dependency_failed_json(deps->failed_id, deps->failed_status)))
+        !(error_text = job_dependency_failed_text(deps->failed_id, deps->failed_status)))
         rc = nomem(err);
     sqlite3_stmt *stmt = rc == 0 ? sqlite_stmt_get(s, STMT_JOB_INSERT, err) : NULL;
     if (rc == 0 && !stmt)
@@ -327,7 +329,7 @@ int sqlite_job_get(struct store *base, const char *id, struct job **ret_job, str
 
 /* bind_update_job - the parameters of STMT_JOB_UPDATE, in order. */
 static void bind_update_job(struct binder *b, const char *id, const struct job_spec *spec,
-                            const struct dep_summary *deps, const struct spec_texts *texts,
+                            int deps_pending, const struct spec_texts *texts,
                             const char *error_text, int64_t now_ms)
 {
     bind_text(b, id);
@@ -335,7 +337,7 @@ static void bind_update_job(struct binder *b, const char *id, const struct job_s
     bind_int64(b, spec->priority);
     bind_time(b, spec->scheduled_at_ms);
     bind_time(b, spec->scheduled_at_ms ? spec->scheduled_at_ms : now_ms);
-    bind_int64(b, deps->pending);
+    bind_int64(b, deps_pending);
     bind_int64(b, spec->max_attempts);
     bind_int64(b, spec->timeout_s);
     bind_text(b, texts->resources);
@@ -351,70 +353,118 @@ static void bind_update_job(struct binder *b, const char *id, const struct job_s
 
 /*
  * update_row - write spec's editable fields onto waiting job id, and make
- * it FAILED ("dependency_failed") when deps names a failed dependency.
+ * it FAILED with error_text when that is not NULL (a failed dependency).
  */
 static int update_row(struct sqlite_store *s, const char *id, const struct job_spec *spec,
-                      const struct dep_summary *deps, int64_t now_ms, struct iq_error *err)
+                      int deps_pending, const char *error_text, int64_t now_ms,
+                      struct iq_error *err)
 {
     struct spec_texts texts;
     int rc = spec_texts_build(spec, &texts, err);
     if (rc < 0)
         return rc;
-    char *error_text = NULL;
-    if (deps->failed_id &&
-        !(error_text = sqlite_dependency_failed_json(deps->failed_id, deps->failed_status)))
-        rc = nomem(err);
-    sqlite3_stmt *stmt = rc == 0 ? sqlite_stmt_get(s, STMT_JOB_UPDATE, err) : NULL;
-    if (rc == 0 && !stmt)
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_UPDATE, err);
+    if (!stmt)
         rc = IQ_E_DB;
     if (rc == 0) {
         struct binder b = binder_start(stmt);
-        bind_update_job(&b, id, spec, deps, &texts, error_text, now_ms);
+        bind_update_job(&b, id, spec, deps_pending, &texts, error_text, now_ms);
         rc = sqlite_binder_check(s, &b, err);
         if (rc == 0)
             rc = sqlite_stmt_run(s, stmt, "update job", err);
         if (rc == 0 && sqlite3_changes(s->db) != 1)
             rc = iq_error_set(err, IQ_E_DB, "update job %s: row changed underneath", id);
     }
-    free(error_text);
     spec_texts_clear(&texts);
     return rc;
 }
+
+/* ------------------------------------------------------------------------
+ * The primitives the job rules drive (common/job_rules.h); backend is the
+ * struct sqlite_store, inside BEGIN IMMEDIATE (the write lock serialises
+ * every rule, so nothing is locked row by row).
+ * ------------------------------------------------------------------------ */
+
+static int primitive_read_job(void *backend, const char *id, struct job **ret_job,
+                              struct iq_error *err)
+{
+    return sqlite_read_job(backend, id, ret_job, err);
+}
+
+/* primitive_write_update - the row, its edges replaced, its upload relinked. */
+static int primitive_write_update(void *backend, const struct job *before,
+                                  const struct job_spec *spec, const struct dependency_state *deps,
+                                  const char *error_text, int64_t now_ms, struct iq_error *err)
+{
+    struct sqlite_store *s = backend;
+    int rc = update_row(s, before->id, spec, deps->pending, error_text, now_ms, err);
+    if (rc == 0)
+        rc = sqlite_delete_dependencies(s, before->id, err);
+    if (rc == 0)
+        rc = sqlite_insert_dependencies(s, before->id, spec, err);
+    if (rc == 0)
+        rc = link_upload(s, before->id, spec, NULL, true, err);
+    return rc;
+}
+
+/* primitive_end_waiting - HELD/QUEUED -> status with error_text. */
+static int primitive_end_waiting(void *backend, const char *id, enum job_status status,
+                                 const char *error_text, int64_t now_ms, struct iq_error *err)
+{
+    int rc = sqlite_finish_waiting_job(backend, id, status, error_text, now_ms, err);
+    if (rc == 1)
+        rc = iq_error_set(err, IQ_E_DB, "cancel job %s: row changed underneath", id);
+    return rc;
+}
+
+/* primitive_request_cancel - cancel_requested on a RUNNING job. */
+static int primitive_request_cancel(void *backend, const char *id, int64_t now_ms,
+                                    struct iq_error *err)
+{
+    struct sqlite_store *s = backend;
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_REQUEST_CANCEL, err);
+    if (!stmt)
+        return IQ_E_DB;
+    struct binder b = binder_start(stmt);
+    bind_text(&b, id);
+    bind_time(&b, now_ms);
+    int rc = sqlite_binder_check(s, &b, err);
+    if (rc == 0)
+        rc = sqlite_stmt_run(s, stmt, "request cancel", err);
+    return rc;
+}
+
+static int primitive_audit_change(void *backend, const struct audit_context *actx,
+                                  const char *action, const struct job *before,
+                                  const struct job *after, int64_t now_ms, struct iq_error *err)
+{
+    const char *id = after ? after->id : before->id;
+    return sqlite_audit_job(backend, actx, action, id, before, after, now_ms, err);
+}
+
+/* sqlite_job_primitives - see sqlite/internal.h. */
+const struct job_primitives sqlite_job_primitives = {
+    .read_job = primitive_read_job,
+    .read_dependencies = sqlite_read_dependencies,
+    .check_dependencies = sqlite_check_dependency_state,
+    .release_now = sqlite_release_now,
+    .rerun = sqlite_rerun,
+    .request_cancel = primitive_request_cancel,
+    .end_waiting = primitive_end_waiting,
+    .write_update = primitive_write_update,
+    .fail_dependants = sqlite_fail_dependants,
+    .refresh_orchestrations = sqlite_refresh_orchestrations,
+    .audit_change = primitive_audit_change,
+    .notify_work = NULL, /* workers poll the database file */
+};
 
 /* update_locked - the body of job_update, inside BEGIN IMMEDIATE. */
 static int update_locked(struct sqlite_store *s, const char *id, const struct job_spec *spec,
                          const struct audit_context *actx, struct job **ret_job,
                          struct iq_error *err)
 {
-    struct job *before = NULL;
-    int rc = sqlite_read_job(s, id, &before, err);
-    if (rc < 0)
-        return rc;
-    struct dep_summary deps = {0};
-    int64_t now_ms = sqlite_now_ms(s);
-    if (before->status != JOB_HELD && before->status != JOB_QUEUED)
-        rc = iq_error_set(err, IQ_E_CONFLICT, "job is %s: only HELD or QUEUED jobs can be updated",
-                          job_status_name(before->status));
-    if (rc == 0)
-        rc = sqlite_check_dependencies(s, id, spec, &deps, err);
-    if (rc == 0)
-        rc = update_row(s, id, spec, &deps, now_ms, err);
-    if (rc == 0)
-        rc = sqlite_delete_dependencies(s, id, err);
-    if (rc == 0)
-        rc = sqlite_insert_dependencies(s, id, spec, err);
-    if (rc == 0)
-        rc = link_upload(s, id, spec, NULL, true, err);
-    if (rc == 0)
-        rc = sqlite_read_job(s, id, ret_job, err);
-    if (rc == 0)
-        rc = sqlite_audit_job(s, actx, "job.update", id, before, *ret_job, now_ms, err);
-    if (rc == 0 && deps.failed_id)
-        rc = sqlite_fail_dependants(s, id, JOB_FAILED, actx, now_ms, err);
-    if (rc == 0)
-        rc = sqlite_orchestration_refresh(s, (*ret_job)->orchestration_id, now_ms, err);
-    job_free(before);
-    return rc;
+    return job_rule_update(&sqlite_job_primitives, s, id, spec, actx, sqlite_now_ms(s), ret_job,
+                           err);
 }
 
 /*
@@ -444,84 +494,11 @@ int sqlite_job_update(struct store *base, const char *id, const struct job_spec 
     return rc;
 }
 
-/* cancel_waiting - HELD/QUEUED job -> CANCELLED, audited, dependants failed. */
-static int cancel_waiting(struct sqlite_store *s, const struct job *before,
-                          const struct audit_context *actx, struct job **ret_job,
-                          struct iq_error *err)
-{
-    char *message = NULL;
-    if (asprintf(&message, "cancelled by %s", actx->actor) < 0)
-        return nomem(err);
-    char *error_text = sqlite_error_json("cancelled", message);
-    free(message);
-    if (!error_text)
-        return nomem(err);
-    int64_t now_ms = sqlite_now_ms(s);
-    int rc = sqlite_finish_waiting_job(s, before->id, JOB_CANCELLED, error_text, now_ms, err);
-    free(error_text);
-    if (rc == 1)
-        rc = iq_error_set(err, IQ_E_DB, "cancel job %s: row changed underneath", before->id);
-    if (rc == 0)
-        rc = sqlite_read_job(s, before->id, ret_job, err);
-    if (rc == 0)
-        rc = sqlite_audit_job(s, actx, "job.cancel", before->id, before, *ret_job, now_ms, err);
-    if (rc == 0)
-        rc = sqlite_fail_dependants(s, before->id, JOB_CANCELLED, actx, now_ms, err);
-    if (rc == 0)
-        rc = sqlite_orchestration_refresh(s, (*ret_job)->orchestration_id, now_ms, err);
-    return rc;
-}
-
-/*
- * cancel_running - set cancel_requested on a RUNNING job (the worker stops
- * it). Already requested: nothing is written, the job is returned as is.
- */
-static int cancel_running(struct sqlite_store *s, const struct job *before,
-                          const struct audit_context *actx, struct job **ret_job,
-                          struct iq_error *err)
-{
-    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_REQUEST_CANCEL, err);
-    if (!stmt)
-        return IQ_E_DB;
-    int64_t now_ms = sqlite_now_ms(s);
-    struct binder b = binder_start(stmt);
-    bind_text(&b, before->id);
-    bind_time(&b, now_ms);
-    int rc = sqlite_binder_check(s, &b, err);
-    if (rc == 0)
-        rc = sqlite_stmt_run(s, stmt, "request cancel", err);
-    if (rc < 0)
-        return rc;
-    bool changed = sqlite3_changes(s->db) == 1;
-    rc = sqlite_read_job(s, before->id, ret_job, err);
-    if (rc == 0 && changed)
-        rc = sqlite_audit_job(s, actx, "job.cancel_requested", before->id, before, *ret_job, now_ms,
-                              err);
-    return rc;
-}
-
 /* cancel_locked - the body of job_cancel, inside BEGIN IMMEDIATE. */
 static int cancel_locked(struct sqlite_store *s, const char *id, const struct audit_context *actx,
                          struct job **ret_job, struct iq_error *err)
 {
-    struct job *before = NULL;
-    int rc = sqlite_read_job(s, id, &before, err);
-    if (rc < 0)
-        return rc;
-    switch (before->status) {
-    case JOB_HELD:
-    case JOB_QUEUED:
-        rc = cancel_waiting(s, before, actx, ret_job, err);
-        break;
-    case JOB_RUNNING:
-        rc = cancel_running(s, before, actx, ret_job, err);
-        break;
-    default:
-        rc = iq_error_set(err, IQ_E_CONFLICT, "job is already %s", job_status_name(before->status));
-        break;
-    }
-    job_free(before);
-    return rc;
+    return job_rule_cancel(&sqlite_job_primitives, s, id, actx, sqlite_now_ms(s), ret_job, err);
 }
 
 /*

@@ -66,6 +66,25 @@ int sqlite_orchestration_refresh(struct sqlite_store *s, const char *orchestrati
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "update orchestration status", err);
 }
 
+/*
+ * sqlite_refresh_orchestrations - see sqlite/internal.h
+ * (job_primitives.refresh_orchestrations): job's orchestration, then
+ * those of the cascade's jobs, each refreshed once.
+ */
+int sqlite_refresh_orchestrations(void *backend, const struct job *job,
+                                  const struct job_cascade *cascade, int64_t now_ms,
+                                  struct iq_error *err)
+{
+    const char *done = job ? job->orchestration_id : NULL;
+    int rc = sqlite_orchestration_refresh(backend, done, now_ms, err);
+    for (size_t i = 0; rc == 0 && cascade && i < cascade->after_count; i++) {
+        const char *id = cascade->after[i]->orchestration_id;
+        if (id && !(done && strcmp(id, done) == 0))
+            rc = sqlite_orchestration_refresh(backend, id, now_ms, err);
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------------
  * Reading
  * ------------------------------------------------------------------------ */
