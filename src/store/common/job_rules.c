@@ -61,6 +61,20 @@ static int nomem(struct iq_error *err)
     return iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
+int job_rule_initial(const struct job_spec *spec, const char *failed_dep_id,
+                     enum job_status failed_status, enum job_status *ret_status,
+                     char **ret_error_text, struct iq_error *err)
+{
+    *ret_error_text = NULL;
+    if (!failed_dep_id || !failed_dep_id[0]) {
+        *ret_status = spec->hold ? JOB_HELD : JOB_QUEUED;
+        return 0;
+    }
+    *ret_status = JOB_FAILED;
+    *ret_error_text = job_dependency_failed_text(failed_dep_id, failed_status);
+    return *ret_error_text ? 0 : nomem(err);
+}
+
 /* ------------------------------------------------------------------------
  * The cascade
  * ------------------------------------------------------------------------ */

@@ -148,6 +148,18 @@ int job_rule_audit_cascade(const struct job_primitives *p, void *backend,
  */
 char *job_dependency_failed_text(const char *dep_id, enum job_status status);
 
+/*
+ * job_rule_initial - the status a new job starts in, and its error: FAILED
+ * with dependency_failed when one of its dependencies already ended
+ * FAILED or CANCELLED (failed_dep_id, in failed_status; NULL or "" when
+ * none), else HELD when spec->hold, else QUEUED. *ret_error_text: the
+ * error as JSON text, NULL when there is none (caller frees). Returns 0 or
+ * IQ_E_NOMEM.
+ */
+int job_rule_initial(const struct job_spec *spec, const char *failed_dep_id,
+                     enum job_status failed_status, enum job_status *ret_status,
+                     char **ret_error_text, struct iq_error *err);
+
 /* job_error_text - {"code": code, "message": message} as compact JSON. Caller frees. */
 char *job_error_text(const char *code, const char *message);
 

@@ -97,11 +97,11 @@ static int error_text(const struct job_finish *finish, char **ret_text, struct i
         return 0;
     const char *code = job_attempt_error_code(finish);
     const char *message = finish->error_message ? finish->error_message : code;
-    *ret_text = pg_error_json_text(code, message);
+    *ret_text = job_error_text(code, message);
     if (!*ret_text) {
         char *safe_code = ascii_copy(code), *safe_message = ascii_copy(message);
         if (safe_code && safe_message)
-            *ret_text = pg_error_json_text(safe_code, safe_message);
+            *ret_text = job_error_text(safe_code, safe_message);
         free(safe_code);
         free(safe_message);
     }

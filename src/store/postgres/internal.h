@@ -409,9 +409,6 @@ int pg_decode_change(const PGresult *res, const enum job_column *changes, size_t
 int pg_read_job(struct pg_store *ps, const char *id, bool for_update, struct job **ret_job,
                 struct iq_error *err);
 
-/* pg_error_json_text - {"code","message"} as compact JSON. Caller frees; NULL on OOM. */
-char *pg_error_json_text(const char *code, const char *message);
-
 int pg_job_create(struct store *s, const struct job_create_request *req,
                   const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
                   struct iq_error *err);

@@ -26,15 +26,6 @@ static const char *time_param(int64_t ms, char buf[TIME_RFC3339_LEN])
     return ms ? time_format_rfc3339(ms, buf) : NULL;
 }
 
-/* pg_error_json_text - {"code","message"} as compact JSON. Caller frees; NULL on OOM. */
-char *pg_error_json_text(const char *code, const char *message)
-{
-    json_t *value = json_pack("{s:s,s:s}", "code", code, "message", message);
-    char *text = store_json_text(value);
-    json_decref(value);
-    return text;
-}
-
 /* ------------------------------------------------------------------ */
 /* Reading jobs                                                        */
 /* ------------------------------------------------------------------ */
@@ -193,20 +184,6 @@ int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
     return 0;
 }
 
-/* dependency_error_text - the dependency_failed error for check, or NULL (caller frees). */
-static int dependency_error_text(const struct dep_check *check, char **ret_text,
-                                 struct iq_error *err)
-{
-    *ret_text = NULL;
-    if (!check->failed_id[0])
-        return 0;
-    char message[128];
-    snprintf(message, sizeof(message), "dependency %s is %s", check->failed_id,
-             check->failed_status);
-    *ret_text = pg_error_json_text("dependency_failed", message);
-    return *ret_text ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
-}
-
 /* insert_job - the stg_import_queue row of a new job (no edges, no audit). */
 static int insert_job(struct pg_store *ps, const char *id, const struct job_create_request *req,
                       const struct audit_context *actx, const struct dep_check *check,
@@ -215,14 +192,16 @@ static int insert_job(struct pg_store *ps, const char *id, const struct job_crea
     const struct job_spec *spec = req->spec;
     struct spec_texts texts = {0};
     char *error_text = NULL;
+    enum job_status status = JOB_QUEUED, failed_status = JOB_FAILED;
     int rc = spec_texts_build(spec, &texts, err);
+    if (rc == 0 && check->failed_id[0] && job_status_parse(check->failed_status, &failed_status) < 0)
+        rc = iq_error_set(err, IQ_E_DB, "job %s has an unknown status", check->failed_id);
     if (rc == 0)
-        rc = dependency_error_text(check, &error_text, err);
+        rc = job_rule_initial(spec, check->failed_id, failed_status, &status, &error_text, err);
     if (rc < 0) {
         spec_texts_clear(&texts);
         return rc;
     }
-    bool failed = error_text != NULL;
     char priority[16], pending[16], max_attempts[16], timeout[24];
     char scheduled[TIME_RFC3339_LEN], available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
     snprintf(priority, sizeof(priority), "%d", spec->priority);
@@ -234,9 +213,7 @@ static int insert_job(struct pg_store *ps, const char *id, const struct job_crea
         id,
         spec->request_id,
         spec->name ? spec->name : "",
-        failed       ? "FAILED"
-        : spec->hold ? "HELD"
-                     : "QUEUED",
+        job_status_name(status),
         priority,
         req->orchestration_id,
         req->schedule_id,
@@ -253,7 +230,7 @@ static int insert_job(struct pg_store *ps, const char *id, const struct job_crea
         error_text,
         actx && actx->actor ? actx->actor : NULL,
         now,
-        failed ? now : NULL,
+        error_text ? now : NULL,
     };
     rc = pg_exec_prepared(ps, "inserting a job", STMT_JOB_INSERT, values, NULL, err);
     free(error_text);

@@ -135,10 +135,10 @@ int sqlite_check_capacity(struct sqlite_store *s, int max_queue_size, size_t add
 /* bind_insert_job - the parameters of STMT_JOB_INSERT, in order. */
 static void bind_insert_job(struct binder *b, const char *id, const struct job_create_request *req,
                             const struct dep_summary *deps, const struct spec_texts *texts,
-                            const char *error_text, const char *created_by, int64_t now_ms)
+                            enum job_status status, const char *error_text,
+                            const char *created_by, int64_t now_ms)
 {
     const struct job_spec *spec = req->spec;
-    enum job_status status = error_text ? JOB_FAILED : spec->hold ? JOB_HELD : JOB_QUEUED;
     bind_text(b, id);
     bind_text(b, spec->request_id);
     bind_text(b, spec->name ? spec->name : "");
@@ -164,9 +164,8 @@ static void bind_insert_job(struct binder *b, const char *id, const struct job_c
 }
 
 /*
- * insert_job - the stg_import_queue row of a new job id from req: HELD or
- * QUEUED, or FAILED with "dependency_failed" when deps names a finished,
- * unsuccessful dependency.
+ * insert_job - the stg_import_queue row of a new job id from req, in the
+ * status job_rule_initial gives it.
  */
 static int insert_job(struct sqlite_store *s, const char *id, const struct job_create_request *req,
                       const struct dep_summary *deps, const char *created_by, int64_t now_ms,
@@ -177,15 +176,15 @@ static int insert_job(struct sqlite_store *s, const char *id, const struct job_c
     if (rc < 0)
         return rc;
     char *error_text = NULL;
-    if (deps->failed_id &&
-        !(error_text = job_dependency_failed_text(deps->failed_id, deps->failed_status)))
-        rc = nomem(err);
+    enum job_status status;
+    rc = job_rule_initial(req->spec, deps->failed_id, deps->failed_status, &status, &error_text,
+                          err);
     sqlite3_stmt *stmt = rc == 0 ? sqlite_stmt_get(s, STMT_JOB_INSERT, err) : NULL;
     if (rc == 0 && !stmt)
         rc = IQ_E_DB;
     if (rc == 0) {
         struct binder b = binder_start(stmt);
-        bind_insert_job(&b, id, req, deps, &texts, error_text, created_by, now_ms);
+        bind_insert_job(&b, id, req, deps, &texts, status, error_text, created_by, now_ms);
         rc = sqlite_binder_check(s, &b, err);
         if (rc == 0)
             rc = sqlite_stmt_run(s, stmt, "insert job", err);
