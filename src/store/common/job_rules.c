@@ -12,6 +12,8 @@
  */
 #include "store/common/job_rules.h"
 
+#include "core/uuid7.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,62 @@ static int settle(const struct job_primitives *p, void *backend, const struct jo
         rc = p->audit_change(backend, actx, action, before, *ret_job, now_ms, err);
     if (rc == 0 && cascade)
         rc = job_rule_audit_cascade(p, backend, actx, cascade, now_ms, err);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Create
+ * ------------------------------------------------------------------------ */
+
+int job_rule_insert(const struct job_primitives *p, void *backend, const char *id,
+                    const struct job_create_request *req, const char *created_by,
+                    int64_t now_ms, const char *field_prefix, struct job **ret_job,
+                    struct iq_error *err)
+{
+    *ret_job = NULL;
+    struct dependency_state deps = {0};
+    enum job_status status = JOB_QUEUED;
+    char *error_text = NULL;
+    int rc = p->check_dependencies(backend, NULL, req->spec, &deps, err);
+    if (rc == 0)
+        rc = p->check_capacity(backend, req->max_queue_size, 1, err);
+    if (rc == 0)
+        rc = job_rule_initial(req->spec, deps.failed_id, deps.failed_status, &status, &error_text,
+                              err);
+    if (rc == 0)
+        rc = p->insert_job(backend, id, req, created_by, &deps, status, error_text, now_ms,
+                           field_prefix, err);
+    if (rc == 0)
+        rc = p->read_job(backend, id, ret_job, err);
+    free(error_text);
+    return rc;
+}
+
+int job_rule_create(const struct job_primitives *p, void *backend,
+                    const struct job_create_request *req, const struct audit_context *actx,
+                    int64_t now_ms, struct job **ret_job, bool *ret_existed,
+                    struct iq_error *err)
+{
+    *ret_job = NULL;
+    *ret_existed = false;
+    const struct job_spec *spec = req->spec;
+    if (spec->request_id) {
+        int found = p->find_by_request_id(backend, spec->request_id, ret_job, err);
+        if (found != 0) {
+            *ret_existed = found > 0; /* an idempotent replay writes nothing */
+            return found < 0 ? found : 0;
+        }
+    }
+    char id[UUID_STR_LEN];
+    uuid7_generate_at(now_ms, id); /* ids order like created_at, fake clock too */
+    int rc = job_rule_insert(p, backend, id, req, actx && actx->actor ? actx->actor : NULL, now_ms,
+                             NULL, ret_job, err);
+    if (rc == 0)
+        rc = p->refresh_orchestrations(backend, *ret_job, NULL, now_ms, err);
+    if (rc == 0 && (*ret_job)->status == JOB_QUEUED && p->notify_work)
+        rc = p->notify_work(backend, "created", err); /* idle workers wake at COMMIT */
+    if (rc == 0)
+        rc = p->audit_change(backend, actx, "job.create", NULL, *ret_job, now_ms, err);
     return rc;
 }
 

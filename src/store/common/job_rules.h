@@ -51,6 +51,23 @@ struct job_primitives {
     /* read_job - the job id, its row locked until COMMIT where the backend
      * locks rows. IQ_E_NOT_FOUND "job <id> not found". *ret_job: job_free. */
     int (*read_job)(void *backend, const char *id, struct job **ret_job, struct iq_error *err);
+    /* find_by_request_id - the job created with request_id: 1 and
+     * *ret_job (job_free), 0 when there is none. */
+    int (*find_by_request_id)(void *backend, const char *request_id, struct job **ret_job,
+                              struct iq_error *err);
+    /* check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
+     * more than max_queue_size (> 0) jobs QUEUED or HELD. */
+    int (*check_capacity)(void *backend, int max_queue_size, size_t adding,
+                          struct iq_error *err);
+    /* insert_job - the row of new job id from req in status (with
+     * error_text when FAILED) and deps->pending, its edges to the
+     * dependencies check_dependencies just checked, its upload linked
+     * (IQ_E_INVALID, field "<field_prefix>source.upload", for an unknown
+     * one). created_by may be NULL. */
+    int (*insert_job)(void *backend, const char *id, const struct job_create_request *req,
+                      const char *created_by, const struct dependency_state *deps,
+                      enum job_status status, const char *error_text, int64_t now_ms,
+                      const char *field_prefix, struct iq_error *err);
     /* read_dependencies - the statuses of job id's recorded dependencies. */
     int (*read_dependencies)(void *backend, const char *id, struct dependency_state *ret_state,
                              struct iq_error *err);
@@ -93,6 +110,31 @@ struct job_primitives {
     /* notify_work - tell idle workers there is work (NULL: nobody listens). */
     int (*notify_work)(void *backend, const char *reason, struct iq_error *err);
 };
+
+/*
+ * job_rule_create - store_job_create's rule: an idempotent replay
+ * (spec->request_id already used) returns the existing job with
+ * *ret_existed and writes nothing; else job_rule_insert with a new id
+ * (UUIDv7 of now_ms), the orchestration refreshed, idle workers told when
+ * the job is QUEUED, audited "job.create". *ret_job: job_free.
+ */
+int job_rule_create(const struct job_primitives *p, void *backend,
+                    const struct job_create_request *req, const struct audit_context *actx,
+                    int64_t now_ms, struct job **ret_job, bool *ret_existed,
+                    struct iq_error *err);
+
+/*
+ * job_rule_insert - a new job id from req, with no audit row (job_create
+ * and orchestrations): its dependencies checked (IQ_E_CONFLICT for an
+ * unknown one), room for it (IQ_E_QUEUE_FULL), then the row in the status
+ * job_rule_initial gives, its edges and its upload. field_prefix names
+ * the job in a field error ("jobs[2]."), NULL for none. *ret_job: the job
+ * as stored (job_free).
+ */
+int job_rule_insert(const struct job_primitives *p, void *backend, const char *id,
+                    const struct job_create_request *req, const char *created_by,
+                    int64_t now_ms, const char *field_prefix, struct job **ret_job,
+                    struct iq_error *err);
 
 /*
  * job_rule_execute - POST .../execute: HELD/QUEUED -> QUEUED now; FAILED/

@@ -659,22 +659,8 @@ int pg_upload_delete(struct store *s, const char *id, struct iq_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Orchestrations and phase timings (postgres/orchestrations.c,        */
-/* postgres/phases.c), and the job insert they share (postgres/jobs.c) */
+/* postgres/phases.c), and the capacity check they share (jobs.c)      */
 /* ------------------------------------------------------------------ */
-
-/*
- * pg_job_insert - the new job id from req inside the caller's
- * transaction, PG_LOCK_JOB_GRAPH held: its dependencies checked and
- * locked FOR SHARE (IQ_E_CONFLICT), the capacity for this one job
- * (req->max_queue_size; IQ_E_QUEUE_FULL), the row (HELD, QUEUED, or
- * FAILED with "dependency_failed"), its edges, and its upload pointed at
- * it (IQ_E_INVALID, field "<field_prefix>source.upload", for an unknown
- * upload; field_prefix may be NULL). No audit row and no NOTIFY: the
- * caller sends them last. *ret_job: the job (job_free).
- */
-int pg_job_insert(struct pg_store *ps, const char *id, const struct job_create_request *req,
-                  const struct audit_context *actx, int64_t now_ms, const char *field_prefix,
-                  struct job **ret_job, struct iq_error *err);
 
 /* pg_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
  * more than max_queue_size (> 0) wait. PG_LOCK_JOB_GRAPH held. */

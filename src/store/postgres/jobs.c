@@ -184,60 +184,6 @@ int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
     return 0;
 }
 
-/* insert_job - the stg_import_queue row of a new job (no edges, no audit). */
-static int insert_job(struct pg_store *ps, const char *id, const struct job_create_request *req,
-                      const struct audit_context *actx, const struct dep_check *check,
-                      int64_t now_ms, struct iq_error *err)
-{
-    const struct job_spec *spec = req->spec;
-    struct spec_texts texts = {0};
-    char *error_text = NULL;
-    enum job_status status = JOB_QUEUED, failed_status = JOB_FAILED;
-    int rc = spec_texts_build(spec, &texts, err);
-    if (rc == 0 && check->failed_id[0] && job_status_parse(check->failed_status, &failed_status) < 0)
-        rc = iq_error_set(err, IQ_E_DB, "job %s has an unknown status", check->failed_id);
-    if (rc == 0)
-        rc = job_rule_initial(spec, check->failed_id, failed_status, &status, &error_text, err);
-    if (rc < 0) {
-        spec_texts_clear(&texts);
-        return rc;
-    }
-    char priority[16], pending[16], max_attempts[16], timeout[24];
-    char scheduled[TIME_RFC3339_LEN], available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
-    snprintf(priority, sizeof(priority), "%d", spec->priority);
-    snprintf(pending, sizeof(pending), "%d", check->pending);
-    snprintf(max_attempts, sizeof(max_attempts), "%d", spec->max_attempts);
-    snprintf(timeout, sizeof(timeout), "%" PRId64, spec->timeout_s);
-    time_format_rfc3339(now_ms, now);
-    const char *values[21] = {
-        id,
-        spec->request_id,
-        spec->name ? spec->name : "",
-        job_status_name(status),
-        priority,
-        req->orchestration_id,
-        req->schedule_id,
-        time_param(spec->scheduled_at_ms, scheduled),
-        time_format_rfc3339(spec->scheduled_at_ms ? spec->scheduled_at_ms : now_ms, available),
-        pending,
-        max_attempts,
-        timeout,
-        texts.resources,
-        texts.source,
-        texts.target,
-        texts.on_error,
-        spec->target.table,
-        error_text,
-        actx && actx->actor ? actx->actor : NULL,
-        now,
-        error_text ? now : NULL,
-    };
-    rc = pg_exec_prepared(ps, "inserting a job", STMT_JOB_INSERT, values, NULL, err);
-    free(error_text);
-    spec_texts_clear(&texts);
-    return rc;
-}
-
 /*
  * link_upload - when spec reads an upload, point that upload at job_id;
  * IQ_E_INVALID (field "<field_prefix>source.upload") when there is no
@@ -275,58 +221,74 @@ static int link_upload(struct pg_store *ps, const char *job_id, const struct job
 }
 
 /*
- * pg_job_insert - see postgres/internal.h: dependencies checked and
- * locked, capacity for this one job, the row, its edges, its upload.
+ * primitive_insert_job - job_primitives.insert_job: the stg_import_queue
+ * row, its edges (the dependencies pg_check_dependency_state locked, kept
+ * in the transaction's context) and its upload link.
  */
-int pg_job_insert(struct pg_store *ps, const char *id, const struct job_create_request *req,
-                  const struct audit_context *actx, int64_t now_ms, const char *field_prefix,
-                  struct job **ret_job, struct iq_error *err)
+static int primitive_insert_job(void *backend, const char *id, const struct job_create_request *req,
+                                const char *created_by, const struct dependency_state *deps,
+                                enum job_status status, const char *error_text, int64_t now_ms,
+                                const char *field_prefix, struct iq_error *err)
 {
+    struct pg_rule_tx *tx = backend;
     const struct job_spec *spec = req->spec;
-    *ret_job = NULL;
-    struct dep_check check;
-    int rc = pg_check_dependencies(ps, NULL, spec, &check, err);
-    if (rc == 0)
-        rc = pg_check_capacity(ps, req->max_queue_size, 1, err);
-    if (rc == 0)
-        rc = insert_job(ps, id, req, actx, &check, now_ms, err);
+    struct spec_texts texts = {0};
+    int rc = spec_texts_build(spec, &texts, err);
+    if (rc < 0)
+        return rc;
+    char priority[16], pending[16], max_attempts[16], timeout[24];
+    char scheduled[TIME_RFC3339_LEN], available[TIME_RFC3339_LEN], now[TIME_RFC3339_LEN];
+    snprintf(priority, sizeof(priority), "%d", spec->priority);
+    snprintf(pending, sizeof(pending), "%d", deps->pending);
+    snprintf(max_attempts, sizeof(max_attempts), "%d", spec->max_attempts);
+    snprintf(timeout, sizeof(timeout), "%" PRId64, spec->timeout_s);
+    time_format_rfc3339(now_ms, now);
+    const char *values[21] = {
+        id,
+        spec->request_id,
+        spec->name ? spec->name : "",
+        job_status_name(status),
+        priority,
+        req->orchestration_id,
+        req->schedule_id,
+        time_param(spec->scheduled_at_ms, scheduled),
+        time_format_rfc3339(spec->scheduled_at_ms ? spec->scheduled_at_ms : now_ms, available),
+        pending,
+        max_attempts,
+        timeout,
+        texts.resources,
+        texts.source,
+        texts.target,
+        texts.on_error,
+        spec->target.table,
+        error_text,
+        created_by,
+        now,
+        error_text ? now : NULL,
+    };
+    rc = pg_exec_prepared(tx->ps, "inserting a job", STMT_JOB_INSERT, values, NULL, err);
+    spec_texts_clear(&texts);
     if (rc == 0 && spec->depends_on_count > 0)
-        rc = pg_insert_dependencies(ps, id, check.array_text, err);
-    pg_dep_check_clear(&check);
+        rc = pg_insert_dependencies(tx->ps, id, tx->deps.array_text, err);
     if (rc == 0)
-        rc = link_upload(ps, id, spec, field_prefix, false, err);
-    if (rc == 0)
-        rc = pg_read_job(ps, id, false, ret_job, err);
+        rc = link_upload(tx->ps, id, spec, field_prefix, false, err);
     return rc;
 }
 
-/* create_in_tx - job_create's body inside its transaction. */
-static int create_in_tx(struct pg_store *ps, const struct job_create_request *req,
-                        const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
-                        struct iq_error *err)
+/* primitive_find_by_request_id - job_primitives.find_by_request_id. */
+static int primitive_find_by_request_id(void *backend, const char *request_id,
+                                        struct job **ret_job, struct iq_error *err)
 {
-    const struct job_spec *spec = req->spec;
-    int rc = pg_lock_graph(ps, err);
-    if (rc == 0 && spec->request_id) {
-        rc = find_by_request_id(ps, spec->request_id, ret_job, err);
-        if (rc > 0) {
-            *ret_existed = true; /* an idempotent replay writes nothing */
-            return 0;
-        }
-    }
-    if (rc < 0)
-        return rc;
-    char id[UUID_STR_LEN];
-    int64_t now_ms = pg_now_ms(ps);
-    uuid7_generate_at(now_ms, id); /* ids order like created_at, fake clock too */
-    rc = pg_job_insert(ps, id, req, actx, now_ms, NULL, ret_job, err);
-    if (rc == 0)
-        rc = pg_orchestrations_refresh(ps, *ret_job, NULL, err);
-    if (rc == 0 && (*ret_job)->status == JOB_QUEUED)
-        rc = pg_notify_work(ps, "created", err); /* idle workers wake at our COMMIT */
-    if (rc == 0)
-        rc = pg_audit_job_change(ps, actx, "job.create", NULL, *ret_job, err);
-    return rc;
+    struct pg_rule_tx *tx = backend;
+    return find_by_request_id(tx->ps, request_id, ret_job, err);
+}
+
+/* primitive_check_capacity - job_primitives.check_capacity. */
+static int primitive_check_capacity(void *backend, int max_queue_size, size_t adding,
+                                    struct iq_error *err)
+{
+    struct pg_rule_tx *tx = backend;
+    return pg_check_capacity(tx->ps, max_queue_size, adding, err);
 }
 
 /*
@@ -347,10 +309,15 @@ int pg_job_create(struct store *s, const struct job_create_request *req,
         *ret_existed = false;
     if (!req || !req->spec || !req->spec->target.table)
         return iq_error_set(err, IQ_E_INVALID, "a job needs a spec with target.table");
+    struct pg_rule_tx tx = {.ps = ps};
     int rc = pg_tx_begin(ps, err);
     if (rc == 0)
-        rc = create_in_tx(ps, req, actx, ret_job, &existed, err);
+        rc = pg_lock_graph(ps, err);
+    if (rc == 0)
+        rc = job_rule_create(&pg_job_primitives, &tx, req, actx, pg_now_ms(ps), ret_job, &existed,
+                             err);
     rc = pg_tx_finish(ps, rc, err);
+    pg_rule_tx_clear(&tx);
     if (rc < 0) {
         job_free(*ret_job);
         *ret_job = NULL;
@@ -580,6 +547,9 @@ void pg_rule_tx_clear(struct pg_rule_tx *tx)
 /* pg_job_primitives - see postgres/internal.h. */
 const struct job_primitives pg_job_primitives = {
     .read_job = primitive_read_job,
+    .find_by_request_id = primitive_find_by_request_id,
+    .check_capacity = primitive_check_capacity,
+    .insert_job = primitive_insert_job,
     .read_dependencies = pg_read_dependencies,
     .check_dependencies = pg_check_dependency_state,
     .release_now = pg_release_now,

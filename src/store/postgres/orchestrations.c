@@ -8,7 +8,7 @@
  * pg_orchestration_mark_running for claims. The rules (keys, cycles, the
  * aggregate) are core/orchestration.c; drafting and decoding rows is
  * shared with SQLite (common/orchestration.c). Not here: inserting one
- * job (postgres/jobs.c, pg_job_insert, which this file calls per job).
+ * job (job_rule_insert, common/job_rules.c, which this file calls per job).
  */
 #include "store/common/orchestration.h"
 #include "store/postgres/internal.h"
@@ -276,16 +276,19 @@ static int insert_jobs(struct pg_store *ps, const struct orchestration_draft *dr
                        const struct audit_context *actx, struct job **jobs, struct iq_error *err)
 {
     int64_t now_ms = pg_now_ms(ps);
-    for (size_t k = 0; k < draft->job_count; k++) {
+    struct pg_rule_tx tx = {.ps = ps};
+    const char *created_by = actx && actx->actor ? actx->actor : NULL;
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < draft->job_count; k++) {
         size_t i = draft->plan.order[k];
         struct job_create_request req = {.spec = &draft->specs[i], .orchestration_id = draft->id};
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "jobs[%zu].", i);
-        int rc = pg_job_insert(ps, draft->job_ids[i], &req, actx, now_ms, prefix, &jobs[i], err);
-        if (rc < 0)
-            return rc;
+        rc = job_rule_insert(&pg_job_primitives, &tx, draft->job_ids[i], &req, created_by, now_ms,
+                             prefix, &jobs[i], err);
     }
-    return 0;
+    pg_rule_tx_clear(&tx);
+    return rc;
 }
 
 /* audit_created - a job.create row per job (request order), then orchestration.create. */

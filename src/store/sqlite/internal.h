@@ -728,21 +728,8 @@ int sqlite_upload_delete(struct store *base, const char *id, struct iq_error *er
 
 /* ------------------------------------------------------------------------
  * Orchestrations and phase timings (sqlite/orchestrations.c,
- * _phases.c), and the job insert they share with job_create (_jobs.c)
+ * _phases.c), and the capacity check they share with job_create (_jobs.c)
  * ------------------------------------------------------------------------ */
-
-/*
- * sqlite_job_insert - the new job id from req, inside the caller's write
- * transaction: its dependencies checked (IQ_E_CONFLICT), the capacity for
- * this one job (req->max_queue_size; IQ_E_QUEUE_FULL), the row (HELD,
- * QUEUED, or FAILED with "dependency_failed"), its edges, and its upload
- * pointed at it (IQ_E_INVALID, field "<field_prefix>source.upload", for
- * an unknown upload; field_prefix may be NULL). No audit row: the caller
- * writes it. *ret_job: the job (job_free).
- */
-int sqlite_job_insert(struct sqlite_store *s, const char *id, const struct job_create_request *req,
-                      const char *created_by, int64_t now_ms, const char *field_prefix,
-                      struct job **ret_job, struct iq_error *err);
 
 /* sqlite_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would
  * make more than max_queue_size (> 0) wait. */

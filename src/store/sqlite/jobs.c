@@ -134,7 +134,7 @@ int sqlite_check_capacity(struct sqlite_store *s, int max_queue_size, size_t add
 
 /* bind_insert_job - the parameters of STMT_JOB_INSERT, in order. */
 static void bind_insert_job(struct binder *b, const char *id, const struct job_create_request *req,
-                            const struct dep_summary *deps, const struct spec_texts *texts,
+                            int deps_pending, const struct spec_texts *texts,
                             enum job_status status, const char *error_text,
                             const char *created_by, int64_t now_ms)
 {
@@ -148,7 +148,7 @@ static void bind_insert_job(struct binder *b, const char *id, const struct job_c
     bind_text(b, req->schedule_id);
     bind_time(b, spec->scheduled_at_ms);
     bind_time(b, spec->scheduled_at_ms ? spec->scheduled_at_ms : now_ms);
-    bind_int64(b, deps->pending);
+    bind_int64(b, deps_pending);
     bind_int64(b, spec->max_attempts);
     bind_int64(b, spec->timeout_s);
     bind_text(b, texts->resources);
@@ -161,37 +161,6 @@ static void bind_insert_job(struct binder *b, const char *id, const struct job_c
     bind_time(b, now_ms);
     bind_time(b, now_ms);
     bind_time(b, error_text ? now_ms : 0);
-}
-
-/*
- * insert_job - the stg_import_queue row of a new job id from req, in the
- * status job_rule_initial gives it.
- */
-static int insert_job(struct sqlite_store *s, const char *id, const struct job_create_request *req,
-                      const struct dep_summary *deps, const char *created_by, int64_t now_ms,
-                      struct iq_error *err)
-{
-    struct spec_texts texts;
-    int rc = spec_texts_build(req->spec, &texts, err);
-    if (rc < 0)
-        return rc;
-    char *error_text = NULL;
-    enum job_status status;
-    rc = job_rule_initial(req->spec, deps->failed_id, deps->failed_status, &status, &error_text,
-                          err);
-    sqlite3_stmt *stmt = rc == 0 ? sqlite_stmt_get(s, STMT_JOB_INSERT, err) : NULL;
-    if (rc == 0 && !stmt)
-        rc = IQ_E_DB;
-    if (rc == 0) {
-        struct binder b = binder_start(stmt);
-        bind_insert_job(&b, id, req, deps, &texts, status, error_text, created_by, now_ms);
-        rc = sqlite_binder_check(s, &b, err);
-        if (rc == 0)
-            rc = sqlite_stmt_run(s, stmt, "insert job", err);
-    }
-    free(error_text);
-    spec_texts_clear(&texts);
-    return rc;
 }
 
 /*
@@ -237,51 +206,51 @@ static int link_upload(struct sqlite_store *s, const char *job_id, const struct 
 }
 
 /*
- * sqlite_job_insert - see sqlite/internal.h: dependencies checked,
- * capacity for this one job, the row, its edges, its upload linked.
+ * primitive_insert_job - job_primitives.insert_job: the stg_import_queue
+ * row, its edges and its upload link.
  */
-int sqlite_job_insert(struct sqlite_store *s, const char *id, const struct job_create_request *req,
-                      const char *created_by, int64_t now_ms, const char *field_prefix,
-                      struct job **ret_job, struct iq_error *err)
+static int primitive_insert_job(void *backend, const char *id, const struct job_create_request *req,
+                                const char *created_by, const struct dependency_state *deps,
+                                enum job_status status, const char *error_text, int64_t now_ms,
+                                const char *field_prefix, struct iq_error *err)
 {
-    *ret_job = NULL;
-    struct dep_summary deps;
-    int rc = sqlite_check_dependencies(s, NULL, req->spec, &deps, err);
-    if (rc == 0)
-        rc = sqlite_check_capacity(s, req->max_queue_size, 1, err);
-    if (rc == 0)
-        rc = insert_job(s, id, req, &deps, created_by, now_ms, err);
+    struct sqlite_store *s = backend;
+    struct spec_texts texts;
+    int rc = spec_texts_build(req->spec, &texts, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_INSERT, err);
+    if (!stmt)
+        rc = IQ_E_DB;
+    if (rc == 0) {
+        struct binder b = binder_start(stmt);
+        bind_insert_job(&b, id, req, deps->pending, &texts, status, error_text, created_by,
+                        now_ms);
+        rc = sqlite_binder_check(s, &b, err);
+        if (rc == 0)
+            rc = sqlite_stmt_run(s, stmt, "insert job", err);
+    }
+    spec_texts_clear(&texts);
     if (rc == 0)
         rc = sqlite_insert_dependencies(s, id, req->spec, err);
     if (rc == 0)
         rc = link_upload(s, id, req->spec, field_prefix, false, err);
-    if (rc == 0)
-        rc = sqlite_read_job(s, id, ret_job, err);
     return rc;
 }
 
-/* create_locked - the body of job_create, inside BEGIN IMMEDIATE. */
-static int create_locked(struct sqlite_store *s, const struct job_create_request *req,
-                         const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
-                         struct iq_error *err)
+/* primitive_find_by_request_id - job_primitives.find_by_request_id. */
+static int primitive_find_by_request_id(void *backend, const char *request_id,
+                                        struct job **ret_job, struct iq_error *err)
 {
-    const struct job_spec *spec = req->spec;
-    if (spec->request_id) {
-        int rc = read_job_by(s, STMT_JOB_BY_REQUEST_ID, spec->request_id, ret_job, err);
-        if (rc <= 0) {
-            *ret_existed = rc == 0;
-            return rc;
-        }
-    }
-    char id[UUID_STR_LEN];
-    int64_t now_ms = sqlite_now_ms(s);
-    uuid7_generate_at(now_ms, id); /* ids order like created_at, fake clock too */
-    int rc = sqlite_job_insert(s, id, req, actx->actor, now_ms, NULL, ret_job, err);
-    if (rc == 0)
-        rc = sqlite_orchestration_refresh(s, req->orchestration_id, now_ms, err);
-    if (rc == 0)
-        rc = sqlite_audit_job(s, actx, "job.create", id, NULL, *ret_job, now_ms, err);
-    return rc;
+    int rc = read_job_by(backend, STMT_JOB_BY_REQUEST_ID, request_id, ret_job, err);
+    return rc < 0 ? rc : rc == 0;
+}
+
+/* primitive_check_capacity - job_primitives.check_capacity. */
+static int primitive_check_capacity(void *backend, int max_queue_size, size_t adding,
+                                    struct iq_error *err)
+{
+    return sqlite_check_capacity(backend, max_queue_size, adding, err);
 }
 
 /*
@@ -305,7 +274,9 @@ int sqlite_job_create(struct store *base, const struct job_create_request *req,
         rc = sqlite_tx_begin(s, err);
     if (rc < 0)
         return rc;
-    rc = sqlite_tx_finish(s, create_locked(s, req, actx, ret_job, &existed, err), err);
+    rc = job_rule_create(&sqlite_job_primitives, s, req, actx, sqlite_now_ms(s), ret_job, &existed,
+                         err);
+    rc = sqlite_tx_finish(s, rc, err);
     if (rc < 0) {
         job_free(*ret_job);
         *ret_job = NULL;
@@ -444,6 +415,9 @@ static int primitive_audit_change(void *backend, const struct audit_context *act
 /* sqlite_job_primitives - see sqlite/internal.h. */
 const struct job_primitives sqlite_job_primitives = {
     .read_job = primitive_read_job,
+    .find_by_request_id = primitive_find_by_request_id,
+    .check_capacity = primitive_check_capacity,
+    .insert_job = primitive_insert_job,
     .read_dependencies = sqlite_read_dependencies,
     .check_dependencies = sqlite_check_dependency_state,
     .release_now = sqlite_release_now,

@@ -6,7 +6,7 @@
  * changes the status of a job). The rules (keys, cycles, the aggregate)
  * are core/orchestration.c; drafting and decoding rows is shared with
  * PostgreSQL (common/orchestration.c). Not here: inserting one job
- * (sqlite/jobs.c, sqlite_job_insert, which this file calls per job).
+ * (job_rule_insert, common/job_rules.c, which this file calls per job).
  */
 #include "store/common/orchestration.h"
 #include "store/sqlite/internal.h"
@@ -352,8 +352,8 @@ static int insert_jobs(struct sqlite_store *s, const struct orchestration_draft 
         struct job_create_request req = {.spec = &draft->specs[i], .orchestration_id = draft->id};
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "jobs[%zu].", i);
-        int rc = sqlite_job_insert(s, draft->job_ids[i], &req, created_by, now_ms, prefix, &jobs[i],
-                                   err);
+        int rc = job_rule_insert(&sqlite_job_primitives, s, draft->job_ids[i], &req, created_by,
+                                 now_ms, prefix, &jobs[i], err);
         if (rc < 0)
             return rc;
     }
@@ -409,7 +409,7 @@ static int create_locked(struct sqlite_store *s, const struct orchestration_requ
  * sqlite_orchestration_create - see store_ops.orchestration_create. The
  * request is checked and drafted first (no SQL), then everything happens
  * in one write transaction: the capacity for all the jobs at once, the
- * orchestration row, each job (sqlite_job_insert, as job_create does)
+ * orchestration row, each job (job_rule_insert, as job_create does)
  * with its "after" edges, the aggregate status, the audit rows. Any
  * failure rolls all of it back. *ret_orch: orchestration_clear it.
  */
