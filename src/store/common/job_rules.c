@@ -14,6 +14,7 @@
 
 #include "core/uuid7.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,23 @@ static int settle(const struct job_primitives *p, void *backend, const struct jo
  * Create
  * ------------------------------------------------------------------------ */
 
+int job_rule_capacity(const struct job_primitives *p, void *backend, int max_queue_size,
+                      size_t adding, struct iq_error *err)
+{
+    if (max_queue_size <= 0)
+        return 0;
+    int64_t waiting = 0;
+    int rc = p->count_waiting(backend, &waiting, err);
+    if (rc < 0)
+        return rc;
+    if (waiting + (int64_t)adding > max_queue_size)
+        return iq_error_set(err, IQ_E_QUEUE_FULL,
+                            "queue is full: %" PRId64 " jobs queued or held, no room for %zu more"
+                            " (max_queue_size %d)",
+                            waiting, adding, max_queue_size);
+    return 0;
+}
+
 int job_rule_insert(const struct job_primitives *p, void *backend, const char *id,
                     const struct job_create_request *req, const char *created_by,
                     int64_t now_ms, const char *field_prefix, struct job **ret_job,
@@ -146,7 +164,7 @@ int job_rule_insert(const struct job_primitives *p, void *backend, const char *i
     char *error_text = NULL;
     int rc = p->check_dependencies(backend, NULL, req->spec, &deps, err);
     if (rc == 0)
-        rc = p->check_capacity(backend, req->max_queue_size, 1, err);
+        rc = job_rule_capacity(p, backend, req->max_queue_size, 1, err);
     if (rc == 0)
         rc = job_rule_initial(req->spec, deps.failed_id, deps.failed_status, &status, &error_text,
                               err);

@@ -55,10 +55,9 @@ struct job_primitives {
      * *ret_job (job_free), 0 when there is none. */
     int (*find_by_request_id)(void *backend, const char *request_id, struct job **ret_job,
                               struct iq_error *err);
-    /* check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
-     * more than max_queue_size (> 0) jobs QUEUED or HELD. */
-    int (*check_capacity)(void *backend, int max_queue_size, size_t adding,
-                          struct iq_error *err);
+    /* count_waiting - how many jobs are QUEUED or HELD (exact until
+     * COMMIT: the backend's transaction serialises submissions). */
+    int (*count_waiting)(void *backend, int64_t *ret_count, struct iq_error *err);
     /* insert_job - the row of new job id from req in status (with
      * error_text when FAILED) and deps->pending, its edges to the
      * dependencies check_dependencies just checked, its upload linked
@@ -122,6 +121,14 @@ int job_rule_create(const struct job_primitives *p, void *backend,
                     const struct job_create_request *req, const struct audit_context *actx,
                     int64_t now_ms, struct job **ret_job, bool *ret_existed,
                     struct iq_error *err);
+
+/*
+ * job_rule_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
+ * more than max_queue_size (> 0) jobs wait (QUEUED or HELD); 0 otherwise,
+ * and at once when there is no limit.
+ */
+int job_rule_capacity(const struct job_primitives *p, void *backend, int max_queue_size,
+                      size_t adding, struct iq_error *err);
 
 /*
  * job_rule_insert - a new job id from req, with no audit row (job_create

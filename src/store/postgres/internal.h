@@ -662,11 +662,6 @@ int pg_upload_delete(struct store *s, const char *id, struct iq_error *err);
 /* postgres/phases.c), and the capacity check they share (jobs.c)      */
 /* ------------------------------------------------------------------ */
 
-/* pg_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
- * more than max_queue_size (> 0) wait. PG_LOCK_JOB_GRAPH held. */
-int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
-                      struct iq_error *err);
-
 /*
  * pg_orchestrations_refresh - after job (may be NULL) and the jobs of
  * cascade (may be NULL) changed status in the caller's transaction:

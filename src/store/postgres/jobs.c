@@ -159,32 +159,6 @@ static int find_by_request_id(struct pg_store *ps, const char *request_id, struc
 }
 
 /*
- * pg_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would make
- * more than max_queue_size (> 0) jobs QUEUED or HELD. PG_LOCK_JOB_GRAPH
- * held, so the count stays true until COMMIT.
- */
-int pg_check_capacity(struct pg_store *ps, int max_queue_size, size_t adding,
-                      struct iq_error *err)
-{
-    if (max_queue_size <= 0)
-        return 0;
-    PGresult *res;
-    int rc = pg_exec(ps, "counting queued jobs",
-                     "SELECT count(*) FROM stg_import_queue WHERE status IN ('QUEUED', 'HELD')", 0,
-                     NULL, &res, err);
-    if (rc < 0)
-        return rc;
-    int64_t queued = pg_text_to_int64(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (queued + (int64_t)adding > max_queue_size)
-        return iq_error_set(err, IQ_E_QUEUE_FULL,
-                            "queue is full: %d jobs queued or held, no room for %zu more"
-                            " (max_queue_size %d)",
-                            (int)queued, adding, max_queue_size);
-    return 0;
-}
-
-/*
  * link_upload - when spec reads an upload, point that upload at job_id;
  * IQ_E_INVALID (field "<field_prefix>source.upload") when there is no
  * such upload. replacing (an update): uploads the job used before and no
@@ -283,12 +257,22 @@ static int primitive_find_by_request_id(void *backend, const char *request_id,
     return find_by_request_id(tx->ps, request_id, ret_job, err);
 }
 
-/* primitive_check_capacity - job_primitives.check_capacity. */
-static int primitive_check_capacity(void *backend, int max_queue_size, size_t adding,
-                                    struct iq_error *err)
+/*
+ * primitive_count_waiting - job_primitives.count_waiting. PG_LOCK_JOB_GRAPH
+ * is held, so the count stays true until COMMIT.
+ */
+static int primitive_count_waiting(void *backend, int64_t *ret_count, struct iq_error *err)
 {
     struct pg_rule_tx *tx = backend;
-    return pg_check_capacity(tx->ps, max_queue_size, adding, err);
+    PGresult *res;
+    int rc = pg_exec(tx->ps, "counting queued jobs",
+                     "SELECT count(*) FROM stg_import_queue WHERE status IN ('QUEUED', 'HELD')", 0,
+                     NULL, &res, err);
+    if (rc < 0)
+        return rc;
+    *ret_count = pg_text_to_int64(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
 }
 
 /*
@@ -548,7 +532,7 @@ void pg_rule_tx_clear(struct pg_rule_tx *tx)
 const struct job_primitives pg_job_primitives = {
     .read_job = primitive_read_job,
     .find_by_request_id = primitive_find_by_request_id,
-    .check_capacity = primitive_check_capacity,
+    .count_waiting = primitive_count_waiting,
     .insert_job = primitive_insert_job,
     .read_dependencies = pg_read_dependencies,
     .check_dependencies = pg_check_dependency_state,

@@ -334,7 +334,8 @@ static int create_in_tx(struct pg_store *ps, const struct orchestration_request 
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     int rc = pg_lock_graph(ps, err);
     if (rc == 0)
-        rc = pg_check_capacity(ps, req->max_queue_size, draft->job_count, err);
+        rc = job_rule_capacity(&pg_job_primitives, &(struct pg_rule_tx){.ps = ps},
+                               req->max_queue_size, draft->job_count, err);
     if (rc == 0)
         rc = insert_row(ps, draft, actx, err);
     if (rc == 0)

@@ -731,11 +731,6 @@ int sqlite_upload_delete(struct store *base, const char *id, struct iq_error *er
  * _phases.c), and the capacity check they share with job_create (_jobs.c)
  * ------------------------------------------------------------------------ */
 
-/* sqlite_check_capacity - IQ_E_QUEUE_FULL when `adding` more jobs would
- * make more than max_queue_size (> 0) wait. */
-int sqlite_check_capacity(struct sqlite_store *s, int max_queue_size, size_t adding,
-                          struct iq_error *err);
-
 /*
  * sqlite_orchestration_refresh - recompute the aggregate status of
  * orchestration_id from its jobs (core/orchestration.h) and store it

@@ -105,31 +105,11 @@ static int check_spec(const struct job_spec *spec, struct iq_error *err)
     return 0;
 }
 
-/* count_waiting - jobs in QUEUED or HELD. */
-static int count_waiting(struct sqlite_store *s, int64_t *ret_count, struct iq_error *err)
+/* count_waiting - job_primitives.count_waiting: jobs in QUEUED or HELD. */
+static int count_waiting(void *backend, int64_t *ret_count, struct iq_error *err)
 {
-    return sqlite_read_cached_int64(s, STMT_COUNT_WAITING, "count queued jobs", ret_count, err);
-}
-
-/*
- * sqlite_check_capacity - IQ_E_QUEUE_FULL when `adding` new jobs would
- * make more than max_queue_size (> 0) jobs wait (QUEUED or HELD).
- */
-int sqlite_check_capacity(struct sqlite_store *s, int max_queue_size, size_t adding,
-                          struct iq_error *err)
-{
-    if (max_queue_size <= 0)
-        return 0;
-    int64_t waiting;
-    int rc = count_waiting(s, &waiting, err);
-    if (rc < 0)
-        return rc;
-    if (waiting + (int64_t)adding > max_queue_size)
-        return iq_error_set(err, IQ_E_QUEUE_FULL,
-                            "queue is full: %d jobs queued or held, no room for %zu more"
-                            " (max_queue_size %d)",
-                            (int)waiting, adding, max_queue_size);
-    return 0;
+    return sqlite_read_cached_int64(backend, STMT_COUNT_WAITING, "count queued jobs", ret_count,
+                                    err);
 }
 
 /* bind_insert_job - the parameters of STMT_JOB_INSERT, in order. */
@@ -244,13 +224,6 @@ static int primitive_find_by_request_id(void *backend, const char *request_id,
 {
     int rc = read_job_by(backend, STMT_JOB_BY_REQUEST_ID, request_id, ret_job, err);
     return rc < 0 ? rc : rc == 0;
-}
-
-/* primitive_check_capacity - job_primitives.check_capacity. */
-static int primitive_check_capacity(void *backend, int max_queue_size, size_t adding,
-                                    struct iq_error *err)
-{
-    return sqlite_check_capacity(backend, max_queue_size, adding, err);
 }
 
 /*
@@ -416,7 +389,7 @@ static int primitive_audit_change(void *backend, const struct audit_context *act
 const struct job_primitives sqlite_job_primitives = {
     .read_job = primitive_read_job,
     .find_by_request_id = primitive_find_by_request_id,
-    .check_capacity = primitive_check_capacity,
+    .count_waiting = count_waiting,
     .insert_job = primitive_insert_job,
     .read_dependencies = sqlite_read_dependencies,
     .check_dependencies = sqlite_check_dependency_state,

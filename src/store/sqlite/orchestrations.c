@@ -388,7 +388,8 @@ static int create_locked(struct sqlite_store *s, const struct orchestration_requ
     struct job **jobs = calloc(draft->job_count, sizeof(*jobs));
     if (!jobs)
         return nomem(err);
-    int rc = sqlite_check_capacity(s, req->max_queue_size, draft->job_count, err);
+    int rc = job_rule_capacity(&sqlite_job_primitives, s, req->max_queue_size, draft->job_count,
+                               err);
     if (rc == 0)
         rc = insert_row(s, draft, actx->actor, now_ms, err);
     if (rc == 0)
