@@ -636,7 +636,7 @@ int pg_notify_work(struct pg_store *ps, const char *reason, struct iq_error *err
 int pg_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken, struct iq_error *err);
 
 /* ------------------------------------------------------------------ */
-/* The API's own records (postgres/tokens.c, _audit_read.c, _uploads.c) */
+/* The API's own records (postgres/tokens.c, audit_read.c, uploads.c) */
 /* ------------------------------------------------------------------ */
 
 int pg_token_create(struct store *s, const struct token_info *info,

@@ -82,8 +82,8 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                "the computed depends_on column must be the last of JOB_COLUMNS");
 
 /*
- * The statements of running jobs (sqlite/claim.c, _finish.c,
- * _execute.c, _locks.c, _rejects.c, _nodes.c). The claim candidates name
+ * The statements of running jobs (sqlite/claim.c, finish.c,
+ * execute.c, locks.c, rejects.c, nodes.c). The claim candidates name
  * their index: the planner would otherwise take a status index and sort,
  * and a claim would cost O(queued) instead of O(log n). The aged variant
  * orders by an expression, so it reads every runnable job (only those:
@@ -197,7 +197,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
 
 /*
  * The statements of the API's own records (sqlite/tokens.c,
- * _audit_list.c, _uploads.c). Token names sort bytewise (BINARY), as on
+ * audit_list.c, uploads.c). Token names sort bytewise (BINARY), as on
  * PostgreSQL with COLLATE "C".
  */
 #define TOKEN_COLUMNS "id, name, role, token_hash, created_by, created_at, last_used_at, revoked_at"
@@ -226,7 +226,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
 
 /*
  * The statements of orchestrations, uploads linked to jobs and phase
- * timings (sqlite/orchestrations.c, _jobs.c, _phases.c).
+ * timings (sqlite/orchestrations.c, jobs.c, phases.c).
  */
 #define ORCHESTRATION_COLUMNS "id, name, status, created_by, created_at, updated_at, detail"
 #define ORCHESTRATION_STATEMENTS(X)                                                                \
@@ -632,8 +632,8 @@ int sqlite_queue_stats(struct store *base, int64_t now_ms, struct queue_stats *r
                        struct iq_error *err);
 
 /* ------------------------------------------------------------------------
- * Running jobs (sqlite/claim.c, _finish.c, _execute.c, _locks.c,
- * _rejects.c, _nodes.c)
+ * Running jobs (sqlite/claim.c, finish.c, execute.c, locks.c,
+ * rejects.c, nodes.c)
  * ------------------------------------------------------------------------ */
 
 /*
@@ -703,7 +703,7 @@ int sqlite_wait_for_work(struct store *base, int timeout_ms, bool *ret_woken,
                          struct iq_error *err);
 
 /* ------------------------------------------------------------------------
- * The API's own records (sqlite/tokens.c, _audit_read.c, _uploads.c)
+ * The API's own records (sqlite/tokens.c, audit_read.c, uploads.c)
  * ------------------------------------------------------------------------ */
 
 int sqlite_token_create(struct store *base, const struct token_info *info,
@@ -728,7 +728,7 @@ int sqlite_upload_delete(struct store *base, const char *id, struct iq_error *er
 
 /* ------------------------------------------------------------------------
  * Orchestrations and phase timings (sqlite/orchestrations.c,
- * _phases.c), and the capacity check they share with job_create (_jobs.c)
+ * phases.c), and the capacity check they share with job_create (jobs.c)
  * ------------------------------------------------------------------------ */
 
 /*
