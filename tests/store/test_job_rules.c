@@ -405,6 +405,35 @@ static void test_execute_keeps_an_earlier_place_in_line(void **state)
     job_free(job);
 }
 
+/*
+ * An attempt that fails with a message JSON cannot carry (not UTF-8: it
+ * may quote raw input) still ends, its message kept in ASCII with '?' for
+ * every byte outside it, on both backends (SQLite lost the finish to an
+ * "out of memory" before the rule was one).
+ */
+static void test_failure_message_not_utf8_is_kept_in_ascii(void **state)
+{
+    char id[UUID_STR_LEN];
+    create_job(state, "rules_t", "\"max_attempts\": 1", id);
+    struct job *running = claim_job(state, id);
+    struct job_finish finish = {.job_id = running->id,
+                                .worker = running->worker,
+                                .attempt = running->attempt,
+                                .status = JOB_FAILED,
+                                .error_code = "import_failed",
+                                .error_message = "bad byte \xff in line 3",
+                                .node_id = NODE_ID};
+    struct iq_error err = {0};
+    if (store_job_finish(STORE(state), &finish, &test_actor, NULL, &err) < 0)
+        fail_msg("finish %s: %s", id, iq_error_message(&err));
+    job_free(running);
+    struct job *job = get_job(state, id);
+    assert_int_equal(job->status, JOB_FAILED);
+    assert_string_equal(json_string_value(json_object_get(job->error, "message")),
+                        "bad byte ? in line 3");
+    job_free(job);
+}
+
 static const struct CMUnitTest rules_tests[] = {
     cmocka_unit_test_setup_teardown(test_rules_table_is_complete, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_rules_for_every_status, fixture_setup, fixture_teardown),
@@ -418,6 +447,8 @@ static const struct CMUnitTest rules_tests[] = {
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_rescue_message_is_one, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_execute_keeps_an_earlier_place_in_line, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_failure_message_not_utf8_is_kept_in_ascii, fixture_setup,
                                     fixture_teardown),
 };
 

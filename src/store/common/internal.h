@@ -173,6 +173,15 @@ int store_check_claim_batch(const struct claim_request *req, const char *const *
 int store_target_name(const char *text, bool qualified_allowed, struct table_name *ret_name,
                       struct iq_error *err);
 
+/*
+ * store_key_text - "(a, b)=(1, x)": the names of spec's key and the value
+ * value_cb gives for each key column i (NULL: "NULL"), as a reject of a
+ * duplicate or conflicting key names it on both backends. Caller frees;
+ * NULL on OOM.
+ */
+char *store_key_text(const struct load_part *spec, const char *(*value_cb)(size_t i, void *ctx),
+                     void *ctx);
+
 /* Backend constructors used by store_open. */
 int store_sqlite_open(const char *path, const struct store_options *opts,
                       struct store **ret_store, struct iq_error *err);

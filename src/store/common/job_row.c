@@ -286,6 +286,30 @@ int store_job_audit_images(const struct job *before, const struct job *after,
     return rc;
 }
 
+char *store_key_text(const struct load_part *spec, const char *(*value_cb)(size_t i, void *ctx),
+                     void *ctx)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out)
+        return NULL;
+    fputc('(', out);
+    for (size_t i = 0; i < spec->key_count; i++)
+        fprintf(out, "%s%s", i ? ", " : "", spec->key[i]);
+    fputs(")=(", out);
+    for (size_t i = 0; i < spec->key_count; i++) {
+        const char *value = value_cb(i, ctx);
+        fprintf(out, "%s%s", i ? ", " : "", value ? value : "NULL");
+    }
+    fputc(')', out);
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 bool store_load_finish_is_fence(const struct load_plan *plan)
 {
     const struct load_commit *c = &plan->commit;

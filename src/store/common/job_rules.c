@@ -358,6 +358,47 @@ int job_rule_update(const struct job_primitives *p, void *backend, const char *i
  * The end of an attempt
  * ------------------------------------------------------------------------ */
 
+int job_attempt_check_owner(const struct job *job, const struct job_finish *finish,
+                            struct iq_error *err)
+{
+    bool same_worker = job->worker && finish->worker && strcmp(job->worker, finish->worker) == 0;
+    if (job->status == JOB_RUNNING && same_worker && job->attempt == finish->attempt)
+        return 0;
+    return iq_error_set(err, IQ_E_STALE,
+                        "job %s is no longer ours (status %s, worker %s, attempt %d; we are %s,"
+                        " attempt %d)",
+                        job->id, job_status_name(job->status), job->worker ? job->worker : "none",
+                        job->attempt, finish->worker ? finish->worker : "(none)", finish->attempt);
+}
+
+/* ascii_copy - text with every byte outside ASCII a '?'. Caller frees; NULL on OOM. */
+static char *ascii_copy(const char *text)
+{
+    char *copy = strdup(text);
+    for (char *c = copy; c && *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    return copy;
+}
+
+int job_attempt_error_text(const struct job_finish *finish, char **ret_text, struct iq_error *err)
+{
+    *ret_text = NULL;
+    if (finish->status == JOB_COMPLETED)
+        return 0;
+    const char *code = job_attempt_error_code(finish);
+    const char *message = finish->error_message ? finish->error_message : code;
+    *ret_text = job_error_text(code, message);
+    if (!*ret_text) {
+        char *safe_code = ascii_copy(code), *safe_message = ascii_copy(message);
+        if (safe_code && safe_message)
+            *ret_text = job_error_text(safe_code, safe_message);
+        free(safe_code);
+        free(safe_message);
+    }
+    return *ret_text ? 0 : nomem(err);
+}
+
 const char *job_attempt_error_code(const struct job_finish *finish)
 {
     if (finish->error_code)

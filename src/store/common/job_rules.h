@@ -233,6 +233,23 @@ struct attempt_outcome {
 int job_attempt_outcome(const struct job *job, const struct job_finish *finish,
                         const char *action, struct attempt_outcome *ret, struct iq_error *err);
 
+/*
+ * job_attempt_check_owner - IQ_E_STALE "job <id> is no longer ours (...)"
+ * unless job is RUNNING under finish's worker and attempt: the fence of
+ * every end of an attempt.
+ */
+int job_attempt_check_owner(const struct job *job, const struct job_finish *finish,
+                            struct iq_error *err);
+
+/*
+ * job_attempt_error_text - the job's error {"code","message"} for a failed
+ * or cancelled attempt, NULL for a completed one (caller frees). A message
+ * that JSON cannot carry (not UTF-8: it may quote raw input) is kept in
+ * ASCII, each byte outside it a '?', rather than losing the finish over
+ * it. Returns 0 or IQ_E_NOMEM.
+ */
+int job_attempt_error_text(const struct job_finish *finish, char **ret_text, struct iq_error *err);
+
 /* job_attempt_error_code - the error code of a failed finish ("cancelled",
  * "import_failed" when the report names none). */
 const char *job_attempt_error_code(const struct job_finish *finish);

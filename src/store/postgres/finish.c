@@ -44,23 +44,6 @@
 /* ------------------------------------------------------------------ */
 
 /*
- * check_fence - the locked job must be RUNNING under the reporting worker
- * and attempt. IQ_E_STALE otherwise.
- */
-static int check_fence(const struct job *job, const struct job_finish *finish, struct iq_error *err)
-{
-    bool ours = job->status == JOB_RUNNING && job->worker &&
-                strcmp(job->worker, finish->worker) == 0 && job->attempt == finish->attempt;
-    if (ours)
-        return 0;
-    return iq_error_set(err, IQ_E_STALE,
-                        "job %s is no longer ours (status %s, worker %s, attempt %d; we are %s,"
-                        " attempt %d)",
-                        job->id, job_status_name(job->status), job->worker ? job->worker : "none",
-                        job->attempt, finish->worker, finish->attempt);
-}
-
-/*
  * decide_outcome - where the attempt leads (job_attempt_outcome; job may
  * be NULL for COMPLETED, which does not depend on it); IQ_E_INVALID for
  * a status an attempt cannot end in.
@@ -69,43 +52,6 @@ static int decide_outcome(const struct job *job, const struct job_finish *finish
                           struct attempt_outcome *out, struct iq_error *err)
 {
     return job_attempt_outcome(job, finish, NULL, out, err);
-}
-
-/*
- * ascii_copy - text with every byte outside ASCII replaced by '?', for an
- * error message that is not valid UTF-8 (it may quote raw input). Caller
- * frees; NULL on OOM.
- */
-static char *ascii_copy(const char *text)
-{
-    char *copy = strdup(text);
-    for (char *c = copy; c && *c; c++)
-        if ((unsigned char)*c >= 0x80)
-            *c = '?';
-    return copy;
-}
-
-/*
- * error_text - the job's error {"code","message"} for a failed attempt,
- * NULL for a completed one. A message that JSON cannot carry (not UTF-8)
- * is kept in ASCII rather than losing the finish over it.
- */
-static int error_text(const struct job_finish *finish, char **ret_text, struct iq_error *err)
-{
-    *ret_text = NULL;
-    if (finish->status == JOB_COMPLETED)
-        return 0;
-    const char *code = job_attempt_error_code(finish);
-    const char *message = finish->error_message ? finish->error_message : code;
-    *ret_text = job_error_text(code, message);
-    if (!*ret_text) {
-        char *safe_code = ascii_copy(code), *safe_message = ascii_copy(message);
-        if (safe_code && safe_message)
-            *ret_text = job_error_text(safe_code, safe_message);
-        free(safe_code);
-        free(safe_message);
-    }
-    return *ret_text ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
 /*
@@ -242,7 +188,7 @@ static int record_values_fill(struct pg_store *ps, struct record_values *v,
 {
     v->phases = phases_json_text(finish);
     v->error = NULL;
-    int rc = v->phases ? error_text(finish, &v->error, err)
+    int rc = v->phases ? job_attempt_error_text(finish, &v->error, err)
                        : iq_error_set(err, IQ_E_NOMEM, "out of memory");
     if (rc < 0)
         return rc;
@@ -345,7 +291,7 @@ static int fenced_job(const PGresult *res, const struct job_finish *finish, stru
     if (rc == 0 && !*ret_job)
         return iq_error_set(err, IQ_E_STALE, "job %s is no longer ours (no such job)",
                             finish->job_id);
-    return rc == 0 ? check_fence(*ret_job, finish, err) : rc;
+    return rc == 0 ? job_attempt_check_owner(*ret_job, finish, err) : rc;
 }
 
 /*

@@ -25,10 +25,10 @@ static bool seen_before(char *const *ids, size_t index)
 /*
  * check_dependency - one dependency of job self_id (NULL for a new job):
  * IQ_E_CONFLICT when it is unknown, is the job itself, or (transitively)
- * depends on it. Adds its status to *summary.
+ * depends on it. Adds its status to *state (job_dependency_state_add).
  */
 static int check_dependency(struct sqlite_store *s, const char *self_id, const char *dep_id,
-                            struct dep_summary *summary, struct iq_error *err)
+                            struct dependency_state *state, struct iq_error *err)
 {
     if (self_id && strcmp(self_id, dep_id) == 0)
         return iq_error_set(err, IQ_E_CONFLICT, "dependency cycle through %s", dep_id);
@@ -54,26 +54,21 @@ static int check_dependency(struct sqlite_store *s, const char *self_id, const c
         if (reaches)
             return iq_error_set(err, IQ_E_CONFLICT, "dependency cycle through %s", dep_id);
     }
-    if (status != JOB_COMPLETED)
-        summary->pending++;
-    if ((status == JOB_FAILED || status == JOB_CANCELLED) && !summary->failed_id) {
-        summary->failed_id = dep_id;
-        summary->failed_status = status;
-    }
+    job_dependency_state_add(state, dep_id, status);
     return 0;
 }
 
-/* sqlite_check_dependencies - check_dependency for each of spec's, duplicates
- * counted once. */
-int sqlite_check_dependencies(struct sqlite_store *s, const char *self_id,
-                              const struct job_spec *spec, struct dep_summary *ret_summary,
-                              struct iq_error *err)
+/* sqlite_check_dependency_state - see sqlite/internal.h
+ * (job_primitives.check_dependencies): check_dependency for each of spec's,
+ * duplicates counted once. */
+int sqlite_check_dependency_state(void *backend, const char *self_id, const struct job_spec *spec,
+                                  struct dependency_state *ret_state, struct iq_error *err)
 {
-    *ret_summary = (struct dep_summary){0};
+    memset(ret_state, 0, sizeof(*ret_state));
     for (size_t i = 0; i < spec->depends_on_count; i++) {
         if (seen_before(spec->depends_on, i))
             continue;
-        int rc = check_dependency(s, self_id, spec->depends_on[i], ret_summary, err);
+        int rc = check_dependency(backend, self_id, spec->depends_on[i], ret_state, err);
         if (rc < 0)
             return rc;
     }
@@ -114,21 +109,6 @@ int sqlite_delete_dependencies(struct sqlite_store *s, const char *job_id, struc
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "delete dependencies", err);
 }
 
-/* sqlite_check_dependency_state - see sqlite/internal.h
- * (job_primitives.check_dependencies). */
-int sqlite_check_dependency_state(void *backend, const char *self_id, const struct job_spec *spec,
-                                  struct dependency_state *ret_state, struct iq_error *err)
-{
-    struct dep_summary summary;
-    memset(ret_state, 0, sizeof(*ret_state));
-    int rc = sqlite_check_dependencies(backend, self_id, spec, &summary, err);
-    if (rc < 0)
-        return rc;
-    if (summary.failed_id)
-        job_dependency_state_add(ret_state, summary.failed_id, summary.failed_status);
-    ret_state->pending = summary.pending; /* counted once by check_dependency */
-    return 0;
-}
 
 /* A growable list of job ids. */
 struct id_list {

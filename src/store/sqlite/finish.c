@@ -36,31 +36,6 @@ static void finish_outcome_clear(struct finish_outcome *outcome)
  * The outcome of an attempt
  * ------------------------------------------------------------------------ */
 
-static bool same_text(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-/* check_owner - IQ_E_STALE unless job is RUNNING under finish's worker and attempt. */
-static int check_owner(const struct job *job, const struct job_finish *finish, struct iq_error *err)
-{
-    if (job->status == JOB_RUNNING && job->attempt == finish->attempt &&
-        same_text(job->worker, finish->worker))
-        return 0;
-    return iq_error_set(err, IQ_E_STALE,
-                        "job %s is no longer ours (status %s, worker %s, attempt %d; we are %s,"
-                        " attempt %d)",
-                        job->id, job_status_name(job->status), job->worker ? job->worker : "none",
-                        job->attempt, finish->worker ? finish->worker : "(none)", finish->attempt);
-}
-
-/* error_text_of - the {"code","message"} of a FAILED/CANCELLED finish. Caller frees. */
-static char *error_text_of(const struct job_finish *finish)
-{
-    const char *code = job_attempt_error_code(finish);
-    return job_error_text(code, finish->error_message ? finish->error_message : code);
-}
-
 /*
  * attempts_with - job's attempt history plus this attempt: {"attempt",
  * "worker", "started_at", "finished_at", "status", "error"}, status being
@@ -101,8 +76,9 @@ static int decide_outcome(const struct job *job, const struct job_finish *finish
     if (rc < 0)
         return rc;
     ret->available_at_ms = ret->decision.retry ? finish->retry_at_ms : 0;
-    if (finish->status != JOB_COMPLETED && !(ret->error_text = error_text_of(finish)))
-        return nomem(err);
+    rc = job_attempt_error_text(finish, &ret->error_text, err);
+    if (rc < 0)
+        return rc;
     ret->attempts_text = attempts_with(job, finish, ret->error_text, now_ms);
     return ret->attempts_text ? 0 : nomem(err);
 }
@@ -200,7 +176,7 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
     if (rc == IQ_E_NOT_FOUND)
         rc = iq_error_set(err, IQ_E_STALE, "job %s no longer exists", finish->job_id);
     if (rc == 0)
-        rc = check_owner(before, finish, err);
+        rc = job_attempt_check_owner(before, finish, err);
     if (rc == 0)
         rc = decide_outcome(before, finish, action, now_ms, &outcome, err);
     if (rc == 0)

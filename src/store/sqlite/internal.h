@@ -560,22 +560,6 @@ int sqlite_check_actor(const struct audit_context *actx, struct iq_error *err);
  * Dependencies (sqlite/deps.c)
  * ------------------------------------------------------------------------ */
 
-/* What a job's dependency list amounts to. */
-struct dep_summary {
-    int pending;           /* dependencies not COMPLETED */
-    const char *failed_id; /* first FAILED/CANCELLED one (borrowed), or NULL */
-    enum job_status failed_status;
-};
-
-/*
- * sqlite_check_dependencies - each of spec's dependencies (duplicates
- * once) must exist and not close a cycle through self_id (NULL for a new
- * job), else IQ_E_CONFLICT. *ret_summary: what they amount to.
- */
-int sqlite_check_dependencies(struct sqlite_store *s, const char *self_id,
-                              const struct job_spec *spec, struct dep_summary *ret_summary,
-                              struct iq_error *err);
-
 /* sqlite_insert_dependencies - the edges job_id -> each of spec's dependencies.
  */
 int sqlite_insert_dependencies(struct sqlite_store *s, const char *job_id,
@@ -597,7 +581,12 @@ int sqlite_finish_waiting_job(struct sqlite_store *s, const char *id, enum job_s
 /* sqlite_job_primitives - SQLite's table for the job rules (sqlite/jobs.c). */
 extern const struct job_primitives sqlite_job_primitives;
 
-/* sqlite_check_dependency_state - sqlite_check_dependencies as a dependency_state. */
+/*
+ * sqlite_check_dependency_state - job_primitives.check_dependencies: each
+ * of spec's dependencies (duplicates once) must exist and not close a
+ * cycle through self_id (NULL for a new job), else IQ_E_CONFLICT;
+ * *ret_state: what they amount to.
+ */
 int sqlite_check_dependency_state(void *backend, const char *self_id, const struct job_spec *spec,
                                   struct dependency_state *ret_state, struct iq_error *err);
 

@@ -64,19 +64,25 @@ static const char *value_of(const PGresult *res, int c)
     return PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
 }
 
-/* append_key - "(a, b)=(1, x)": the key's names, and its values from res column first on. */
+/* The row a key's values come from: res, from column first on. */
+struct key_row {
+    const PGresult *res;
+    int first;
+};
+
+static const char *key_value_cb(size_t i, void *ctx)
+{
+    const struct key_row *row = ctx;
+    return value_of(row->res, row->first + (int)i);
+}
+
+/* append_key - "(a, b)=(1, x)" (store_key_text): the key's values from res column first on. */
 static void append_key(struct sql_text *text, const struct load_part *spec, const PGresult *res,
                        int first)
 {
-    pg_sql_append(text, "(");
-    for (size_t i = 0; i < spec->key_count; i++)
-        pg_sql_append(text, "%s%s", i ? ", " : "", spec->key[i]);
-    pg_sql_append(text, ")=(");
-    for (size_t i = 0; i < spec->key_count; i++) {
-        const char *v = value_of(res, first + (int)i);
-        pg_sql_append(text, "%s%s", i ? ", " : "", v ? v : "NULL");
-    }
-    pg_sql_append(text, ")");
+    char *key = store_key_text(spec, key_value_cb, &(struct key_row){res, first});
+    pg_sql_append(text, "%s", key ? key : "(?)");
+    free(key);
 }
 
 /* report_key - a reject about the whole key: column and value only for a one-column key. */

@@ -179,18 +179,24 @@ static const char *column_text(sqlite3_stmt *stmt, int c)
     return (const char *)sqlite3_column_text(stmt, c);
 }
 
-/* key_text - "(a, b)=(1, x)": the key's names, and its values from column first on. */
+/* The row a key's values come from: stmt, from column first on. */
+struct key_row {
+    sqlite3_stmt *stmt;
+    int first;
+};
+
+static const char *key_value_cb(size_t i, void *ctx)
+{
+    const struct key_row *row = ctx;
+    return column_text(row->stmt, row->first + (int)i);
+}
+
+/* key_text - "(a, b)=(1, x)" (store_key_text): the key's values from column first on. */
 static void key_text(sqlite3_str *text, const struct load_part *spec, sqlite3_stmt *stmt, int first)
 {
-    sqlite3_str_appendall(text, "(");
-    for (size_t k = 0; k < spec->key_count; k++)
-        sqlite3_str_appendf(text, "%s%s", k ? ", " : "", spec->key[k]);
-    sqlite3_str_appendall(text, ")=(");
-    for (size_t k = 0; k < spec->key_count; k++) {
-        const char *value = column_text(stmt, first + (int)k);
-        sqlite3_str_appendf(text, "%s%s", k ? ", " : "", value ? value : "NULL");
-    }
-    sqlite3_str_appendall(text, ")");
+    char *key = store_key_text(spec, key_value_cb, &(struct key_row){stmt, first});
+    sqlite3_str_appendall(text, key ? key : "(?)");
+    free(key);
 }
 
 /*
