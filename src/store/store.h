@@ -151,49 +151,56 @@ int store_check_url(const char *url, struct iq_error *err);
 void job_page_clear(struct job_page *page);
 
 /*
- * store_table_describe - Columns of table; ret->exists false when there is no such table.
+ * store_table_describe - columns of table; ret->exists false when there is no such table.
  * Clear with table_info_clear.
  */
 int store_table_describe(struct store *s, const char *table,
                          struct table_info *ret_info, struct iq_error *err);
+
 /*
- * store_load_begin - Start a load (opens the transaction). The plan must outlive the load.
+ * store_load_begin - start a load (opens the transaction). The plan must outlive the load.
  * IQ_E_INVALID: the target does not exist and create_target is false,
  * or a planned column is not in the table.
  */
 int store_load_begin(struct store *s, const struct load_plan *plan,
                      struct load **ret_load, struct iq_error *err);
+
 /*
- * store_load_rows - Append row_count rows of part (values row-major: row_count *
+ * store_load_rows - append row_count rows of part (values row-major: row_count *
  * column_count pointers; lines: the source line of each row).
  */
 int store_load_rows(struct load *load, int part, const char *const *values,
                     const int64_t *lines, size_t row_count, struct iq_error *err);
+
 /*
- * store_load_check - Set-wise checks; reports and drops each failing row. *ret_rejected =
+ * store_load_check - set-wise checks; reports and drops each failing row. *ret_rejected =
  * how many rows were dropped (children of dropped parents included).
  */
 int store_load_check(struct load *load, load_reject_cb reject_cb, void *ctx,
                      int64_t *ret_rejected, struct iq_error *err);
 int store_load_promote(struct load *load, struct load_result *ret_result,
                        struct iq_error *err);
+
 /*
- * store_load_commit - Fence check, then COMMIT; frees the load on success. IQ_E_STALE when
+ * store_load_commit - fence check, then COMMIT; frees the load on success. IQ_E_STALE when
  * the fence fails (then, as after any failure, call load_abort).
  */
 int store_load_commit(struct load *load, struct iq_error *err);
+
 /*
  * store_load_abort - ROLLBACK and free; NULL-safe; valid after any failed call.
  */
 void store_load_abort(struct load *load);
+
 /*
- * store_interrupt - Thread-safe: stop the statement running on this connection now
+ * store_interrupt - thread-safe: stop the statement running on this connection now
  * (PQcancel / sqlite3_interrupt); the running call then fails with
  * IQ_E_CANCELLED. Used for cancel and timeout.
  */
 void store_interrupt(struct store *s);
+
 /*
- * store_job_claim_batch - Claim the best runnable job (priority, then available_at, then id;
+ * store_job_claim_batch - claim the best runnable job (priority, then available_at, then id;
  * QUEUED, no pending dependency, available_at reached) whose resources
  * are all free, skipping busy ones among the first STORE_CLAIM_CANDIDATES
  * (16); take all its
@@ -212,16 +219,20 @@ int store_job_claim_batch(struct store *s, const struct claim_request *req,
                           const char *const *workers, int worker_count,
                           const struct audit_context *actx, struct job **ret_jobs,
                           int *ret_claimed, struct iq_error *err);
+
 /* store_has - whether the backend has capability cap (enum store_capability). */
 bool store_has(const struct store *s, enum store_capability cap);
+
 /* store_name - the backend's name: "sqlite" or "postgres". */
 const char *store_name(const struct store *s);
+
 /* store_job_claim - a batch of one, for req->worker: *ret_job or NULL. */
 int store_job_claim(struct store *s, const struct claim_request *req,
                     const struct audit_context *actx, struct job **ret_job,
                     struct iq_error *err);
+
 /*
- * store_job_heartbeat - Renew the job's heartbeat and its locks' leases (now + lease_ms) and
+ * store_job_heartbeat - renew the job's heartbeat and its locks' leases (now + lease_ms) and
  * record progress (may be NULL). IQ_E_STALE when the job is no longer
  * RUNNING under worker/attempt. *ret_cancel_requested reports a cancel.
  */
@@ -229,8 +240,9 @@ int store_job_heartbeat(struct store *s, const char *job_id, const char *worker,
                         int attempt, int64_t lease_ms,
                         const struct job_progress *progress,
                         bool *ret_cancel_requested, struct iq_error *err);
+
 /*
- * store_job_finish - End an attempt (see struct job_finish): release its locks, record the
+ * store_job_finish - end an attempt (see struct job_finish): release its locks, record the
  * attempt in the job's history and its phases in stg_import_performance;
  * COMPLETED decrements the dependants' pending counts; FAILED with
  * retry_at_ms re-queues; FAILED for good and CANCELLED fail the
@@ -240,6 +252,7 @@ int store_job_heartbeat(struct store *s, const char *job_id, const char *worker,
 int store_job_finish(struct store *s, const struct job_finish *finish,
                      const struct audit_context *actx, struct job **ret_job,
                      struct iq_error *err);
+
 /*
  * store_job_execute - POST .../execute: HELD -> QUEUED now; QUEUED -> available now;
  * FAILED/CANCELLED -> QUEUED for one more attempt (max_attempts grows
@@ -249,8 +262,9 @@ int store_job_finish(struct store *s, const struct job_finish *finish,
 int store_job_execute(struct store *s, const char *id,
                       const struct audit_context *actx, struct job **ret_job,
                       struct iq_error *err);
+
 /*
- * store_jobs_rescue - Rescue RUNNING jobs whose heartbeat is older than lease_ms: record the
+ * store_jobs_rescue - rescue RUNNING jobs whose heartbeat is older than lease_ms: record the
  * attempt as failed (worker_lost), free their locks, re-queue with
  * backoff_cb(attempt) when attempts remain, else FAIL (and cascade).
  * Also deletes expired locks. *ret_rescued = jobs rescued.
@@ -258,32 +272,37 @@ int store_job_execute(struct store *s, const char *id,
 int store_jobs_rescue(struct store *s, int64_t lease_ms, retry_backoff_cb backoff_cb,
                       void *backoff_ctx, const struct audit_context *actx,
                       int *ret_rescued, struct iq_error *err);
+
 /*
- * store_job_rejects_add - Keep rejected rows of one attempt (appended; seq continues). Called
+ * store_job_rejects_add - keep rejected rows of one attempt (appended; seq continues). Called
  * on a connection whose load is promoted but not yet committed, the
  * rows go into that load's transaction: they land iff it commits.
  */
 int store_job_rejects_add(struct store *s, const char *job_id, int attempt,
                           const struct job_reject_row *rows, size_t count,
                           struct iq_error *err);
+
 /*
- * store_job_rejects_each - Every kept reject of the job's latest attempt, in line order.
+ * store_job_rejects_each - every kept reject of the job's latest attempt, in line order.
  * IQ_E_NOT_FOUND for an unknown job.
  */
 int store_job_rejects_each(struct store *s, const char *job_id,
                            job_reject_row_cb cb, void *ctx, struct iq_error *err);
+
 /*
- * store_locks_list - Live locks (not expired), by name; clear with lock_list_clear.
+ * store_locks_list - live locks (not expired), by name; clear with lock_list_clear.
  */
 int store_locks_list(struct store *s, struct lock_list *ret_list,
                      struct iq_error *err);
+
 /*
- * store_lock_release - Admin force-release of one lock (audited). IQ_E_NOT_FOUND.
+ * store_lock_release - admin force-release of one lock (audited). IQ_E_NOT_FOUND.
  */
 int store_lock_release(struct store *s, const char *lock_id,
                        const struct audit_context *actx, struct iq_error *err);
+
 /*
- * store_node_register - Node registry (stg_import_coordination, kind 'node'): register (or
+ * store_node_register - node registry (stg_import_coordination, kind 'node'): register (or
  * re-register) this process, renew its heartbeat, mark nodes whose
  * heartbeat is older than dead_after_ms "dead", list them.
  */
@@ -295,8 +314,9 @@ int store_nodes_mark_dead(struct store *s, int64_t dead_after_ms, int *ret_marke
                           struct iq_error *err);
 int store_nodes_list(struct store *s, struct node_list *ret_list,
                      struct iq_error *err);
+
 /*
- * store_wait_for_work - Wait up to timeout_ms for a wake-up from another connection (a job
+ * store_wait_for_work - wait up to timeout_ms for a wake-up from another connection (a job
  * created, finished or a lock released). PostgreSQL: LISTEN/NOTIFY;
  * SQLite: another process's commit, seen in the database's
  * data_version (the engine signals its own in-process).
@@ -305,63 +325,73 @@ int store_wait_for_work(struct store *s, int timeout_ms, bool *ret_woken,
                         struct iq_error *err);
 
 /*
- * store_token_create - Store a token (info: id, name, role, token_hash, created_by), audited
+ * store_token_create - store a token (info: id, name, role, token_hash, created_by), audited
  * as token.create (the hash is never written to the audit row).
  * IQ_E_CONFLICT when the name is taken (revoked names stay taken).
  */
 int store_token_create(struct store *s, const struct token_info *info,
                        const struct audit_context *actx, struct iq_error *err);
+
 /*
- * store_token_list - Every token by name; revoked ones only with include_revoked.
+ * store_token_list - every token by name; revoked ones only with include_revoked.
  */
 int store_token_list(struct store *s, bool include_revoked,
                      struct token_list *ret_list, struct iq_error *err);
+
 /*
- * store_token_revoke - Revoke by name (audited as token.revoke). IQ_E_NOT_FOUND for an
+ * store_token_revoke - revoke by name (audited as token.revoke). IQ_E_NOT_FOUND for an
  * unknown name; revoking a revoked token again is 0 and writes nothing.
  */
 int store_token_revoke(struct store *s, const char *name,
                        const struct audit_context *actx, struct iq_error *err);
+
 /*
- * store_token_touch - Record a use (last_used_at = at_ms); not audited.
+ * store_token_touch - record a use (last_used_at = at_ms); not audited.
  */
 int store_token_touch(struct store *s, const char *token_id, int64_t at_ms,
                       struct iq_error *err);
+
 /*
  * store_audit_list - A page of the audit trail, newest first; clear with audit_page_clear.
  * IQ_E_BAD_REQUEST for a limit out of 1..500.
  */
 int store_audit_list(struct store *s, const struct audit_filter *filter,
                      struct audit_page *ret_page, struct iq_error *err);
+
 /*
- * store_audit_verify - Walk the whole chain from id 1, recomputing each row's hash
+ * store_audit_verify - walk the whole chain from id 1, recomputing each row's hash
  * (audit_hash) and checking ids are contiguous and prev_hash links.
  */
 int store_audit_verify(struct store *s, struct audit_verify_result *ret_result,
                        struct iq_error *err);
+
 /*
- * store_upload_create - Record a spooled upload (audited as upload.create).
+ * store_upload_create - record a spooled upload (audited as upload.create).
  */
 int store_upload_create(struct store *s, const struct upload_info *info,
                         const struct audit_context *actx, struct iq_error *err);
+
 /*
  * store_upload_get - IQ_E_NOT_FOUND for an unknown id; clear with upload_info_clear.
  */
 int store_upload_get(struct store *s, const char *id, struct upload_info *ret_info,
                      struct iq_error *err);
+
 /*
- * store_uploads_expired - Uploads whose file may go: used by a COMPLETED job; or created before
+ * store_uploads_expired - uploads whose file may go: used by a COMPLETED job; or created before
  * cutoff_ms and either unused or used by a job that ended FAILED or
  * CANCELLED before cutoff_ms.
  */
 int store_uploads_expired(struct store *s, int64_t cutoff_ms,
                           struct upload_list *ret_list, struct iq_error *err);
+
 /*
- * store_upload_delete - Forget an upload (after its file was deleted).
+ * store_upload_delete - forget an upload (after its file was deleted).
  */
 int store_upload_delete(struct store *s, const char *id, struct iq_error *err);
+
 /*
- * store_orchestration_create - Create an orchestration and all its jobs in one transaction (all or
+ * store_orchestration_create - create an orchestration and all its jobs in one transaction (all or
  * none; audited): "after" keys become dependencies. IQ_E_INVALID for a
  * duplicate or unknown key (field "jobs[i].after[j]"), IQ_E_CONFLICT for
  * a cycle or an unknown depends_on id, IQ_E_QUEUE_FULL when the jobs do
@@ -371,41 +401,47 @@ int store_orchestration_create(struct store *s,
                                const struct orchestration_request *req,
                                const struct audit_context *actx,
                                struct orchestration *ret_orch, struct iq_error *err);
+
 /*
- * store_orchestration_get - With its jobs and the current aggregate status. IQ_E_NOT_FOUND.
+ * store_orchestration_get - with its jobs and the current aggregate status. IQ_E_NOT_FOUND.
  */
 int store_orchestration_get(struct store *s, const char *id,
                             struct orchestration *ret_orch, struct iq_error *err);
+
 /*
- * store_orchestration_list - Newest first, keyset on id; limit 1..500 (0 = 50).
+ * store_orchestration_list - newest first, keyset on id; limit 1..500 (0 = 50).
  */
 int store_orchestration_list(struct store *s, int limit, const char *after_id,
                              struct orchestration_page *ret_page,
                              struct iq_error *err);
+
 /*
- * store_job_phases - Phase timings of every attempt of a job, in time order.
+ * store_job_phases - phase timings of every attempt of a job, in time order.
  */
 int store_job_phases(struct store *s, const char *job_id,
                      struct job_phase_list *ret_list, struct iq_error *err);
 
 /*
- * store_migrate - Apply pending migrations (idempotent; serialised across processes).
+ * store_migrate - apply pending migrations (idempotent; serialised across processes).
  * *ret_applied = how many ran.
  */
 int store_migrate(struct store *s, int *ret_applied, struct iq_error *err);
+
 /*
- * store_schema_version - Highest applied migration version (0 on an empty database).
+ * store_schema_version - highest applied migration version (0 on an empty database).
  */
 int store_schema_version(struct store *s, int *ret_version, struct iq_error *err);
+
 /*
- * store_role_is_superuser - Whether the connection's database role is a superuser, which no
+ * store_role_is_superuser - whether the connection's database role is a superuser, which no
  * grant can keep off any table (serve warns; docs/deploy.md). SQLite
  * has no roles: always false.
  */
 int store_role_is_superuser(struct store *s, bool *ret_superuser,
                             struct iq_error *err);
+
 /*
- * store_job_create - Create a job from a validated spec. Idempotent on spec->request_id:
+ * store_job_create - create a job from a validated spec. Idempotent on spec->request_id:
  * when it exists, returns the existing job with *ret_existed = true and
  * writes nothing. IQ_E_CONFLICT: unknown dependency.
  * IQ_E_QUEUE_FULL: max_queue_size reached. IQ_E_INVALID (field
@@ -417,18 +453,21 @@ int store_role_is_superuser(struct store *s, bool *ret_superuser,
 int store_job_create(struct store *s, const struct job_create_request *req,
                      const struct audit_context *actx, struct job **ret_job,
                      bool *ret_existed, struct iq_error *err);
+
 /*
  * store_job_get - IQ_E_NOT_FOUND when id is unknown.
  */
 int store_job_get(struct store *s, const char *id, struct job **ret_job,
                   struct iq_error *err);
+
 /*
- * store_job_list - Keyset page; clear with job_page_clear.
+ * store_job_list - keyset page; clear with job_page_clear.
  */
 int store_job_list(struct store *s, const struct job_filter *filter,
                    struct job_page *ret_page, struct iq_error *err);
+
 /*
- * store_job_update - Replace the editable fields (name, priority, depends_on, scheduled_at,
+ * store_job_update - replace the editable fields (name, priority, depends_on, scheduled_at,
  * timeout_s, max_attempts, resources, source, target, on_error) with
  * spec's. Only while HELD or QUEUED, else IQ_E_CONFLICT. IQ_E_CONFLICT
  * too for an unknown dependency or a dependency cycle (message says
@@ -437,6 +476,7 @@ int store_job_list(struct store *s, const struct job_filter *filter,
 int store_job_update(struct store *s, const char *id, const struct job_spec *spec,
                      const struct audit_context *actx, struct job **ret_job,
                      struct iq_error *err);
+
 /*
  * store_job_cancel - HELD/QUEUED: CANCELLED now, and every job depending on it (directly or
  * not) that is HELD/QUEUED becomes FAILED with "dependency_failed", in
@@ -448,8 +488,9 @@ int store_job_cancel(struct store *s, const char *id,
                      struct iq_error *err);
 int store_queue_stats(struct store *s, int64_t now_ms,
                       struct queue_stats *ret_stats, struct iq_error *err);
+
 /*
- * store_explain_job_list - The backend's query plan for job_list(filter), as text (EXPLAIN).
+ * store_explain_job_list - the backend's query plan for job_list(filter), as text (EXPLAIN).
  */
 int store_explain_job_list(struct store *s, const struct job_filter *filter,
                            char **ret_plan, struct iq_error *err);
