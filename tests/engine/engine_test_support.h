@@ -115,6 +115,8 @@ struct fifo_source {
     atomic_bool stop;
     atomic_llong rows;
     atomic_bool opened;
+    long long max_rows;         /* 0: no end; else the file holds this many
+                                   rows and stays open until finished */
     bool started;
 };
 
@@ -150,6 +152,10 @@ static inline bool fifo_stream(struct fifo_source *src, int fd)
     bool ok = write_all(fd, "id,label\n", 9, &src->stop);
     char chunk[8192];
     while (ok && !atomic_load(&src->stop)) {
+        if (src->max_rows && atomic_load(&src->rows) >= src->max_rows) {
+            sleep_ms(5); /* all written: the reader waits for the end */
+            continue;
+        }
         size_t used = 0;
         for (int i = 0; i < 100; i++) {
             long long id = atomic_fetch_add(&src->rows, 1) + 1;
@@ -182,11 +188,18 @@ static inline void *fifo_writer_main(void *arg)
     return NULL;
 }
 
-/* fifo_source_start - make root/name a FIFO and start streaming into it. */
-static inline void fifo_source_start(struct fifo_source *src, const struct import_root *root,
-                                     const char *name)
+/*
+ * fifo_source_start_capped - make root/name a FIFO and start streaming
+ * into it: max_rows rows at most (0: no end), the file open until
+ * fifo_source_finish. A cap keeps a job's size independent of how fast
+ * the machine reads, so its duration is the test's schedule, not the load.
+ */
+static inline void fifo_source_start_capped(struct fifo_source *src,
+                                            const struct import_root *root, const char *name,
+                                            long long max_rows)
 {
     memset(src, 0, sizeof(*src));
+    src->max_rows = max_rows;
     snprintf(src->path, sizeof(src->path), "%s/%s", root->dir, name);
     unlink(src->path);
     assert_int_equal(mkfifo(src->path, 0600), 0);
@@ -195,6 +208,13 @@ static inline void fifo_source_start(struct fifo_source *src, const struct impor
     atomic_init(&src->opened, false);
     assert_int_equal(pthread_create(&src->thread, NULL, fifo_writer_main, src), 0);
     src->started = true;
+}
+
+/* fifo_source_start - fifo_source_start_capped with no cap. */
+static inline void fifo_source_start(struct fifo_source *src, const struct import_root *root,
+                                     const char *name)
+{
+    fifo_source_start_capped(src, root, name, 0);
 }
 
 /* fifo_source_finish - end the file (or give up on a reader) and join. */
