@@ -4,6 +4,11 @@
 # initdb + pg_ctl as a non-root user in a temp dir, on a free port; exports
 # IMPORTQ_TEST_PG_URL (a fresh database "importq_test") and stops and deletes
 # the cluster afterwards, whatever the command's outcome.
+# IMPORTQ_PG_SETTINGS picks the durability settings:
+#   test (default)  fsync, synchronous_commit and full_page_writes off: fast
+#                   tests, a crash may lose the cluster (it is thrown away);
+#   production      PostgreSQL's defaults for those three (all on), as a
+#                   user's server runs: for benchmarks.
 set -euo pipefail
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -15,6 +20,13 @@ import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
 PY
 }
+
+settings=${IMPORTQ_PG_SETTINGS:-test}
+case $settings in
+    test) durability=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off' ;;
+    production) durability='# fsync, synchronous_commit, full_page_writes: the defaults (on)' ;;
+    *) echo "with-postgres: IMPORTQ_PG_SETTINGS must be test or production, not '$settings'" >&2; exit 2 ;;
+esac
 
 dir=$(mktemp -d /tmp/importq-pg.XXXXXX)
 port=$(free_port)
@@ -37,9 +49,7 @@ cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$durability
 max_connections = 200
 shared_buffers = 256MB
 CONF
@@ -50,7 +60,8 @@ psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE importq_test" post
 export IMPORTQ_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/importq_test"
 export IMPORTQ_TEST_PG_ADMIN_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export IMPORTQ_TEST_PG_PORT="$port"
-echo "with-postgres: PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" >&2
+export IMPORTQ_TEST_PG_SETTINGS="$settings"
+echo "with-postgres: PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($settings settings)" >&2
 set +e
 "$@"
 rc=$?
