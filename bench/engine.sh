@@ -3,20 +3,32 @@
 #   1. throughput: JOBS one-row import jobs (8 tables, 8 workers,
 #      max_concurrent 8) queued, then one `importq serve` runs them all;
 #      jobs/s = JOBS / (last finished_at - first started_at), on PostgreSQL
-#      and SQLite; next to graphile-worker running JOBS no-op jobs with 8
-#      workers on the same PostgreSQL, and next to pgbench running the
-#      SQL floor of the same jobs (bench/engine_floor.sql: the least SQL
-#      such a job must execute, with and without its two audit rows);
+#      and SQLite; next to graphile-worker with 8 workers on the same
+#      PostgreSQL running JOBS jobs that COPY the same one-row file into
+#      the same tables (the same work), and JOBS no-op jobs; and next to
+#      pgbench running the SQL floor of the same jobs
+#      (bench/engine_floor.sql: the least SQL such a job must execute,
+#      with and without its two audit rows). The PostgreSQL rows are run
+#      under each of PG_SETTINGS (default "test production", a throwaway
+#      cluster each, tests/scripts/with-postgres.sh): test = fsync,
+#      synchronous_commit and full_page_writes off, as the test suites
+#      run; production = PostgreSQL's defaults (all on), as a user's server
+#      runs;
 #   2. claim latency: store_job_claim + store_job_finish with 1,000 and
-#      with 1,000,000 jobs queued (build/bench_claim_latency), both backends,
-#      the two sizes taking turns;
+#      with 1,000,000 jobs queued (build/bench_claim_latency), both backends
+#      (PostgreSQL under the first of PG_SETTINGS), the two sizes taking
+#      turns;
 #   3. submit-to-start latency of an idle service (build/bench_engine_bench):
 #      submitted from another process to a running `importq serve`, and
-#      in-process (engine_start + engine_wake), both backends.
+#      in-process (engine_start + engine_wake), both backends (PostgreSQL
+#      under the first of PG_SETTINGS).
 # Usage: bench/engine.sh [JOBS]   (default 5000)   BUILD=dir picks the build,
-# ROUNDS=n the rounds of throughput and claim latency (default 3).
+# ROUNDS=n the rounds of throughput and claim latency (default 3),
+# PG_SETTINGS the PostgreSQL settings to run under ("test production").
 # Needs: a built tree (make build), packages postgresql sqlite3 nodejs npm.
-# PostgreSQL is a throwaway cluster (tests/scripts/with-postgres.sh).
+# PostgreSQL is a throwaway cluster per setting (tests/scripts/with-postgres.sh,
+# IMPORTQ_PG_SETTINGS); or, when IMPORTQ_TEST_PG_ADMIN_URL is set, that server
+# alone (named by IMPORTQ_TEST_PG_SETTINGS, else "given").
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -31,18 +43,31 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 for tool in sqlite3 node npm psql; do
     command -v "$tool" >/dev/null || { echo "bench: missing $tool (scripts/deps.sh bench)" >&2; exit 1; }
 done
-if [ -z "${IMPORTQ_TEST_PG_URL:-}" ]; then
-    exec tests/scripts/with-postgres.sh "$0" "$@"
+# One throwaway cluster per setting: this script runs inside all of them,
+# nested, each one's admin URL kept as BENCH_PG_ADMIN_<setting>.
+settings=${PG_SETTINGS:-test production}
+if [ -n "${BENCH_PG_CAPTURE:-}" ]; then
+    export "BENCH_PG_ADMIN_$BENCH_PG_CAPTURE=$IMPORTQ_TEST_PG_ADMIN_URL"
+    unset BENCH_PG_CAPTURE IMPORTQ_TEST_PG_URL IMPORTQ_TEST_PG_ADMIN_URL IMPORTQ_PG_SETTINGS
+elif [ -n "${IMPORTQ_TEST_PG_ADMIN_URL:-}" ]; then
+    settings=${IMPORTQ_TEST_PG_SETTINGS:-given}
+    export "BENCH_PG_ADMIN_$settings=$IMPORTQ_TEST_PG_ADMIN_URL"
 fi
-admin=$IMPORTQ_TEST_PG_ADMIN_URL
+for setting in $settings; do
+    var=BENCH_PG_ADMIN_$setting
+    if [ -z "${!var:-}" ]; then
+        exec env IMPORTQ_PG_SETTINGS="$setting" BENCH_PG_CAPTURE="$setting" \
+            tests/scripts/with-postgres.sh "$0" "$@"
+    fi
+done
 out=$(mktemp -d /tmp/importq-bench-engine.XXXXXX)
 chmod 755 "$out"
 mkdir -p "$out/in"
 node_pid=
 trap '[ -n "$node_pid" ] && kill -9 "$node_pid" 2>/dev/null; rm -rf "$out"' EXIT
-[ -d bench/graphile/node_modules/graphile-worker ] || (cd bench/graphile && npm ci --no-audit --no-fund >/dev/null)
+[ -d bench/graphile/node_modules/pg-copy-streams ] || (cd bench/graphile && npm ci --no-audit --no-fund >/dev/null)
 
-# fresh_pg NAME: a new database on the throwaway cluster; prints its URL.
+# fresh_pg NAME: a new database on the cluster of $admin; prints its URL.
 fresh_pg() {
     psql -XAtq "$admin" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null 2>&1
     echo "${admin%/*}/$1"
@@ -90,13 +115,18 @@ wait_for() {
     esac
 }
 
+# make_tables URL: the benchmark's tables t0..t7 and one.csv.
+make_tables() {
+    local t
+    for t in 0 1 2 3 4 5 6 7; do sql "$1" "CREATE TABLE t$t (id bigint, label text)"; done
+    printf 'id,label\n1,one\n' >"$out/in/one.csv"
+}
 # queue_jobs URL: the benchmark's tables, one.csv and JOBS queued jobs;
 # sets submit_rate (jobs/s submitted through the store).
 queue_jobs() {
-    local url=$1 t submit_start submit_end
+    local url=$1 submit_start submit_end
     "$bin" migrate --db "$url" >/dev/null 2>&1
-    for t in 0 1 2 3 4 5 6 7; do sql "$url" "CREATE TABLE t$t (id bigint, label text)"; done
-    printf 'id,label\n1,one\n' >"$out/in/one.csv"
+    make_tables "$url"
     submit_start=$(date +%s.%N)
     "$build/submit_jobs" "$url" "$jobs" 8 \
         '{"name": "one row {i}", "source": {"path": "one.csv"}, "target": {"table": "t{m}", "mode": "append"}}' >/dev/null 2>&1
@@ -152,24 +182,59 @@ echo "importq engine benchmark: $jobs jobs, $(nproc) cores, load $(cut -d' ' -f1
 # throughput runs ROUNDS times (default 3), the tools taking turns, and
 # the median of each is printed beside all rounds.
 median() { tr ' ' '\n' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-pg_rates= sq_rates= floor_rates= bare_rates= gw_rates=
+# graphile TASK: sets rate, graphile-worker's jobs/s running JOBS jobs of
+# TASK (noop, or copy: one.csv into t(i mod 8), checked afterwards).
+graphile() {
+    local url line
+    url=$(fresh_pg bench_graphile)
+    if [ "$1" = noop ]; then
+        line=$(node bench/graphile/run.js "$url" "$jobs" 8 noop)
+    else
+        make_tables "$url"
+        line=$(node bench/graphile/run.js "$url" "$jobs" 8 copy "$out/in/one.csv")
+        [ "$(sql "$url" "SELECT $(printf '(SELECT count(*) FROM t%d) + ' 0 1 2 3 4 5 6)(SELECT count(*) FROM t7)")" = "$jobs" ] \
+            || { echo "bench: graphile-worker's copy jobs did not land $jobs rows" >&2; exit 1; }
+    fi
+    rate=$(field jobs_per_s <<<"$line")
+}
+
+# Rounds: every tool under every setting, then SQLite, taking turns.
+declare -A rates=()
 for _ in $(seq "${ROUNDS:-3}"); do
-    throughput "$(fresh_pg bench_tp)"; pg_rates+=" $rate" pg_submit=$submit_rate
-    floor 1; floor_rates+=" $rate"
-    floor 0; bare_rates+=" $rate"
-    throughput "$(fresh_sqlite bench_tp)"; sq_rates+=" $rate" sq_submit=$submit_rate
-    gw_line=$(node bench/graphile/run.js "$(fresh_pg bench_graphile)" "$jobs" 8)
-    gw_rates+=" $(field jobs_per_s <<<"$gw_line")"
+    for setting in $settings; do
+        var=BENCH_PG_ADMIN_$setting admin=${!var}
+        throughput "$(fresh_pg bench_tp)"; rates[$setting/pg]+=" $rate" pg_submit=$submit_rate
+        floor 1; rates[$setting/floor]+=" $rate"
+        floor 0; rates[$setting/bare]+=" $rate"
+        graphile copy; rates[$setting/gw_copy]+=" $rate"
+        graphile noop; rates[$setting/gw_noop]+=" $rate"
+    done
+    throughput "$(fresh_sqlite bench_tp)"; rates[sqlite]+=" $rate" sq_submit=$submit_rate
 done
-pg_rate=$(median <<<"${pg_rates# }") floor_rate=$(median <<<"${floor_rates# }")
-printf '\n%-52s %8s   %s\n' "throughput (8 workers, 8 tables)" "jobs/s" "(rounds)"
-printf '%-52s %8s  (%s)\n' "importq, PostgreSQL, one-row import jobs" "$pg_rate" "${pg_rates# }"
-printf '%-52s %8s  (%s)\n' "importq, SQLite, one-row import jobs" "$(median <<<"${sq_rates# }")" "${sq_rates# }"
-printf '%-52s %8s  (%s)\n' "graphile-worker 0.16.6, PostgreSQL, no-op jobs" "$(median <<<"${gw_rates# }")" "${gw_rates# }"
-printf '%-52s %8s  (%s)\n' "pgbench, the jobs' SQL floor (engine_floor.sql)" "$floor_rate" "${floor_rates# }"
-printf '%-52s %8s  (%s)\n' "pgbench, the same floor without the audit rows" "$(median <<<"${bare_rates# }")" "${bare_rates# }"
-printf '%-52s %7.2fx\n' "importq PostgreSQL / SQL floor (medians)" "$(echo "$pg_rate / $floor_rate" | bc -l)"
-printf "%-52s %8s\n" "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
+row() { printf '%-56s %8s  (%s)\n' "$1" "$(median <<<"${rates[$2]# }")" "${rates[$2]# }"; }
+printf '\n%-56s %8s   %s\n' "throughput (8 workers, 8 tables)" "jobs/s" "(rounds)"
+for setting in $settings; do
+    case $setting in
+        test) what="test settings: fsync, synchronous_commit, full_page_writes off" ;;
+        production) what="production settings: fsync, synchronous_commit, full_page_writes on" ;;
+        *) what="settings: $setting" ;;
+    esac
+    echo "PostgreSQL, $what"
+    row "  importq, one-row import jobs" "$setting/pg"
+    row "  graphile-worker 0.16.6, one-row COPY jobs (same work)" "$setting/gw_copy"
+    row "  graphile-worker 0.16.6, no-op jobs" "$setting/gw_noop"
+    row "  pgbench, the jobs' SQL floor (engine_floor.sql)" "$setting/floor"
+    row "  pgbench, the same floor without the audit rows" "$setting/bare"
+    printf '%-56s %7.2fx\n' "  importq / SQL floor (medians)" \
+        "$(echo "$(median <<<"${rates[$setting/pg]# }") / $(median <<<"${rates[$setting/floor]# }")" | bc -l)"
+done
+row "SQLite: importq, one-row import jobs" sqlite
+printf "%-56s %8s\n" "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
+
+# The rest on the first setting's cluster.
+first=${settings%% *}
+var=BENCH_PG_ADMIN_$first admin=${!var}
+printf '\n(below, PostgreSQL under %s settings)\n' "$first"
 
 # Claim latency: 1k and 1M queued take turns, ROUNDS times each, on
 # fresh databases; the medians of the rounds' figures are printed, the
