@@ -96,6 +96,8 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
     [STMT_CLAIM] = {"iq_claim", false, NULL, 6, pg_claim_sql},
     [STMT_CLAIM_AGING] = {"iq_claim_aging", false, NULL, 7, pg_claim_aging_sql},
     [STMT_RECORD_ATTEMPT] = {"iq_record_attempt", false, NULL, 18, pg_record_attempt_sql},
+    [STMT_FINISH_GRAPH] = {"iq_finish_graph", false, pg_finish_graph_sql, 1},
+    [STMT_FINISH_LATE] = {"iq_finish_late", false, pg_finish_late_sql, 1},
     [STMT_DESCRIBE] = {"iq_describe", false, NULL, 2, pg_describe_sql},
 };
 

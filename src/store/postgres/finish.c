@@ -21,7 +21,8 @@
  * asked the job to stop, so it is not started again by itself.
  *
  * Lock order (postgres/internal.h): PG_LOCK_JOB_GRAPH first (shared
- * when the attempt completed), then the job row, then its dependants in id order, then the audit chain.
+ * when the attempt completed, and then only when the job has dependants:
+ * "The graph lock of a completion" below), then the job row, then its dependants in id order, then the audit chain.
  * Times of the attempt come from the database clock (statement_timestamp(),
  * since a finish-on-commit runs at the end of a long load transaction
  * whose now() is its beginning), or an injected clock's (PG_STATEMENT_NOW).
@@ -91,6 +92,91 @@ static const enum job_column record_changes[] = {
 #define RECORD_CHANGES (sizeof(record_changes) / sizeof(record_changes[0]))
 
 /*
+ * The graph lock of a completion, only when the job has dependants.
+ *
+ * A COMPLETED report takes PG_LOCK_JOB_GRAPH (shared) only to release its
+ * dependants: it keeps out every transaction that could hold a
+ * dependant's row while waiting for this job's (an update, a creation,
+ * an execute: they read their dependencies FOR SHARE under the lock,
+ * exclusively), so locking the dependants cannot close a cycle. A job
+ * without dependants locks none, so its completion needs no graph lock:
+ * pg_finish_graph_sql, sent where the lock was, takes the lock only when
+ * the job has a dependency edge, and notes which way it went in the
+ * transaction-local setting FINISH_GRAPH_SETTING ('shared' or 'none');
+ * the record statement releases dependants only when it is not 'none'.
+ *
+ * A dependant added concurrently (a submission or an update with
+ * depends_on this job, or an execute recounting: each reads this job
+ * FOR SHARE, under the graph lock, and counts it pending while it is not
+ * COMPLETED, then commits the edge and the count together) is still
+ * handled. The record statement locks this job's row FOR UPDATE, so
+ * such a transaction either
+ *   - took its FOR SHARE first: then the record waits for it to commit,
+ *     and pg_finish_late_sql, the next statement (a new snapshot, taken
+ *     after the row lock was granted), sees its edge; or
+ *   - comes after: it waits for this commit and then reads the job
+ *     COMPLETED, so it does not count it (nothing to release).
+ * pg_finish_late_sql finds the first case (setting 'none', yet a HELD or
+ * QUEUED dependant) and then tries the graph lock without waiting: the
+ * row is held, and an exclusive holder may be waiting for it. Granted
+ * (nobody holds it exclusively, so nobody holds a dependant's row while
+ * waiting for ours), those dependants are released by pg_finish_late_sql's
+ * companion, release_late_sql. Refused (an exclusive holder right now,
+ * which a race within a race), the finish fails with IQ_E_UNAVAILABLE and
+ * changes nothing: job_finish then starts over taking the lock first, as
+ * every finish did before; a load's finish-on-commit fails the attempt,
+ * which is retried.
+ */
+#define FINISH_GRAPH_SETTING "importq.finish_graph"
+
+/* $1 the job id. Prepared as STMT_FINISH_GRAPH. The CASE evaluates the
+ * lock's subquery only when the job has an edge. */
+const char pg_finish_graph_sql[] =
+    "SELECT set_config('" FINISH_GRAPH_SETTING "', CASE WHEN EXISTS (SELECT 1 FROM importq_job_deps e"
+    " WHERE e.depends_on_id = $1::uuid) THEN (SELECT 'shared' FROM pg_advisory_xact_lock_shared("
+    PG_LOCK_JOB_GRAPH ")) ELSE 'none' END, true)";
+
+/* $1 the job id. Prepared as STMT_FINISH_LATE. NULL: nothing was missed;
+ * true: dependants were, and the graph lock is now held; false: they
+ * were, and the lock is held exclusively elsewhere. */
+const char pg_finish_late_sql[] =
+    "SELECT CASE WHEN current_setting('" FINISH_GRAPH_SETTING "', true) = 'none' AND EXISTS ("
+    "SELECT 1 FROM importq_job_deps e JOIN stg_import_queue d ON d.id = e.job_id"
+    " WHERE e.depends_on_id = $1::uuid AND d.status IN ('HELD', 'QUEUED'))"
+    " THEN pg_try_advisory_xact_lock_shared(" PG_LOCK_JOB_GRAPH ") END";
+
+/* The late dependants of job $1 one dependency less to wait for, as the
+ * record statement's released step does; $2 updated_at. */
+static const char release_late_sql[] =
+    "UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0),"
+    " updated_at = " PG_NEXT_UPDATED_AT("$2", "q.updated_at")
+    " FROM (SELECT d.id FROM importq_job_deps e JOIN stg_import_queue d ON d.id = e.job_id"
+    " WHERE e.depends_on_id = $1::uuid AND d.status IN ('HELD', 'QUEUED')"
+    " ORDER BY d.id FOR UPDATE OF d) s WHERE q.id = s.id";
+
+/*
+ * release_late - after pg_finish_late_sql answered late (its one value):
+ * release the dependants it found, or IQ_E_UNAVAILABLE when the graph
+ * lock could not be had (*ret_busy set).
+ */
+static int release_late(struct pg_store *ps, const char *job_id, const PGresult *late,
+                        bool *ret_busy, struct iq_error *err)
+{
+    if (PQntuples(late) != 1 || PQgetisnull(late, 0, 0))
+        return 0;
+    if (strcmp(PQgetvalue(late, 0, 0), "t") != 0) {
+        *ret_busy = true;
+        return iq_error_set(err, IQ_E_UNAVAILABLE,
+                            "job %s gained a dependant while it completed and the job graph"
+                            " is busy: try again",
+                            job_id);
+    }
+    char now[TIME_RFC3339_LEN];
+    const char *values[2] = {job_id, time_format_rfc3339(pg_now_ms(ps), now)};
+    return pg_exec(ps, "releasing the dependants", release_late_sql, 2, values, NULL, err);
+}
+
+/*
  * pg_record_attempt_sql - one statement (prepared as STMT_RECORD_ATTEMPT)
  * that moves the job on and records the attempt: the job row (history
  * entry, error, counters, status), deleting its locks, inserting its
@@ -109,8 +195,9 @@ static const enum job_column record_changes[] = {
  * The dependants are locked in id order before they are updated, so two
  * dependencies completing at once (fan-in) queue up on the shared
  * dependant and both decrements count. FAILED/CANCELLED dependants are
- * left alone: execute recounts their dependencies. Caller frees; NULL on
- * OOM.
+ * left alone: execute recounts their dependencies. A completion that did
+ * not take the graph lock (FINISH_GRAPH_SETTING 'none', see "The graph
+ * lock of a completion") releases none here. Caller frees; NULL on OOM.
  */
 char *pg_record_attempt_sql(const char *select_list)
 {
@@ -154,7 +241,9 @@ char *pg_record_attempt_sql(const char *select_list)
         " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at")
         " FROM (SELECT d.id FROM importq_job_deps e"
         " JOIN stg_import_queue d ON d.id = e.job_id"
-        " WHERE $15::boolean AND e.depends_on_id IN (SELECT id FROM job)"
+        " WHERE $15::boolean"
+        " AND current_setting('" FINISH_GRAPH_SETTING "', true) IS DISTINCT FROM 'none'"
+        " AND e.depends_on_id IN (SELECT id FROM job)"
         " AND d.status IN ('HELD', 'QUEUED')"
         " ORDER BY d.id FOR UPDATE OF d) s WHERE q.id = s.id)"
         " SELECT %s",
@@ -319,19 +408,29 @@ static int recorded_change(const PGresult *res, const struct job_finish *finish,
  * (job_free both).
  */
 static int lock_and_record(struct pg_store *ps, const struct job_finish *finish, bool lock_graph,
-                           struct job **ret_before, struct attempt_outcome *ret_outcome,
-                           struct job **ret_after, struct iq_error *err)
+                           bool begin, struct job **ret_before,
+                           struct attempt_outcome *ret_outcome, struct job **ret_after,
+                           bool *ret_busy, struct iq_error *err)
 {
     *ret_before = *ret_after = NULL;
     struct record_values v = {0};
     bool completed = finish->status == JOB_COMPLETED;
+    bool if_dependants = lock_graph && completed; /* "The graph lock of a completion" */
     int rc = completed ? decide_outcome(NULL, finish, ret_outcome, err) : 0;
     if (rc == 0 && completed)
         rc = record_values_fill(ps, &v, finish, ret_outcome, err);
     const char *id[1] = {finish->job_id};
-    struct pg_step steps[2];
+    struct pg_step steps[4];
     size_t n = 0;
-    if (lock_graph)
+    if (begin) {
+        pg_audit_tail_reset(ps);
+        steps[n++] = (struct pg_step){.what = "starting a finish", .stmt = STMT_NONE, .sql = "BEGIN"};
+    }
+    if (if_dependants)
+        steps[n++] = (struct pg_step){.what = "locking the job graph",
+                                      .stmt = STMT_FINISH_GRAPH,
+                                      .values = id};
+    else if (lock_graph)
         steps[n++] = (struct pg_step){.what = "locking the job graph",
                                       .stmt = STMT_NONE,
                                       .sql = pg_graph_lock_sql(finish)};
@@ -344,12 +443,19 @@ static int lock_and_record(struct pg_store *ps, const struct job_finish *finish,
         steps[n++] = (struct pg_step){.what = "reading a job",
                                       .stmt = STMT_JOB_GET_FOR_UPDATE,
                                       .values = id};
+    size_t late_step = n;
+    if (if_dependants)
+        steps[n++] = (struct pg_step){.what = "looking for late dependants",
+                                      .stmt = STMT_FINISH_LATE,
+                                      .values = id};
     if (rc == 0)
         rc = pg_exec_pipeline(ps, steps, n, err);
     if (rc == 0 && completed)
         rc = recorded_change(steps[main_step].res, finish, ret_before, ret_after, err);
     else if (rc == 0)
         rc = fenced_job(steps[main_step].res, finish, ret_before, err);
+    if (rc == 0 && if_dependants)
+        rc = release_late(ps, finish->job_id, steps[late_step].res, ret_busy, err);
     if (rc == 0 && !completed)
         rc = decide_outcome(*ret_before, finish, ret_outcome, err);
     for (size_t i = 0; i < n; i++)
@@ -360,12 +466,19 @@ static int lock_and_record(struct pg_store *ps, const struct job_finish *finish,
 
 /*
  * finish_attempt - pg_finish_attempt, taking PG_LOCK_JOB_GRAPH itself in
- * its first round trip when lock_graph.
+ * its first round trip when lock_graph (a completion: only when the job
+ * has dependants), after BEGIN when begin. *ret_busy (may be NULL): set
+ * when it failed for want of the graph lock (release_late).
  */
 static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, bool lock_graph,
-                          const char *action, const struct audit_context *actx,
-                          struct job **ret_job, struct iq_error *err)
+                          bool begin, const char *action, const struct audit_context *actx,
+                          struct job **ret_job, bool *ret_busy, struct iq_error *err)
 {
+    bool busy = false;
+    if (ret_busy)
+        *ret_busy = false;
+    else
+        ret_busy = &busy;
     struct job *before = NULL, *after = NULL;
     struct pg_rule_tx tx = {.ps = ps};
     struct job_cascade cascade = {0};
@@ -374,7 +487,8 @@ static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, 
         *ret_job = NULL;
     int rc = check_finish(finish, err);
     if (rc == 0)
-        rc = lock_and_record(ps, finish, lock_graph, &before, &outcome, &after, err);
+        rc = lock_and_record(ps, finish, lock_graph, begin, &before, &outcome, &after, ret_busy,
+                             err);
     if (rc == 0 && !after)
         rc = record_attempt(ps, finish, &outcome, &after, err);
     if (rc == 0 && outcome.fail_dependants)
@@ -402,19 +516,24 @@ static int finish_attempt(struct pg_store *ps, const struct job_finish *finish, 
 int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, const char *action,
                       const struct audit_context *actx, struct job **ret_job, struct iq_error *err)
 {
-    return finish_attempt(ps, finish, false, action, actx, ret_job, err);
+    return finish_attempt(ps, finish, false, false, action, actx, ret_job, NULL, err);
 }
 
 /* pg_finish_attempt_locking - see postgres/internal.h. */
 int pg_finish_attempt_locking(struct pg_store *ps, const struct job_finish *finish,
                               const struct audit_context *actx, struct iq_error *err)
 {
-    return finish_attempt(ps, finish, true, NULL, actx, NULL, err);
+    return finish_attempt(ps, finish, true, false, NULL, actx, NULL, NULL, err);
 }
 
 /*
  * pg_job_finish - see store_ops.job_finish. One transaction:
- * PG_LOCK_JOB_GRAPH (shared for COMPLETED), then pg_finish_attempt. Returns 0 and the job as it
+ * PG_LOCK_JOB_GRAPH, then pg_finish_attempt. A COMPLETED report sends
+ * BEGIN, the graph lock if the job has dependants and the record in one
+ * round trip ("The graph lock of a completion"); in the rare case that
+ * it then cannot have the lock for a late dependant it starts over,
+ * taking the lock (shared) first. Any other report takes the lock
+ * exclusively with BEGIN. Returns 0 and the job as it
  * is now (job_free; ret_job may be NULL), IQ_E_STALE when the job is not
  * ours any more (nothing changed), IQ_E_INVALID for a status an attempt
  * cannot end in.
@@ -429,10 +548,19 @@ int pg_job_finish(struct store *s, const struct job_finish *finish,
     int rc = check_finish(finish, err);
     if (rc < 0)
         return rc;
+    bool busy = false;
+    if (finish->status == JOB_COMPLETED) {
+        rc = finish_attempt(ps, finish, true, true, NULL, actx, &job, &busy, err);
+        rc = pg_tx_finish(ps, rc, err);
+        if (rc == 0 || !busy)
+            goto done;
+        iq_error_clear(err);
+    }
     rc = pg_tx_begin_with(ps, "starting a finish", pg_graph_lock_sql(finish), err);
     if (rc == 0)
         rc = pg_finish_attempt(ps, finish, NULL, actx, &job, err);
     rc = pg_tx_finish(ps, rc, err);
+done:
     if (rc == 0 && ret_job)
         *ret_job = job;
     else

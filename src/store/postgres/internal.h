@@ -57,7 +57,10 @@
  * a completion only takes its direct dependants' rows, in one statement
  * in id order, so completions run side by side (two of them meet at most
  * on a common dependant, which both lock in the same order) and still
- * exclude every update, creation, cancel and rescue; a failed or
+ * exclude every update, creation, cancel and rescue - and a completion
+ * takes it only when its job has dependants (postgres/finish.c, "The
+ * graph lock of a completion", says why a dependant added meanwhile is
+ * still released); a failed or
  * cancelled finish walks the graph level by level (the cascade), where
  * two walks could take the same rows in opposite orders, so it runs
  * alone. Measured: with one exclusive lock for every finish, finishes
@@ -153,6 +156,8 @@ enum pg_statement {
     STMT_CLAIM,          /* postgres/claim.c */
     STMT_CLAIM_AGING,
     STMT_RECORD_ATTEMPT, /* postgres/finish.c */
+    STMT_FINISH_GRAPH,
+    STMT_FINISH_LATE,
     STMT_DESCRIBE,       /* postgres/load/describe.c */
     STMT_COUNT
 };
@@ -165,6 +170,8 @@ enum pg_statement {
 char *pg_claim_sql(const char *select_list);
 char *pg_claim_aging_sql(const char *select_list);
 char *pg_record_attempt_sql(const char *select_list);
+extern const char pg_finish_graph_sql[];
+extern const char pg_finish_late_sql[];
 char *pg_describe_sql(const char *select_list);
 char *pg_audit_insert_sql(const char *select_list);
 
@@ -600,7 +607,8 @@ int pg_finish_attempt(struct pg_store *ps, const struct job_finish *finish, cons
  * pg_finish_attempt_locking - pg_finish_attempt (its own outcome as the
  * action, no job back) in a transaction that does not hold
  * PG_LOCK_JOB_GRAPH yet: it is taken in the same round trip as the
- * record (a COMPLETED report) or the job row's read (any other). Used by
+ * record (a COMPLETED report: only when the job has dependants, see
+ * postgres/finish.c) or the job row's read (any other). Used by
  * load_commit's finish_on_commit.
  */
 int pg_finish_attempt_locking(struct pg_store *ps, const struct job_finish *finish,
