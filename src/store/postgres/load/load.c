@@ -419,6 +419,7 @@ static int empty_target_directly(struct pg_load *pl, struct iq_error *err)
 
 static void load_free(struct pg_load *pl)
 {
+    pg_swap_clear(pl);
     for (size_t i = 0; pl->parts && i < pl->part_count; i++) {
         struct pg_load_part *p = &pl->parts[i];
         for (size_t c = 0; p->columns && c < p->spec->column_count; c++) {
@@ -648,6 +649,8 @@ int pg_load_commit(struct load *load, struct iq_error *err)
     if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
         rc = pg_claim_next_in_tx(pl->ps, plan->commit.claim_next, plan->commit.finish_actx, &next,
                                  err);
+    if (rc == 0) /* replace: the shadows in, last, so the lock is held only until COMMIT */
+        rc = pg_swap_commit(pl, err);
     if (rc < 0) {
         pl->failed = true;
         pg_tx_rollback(pl->ps);
