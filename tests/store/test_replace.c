@@ -172,11 +172,12 @@ static void create_users(void **state)
 /* The rows most tests load: users 3 and 4. */
 static const char *const new_rows[] = {"3", "THREE", NULL, "4", "four", NULL};
 
-/* replace_users - replace users with new_rows; checks the counts and contents. */
-static void replace_users(void **state)
+/* replace_users_with - replace users with new_rows (direct: COPY, no checks); checks the outcome. */
+static void replace_users_with(void **state, bool direct)
 {
     struct load_part part = users_part();
     struct load_plan plan = replace_plan(&part, 1);
+    plan.direct = direct;
     struct batch batch = {0, new_rows, NULL, 2};
     struct outcome out;
     run_load_ok(state, &plan, &batch, 1, &out);
@@ -185,6 +186,11 @@ static void replace_users(void **state)
     assert_sql_text(state, "SELECT user_id || ':' || email FROM users ORDER BY user_id",
                     "3:THREE\n4:four");
     assert_no_shadow(state);
+}
+
+static void replace_users(void **state)
+{
+    replace_users_with(state, false);
 }
 
 /* Run sql on a connection of its own, failing the test when it fails. */
@@ -448,8 +454,12 @@ static void test_fallbacks_replace_in_place(void **state)
         replace_users(state);
         if (table_oid(state, "users") != oid)
             fail_msg("case %zu swapped the table: %s", i, cases[i]);
+        exec_ok(state, "INSERT INTO users VALUES (1, 'one', NULL)"); /* three rows again */
+        replace_users_with(state, true); /* a direct load: DELETE, then COPY into the table */
+        if (table_oid(state, "users") != oid)
+            fail_msg("case %zu swapped the table (direct): %s", i, cases[i]);
     }
-    assert_int_equal(sql_int(state, "SELECT count(*) FROM users_low"), 2);
+    assert_int_equal(sql_int(state, "SELECT count(*) FROM users_low"), 2); /* the last case */
 }
 
 /* A reader holding the table longer than the swap's bound: DELETE + INSERT, the load succeeds. */
@@ -539,6 +549,45 @@ static void test_reader_in_the_way_delays_the_swap(void **state)
     assert_no_shadow(state);
 }
 
+/*
+ * A direct replace COPYs into the shadow and swaps it in; a key twice in
+ * the file fails the load with the target's own constraint named (its
+ * rows go back through DELETE + INSERT when the index build refuses them).
+ */
+static void test_direct_replace_swaps(void **state)
+{
+    if (!is_pg(state))
+        skip();
+    create_users(state);
+    int64_t oid = table_oid(state, "users");
+    replace_users_with(state, true);
+    int64_t swapped = table_oid(state, "users");
+    assert_true(swapped != oid);
+    static const char *const twice[] = {"7", "seven", NULL, "7", "again", NULL};
+    struct load_part part = users_part();
+    struct load_plan plan = replace_plan(&part, 1);
+    plan.direct = true;
+    struct batch batch = {0, twice, NULL, 2};
+    struct outcome out;
+    assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_DB);
+    assert_non_null(strstr(iq_error_message(&out.err), "users_pkey"));
+    iq_error_clear(&out.err);
+    assert_int_equal(table_oid(state, "users"), swapped);
+    assert_sql_text(state, "SELECT email FROM users ORDER BY user_id", "THREE\nfour");
+    assert_no_shadow(state);
+    /* Aborted after promote: the shadow goes with the transaction. */
+    struct load *load = NULL;
+    struct load_result result;
+    assert_int_equal(store_load_begin(STORE(state), &plan, &load, &out.err), 0);
+    assert_int_equal(store_load_rows(load, 0, new_rows, NULL, 2, &out.err), 0);
+    assert_int_equal(store_load_promote(load, &result, &out.err), 0);
+    assert_int_equal(result.rows_deleted, 2);
+    assert_int_equal(result.rows_inserted, 2);
+    store_load_abort(load);
+    assert_int_equal(table_oid(state, "users"), swapped);
+    assert_no_shadow(state);
+}
+
 static const struct CMUnitTest replace_tests[] = {
     cmocka_unit_test_setup_teardown(test_replace_counts_and_rejects, fixture_setup,
                                     fixture_teardown),
@@ -555,6 +604,7 @@ static const struct CMUnitTest replace_tests[] = {
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_reader_in_the_way_delays_the_swap, fixture_setup,
                                     fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_direct_replace_swaps, fixture_setup, fixture_teardown),
 };
 
 int main(void)

@@ -81,8 +81,8 @@ struct pg_load {
     bool failed;          /* a call failed: only load_abort is valid now */
     bool checked;         /* load_check ran: no more rows */
     bool promoted;        /* load_promote succeeded */
-    bool fresh_target;    /* plain target created or truncated in this transaction (FREEZE) */
-    int64_t rows_deleted; /* direct replace: rows there before the TRUNCATE/DELETE */
+    bool fresh_target;    /* COPY goes to a table created in this transaction (FREEZE) */
+    int64_t rows_deleted; /* direct replace: rows there before (DELETE, or the shadow's count) */
     bool swap;            /* replace: shadows built, pg_swap_commit swaps them in */
 };
 
@@ -214,6 +214,24 @@ int pg_replace_by_delete(struct pg_load *pl, struct load_result *result, struct 
  * (the load failed).
  */
 int pg_swap_prepare(struct pg_load *pl, struct load_result *result, struct iq_error *err);
+
+/*
+ * pg_swap_begin_direct - load_begin of a direct replace: when the target
+ * can be swapped, lock it against writers, count its rows
+ * (pl->rows_deleted) and create its empty shadow (p->shadow_sql), which
+ * the COPY then fills (FREEZE). Returns 1 when done, 0 when the target
+ * must be emptied in place instead (nothing changed), or a negative code.
+ */
+int pg_swap_begin_direct(struct pg_load *pl, struct iq_error *err);
+
+/*
+ * pg_swap_finish_direct - load_promote of a direct replace into a shadow,
+ * once its COPY ended: index it and plan the swap (pl->swap); when that
+ * fails for another reason than a cancel, the rows go from the shadow
+ * into the target by DELETE + INSERT instead (whose error, if any, is the
+ * load's). Returns 0 or a negative code.
+ */
+int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err);
 
 /*
  * pg_swap_commit - for load_commit, just before COMMIT: swap the shadows

@@ -324,8 +324,8 @@ static int lock_for_swap(struct pg_load *pl, struct pg_load_part *p, bool *ret_s
     return 0;
 }
 
-/* count_rows - the rows the target holds now, into *result's rows_deleted. */
-static int count_rows(struct pg_load *pl, const struct pg_load_part *p, struct load_result *result,
+/* count_rows - adds the rows the target holds now to *ret_rows. */
+static int count_rows(struct pg_load *pl, const struct pg_load_part *p, int64_t *ret_rows,
                       struct iq_error *err)
 {
     struct sql_text sql = {0};
@@ -334,7 +334,7 @@ static int count_rows(struct pg_load *pl, const struct pg_load_part *p, struct l
     int rc = pg_load_exec_sql(pl, "counting the old rows", &sql, &res, err);
     if (rc < 0)
         return rc;
-    result->rows_deleted += pg_text_to_int64(PQgetvalue(res, 0, 0));
+    *ret_rows += pg_text_to_int64(PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
 }
@@ -400,16 +400,17 @@ static int finish_shadow(struct pg_load *pl, const char *const *values, struct i
 }
 
 /*
- * build_shadow - part p's shadow, full and indexed, and the script that
- * swaps it in (p->swap_sql).
+ * create_shadow - part p's shadow, empty and without indexes, its identity
+ * sequences at the old ones' positions; p->shadow_sql its name. Adds the
+ * rows the table holds now to *ret_rows (it is locked against writers).
  */
-static int build_shadow(struct pg_load *pl, struct pg_load_part *p, struct load_result *result,
-                        struct iq_error *err)
+static int create_shadow(struct pg_load *pl, struct pg_load_part *p, int64_t *ret_rows,
+                         struct iq_error *err)
 {
     char name[32];
     snprintf(name, sizeof(name), "iq_shadow_%s", p->oid);
     const char *values[2] = {p->oid, name};
-    int rc = count_rows(pl, p, result, err);
+    int rc = count_rows(pl, p, ret_rows, err);
     if (rc == 0)
         rc = exec_generated(pl, "creating the new table", shadow_create_sql, values, err);
     if (rc == 0)
@@ -417,26 +418,50 @@ static int build_shadow(struct pg_load *pl, struct pg_load_part *p, struct load_
                             values, err);
     PGresult *res = NULL;
     if (rc == 0)
-        rc = swap_query(pl, "naming the new table", "SELECT format('%I.%I', n.nspname, $2::text)"
-                        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-                        " ON n.oid = c.relnamespace WHERE c.oid = $1::oid", 2, values, &res, err);
+        rc = swap_query(pl, "naming the new table",
+                        "SELECT format('%I.%I', n.nspname, $2::text) FROM pg_catalog.pg_class c"
+                        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE c.oid = $1::oid",
+                        2, values, &res, err);
     if (rc == 0) {
         p->shadow_sql = strdup(PQgetvalue(res, 0, 0));
-        rc = p->shadow_sql ? fill_shadow(pl, p, p->shadow_sql, result, err)
-                           : iq_error_set(err, IQ_E_NOMEM, "out of memory");
+        if (!p->shadow_sql)
+            rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
     }
     PQclear(res);
-    if (rc == 0)
-        rc = finish_shadow(pl, values, err);
+    return rc;
+}
+
+/*
+ * index_shadow - part p's shadow, once full: its indexes, constraints and
+ * the rest (finish_shadow), and the script that swaps it in (p->swap_sql).
+ */
+static int index_shadow(struct pg_load *pl, struct pg_load_part *p, struct iq_error *err)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "iq_shadow_%s", p->oid);
+    const char *values[2] = {p->oid, name};
+    int rc = finish_shadow(pl, values, err);
+    PGresult *res = NULL;
     if (rc == 0)
         rc = swap_query(pl, "planning the swap", swap_script_sql, 2, values, &res, err);
     if (rc == 0) {
         p->swap_sql = strdup(PQgetvalue(res, 0, 0));
-        PQclear(res);
         if (!p->swap_sql)
             rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
     }
+    PQclear(res);
     return rc;
+}
+
+/* build_shadow - part p's shadow filled from its staging table, indexed, its swap planned. */
+static int build_shadow(struct pg_load *pl, struct pg_load_part *p, struct load_result *result,
+                        struct iq_error *err)
+{
+    int rc = create_shadow(pl, p, &result->rows_deleted, err);
+    if (rc == 0)
+        rc = fill_shadow(pl, p, p->shadow_sql, result, err);
+    return rc == 0 ? index_shadow(pl, p, err) : rc;
 }
 
 /* clear_swap - forget the shadows and swap scripts of every part. */
@@ -479,6 +504,56 @@ int pg_swap_prepare(struct pg_load *pl, struct load_result *result, struct iq_er
 }
 
 /* ------------------------------------------------------------------ */
+/* Direct loads: COPY straight into the shadow                         */
+/* ------------------------------------------------------------------ */
+
+static int fall_back(struct pg_load *pl, struct iq_error *err);
+
+int pg_swap_begin_direct(struct pg_load *pl, struct iq_error *err)
+{
+    struct pg_load_part *p = &pl->parts[0];
+    bool ok = false;
+    int rc = part_refusal(pl, p, &ok, err);
+    if (rc < 0 || !ok)
+        return rc;
+    rc = pg_load_exec(pl, "starting the new table", "SAVEPOINT iq_shadow", NULL, err);
+    bool same = false;
+    if (rc == 0)
+        rc = lock_for_swap(pl, p, &same, err);
+    if (rc == 0 && !same)
+        rc = iq_error_set(err, IQ_E_INTERNAL, "the target changed");
+    pl->rows_deleted = 0;
+    if (rc == 0)
+        rc = create_shadow(pl, p, &pl->rows_deleted, err);
+    if (rc == 0)
+        rc = pg_load_exec(pl, "keeping the new table", "RELEASE SAVEPOINT iq_shadow", NULL, err);
+    if (rc == 0) {
+        pl->fresh_target = true; /* created in this transaction: COPY FREEZE */
+        return 1;
+    }
+    clear_swap(pl);
+    pl->rows_deleted = 0;
+    return recover(pl, "iq_shadow", rc, err);
+}
+
+int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err)
+{
+    int rc = pg_load_exec(pl, "indexing the new table", "SAVEPOINT iq_shadow", NULL, err);
+    if (rc == 0)
+        rc = index_shadow(pl, &pl->parts[0], err);
+    if (rc == 0)
+        rc = pg_load_exec(pl, "keeping the new table", "RELEASE SAVEPOINT iq_shadow", NULL, err);
+    if (rc == 0) {
+        pl->swap = true;
+        return 0;
+    }
+    free(pl->parts[0].swap_sql);
+    pl->parts[0].swap_sql = NULL;
+    rc = recover(pl, "iq_shadow", rc, err);
+    return rc < 0 ? rc : fall_back(pl, err);
+}
+
+/* ------------------------------------------------------------------ */
 /* The swap (load_commit)                                              */
 /* ------------------------------------------------------------------ */
 
@@ -502,19 +577,51 @@ static int swap_once(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
- * fall_back - the swap did not happen: drop the shadows and replace by
- * DELETE + INSERT after all (the counts are the ones promote reported:
- * writers were kept out since).
+ * refill_from_shadow - a direct load's way back to DELETE + INSERT: the
+ * rows COPYed into the shadow go into the target itself, the shadow goes.
+ */
+static int refill_from_shadow(struct pg_load *pl, struct iq_error *err)
+{
+    const struct pg_load_part *p = &pl->parts[0];
+    struct sql_text sql = {0};
+    pg_sql_append(&sql, "DELETE FROM %s", p->table_sql);
+    int rc = pg_load_exec_sql(pl, "deleting the old rows", &sql, NULL, err);
+    if (rc == 0) {
+        struct sql_text columns = {0};
+        for (size_t i = 0; i < p->spec->column_count; i++)
+            pg_sql_append(&columns, "%s%s", i ? ", " : "", p->columns[i].name_sql);
+        char *list = pg_sql_take(&columns);
+        pg_sql_append(&sql, "INSERT INTO %s (%s) SELECT %s FROM %s", p->table_sql,
+                      list ? list : "", list ? list : "", p->shadow_sql);
+        if (!list)
+            sql.failed = true;
+        free(list);
+        rc = pg_load_exec_sql(pl, "inserting rows", &sql, NULL, err);
+    }
+    if (rc == 0) {
+        pg_sql_append(&sql, "DROP TABLE %s", p->shadow_sql);
+        rc = pg_load_exec_sql(pl, "dropping the new table", &sql, NULL, err);
+    }
+    return rc;
+}
+
+/*
+ * fall_back - the swap did not happen: replace by DELETE + INSERT after
+ * all (staged rows, or a direct load's rows from its shadow) and drop the
+ * shadows. The counts are the ones promote reported: writers were kept
+ * out since.
  */
 static int fall_back(struct pg_load *pl, struct iq_error *err)
 {
+    pl->swap = false;
+    if (pl->base.plan->direct)
+        return refill_from_shadow(pl, err);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++) {
         struct sql_text sql = {0};
         pg_sql_append(&sql, "DROP TABLE %s", pl->parts[i].shadow_sql);
         rc = pg_load_exec_sql(pl, "dropping the new table", &sql, NULL, err);
     }
-    pl->swap = false;
     struct load_result ignored = {0};
     return rc == 0 ? pg_replace_by_delete(pl, &ignored, err) : rc;
 }
