@@ -217,19 +217,20 @@ int pg_swap_prepare(struct pg_load *pl, struct load_result *result, struct iq_er
 
 /*
  * pg_swap_begin_direct - load_begin of a direct replace: when the target
- * can be swapped, lock it against writers, count its rows
- * (pl->rows_deleted) and create its empty shadow (p->shadow_sql), which
- * the COPY then fills (FREEZE). Returns 1 when done, 0 when the target
- * must be emptied in place instead (nothing changed), or a negative code.
+ * can be swapped, create its empty shadow (p->shadow_sql), which the COPY
+ * then fills (FREEZE). Returns 1 when done, 0 when the target must be
+ * emptied in place instead (nothing changed), or a negative code.
  */
 int pg_swap_begin_direct(struct pg_load *pl, struct iq_error *err);
 
 /*
  * pg_swap_finish_direct - load_promote of a direct replace into a shadow,
- * once its COPY ended: index it and plan the swap (pl->swap); when that
- * fails for another reason than a cancel, the rows go from the shadow
- * into the target by DELETE + INSERT instead (whose error, if any, is the
- * load's). Returns 0 or a negative code.
+ * once its COPY ended: lock the target against writers (SHARE ROW
+ * EXCLUSIVE; until then they wrote beside the load, into rows that go),
+ * count its rows (pl->rows_deleted), index the shadow and plan the swap
+ * (pl->swap); when that fails for another reason than a cancel, the rows
+ * go from the shadow into the target by DELETE + INSERT instead (whose
+ * error, if any, is the load's). Returns 0 or a negative code.
  */
 int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err);
 

@@ -166,9 +166,9 @@ int pg_load_promote(struct load *load, struct load_result *ret_result, struct iq
         return rc;
     if (pl->base.plan->direct) {
         rc = pg_copy_finish(pl, &ret_result->rows_inserted, err);
-        ret_result->rows_deleted = pl->rows_deleted;
         if (rc == 0 && pl->parts[0].shadow_sql) /* a direct replace into a shadow */
             rc = pg_swap_finish_direct(pl, err);
+        ret_result->rows_deleted = pl->rows_deleted;
     } else {
         rc = promote_staged(pl, ret_result, err);
     }

@@ -401,18 +401,14 @@ static int finish_shadow(struct pg_load *pl, const char *const *values, struct i
 
 /*
  * create_shadow - part p's shadow, empty and without indexes, its identity
- * sequences at the old ones' positions; p->shadow_sql its name. Adds the
- * rows the table holds now to *ret_rows (it is locked against writers).
+ * sequences at the old ones' positions; p->shadow_sql its name.
  */
-static int create_shadow(struct pg_load *pl, struct pg_load_part *p, int64_t *ret_rows,
-                         struct iq_error *err)
+static int create_shadow(struct pg_load *pl, struct pg_load_part *p, struct iq_error *err)
 {
     char name[32];
     snprintf(name, sizeof(name), "iq_shadow_%s", p->oid);
     const char *values[2] = {p->oid, name};
-    int rc = count_rows(pl, p, ret_rows, err);
-    if (rc == 0)
-        rc = exec_generated(pl, "creating the new table", shadow_create_sql, values, err);
+    int rc = exec_generated(pl, "creating the new table", shadow_create_sql, values, err);
     if (rc == 0)
         rc = exec_generated(pl, "positioning the new identity sequences", shadow_identity_sql,
                             values, err);
@@ -458,7 +454,9 @@ static int index_shadow(struct pg_load *pl, struct pg_load_part *p, struct iq_er
 static int build_shadow(struct pg_load *pl, struct pg_load_part *p, struct load_result *result,
                         struct iq_error *err)
 {
-    int rc = create_shadow(pl, p, &result->rows_deleted, err);
+    int rc = count_rows(pl, p, &result->rows_deleted, err);
+    if (rc == 0)
+        rc = create_shadow(pl, p, err);
     if (rc == 0)
         rc = fill_shadow(pl, p, p->shadow_sql, result, err);
     return rc == 0 ? index_shadow(pl, p, err) : rc;
@@ -517,14 +515,8 @@ int pg_swap_begin_direct(struct pg_load *pl, struct iq_error *err)
     if (rc < 0 || !ok)
         return rc;
     rc = pg_load_exec(pl, "starting the new table", "SAVEPOINT iq_shadow", NULL, err);
-    bool same = false;
     if (rc == 0)
-        rc = lock_for_swap(pl, p, &same, err);
-    if (rc == 0 && !same)
-        rc = iq_error_set(err, IQ_E_INTERNAL, "the target changed");
-    pl->rows_deleted = 0;
-    if (rc == 0)
-        rc = create_shadow(pl, p, &pl->rows_deleted, err);
+        rc = create_shadow(pl, p, err);
     if (rc == 0)
         rc = pg_load_exec(pl, "keeping the new table", "RELEASE SAVEPOINT iq_shadow", NULL, err);
     if (rc == 0) {
@@ -532,23 +524,31 @@ int pg_swap_begin_direct(struct pg_load *pl, struct iq_error *err)
         return 1;
     }
     clear_swap(pl);
-    pl->rows_deleted = 0;
     return recover(pl, "iq_shadow", rc, err);
 }
 
 int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err)
 {
+    struct pg_load_part *p = &pl->parts[0];
     int rc = pg_load_exec(pl, "indexing the new table", "SAVEPOINT iq_shadow", NULL, err);
+    bool same = false;
     if (rc == 0)
-        rc = index_shadow(pl, &pl->parts[0], err);
+        rc = lock_for_swap(pl, p, &same, err);
+    if (rc == 0 && !same)
+        rc = iq_error_set(err, IQ_E_INTERNAL, "the target changed");
+    pl->rows_deleted = 0;
+    if (rc == 0)
+        rc = count_rows(pl, p, &pl->rows_deleted, err);
+    if (rc == 0)
+        rc = index_shadow(pl, p, err);
     if (rc == 0)
         rc = pg_load_exec(pl, "keeping the new table", "RELEASE SAVEPOINT iq_shadow", NULL, err);
     if (rc == 0) {
         pl->swap = true;
         return 0;
     }
-    free(pl->parts[0].swap_sql);
-    pl->parts[0].swap_sql = NULL;
+    free(p->swap_sql);
+    p->swap_sql = NULL;
     rc = recover(pl, "iq_shadow", rc, err);
     return rc < 0 ? rc : fall_back(pl, err);
 }
@@ -578,14 +578,19 @@ static int swap_once(struct pg_load *pl, struct iq_error *err)
 
 /*
  * refill_from_shadow - a direct load's way back to DELETE + INSERT: the
- * rows COPYed into the shadow go into the target itself, the shadow goes.
+ * rows COPYed into the shadow go into the target itself, the shadow goes;
+ * pl->rows_deleted is what the DELETE took.
  */
 static int refill_from_shadow(struct pg_load *pl, struct iq_error *err)
 {
     const struct pg_load_part *p = &pl->parts[0];
     struct sql_text sql = {0};
     pg_sql_append(&sql, "DELETE FROM %s", p->table_sql);
-    int rc = pg_load_exec_sql(pl, "deleting the old rows", &sql, NULL, err);
+    PGresult *res = NULL;
+    int rc = pg_load_exec_sql(pl, "deleting the old rows", &sql, &res, err);
+    if (rc == 0)
+        pl->rows_deleted = pg_text_to_int64(PQcmdTuples(res));
+    PQclear(res);
     if (rc == 0) {
         struct sql_text columns = {0};
         for (size_t i = 0; i < p->spec->column_count; i++)
