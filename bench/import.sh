@@ -32,7 +32,7 @@ done
 csv="$data/rows-$rows.csv"
 big="$data/rows-$big_rows.csv"
 [ -s "$csv" ] || "$gen" "$rows" >"$csv"
-[ -s "$big" ] || "$gen" "$big_rows" >"$big"
+[ -s "$big" ] || [ "${ONLY:-}" = replace ] || "$gen" "$big_rows" >"$big"
 
 if [ -z "${IMPORTQ_TEST_PG_URL:-}" ]; then
     exec tests/scripts/with-postgres.sh "$0" "$@"
