@@ -9,7 +9,8 @@
 #   SQLite insert      : importq import   vs  sqlite3 .import
 #   peak RSS of importq on ROWS and on 10 x ROWS rows
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
-# BUILD=dir picks the build (default build); ONLY=replace runs the replace row alone.
+# BUILD=dir picks the build (default build); ONLY=replace runs the replace row alone;
+# REPLACE_ARGS adds options to its importq ('--on-error skip': the staged path).
 # IMPORTQ_TEST_PG_URL set: that database instead of a throwaway cluster.
 # Needs: a built tree (make build), packages postgresql pgloader sqlite3 time.
 set -euo pipefail
@@ -127,7 +128,7 @@ sql_replace() { case $1 in
 esac; }
 iq_replace() { case $1 in
     pre) full_target ;;
-    run) replace_with_reader iq "$bin" import "$csv" --db "$pg" --table bench_users --mode replace --quiet ;;
+    run) replace_with_reader iq "$bin" import "$csv" --db "$pg" --table bench_users --mode replace --quiet ${REPLACE_ARGS:-} ;;
 esac; }
 
 db="$data/bench.sqlite"
