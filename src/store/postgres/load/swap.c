@@ -1,8 +1,10 @@
 /*
  * postgres/load/swap.c - replace on PostgreSQL by a shadow table: the
- * staged rows go into a fresh, index-less copy of the target created in
- * the load's transaction, its indexes and constraints are built after the
- * rows, and at load_commit the copy takes the target's place under a
+ * rows go into a fresh, index-less copy of the target created in the
+ * load's transaction (a direct load COPYs into it WITH (FREEZE), a staged
+ * one fills it from staging after the checks), its indexes and
+ * constraints are built after the rows, and at load_commit, after the
+ * fence and the job's finish, the copy takes the target's place under a
  * short ACCESS EXCLUSIVE lock (DROP the old table, rename the copy and
  * its indexes to the old names). Readers keep reading the old table until
  * then and are never queued behind the swap for long: the lock is asked
