@@ -3,10 +3,15 @@
 #   PostgreSQL insert  : importq import   vs  psql \copy
 #   PostgreSQL upsert  : importq import   vs  \copy into UNLOGGED staging + INSERT ... ON CONFLICT
 #   PostgreSQL insert  : importq import   vs  pgloader
+#   PostgreSQL replace : importq import   vs  BEGIN; TRUNCATE; \copy; COMMIT on the full
+#                        table (PK + unique email), each with a reader looking up one row
+#                        by id every 10 ms during the run: its p99 and max latency
 #   SQLite insert      : importq import   vs  sqlite3 .import
 #   peak RSS of importq on ROWS and on 10 x ROWS rows
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
-# BUILD=dir picks the build (default build).
+# BUILD=dir picks the build (default build); ONLY=replace runs the replace row alone;
+# REPLACE_ARGS adds options to its importq ('--on-error skip': the staged path).
+# IMPORTQ_TEST_PG_URL set: that database instead of a throwaway cluster.
 # Needs: a built tree (make build), packages postgresql pgloader sqlite3 time.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -19,14 +24,16 @@ gen=$build/bench_gen_rows
 data=bench/data
 mkdir -p "$data"
 [ -x "$bin" ] && [ -x "$gen" ] || { echo "bench: run 'make build' first" >&2; exit 1; }
-for tool in pgloader sqlite3 /usr/bin/time; do
+tools="pgloader sqlite3 /usr/bin/time"
+[ "${ONLY:-}" = replace ] && tools=""
+for tool in $tools; do
     command -v "$tool" >/dev/null || { echo "bench: missing $tool (apt-get install pgloader sqlite3 time)" >&2; exit 1; }
 done
 
 csv="$data/rows-$rows.csv"
 big="$data/rows-$big_rows.csv"
 [ -s "$csv" ] || "$gen" "$rows" >"$csv"
-[ -s "$big" ] || "$gen" "$big_rows" >"$big"
+[ -s "$big" ] || [ "${ONLY:-}" = replace ] || "$gen" "$big_rows" >"$big"
 
 if [ -z "${IMPORTQ_TEST_PG_URL:-}" ]; then
     exec tests/scripts/with-postgres.sh "$0" "$@"
@@ -89,6 +96,41 @@ LOAD
     run) seconds pgloader --quiet "$data/pgloader.load" ;;
 esac; }
 
+# The reader: one primary-key lookup every 10 ms on its own connection until
+# reader_stop, each timed by psql (\timing); reader_stats prints "p99 max" in ms.
+reader_start() {
+    rm -f "$data/reader.stop"
+    { echo '\timing on'; while [ ! -e "$data/reader.stop" ]; do
+        echo "SELECT email FROM bench_users WHERE id = $((rows / 2));"; sleep 0.01
+    done; } | psql -X -q "$pg" >"$data/reader.out" 2>&1 &
+    reader_pid=$!
+    sleep 0.5
+}
+reader_stop() { sleep 0.3; touch "$data/reader.stop"; wait "$reader_pid" || true; }
+reader_stats() {
+    grep '^Time:' "$data/reader.out" | awk '{ print $2 }' | sort -n |
+        awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.1f %.1f", v[i], v[NR] }'
+}
+# replace_with_reader NAME CMD...: wall time of CMD with the reader running; the
+# reader's "p99 max" of that run into $data/reader.NAME.
+replace_with_reader() {
+    local name=$1 t; shift
+    reader_start
+    t=$(seconds "$@")
+    reader_stop
+    reader_stats >"$data/reader.$name"
+    echo "$t"
+}
+sql_replace() { case $1 in
+    pre) full_target ;;
+    run) replace_with_reader sql psql -q "$pg" -c "BEGIN" -c "TRUNCATE bench_users" \
+            -c "\\copy bench_users FROM '$csv' WITH (FORMAT csv, HEADER true)" -c "COMMIT" ;;
+esac; }
+iq_replace() { case $1 in
+    pre) full_target ;;
+    run) replace_with_reader iq "$bin" import "$csv" --db "$pg" --table bench_users --mode replace --quiet ${REPLACE_ARGS:-} ;;
+esac; }
+
 db="$data/bench.sqlite"
 sqlite_ddl="CREATE TABLE bench_users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE,
      first_name TEXT, last_name TEXT, age INTEGER, active BOOLEAN, balance NUMERIC, created_at TIMESTAMP);"
@@ -109,15 +151,39 @@ rss_kb() { # file: peak RSS of importq inserting it into PostgreSQL
 }
 
 echo "importq import benchmark: $rows rows, $(du -h "$csv" | cut -f1) CSV, $(nproc) cores, $(date -u +%F)"
+echo "PostgreSQL $(psql -XAtq "$pg" -c 'SHOW server_version'): fsync $(psql -XAtq "$pg" -c 'SHOW fsync'), synchronous_commit $(psql -XAtq "$pg" -c 'SHOW synchronous_commit'), full_page_writes $(psql -XAtq "$pg" -c 'SHOW full_page_writes')"
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+# best_replace CASE: best of 3 with that run's reader figures kept alongside.
+best_replace() {
+    local best="" t
+    for _ in 1 2 3; do
+        "$1" pre
+        t=$("$1" run)
+        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; cp "$data/reader.$2" "$data/reader.$2.best"; fi
+    done
+    echo "$best"
+}
+replace_row() {
+    local t_sqlr t_iqr
+    t_sqlr=$(best_replace sql_replace sql); t_iqr=$(best_replace iq_replace iq)
+    printf '%-44s %10s %10s %8s   reader p99/max ms: importq %s, ref %s\n' \
+        "PostgreSQL replace vs TRUNCATE+\\copy" "$t_iqr" "$t_sqlr" "$(ratio "$t_iqr" "$t_sqlr")" \
+        "$(tr ' ' / <"$data/reader.iq.best")" "$(tr ' ' / <"$data/reader.sql.best")"
+}
+if [ "${ONLY:-}" = replace ]; then
+    printf '%-44s %10s %10s %8s\n' "case" "importq s" "ref s" "ratio"
+    replace_row
+    exit 0
+fi
 t_copy=$(best pg_copy);     t_iq=$(best iq_insert)
 t_sql=$(best sql_upsert);   t_iqu=$(best iq_upsert)
 t_pgl=$(best pgl);          t_iq2=$(best iq_insert)
 t_sq=$(best sq_import);     t_iqs=$(best iq_sqlite)
 rss_small=$(rss_kb "$csv"); rss_big=$(rss_kb "$big")
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 printf '%-44s %10s %10s %8s\n' "case" "importq s" "ref s" "ratio"
 printf '%-44s %10s %10s %8s\n' "PostgreSQL insert vs psql \\copy" "$t_iq" "$t_copy" "$(ratio "$t_iq" "$t_copy")"
 printf '%-44s %10s %10s %8s\n' "PostgreSQL upsert vs \\copy+INSERT ON CONFLICT" "$t_iqu" "$t_sql" "$(ratio "$t_iqu" "$t_sql")"
 printf '%-44s %10s %10s %8s\n' "PostgreSQL insert vs pgloader" "$t_iq2" "$t_pgl" "$(ratio "$t_iq2" "$t_pgl")"
 printf '%-44s %10s %10s %8s\n' "SQLite insert vs sqlite3 .import" "$t_iqs" "$t_sq" "$(ratio "$t_iqs" "$t_sq")"
+replace_row
 printf 'peak RSS: %s MB for %s rows, %s MB for %s rows\n' "$((rss_small / 1024))" "$rows" "$((rss_big / 1024))" "$big_rows"

@@ -119,6 +119,11 @@ enum store_capability {
      * numeric): the pipeline then rejects a numeric beyond a double's
      * range instead of letting it land as Inf or 0. */
     STORE_CAP_NUMERIC_IS_DOUBLE = 1u << 1,
+    /* A direct replace (load_plan.direct) loads into a fresh copy of the
+     * target that replaces it at commit (PostgreSQL): as fast as a direct
+     * insert, and readers keep reading the old rows meanwhile. Without it
+     * a replace stages, so that its set-wise checks run. */
+    STORE_CAP_DIRECT_REPLACE = 1u << 2,
 };
 
 

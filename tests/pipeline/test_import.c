@@ -195,6 +195,8 @@ static void test_upsert_counts_inserted_and_updated(void **state)
 static void test_replace_swaps_contents(void **state)
 {
     create_users(state);
+    bool pg = strcmp(FIX(state)->backend, "postgres") == 0;
+    int64_t oid = pg ? fixture_sql_int(FIX(state), "SELECT 'users'::regclass::oid::bigint") : 0;
     struct outcome out;
     run_import(state,
                "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"replace\","
@@ -205,6 +207,16 @@ static void test_replace_swaps_contents(void **state)
     assert_int_equal(out.result.rows_deleted, 2);
     assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 3);
     assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users WHERE user_id = 9"), 0);
+    /* PostgreSQL: the rows went into a new table, swapped in (src/store/postgres/load/swap.c). */
+    if (pg)
+        assert_true(fixture_sql_int(FIX(state), "SELECT 'users'::regclass::oid::bigint") != oid);
+    /* A key twice in the file fails the replace; the table keeps its rows. */
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"replace\","
+               " " USERS_COLUMNS "}}",
+               "u.csv", "user_id,email\n5,a@example.com\n5,b@example.com\n", &out);
+    assert_true(out.rc < 0);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 3);
 }
 
 static void test_columns_from_existing_table(void **state)

@@ -732,6 +732,7 @@ static void pg_close(struct store *s)
 }
 
 static const struct store_ops pg_ops = {
+    .capabilities = STORE_CAP_DIRECT_REPLACE,
     .name = "postgres",
     .close = pg_close,
     .migrate = pg_migrate,

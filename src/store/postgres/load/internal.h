@@ -7,6 +7,7 @@
  *   postgres/load/rows.c     rows into COPY text format, COPY streams
  *   postgres/load/check.c    set-wise checks on the staging tables
  *   postgres/load/promote.c  staging (or the direct COPY) into the targets
+ *   postgres/load/swap.c     replace by a shadow table swapped in at commit
  *
  * A load is one transaction on the store's connection, from BEGIN in
  * load_begin to COMMIT in load_commit or ROLLBACK in load_abort; nothing
@@ -67,6 +68,8 @@ struct pg_load_part {
     char *buffer;                         /* PG_COPY_BUFFER_BYTES, allocated on first row */
     size_t used;                          /* bytes in buffer not yet sent */
     int64_t rows;                         /* rows received; the next row's n */
+    char *shadow_sql;                     /* replace by swap: the shadow's quoted name, owned */
+    char *swap_sql;                       /* replace by swap: the script run under the lock, owned */
 };
 
 struct pg_load {
@@ -78,8 +81,9 @@ struct pg_load {
     bool failed;          /* a call failed: only load_abort is valid now */
     bool checked;         /* load_check ran: no more rows */
     bool promoted;        /* load_promote succeeded */
-    bool fresh_target;    /* plain target created or truncated in this transaction (FREEZE) */
-    int64_t rows_deleted; /* direct replace: rows there before the TRUNCATE/DELETE */
+    bool fresh_target;    /* COPY goes to a table created in this transaction (FREEZE) */
+    int64_t rows_deleted; /* direct replace: rows there before (DELETE, or the shadow's count) */
+    bool swap;            /* replace: shadows built, pg_swap_commit swaps them in */
 };
 
 static inline struct pg_load *pg_load_of(struct load *load)
@@ -186,5 +190,62 @@ char *pg_quote_ident(struct pg_store *ps, const char *name);
  */
 void pg_load_cast(struct sql_text *sql, const struct pg_load_column *column, const char *alias,
                   int index);
+
+/* ---- postgres/load/promote.c ---- */
+
+/*
+ * pg_replace_by_delete - replace without a swap: DELETE every part's rows
+ * (children first), then INSERT the staged rows; other sessions read the
+ * old rows until COMMIT. Adds to *result. Returns 0 or a negative code.
+ */
+int pg_replace_by_delete(struct pg_load *pl, struct load_result *result, struct iq_error *err);
+
+/* ---- postgres/load/swap.c ---- */
+
+/*
+ * pg_swap_prepare - replace of a staged load by shadow tables: when every
+ * part's table can be swapped, lock it against writers (SHARE ROW
+ * EXCLUSIVE), count its rows (*result's rows_deleted), load the staged
+ * rows into a fresh copy of it, build the copy's indexes and constraints,
+ * and plan the swap that pg_swap_commit runs. Returns 1 when done (and
+ * *result is filled), 0 when the load must replace by DELETE + INSERT
+ * instead (nothing was changed: a table that cannot be swapped, or the
+ * build failed for a reason other than a cancel), or a negative code
+ * (the load failed).
+ */
+int pg_swap_prepare(struct pg_load *pl, struct load_result *result, struct iq_error *err);
+
+/*
+ * pg_swap_begin_direct - load_begin of a direct replace: when the target
+ * can be swapped, create its empty shadow (p->shadow_sql), which the COPY
+ * then fills (FREEZE). Returns 1 when done, 0 when the target must be
+ * emptied in place instead (nothing changed), or a negative code.
+ */
+int pg_swap_begin_direct(struct pg_load *pl, struct iq_error *err);
+
+/*
+ * pg_swap_finish_direct - load_promote of a direct replace into a shadow,
+ * once its COPY ended: lock the target against writers (SHARE ROW
+ * EXCLUSIVE; until then they wrote beside the load, into rows that go),
+ * count its rows (pl->rows_deleted), index the shadow and plan the swap
+ * (pl->swap); when that fails for another reason than a cancel, the rows
+ * go from the shadow into the target by DELETE + INSERT instead (whose
+ * error, if any, is the load's). Returns 0 or a negative code.
+ */
+int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err);
+
+/*
+ * pg_swap_commit - for load_commit, just before COMMIT: swap the shadows
+ * in (nothing when pg_swap_prepare did not build them). The ACCESS
+ * EXCLUSIVE lock on the targets is asked for with a short lock_timeout
+ * and retried a bounded number of times, so readers never queue behind
+ * it for long; if it stays out of reach (or the swap fails otherwise) the
+ * shadows are dropped and the rows replaced by DELETE + INSERT, with the
+ * same counts. Returns 0 or a negative code.
+ */
+int pg_swap_commit(struct pg_load *pl, struct iq_error *err);
+
+/* pg_swap_clear - free what pg_swap_prepare kept (for load_free). */
+void pg_swap_clear(struct pg_load *pl);
 
 #endif

@@ -390,35 +390,26 @@ static int create_stage(struct pg_load *pl, struct pg_load_part *p, struct iq_er
 }
 
 /*
- * empty_target_directly - direct replace: remember the row count, then
- * TRUNCATE (which allows COPY FREEZE; other sessions wait for our commit
- * instead of reading the old rows), or DELETE when foreign keys reference
- * the table (TRUNCATE refuses those) or it is not a plain table.
+ * empty_target_directly - direct replace of a target that cannot be
+ * swapped (postgres/load/swap.c): DELETE its rows, counted, in the
+ * transaction (not TRUNCATE: other sessions keep reading the old rows).
  */
 static int empty_target_directly(struct pg_load *pl, struct iq_error *err)
 {
-    struct pg_load_part *p = &pl->parts[0];
     struct sql_text sql = {0};
     PGresult *res;
-    pg_sql_append(&sql,
-                  "SELECT (SELECT count(*) FROM %s), EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
-                  " WHERE confrelid = %s::oid AND contype = 'f')",
-                  p->table_sql, p->oid);
-    int rc = pg_load_exec_sql(pl, "counting the target's rows", &sql, &res, err);
+    pg_sql_append(&sql, "DELETE FROM %s", pl->parts[0].table_sql);
+    int rc = pg_load_exec_sql(pl, "emptying the target", &sql, &res, err);
     if (rc < 0)
         return rc;
-    pl->rows_deleted = pg_text_to_int64(PQgetvalue(res, 0, 0));
-    bool truncate = PQgetvalue(res, 0, 1)[0] != 't' && p->relkind == 'r';
+    pl->rows_deleted = pg_text_to_int64(PQcmdTuples(res));
     PQclear(res);
-    pg_sql_append(&sql, "%s %s", truncate ? "TRUNCATE" : "DELETE FROM", p->table_sql);
-    rc = pg_load_exec_sql(pl, "emptying the target", &sql, NULL, err);
-    if (rc == 0 && truncate)
-        pl->fresh_target = true;
-    return rc;
+    return 0;
 }
 
 static void load_free(struct pg_load *pl)
 {
+    pg_swap_clear(pl);
     for (size_t i = 0; pl->parts && i < pl->part_count; i++) {
         struct pg_load_part *p = &pl->parts[i];
         for (size_t c = 0; p->columns && c < p->spec->column_count; c++) {
@@ -483,8 +474,10 @@ static int begin_in_tx(struct pg_load *pl, struct iq_error *err)
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
         rc = resolve_part(pl, &pl->parts[i], err);
     if (rc == 0 && plan->direct) {
-        if (plan->mode == TARGET_REPLACE)
-            rc = empty_target_directly(pl, err);
+        if (plan->mode == TARGET_REPLACE) {
+            rc = pg_swap_begin_direct(pl, err); /* 1: COPY into a shadow */
+            rc = rc == 0 ? empty_target_directly(pl, err) : rc < 0 ? rc : 0;
+        }
         if (rc == 0)
             rc = pg_copy_start(pl, 0, err);
         return rc;
@@ -648,6 +641,8 @@ int pg_load_commit(struct load *load, struct iq_error *err)
     if (rc == 0 && plan->commit.finish_on_commit && plan->commit.claim_next)
         rc = pg_claim_next_in_tx(pl->ps, plan->commit.claim_next, plan->commit.finish_actx, &next,
                                  err);
+    if (rc == 0) /* replace: the shadows in, last, so the lock is held only until COMMIT */
+        rc = pg_swap_commit(pl, err);
     if (rc < 0) {
         pl->failed = true;
         pg_tx_rollback(pl->ps);

@@ -15,9 +15,12 @@
  *                    inserted and updated rows counted server-side from
  *                    xmax (0 for a fresh row version); a part without a key
  *                    is a plain INSERT
- *   replace          DELETE every part's table (children first), then the
- *                    INSERTs: other sessions keep reading the old rows
- *                    until COMMIT (a DELETE, not a TRUNCATE, for that)
+ *   replace          a shadow table per part, swapped in at commit
+ *                    (postgres/load/swap.c); where a table cannot be
+ *                    swapped, DELETE every part's table (children
+ *                    first), then the INSERTs. Either way other sessions
+ *                    keep reading the old rows until COMMIT (a DELETE,
+ *                    not a TRUNCATE, for that)
  * Counts add up over all parts (children included).
  */
 #include "store/postgres/load/internal.h"
@@ -120,12 +123,29 @@ static int empty_targets(struct pg_load *pl, struct load_result *result, struct 
     return 0;
 }
 
+int pg_replace_by_delete(struct pg_load *pl, struct load_result *result, struct iq_error *err)
+{
+    int rc = empty_targets(pl, result, err);
+    for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
+        rc = promote_part(pl, &pl->parts[i], result, err);
+    return rc;
+}
+
+/* promote_replace - replace by shadow tables, or else by DELETE + INSERT. */
+static int promote_replace(struct pg_load *pl, struct load_result *result, struct iq_error *err)
+{
+    int rc = pg_swap_prepare(pl, result, err);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    return pg_replace_by_delete(pl, result, err);
+}
+
 /* promote_staged - the staged parts into their tables. */
 static int promote_staged(struct pg_load *pl, struct load_result *result, struct iq_error *err)
 {
     int rc = pg_copy_finish(pl, NULL, err);
     if (rc == 0 && pl->base.plan->mode == TARGET_REPLACE)
-        rc = empty_targets(pl, result, err);
+        return promote_replace(pl, result, err);
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
         rc = promote_part(pl, &pl->parts[i], result, err);
     return rc;
@@ -146,6 +166,8 @@ int pg_load_promote(struct load *load, struct load_result *ret_result, struct iq
         return rc;
     if (pl->base.plan->direct) {
         rc = pg_copy_finish(pl, &ret_result->rows_inserted, err);
+        if (rc == 0 && pl->parts[0].shadow_sql) /* a direct replace into a shadow */
+            rc = pg_swap_finish_direct(pl, err);
         ret_result->rows_deleted = pl->rows_deleted;
     } else {
         rc = promote_staged(pl, ret_result, err);

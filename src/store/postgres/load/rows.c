@@ -202,7 +202,7 @@ static char *copy_sql(const struct pg_load *pl, const struct pg_load_part *p)
         pg_sql_append(&sql, "COPY %s FROM STDIN", p->stage_sql);
         return pg_sql_take(&sql);
     }
-    pg_sql_append(&sql, "COPY %s (", p->table_sql);
+    pg_sql_append(&sql, "COPY %s (", p->shadow_sql ? p->shadow_sql : p->table_sql); /* swap.c */
     for (size_t i = 0; i < p->spec->column_count; i++)
         pg_sql_append(&sql, "%s%s", i ? ", " : "", p->columns[i].name_sql);
     pg_sql_append(&sql, ") FROM STDIN%s", pl->fresh_target ? " WITH (FREEZE)" : "");
