@@ -360,13 +360,12 @@ json_t *api_lock_json(const struct lock_info *lock)
                      "expires_at", time_format_rfc3339(lock->expires_at_ms, expires));
 }
 
-/* locks_json - the locks job_id holds (from the list of all live locks). */
-static json_t *locks_json(const struct lock_list *locks, const char *job_id)
+/* locks_json - the locks a job holds. */
+static json_t *locks_json(const struct lock_list *locks)
 {
     json_t *array = json_array();
     for (size_t i = 0; i < locks->count; i++)
-        if (strcmp(locks->items[i].job_id, job_id) == 0)
-            json_array_append_new(array, api_lock_json(&locks->items[i]));
+        json_array_append_new(array, api_lock_json(&locks->items[i]));
     return array;
 }
 
@@ -393,29 +392,21 @@ void route_job_get(struct api_request *req, struct api_response *res)
     struct store *store = api_store(req, res);
     if (!store)
         return;
-    struct job *job = NULL;
-    struct job_phase_list phases = {0};
-    struct lock_list locks = {0};
+    struct job_detail detail = {0};
     struct rejects_sample sample = {.array = json_array()};
     struct iq_error err = {0};
-    int rc = store_job_get(store, req->params[0], &job, &err);
-    if (rc == 0)
-        rc = store_job_phases(store, job->id, &phases, &err);
-    if (rc == 0 && job->status == JOB_RUNNING)
-        rc = store_locks_list(store, &locks, &err);
-    if (rc == 0 && job->result.rows_rejected > 0)
-        rc = store_job_rejects_each(store, job->id, rejects_sample_cb, &sample, &err);
+    int rc = store_job_get_detail(store, req->params[0], &detail, &err);
+    if (rc == 0 && detail.job->result.rows_rejected > 0)
+        rc = store_job_rejects_each(store, detail.job->id, rejects_sample_cb, &sample, &err);
     if (rc < 0) {
         api_reply_error(req, res, &err);
     } else {
-        json_t *body = api_job_json(job);
-        json_object_set_new(body, "phases", phases_json(&phases));
-        json_object_set_new(body, "locks", locks_json(&locks, job->id));
+        json_t *body = api_job_json(detail.job);
+        json_object_set_new(body, "phases", phases_json(&detail.phases));
+        json_object_set_new(body, "locks", locks_json(&detail.locks));
         json_object_set(body, "rejects", sample.array);
         api_reply_json(res, 200, body);
     }
     json_decref(sample.array);
-    lock_list_clear(&locks);
-    job_phase_list_clear(&phases);
-    job_free(job);
+    job_detail_clear(&detail);
 }

@@ -460,6 +460,23 @@ int store_job_create(struct store *s, const struct job_create_request *req,
 int store_job_get(struct store *s, const char *id, struct job **ret_job,
                   struct iq_error *err);
 
+/* A job with what GET /import-queue/{id} shows beside it. */
+struct job_detail {
+    struct job *job;              /* owned */
+    struct job_phase_list phases; /* every attempt's timings, in time order */
+    struct lock_list locks;       /* the live locks it holds (RUNNING only) */
+};
+
+void job_detail_clear(struct job_detail *detail);
+
+/*
+ * store_job_get_detail - the job, its phase timings and its live locks,
+ * read together (one statement on PostgreSQL). IQ_E_NOT_FOUND when id is
+ * unknown. Clear *ret_detail with job_detail_clear (also after a failure).
+ */
+int store_job_get_detail(struct store *s, const char *id, struct job_detail *ret_detail,
+                         struct iq_error *err);
+
 /*
  * store_job_list - keyset page; clear with job_page_clear.
  */
