@@ -16,8 +16,6 @@
 #define QUEUE_FULL_RETRY_AFTER_S "5"
 #define REJECTS_IN_JOB 10
 #define FILTER_TEXT_MAX 200
-/* How old a status answer may be (see struct status_cache). */
-#define STATUS_CACHE_MS 500
 
 json_t *api_job_json(const struct job *job)
 {
@@ -224,21 +222,15 @@ static json_t *nodes_json(const struct node_list *nodes, int64_t *ret_alive)
     return array;
 }
 
-/* status_compute - the status document, fresh from the store; NULL after
- * answering with an error. New reference. */
-static json_t *status_compute(struct api_request *req, struct api_response *res)
+/* status_json - the status document from the store; NULL with err set.
+ * New reference. */
+static json_t *status_json(struct store *store, const struct config *cfg, struct iq_error *err)
 {
-    struct store *store = api_store(req, res);
-    if (!store)
-        return NULL;
-    const struct config *cfg = req->api->config;
     struct queue_stats stats = {0};
     struct node_list nodes = {0};
-    struct iq_error err = {0};
-    if (store_queue_stats(store, time_now_ms(), &stats, &err) < 0 ||
-        store_nodes_list(store, &nodes, &err) < 0) {
+    if (store_queue_stats(store, time_now_ms(), &stats, err) < 0 ||
+        store_nodes_list(store, &nodes, err) < 0) {
         node_list_clear(&nodes);
-        api_reply_error(req, res, &err);
         return NULL;
     }
     int64_t alive = 0;
@@ -261,77 +253,53 @@ static json_t *status_compute(struct api_request *req, struct api_response *res)
         (json_int_t)cfg->max_queue_size, "oldest_queued_age_s",
         (json_int_t)stats.oldest_queued_age_s, "health", health, "open_alerts", 0, "nodes",
         nodes_array);
-    if (body)
-        json_object_set_new(
-            body, "queue_free",
-            json_integer(cfg->max_queue_size > 0
-                             ? (cfg->max_queue_size > waiting ? cfg->max_queue_size - waiting : 0)
-                             : -1));
+    if (!body) {
+        iq_error_set(err, IQ_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(
+        body, "queue_free",
+        json_integer(cfg->max_queue_size > 0
+                         ? (cfg->max_queue_size > waiting ? cfg->max_queue_size - waiting : 0)
+                         : -1));
     return body;
+}
+
+int api_status_compute(void *ctx, char **ret_body, size_t *ret_len, struct iq_error *err)
+{
+    struct api *api = ctx;
+    struct store *store = NULL;
+    int rc = store_pool_acquire(&api->pool, &store, err);
+    if (rc < 0)
+        return rc;
+    json_t *body = status_json(store, api->config, err);
+    rc = body ? 0 : err->code < 0 ? err->code : IQ_E_INTERNAL;
+    store_pool_release(&api->pool, store, rc == IQ_E_DB || rc == IQ_E_UNAVAILABLE);
+    if (!body)
+        return rc;
+    *ret_body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!*ret_body)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    *ret_len = strlen(*ret_body);
+    return 0;
 }
 
 void api_status_invalidate(struct api *api)
 {
-    pthread_mutex_lock(&api->status.mutex);
-    api->status.computed_mono_ms = INT64_MIN / 2;
-    pthread_mutex_unlock(&api->status.mutex);
-}
-
-/* status_cached - a copy of the cached answer when fresh enough, or (while
- * another request recomputes it) when there is one at all. */
-static char *status_cached(struct status_cache *cache, size_t *ret_len, bool *ret_refresh)
-{
-    int64_t now = time_monotonic_ms();
-    char *copy = NULL;
-    pthread_mutex_lock(&cache->mutex);
-    bool fresh = cache->body && now - cache->computed_mono_ms < STATUS_CACHE_MS;
-    if (cache->body && (fresh || cache->refreshing)) {
-        copy = malloc(cache->len + 1);
-        if (copy)
-            memcpy(copy, cache->body, cache->len + 1);
-        *ret_len = cache->len;
-    }
-    *ret_refresh = !copy && !cache->refreshing;
-    if (*ret_refresh)
-        cache->refreshing = true;
-    pthread_mutex_unlock(&cache->mutex);
-    return copy;
+    status_cache_invalidate(&api->status);
 }
 
 void route_queue_status(struct api_request *req, struct api_response *res)
 {
-    struct status_cache *cache = &req->api->status;
+    char *body = NULL;
     size_t len = 0;
-    bool refresh = false;
-    char *copy = status_cached(cache, &len, &refresh);
-    if (copy) {
-        api_reply_take(res, 200, "application/json", copy, len);
+    struct iq_error err = {0};
+    if (status_cache_get(&req->api->status, &body, &len, &err) < 0) {
+        api_reply_error(req, res, &err);
         return;
     }
-    json_t *body = status_compute(req, res);
-    if (!body) {
-        if (refresh) {
-            pthread_mutex_lock(&cache->mutex);
-            cache->refreshing = false;
-            pthread_mutex_unlock(&cache->mutex);
-        }
-        return;
-    }
-    api_reply_json(res, 200, body);
-    if (!refresh || res->status != 200)
-        return;
-    char *keep = malloc(res->body_len + 1);
-    if (keep)
-        memcpy(keep, res->body, res->body_len + 1);
-    pthread_mutex_lock(&cache->mutex);
-    if (keep) {
-        free(cache->body);
-        cache->body = keep;
-        cache->len = res->body_len;
-        cache->computed_mono_ms = time_monotonic_ms();
-    }
-    cache->refreshing = false;
-    pthread_mutex_unlock(&cache->mutex);
+    api_reply_take(res, 200, "application/json", body, len);
 }
 
 /* phases_json - the job's phase timings. */

@@ -605,6 +605,47 @@ def t_status(x):
           "no alive node in %r" % s.get("nodes"))
 
 
+@test("GET status: answers from its copy while a refresh waits (PostgreSQL: a locked queue), figures catch up")
+def t_status_refresh_off_request_path(x):
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+    job = x.submit(x.spec(scheduled_at=when))
+    # After a change through this node, the figures include it.
+    first = expect_status(x.c.get(Q + "/status", x.viewer), 200).json
+    done_before = first["completed_24h"]
+    if x.args.backend == "postgres":
+        # A transaction holding the queue table: every count waits for it,
+        # so the refresh that the request below asks for cannot end.
+        locker = subprocess.Popen(["psql", "-XAtq", x.db], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            locker.stdin.write("BEGIN;\nLOCK TABLE stg_import_queue IN ACCESS EXCLUSIVE MODE;\n"
+                               "SELECT 'locked';\n")
+            locker.stdin.flush()
+            check(locker.stdout.readline().strip() == "locked", "psql could not lock the queue table")
+            time.sleep(0.6)  # past the refresh period: the copy is due for a refresh
+            r = expect_status(x.c.get(Q + "/status", x.viewer, timeout=10), 200)
+            check(isinstance(r.json.get("completed_24h"), int) and r.json.get("nodes"),
+                  "status while a refresh waits: %s" % r.describe())
+            waiting = sql(x.db, "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                                " AND relation = 'stg_import_queue'::regclass")
+            check(int(waiting) >= 1, "nothing waits for the locked queue table")
+        finally:
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.close()
+            locker.wait(timeout=30)
+    # The job runs at its time (no change through this node): the next
+    # refreshes count it.
+    x.wait_status(job["id"], "COMPLETED")
+    deadline = time.time() + DEADLINE_S
+    while True:
+        s = expect_status(x.c.get(Q + "/status", x.viewer), 200).json
+        if s["completed_24h"] >= done_before + 1:
+            break
+        check(time.time() < deadline, "completed_24h still %r (was %r) %.0f s after the job completed" % (
+            s["completed_24h"], done_before, DEADLINE_S))
+        time.sleep(0.1)
+
+
 # -- changing
 
 @test("PUT a HELD job: 200 and the change sticks")
