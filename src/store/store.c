@@ -430,6 +430,12 @@ int store_job_list(struct store *s, const struct job_filter *filter,
     return s->ops->job_list(s, filter, ret_page, err);
 }
 
+int store_job_list_summary(struct store *s, const struct job_filter *filter,
+                           struct job_summary_page *ret_page, struct iq_error *err)
+{
+    return s->ops->job_list_summary(s, filter, ret_page, err);
+}
+
 int store_job_update(struct store *s, const char *id, const struct job_spec *spec,
                      const struct audit_context *actx, struct job **ret_job,
                      struct iq_error *err)

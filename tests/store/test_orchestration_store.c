@@ -1,7 +1,7 @@
 /*
  * test_orchestration_store.c - orchestrations, job phase timings and
  * uploads linked to jobs in the store (store.h: orchestration_create,
- * _get, _list, job_phases, job_get_detail; job_create/job_update with source.upload), one
+ * _get, _list, job_phases, job_get_detail, job_list_summary; job_create/job_update with source.upload), one
  * test code for both backends like test_engine_store.c: a chain and a
  * fan-out/fan-in created atomically and run in dependency order through
  * the real claim and finish; every invalid request (duplicate or unknown
@@ -869,6 +869,99 @@ static void test_job_get_detail(void **state)
     job_free(b);
 }
 
+/* summary_matches - item says what the whole job says. */
+static void summary_matches(const struct job_summary *item, const struct job *job)
+{
+    assert_string_equal(item->id, job->id);
+    assert_string_equal(item->name, job->name);
+    assert_int_equal(item->status, job->status);
+    assert_int_equal(item->priority, job->priority);
+    assert_string_equal(item->table, job->target_table);
+    assert_string_equal(item->mode, json_string_value(json_object_get(job->target, "mode")));
+    assert_int_equal(item->attempt, job->attempt);
+    assert_int_equal(item->max_attempts, job->max_attempts);
+    assert_string_equal(item->progress.phase, job->progress.phase);
+    assert_int_equal(item->progress.rows_read, job->progress.rows_read);
+    assert_int_equal(item->progress.bytes_read, job->progress.bytes_read);
+    assert_int_equal(item->progress.bytes_total, job->progress.bytes_total);
+    assert_int_equal(item->created_at_ms, job->created_at_ms);
+    assert_int_equal(item->started_at_ms, job->started_at_ms);
+    assert_int_equal(item->finished_at_ms, job->finished_at_ms);
+    const char *code = json_string_value(json_object_get(job->error, "code"));
+    const char *message = json_string_value(json_object_get(job->error, "message"));
+    if (code)
+        assert_string_equal(item->error_code, code);
+    else
+        assert_null(item->error_code);
+    if (message)
+        assert_string_equal(item->error_message, message);
+    else
+        assert_null(item->error_message);
+}
+
+/* The summary page is the job page, column for column, page for page. */
+static void test_job_list_summary(void **state)
+{
+    struct iq_error err = {0};
+    bool existed;
+    const char *extras[] = {"\"hold\": true", NULL,
+                            "\"max_attempts\": 1", NULL};
+    const char *tables[] = {"held_t", "queued_t", "failed_t", "running_t"};
+    const int priorities[] = {5, 9, 2, 1};
+    char ids[4][UUID_STR_LEN];
+    for (int i = 0; i < 4; i++) {
+        struct job_spec *spec = spec_simple(tables[i], priorities[i], extras[i]);
+        struct job_create_request jreq = {.spec = spec};
+        struct job *job = NULL;
+        assert_int_equal(store_job_create(STORE(state), &jreq, &test_actor, &job, &existed, &err),
+                         0);
+        memcpy(ids[i], job->id, UUID_STR_LEN);
+        job_spec_free(spec);
+        job_free(job);
+    }
+    /* Priority 1 runs first: running_t, then failed_t (2). */
+    struct job *running = claim_expect(state, ids[3]);
+    struct job *failing = claim_expect(state, ids[2]);
+    finish(state, failing, JOB_FAILED, 0, NULL, 0);
+    job_free(failing);
+
+    for (int limit = 1; limit <= 5; limit += 4) {
+        char after[UUID_STR_LEN] = "";
+        size_t seen = 0;
+        do {
+            struct job_filter filter = {.limit = limit, .after_id = after[0] ? after : NULL};
+            struct job_page full = {0};
+            struct job_summary_page lean = {0};
+            assert_int_equal(store_job_list(STORE(state), &filter, &full, &err), 0);
+            assert_int_equal(store_job_list_summary(STORE(state), &filter, &lean, &err), 0);
+            assert_int_equal(lean.count, full.count);
+            assert_string_equal(lean.next_after_id, full.next_after_id);
+            for (size_t i = 0; i < lean.count; i++)
+                summary_matches(&lean.items[i], full.items[i]);
+            seen += lean.count;
+            memcpy(after, lean.next_after_id, UUID_STR_LEN);
+            job_page_clear(&full);
+            job_summary_page_clear(&lean);
+        } while (after[0]);
+        assert_int_equal(seen, 4);
+    }
+
+    /* Filters too; the failed job's error is summarised. */
+    struct job_filter filter = {.status_mask = 1u << JOB_FAILED};
+    struct job_summary_page lean = {0};
+    assert_int_equal(store_job_list_summary(STORE(state), &filter, &lean, &err), 0);
+    assert_int_equal(lean.count, 1);
+    assert_string_equal(lean.items[0].id, ids[2]);
+    assert_string_equal(lean.items[0].table, "failed_t");
+    assert_string_equal(lean.items[0].error_code, "import_failed");
+    assert_string_equal(lean.items[0].error_message, "it broke");
+    assert_true(lean.items[0].finished_at_ms > 0);
+    job_summary_page_clear(&lean);
+    job_summary_page_clear(&lean); /* repeatable */
+    iq_error_clear(&err);
+    job_free(running);
+}
+
 /* ------------------------------------------------------------------ */
 /* Uploads linked to jobs                                              */
 /* ------------------------------------------------------------------ */
@@ -985,6 +1078,7 @@ static const struct CMUnitTest orchestration_tests[] = {
     TEST(test_get_and_list_pages),
     TEST(test_job_phases),
     TEST(test_job_get_detail),
+    TEST(test_job_list_summary),
     TEST(test_uploads_linked_to_jobs),
     TEST(test_creation_wakes_workers),
 };

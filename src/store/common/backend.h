@@ -26,6 +26,8 @@ struct store_ops {
                    struct iq_error *err);
     int (*job_list)(struct store *s, const struct job_filter *filter,
                     struct job_page *ret_page, struct iq_error *err);
+    int (*job_list_summary)(struct store *s, const struct job_filter *filter,
+                            struct job_summary_page *ret_page, struct iq_error *err);
     int (*job_update)(struct store *s, const char *id, const struct job_spec *spec,
                       const struct audit_context *actx, struct job **ret_job,
                       struct iq_error *err);

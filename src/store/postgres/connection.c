@@ -755,6 +755,7 @@ static const struct store_ops pg_ops = {
     .job_create = pg_job_create,
     .job_get = pg_job_get,
     .job_list = pg_job_list,
+    .job_list_summary = pg_job_list_summary,
     .job_update = pg_job_update,
     .job_cancel = pg_job_cancel,
     .queue_stats = pg_queue_stats,

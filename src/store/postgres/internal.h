@@ -540,6 +540,8 @@ int pg_rerun(void *backend, const char *id, int deps_pending, int64_t now_ms,
 
 int pg_job_list(struct store *s, const struct job_filter *filter, struct job_page *ret_page,
                 struct iq_error *err);
+int pg_job_list_summary(struct store *s, const struct job_filter *filter,
+                        struct job_summary_page *ret_page, struct iq_error *err);
 int pg_explain_job_list(struct store *s, const struct job_filter *filter, char **ret_plan,
                         struct iq_error *err);
 int pg_queue_stats(struct store *s, int64_t now_ms, struct queue_stats *ret_stats,
