@@ -1,6 +1,7 @@
 /*
  * routes_jobs.c - the import queue's reading and submitting routes:
- * POST /import-queue, GET /import-queue (filters, keyset pages),
+ * POST /import-queue, GET /import-queue (filters, keyset pages; lean
+ * items unless view=full, or the members fields= names),
  * GET /import-queue/status and GET /import-queue/{id}. Changing routes
  * (PUT, DELETE, execute, rejects) are in routes_job_actions.c.
  */
@@ -16,6 +17,8 @@
 #define QUEUE_FULL_RETRY_AFTER_S "5"
 #define REJECTS_IN_JOB 10
 #define FILTER_TEXT_MAX 200
+/* fields= of GET /import-queue: at most this long (every member fits). */
+#define LIST_FIELDS_TEXT_MAX 512
 
 json_t *api_job_json(const struct job *job)
 {
@@ -152,7 +155,8 @@ static bool job_filter_from_query(struct api_request *req, struct api_response *
 {
     static const char *const allowed[] = {
         "status", "priority_min",     "priority_max", "created_after", "created_before", "table",
-        "q",      "orchestration_id", "schedule_id",  "limit",         "cursor",         NULL};
+        "q",      "orchestration_id", "schedule_id",  "limit",         "cursor",         "view",
+        "fields", NULL};
     if (api_query_reject_unknown(req, res, allowed) ||
         parse_status_list(req, res, &filter->status_mask) < 0)
         return false;
@@ -180,26 +184,182 @@ static bool job_filter_from_query(struct api_request *req, struct api_response *
     return true;
 }
 
+/* The members of a lean list item (CONTRACT §3). */
+static const char *const lean_members[] = {
+    "id",         "name",       "status",      "priority",    "table",
+    "mode",       "progress",   "attempt",     "max_attempts", "created_at",
+    "started_at", "finished_at", "error",       NULL};
+
+/* The members of the full job resource (job_to_json), and the lean item's
+ * own two: what fields= may name. */
+static const char *const full_members[] = {
+    "id",          "request_id",  "name",       "status",     "priority",         "depends_on",
+    "orchestration_id", "schedule_id", "scheduled_at", "attempt", "max_attempts", "timeout_s",
+    "resources",   "source",      "target",     "on_error",   "cancel_requested", "worker",
+    "progress",    "result",      "error",      "attempts",   "created_by",       "created_at",
+    "updated_at",  "started_at",  "finished_at", "table",     "mode",             NULL};
+
+static bool name_in(const char *const *names, const char *name)
+{
+    for (; *names; names++)
+        if (strcmp(*names, name) == 0)
+            return true;
+    return false;
+}
+
+/* How a list page shows its jobs: lean items, full ones, or only some
+ * members (fields=; id always). */
+struct list_view {
+    bool full;           /* the whole resource is read */
+    json_t *fields;      /* NULL, or an object whose keys are the members kept */
+};
+
+/* list_view_from_query - view= and fields=; false after a 400. */
+static bool list_view_from_query(struct api_request *req, struct api_response *res,
+                                 struct list_view *view)
+{
+    const char *view_text = api_query(req, "view");
+    const char *fields = api_query(req, "fields");
+    struct iq_error err = {0};
+    if (view_text && fields) {
+        iq_error_set(&err, IQ_E_BAD_REQUEST, "view and fields: give one of them");
+        iq_error_add_field(&err, "fields", "not with view");
+    } else if (view_text && strcmp(view_text, "full") != 0 && strcmp(view_text, "lean") != 0) {
+        iq_error_set(&err, IQ_E_BAD_REQUEST, "view: lean (the default) or full");
+        iq_error_add_field(&err, "view", "lean or full");
+    } else if (fields && strlen(fields) > LIST_FIELDS_TEXT_MAX) {
+        iq_error_set(&err, IQ_E_BAD_REQUEST, "fields: at most %d characters",
+                     LIST_FIELDS_TEXT_MAX);
+        iq_error_add_field(&err, "fields", "too long");
+    }
+    view->full = view_text && strcmp(view_text, "full") == 0;
+    if (err.code == 0 && fields) {
+        char copy[LIST_FIELDS_TEXT_MAX + 1];
+        snprintf(copy, sizeof(copy), "%s", fields);
+        view->fields = json_object();
+        json_object_set_new(view->fields, "id", json_true());
+        char *save = NULL;
+        for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+            if (!name_in(full_members, name)) {
+                iq_error_set(&err, IQ_E_BAD_REQUEST, "fields: unknown member \"%.64s\"", name);
+                iq_error_add_field(&err, "fields", "unknown member");
+                break;
+            }
+            json_object_set_new(view->fields, name, json_true());
+            if (!name_in(lean_members, name))
+                view->full = true;
+        }
+    }
+    if (err.code == 0)
+        return true;
+    json_decref(view->fields);
+    view->fields = NULL;
+    api_reply_error(req, res, &err);
+    return false;
+}
+
+/* keep_fields - drop every member of item not named in fields (NULL: keep all). */
+static json_t *keep_fields(json_t *item, const json_t *fields)
+{
+    if (!fields || !item)
+        return item;
+    const char *key;
+    json_t *value, *tmp;
+    json_object_foreach_safe(item, tmp, key, value) {
+        if (!json_object_get(fields, key))
+            json_object_del(item, key);
+    }
+    return item;
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char text[TIME_RFC3339_LEN];
+    return ms ? json_string(time_format_rfc3339(ms, text)) : json_null();
+}
+
+/* summary_json - the lean list item. New reference. */
+static json_t *summary_json(const struct job_summary *item)
+{
+    json_t *error = item->error_code || item->error_message
+                        ? json_pack("{s:s?, s:s?}", "code", item->error_code, "message",
+                                    item->error_message)
+                        : json_null();
+    json_t *progress = job_progress_json(item->status, &item->progress);
+    return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:o}", "id",
+                     item->id, "name", item->name, "status", job_status_name(item->status),
+                     "priority", item->priority, "table", item->table, "mode", item->mode,
+                     "progress", progress ? progress : json_null(), "attempt", item->attempt,
+                     "max_attempts", item->max_attempts, "created_at",
+                     time_json(item->created_at_ms), "started_at", time_json(item->started_at_ms),
+                     "finished_at", time_json(item->finished_at_ms), "error",
+                     error ? error : json_null());
+}
+
+/* full_item_json - the job resource, with the lean item's table and mode
+ * when fields asks for them. New reference. */
+static json_t *full_item_json(const struct job *job, const json_t *fields)
+{
+    json_t *item = api_job_json(job);
+    if (item && fields && json_object_get(fields, "table"))
+        json_object_set_new(item, "table", json_string(job->target_table ? job->target_table : ""));
+    if (item && fields && json_object_get(fields, "mode"))
+        json_object_set(item, "mode", json_object_get(job->target, "mode"));
+    return keep_fields(item, fields);
+}
+
+/* list_items - the page as JSON items and its next cursor's id; -1 after an error answer. */
+static int list_items(struct api_request *req, struct api_response *res, struct store *store,
+                      const struct job_filter *filter, const struct list_view *view,
+                      json_t *items, char next_after_id[UUID_STR_LEN])
+{
+    struct iq_error err = {0};
+    if (view->full) {
+        struct job_page page = {0};
+        if (store_job_list(store, filter, &page, &err) < 0) {
+            api_reply_error(req, res, &err);
+            return -1;
+        }
+        for (size_t i = 0; i < page.count; i++)
+            json_array_append_new(items, full_item_json(page.items[i], view->fields));
+        memcpy(next_after_id, page.next_after_id, UUID_STR_LEN);
+        job_page_clear(&page);
+        return 0;
+    }
+    struct job_summary_page page = {0};
+    if (store_job_list_summary(store, filter, &page, &err) < 0) {
+        api_reply_error(req, res, &err);
+        return -1;
+    }
+    for (size_t i = 0; i < page.count; i++)
+        json_array_append_new(items, keep_fields(summary_json(&page.items[i]), view->fields));
+    memcpy(next_after_id, page.next_after_id, UUID_STR_LEN);
+    job_summary_page_clear(&page);
+    return 0;
+}
+
 void route_job_list(struct api_request *req, struct api_response *res)
 {
     struct job_filter filter = {0};
+    struct list_view view = {0};
     char after_id[UUID_STR_LEN] = "";
-    if (!job_filter_from_query(req, res, &filter, after_id, sizeof(after_id)))
+    if (!job_filter_from_query(req, res, &filter, after_id, sizeof(after_id)) ||
+        !list_view_from_query(req, res, &view))
         return;
     struct store *store = api_store(req, res);
-    if (!store)
-        return;
-    struct job_page page = {0};
-    struct iq_error err = {0};
-    if (store_job_list(store, &filter, &page, &err) < 0) {
-        api_reply_error(req, res, &err);
+    if (!store) {
+        json_decref(view.fields);
         return;
     }
     json_t *items = json_array();
-    for (size_t i = 0; i < page.count; i++)
-        json_array_append_new(items, api_job_json(page.items[i]));
-    json_t *next = api_next_cursor_json(req->api, "job", page.next_after_id);
-    job_page_clear(&page);
+    char next_after_id[UUID_STR_LEN] = "";
+    int rc = list_items(req, res, store, &filter, &view, items, next_after_id);
+    json_decref(view.fields);
+    if (rc < 0) {
+        json_decref(items);
+        return;
+    }
+    json_t *next = api_next_cursor_json(req->api, "job", next_after_id);
     api_reply_json(res, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
 }
 
