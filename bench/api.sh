@@ -8,9 +8,10 @@
 #   GET /api/v2/import-queue?status=QUEUED&limit=50&view=full  (list-full)
 # on SQLite and on PostgreSQL, side by side; prints requests/s, p50 and p99
 # and the ratio of each route to /healthz in the same run. On PostgreSQL
-# also the floor of the job route: pgbench running the very statement the
-# server runs for GET /{id} (its text read from pg_stat_activity right
-# after the job route's run), prepared, for the same job, with as many clients (32)
+# also the floor of the job route: pgbench running the statement the
+# server runs for GET /{id} (bench/api_job_floor.sql, checked against what
+# pg_stat_activity kept of it right after the job route's run), prepared,
+# for the same job, with as many clients (32)
 # and threads (2) as wrk, for the same time; its p50/p99 come from
 # pgbench's per-transaction log. The last line is job / floor.
 # Usage: bench/api.sh [JOBS] [DURATION]   Needs: make build, wrk, postgresql
@@ -50,18 +51,24 @@ run_wrk() {
     echo "$name $rps $p50 $p99"
 }
 
-# run_pgbench_job DB_URL JOB_ID: the job route's statement under pgbench;
-# prints "postgres pgbench-job tps p50 p99".
+# run_pgbench_job DB_URL JOB_ID: the job route's statement
+# (bench/api_job_floor.sql) under pgbench; prints "postgres pgbench-job tps
+# p50 p99". The file must start with what pg_stat_activity kept of the
+# server's last job statement (its first 1023 bytes: the job columns).
 run_pgbench_job() {
-    local db=$1 id=$2 sql
-    # The server's pooled connections keep the text of their last statement.
-    sql=$(psql -XAtq "$db" -c "SELECT query FROM pg_stat_activity
-        WHERE query LIKE '%FROM stg_import_performance p WHERE p.job_id = q.id%'
-          AND query LIKE '%WHERE q.id = \$1::uuid' AND pid <> pg_backend_pid() LIMIT 1")
-    [ -n "$sql" ] || { echo "bench: the job route's statement is not in pg_stat_activity" >&2; return 1; }
-    sql=${sql//\$1::uuid/:id::uuid}
-    sql=${sql//\$2::timestamptz/NULL::timestamptz}
-    printf '%s;\n' "$sql" >"$tmp/job_floor.sql"
+    local db=$1 id=$2 ran floor
+    ran=$(psql -XAtq "$db" -c "SELECT query FROM pg_stat_activity
+        WHERE query LIKE 'SELECT q.id, q.request_id, %' AND pid <> pg_backend_pid() LIMIT 1")
+    floor=$(grep -v '^--' bench/api_job_floor.sql)
+    if [ -z "$ran" ] || [ "${floor:0:${#ran}}" != "$ran" ]; then
+        echo "bench: bench/api_job_floor.sql is not the statement the server ran:" >&2
+        echo "  server: ${ran:0:200}..." >&2
+        return 1
+    fi
+    # pgbench would take the ":MI" and ":SS" of the time format for
+    # variables: the same text with chr(58) (folded when planned).
+    sed "s/HH24:MI:SS/HH24' || chr(58) || 'MI' || chr(58) || 'SS/g" bench/api_job_floor.sql \
+        >"$tmp/job_floor.sql"
     local secs=${duration%s} out tps
     out=$(cd "$tmp" && pgbench -n -M prepared -c 32 -j 2 -T "$secs" -D id="$id" -f job_floor.sql \
         --log --log-prefix=pgbench_job "$db" 2>&1) || { echo "$out" >&2; return 1; }
