@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# API benchmark (issue 5): with JOBS jobs stored (default 100000), wrk
-# -t2 -c32 -d20s on
+# API benchmark (issues 5, 14): with JOBS jobs stored (default 100000), wrk
+# -t2 -c32 -dDURATION on
 #   GET /healthz                                (the HTTP stack alone: the reference)
-#   GET /api/v2/import-queue/{id}
-#   GET /api/v2/import-queue/status
-#   GET /api/v2/import-queue?status=QUEUED&limit=50
+#   GET /api/v2/import-queue/{id}               (job)
+#   GET /api/v2/import-queue/status             (status)
+#   GET /api/v2/import-queue?status=QUEUED&limit=50            (list: lean items)
+#   GET /api/v2/import-queue?status=QUEUED&limit=50&view=full  (list-full)
 # on SQLite and on PostgreSQL, side by side; prints requests/s, p50 and p99
-# and the ratio of each route to /healthz in the same run.
-# Usage: bench/api.sh [JOBS] [DURATION]   Needs: make build, wrk, postgresql.
+# and the ratio of each route to /healthz in the same run. On PostgreSQL
+# also the floor of the job route: pgbench running the statement the
+# server runs for GET /{id} (bench/api_job_floor.sql, checked against what
+# pg_stat_activity kept of it right after the job route's run), prepared,
+# for the same job, with as many clients (32)
+# and threads (2) as wrk, for the same time; its p50/p99 come from
+# pgbench's per-transaction log. The last line is job / floor.
+# Usage: bench/api.sh [JOBS] [DURATION]   Needs: make build, wrk, postgresql
+# (pgbench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${1:-100000}
@@ -43,6 +51,38 @@ run_wrk() {
     echo "$name $rps $p50 $p99"
 }
 
+# run_pgbench_job DB_URL JOB_ID: the job route's statement
+# (bench/api_job_floor.sql) under pgbench; prints "postgres pgbench-job tps
+# p50 p99". The file must start with what pg_stat_activity kept of the
+# server's last job statement (its first 1023 bytes: the job columns).
+run_pgbench_job() {
+    local db=$1 id=$2 ran floor
+    ran=$(psql -XAtq "$db" -c "SELECT query FROM pg_stat_activity
+        WHERE query LIKE 'SELECT q.id, q.request_id, %' AND pid <> pg_backend_pid() LIMIT 1")
+    floor=$(grep -v '^--' bench/api_job_floor.sql)
+    if [ -z "$ran" ] || [ "${floor:0:${#ran}}" != "$ran" ]; then
+        echo "bench: bench/api_job_floor.sql is not the statement the server ran:" >&2
+        echo "  server: ${ran:0:200}..." >&2
+        return 1
+    fi
+    # pgbench would take the ":MI" and ":SS" of the time format for
+    # variables: the same text with chr(58) (folded when planned).
+    sed "s/HH24:MI:SS/HH24' || chr(58) || 'MI' || chr(58) || 'SS/g" bench/api_job_floor.sql \
+        >"$tmp/job_floor.sql"
+    local secs=${duration%s} out tps
+    out=$(cd "$tmp" && pgbench -n -M prepared -c 32 -j 2 -T "$secs" -D id="$id" -f job_floor.sql \
+        --log --log-prefix=pgbench_job "$db" 2>&1) || { echo "$out" >&2; return 1; }
+    tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
+    # Per-transaction log: column 3 is the latency in microseconds.
+    cat "$tmp"/pgbench_job.* | awk '{print $3}' | sort -n >"$tmp/pgbench_lat"
+    local n p50 p99
+    n=$(wc -l <"$tmp/pgbench_lat")
+    p50=$(sed -n "$(( (n + 1) / 2 ))p" "$tmp/pgbench_lat")
+    p99=$(sed -n "$(( (n * 99 + 99) / 100 ))p" "$tmp/pgbench_lat")
+    rm -f "$tmp"/pgbench_job.*
+    printf 'postgres pgbench-job %s %.2fms %.2fms\n' "$tps" "$(bc -l <<<"$p50/1000")" "$(bc -l <<<"$p99/1000")"
+}
+
 bench_backend() { # backend db_url
     local backend=$1 db=$2 port last
     echo "== $backend: seeding $jobs jobs" >&2
@@ -57,8 +97,10 @@ bench_backend() { # backend db_url
     local base="http://127.0.0.1:$port"
     run_wrk "$backend healthz" "$base/healthz"
     run_wrk "$backend job" "$base/api/v2/import-queue/$last"
+    if [ "$backend" = postgres ]; then run_pgbench_job "$db" "$last" || true; fi
     run_wrk "$backend status" "$base/api/v2/import-queue/status"
     run_wrk "$backend list" "$base/api/v2/import-queue?status=QUEUED&limit=50"
+    run_wrk "$backend list-full" "$base/api/v2/import-queue?status=QUEUED&limit=50&view=full"
     kill "$server"; wait "$server" 2>/dev/null || true; server=
 }
 
@@ -72,6 +114,7 @@ results=$tmp/results
 
 echo
 echo "API benchmark: $jobs jobs stored, wrk -t2 -c32 -d$duration, $(nproc) cores, $(date -u +%F)"
-printf '%-9s %-8s %10s %9s %9s %12s\n' backend route "req/s" p50 p99 "vs healthz"
-awk '{k=$1; if ($2=="healthz") base[k]=$3;
-      printf "%-9s %-8s %10.0f %9s %9s %11.2fx\n", $1, $2, $3, $4, $5, $3/base[k]}' "$results"
+printf '%-9s %-12s %10s %9s %9s %12s\n' backend route "req/s" p50 p99 "vs healthz"
+awk '{k=$1; if ($2=="healthz") base[k]=$3; if ($2=="job") job[k]=$3; if ($2=="pgbench-job") floor=$3;
+      printf "%-9s %-12s %10.0f %9s %9s %11.2fx\n", $1, $2, $3, $4, $5, $3/base[k]}
+     END {if (floor > 0) printf "postgres GET job / pgbench of its statement (32 clients): %.2fx\n", job["postgres"]/floor}' "$results"

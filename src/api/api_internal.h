@@ -14,6 +14,7 @@
 #define IMPORTQ_API_API_INTERNAL_H
 
 #include "api/api.h"
+#include "api/status_cache.h"
 #include "core/audit.h"
 #include "core/uuid7.h"
 #include "store/admin_ops.h"
@@ -75,20 +76,14 @@ struct token_cache {
                              nodes take effect within this */
 };
 
-/* The last GET /import-queue/status answer: counting a large queue costs
- * milliseconds, so one request a period recomputes it and the others get
- * the copy (at most STATUS_CACHE_MS old). */
-struct status_cache {
-    pthread_mutex_t mutex;
-    char *body; /* owned JSON text; NULL until computed */
-    size_t len;
-    int64_t computed_mono_ms;
-    bool refreshing; /* one request is recomputing it */
-};
-
 /* api_status_invalidate - this node changed the queue: the next status
- * request recomputes (other nodes' changes show within STATUS_CACHE_MS). */
+ * request answers with figures computed after the change (other nodes'
+ * changes show within the refresh period; status_cache.h). */
 void api_status_invalidate(struct api *api);
+
+/* api_status_compute - the status_compute_fn of the server's status cache
+ * (ctx: the struct api): the figures, counted on a pooled connection. */
+int api_status_compute(void *ctx, char **ret_body, size_t *ret_len, struct iq_error *err);
 
 /* The caller of a request, once authenticated. */
 struct principal {

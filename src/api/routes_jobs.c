@@ -1,6 +1,7 @@
 /*
  * routes_jobs.c - the import queue's reading and submitting routes:
- * POST /import-queue, GET /import-queue (filters, keyset pages),
+ * POST /import-queue, GET /import-queue (filters, keyset pages; lean
+ * items unless view=full, or the members fields= names),
  * GET /import-queue/status and GET /import-queue/{id}. Changing routes
  * (PUT, DELETE, execute, rejects) are in routes_job_actions.c.
  */
@@ -16,8 +17,8 @@
 #define QUEUE_FULL_RETRY_AFTER_S "5"
 #define REJECTS_IN_JOB 10
 #define FILTER_TEXT_MAX 200
-/* How old a status answer may be (see struct status_cache). */
-#define STATUS_CACHE_MS 500
+/* fields= of GET /import-queue: at most this long (every member fits). */
+#define LIST_FIELDS_TEXT_MAX 512
 
 json_t *api_job_json(const struct job *job)
 {
@@ -154,7 +155,8 @@ static bool job_filter_from_query(struct api_request *req, struct api_response *
 {
     static const char *const allowed[] = {
         "status", "priority_min",     "priority_max", "created_after", "created_before", "table",
-        "q",      "orchestration_id", "schedule_id",  "limit",         "cursor",         NULL};
+        "q",      "orchestration_id", "schedule_id",  "limit",         "cursor",         "view",
+        "fields", NULL};
     if (api_query_reject_unknown(req, res, allowed) ||
         parse_status_list(req, res, &filter->status_mask) < 0)
         return false;
@@ -182,26 +184,182 @@ static bool job_filter_from_query(struct api_request *req, struct api_response *
     return true;
 }
 
+/* The members of a lean list item (CONTRACT §3). */
+static const char *const lean_members[] = {
+    "id",         "name",       "status",      "priority",    "table",
+    "mode",       "progress",   "attempt",     "max_attempts", "created_at",
+    "started_at", "finished_at", "error",       NULL};
+
+/* The members of the full job resource (job_to_json), and the lean item's
+ * own two: what fields= may name. */
+static const char *const full_members[] = {
+    "id",          "request_id",  "name",       "status",     "priority",         "depends_on",
+    "orchestration_id", "schedule_id", "scheduled_at", "attempt", "max_attempts", "timeout_s",
+    "resources",   "source",      "target",     "on_error",   "cancel_requested", "worker",
+    "progress",    "result",      "error",      "attempts",   "created_by",       "created_at",
+    "updated_at",  "started_at",  "finished_at", "table",     "mode",             NULL};
+
+static bool name_in(const char *const *names, const char *name)
+{
+    for (; *names; names++)
+        if (strcmp(*names, name) == 0)
+            return true;
+    return false;
+}
+
+/* How a list page shows its jobs: lean items, full ones, or only some
+ * members (fields=; id always). */
+struct list_view {
+    bool full;           /* the whole resource is read */
+    json_t *fields;      /* NULL, or an object whose keys are the members kept */
+};
+
+/* list_view_from_query - view= and fields=; false after a 400. */
+static bool list_view_from_query(struct api_request *req, struct api_response *res,
+                                 struct list_view *view)
+{
+    const char *view_text = api_query(req, "view");
+    const char *fields = api_query(req, "fields");
+    struct iq_error err = {0};
+    if (view_text && fields) {
+        iq_error_set(&err, IQ_E_BAD_REQUEST, "view and fields: give one of them");
+        iq_error_add_field(&err, "fields", "not with view");
+    } else if (view_text && strcmp(view_text, "full") != 0 && strcmp(view_text, "lean") != 0) {
+        iq_error_set(&err, IQ_E_BAD_REQUEST, "view: lean (the default) or full");
+        iq_error_add_field(&err, "view", "lean or full");
+    } else if (fields && strlen(fields) > LIST_FIELDS_TEXT_MAX) {
+        iq_error_set(&err, IQ_E_BAD_REQUEST, "fields: at most %d characters",
+                     LIST_FIELDS_TEXT_MAX);
+        iq_error_add_field(&err, "fields", "too long");
+    }
+    view->full = view_text && strcmp(view_text, "full") == 0;
+    if (err.code == 0 && fields) {
+        char copy[LIST_FIELDS_TEXT_MAX + 1];
+        snprintf(copy, sizeof(copy), "%s", fields);
+        view->fields = json_object();
+        json_object_set_new(view->fields, "id", json_true());
+        char *save = NULL;
+        for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+            if (!name_in(full_members, name)) {
+                iq_error_set(&err, IQ_E_BAD_REQUEST, "fields: unknown member \"%.64s\"", name);
+                iq_error_add_field(&err, "fields", "unknown member");
+                break;
+            }
+            json_object_set_new(view->fields, name, json_true());
+            if (!name_in(lean_members, name))
+                view->full = true;
+        }
+    }
+    if (err.code == 0)
+        return true;
+    json_decref(view->fields);
+    view->fields = NULL;
+    api_reply_error(req, res, &err);
+    return false;
+}
+
+/* keep_fields - drop every member of item not named in fields (NULL: keep all). */
+static json_t *keep_fields(json_t *item, const json_t *fields)
+{
+    if (!fields || !item)
+        return item;
+    const char *key;
+    json_t *value, *tmp;
+    json_object_foreach_safe(item, tmp, key, value) {
+        if (!json_object_get(fields, key))
+            json_object_del(item, key);
+    }
+    return item;
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char text[TIME_RFC3339_LEN];
+    return ms ? json_string(time_format_rfc3339(ms, text)) : json_null();
+}
+
+/* summary_json - the lean list item. New reference. */
+static json_t *summary_json(const struct job_summary *item)
+{
+    json_t *error = item->error_code || item->error_message
+                        ? json_pack("{s:s?, s:s?}", "code", item->error_code, "message",
+                                    item->error_message)
+                        : json_null();
+    json_t *progress = job_progress_json(item->status, &item->progress);
+    return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:o}", "id",
+                     item->id, "name", item->name, "status", job_status_name(item->status),
+                     "priority", item->priority, "table", item->table, "mode", item->mode,
+                     "progress", progress ? progress : json_null(), "attempt", item->attempt,
+                     "max_attempts", item->max_attempts, "created_at",
+                     time_json(item->created_at_ms), "started_at", time_json(item->started_at_ms),
+                     "finished_at", time_json(item->finished_at_ms), "error",
+                     error ? error : json_null());
+}
+
+/* full_item_json - the job resource, with the lean item's table and mode
+ * when fields asks for them. New reference. */
+static json_t *full_item_json(const struct job *job, const json_t *fields)
+{
+    json_t *item = api_job_json(job);
+    if (item && fields && json_object_get(fields, "table"))
+        json_object_set_new(item, "table", json_string(job->target_table ? job->target_table : ""));
+    if (item && fields && json_object_get(fields, "mode"))
+        json_object_set(item, "mode", json_object_get(job->target, "mode"));
+    return keep_fields(item, fields);
+}
+
+/* list_items - the page as JSON items and its next cursor's id; -1 after an error answer. */
+static int list_items(struct api_request *req, struct api_response *res, struct store *store,
+                      const struct job_filter *filter, const struct list_view *view,
+                      json_t *items, char next_after_id[UUID_STR_LEN])
+{
+    struct iq_error err = {0};
+    if (view->full) {
+        struct job_page page = {0};
+        if (store_job_list(store, filter, &page, &err) < 0) {
+            api_reply_error(req, res, &err);
+            return -1;
+        }
+        for (size_t i = 0; i < page.count; i++)
+            json_array_append_new(items, full_item_json(page.items[i], view->fields));
+        memcpy(next_after_id, page.next_after_id, UUID_STR_LEN);
+        job_page_clear(&page);
+        return 0;
+    }
+    struct job_summary_page page = {0};
+    if (store_job_list_summary(store, filter, &page, &err) < 0) {
+        api_reply_error(req, res, &err);
+        return -1;
+    }
+    for (size_t i = 0; i < page.count; i++)
+        json_array_append_new(items, keep_fields(summary_json(&page.items[i]), view->fields));
+    memcpy(next_after_id, page.next_after_id, UUID_STR_LEN);
+    job_summary_page_clear(&page);
+    return 0;
+}
+
 void route_job_list(struct api_request *req, struct api_response *res)
 {
     struct job_filter filter = {0};
+    struct list_view view = {0};
     char after_id[UUID_STR_LEN] = "";
-    if (!job_filter_from_query(req, res, &filter, after_id, sizeof(after_id)))
+    if (!job_filter_from_query(req, res, &filter, after_id, sizeof(after_id)) ||
+        !list_view_from_query(req, res, &view))
         return;
     struct store *store = api_store(req, res);
-    if (!store)
-        return;
-    struct job_page page = {0};
-    struct iq_error err = {0};
-    if (store_job_list(store, &filter, &page, &err) < 0) {
-        api_reply_error(req, res, &err);
+    if (!store) {
+        json_decref(view.fields);
         return;
     }
     json_t *items = json_array();
-    for (size_t i = 0; i < page.count; i++)
-        json_array_append_new(items, api_job_json(page.items[i]));
-    json_t *next = api_next_cursor_json(req->api, "job", page.next_after_id);
-    job_page_clear(&page);
+    char next_after_id[UUID_STR_LEN] = "";
+    int rc = list_items(req, res, store, &filter, &view, items, next_after_id);
+    json_decref(view.fields);
+    if (rc < 0) {
+        json_decref(items);
+        return;
+    }
+    json_t *next = api_next_cursor_json(req->api, "job", next_after_id);
     api_reply_json(res, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
 }
 
@@ -224,21 +382,15 @@ static json_t *nodes_json(const struct node_list *nodes, int64_t *ret_alive)
     return array;
 }
 
-/* status_compute - the status document, fresh from the store; NULL after
- * answering with an error. New reference. */
-static json_t *status_compute(struct api_request *req, struct api_response *res)
+/* status_json - the status document from the store; NULL with err set.
+ * New reference. */
+static json_t *status_json(struct store *store, const struct config *cfg, struct iq_error *err)
 {
-    struct store *store = api_store(req, res);
-    if (!store)
-        return NULL;
-    const struct config *cfg = req->api->config;
     struct queue_stats stats = {0};
     struct node_list nodes = {0};
-    struct iq_error err = {0};
-    if (store_queue_stats(store, time_now_ms(), &stats, &err) < 0 ||
-        store_nodes_list(store, &nodes, &err) < 0) {
+    if (store_queue_stats(store, time_now_ms(), &stats, err) < 0 ||
+        store_nodes_list(store, &nodes, err) < 0) {
         node_list_clear(&nodes);
-        api_reply_error(req, res, &err);
         return NULL;
     }
     int64_t alive = 0;
@@ -261,77 +413,53 @@ static json_t *status_compute(struct api_request *req, struct api_response *res)
         (json_int_t)cfg->max_queue_size, "oldest_queued_age_s",
         (json_int_t)stats.oldest_queued_age_s, "health", health, "open_alerts", 0, "nodes",
         nodes_array);
-    if (body)
-        json_object_set_new(
-            body, "queue_free",
-            json_integer(cfg->max_queue_size > 0
-                             ? (cfg->max_queue_size > waiting ? cfg->max_queue_size - waiting : 0)
-                             : -1));
+    if (!body) {
+        iq_error_set(err, IQ_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(
+        body, "queue_free",
+        json_integer(cfg->max_queue_size > 0
+                         ? (cfg->max_queue_size > waiting ? cfg->max_queue_size - waiting : 0)
+                         : -1));
     return body;
+}
+
+int api_status_compute(void *ctx, char **ret_body, size_t *ret_len, struct iq_error *err)
+{
+    struct api *api = ctx;
+    struct store *store = NULL;
+    int rc = store_pool_acquire(&api->pool, &store, err);
+    if (rc < 0)
+        return rc;
+    json_t *body = status_json(store, api->config, err);
+    rc = body ? 0 : err->code < 0 ? err->code : IQ_E_INTERNAL;
+    store_pool_release(&api->pool, store, rc == IQ_E_DB || rc == IQ_E_UNAVAILABLE);
+    if (!body)
+        return rc;
+    *ret_body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!*ret_body)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    *ret_len = strlen(*ret_body);
+    return 0;
 }
 
 void api_status_invalidate(struct api *api)
 {
-    pthread_mutex_lock(&api->status.mutex);
-    api->status.computed_mono_ms = INT64_MIN / 2;
-    pthread_mutex_unlock(&api->status.mutex);
-}
-
-/* status_cached - a copy of the cached answer when fresh enough, or (while
- * another request recomputes it) when there is one at all. */
-static char *status_cached(struct status_cache *cache, size_t *ret_len, bool *ret_refresh)
-{
-    int64_t now = time_monotonic_ms();
-    char *copy = NULL;
-    pthread_mutex_lock(&cache->mutex);
-    bool fresh = cache->body && now - cache->computed_mono_ms < STATUS_CACHE_MS;
-    if (cache->body && (fresh || cache->refreshing)) {
-        copy = malloc(cache->len + 1);
-        if (copy)
-            memcpy(copy, cache->body, cache->len + 1);
-        *ret_len = cache->len;
-    }
-    *ret_refresh = !copy && !cache->refreshing;
-    if (*ret_refresh)
-        cache->refreshing = true;
-    pthread_mutex_unlock(&cache->mutex);
-    return copy;
+    status_cache_invalidate(&api->status);
 }
 
 void route_queue_status(struct api_request *req, struct api_response *res)
 {
-    struct status_cache *cache = &req->api->status;
+    char *body = NULL;
     size_t len = 0;
-    bool refresh = false;
-    char *copy = status_cached(cache, &len, &refresh);
-    if (copy) {
-        api_reply_take(res, 200, "application/json", copy, len);
+    struct iq_error err = {0};
+    if (status_cache_get(&req->api->status, &body, &len, &err) < 0) {
+        api_reply_error(req, res, &err);
         return;
     }
-    json_t *body = status_compute(req, res);
-    if (!body) {
-        if (refresh) {
-            pthread_mutex_lock(&cache->mutex);
-            cache->refreshing = false;
-            pthread_mutex_unlock(&cache->mutex);
-        }
-        return;
-    }
-    api_reply_json(res, 200, body);
-    if (!refresh || res->status != 200)
-        return;
-    char *keep = malloc(res->body_len + 1);
-    if (keep)
-        memcpy(keep, res->body, res->body_len + 1);
-    pthread_mutex_lock(&cache->mutex);
-    if (keep) {
-        free(cache->body);
-        cache->body = keep;
-        cache->len = res->body_len;
-        cache->computed_mono_ms = time_monotonic_ms();
-    }
-    cache->refreshing = false;
-    pthread_mutex_unlock(&cache->mutex);
+    api_reply_take(res, 200, "application/json", body, len);
 }
 
 /* phases_json - the job's phase timings. */
@@ -360,13 +488,12 @@ json_t *api_lock_json(const struct lock_info *lock)
                      "expires_at", time_format_rfc3339(lock->expires_at_ms, expires));
 }
 
-/* locks_json - the locks job_id holds (from the list of all live locks). */
-static json_t *locks_json(const struct lock_list *locks, const char *job_id)
+/* locks_json - the locks a job holds. */
+static json_t *locks_json(const struct lock_list *locks)
 {
     json_t *array = json_array();
     for (size_t i = 0; i < locks->count; i++)
-        if (strcmp(locks->items[i].job_id, job_id) == 0)
-            json_array_append_new(array, api_lock_json(&locks->items[i]));
+        json_array_append_new(array, api_lock_json(&locks->items[i]));
     return array;
 }
 
@@ -393,29 +520,21 @@ void route_job_get(struct api_request *req, struct api_response *res)
     struct store *store = api_store(req, res);
     if (!store)
         return;
-    struct job *job = NULL;
-    struct job_phase_list phases = {0};
-    struct lock_list locks = {0};
+    struct job_detail detail = {0};
     struct rejects_sample sample = {.array = json_array()};
     struct iq_error err = {0};
-    int rc = store_job_get(store, req->params[0], &job, &err);
-    if (rc == 0)
-        rc = store_job_phases(store, job->id, &phases, &err);
-    if (rc == 0 && job->status == JOB_RUNNING)
-        rc = store_locks_list(store, &locks, &err);
-    if (rc == 0 && job->result.rows_rejected > 0)
-        rc = store_job_rejects_each(store, job->id, rejects_sample_cb, &sample, &err);
+    int rc = store_job_get_detail(store, req->params[0], &detail, &err);
+    if (rc == 0 && detail.job->result.rows_rejected > 0)
+        rc = store_job_rejects_each(store, detail.job->id, rejects_sample_cb, &sample, &err);
     if (rc < 0) {
         api_reply_error(req, res, &err);
     } else {
-        json_t *body = api_job_json(job);
-        json_object_set_new(body, "phases", phases_json(&phases));
-        json_object_set_new(body, "locks", locks_json(&locks, job->id));
+        json_t *body = api_job_json(detail.job);
+        json_object_set_new(body, "phases", phases_json(&detail.phases));
+        json_object_set_new(body, "locks", locks_json(&detail.locks));
         json_object_set(body, "rejects", sample.array);
         api_reply_json(res, 200, body);
     }
     json_decref(sample.array);
-    lock_list_clear(&locks);
-    job_phase_list_clear(&phases);
-    job_free(job);
+    job_detail_clear(&detail);
 }

@@ -33,7 +33,8 @@
  *
  * A request is handled entirely on one pool thread. Each thread borrows a
  * database connection from the pool per request, so the pool never needs
- * more connections than there are threads.
+ * more connections than there are threads (and the status refresher's
+ * one, status_cache.c).
  */
 #include "api/api_internal.h"
 
@@ -493,7 +494,8 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     rc = store_pool_init(&api->pool, cfg->db, threads + 2, err);
     if (rc == 0)
         rc = token_cache_init(&api->tokens, TOKEN_CACHE_TTL_MS);
-    pthread_mutex_init(&api->status.mutex, NULL);
+    if (rc == 0)
+        rc = status_cache_start(&api->status, api_status_compute, api, NULL, err);
     if (rc == 0)
         rc = check_tokens_for_exposure(api, loopback, err);
     if (rc == 0 && tls)
@@ -553,11 +555,9 @@ void api_stop(struct api *api)
     if (api->daemon)
         MHD_stop_daemon(api->daemon);
     deadlines_destroy(&api->deadlines);
-    if (api->tokens.ttl_ms) {
+    status_cache_stop(&api->status); /* it uses the pool */
+    if (api->tokens.ttl_ms)
         token_cache_destroy(&api->tokens);
-        pthread_mutex_destroy(&api->status.mutex);
-    }
-    free(api->status.body);
     store_pool_destroy(&api->pool);
     free(api->tls_cert_pem);
     free(api->tls_key_pem);

@@ -104,15 +104,22 @@ static const char *fit(const char *text, int width, char *buf, size_t size)
     return buf;
 }
 
+/* item_table - a list item's target table: "table" of the lean item
+ * (the server's default), else the full resource's target.table. */
+static const char *item_table(const json_t *job, const char *fallback)
+{
+    const char *table = json_get_text(job, "table", NULL);
+    return table ? table : json_get_text(json_object_get(job, "target"), "table", fallback);
+}
+
 static int column_width(const json_t *items, const char *what, int min, int max)
 {
     int width = min;
     size_t i;
     json_t *job;
     json_array_foreach(items, i, job) {
-        const char *text = strcmp(what, "table") == 0
-                               ? json_get_text(json_object_get(job, "target"), "table", "")
-                               : json_get_text(job, "name", "");
+        const char *text = strcmp(what, "table") == 0 ? item_table(job, "")
+                                                      : json_get_text(job, "name", "");
         int len = (int)strlen(text);
         if (len > width)
             width = len > max ? max : len;
@@ -132,7 +139,7 @@ static void print_table(const json_t *items)
     json_array_foreach(items, i, job) {
         char table_buf[JOBS_TABLE_WIDTH + 1], name_buf[JOBS_NAME_WIDTH + 1];
         const json_t *progress = json_object_get(job, "progress");
-        const char *table = json_get_text(json_object_get(job, "target"), "table", "-");
+        const char *table = item_table(job, "-");
         const char *name = json_get_text(job, "name", "-");
         printf("%-36s  %-9s  %3lld  %-*s  %-*s  %7.1f%%  %s\n", json_get_text(job, "id", "?"),
                json_get_text(job, "status", "?"), (long long)json_get_int(job, "priority", 0),

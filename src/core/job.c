@@ -157,6 +157,22 @@ static json_t *object_or_empty(json_t *value)
     return value ? json_incref(value) : json_object();
 }
 
+json_t *job_progress_json(enum job_status status, const struct job_progress *progress)
+{
+    double percent = 0.0;
+    if (status == JOB_COMPLETED)
+        percent = 100.0;
+    else if (progress->bytes_total > 0)
+        percent = 100.0 * (double)progress->bytes_read / (double)progress->bytes_total;
+    if (percent > 100.0)
+        percent = 100.0;
+    return json_pack("{s:s,s:I,s:I,s:I,s:f}", "phase",
+                     progress->phase[0] ? progress->phase : "queued", "rows_read",
+                     (json_int_t)progress->rows_read, "bytes_read",
+                     (json_int_t)progress->bytes_read, "bytes_total",
+                     (json_int_t)progress->bytes_total, "percent", percent);
+}
+
 json_t *job_to_json(const struct job *job)
 {
     json_t *deps = json_array();
@@ -170,20 +186,7 @@ json_t *job_to_json(const struct job *job)
                               json_pack("{s:s,s:s}", "name", job->resources[i].name, "mode",
                                         lock_mode_name(job->resources[i].mode)));
 
-    double percent = 0.0;
-    if (job->status == JOB_COMPLETED)
-        percent = 100.0;
-    else if (job->progress.bytes_total > 0)
-        percent = 100.0 * (double)job->progress.bytes_read / (double)job->progress.bytes_total;
-    if (percent > 100.0)
-        percent = 100.0;
-
-    json_t *progress = json_pack("{s:s,s:I,s:I,s:I,s:f}",
-                                 "phase", job->progress.phase[0] ? job->progress.phase : "queued",
-                                 "rows_read", (json_int_t)job->progress.rows_read,
-                                 "bytes_read", (json_int_t)job->progress.bytes_read,
-                                 "bytes_total", (json_int_t)job->progress.bytes_total,
-                                 "percent", percent);
+    json_t *progress = job_progress_json(job->status, &job->progress);
     json_t *result = json_pack("{s:I,s:I,s:I,s:I}",
                                "rows_read", (json_int_t)job->result.rows_read,
                                "rows_inserted", (json_int_t)job->result.rows_inserted,

@@ -148,6 +148,13 @@ struct job *job_new(void);
 void job_free(struct job *job);
 
 /*
+ * job_progress_json - the job resource's "progress" member for a job in
+ * status with progress (percent from the bytes read; 100 once COMPLETED).
+ * New reference, NULL on OOM.
+ */
+json_t *job_progress_json(enum job_status status, const struct job_progress *progress);
+
+/*
  * job_to_json - the CONTRACT §3 job resource. Returns a new reference the
  * caller owns (json_decref), NULL on OOM.
  */

@@ -380,10 +380,60 @@ int store_job_get(struct store *s, const char *id, struct job **ret_job,
     return s->ops->job_get(s, id, ret_job, err);
 }
 
+void job_detail_clear(struct job_detail *detail)
+{
+    if (!detail)
+        return;
+    job_free(detail->job);
+    job_phase_list_clear(&detail->phases);
+    lock_list_clear(&detail->locks);
+    memset(detail, 0, sizeof(*detail));
+}
+
+/* own_locks - keep only the locks of job_id in list (in their order). */
+static void own_locks(struct lock_list *list, const char *job_id)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        struct lock_info *lock = &list->items[i];
+        if (strcmp(lock->job_id, job_id) != 0) {
+            free(lock->name);
+            free(lock->node);
+            free(lock->worker);
+            continue;
+        }
+        list->items[kept++] = *lock;
+    }
+    list->count = kept;
+}
+
+int store_job_get_detail(struct store *s, const char *id, struct job_detail *ret_detail,
+                         struct iq_error *err)
+{
+    memset(ret_detail, 0, sizeof(*ret_detail));
+    if (s->ops->job_get_detail)
+        return s->ops->job_get_detail(s, id, ret_detail, err);
+    int rc = s->ops->job_get(s, id, &ret_detail->job, err);
+    if (rc == 0)
+        rc = s->ops->job_phases(s, ret_detail->job->id, &ret_detail->phases, err);
+    if (rc == 0 && ret_detail->job->status == JOB_RUNNING) {
+        rc = s->ops->locks_list(s, &ret_detail->locks, err);
+        if (rc == 0)
+            own_locks(&ret_detail->locks, ret_detail->job->id);
+    }
+    return rc;
+}
+
 int store_job_list(struct store *s, const struct job_filter *filter,
                    struct job_page *ret_page, struct iq_error *err)
 {
     return s->ops->job_list(s, filter, ret_page, err);
+}
+
+int store_job_list_summary(struct store *s, const struct job_filter *filter,
+                           struct job_summary_page *ret_page, struct iq_error *err)
+{
+    return s->ops->job_list_summary(s, filter, ret_page, err);
 }
 
 int store_job_update(struct store *s, const char *id, const struct job_spec *spec,

@@ -95,6 +95,31 @@ struct job_page {
     char next_after_id[UUID_STR_LEN]; /* "" on the last page */
 };
 
+/* One job as a list page shows it by default (CONTRACT §3's lean item):
+ * read without the spec's JSON columns. */
+struct job_summary {
+    char id[UUID_STR_LEN];
+    char *name;          /* never NULL */
+    enum job_status status;
+    int priority;
+    char *table;         /* target table; never NULL */
+    char *mode;          /* target mode; never NULL */
+    int attempt;
+    int max_attempts;
+    struct job_progress progress;
+    int64_t created_at_ms;
+    int64_t started_at_ms;  /* 0 = not yet */
+    int64_t finished_at_ms; /* 0 = not yet */
+    char *error_code;       /* NULL when the job has no error */
+    char *error_message;    /* NULL when the job has no error */
+};
+
+struct job_summary_page {
+    struct job_summary *items; /* owned */
+    size_t count;
+    char next_after_id[UUID_STR_LEN]; /* "" on the last page */
+};
+
 /* Counts for GET /api/v2/import-queue/status. */
 struct queue_stats {
     int64_t count[JOB_STATUS_COUNT];
@@ -154,6 +179,7 @@ const char *store_backend_name(const char *url);
 int store_check_url(const char *url, struct iq_error *err);
 
 void job_page_clear(struct job_page *page);
+void job_summary_page_clear(struct job_summary_page *page);
 
 /*
  * store_table_describe - columns of table; ret->exists false when there is no such table.
@@ -465,11 +491,35 @@ int store_job_create(struct store *s, const struct job_create_request *req,
 int store_job_get(struct store *s, const char *id, struct job **ret_job,
                   struct iq_error *err);
 
+/* A job with what GET /import-queue/{id} shows beside it. */
+struct job_detail {
+    struct job *job;              /* owned */
+    struct job_phase_list phases; /* every attempt's timings, in time order */
+    struct lock_list locks;       /* the live locks it holds (RUNNING only) */
+};
+
+void job_detail_clear(struct job_detail *detail);
+
+/*
+ * store_job_get_detail - the job, its phase timings and its live locks,
+ * read together (one statement on PostgreSQL). IQ_E_NOT_FOUND when id is
+ * unknown. Clear *ret_detail with job_detail_clear (also after a failure).
+ */
+int store_job_get_detail(struct store *s, const char *id, struct job_detail *ret_detail,
+                         struct iq_error *err);
+
 /*
  * store_job_list - keyset page; clear with job_page_clear.
  */
 int store_job_list(struct store *s, const struct job_filter *filter,
                    struct job_page *ret_page, struct iq_error *err);
+
+/*
+ * store_job_list_summary - the same page as store_job_list (same filter,
+ * order and cursor) as summaries; clear with job_summary_page_clear.
+ */
+int store_job_list_summary(struct store *s, const struct job_filter *filter,
+                           struct job_summary_page *ret_page, struct iq_error *err);
 
 /*
  * store_job_update - replace the editable fields (name, priority, depends_on, scheduled_at,

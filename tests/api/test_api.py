@@ -390,6 +390,35 @@ def check_job(job, where=""):
         check(ok(job[key]), "%s: job member %r has a bad value %r" % (where, key, job[key]))
 
 
+LEAN_MEMBERS = {"id", "name", "status", "priority", "table", "mode", "progress", "attempt", "max_attempts",
+                "created_at", "started_at", "finished_at", "error"}
+
+
+def check_lean_item(item, where=""):
+    """A lean list item (CONTRACT §3): exactly LEAN_MEMBERS, each well-formed."""
+    check(isinstance(item, dict) and set(item) == LEAN_MEMBERS,
+          "%s: lean item members %r, expected %r" % (where, sorted(item) if isinstance(item, dict) else item,
+                                                     sorted(LEAN_MEMBERS)))
+    ok = (UUID_RE.match(item["id"]) and isinstance(item["name"], str) and item["status"] in STATUSES
+          and isinstance(item["priority"], int) and isinstance(item["table"], str)
+          and isinstance(item["mode"], str) and isinstance(item["attempt"], int)
+          and isinstance(item["max_attempts"], int) and TIME_RE.match(item["created_at"])
+          and all(item[k] is None or TIME_RE.match(item[k]) for k in ("started_at", "finished_at"))
+          and (item["error"] is None or (isinstance(item["error"], dict) and set(item["error"]) <= {"code", "message"}))
+          and isinstance(item["progress"], dict) and item["progress"].get("phase") in PHASES)
+    check(ok, "%s: a malformed lean item %s" % (where, json.dumps(item)[:300]))
+
+
+def lean_of(job):
+    """What the lean item of a full job resource must say."""
+    error = job["error"]
+    return {"id": job["id"], "name": job["name"], "status": job["status"], "priority": job["priority"],
+            "table": job["target"]["table"], "mode": job["target"]["mode"], "progress": job["progress"],
+            "attempt": job["attempt"], "max_attempts": job["max_attempts"], "created_at": job["created_at"],
+            "started_at": job["started_at"], "finished_at": job["finished_at"],
+            "error": None if error is None else {k: error[k] for k in ("code", "message") if k in error}}
+
+
 def router_routes():
     """(method, path) pairs of src/api/router.c's table, by regex."""
     text = open(os.path.join(ROOT, "src/api/router.c")).read()
@@ -544,7 +573,11 @@ def t_list_filters(x):
     def listed(query):
         items, _ = x.list_all("q=%s&%s" % (tag, query))
         for j in items:
-            check_job(j, "list")
+            check_lean_item(j, "list")
+        full, _ = x.list_all("q=%s&%s&view=full" % (tag, query))
+        for j in full:
+            check_job(j, "list view=full")
+        check([j["id"] for j in full] == [j["id"] for j in items], "view=full lists other jobs than the lean list")
         return [j["id"] for j in items]
 
     got = listed("status=HELD,CANCELLED")
@@ -579,10 +612,41 @@ def t_list_paging(x):
     check(len(page["items"]) == 1 and isinstance(page["next_cursor"], str), "limit=1: %r" % page)
 
 
+@test("GET list: lean items by default, view=full, fields= (validated)")
+def t_list_views(x):
+    tag = "view" + x.tag
+    held = x.submit(dict(x.spec(hold=True), name="%s held" % tag))
+    done = x.submit(dict(x.spec(path="bad_teams.csv"), name="%s failed" % tag))
+    x.wait_status(done["id"], ("COMPLETED", "FAILED"))
+    items, _ = x.list_all("q=" + tag)
+    check(sorted(j["id"] for j in items) == sorted((held["id"], done["id"])), "q=%s found %r" % (tag, items))
+    for item in items:
+        check_lean_item(item, "lean list")
+        want = lean_of(x.job(item["id"]))
+        check(item == want, "lean item %s, expected %s" % (json.dumps(item), json.dumps(want)))
+    full, _ = x.list_all("q=%s&view=full" % tag)
+    for job in full:
+        check_job(job, "view=full")
+        got = x.job(job["id"])
+        check(all(job[k] == got[k] for k in job), "view=full item differs from GET of the job: %s" % json.dumps(job)[:300])
+    check(x.list_all("q=%s&view=lean" % tag)[0] == items, "view=lean is not the default")
+    page = expect_status(x.c.get(Q + "?q=%s&fields=name,priority" % tag, x.viewer), 200).json
+    check(all(set(j) == {"id", "name", "priority"} for j in page["items"]) and len(page["items"]) == 2,
+          "fields=name,priority: %r" % page["items"])
+    page = expect_status(x.c.get(Q + "?q=%s&fields=request_id,table,mode,worker" % tag, x.viewer), 200).json
+    check(all(set(j) == {"id", "request_id", "table", "mode", "worker"} for j in page["items"])
+          and all(j["table"] == {held["id"]: held, done["id"]: done}[j["id"]]["target"]["table"] for j in page["items"]),
+          "fields=request_id,table,mode,worker: %r" % page["items"])
+    expect_problem(x.c.get(Q + "?fields=name,colour", x.viewer), 400, "fields")
+    expect_problem(x.c.get(Q + "?fields=" + ",".join(["name"] * 200), x.viewer), 400, "fields")
+    expect_problem(x.c.get(Q + "?view=wide", x.viewer), 400, "view")
+    expect_problem(x.c.get(Q + "?view=full&fields=name", x.viewer), 400, "fields")
+
+
 @test("GET list: filter by orchestration_id")
 def t_list_orchestration(x):
     orch = orchestration(x, "lo")
-    items, _ = x.list_all("orchestration_id=" + orch["id"])
+    items, _ = x.list_all("orchestration_id=%s&view=full" % orch["id"])
     check(sorted(j["id"] for j in items) == sorted(j["id"] for j in orch["jobs"]),
           "orchestration_id filter found %r" % [j["id"] for j in items])
     check(all(j["orchestration_id"] == orch["id"] for j in items), "jobs lack orchestration_id")
@@ -603,6 +667,47 @@ def t_status(x):
     check(s["health"] in ("ok", "degraded", "down"), "health %r" % s.get("health"))
     check(isinstance(s.get("nodes"), list) and any(n.get("status") == "alive" for n in s["nodes"]),
           "no alive node in %r" % s.get("nodes"))
+
+
+@test("GET status: answers from its copy while a refresh waits (PostgreSQL: a locked queue), figures catch up")
+def t_status_refresh_off_request_path(x):
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+    job = x.submit(x.spec(scheduled_at=when))
+    # After a change through this node, the figures include it.
+    first = expect_status(x.c.get(Q + "/status", x.viewer), 200).json
+    done_before = first["completed_24h"]
+    if x.args.backend == "postgres":
+        # A transaction holding the queue table: every count waits for it,
+        # so the refresh that the request below asks for cannot end.
+        locker = subprocess.Popen(["psql", "-XAtq", x.db], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            locker.stdin.write("BEGIN;\nLOCK TABLE stg_import_queue IN ACCESS EXCLUSIVE MODE;\n"
+                               "SELECT 'locked';\n")
+            locker.stdin.flush()
+            check(locker.stdout.readline().strip() == "locked", "psql could not lock the queue table")
+            time.sleep(0.6)  # past the refresh period: the copy is due for a refresh
+            r = expect_status(x.c.get(Q + "/status", x.viewer, timeout=10), 200)
+            check(isinstance(r.json.get("completed_24h"), int) and r.json.get("nodes"),
+                  "status while a refresh waits: %s" % r.describe())
+            waiting = sql(x.db, "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                                " AND relation = 'stg_import_queue'::regclass")
+            check(int(waiting) >= 1, "nothing waits for the locked queue table")
+        finally:
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.close()
+            locker.wait(timeout=30)
+    # The job runs at its time (no change through this node): the next
+    # refreshes count it.
+    x.wait_status(job["id"], "COMPLETED")
+    deadline = time.time() + DEADLINE_S
+    while True:
+        s = expect_status(x.c.get(Q + "/status", x.viewer), 200).json
+        if s["completed_24h"] >= done_before + 1:
+            break
+        check(time.time() < deadline, "completed_24h still %r (was %r) %.0f s after the job completed" % (
+            s["completed_24h"], done_before, DEADLINE_S))
+        time.sleep(0.1)
 
 
 # -- changing
@@ -1186,7 +1291,7 @@ def t_concurrency(x):
     for th in threads:
         th.join()
     check(not errors, "%d of 400 submissions failed, e.g. %s" % (len(errors), errors[:3]))
-    items, _ = x.list_all("q=" + tag, limit=500)
+    items, _ = x.list_all("q=%s&fields=request_id" % tag, limit=500)
     ids = [j["id"] for j in items]
     check(len(ids) == 400 and len(set(ids)) == 400, "%d jobs (%d distinct), expected exactly 400" % (len(ids), len(set(ids))))
     check(len({j["request_id"] for j in items}) == 400, "request_ids are not all distinct")

@@ -178,6 +178,8 @@ suite() { # label db count-command...
         bash -c "'$bin' jobs --status FAILED --json | jq -e '(.items | length) >= 1 and all(.items[]; .status == \"FAILED\")' >/dev/null"
     check "$label: jobs --q searches names" \
         bash -c "'$bin' jobs --q bad_teams --json | jq -e '(.items | length) >= 1 and all(.items[]; .name == \"load bad_teams.csv\")' >/dev/null"
+    check "$label: jobs shows each job's table (the lean list's table)" \
+        bash -c "'$bin' jobs --q bad_teams | awk 'NR > 1 {print \$4}' | grep -qx teams"
     check "$label: jobs --table filters" bash -c "[ \"\$('$bin' jobs --table nosuchtable --json | jq '.items | length')\" = 0 ]"
     check "$label: jobs --limit 1 hints the next page" bash -c "'$bin' jobs --limit 1 | grep -q '^next page: --cursor '"
     check "$label: --cursor fetches the next page" bash -c "

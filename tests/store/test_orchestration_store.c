@@ -1,7 +1,7 @@
 /*
  * test_orchestration_store.c - orchestrations, job phase timings and
  * uploads linked to jobs in the store (store.h: orchestration_create,
- * _get, _list, job_phases; job_create/job_update with source.upload), one
+ * _get, _list, job_phases, job_get_detail, job_list_summary; job_create/job_update with source.upload), one
  * test code for both backends like test_engine_store.c: a chain and a
  * fan-out/fan-in created atomically and run in dependency order through
  * the real claim and finish; every invalid request (duplicate or unknown
@@ -768,6 +768,200 @@ static void test_job_phases(void **state)
     job_free(created);
 }
 
+/* lock_count_of - how many live locks job_id holds, as store_locks_list sees them. */
+static size_t lock_count_of(void **state, const char *job_id)
+{
+    struct lock_list locks = {0};
+    struct iq_error err = {0};
+    assert_int_equal(store_locks_list(STORE(state), &locks, &err), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < locks.count; i++)
+        n += strcmp(locks.items[i].job_id, job_id) == 0;
+    lock_list_clear(&locks);
+    return n;
+}
+
+/* The job, its phases and its own live locks read together. */
+static void test_job_get_detail(void **state)
+{
+    struct job_spec *spec =
+        spec_simple("users", 5, "\"resources\": [{\"name\": \"detail_r\", \"mode\": \"shared\"}]");
+    struct job_create_request jreq = {.spec = spec};
+    struct job *a = NULL;
+    bool existed;
+    struct iq_error err = {0};
+    assert_int_equal(store_job_create(STORE(state), &jreq, &test_actor, &a, &existed, &err), 0);
+    job_spec_free(spec);
+
+    struct job_detail detail = {0};
+    assert_int_equal(store_job_get_detail(STORE(state), a->id, &detail, &err), 0);
+    assert_string_equal(detail.job->id, a->id);
+    assert_int_equal(detail.job->status, JOB_QUEUED);
+    assert_int_equal(detail.phases.count, 0);
+    assert_int_equal(detail.locks.count, 0);
+    job_detail_clear(&detail);
+
+    int64_t t0 = (time_now_ms() / 1000) * 1000;
+    const struct phase_timing first[] = {{"read", t0, 40, 10, 100}, {"stage", t0 + 40, 15, 10, 0}};
+    struct job *job = claim_expect(state, a->id);
+    finish(state, job, JOB_FAILED, time_now_ms() - 1, first, COUNT_OF(first));
+    job_free(job);
+    struct job *running = claim_expect(state, a->id);
+
+    /* Another running job's locks are not a's. */
+    spec = spec_simple("teams", 5, "\"resources\": [{\"name\": \"detail_r\", \"mode\": \"shared\"}]");
+    jreq.spec = spec;
+    struct job *b = NULL;
+    assert_int_equal(store_job_create(STORE(state), &jreq, &test_actor, &b, &existed, &err), 0);
+    job_spec_free(spec);
+    struct job *other = claim_expect(state, b->id);
+
+    assert_int_equal(store_job_get_detail(STORE(state), a->id, &detail, &err), 0);
+    assert_int_equal(detail.job->status, JOB_RUNNING);
+    assert_int_equal(detail.job->attempt, 2);
+    assert_int_equal(detail.phases.count, 2);
+    assert_int_equal(detail.phases.items[0].attempt, 1);
+    assert_string_equal(detail.phases.items[0].phase, "read");
+    assert_int_equal(detail.phases.items[0].started_at_ms, t0);
+    assert_int_equal(detail.phases.items[0].duration_ms, 40);
+    assert_int_equal(detail.phases.items[0].rows, 10);
+    assert_int_equal(detail.phases.items[0].bytes, 100);
+    assert_string_equal(detail.phases.items[1].phase, "stage");
+    size_t own = lock_count_of(state, a->id);
+    assert_true(own >= 1);
+    assert_true(lock_count_of(state, b->id) >= 1);
+    assert_int_equal(detail.locks.count, own);
+    bool named = false;
+    for (size_t i = 0; i < detail.locks.count; i++) {
+        const struct lock_info *lock = &detail.locks.items[i];
+        assert_string_equal(lock->job_id, a->id);
+        assert_int_equal(lock->attempt, 2);
+        assert_true(lock->expires_at_ms > lock->acquired_at_ms);
+        assert_non_null(lock->worker);
+        if (strcmp(lock->name, "detail_r") == 0) {
+            named = true;
+            assert_int_equal(lock->mode, LOCK_SHARED);
+        }
+    }
+    assert_true(named);
+    job_detail_clear(&detail);
+
+    /* Once it ended: every phase, no lock. */
+    const struct phase_timing second[] = {{"read", t0 + 1000, 25, 12, 120}};
+    finish(state, running, JOB_COMPLETED, 0, second, COUNT_OF(second));
+    assert_int_equal(store_job_get_detail(STORE(state), a->id, &detail, &err), 0);
+    assert_int_equal(detail.job->status, JOB_COMPLETED);
+    assert_int_equal(detail.phases.count, 3);
+    assert_int_equal(detail.phases.items[2].attempt, 2);
+    assert_int_equal(detail.locks.count, 0);
+    job_detail_clear(&detail);
+    job_detail_clear(&detail); /* repeatable */
+
+    assert_int_equal(store_job_get_detail(STORE(state), UNKNOWN_ID, &detail, &err), IQ_E_NOT_FOUND);
+    assert_null(detail.job);
+    job_detail_clear(&detail);
+    assert_int_equal(store_job_get_detail(STORE(state), "nope", &detail, &err), IQ_E_NOT_FOUND);
+    job_detail_clear(&detail);
+    iq_error_clear(&err);
+    job_free(running);
+    job_free(other);
+    job_free(a);
+    job_free(b);
+}
+
+/* summary_matches - item says what the whole job says. */
+static void summary_matches(const struct job_summary *item, const struct job *job)
+{
+    assert_string_equal(item->id, job->id);
+    assert_string_equal(item->name, job->name);
+    assert_int_equal(item->status, job->status);
+    assert_int_equal(item->priority, job->priority);
+    assert_string_equal(item->table, job->target_table);
+    assert_string_equal(item->mode, json_string_value(json_object_get(job->target, "mode")));
+    assert_int_equal(item->attempt, job->attempt);
+    assert_int_equal(item->max_attempts, job->max_attempts);
+    assert_string_equal(item->progress.phase, job->progress.phase);
+    assert_int_equal(item->progress.rows_read, job->progress.rows_read);
+    assert_int_equal(item->progress.bytes_read, job->progress.bytes_read);
+    assert_int_equal(item->progress.bytes_total, job->progress.bytes_total);
+    assert_int_equal(item->created_at_ms, job->created_at_ms);
+    assert_int_equal(item->started_at_ms, job->started_at_ms);
+    assert_int_equal(item->finished_at_ms, job->finished_at_ms);
+    const char *code = json_string_value(json_object_get(job->error, "code"));
+    const char *message = json_string_value(json_object_get(job->error, "message"));
+    if (code)
+        assert_string_equal(item->error_code, code);
+    else
+        assert_null(item->error_code);
+    if (message)
+        assert_string_equal(item->error_message, message);
+    else
+        assert_null(item->error_message);
+}
+
+/* The summary page is the job page, column for column, page for page. */
+static void test_job_list_summary(void **state)
+{
+    struct iq_error err = {0};
+    bool existed;
+    const char *extras[] = {"\"hold\": true", NULL,
+                            "\"max_attempts\": 1", NULL};
+    const char *tables[] = {"held_t", "queued_t", "failed_t", "running_t"};
+    const int priorities[] = {5, 9, 2, 1};
+    char ids[4][UUID_STR_LEN];
+    for (int i = 0; i < 4; i++) {
+        struct job_spec *spec = spec_simple(tables[i], priorities[i], extras[i]);
+        struct job_create_request jreq = {.spec = spec};
+        struct job *job = NULL;
+        assert_int_equal(store_job_create(STORE(state), &jreq, &test_actor, &job, &existed, &err),
+                         0);
+        memcpy(ids[i], job->id, UUID_STR_LEN);
+        job_spec_free(spec);
+        job_free(job);
+    }
+    /* Priority 1 runs first: running_t, then failed_t (2). */
+    struct job *running = claim_expect(state, ids[3]);
+    struct job *failing = claim_expect(state, ids[2]);
+    finish(state, failing, JOB_FAILED, 0, NULL, 0);
+    job_free(failing);
+
+    for (int limit = 1; limit <= 5; limit += 4) {
+        char after[UUID_STR_LEN] = "";
+        size_t seen = 0;
+        do {
+            struct job_filter filter = {.limit = limit, .after_id = after[0] ? after : NULL};
+            struct job_page full = {0};
+            struct job_summary_page lean = {0};
+            assert_int_equal(store_job_list(STORE(state), &filter, &full, &err), 0);
+            assert_int_equal(store_job_list_summary(STORE(state), &filter, &lean, &err), 0);
+            assert_int_equal(lean.count, full.count);
+            assert_string_equal(lean.next_after_id, full.next_after_id);
+            for (size_t i = 0; i < lean.count; i++)
+                summary_matches(&lean.items[i], full.items[i]);
+            seen += lean.count;
+            memcpy(after, lean.next_after_id, UUID_STR_LEN);
+            job_page_clear(&full);
+            job_summary_page_clear(&lean);
+        } while (after[0]);
+        assert_int_equal(seen, 4);
+    }
+
+    /* Filters too; the failed job's error is summarised. */
+    struct job_filter filter = {.status_mask = 1u << JOB_FAILED};
+    struct job_summary_page lean = {0};
+    assert_int_equal(store_job_list_summary(STORE(state), &filter, &lean, &err), 0);
+    assert_int_equal(lean.count, 1);
+    assert_string_equal(lean.items[0].id, ids[2]);
+    assert_string_equal(lean.items[0].table, "failed_t");
+    assert_string_equal(lean.items[0].error_code, "import_failed");
+    assert_string_equal(lean.items[0].error_message, "it broke");
+    assert_true(lean.items[0].finished_at_ms > 0);
+    job_summary_page_clear(&lean);
+    job_summary_page_clear(&lean); /* repeatable */
+    iq_error_clear(&err);
+    job_free(running);
+}
+
 /* ------------------------------------------------------------------ */
 /* Uploads linked to jobs                                              */
 /* ------------------------------------------------------------------ */
@@ -883,6 +1077,8 @@ static const struct CMUnitTest orchestration_tests[] = {
     TEST(test_status_of_held_jobs_and_rescue),
     TEST(test_get_and_list_pages),
     TEST(test_job_phases),
+    TEST(test_job_get_detail),
+    TEST(test_job_list_summary),
     TEST(test_uploads_linked_to_jobs),
     TEST(test_creation_wakes_workers),
 };

@@ -26,6 +26,8 @@ struct store_ops {
                    struct iq_error *err);
     int (*job_list)(struct store *s, const struct job_filter *filter,
                     struct job_page *ret_page, struct iq_error *err);
+    int (*job_list_summary)(struct store *s, const struct job_filter *filter,
+                            struct job_summary_page *ret_page, struct iq_error *err);
     int (*job_update)(struct store *s, const char *id, const struct job_spec *spec,
                       const struct audit_context *actx, struct job **ret_job,
                       struct iq_error *err);
@@ -102,6 +104,9 @@ struct store_ops {
                               struct orchestration_page *ret_page, struct iq_error *err);
     int (*job_phases)(struct store *s, const char *job_id, struct job_phase_list *ret_list,
                       struct iq_error *err);
+    /* NULL: store_job_get_detail reads job_get, job_phases and locks_list. */
+    int (*job_get_detail)(struct store *s, const char *id, struct job_detail *ret_detail,
+                          struct iq_error *err);
     void (*interrupt)(struct store *s);
 };
 

@@ -66,6 +66,42 @@ enum job_column {
     JOBCOL_COUNT
 };
 
+/*
+ * The columns of a job summary (store_job_list_summary), selected in this
+ * order by both backends, as text like JOB_COLUMNS: id, name, status,
+ * priority, target_table, the target's mode, attempt, max_attempts,
+ * progress_phase, rows_read, bytes_read, bytes_total, created_at,
+ * started_at, finished_at, the error's code and message.
+ */
+enum summary_column {
+    SUMCOL_ID,
+    SUMCOL_NAME,
+    SUMCOL_STATUS,
+    SUMCOL_PRIORITY,
+    SUMCOL_TARGET_TABLE,
+    SUMCOL_MODE,
+    SUMCOL_ATTEMPT,
+    SUMCOL_MAX_ATTEMPTS,
+    SUMCOL_PROGRESS_PHASE,
+    SUMCOL_ROWS_READ,
+    SUMCOL_BYTES_READ,
+    SUMCOL_BYTES_TOTAL,
+    SUMCOL_CREATED_AT,
+    SUMCOL_STARTED_AT,
+    SUMCOL_FINISHED_AT,
+    SUMCOL_ERROR_CODE,
+    SUMCOL_ERROR_MESSAGE,
+    SUMCOL_COUNT
+};
+
+/*
+ * store_job_summary_decode - one summary row of text values (SUMCOL_COUNT,
+ * NULL for SQL NULL) into *ret (zeroed first; job_summary_page_clear frees
+ * it with its page). 0, IQ_E_DB for a value that does not parse, IQ_E_NOMEM.
+ */
+int store_job_summary_decode(const char *const values[SUMCOL_COUNT], struct job_summary *ret,
+                             struct iq_error *err);
+
 struct job_column_info {
     const char *name;
     enum column_kind kind;

@@ -226,6 +226,79 @@ fail:
     return iq_error_set(err, IQ_E_DB, "stored job has an unreadable %s column", bad);
 }
 
+static void job_summary_clear(struct job_summary *item)
+{
+    free(item->name);
+    free(item->table);
+    free(item->mode);
+    free(item->error_code);
+    free(item->error_message);
+    memset(item, 0, sizeof(*item));
+}
+
+void job_summary_page_clear(struct job_summary_page *page)
+{
+    if (!page)
+        return;
+    for (size_t i = 0; i < page->count; i++)
+        job_summary_clear(&page->items[i]);
+    free(page->items);
+    memset(page, 0, sizeof(*page));
+}
+
+/* dup_text - a copy of text ("" for NULL); NULL on OOM. */
+static char *dup_text(const char *text)
+{
+    return strdup(text ? text : "");
+}
+
+int store_job_summary_decode(const char *const values[SUMCOL_COUNT], struct job_summary *ret,
+                             struct iq_error *err)
+{
+    memset(ret, 0, sizeof(*ret));
+    const char *bad = NULL;
+    int64_t number;
+#define NEED(cond, what)  \
+    do {                  \
+        if (!(cond)) {    \
+            bad = (what); \
+            goto fail;    \
+        }                 \
+    } while (0)
+    NEED(values[SUMCOL_ID] && strlen(values[SUMCOL_ID]) == UUID_STR_LEN - 1, "id");
+    memcpy(ret->id, values[SUMCOL_ID], UUID_STR_LEN);
+    NEED(job_status_parse(values[SUMCOL_STATUS], &ret->status) == 0, "status");
+    NEED(parse_int64(values[SUMCOL_PRIORITY], &number) == 0, "priority");
+    ret->priority = (int)number;
+    NEED(parse_int64(values[SUMCOL_ATTEMPT], &number) == 0, "attempt");
+    ret->attempt = (int)number;
+    NEED(parse_int64(values[SUMCOL_MAX_ATTEMPTS], &number) == 0, "max_attempts");
+    ret->max_attempts = (int)number;
+    snprintf(ret->progress.phase, sizeof(ret->progress.phase), "%s",
+             values[SUMCOL_PROGRESS_PHASE] ? values[SUMCOL_PROGRESS_PHASE] : "queued");
+    NEED(parse_int64(values[SUMCOL_ROWS_READ], &ret->progress.rows_read) == 0, "rows_read");
+    NEED(parse_int64(values[SUMCOL_BYTES_READ], &ret->progress.bytes_read) == 0, "bytes_read");
+    NEED(parse_int64(values[SUMCOL_BYTES_TOTAL], &ret->progress.bytes_total) == 0, "bytes_total");
+    NEED(parse_time(values[SUMCOL_CREATED_AT], &ret->created_at_ms) == 0, "created_at");
+    NEED(parse_time(values[SUMCOL_STARTED_AT], &ret->started_at_ms) == 0, "started_at");
+    NEED(parse_time(values[SUMCOL_FINISHED_AT], &ret->finished_at_ms) == 0, "finished_at");
+#undef NEED
+    ret->name = dup_text(values[SUMCOL_NAME]);
+    ret->table = dup_text(values[SUMCOL_TARGET_TABLE]);
+    ret->mode = dup_text(values[SUMCOL_MODE]);
+    bool failed = !ret->name || !ret->table || !ret->mode;
+    failed |= dup_or_null(values[SUMCOL_ERROR_CODE], &ret->error_code) < 0;
+    failed |= dup_or_null(values[SUMCOL_ERROR_MESSAGE], &ret->error_message) < 0;
+    if (failed) {
+        job_summary_clear(ret);
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    }
+    return 0;
+fail:
+    job_summary_clear(ret);
+    return iq_error_set(err, IQ_E_DB, "stored job has an unreadable %s column", bad);
+}
+
 char *store_resources_to_json(const struct job_resource *resources, size_t count)
 {
     json_t *array = json_array();

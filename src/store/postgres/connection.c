@@ -68,6 +68,23 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
     [STMT_JOB_GET_FOR_UPDATE] = {"iq_job_get_for_update", true,
                                  "FROM stg_import_queue q WHERE q.id = $1::uuid FOR UPDATE OF q",
                                  1},
+    /* $2: the clock (PG_NOW). Phases and locks as JSON arrays of arrays,
+     * in the order of pg_job_phases and pg_locks_list. */
+    [STMT_JOB_DETAIL] =
+        {"iq_job_detail", true,
+         ", (SELECT json_agg(json_build_array(p.attempt, p.phase,"
+         " to_char(p.started_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
+         " p.duration_ms, p.rows, p.bytes) ORDER BY p.attempt, p.started_at, p.id)"
+         " FROM stg_import_performance p WHERE p.job_id = q.id),"
+         " CASE WHEN q.status = 'RUNNING' THEN (SELECT json_agg(json_build_array(r.id::text,"
+         " r.name, r.mode, r.attempt, r.node, r.worker,"
+         " floor(extract(epoch FROM r.acquired_at) * 1000)::bigint,"
+         " floor(extract(epoch FROM r.expires_at) * 1000)::bigint)"
+         " ORDER BY r.name, r.acquired_at, r.id)"
+         " FROM stg_import_resources r WHERE r.job_id = q.id AND r.expires_at > " PG_NOW("$2")
+         ") END"
+         " FROM stg_import_queue q WHERE q.id = $1::uuid",
+         2},
     [STMT_JOBS_BY_IDS] = {"iq_jobs_by_ids", true,
                           "FROM stg_import_queue q WHERE q.id = ANY($1::uuid[]) ORDER BY q.id", 1},
     /* Every job depending on $1, directly or not, still HELD/QUEUED. */
@@ -741,6 +758,7 @@ static const struct store_ops pg_ops = {
     .job_create = pg_job_create,
     .job_get = pg_job_get,
     .job_list = pg_job_list,
+    .job_list_summary = pg_job_list_summary,
     .job_update = pg_job_update,
     .job_cancel = pg_job_cancel,
     .queue_stats = pg_queue_stats,
@@ -775,6 +793,7 @@ static const struct store_ops pg_ops = {
     .orchestration_get = pg_orchestration_get,
     .orchestration_list = pg_orchestration_list,
     .job_phases = pg_job_phases,
+    .job_get_detail = pg_job_get_detail,
     .interrupt = pg_interrupt,
 };
 

@@ -149,6 +149,7 @@ enum pg_statement {
     STMT_NONE = -1, /* ad hoc SQL, not prepared */
     STMT_JOB_GET,
     STMT_JOB_GET_FOR_UPDATE,
+    STMT_JOB_DETAIL, /* the job, its phase timings and live locks (postgres/jobs.c) */
     STMT_JOBS_BY_IDS,
     STMT_DEPENDANTS_FOR_UPDATE,
     STMT_JOB_INSERT,
@@ -420,6 +421,8 @@ int pg_job_create(struct store *s, const struct job_create_request *req,
                   const struct audit_context *actx, struct job **ret_job, bool *ret_existed,
                   struct iq_error *err);
 int pg_job_get(struct store *s, const char *id, struct job **ret_job, struct iq_error *err);
+int pg_job_get_detail(struct store *s, const char *id, struct job_detail *ret_detail,
+                      struct iq_error *err);
 int pg_job_update(struct store *s, const char *id, const struct job_spec *spec,
                   const struct audit_context *actx, struct job **ret_job, struct iq_error *err);
 int pg_job_cancel(struct store *s, const char *id, const struct audit_context *actx,
@@ -544,6 +547,8 @@ int pg_rerun(void *backend, const char *id, int deps_pending, int64_t now_ms,
 
 int pg_job_list(struct store *s, const struct job_filter *filter, struct job_page *ret_page,
                 struct iq_error *err);
+int pg_job_list_summary(struct store *s, const struct job_filter *filter,
+                        struct job_summary_page *ret_page, struct iq_error *err);
 int pg_explain_job_list(struct store *s, const struct job_filter *filter, char **ret_plan,
                         struct iq_error *err);
 int pg_queue_stats(struct store *s, int64_t now_ms, struct queue_stats *ret_stats,

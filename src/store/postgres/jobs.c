@@ -1,5 +1,6 @@
 /*
  * postgres/jobs.c - one job at a time on PostgreSQL: reading a job row,
+ * the job with its phase timings and locks in one statement (get_detail),
  * and create, get, update and cancel, each one transaction with its audit
  * row; update and cancel are the job rules (common/job_rules.c) run
  * through pg_job_primitives, whose table is here. The dependency graph they walk is postgres/deps.c, the audit chain
@@ -316,6 +317,126 @@ int pg_job_create(struct store *s, const struct job_create_request *req,
 int pg_job_get(struct store *s, const char *id, struct job **ret_job, struct iq_error *err)
 {
     return pg_read_job(pg_store_of(s), id, false, ret_job, err);
+}
+
+/* json_int - the integer at index i of array (0 when it is not one). */
+static int64_t json_int(const json_t *array, size_t i)
+{
+    return (int64_t)json_integer_value(json_array_get(array, i));
+}
+
+/* detail_phases - STMT_JOB_DETAIL's phase array (text, NULL when none). */
+static int detail_phases(const char *text, struct job_phase_list *ret_list, struct iq_error *err)
+{
+    if (!text)
+        return 0;
+    json_t *rows = json_loads(text, 0, NULL);
+    size_t n = json_array_size(rows);
+    int rc = 0;
+    if (!json_is_array(rows))
+        rc = iq_error_set(err, IQ_E_DB, "the phase timings of a job are malformed");
+    else if (n > 0 && !(ret_list->items = calloc(n, sizeof(*ret_list->items))))
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const json_t *row = json_array_get(rows, i);
+        struct job_phase *p = &ret_list->items[i];
+        const char *phase = json_string_value(json_array_get(row, 1));
+        const char *started = json_string_value(json_array_get(row, 2));
+        if (!phase || !started || time_parse_rfc3339(started, &p->started_at_ms) < 0) {
+            rc = iq_error_set(err, IQ_E_DB, "a phase timing row is malformed");
+            break;
+        }
+        p->attempt = (int)json_int(row, 0);
+        snprintf(p->phase, sizeof(p->phase), "%s", phase);
+        p->duration_ms = json_int(row, 3);
+        p->rows = json_int(row, 4);
+        p->bytes = json_int(row, 5);
+        ret_list->count = i + 1;
+    }
+    json_decref(rows);
+    return rc;
+}
+
+/* strdup_or_null - a copy of text (NULL stays NULL); *ret_failed on OOM. */
+static char *strdup_or_null(const char *text, bool *ret_failed)
+{
+    char *copy = text ? strdup(text) : NULL;
+    if (text && !copy)
+        *ret_failed = true;
+    return copy;
+}
+
+/* detail_locks - STMT_JOB_DETAIL's lock array of job_id (text, NULL when none). */
+static int detail_locks(const char *text, const char *job_id, struct lock_list *ret_list,
+                        struct iq_error *err)
+{
+    if (!text)
+        return 0;
+    json_t *rows = json_loads(text, 0, NULL);
+    size_t n = json_array_size(rows);
+    int rc = 0;
+    if (!json_is_array(rows))
+        rc = iq_error_set(err, IQ_E_DB, "the locks of a job are malformed");
+    else if (n > 0 && !(ret_list->items = calloc(n, sizeof(*ret_list->items))))
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const json_t *row = json_array_get(rows, i);
+        struct lock_info *lock = &ret_list->items[i];
+        ret_list->count = i + 1;
+        const char *id = json_string_value(json_array_get(row, 0));
+        const char *mode = json_string_value(json_array_get(row, 2));
+        bool failed = false;
+        snprintf(lock->id, sizeof(lock->id), "%s", id ? id : "");
+        snprintf(lock->job_id, sizeof(lock->job_id), "%s", job_id);
+        lock->name = strdup_or_null(json_string_value(json_array_get(row, 1)), &failed);
+        lock->node = strdup_or_null(json_string_value(json_array_get(row, 4)), &failed);
+        lock->worker = strdup_or_null(json_string_value(json_array_get(row, 5)), &failed);
+        lock->attempt = (int)json_int(row, 3);
+        lock->acquired_at_ms = json_int(row, 6);
+        lock->expires_at_ms = json_int(row, 7);
+        if (failed)
+            rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+        else if (!id || !lock->name || !mode || lock_mode_parse(mode, &lock->mode) < 0)
+            rc = iq_error_set(err, IQ_E_DB, "a lock row is malformed");
+    }
+    json_decref(rows);
+    return rc;
+}
+
+/*
+ * pg_job_get_detail - see store_ops.job_get_detail: the job row, its phase
+ * timings and its live locks in one prepared statement (the last two as
+ * JSON arrays). IQ_E_NOT_FOUND for an unknown or malformed id.
+ */
+int pg_job_get_detail(struct store *s, const char *id, struct job_detail *ret_detail,
+                      struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    if (!id || !uuid_is_valid(id))
+        return iq_error_set(err, IQ_E_NOT_FOUND, "job %s not found", id ? id : "(null)");
+    char now[TIME_RFC3339_LEN];
+    const char *values[2] = {id, pg_clock_param(ps, now)};
+    PGresult *res;
+    int rc = pg_exec_prepared(ps, "reading a job", STMT_JOB_DETAIL, values, &res, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(res) == 0)
+        rc = iq_error_set(err, IQ_E_NOT_FOUND, "job %s not found", id);
+    else if (PQnfields(res) != JOBCOL_COUNT + 2)
+        rc = iq_error_set(err, IQ_E_INTERNAL, "a job detail row has %d columns", PQnfields(res));
+    else
+        rc = decode_row(res, 0, &ret_detail->job, err);
+    if (rc == 0)
+        rc = detail_phases(PQgetisnull(res, 0, JOBCOL_COUNT) ? NULL
+                                                              : PQgetvalue(res, 0, JOBCOL_COUNT),
+                           &ret_detail->phases, err);
+    if (rc == 0)
+        rc = detail_locks(PQgetisnull(res, 0, JOBCOL_COUNT + 1)
+                              ? NULL
+                              : PQgetvalue(res, 0, JOBCOL_COUNT + 1),
+                          ret_detail->job->id, &ret_detail->locks, err);
+    PQclear(res);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /*
  * postgres/list.c - reading many jobs at once on PostgreSQL: the filtered
- * keyset page of GET /api/v2/import-queue, its EXPLAIN (tests check the
+ * keyset page of GET /api/v2/import-queue (whole jobs, or summaries that
+ * leave the spec's JSON unread), its EXPLAIN (tests check the
  * plan uses an index), and the counts of the status endpoint. Read-only,
  * no transaction, so a lost connection is retried (pg_exec).
  */
@@ -173,8 +174,8 @@ static int list_filter_terms(struct list_query *q, const struct job_filter *f, s
  * Returns 0 (list_query_clear q afterwards, also on failure),
  * IQ_E_BAD_REQUEST for a malformed after_id, IQ_E_NOMEM.
  */
-static int list_query_build(struct pg_store *ps, const struct job_filter *filter, bool explain,
-                            struct list_query *q, struct iq_error *err)
+static int list_query_build(const char *select_list, const struct job_filter *filter,
+                            bool explain, struct list_query *q, struct iq_error *err)
 {
     static const struct job_filter no_filter = {0};
     const struct job_filter *f = filter ? filter : &no_filter;
@@ -183,7 +184,7 @@ static int list_query_build(struct pg_store *ps, const struct job_filter *filter
     if (q->limit > JOB_LIST_LIMIT_MAX)
         q->limit = JOB_LIST_LIMIT_MAX;
     pg_sql_append(&q->sql, "%sSELECT %s FROM stg_import_queue q", explain ? "EXPLAIN " : "",
-                  ps->select_list);
+                  select_list);
     int rc = list_filter_terms(q, f, err);
     if (rc < 0)
         return rc;
@@ -203,7 +204,7 @@ int pg_job_list(struct store *s, const struct job_filter *filter, struct job_pag
     memset(ret_page, 0, sizeof(*ret_page));
     struct list_query q;
     PGresult *res = NULL;
-    int rc = list_query_build(ps, filter, false, &q, err);
+    int rc = list_query_build(ps->select_list, filter, false, &q, err);
     if (rc == 0)
         rc = pg_exec(ps, "listing jobs", q.sql.data, q.param_count, q.values, &res, err);
     if (rc == 0)
@@ -216,6 +217,53 @@ int pg_job_list(struct store *s, const struct job_filter *filter, struct job_pag
     return rc;
 }
 
+/* The columns of a job summary (enum summary_column), over alias q: no
+ * spec JSON is read but the target's mode and the error's code and message. */
+static const char summary_select_list[] =
+    "q.id, q.name, q.status, q.priority, q.target_table, q.target->>'mode', q.attempt,"
+    " q.max_attempts, q.progress_phase, q.rows_read, q.bytes_read, q.bytes_total,"
+    " to_char(q.created_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
+    " to_char(q.started_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
+    " to_char(q.finished_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
+    " q.error->>'code', q.error->>'message'";
+
+/* pg_job_list_summary - see store_ops.job_list_summary: job_list's query
+ * with the summary's columns. */
+int pg_job_list_summary(struct store *s, const struct job_filter *filter,
+                        struct job_summary_page *ret_page, struct iq_error *err)
+{
+    struct pg_store *ps = pg_store_of(s);
+    memset(ret_page, 0, sizeof(*ret_page));
+    struct list_query q;
+    PGresult *res = NULL;
+    int rc = list_query_build(summary_select_list, filter, false, &q, err);
+    if (rc == 0)
+        rc = pg_exec(ps, "listing jobs", q.sql.data, q.param_count, q.values, &res, err);
+    size_t rows = rc == 0 ? (size_t)PQntuples(res) : 0;
+    if (rows > (size_t)q.limit)
+        rows = (size_t)q.limit;
+    if (rc == 0 && PQnfields(res) != SUMCOL_COUNT)
+        rc = iq_error_set(err, IQ_E_INTERNAL, "a job summary has %d columns", PQnfields(res));
+    if (rc == 0 && rows > 0 && !(ret_page->items = calloc(rows, sizeof(*ret_page->items))))
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < rows; i++) {
+        const char *values[SUMCOL_COUNT];
+        for (int c = 0; c < SUMCOL_COUNT; c++)
+            values[c] = PQgetisnull(res, (int)i, c) ? NULL : PQgetvalue(res, (int)i, c);
+        rc = store_job_summary_decode(values, &ret_page->items[i], err);
+        if (rc == 0)
+            ret_page->count++;
+    }
+    if (rc == 0 && PQntuples(res) > q.limit)
+        snprintf(ret_page->next_after_id, sizeof(ret_page->next_after_id), "%s",
+                 ret_page->items[ret_page->count - 1].id);
+    PQclear(res);
+    list_query_clear(&q);
+    if (rc < 0)
+        job_summary_page_clear(ret_page);
+    return rc;
+}
+
 /* pg_explain_job_list - EXPLAIN of job_list's query; *ret_plan is new (free). */
 int pg_explain_job_list(struct store *s, const struct job_filter *filter, char **ret_plan,
                         struct iq_error *err)
@@ -224,7 +272,7 @@ int pg_explain_job_list(struct store *s, const struct job_filter *filter, char *
     *ret_plan = NULL;
     struct list_query q;
     PGresult *res = NULL;
-    int rc = list_query_build(ps, filter, true, &q, err);
+    int rc = list_query_build(ps->select_list, filter, true, &q, err);
     if (rc == 0)
         rc = pg_exec(ps, "explaining the job list", q.sql.data, q.param_count, q.values, &res, err);
     list_query_clear(&q);

@@ -586,6 +586,7 @@ static const struct store_ops sqlite_store_ops = {
     .job_create = sqlite_job_create,
     .job_get = sqlite_job_get,
     .job_list = sqlite_job_list,
+    .job_list_summary = sqlite_job_list_summary,
     .job_update = sqlite_job_update,
     .job_cancel = sqlite_job_cancel,
     .queue_stats = sqlite_queue_stats,

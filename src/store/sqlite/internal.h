@@ -615,6 +615,8 @@ int sqlite_refresh_orchestrations(void *backend, const struct job *job,
 
 int sqlite_job_list(struct store *base, const struct job_filter *filter, struct job_page *ret_page,
                     struct iq_error *err);
+int sqlite_job_list_summary(struct store *base, const struct job_filter *filter,
+                            struct job_summary_page *ret_page, struct iq_error *err);
 int sqlite_explain_job_list(struct store *base, const struct job_filter *filter, char **ret_plan,
                             struct iq_error *err);
 int sqlite_queue_stats(struct store *base, int64_t now_ms, struct queue_stats *ret_stats,

@@ -1,6 +1,7 @@
 /*
  * sqlite/list.c - reading many jobs on SQLite: keyset pages of
- * job_list with only the WHERE terms a filter needs, the query plan of
+ * job_list (whole jobs, or summaries that leave the spec's JSON unread)
+ * with only the WHERE terms a filter needs, the query plan of
  * that SQL (explain_job_list), and the counts of queue_stats. Read-only.
  */
 #include "store/sqlite/internal.h"
@@ -142,14 +143,16 @@ static int add_filter_terms(struct list_query *query, sqlite3_str *sql,
  * covering index such as stg_import_queue_status_priority.
  */
 static int list_query_build(const struct job_filter *filter, const char *prefix,
-                            struct list_query *ret_query, struct iq_error *err)
+                            const char *select, struct list_query *ret_query,
+                            struct iq_error *err)
 {
     memset(ret_query, 0, sizeof(*ret_query));
     int limit = filter->limit > 0 ? filter->limit : JOB_LIST_LIMIT_DEFAULT;
     ret_query->limit = limit > JOB_LIST_LIMIT_MAX ? JOB_LIST_LIMIT_MAX : limit;
     sqlite3_str *sql = sqlite3_str_new(NULL);
     sqlite3_str_appendall(sql, prefix);
-    sqlite3_str_appendall(sql, JOB_SELECT " WHERE q.id IN (SELECT f.id FROM stg_import_queue f");
+    sqlite3_str_appendall(sql, select);
+    sqlite3_str_appendall(sql, " WHERE q.id IN (SELECT f.id FROM stg_import_queue f");
     int rc = add_filter_terms(ret_query, sql, filter, err);
     sqlite3_str_appendall(sql, " ORDER BY f.id DESC LIMIT ?) ORDER BY q.id DESC");
     add_int_param(ret_query, ret_query->limit + 1);
@@ -224,7 +227,7 @@ int sqlite_job_list(struct store *base, const struct job_filter *filter, struct 
     static const struct job_filter no_filter = {0};
     memset(ret_page, 0, sizeof(*ret_page));
     struct list_query query;
-    int rc = list_query_build(filter ? filter : &no_filter, "", &query, err);
+    int rc = list_query_build(filter ? filter : &no_filter, "", JOB_SELECT, &query, err);
     if (rc < 0)
         return rc;
     sqlite3_stmt *stmt = NULL;
@@ -235,6 +238,72 @@ int sqlite_job_list(struct store *base, const struct job_filter *filter, struct 
     list_query_clear(&query);
     if (rc < 0)
         job_page_clear(ret_page);
+    return rc;
+}
+
+/* The columns of a job summary (enum summary_column) over alias q: no
+ * spec JSON is decoded but the target's mode and the error's code and
+ * message. */
+#define SUMMARY_SELECT                                                                             \
+    "SELECT q.id, q.name, q.status, q.priority, q.target_table,"                                   \
+    " json_extract(q.target, '$.mode'), q.attempt, q.max_attempts, q.progress_phase,"             \
+    " q.rows_read, q.bytes_read, q.bytes_total, q.created_at, q.started_at, q.finished_at,"       \
+    " json_extract(q.error, '$.code'), json_extract(q.error, '$.message')"                        \
+    " FROM stg_import_queue q"
+
+/* read_summaries - step a bound summary statement into page (limit items at most). */
+static int read_summaries(struct sqlite_store *s, sqlite3_stmt *stmt, int limit,
+                          struct job_summary_page *page, struct iq_error *err)
+{
+    page->items = calloc((size_t)limit, sizeof(*page->items));
+    if (!page->items)
+        return nomem(err);
+    int rc;
+    while ((rc = sqlite_stmt_next(s, stmt, "list jobs", err)) == 1) {
+        if (page->count == (size_t)limit) {
+            memcpy(page->next_after_id, page->items[limit - 1].id, UUID_STR_LEN);
+            stmt_release(stmt);
+            return 0;
+        }
+        const char *values[SUMCOL_COUNT];
+        for (int i = 0; i < SUMCOL_COUNT; i++) {
+            bool ok;
+            values[i] = sqlite_column_text_or_error(stmt, i, &ok);
+            if (!ok) {
+                stmt_release(stmt);
+                return nomem(err);
+            }
+        }
+        rc = store_job_summary_decode(values, &page->items[page->count], err);
+        if (rc < 0) {
+            stmt_release(stmt);
+            return rc;
+        }
+        page->count++;
+    }
+    return rc;
+}
+
+/* sqlite_job_list_summary - see store_ops.job_list_summary: job_list's
+ * statement with the summary's columns. */
+int sqlite_job_list_summary(struct store *base, const struct job_filter *filter,
+                            struct job_summary_page *ret_page, struct iq_error *err)
+{
+    struct sqlite_store *s = to_sqlite(base);
+    static const struct job_filter no_filter = {0};
+    memset(ret_page, 0, sizeof(*ret_page));
+    struct list_query query;
+    int rc = list_query_build(filter ? filter : &no_filter, "", SUMMARY_SELECT, &query, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *stmt = NULL;
+    rc = list_query_prepare(s, &query, &stmt, err);
+    if (rc == 0)
+        rc = read_summaries(s, stmt, query.limit, ret_page, err);
+    sqlite3_finalize(stmt);
+    list_query_clear(&query);
+    if (rc < 0)
+        job_summary_page_clear(ret_page);
     return rc;
 }
 
@@ -249,7 +318,8 @@ int sqlite_explain_job_list(struct store *base, const struct job_filter *filter,
     static const struct job_filter no_filter = {0};
     *ret_plan = NULL;
     struct list_query query;
-    int rc = list_query_build(filter ? filter : &no_filter, "EXPLAIN QUERY PLAN ", &query, err);
+    int rc = list_query_build(filter ? filter : &no_filter, "EXPLAIN QUERY PLAN ", JOB_SELECT,
+                              &query, err);
     if (rc < 0)
         return rc;
     sqlite3_stmt *stmt = NULL;
