@@ -67,6 +67,11 @@ struct pg_load_part {
     char *buffer;                         /* PG_COPY_BUFFER_BYTES, allocated on first row */
     size_t used;                          /* bytes in buffer not yet sent */
     int64_t rows;                         /* rows received; the next row's n */
+    /* Upserted during load_check (postgres/load/check.c): promote only adds
+     * these counts. */
+    bool upserted;
+    int64_t upserted_inserted;
+    int64_t upserted_updated;
 };
 
 struct pg_load {
@@ -186,5 +191,19 @@ char *pg_quote_ident(struct pg_store *ps, const char *name);
  */
 void pg_load_cast(struct sql_text *sql, const struct pg_load_column *column, const char *alias,
                   int index);
+
+/* ---- postgres/load/promote.c ---- */
+
+/* pg_load_upsert_updates - part p's upsert is ON CONFLICT DO UPDATE (it has a non-key column). */
+bool pg_load_upsert_updates(const struct pg_load_part *p);
+
+/*
+ * pg_load_upsert - part p's staged rows into its table by INSERT ... ON
+ * CONFLICT; *ret_inserted and *ret_updated = rows it inserted and updated.
+ * Returns 0 or pg_load_error's code (load failed, the SQLSTATE in
+ * pl->ps->sqlstate).
+ */
+int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, int64_t *ret_inserted,
+                   int64_t *ret_updated, struct iq_error *err);
 
 #endif
