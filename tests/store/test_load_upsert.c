@@ -2,7 +2,7 @@
  * test_load_upsert.c - upsert loads (store/load.h, TARGET_UPSERT) on both
  * backends: the rejects of a file with duplicate keys (lines, order,
  * messages), the counts and the target afterwards, with and without
- * duplicates, for a load with children, for a key-only table (ON CONFLICT
+ * duplicates, for a NULL key, for a load with children, for a key-only table (ON CONFLICT
  * DO NOTHING), for a duplicate row that would also break a constraint, and
  * for a child that references its parent's table. On PostgreSQL a DO
  * UPDATE part is upserted during load_check when its file has no
@@ -277,6 +277,32 @@ static void test_upsert_duplicate_breaking_a_constraint(void **state)
                     "seven\neight");
 }
 
+/*
+ * A NULL in a key that allows it (a unique index, not a primary key) is
+ * rejected, as always: it never lands as a row of its own.
+ */
+static void test_upsert_null_key_rejected(void **state)
+{
+    exec_ok(state, "DROP TABLE IF EXISTS codes");
+    exec_ok(state, "CREATE TABLE codes (code text UNIQUE, label text)");
+    exec_ok(state, "INSERT INTO codes VALUES ('a', 'old')");
+    static const char *const columns[] = {"code", "label"};
+    static const enum column_type types[] = {COLUMN_TEXT, COLUMN_TEXT};
+    static const char *const rows[] = {NULL, "x", "a", "y", "b", "z"};
+    static const int64_t lines[] = {2, 3, 4};
+    struct batch batch = {0, rows, lines, 3};
+    struct load_part part = part_of("codes", columns, types, 2, columns, 1);
+    struct load_plan plan = upsert_plan(&part, 1);
+    struct outcome out;
+    run_load(state, &plan, &batch, 1, NULL, &out);
+    static const char *const want[] = {"0:2 code=- key column code is NULL"};
+    assert_rejects(&out, want, COUNT_OF(want));
+    assert_int_equal(out.result.rows_inserted, 1);
+    assert_int_equal(out.result.rows_updated, 1);
+    assert_sql_text(state, "SELECT coalesce(code, '-') || label FROM codes ORDER BY code",
+                    "ay\nbz");
+}
+
 /* A key-only table (ON CONFLICT DO NOTHING, which passes a key twice silently). */
 static void test_upsert_key_only_table(void **state)
 {
@@ -474,6 +500,8 @@ static const struct CMUnitTest upsert_tests[] = {
     cmocka_unit_test_setup_teardown(test_upsert_duplicates_rejected, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_upsert_duplicate_breaking_a_constraint, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_upsert_null_key_rejected, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_upsert_key_only_table, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_upsert_children, fixture_setup, fixture_teardown),

@@ -332,7 +332,9 @@ static bool error_is_the_rows(const struct pg_load *pl, int rc)
  * under a savepoint: ON CONFLICT DO UPDATE refuses a key twice in one
  * statement (SQLSTATE 21000, cardinality_violation), so a statement that
  * goes through and writes every staged row (staged) proves the file had
- * no duplicate key, and the GROUP BY of check 3 is not needed. When it
+ * no duplicate key, and the GROUP BY of check 3 is not needed (rows
+ * with a NULL key are left out of it, so that they count as not written
+ * when check 1 has not run yet). When it
  * fails because of its rows (error_is_the_rows), or writes fewer rows than
  * staged (a trigger skipped some: then a duplicate could hide), it is
  * rolled back to the savepoint and *ret_done stays false: the caller runs
@@ -349,7 +351,7 @@ static int upsert_early(struct check_run *run, int64_t staged, bool *ret_done,
     if (rc < 0)
         return rc;
     int64_t inserted = 0, updated = 0;
-    rc = pg_load_upsert(pl, p, &inserted, &updated, err);
+    rc = pg_load_upsert(pl, p, true, &inserted, &updated, err);
     if (rc == 0 && inserted + updated == staged) {
         p->upserted = true;
         p->upserted_inserted = inserted;
@@ -398,12 +400,21 @@ static int check_part(struct check_run *run, int64_t staged, struct iq_error *er
 {
     enum target_mode mode = run->pl->base.plan->mode;
     bool keyed = mode != TARGET_APPEND && run->p->spec->key_count > 0;
+    bool early = may_upsert_early(run), upserted = false;
+    /* With no references to check, the attempt comes before check 1 too:
+     * it leaves NULL keys out, so writing every staged row also proves
+     * that there was none (one scan of the staging table fewer). */
+    if (early && run->p->spec->reference_count == 0) {
+        int rc = upsert_early(run, staged, &upserted, err);
+        if (rc < 0 || upserted)
+            return rc;
+        early = false;
+    }
     int64_t rejected_before = run->rejected;
     int rc = keyed ? check_null_keys(run, err) : 0;
     if (rc == 0)
         rc = check_references(run, err);
-    bool upserted = false;
-    if (rc == 0 && may_upsert_early(run))
+    if (rc == 0 && early)
         rc = upsert_early(run, staged - (run->rejected - rejected_before), &upserted, err);
     if (rc == 0 && keyed && !upserted)
         rc = check_duplicates(run, err);

@@ -198,12 +198,12 @@ void pg_load_cast(struct sql_text *sql, const struct pg_load_column *column, con
 bool pg_load_upsert_updates(const struct pg_load_part *p);
 
 /*
- * pg_load_upsert - part p's staged rows into its table by INSERT ... ON
- * CONFLICT; *ret_inserted and *ret_updated = rows it inserted and updated.
- * Returns 0 or pg_load_error's code (load failed, the SQLSTATE in
- * pl->ps->sqlstate).
+ * pg_load_upsert - part p's staged rows (but those with a NULL key when
+ * skip_null_keys) into its table by INSERT ... ON CONFLICT; *ret_inserted
+ * and *ret_updated = rows it inserted and updated. Returns 0 or
+ * pg_load_error's code (load failed, the SQLSTATE in pl->ps->sqlstate).
  */
-int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, int64_t *ret_inserted,
-                   int64_t *ret_updated, struct iq_error *err);
+int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, bool skip_null_keys,
+                   int64_t *ret_inserted, int64_t *ret_updated, struct iq_error *err);
 
 #endif

@@ -76,14 +76,16 @@ static void append_on_conflict(struct sql_text *sql, const struct pg_load_part *
         pg_sql_append(sql, "NOTHING");
 }
 
-int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, int64_t *ret_inserted,
-                   int64_t *ret_updated, struct iq_error *err)
+int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, bool skip_null_keys,
+                   int64_t *ret_inserted, int64_t *ret_updated, struct iq_error *err)
 {
     *ret_inserted = 0;
     *ret_updated = 0;
     struct sql_text sql = {0};
     pg_sql_append(&sql, "WITH x AS (");
     append_insert(&sql, p);
+    for (size_t k = 0; skip_null_keys && k < p->spec->key_count; k++)
+        pg_sql_append(&sql, " %s s.v%d IS NOT NULL", k ? "AND" : "WHERE", p->key_columns[k]);
     append_on_conflict(&sql, p);
     pg_sql_append(&sql, " RETURNING (t.xmax = 0) AS inserted) SELECT"
                         " count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
@@ -103,7 +105,7 @@ static int promote_upsert(struct pg_load *pl, const struct pg_load_part *p,
                           struct load_result *result, struct iq_error *err)
 {
     int64_t inserted = p->upserted_inserted, updated = p->upserted_updated;
-    int rc = p->upserted ? 0 : pg_load_upsert(pl, p, &inserted, &updated, err);
+    int rc = p->upserted ? 0 : pg_load_upsert(pl, p, false, &inserted, &updated, err);
     if (rc < 0)
         return rc;
     result->rows_inserted += inserted;
