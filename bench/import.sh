@@ -11,7 +11,9 @@
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
 # BUILD=dir picks the build (default build); ONLY=replace runs the replace row alone;
 # REPLACE_ARGS adds options to its importq ('--on-error skip': the staged path).
-# IMPORTQ_TEST_PG_URL set: that database instead of a throwaway cluster.
+# IMPORTQ_PG_SETTINGS=production: the throwaway cluster keeps PostgreSQL's default
+# fsync / synchronous_commit / full_page_writes (tests/scripts/with-postgres.sh), as a
+# user's server runs; or point IMPORTQ_TEST_PG_URL at a server of your own.
 # Needs: a built tree (make build), packages postgresql pgloader sqlite3 time.
 set -euo pipefail
 shopt -s inherit_errexit

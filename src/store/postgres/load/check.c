@@ -12,7 +12,12 @@
  *      reference to the part's own table also accepts a value staged in
  *      the same file; under replace only those, as the old rows go)
  *   3. duplicate keys in the file: the first occurrence stays, later ones
- *      are rejected naming its line (insert, upsert, replace)
+ *      are rejected naming its line (insert, upsert, replace). An upsert
+ *      with ON CONFLICT DO UPDATE tries the upsert itself first, under a
+ *      savepoint (upsert_early): the statement refuses a key twice, so
+ *      when it goes through there was no duplicate and the part is
+ *      promoted already; when it fails it is rolled back and the check
+ *      runs as for the other modes, so rejects stay the same
  *   4. insert mode: keys that already exist in the target
  * Values are compared as the target's types (staged text cast), so "1.0"
  * and "1.00" are one numeric key. Then, when part 0 lost rows, child rows
@@ -303,15 +308,115 @@ static int check_conflicts(struct check_run *run, struct iq_error *err)
     return stream_rejects(run, "checking for existing keys", &sql, conflict_row, err);
 }
 
-/* check_part - the checks of run->p, as the mode asks. */
-static int check_part(struct check_run *run, struct iq_error *err)
+/*
+ * error_is_the_rows - whether the failure of an early upsert may come from
+ * its rows (a duplicate key, or a row check 3 would have left out), so
+ * that today's path is worth taking: not a cancel, a lost connection, a
+ * lock or deadlock timeout, or the server's own trouble (those classes).
+ */
+static bool error_is_the_rows(const struct pg_load *pl, int rc)
+{
+    static const char *const not_the_rows[] = {"08", "40", "53", "55", "57", "58", "XX"};
+    const char *state = pl->ps->sqlstate;
+    if (rc == IQ_E_CANCELLED || atomic_load(&pl->ps->interrupted) ||
+        PQstatus(pl->ps->conn) != CONNECTION_OK || strlen(state) != 5)
+        return false;
+    for (size_t i = 0; i < sizeof(not_the_rows) / sizeof(not_the_rows[0]); i++)
+        if (strncmp(state, not_the_rows[i], 2) == 0)
+            return false;
+    return true;
+}
+
+/*
+ * upsert_early - in place of check 3, a DO UPDATE part's upsert itself,
+ * under a savepoint: ON CONFLICT DO UPDATE refuses a key twice in one
+ * statement (SQLSTATE 21000, cardinality_violation), so a statement that
+ * goes through and writes every staged row (staged) proves the file had
+ * no duplicate key, and the GROUP BY of check 3 is not needed (rows
+ * with a NULL key are left out of it, so that they count as not written
+ * when check 1 has not run yet). When it
+ * fails because of its rows (error_is_the_rows), or writes fewer rows than
+ * staged (a trigger skipped some: then a duplicate could hide), it is
+ * rolled back to the savepoint and *ret_done stays false: the caller runs
+ * check 3 and promote the upsert, exactly as without this attempt.
+ * Returns 0 or a negative code (load failed).
+ */
+static int upsert_early(struct check_run *run, int64_t staged, bool *ret_done,
+                        struct iq_error *err)
+{
+    struct pg_load *pl = run->pl;
+    struct pg_load_part *p = run->p;
+    *ret_done = false;
+    int rc = pg_load_exec(pl, "upserting rows", "SAVEPOINT iq_upsert", NULL, err);
+    if (rc < 0)
+        return rc;
+    int64_t inserted = 0, updated = 0;
+    rc = pg_load_upsert(pl, p, true, &inserted, &updated, err);
+    if (rc == 0 && inserted + updated == staged) {
+        p->upserted = true;
+        p->upserted_inserted = inserted;
+        p->upserted_updated = updated;
+        *ret_done = true;
+        return pg_load_exec(pl, "upserting rows", "RELEASE SAVEPOINT iq_upsert", NULL, err);
+    }
+    if (rc < 0 && !error_is_the_rows(pl, rc))
+        return rc;
+    iq_error_clear(err);
+    pl->failed = false;
+    return pg_load_exec(pl, "upserting rows",
+                        "ROLLBACK TO SAVEPOINT iq_upsert; RELEASE SAVEPOINT iq_upsert", NULL, err);
+}
+
+/*
+ * may_upsert_early - whether run->p may be upserted during the checks:
+ * upsert mode, ON CONFLICT DO UPDATE (DO NOTHING passes a key twice
+ * silently, so check 3 stays), and no later part whose checks or rows
+ * would see the part's table written early (a later part writing the
+ * same table, or referencing it).
+ */
+static bool may_upsert_early(const struct check_run *run)
+{
+    const struct pg_load *pl = run->pl;
+    const struct pg_load_part *p = run->p;
+    if (pl->base.plan->mode != TARGET_UPSERT || p->spec->key_count == 0 ||
+        !pg_load_upsert_updates(p))
+        return false;
+    for (size_t i = (size_t)p->index + 1; i < pl->part_count; i++) {
+        const struct pg_load_part *later = &pl->parts[i];
+        if (strcmp(later->table_sql, p->table_sql) == 0)
+            return false;
+        for (size_t r = 0; r < later->spec->reference_count; r++)
+            if (strcmp(later->references[r].table_sql, p->table_sql) == 0)
+                return false;
+    }
+    return true;
+}
+
+/*
+ * check_part - the checks of run->p, as the mode asks; staged = its rows
+ * still staged before them (received, less children of rejected parents).
+ */
+static int check_part(struct check_run *run, int64_t staged, struct iq_error *err)
 {
     enum target_mode mode = run->pl->base.plan->mode;
     bool keyed = mode != TARGET_APPEND && run->p->spec->key_count > 0;
+    bool early = may_upsert_early(run), upserted = false;
+    /* With no references to check, the attempt comes before check 1 too:
+     * it leaves NULL keys out, so writing every staged row also proves
+     * that there was none (one scan of the staging table fewer). */
+    if (early && run->p->spec->reference_count == 0) {
+        int rc = upsert_early(run, staged, &upserted, err);
+        if (rc < 0 || upserted)
+            return rc;
+        early = false;
+    }
+    int64_t rejected_before = run->rejected;
     int rc = keyed ? check_null_keys(run, err) : 0;
     if (rc == 0)
         rc = check_references(run, err);
-    if (rc == 0 && keyed)
+    if (rc == 0 && early)
+        rc = upsert_early(run, staged - (run->rejected - rejected_before), &upserted, err);
+    if (rc == 0 && keyed && !upserted)
         rc = check_duplicates(run, err);
     if (rc == 0 && keyed && mode == TARGET_INSERT)
         rc = check_conflicts(run, err);
@@ -366,13 +471,13 @@ int pg_load_check(struct load *load, load_reject_cb reject_cb, void *ctx, int64_
     int64_t parents_rejected = 0, orphans = 0;
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++) {
         run.p = &pl->parts[i];
+        int64_t dropped = 0;
         if (i > 0 && parents_rejected > 0) {
-            int64_t dropped = 0;
             rc = drop_orphans(pl, run.p, &dropped, err);
             orphans += dropped;
         }
         if (rc == 0)
-            rc = check_part(&run, err);
+            rc = check_part(&run, run.p->rows - dropped, err);
         if (i == 0)
             parents_rejected = run.rejected;
     }

@@ -70,6 +70,11 @@ struct pg_load_part {
     int64_t rows;                         /* rows received; the next row's n */
     char *shadow_sql;                     /* replace by swap: the shadow's quoted name, owned */
     char *swap_sql;                       /* replace by swap: the script run under the lock, owned */
+    /* Upserted during load_check (postgres/load/check.c): promote only adds
+     * these counts. */
+    bool upserted;
+    int64_t upserted_inserted;
+    int64_t upserted_updated;
 };
 
 struct pg_load {
@@ -247,5 +252,16 @@ int pg_swap_commit(struct pg_load *pl, struct iq_error *err);
 
 /* pg_swap_clear - free what pg_swap_prepare kept (for load_free). */
 void pg_swap_clear(struct pg_load *pl);
+/* pg_load_upsert_updates - part p's upsert is ON CONFLICT DO UPDATE (it has a non-key column). */
+bool pg_load_upsert_updates(const struct pg_load_part *p);
+
+/*
+ * pg_load_upsert - part p's staged rows (but those with a NULL key when
+ * skip_null_keys) into its table by INSERT ... ON CONFLICT; *ret_inserted
+ * and *ret_updated = rows it inserted and updated. Returns 0 or
+ * pg_load_error's code (load failed, the SQLSTATE in pl->ps->sqlstate).
+ */
+int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, bool skip_null_keys,
+                   int64_t *ret_inserted, int64_t *ret_updated, struct iq_error *err);
 
 #endif

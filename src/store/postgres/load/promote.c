@@ -14,7 +14,9 @@
  *                    non-key column (DO NOTHING when all columns are key);
  *                    inserted and updated rows counted server-side from
  *                    xmax (0 for a fresh row version); a part without a key
- *                    is a plain INSERT
+ *                    is a plain INSERT. A DO UPDATE part usually ran
+ *                    already, in load_check (postgres/load/check.c, which
+ *                    says why): then only its counts are added here
  *   replace          a shadow table per part, swapped in at commit
  *                    (postgres/load/swap.c); where a table cannot be
  *                    swapped, DELETE every part's table (children
@@ -50,6 +52,14 @@ static bool is_key_column(const struct pg_load_part *p, size_t column)
     return false;
 }
 
+bool pg_load_upsert_updates(const struct pg_load_part *p)
+{
+    for (size_t i = 0; i < p->spec->column_count; i++)
+        if (!is_key_column(p, i))
+            return true;
+    return false;
+}
+
 /* append_on_conflict - " ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c, ..." or DO NOTHING. */
 static void append_on_conflict(struct sql_text *sql, const struct pg_load_part *p)
 {
@@ -69,13 +79,16 @@ static void append_on_conflict(struct sql_text *sql, const struct pg_load_part *
         pg_sql_append(sql, "NOTHING");
 }
 
-/* promote_upsert - part p by ON CONFLICT; adds to inserted and updated. */
-static int promote_upsert(struct pg_load *pl, const struct pg_load_part *p,
-                          struct load_result *result, struct iq_error *err)
+int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, bool skip_null_keys,
+                   int64_t *ret_inserted, int64_t *ret_updated, struct iq_error *err)
 {
+    *ret_inserted = 0;
+    *ret_updated = 0;
     struct sql_text sql = {0};
     pg_sql_append(&sql, "WITH x AS (");
     append_insert(&sql, p);
+    for (size_t k = 0; skip_null_keys && k < p->spec->key_count; k++)
+        pg_sql_append(&sql, " %s s.v%d IS NOT NULL", k ? "AND" : "WHERE", p->key_columns[k]);
     append_on_conflict(&sql, p);
     pg_sql_append(&sql, " RETURNING (t.xmax = 0) AS inserted) SELECT"
                         " count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
@@ -84,9 +97,22 @@ static int promote_upsert(struct pg_load *pl, const struct pg_load_part *p,
     int rc = pg_load_exec_sql(pl, "upserting rows", &sql, &res, err);
     if (rc < 0)
         return rc;
-    result->rows_inserted += pg_text_to_int64(PQgetvalue(res, 0, 0));
-    result->rows_updated += pg_text_to_int64(PQgetvalue(res, 0, 1));
+    *ret_inserted = pg_text_to_int64(PQgetvalue(res, 0, 0));
+    *ret_updated = pg_text_to_int64(PQgetvalue(res, 0, 1));
     PQclear(res);
+    return 0;
+}
+
+/* promote_upsert - part p by ON CONFLICT (unless load_check did it); adds to inserted and updated. */
+static int promote_upsert(struct pg_load *pl, const struct pg_load_part *p,
+                          struct load_result *result, struct iq_error *err)
+{
+    int64_t inserted = p->upserted_inserted, updated = p->upserted_updated;
+    int rc = p->upserted ? 0 : pg_load_upsert(pl, p, false, &inserted, &updated, err);
+    if (rc < 0)
+        return rc;
+    result->rows_inserted += inserted;
+    result->rows_updated += updated;
     return 0;
 }
 
