@@ -208,19 +208,6 @@ int pg_replace_by_delete(struct pg_load *pl, struct load_result *result, struct 
 /* ---- postgres/load/swap.c ---- */
 
 /*
- * pg_swap_prepare - replace of a staged load by shadow tables: when every
- * part's table can be swapped, lock it against writers (SHARE ROW
- * EXCLUSIVE), count its rows (*result's rows_deleted), load the staged
- * rows into a fresh copy of it, build the copy's indexes and constraints,
- * and plan the swap that pg_swap_commit runs. Returns 1 when done (and
- * *result is filled), 0 when the load must replace by DELETE + INSERT
- * instead (nothing was changed: a table that cannot be swapped, or the
- * build failed for a reason other than a cancel), or a negative code
- * (the load failed).
- */
-int pg_swap_prepare(struct pg_load *pl, struct load_result *result, struct iq_error *err);
-
-/*
  * pg_swap_begin_direct - load_begin of a direct replace: when the target
  * can be swapped, create its empty shadow (p->shadow_sql), which the COPY
  * then fills (FREEZE). Returns 1 when done, 0 when the target must be
@@ -241,7 +228,7 @@ int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err);
 
 /*
  * pg_swap_commit - for load_commit, just before COMMIT: swap the shadows
- * in (nothing when pg_swap_prepare did not build them). The ACCESS
+ * in (nothing when pg_swap_begin_direct made none). The ACCESS
  * EXCLUSIVE lock on the targets is asked for with a short lock_timeout
  * and retried a bounded number of times, so readers never queue behind
  * it for long; if it stays out of reach (or the swap fails otherwise) the
@@ -250,7 +237,7 @@ int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err);
  */
 int pg_swap_commit(struct pg_load *pl, struct iq_error *err);
 
-/* pg_swap_clear - free what pg_swap_prepare kept (for load_free). */
+/* pg_swap_clear - free what the swap kept (for load_free). */
 void pg_swap_clear(struct pg_load *pl);
 /* pg_load_upsert_updates - part p's upsert is ON CONFLICT DO UPDATE (it has a non-key column). */
 bool pg_load_upsert_updates(const struct pg_load_part *p);

@@ -17,12 +17,11 @@
  *                    is a plain INSERT. A DO UPDATE part usually ran
  *                    already, in load_check (postgres/load/check.c, which
  *                    says why): then only its counts are added here
- *   replace          a shadow table per part, swapped in at commit
- *                    (postgres/load/swap.c); where a table cannot be
- *                    swapped, DELETE every part's table (children
- *                    first), then the INSERTs. Either way other sessions
- *                    keep reading the old rows until COMMIT (a DELETE,
- *                    not a TRUNCATE, for that)
+ *   replace          DELETE every part's table (children first), then
+ *                    the INSERTs: other sessions keep reading the old
+ *                    rows until COMMIT (a DELETE, not a TRUNCATE, for
+ *                    that). Only a direct replace goes by a shadow table
+ *                    (postgres/load/swap.c, which says why)
  * Counts add up over all parts (children included).
  */
 #include "store/postgres/load/internal.h"
@@ -157,21 +156,12 @@ int pg_replace_by_delete(struct pg_load *pl, struct load_result *result, struct 
     return rc;
 }
 
-/* promote_replace - replace by shadow tables, or else by DELETE + INSERT. */
-static int promote_replace(struct pg_load *pl, struct load_result *result, struct iq_error *err)
-{
-    int rc = pg_swap_prepare(pl, result, err);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    return pg_replace_by_delete(pl, result, err);
-}
-
 /* promote_staged - the staged parts into their tables. */
 static int promote_staged(struct pg_load *pl, struct load_result *result, struct iq_error *err)
 {
     int rc = pg_copy_finish(pl, NULL, err);
     if (rc == 0 && pl->base.plan->mode == TARGET_REPLACE)
-        return promote_replace(pl, result, err);
+        return pg_replace_by_delete(pl, result, err);
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
         rc = promote_part(pl, &pl->parts[i], result, err);
     return rc;

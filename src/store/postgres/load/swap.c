@@ -1,8 +1,7 @@
 /*
- * postgres/load/swap.c - replace on PostgreSQL by a shadow table: the
- * rows go into a fresh, index-less copy of the target created in the
- * load's transaction (a direct load COPYs into it WITH (FREEZE), a staged
- * one fills it from staging after the checks), its indexes and
+ * postgres/load/swap.c - a direct replace on PostgreSQL by a shadow
+ * table: the rows are COPYed WITH (FREEZE) into a fresh, index-less copy
+ * of the target created in the load's transaction, its indexes and
  * constraints are built after the rows, and at load_commit, after the
  * fence and the job's finish, the copy takes the target's place under a
  * short ACCESS EXCLUSIVE lock (DROP the old table, rename the copy and
@@ -10,15 +9,29 @@
  * then and are never queued behind the swap for long: the lock is asked
  * for with a short lock_timeout and retried (PG_SWAP_LOCK_*).
  *
- * Not for every table: pg_swap_prepare returns 0 (nothing done) when a
- * part's table is not a plain table, is partitioned or inherits, has
+ * Only rows COPYed WITH (FREEZE) may be swapped in. A statement that
+ * waited for the swap's lock can run on a snapshot taken before the swap
+ * committed (a prepared statement's EXECUTE in READ COMMITTED does, as
+ * does any statement of a REPEATABLE READ transaction): on the new table
+ * it sees only the rows visible to that snapshot. Frozen rows are visible
+ * to every snapshot, so it sees the new rows; rows written by an INSERT
+ * in the load's transaction are not, so it would see an empty table. A
+ * staged replace therefore replaces in place (DELETE + INSERT, promote.c),
+ * which keeps MVCC whole. Measured on PostgreSQL 15: a plan prepared
+ * before the swap, executed while the swap held the lock, counted 0 rows
+ * after an INSERT-filled swap and all the new rows after a FREEZE-filled
+ * one (tests/store/test_replace.c pins the REPEATABLE READ case).
+ *
+ * Not for every table: pg_swap_begin_direct returns 0 (nothing done)
+ * when the table is not a plain table, is partitioned or inherits, has
  * triggers, rules, row security, a non-default replica identity,
  * publications, extended statistics, column privileges, a foreign key or
  * a view (or anything else) that depends on it, is used as a row type,
- * or belongs to an extension, or when we may not own it. The caller then
- * replaces by DELETE + INSERT (pg_replace_by_delete), as it does when
- * building the shadow fails for any reason but a cancel, and as the
- * commit does when the lock stays out of reach. All parts swap or none.
+ * or belongs to an extension, or when we may not own it. The load then
+ * empties the target by DELETE and COPYs into it, as it does when
+ * building the shadow's indexes fails for any reason but a cancel (the
+ * rows then go from the shadow into the target, whose error is the
+ * load's) and as the commit does when the lock stays out of reach.
  *
  * Carried to the shadow: columns, defaults, NOT NULL and CHECK
  * constraints, generated and identity columns (the identity sequence's
@@ -358,29 +371,6 @@ static int exec_generated(struct pg_load *pl, const char *what, const char *sql,
     return rc;
 }
 
-/* fill_shadow - the staged rows into the shadow, in arrival order. */
-static int fill_shadow(struct pg_load *pl, const struct pg_load_part *p, const char *shadow_sql,
-                       struct load_result *result, struct iq_error *err)
-{
-    struct sql_text sql = {0};
-    pg_sql_append(&sql, "INSERT INTO %s (", shadow_sql);
-    for (size_t i = 0; i < p->spec->column_count; i++)
-        pg_sql_append(&sql, "%s%s", i ? ", " : "", p->columns[i].name_sql);
-    pg_sql_append(&sql, ") SELECT ");
-    for (size_t i = 0; i < p->spec->column_count; i++) {
-        pg_sql_append(&sql, "%s", i ? ", " : "");
-        pg_load_cast(&sql, &p->columns[i], "s", (int)i);
-    }
-    pg_sql_append(&sql, " FROM %s s", p->stage_sql);
-    PGresult *res;
-    int rc = pg_load_exec_sql(pl, "inserting rows", &sql, &res, err);
-    if (rc < 0)
-        return rc;
-    result->rows_inserted += pg_text_to_int64(PQcmdTuples(res));
-    PQclear(res);
-    return 0;
-}
-
 /*
  * finish_shadow - the statements of shadow_finish_sql, one by one; a NULL
  * one (an index definition not as expected) fails with IQ_E_INTERNAL.
@@ -452,18 +442,6 @@ static int index_shadow(struct pg_load *pl, struct pg_load_part *p, struct iq_er
     return rc;
 }
 
-/* build_shadow - part p's shadow filled from its staging table, indexed, its swap planned. */
-static int build_shadow(struct pg_load *pl, struct pg_load_part *p, struct load_result *result,
-                        struct iq_error *err)
-{
-    int rc = count_rows(pl, p, &result->rows_deleted, err);
-    if (rc == 0)
-        rc = create_shadow(pl, p, err);
-    if (rc == 0)
-        rc = fill_shadow(pl, p, p->shadow_sql, result, err);
-    return rc == 0 ? index_shadow(pl, p, err) : rc;
-}
-
 /* clear_swap - forget the shadows and swap scripts of every part. */
 static void clear_swap(struct pg_load *pl)
 {
@@ -473,34 +451,6 @@ static void clear_swap(struct pg_load *pl)
         pl->parts[i].swap_sql = NULL;
         pl->parts[i].shadow_sql = NULL;
     }
-}
-
-int pg_swap_prepare(struct pg_load *pl, struct load_result *result, struct iq_error *err)
-{
-    for (size_t i = 0; i < pl->part_count; i++) {
-        bool ok = false;
-        int rc = part_refusal(pl, &pl->parts[i], &ok, err);
-        if (rc < 0 || !ok)
-            return rc;
-    }
-    int rc = pg_load_exec(pl, "starting the new tables", "SAVEPOINT iq_shadow", NULL, err);
-    for (size_t i = 0; rc == 0 && i < pl->part_count; i++) {
-        bool same = false;
-        rc = lock_for_swap(pl, &pl->parts[i], &same, err);
-        if (rc == 0 && !same)
-            rc = iq_error_set(err, IQ_E_INTERNAL, "the target changed");
-    }
-    for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
-        rc = build_shadow(pl, &pl->parts[i], result, err);
-    if (rc == 0)
-        rc = pg_load_exec(pl, "keeping the new tables", "RELEASE SAVEPOINT iq_shadow", NULL, err);
-    if (rc == 0) {
-        pl->swap = true;
-        return 1;
-    }
-    clear_swap(pl);
-    memset(result, 0, sizeof(*result));
-    return recover(pl, "iq_shadow", rc, err);
 }
 
 /* ------------------------------------------------------------------ */
