@@ -9,7 +9,7 @@
 #   SQLite insert      : importq import   vs  sqlite3 .import
 #   peak RSS of importq on ROWS and on 10 x ROWS rows
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
-# BUILD=dir picks the build (default build); ONLY=replace runs the replace row alone;
+# BUILD=dir picks the build (default build); ONLY=replace or ONLY=upsert runs that row alone;
 # REPLACE_ARGS adds options to its importq ('--on-error skip': the staged path).
 # IMPORTQ_PG_SETTINGS=production: the throwaway cluster keeps PostgreSQL's default
 # fsync / synchronous_commit / full_page_writes (tests/scripts/with-postgres.sh), as a
@@ -27,7 +27,7 @@ data=bench/data
 mkdir -p "$data"
 [ -x "$bin" ] && [ -x "$gen" ] || { echo "bench: run 'make build' first" >&2; exit 1; }
 tools="pgloader sqlite3 /usr/bin/time"
-[ "${ONLY:-}" = replace ] && tools=""
+[ -n "${ONLY:-}" ] && tools=""
 for tool in $tools; do
     command -v "$tool" >/dev/null || { echo "bench: missing $tool (apt-get install pgloader sqlite3 time)" >&2; exit 1; }
 done
@@ -35,7 +35,7 @@ done
 csv="$data/rows-$rows.csv"
 big="$data/rows-$big_rows.csv"
 [ -s "$csv" ] || "$gen" "$rows" >"$csv"
-[ -s "$big" ] || [ "${ONLY:-}" = replace ] || "$gen" "$big_rows" >"$big"
+[ -s "$big" ] || [ -n "${ONLY:-}" ] || "$gen" "$big_rows" >"$big"
 
 if [ -z "${IMPORTQ_TEST_PG_URL:-}" ]; then
     exec tests/scripts/with-postgres.sh "$0" "$@"
@@ -172,19 +172,26 @@ replace_row() {
         "PostgreSQL replace vs TRUNCATE+\\copy" "$t_iqr" "$t_sqlr" "$(ratio "$t_iqr" "$t_sqlr")" \
         "$(tr ' ' / <"$data/reader.iq.best")" "$(tr ' ' / <"$data/reader.sql.best")"
 }
-if [ "${ONLY:-}" = replace ]; then
-    printf '%-44s %10s %10s %8s\n' "case" "importq s" "ref s" "ratio"
-    replace_row
-    exit 0
-fi
+upsert_row() {
+    local t_sql t_iqu
+    t_sql=$(best sql_upsert); t_iqu=$(best iq_upsert)
+    printf '%-44s %10s %10s %8s\n' "PostgreSQL upsert vs \\copy+INSERT ON CONFLICT" "$t_iqu" "$t_sql" "$(ratio "$t_iqu" "$t_sql")"
+}
+case ${ONLY:-} in
+    '') ;;
+    replace | upsert)
+        printf '%-44s %10s %10s %8s\n' "case" "importq s" "ref s" "ratio"
+        "${ONLY}_row"
+        exit 0 ;;
+    *) echo "bench: ONLY is replace or upsert" >&2; exit 2 ;;
+esac
 t_copy=$(best pg_copy);     t_iq=$(best iq_insert)
-t_sql=$(best sql_upsert);   t_iqu=$(best iq_upsert)
 t_pgl=$(best pgl);          t_iq2=$(best iq_insert)
 t_sq=$(best sq_import);     t_iqs=$(best iq_sqlite)
 rss_small=$(rss_kb "$csv"); rss_big=$(rss_kb "$big")
 printf '%-44s %10s %10s %8s\n' "case" "importq s" "ref s" "ratio"
 printf '%-44s %10s %10s %8s\n' "PostgreSQL insert vs psql \\copy" "$t_iq" "$t_copy" "$(ratio "$t_iq" "$t_copy")"
-printf '%-44s %10s %10s %8s\n' "PostgreSQL upsert vs \\copy+INSERT ON CONFLICT" "$t_iqu" "$t_sql" "$(ratio "$t_iqu" "$t_sql")"
+upsert_row
 printf '%-44s %10s %10s %8s\n' "PostgreSQL insert vs pgloader" "$t_iq2" "$t_pgl" "$(ratio "$t_iq2" "$t_pgl")"
 printf '%-44s %10s %10s %8s\n' "SQLite insert vs sqlite3 .import" "$t_iqs" "$t_sq" "$(ratio "$t_iqs" "$t_sq")"
 replace_row
