@@ -198,12 +198,17 @@ void pg_load_cast(struct sql_text *sql, const struct pg_load_column *column, con
 
 /* ---- postgres/load/promote.c ---- */
 
+/* pg_load_upsert_updates - part p's upsert is ON CONFLICT DO UPDATE (it has a non-key column). */
+bool pg_load_upsert_updates(const struct pg_load_part *p);
+
 /*
- * pg_replace_by_delete - replace without a swap: DELETE every part's rows
- * (children first), then INSERT the staged rows; other sessions read the
- * old rows until COMMIT. Adds to *result. Returns 0 or a negative code.
+ * pg_load_upsert - part p's staged rows (but those with a NULL key when
+ * skip_null_keys) into its table by INSERT ... ON CONFLICT; *ret_inserted
+ * and *ret_updated = rows it inserted and updated. Returns 0 or
+ * pg_load_error's code (load failed, the SQLSTATE in pl->ps->sqlstate).
  */
-int pg_replace_by_delete(struct pg_load *pl, struct load_result *result, struct iq_error *err);
+int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, bool skip_null_keys,
+                   int64_t *ret_inserted, int64_t *ret_updated, struct iq_error *err);
 
 /* ---- postgres/load/swap.c ---- */
 
@@ -239,16 +244,5 @@ int pg_swap_commit(struct pg_load *pl, struct iq_error *err);
 
 /* pg_swap_clear - free what the swap kept (for load_free). */
 void pg_swap_clear(struct pg_load *pl);
-/* pg_load_upsert_updates - part p's upsert is ON CONFLICT DO UPDATE (it has a non-key column). */
-bool pg_load_upsert_updates(const struct pg_load_part *p);
-
-/*
- * pg_load_upsert - part p's staged rows (but those with a NULL key when
- * skip_null_keys) into its table by INSERT ... ON CONFLICT; *ret_inserted
- * and *ret_updated = rows it inserted and updated. Returns 0 or
- * pg_load_error's code (load failed, the SQLSTATE in pl->ps->sqlstate).
- */
-int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, bool skip_null_keys,
-                   int64_t *ret_inserted, int64_t *ret_updated, struct iq_error *err);
 
 #endif

@@ -148,7 +148,12 @@ static int empty_targets(struct pg_load *pl, struct load_result *result, struct 
     return 0;
 }
 
-int pg_replace_by_delete(struct pg_load *pl, struct load_result *result, struct iq_error *err)
+/*
+ * replace_by_delete - replace in place: DELETE every part's rows
+ * (children first), then INSERT the staged rows; other sessions read the
+ * old rows until COMMIT. Adds to *result.
+ */
+static int replace_by_delete(struct pg_load *pl, struct load_result *result, struct iq_error *err)
 {
     int rc = empty_targets(pl, result, err);
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
@@ -161,7 +166,7 @@ static int promote_staged(struct pg_load *pl, struct load_result *result, struct
 {
     int rc = pg_copy_finish(pl, NULL, err);
     if (rc == 0 && pl->base.plan->mode == TARGET_REPLACE)
-        return pg_replace_by_delete(pl, result, err);
+        return replace_by_delete(pl, result, err);
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++)
         rc = promote_part(pl, &pl->parts[i], result, err);
     return rc;

@@ -563,24 +563,15 @@ static int refill_from_shadow(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
- * fall_back - the swap did not happen: replace by DELETE + INSERT after
- * all (staged rows, or a direct load's rows from its shadow) and drop the
- * shadows. The counts are the ones promote reported: writers were kept
+ * fall_back - the swap did not happen: the direct load's rows go from its
+ * shadow into the target by DELETE + INSERT after all, and the shadow is
+ * dropped. The counts are the ones promote reported: writers were kept
  * out since.
  */
 static int fall_back(struct pg_load *pl, struct iq_error *err)
 {
     pl->swap = false;
-    if (pl->base.plan->direct)
-        return refill_from_shadow(pl, err);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < pl->part_count; i++) {
-        struct sql_text sql = {0};
-        pg_sql_append(&sql, "DROP TABLE %s", pl->parts[i].shadow_sql);
-        rc = pg_load_exec_sql(pl, "dropping the new table", &sql, NULL, err);
-    }
-    struct load_result ignored = {0};
-    return rc == 0 ? pg_replace_by_delete(pl, &ignored, err) : rc;
+    return refill_from_shadow(pl, err);
 }
 
 int pg_swap_commit(struct pg_load *pl, struct iq_error *err)
