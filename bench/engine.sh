@@ -13,7 +13,9 @@
 #      cluster each, tests/scripts/with-postgres.sh): test = fsync,
 #      synchronous_commit and full_page_writes off, as the test suites
 #      run; production = PostgreSQL's defaults (all on), as a user's server
-#      runs;
+#      runs; beside them the CPU per job of each side (importq serve or
+#      pgbench, and the cluster's backends), which shows where a run on a
+#      small machine spends its cores;
 #   2. claim latency: store_job_claim + store_job_finish with 1,000 and
 #      with 1,000,000 jobs queued (build/bench_claim_latency), both backends
 #      (PostgreSQL under the first of PG_SETTINGS), the two sizes taking
@@ -88,6 +90,23 @@ serve() {
     node_pid=$!
 }
 stop_serve() { kill -TERM "$node_pid"; wait "$node_pid" || true; node_pid=; }
+# proc_cpu_ms PID: user + system CPU of a running process, in ms.
+# cluster_cpu_ms: the same summed over the exited children of $admin's
+# postmaster (cutime + cstime): every backend that has closed, so a run's
+# PostgreSQL CPU is the difference across it once its sessions are gone
+# (settle). The polling session of wait_for is in it (one count every 50 ms).
+ticks=$(getconf CLK_TCK)
+proc_stat() { sed 's/^.*) //' "/proc/$1/stat"; } # fields from the 3rd (state) on
+proc_cpu_ms() { local f; read -r -a f < <(proc_stat "$1"); echo $(((f[11] + f[12]) * 1000 / ticks)); }
+cluster_cpu_ms() {
+    local dir f
+    dir=$(psql -XAtq "$admin" -c "SHOW data_directory")
+    read -r -a f < <(proc_stat "$(head -n 1 "$dir/postmaster.pid")")
+    echo $(((f[13] + f[14]) * 1000 / ticks))
+}
+settle() { wait_for "$admin" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$1'" 0 60; }
+# cpu_per_job MS: MS / JOBS, as ms with two decimals.
+cpu_per_job() { printf '%.2f' "$(echo "$1 / $jobs" | bc -l)"; }
 # wait_for URL QUERY VALUE SECONDS: until QUERY answers VALUE (or fail).
 # PostgreSQL: one session that polls server-side (a new psql every 50 ms
 # cost a backend start each, CPU the measured run then lacked); it
@@ -142,8 +161,14 @@ floor() {
     queue_jobs "$url"
     sql "$url" "CREATE FUNCTION floor_insert(target text) RETURNS void LANGUAGE plpgsql AS
         \$\$ BEGIN EXECUTE format('INSERT INTO %I VALUES (1, ''one'')', target); END \$\$" >/dev/null
-    rate=$("$pgbin/pgbench" -n -M prepared -D "audit=$1" -c 8 -j 2 -t $((jobs / 8)) \
-        -f bench/engine_floor.sql "$url" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    local cpu_before client
+    cpu_before=$(cluster_cpu_ms)
+    rate=$(/usr/bin/time -f 'cpu %U %S' -o "$out/pgbench.time" "$pgbin/pgbench" -n -M prepared \
+        -D "audit=$1" -c 8 -j 2 -t $((jobs / 8)) -f bench/engine_floor.sql "$url" 2>&1 \
+        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    settle bench_floor
+    client=$(awk '/^cpu/ {printf "%.0f", ($2 + $3) * 1000}' "$out/pgbench.time")
+    client_cpu=$(cpu_per_job "$client") server_cpu=$(cpu_per_job $(($(cluster_cpu_ms) - cpu_before)))
     [ "$(sql "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'")" = $((jobs / 8 * 8)) ] \
         || { echo "bench: the SQL floor did not complete its jobs" >&2; exit 1; }
     rate=$(printf '%.0f' "$rate")
@@ -153,9 +178,14 @@ floor() {
 throughput() {
     local url=$1 window
     queue_jobs "$url"
+    local cpu_before client
+    case $url in sqlite:*) ;; *) settle "${url##*/}"; cpu_before=$(cluster_cpu_ms) ;; esac
     serve "$url" --workers 8 --max-concurrent 8
     wait_for "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'" "$jobs" 600
+    client=$(proc_cpu_ms "$node_pid")
     stop_serve
+    client_cpu=$(cpu_per_job "$client") server_cpu=
+    case $url in sqlite:*) ;; *) settle "${url##*/}"; server_cpu=$(cpu_per_job $(($(cluster_cpu_ms) - cpu_before))) ;; esac
     case $url in
         sqlite:*) window=$(sql "$url" "SELECT (julianday(max(finished_at)) - julianday(min(started_at))) * 86400 FROM stg_import_queue") ;;
         *) window=$(sql "$url" "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM stg_import_queue") ;;
@@ -199,17 +229,20 @@ graphile() {
 }
 
 # Rounds: every tool under every setting, then SQLite, taking turns.
-declare -A rates=()
+declare -A rates=() cpu=()
 for _ in $(seq "${ROUNDS:-3}"); do
     for setting in $settings; do
         var=BENCH_PG_ADMIN_$setting admin=${!var}
         throughput "$(fresh_pg bench_tp)"; rates[$setting/pg]+=" $rate" pg_submit=$submit_rate
+        cpu[$setting/pg/client]+=" $client_cpu" cpu[$setting/pg/server]+=" $server_cpu"
         floor 1; rates[$setting/floor]+=" $rate"
+        cpu[$setting/floor/client]+=" $client_cpu" cpu[$setting/floor/server]+=" $server_cpu"
         floor 0; rates[$setting/bare]+=" $rate"
         graphile copy; rates[$setting/gw_copy]+=" $rate"
         graphile noop; rates[$setting/gw_noop]+=" $rate"
     done
     throughput "$(fresh_sqlite bench_tp)"; rates[sqlite]+=" $rate" sq_submit=$submit_rate
+    cpu[sqlite/client]+=" $client_cpu"
 done
 row() { printf '%-56s %8s  (%s)\n' "$1" "$(median <<<"${rates[$2]# }")" "${rates[$2]# }"; }
 printf '\n%-56s %8s   %s\n' "throughput (8 workers, 8 tables)" "jobs/s" "(rounds)"
@@ -230,6 +263,22 @@ for setting in $settings; do
 done
 row "SQLite: importq, one-row import jobs" sqlite
 printf "%-56s %8s\n" "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
+
+# Where the time goes on this machine: CPU per job (medians of the
+# rounds) of the client (importq serve, or pgbench) and of PostgreSQL.
+printf '\n%-56s %8s %8s %8s\n' "CPU per job, ms (medians)" "client" "server" "total"
+cpu_row() {
+    local client server
+    client=$(median <<<"${cpu[$2/client]# }")
+    server=$(median <<<"${cpu[$2/server]:-}")
+    printf '%-56s %8s %8s %8s\n' "$1" "$client" "${server:--}" \
+        "$(printf '%.2f' "$(echo "$client + ${server:-0}" | bc -l)")"
+}
+for setting in $settings; do
+    cpu_row "  $setting: importq serve + PostgreSQL" "$setting/pg"
+    cpu_row "  $setting: pgbench (SQL floor) + PostgreSQL" "$setting/floor"
+done
+cpu_row "  SQLite: importq serve (the database is in it)" sqlite
 
 # The rest on the first setting's cluster.
 first=${settings%% *}

@@ -962,6 +962,60 @@ static void test_job_list_summary(void **state)
     job_free(running);
 }
 
+/* list_count - how many jobs a one-page list with limit and table finds. */
+static size_t list_count(void **state, int limit, const char *table)
+{
+    struct iq_error err = {0};
+    struct job_filter filter = {.limit = limit, .table = table};
+    struct job_summary_page lean = {0};
+    int rc = store_job_list_summary(STORE(state), &filter, &lean, &err);
+    if (rc < 0) {
+        print_error("list: %s\n", iq_error_message(&err));
+        iq_error_clear(&err);
+        return (size_t)-1;
+    }
+    size_t count = lean.count;
+    job_summary_page_clear(&lean);
+    return count;
+}
+
+/*
+ * More page shapes than a connection keeps prepared (PostgreSQL: the
+ * least recently used is deallocated for a new one), each asked twice,
+ * then the latest again after the connection was lost (they must be
+ * prepared anew): every answer is right.
+ */
+static void test_list_shapes_beyond_the_statement_cache(void **state)
+{
+    struct iq_error err = {0};
+    bool existed;
+    for (int i = 0; i < 4; i++) {
+        struct job_spec *spec = spec_simple("cached_t", 5, NULL);
+        struct job_create_request jreq = {.spec = spec};
+        struct job *job = NULL;
+        assert_int_equal(store_job_create(STORE(state), &jreq, &test_actor, &job, &existed, &err),
+                         0);
+        job_spec_free(spec);
+        job_free(job);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int limit = 1; limit <= 40; limit++) {
+            assert_int_equal(list_count(state, limit, NULL), limit < 4 ? (size_t)limit : 4);
+            assert_int_equal(list_count(state, limit, "cached_t"), limit < 4 ? (size_t)limit : 4);
+            assert_int_equal(list_count(state, limit, "other_t"), 0);
+        }
+    if (strcmp(FIX(state)->backend, "postgres") != 0)
+        skip();
+    assert_int_equal(fixture_sql_exec(FIX(state), "SELECT pg_terminate_backend(pid) FROM"
+                                                  " pg_stat_activity WHERE application_name ="
+                                                  " 'importq' AND datname = current_database()"
+                                                  " AND pid <> pg_backend_pid()"),
+                     0);
+    /* The shapes last used, prepared on the old session. */
+    for (int limit = 38; limit <= 40; limit++)
+        assert_int_equal(list_count(state, limit, "cached_t"), 4);
+}
+
 /* ------------------------------------------------------------------ */
 /* Uploads linked to jobs                                              */
 /* ------------------------------------------------------------------ */
@@ -1079,6 +1133,7 @@ static const struct CMUnitTest orchestration_tests[] = {
     TEST(test_job_phases),
     TEST(test_job_get_detail),
     TEST(test_job_list_summary),
+    TEST(test_list_shapes_beyond_the_statement_cache),
     TEST(test_uploads_linked_to_jobs),
     TEST(test_creation_wakes_workers),
 };

@@ -109,13 +109,16 @@ static const enum job_column claim_changes[] = {
  *              another job holds the same name and either side wants it
  *              exclusively; looked up per wanted name, LATERAL ... LIMIT
  *              1, on the lock index (name, expires_at));
- *   chosen     (looked up by id, = ANY of an array, so no plan can turn
- *              it into a walk of the runnable set when none is free)
- *              the first of those that can be locked (FOR UPDATE SKIP
+ *   chosen     the first of those, in the order the candidates carry
+ *              (so the rows are fetched by id: `deps_pending + 0` does
+ *              not imply the claim index's predicate, so no plan can turn
+ *              the join into a walk of that index, once per candidate),
+ *              that can be locked (FOR UPDATE SKIP
  *              LOCKED: only that row is locked, and never waited for: a
  *              row an API change holds is passed over) and is, in its
- *              latest version, still QUEUED and runnable (a cancel, hold
- *              or edit committed since the snapshot is seen);
+ *              latest version, still QUEUED, runnable and due no later
+ *              than when it was read (a cancel, hold or edit committed
+ *              since the snapshot is seen);
  *   job        that job RUNNING for worker $2 (attempt + 1, heartbeat and
  *              start now);
  *   taken      one lock row per entry of its resources (node $3, lease $4
@@ -144,18 +147,19 @@ static char *claim_sql(const char *select_list, bool aging)
     append_candidate_order(&sql, aging);
     pg_sql_append(&sql,
                   " LIMIT " SQL_LITERAL(STORE_CLAIM_CANDIDATES) "),"
-                  " free AS MATERIALIZED (SELECT q.id FROM candidate q WHERE NOT EXISTS ("
+                  " free AS MATERIALIZED (SELECT q.id, q.priority, q.available_at"
+                  " FROM candidate q WHERE NOT EXISTS ("
                   "SELECT 1 FROM jsonb_array_elements(q.resources) AS want(r)"
                   " CROSS JOIN LATERAL (SELECT 1 FROM stg_import_resources held"
                   " WHERE held.name = want.r->>'name' AND held.expires_at > " PG_STATEMENT_NOW("$6")
                   " AND held.job_id <> q.id"
                   " AND (want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive') LIMIT 1) busy)),"
-                  " chosen AS MATERIALIZED (SELECT q.* FROM stg_import_queue q"
-                  " WHERE q.id = ANY (ARRAY(SELECT id FROM free)) AND q.status = 'QUEUED'"
-                  " AND q.deps_pending = 0");
+                  " chosen AS MATERIALIZED (SELECT j.* FROM free q"
+                  " JOIN stg_import_queue j ON j.id = q.id WHERE j.status = 'QUEUED'"
+                  " AND j.deps_pending + 0 = 0 AND j.available_at <= q.available_at");
     append_candidate_order(&sql, aging);
     pg_sql_append(&sql,
-                  " LIMIT 1 FOR UPDATE OF q SKIP LOCKED),"
+                  " LIMIT 1 FOR UPDATE OF j SKIP LOCKED),"
                   " job AS (UPDATE stg_import_queue q SET status = 'RUNNING',"
                   " attempt = q.attempt + 1, worker = $2,"
                   " heartbeat_at = " PG_STATEMENT_NOW("$6") ","

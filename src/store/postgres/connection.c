@@ -256,10 +256,76 @@ bool pg_result_ok(const PGresult *res)
     return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
 }
 
+/* cached_forget - every cached statement forgotten (the session that had them is gone). */
+static void cached_forget(struct pg_statement_cache *cache)
+{
+    for (int i = 0; i < PG_CACHED_SLOTS; i++) {
+        free(cache->sql[i]);
+        cache->sql[i] = NULL;
+    }
+}
+
+/*
+ * cached_slot - the slot holding sql, or -1 with *ret_free the slot to
+ * prepare it in: a free one, else the least recently used, which is
+ * deallocated first (its failure only leaks the server's copy until the
+ * session ends).
+ */
+static int cached_slot(struct pg_store *ps, const char *sql, int *ret_free)
+{
+    struct pg_statement_cache *cache = &ps->cached;
+    int oldest = 0;
+    for (int i = 0; i < PG_CACHED_SLOTS; i++) {
+        if (cache->sql[i] && strcmp(cache->sql[i], sql) == 0)
+            return i;
+        if (!cache->sql[oldest])
+            continue;
+        if (!cache->sql[i] || cache->last_used[i] < cache->last_used[oldest])
+            oldest = i;
+    }
+    if (cache->sql[oldest]) {
+        char deallocate[32];
+        snprintf(deallocate, sizeof(deallocate), "DEALLOCATE iq_cached_%d", oldest);
+        PQclear(PQexec(ps->conn, deallocate));
+        free(cache->sql[oldest]);
+        cache->sql[oldest] = NULL;
+    }
+    *ret_free = oldest;
+    return -1;
+}
+
+/* exec_cached - exec_once of STMT_CACHED: sql prepared on first use, by its text. */
+static PGresult *exec_cached(struct pg_store *ps, const char *sql, int param_count,
+                             const char *const *values)
+{
+    int free_slot = 0;
+    int slot = cached_slot(ps, sql, &free_slot);
+    char name[32];
+    if (slot < 0) {
+        char *text = strdup(sql);
+        if (!text)
+            return NULL;
+        snprintf(name, sizeof(name), "iq_cached_%d", free_slot);
+        PGresult *res = PQprepare(ps->conn, name, sql, param_count, NULL);
+        if (!pg_result_ok(res)) {
+            free(text);
+            return res;
+        }
+        PQclear(res);
+        ps->cached.sql[free_slot] = text;
+        slot = free_slot;
+    }
+    ps->cached.last_used[slot] = ++ps->cached.clock;
+    snprintf(name, sizeof(name), "iq_cached_%d", slot);
+    return PQexecPrepared(ps->conn, name, param_count, values, NULL, NULL, 0);
+}
+
 /* exec_once - one attempt: prepare stmt when needed, then run it (or sql). */
 static PGresult *exec_once(struct pg_store *ps, enum pg_statement stmt, const char *sql,
                            int param_count, const char *const *values)
 {
+    if (stmt == STMT_CACHED)
+        return exec_cached(ps, sql, param_count, values);
     if (stmt == STMT_NONE) {
         if (param_count == 0)
             return PQexec(ps->conn, sql); /* may be a multi-statement script */
@@ -302,6 +368,7 @@ static bool reconnect(struct pg_store *ps)
     PQreset(ps->conn);
     pg_describe_handoff_clear(ps);
     memset(ps->prepared, 0, sizeof(ps->prepared));
+    cached_forget(&ps->cached);
     ps->listening = false; /* LISTEN belongs to the old session */
     refresh_cancel(ps);
     return PQstatus(ps->conn) == CONNECTION_OK;
@@ -349,6 +416,12 @@ int pg_exec(struct pg_store *ps, const char *what, const char *sql, int param_co
             const char *const *values, PGresult **ret_res, struct iq_error *err)
 {
     return pg_run(ps, what, STMT_NONE, sql, param_count, values, ret_res, err);
+}
+
+int pg_exec_cached(struct pg_store *ps, const char *what, const char *sql, int param_count,
+                   const char *const *values, PGresult **ret_res, struct iq_error *err)
+{
+    return pg_run(ps, what, STMT_CACHED, sql, param_count, values, ret_res, err);
 }
 
 int pg_exec_prepared(struct pg_store *ps, const char *what, enum pg_statement stmt,
@@ -744,6 +817,7 @@ static void pg_close(struct store *s)
     pg_describe_handoff_clear(ps);
     for (int i = 0; i < STMT_COUNT; i++)
         free(ps->statement_sql[i]);
+    cached_forget(&ps->cached);
     free(ps->select_list);
     free(ps);
 }

@@ -146,7 +146,8 @@
 
 /* Statements prepared once per connection (texts in postgres/connection.c). */
 enum pg_statement {
-    STMT_NONE = -1, /* ad hoc SQL, not prepared */
+    STMT_CACHED = -2, /* ad hoc SQL, prepared on first use by its text (pg_exec_cached) */
+    STMT_NONE = -1,   /* ad hoc SQL, not prepared */
     STMT_JOB_GET,
     STMT_JOB_GET_FOR_UPDATE,
     STMT_JOB_DETAIL, /* the job, its phase timings and live locks (postgres/jobs.c) */
@@ -199,6 +200,19 @@ struct pg_audit_tail {
 /* How long a table_describe answer may stand in for the load's own (pg_describe). */
 #define PG_DESCRIBE_HANDOFF_MS 1000
 
+/*
+ * Ad hoc statements prepared on first use (pg_exec_cached), by their
+ * text: the shapes of the job list page (one per filter combination), so
+ * a page is not parsed and planned on every request. The least recently
+ * used is deallocated when a new shape needs its slot.
+ */
+#define PG_CACHED_SLOTS 16
+struct pg_statement_cache {
+    char *sql[PG_CACHED_SLOTS];        /* owned; NULL: a free slot */
+    uint64_t last_used[PG_CACHED_SLOTS]; /* of clock */
+    uint64_t clock;                    /* one tick a use */
+};
+
 /* One connection. base must stay the first member (store.h). */
 struct pg_store {
     struct store base;
@@ -206,6 +220,7 @@ struct pg_store {
     char *select_list; /* JOB_COLUMNS as a select list over alias q */
     char *statement_sql[STMT_COUNT];
     bool prepared[STMT_COUNT]; /* on this connection (forgotten on reset) */
+    struct pg_statement_cache cached; /* emptied on reset */
     bool in_transaction;       /* BEGIN sent, no COMMIT/ROLLBACK yet */
     bool holds_session_lock;   /* migrate's advisory lock */
     bool listening;            /* LISTEN importq sent on this session (forgotten on reset) */
@@ -308,6 +323,15 @@ bool pg_result_ok(const PGresult *res);
  */
 int pg_exec(struct pg_store *ps, const char *what, const char *sql, int param_count,
             const char *const *values, PGresult **ret_res, struct iq_error *err);
+
+/*
+ * pg_exec_cached - pg_exec of sql prepared on first use on this
+ * connection and kept by its text (struct pg_statement_cache): for ad hoc
+ * SQL that takes few shapes and runs often (the job list). Keep values
+ * out of the text, or every value is a new shape.
+ */
+int pg_exec_cached(struct pg_store *ps, const char *what, const char *sql, int param_count,
+                   const char *const *values, PGresult **ret_res, struct iq_error *err);
 
 /* pg_exec_prepared - pg_exec of a statement prepared once per connection. */
 int pg_exec_prepared(struct pg_store *ps, const char *what, enum pg_statement stmt,

@@ -3,7 +3,8 @@
  * keyset page of GET /api/v2/import-queue (whole jobs, or summaries that
  * leave the spec's JSON unread), its EXPLAIN (tests check the
  * plan uses an index), and the counts of the status endpoint. Read-only,
- * no transaction, so a lost connection is retried (pg_exec).
+ * no transaction, so a lost connection is retried (pg_exec). A page's
+ * statement is prepared once per connection and shape (pg_exec_cached).
  */
 #include "store/postgres/internal.h"
 
@@ -188,9 +189,9 @@ static int list_query_build(const char *select_list, const struct job_filter *fi
     int rc = list_filter_terms(q, f, err);
     if (rc < 0)
         return rc;
-    char *limit_text = list_scratch(q);
-    snprintf(limit_text, TIME_RFC3339_LEN, "%d", q->limit + 1);
-    pg_sql_append(&q->sql, " ORDER BY q.id DESC LIMIT $%d", list_param(q, limit_text));
+    /* A literal: the plan kept by pg_exec_cached knows how many rows are
+     * wanted, and pages of one size share it. */
+    pg_sql_append(&q->sql, " ORDER BY q.id DESC LIMIT %d", q->limit + 1);
     if (q->sql.failed)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     return 0;
@@ -206,7 +207,7 @@ int pg_job_list(struct store *s, const struct job_filter *filter, struct job_pag
     PGresult *res = NULL;
     int rc = list_query_build(ps->select_list, filter, false, &q, err);
     if (rc == 0)
-        rc = pg_exec(ps, "listing jobs", q.sql.data, q.param_count, q.values, &res, err);
+        rc = pg_exec_cached(ps, "listing jobs", q.sql.data, q.param_count, q.values, &res, err);
     if (rc == 0)
         rc = pg_decode_rows(res, (size_t)q.limit, &ret_page->items, &ret_page->count, err);
     if (rc == 0 && PQntuples(res) > q.limit)
@@ -238,7 +239,7 @@ int pg_job_list_summary(struct store *s, const struct job_filter *filter,
     PGresult *res = NULL;
     int rc = list_query_build(summary_select_list, filter, false, &q, err);
     if (rc == 0)
-        rc = pg_exec(ps, "listing jobs", q.sql.data, q.param_count, q.values, &res, err);
+        rc = pg_exec_cached(ps, "listing jobs", q.sql.data, q.param_count, q.values, &res, err);
     size_t rows = rc == 0 ? (size_t)PQntuples(res) : 0;
     if (rows > (size_t)q.limit)
         rows = (size_t)q.limit;
