@@ -64,7 +64,8 @@ static int print_table(const char *zone_name, const int64_t *times, size_t found
     }
     char header[CRON_MAX_ZONE_LEN + 16];
     snprintf(header, sizeof(header), "LOCAL (%s)", cron_zone_name(zone));
-    printf("%-25s  %-3s  %s\n", header, "DAY", "UTC");
+    if (found > 0)
+        printf("%-25s  %-3s  %s\n", header, "DAY", "UTC");
     int exit_code = 0;
     for (size_t i = 0; i < found && exit_code == 0; i++) {
         struct cron_local_time local;

@@ -170,7 +170,8 @@ char *cron_local_format_rfc3339(const struct cron_local_time *local,
  * this file; computed field by field from the local calendar, with a
  * bounded search (CRON_SEARCH_YEARS). zone is ignored for a one-off.
  * after_ms must lie in 1970..CRON_MAX_YEAR.
- * Returns 0 and *ret_next_ms (whole seconds), or:
+ * Returns 0 and *ret_next_ms (whole seconds; a one-off's time as written,
+ * milliseconds and all), or:
  *   IQ_E_NOT_FOUND  no fire time after after_ms: a one-off at or before
  *                   it, or none before the year CRON_MAX_YEAR ends (a
  *                   scheduler takes this as "the schedule is done")
