@@ -151,8 +151,8 @@ struct cron_local_time {
 
 /*
  * cron_zone_local_time - utc_ms (whole seconds used; ms dropped) on the
- * zone's clocks. Returns 0 and *ret_local, or IQ_E_INVALID for a time
- * before 1970 or after CRON_MAX_YEAR, or IQ_E_INTERNAL.
+ * zone's clocks. Returns 0 and *ret_local, or IQ_E_INVALID for a UTC time
+ * before 1970 or a local one after CRON_MAX_YEAR, or IQ_E_INTERNAL.
  */
 int cron_zone_local_time(struct cron_zone *zone, int64_t utc_ms,
                          struct cron_local_time *ret_local, struct iq_error *err);

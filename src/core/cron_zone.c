@@ -187,6 +187,8 @@ int cron_zone_local_time(struct cron_zone *zone, int64_t utc_ms,
     int64_t year;
     unsigned month, day;
     time_civil_from_days(days, &year, &month, &day);
+    if (year > CRON_MAX_YEAR) /* 9999-12-31 UTC is 10000 east of it */
+        return iq_error_set(err, IQ_E_INVALID, "time out of range 1970..%d", CRON_MAX_YEAR);
     *ret_local = (struct cron_local_time){
         .year = (int)year,
         .month = (int)month,

@@ -507,6 +507,10 @@ static void test_local_time(void **state)
     assert_int_equal(local.offset_s, 5 * 3600 + 45 * 60);
     assert_int_equal(cron_zone_local_time(zone, -1, &local, &err), IQ_E_INVALID);
     iq_error_clear(&err);
+    /* the last UTC instant is already the year 10000 here */
+    assert_int_equal(cron_zone_local_time(zone, ms_of("9999-12-31T23:59:59Z"), &local, &err),
+                     IQ_E_INVALID);
+    iq_error_clear(&err);
     cron_zone_free(zone);
     assert_int_equal(cron_zone_open("America/St_Johns", &zone, &err), 0);
     assert_int_equal(cron_zone_local_time(zone, 0, &local, &err), 0);
