@@ -19,11 +19,11 @@
 #include <string.h>
 
 static const char *const expressions[] = {
-    "*/15 * * * *", "0 2 * * *",       "30 2 * * mon-fri", "0 * * * *",     "0 0 1 * *",
-    "0 0 L * *",    "0 9-17/2 * * 1-5", "@daily",          "0 0 13 * 5",    "*/20 * * * * *",
-    "5 4 * * sun",  "0 0 29 2 *",       "0 12 1,15 * *",   "0 */6 * * *",   "45 23 * * 6"};
-static const char *const zones[] = {"UTC", "Europe/Zurich", "America/New_York",
-                                    "Asia/Kolkata", "Australia/Sydney"};
+    "*/15 * * * *", "0 2 * * *",        "30 2 * * mon-fri", "0 * * * *",   "0 0 1 * *",
+    "0 0 L * *",    "0 9-17/2 * * 1-5", "@daily",           "0 0 13 * 5",  "*/20 * * * * *",
+    "5 4 * * sun",  "0 0 29 2 *",       "0 12 1,15 * *",    "0 */6 * * *", "45 23 * * 6"};
+static const char *const zones[] = {"UTC", "Europe/Zurich", "America/New_York", "Asia/Kolkata",
+                                    "Australia/Sydney"};
 #define ZONE_COUNT (sizeof(zones) / sizeof(zones[0]))
 #define EXPR_COUNT (sizeof(expressions) / sizeof(expressions[0]))
 
@@ -62,8 +62,8 @@ int main(int argc, char **argv)
     started = time_monotonic_ms();
     for (long r = 0; r < rounds; r++)
         for (long i = 0; i < count; i++)
-            if (cron_next_after(&exprs[i], after_ms + r, open_zones[zone_of[i]], &next_ms,
-                                &err) < 0)
+            if (cron_next_after(&exprs[i], after_ms + r, open_zones[zone_of[i]], &next_ms, &err) <
+                0)
                 die("next", &err);
     int64_t kept_ms = time_monotonic_ms() - started;
     started = time_monotonic_ms();

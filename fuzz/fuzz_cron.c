@@ -76,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (data[0] & 0x80)
             zone_name = newline + 1;
     }
-    uint32_t offset_s = (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 |
-                        (uint32_t)data[3] << 8 | data[4];
+    uint32_t offset_s =
+        (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 8 | data[4];
     int64_t start_ms = START_2026_MS + (int64_t)offset_s * 1000;
 
     struct iq_error err = {0};

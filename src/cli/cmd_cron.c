@@ -51,8 +51,7 @@ static int print_json(const int64_t *times, size_t found)
 }
 
 /* print_table - one line per fire time: local time with offset, weekday, UTC. */
-static int print_table(const char *zone_name, const int64_t *times, size_t found,
-                       int64_t after_ms)
+static int print_table(const char *zone_name, const int64_t *times, size_t found, int64_t after_ms)
 {
     static const char *const weekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     struct iq_error err = {0};
@@ -88,15 +87,14 @@ static int print_table(const char *zone_name, const int64_t *times, size_t found
 }
 
 /* read_flags - --count and --after; 0 or EXIT_USAGE after printing why. */
-static int read_flags(const struct command *cmd, const struct cli_args *args,
-                      size_t *ret_count, int64_t *ret_after_ms)
+static int read_flags(const struct command *cmd, const struct cli_args *args, size_t *ret_count,
+                      int64_t *ret_after_ms)
 {
     const char *count_text = cli_flag_value(cmd, args, "count");
     int64_t count = CRON_DEFAULT_COUNT;
-    if (count_text && (config_parse_int(count_text, &count) < 0 || count < 1 ||
-                       count > CRON_MAX_COUNT)) {
-        fprintf(stderr, "importq cron: --count needs an integer from 1 to %d\n",
-                CRON_MAX_COUNT);
+    if (count_text &&
+        (config_parse_int(count_text, &count) < 0 || count < 1 || count > CRON_MAX_COUNT)) {
+        fprintf(stderr, "importq cron: --count needs an integer from 1 to %d\n", CRON_MAX_COUNT);
         return EXIT_USAGE;
     }
     const char *after = cli_flag_value(cmd, args, "after");

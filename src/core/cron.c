@@ -79,8 +79,7 @@ parse_error(const struct parser *p, const char *field, size_t offset, const char
     const char *what = problem ? problem : "invalid";
     if (field) {
         iq_error_add_field(p->err, "cron", "%s: %s at position %zu", field, what, offset + 1);
-        iq_error_set(p->err, IQ_E_INVALID, "cron: %s: %s at position %zu", field, what,
-                     offset + 1);
+        iq_error_set(p->err, IQ_E_INVALID, "cron: %s: %s at position %zu", field, what, offset + 1);
     } else {
         iq_error_add_field(p->err, "cron", "%s at position %zu", what, offset + 1);
         iq_error_set(p->err, IQ_E_INVALID, "cron: %s at position %zu", what, offset + 1);
@@ -214,8 +213,7 @@ static int parse_item(const struct parser *p, enum field_kind f, size_t start, s
                 high = 7; /* "mon-sun", "5-0": Sunday as 7 */
             if (high < low)
                 return parse_error(p, info->name, high_at,
-                                   "range %d-%d runs backwards (list it as two ranges)", low,
-                                   high);
+                                   "range %d-%d runs backwards (list it as two ranges)", low, high);
         }
     }
     if (pos < end && text[pos] == '/') {
@@ -257,8 +255,8 @@ static int parse_field(const struct parser *p, enum field_kind f, struct field_t
  * fields[] (at most max); *ret_count may exceed max, then fields[max] is
  * the first one too many. Characters no field may hold are refused here.
  */
-static int split_fields(const struct parser *p, size_t start, size_t end,
-                        struct field_text *fields, size_t max, size_t *ret_count)
+static int split_fields(const struct parser *p, size_t start, size_t end, struct field_text *fields,
+                        size_t max, size_t *ret_count)
 {
     size_t count = 0;
     size_t i = start;
@@ -315,10 +313,9 @@ static uint64_t day_mask(const struct cron_expr *expr, int64_t year, unsigned mo
  */
 static bool ever_fires(const struct cron_expr *expr)
 {
-    static const int64_t years[] = {2000, 2001, 2002, 2003, 2004, 2005, 2006, 2007,
-                                    2008, 2009, 2010, 2011, 2012, 2013, 2014, 2015,
-                                    2016, 2017, 2018, 2019, 2020, 2021, 2022, 2023,
-                                    2024, 2025, 2026, 2027};
+    static const int64_t years[] = {2000, 2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008, 2009,
+                                    2010, 2011, 2012, 2013, 2014, 2015, 2016, 2017, 2018, 2019,
+                                    2020, 2021, 2022, 2023, 2024, 2025, 2026, 2027};
     for (unsigned month = 1; month <= 12; month++) {
         if (!(expr->months & (1u << month)))
             continue;
@@ -336,7 +333,7 @@ static int parse_fields(const struct parser *p, const struct field_text *fields,
     static const enum field_kind five[] = {FIELD_MINUTE, FIELD_HOUR, FIELD_DOM, FIELD_MONTH,
                                            FIELD_DOW};
     static const enum field_kind six[] = {FIELD_SECOND, FIELD_MINUTE, FIELD_HOUR,
-                                          FIELD_DOM, FIELD_MONTH, FIELD_DOW};
+                                          FIELD_DOM,    FIELD_MONTH,  FIELD_DOW};
     const enum field_kind *kinds = count == 6 ? six : five;
     uint64_t bits[FIELD_COUNT] = {[FIELD_SECOND] = 1}; /* second 0 without a seconds field */
     size_t dom_at = 0;
@@ -434,8 +431,7 @@ int cron_parse(const char *text, struct cron_expr *ret_expr, struct iq_error *er
     }
     size_t length = strnlen(text, CRON_MAX_EXPR_LEN + 1);
     if (length > CRON_MAX_EXPR_LEN)
-        return parse_error(&p, NULL, CRON_MAX_EXPR_LEN, "longer than %d bytes",
-                           CRON_MAX_EXPR_LEN);
+        return parse_error(&p, NULL, CRON_MAX_EXPR_LEN, "longer than %d bytes", CRON_MAX_EXPR_LEN);
     size_t start = 0, end = length;
     while (start < end && is_blank(text[start]))
         start++;

@@ -20,14 +20,14 @@ static int unknown_placeholder(struct iq_error *err, char *out, const char *temp
                                size_t at)
 {
     free(out);
-    const char *close = memchr(template_text + at, '}',
-                               strnlen(template_text + at, MAX_QUOTED_NAME + 2));
+    const char *close =
+        memchr(template_text + at, '}', strnlen(template_text + at, MAX_QUOTED_NAME + 2));
     if (close)
         return iq_error_set(err, IQ_E_INVALID, "unknown placeholder %.*s at position %zu: %s",
-                            (int)(close - (template_text + at) + 1), template_text + at,
-                            at + 1, PLACEHOLDER_HINT);
-    return iq_error_set(err, IQ_E_INVALID, "'{' at position %zu starts no placeholder: %s",
-                        at + 1, PLACEHOLDER_HINT);
+                            (int)(close - (template_text + at) + 1), template_text + at, at + 1,
+                            PLACEHOLDER_HINT);
+    return iq_error_set(err, IQ_E_INVALID, "'{' at position %zu starts no placeholder: %s", at + 1,
+                        PLACEHOLDER_HINT);
 }
 
 int cron_template_expand(const char *template_text, const struct cron_local_time *fire,

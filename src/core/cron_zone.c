@@ -64,8 +64,7 @@ static int zone_id(const char *name, UChar id[CRON_MAX_ZONE_LEN + 1], struct iq_
 {
     if (strnlen(name, CRON_MAX_ZONE_LEN + 1) > CRON_MAX_ZONE_LEN) {
         iq_error_add_field(err, "timezone", "longer than %d bytes", CRON_MAX_ZONE_LEN);
-        return iq_error_set(err, IQ_E_INVALID, "timezone: longer than %d bytes",
-                            CRON_MAX_ZONE_LEN);
+        return iq_error_set(err, IQ_E_INVALID, "timezone: longer than %d bytes", CRON_MAX_ZONE_LEN);
     }
     const char *hint = ": use an IANA name such as Europe/Zurich or UTC";
     if (!to_uchars(name, id, CRON_MAX_ZONE_LEN + 1))
@@ -173,8 +172,8 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-int cron_zone_local_time(struct cron_zone *zone, int64_t utc_ms,
-                         struct cron_local_time *ret_local, struct iq_error *err)
+int cron_zone_local_time(struct cron_zone *zone, int64_t utc_ms, struct cron_local_time *ret_local,
+                         struct iq_error *err)
 {
     if (utc_ms < 0 || utc_ms > LAST_MS)
         return iq_error_set(err, IQ_E_INVALID, "time out of range 1970..%d", CRON_MAX_YEAR);
@@ -229,9 +228,8 @@ static int first_instant_at_or_after(struct cron_zone *zone, int64_t wall_s, int
     time_civil_from_days(days, &year, &month, &day);
     UErrorCode status = U_ZERO_ERROR;
     ucal_clear(zone->calendar);
-    ucal_setDateTime(zone->calendar, (int32_t)year, (int32_t)month - 1 + UCAL_JANUARY,
-                     (int32_t)day, (int32_t)(rem / 3600), (int32_t)(rem / 60 % 60),
-                     (int32_t)(rem % 60), &status);
+    ucal_setDateTime(zone->calendar, (int32_t)year, (int32_t)month - 1 + UCAL_JANUARY, (int32_t)day,
+                     (int32_t)(rem / 3600), (int32_t)(rem / 60 % 60), (int32_t)(rem % 60), &status);
     UDate when = ucal_getMillis(zone->calendar, &status);
     if (U_FAILURE(status))
         return icu_error(err, zone, status);
@@ -282,8 +280,8 @@ static int not_found(struct iq_error *err, int64_t after_ms)
  * after_ms exactly when W is later than every local time shown up to
  * after_ms, so the next fire is that of the first match past the latest.
  */
-static int next_fixed_hours(const struct cron_expr *expr, int64_t after_ms,
-                            struct cron_zone *zone, int64_t *ret_ms, struct iq_error *err)
+static int next_fixed_hours(const struct cron_expr *expr, int64_t after_ms, struct cron_zone *zone,
+                            int64_t *ret_ms, struct iq_error *err)
 {
     int64_t latest_ms = 0, wall_s = 0, fire_ms = 0;
     if (latest_local_until(zone, after_ms, &latest_ms, err) < 0)
