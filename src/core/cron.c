@@ -412,6 +412,7 @@ static int parse_once(const struct parser *p, size_t start, size_t end, struct c
     return 0;
 }
 
+/* looks_like_time - text[start, end) starts "YYYY-": a one-off time, not cron. */
 static bool looks_like_time(const char *text, size_t start, size_t end)
 {
     if (end - start < 5)
