@@ -2,8 +2,8 @@
 # `importq cron 'EXPR'` through the real binary, with fixed --after times
 # so the output is exact: the table (local time with offset, weekday, UTC)
 # across a DST change, --json as the API's preview, --count (default 5,
-# at most 100), one-off times, the parser's and the zone's errors (exit 1)
-# and bad usage (exit 2). No server and no database: a --db nobody can
+# at most 100), one-off times, the parser's and the zone's errors and bad
+# usage (exit 2, as a bad job spec). No server and no database: a --db nobody can
 # open is never touched.
 # Usage: test_cli_cron.sh BINARY
 set -u
@@ -65,13 +65,13 @@ check "a one-off time that has passed" \
 check "a one-off time that has passed, as JSON" \
     bash -c "'$bin' cron '2026-01-01T00:00:00Z' --after 2026-03-27T12:00:00Z --json | jq -e '.times == []'"
 
-check "a bad field: exit 1 with the field and position" \
-    says 1 "$bin" cron '*/15 24 * * *' "importq: cron: hour: value 24 out of range 0-23 at position 6"
+check "a bad field: exit 2 with the field and position" \
+    says 2 "$bin" cron '*/15 24 * * *' "importq: cron: hour: value 24 out of range 0-23 at position 6"
 check "an expression that never fires" \
-    says 1 "$bin" cron '0 0 30 2 *' \
+    says 2 "$bin" cron '0 0 30 2 *' \
     "importq: cron: day-of-month: never occurs in the chosen months (the schedule would never fire) at position 5"
 check "an unknown zone" \
-    says 1 "$bin" cron '0 0 * * *' --tz Europe/Zurik \
+    says 2 "$bin" cron '0 0 * * *' --tz Europe/Zurik \
     "importq: timezone: unknown time zone \"Europe/Zurik\": use an IANA name such as Europe/Zurich or UTC"
 check "--count 0" says 2 "$bin" cron '* * * * *' --count 0 "importq cron: --count needs an integer from 1 to 100"
 check "--count 101" says 2 "$bin" cron '* * * * *' --count 101 "importq cron: --count needs an integer from 1 to 100"
