@@ -126,7 +126,7 @@ int cmd_cron(const struct command *cmd, struct cli_args *args, struct config *cf
     struct iq_error err = {0};
     if (cron_preview(args->positional[0], zone_name, after_ms, count, times, &found, &err) < 0) {
         fprintf(stderr, "importq: %s\n", iq_error_message(&err)); /* "cron: hour: ..." */
-        int code = err.code == IQ_E_INVALID ? EXIT_USAGE : 1;      /* as a bad spec */
+        int code = err.code == IQ_E_INVALID ? EXIT_USAGE : 1;     /* as a bad spec */
         iq_error_clear(&err);
         return code;
     }
