@@ -35,8 +35,8 @@
  *     time. It fires at every instant whose local time matches: in a
  *     repeated hour twice (both passes), in a skipped hour not at all, so
  *     "*\/15 * * * *" fires every 15 real minutes straight through both
- *     transitions. This is cronie's rule for jobs that run more often than
- *     hourly, keyed on the hour field alone.
+ *     transitions. This is cronie's rule for frequent jobs, keyed on the
+ *     hour field alone (cronie also counts "*\/15 2 * * *" as frequent).
  *
  * Threads: a struct cron_expr is read-only after parsing and may be shared.
  * A struct cron_zone is used by one thread at a time (each call changes
