@@ -58,7 +58,7 @@ bench-api: build
 	@scripts/deps.sh bench
 	@bench/api.sh $(API_JOBS)
 
-# libFuzzer on the API's request path (clang), FUZZ_SECONDS per target.
+# libFuzzer on the API's request path and the cron parser (clang), FUZZ_SECONDS per target.
 fuzz: deps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 

@@ -3,8 +3,9 @@
 #   1. the normal build: every ctest (unit + store on SQLite and PostgreSQL)
 #   2. an ASan+UBSan build: the same tests
 #   3. a TSan build: the tests labelled "concurrency"
-#   4. the libFuzzer target on the API's request path: a fixed seed and
-#      25,000 inputs (FUZZ_SEED, FUZZ_RUNS; at most FUZZ_SECONDS, 120)
+#   4. the libFuzzer targets (the API's request path, the cron parser): a
+#      fixed seed and 25,000 inputs each (FUZZ_SEED, FUZZ_RUNS; at most
+#      FUZZ_SECONDS, 120)
 # PostgreSQL is a throwaway cluster (tests/scripts/with-postgres.sh) shared
 # by all steps; each store test creates and drops its own database in it.
 # Usage: scripts/test.sh [all|sanitizer]

@@ -49,6 +49,9 @@ static const struct command commands[] = {
      cmd_execute},
     {"status", "importq status [--json]", "the queue at a glance: counts, slots, health, nodes",
      cmd_status_flags, cmd_status},
+    {"cron", "importq cron 'EXPR' [--tz ZONE] [--count N] [--after RFC3339] [--json]",
+     "the next fire times of a cron expression in a time zone (no server needed)",
+     cmd_cron_flags, cmd_cron},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 

@@ -66,6 +66,8 @@ int cmd_status(const struct command *cmd, struct cli_args *args, struct config *
 /* Administrative commands on the service database (cmd_token.c, cmd_audit.c). */
 int cmd_token(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_audit(const struct command *cmd, struct cli_args *args, struct config *cfg);
+/* Local commands needing no server and no database (cmd_cron.c). */
+int cmd_cron(const struct command *cmd, struct cli_args *args, struct config *cfg);
 
 extern const struct cli_flag cmd_import_flags[];
 extern const struct cli_flag cmd_serve_flags[];
@@ -76,6 +78,7 @@ extern const struct cli_flag cmd_job_action_flags[];
 extern const struct cli_flag cmd_status_flags[];
 extern const struct cli_flag cmd_token_flags[];
 extern const struct cli_flag cmd_audit_flags[];
+extern const struct cli_flag cmd_cron_flags[];
 
 struct store;
 

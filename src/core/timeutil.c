@@ -51,8 +51,8 @@ int64_t time_days_from_civil(int64_t year, unsigned month, unsigned day)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *ret_year, unsigned *ret_month,
-                            unsigned *ret_day)
+void time_civil_from_days(int64_t z, int64_t *ret_year, unsigned *ret_month,
+                          unsigned *ret_day)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -76,7 +76,7 @@ char *time_format_rfc3339(int64_t ms, char buf[TIME_RFC3339_LEN])
     int64_t rem = secs - days * 86400;
     int64_t year;
     unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
+    time_civil_from_days(days, &year, &month, &day);
     /* Years outside 0..9999 are not RFC 3339; clamp rather than overflow. */
     unsigned y = year < 0 ? 0u : year > 9999 ? 9999u : (unsigned)year;
     unsigned r = (unsigned)rem;

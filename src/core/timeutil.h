@@ -35,6 +35,9 @@ int time_parse_rfc3339(const char *text, int64_t *ret_ms);
 /* time_days_from_civil - days since 1970-01-01 for a proleptic Gregorian date. */
 int64_t time_days_from_civil(int64_t year, unsigned month, unsigned day);
 
+/* time_civil_from_days - the proleptic Gregorian date of a day count since 1970-01-01. */
+void time_civil_from_days(int64_t days, int64_t *ret_year, unsigned *ret_month, unsigned *ret_day);
+
 /* time_days_in_month - 28..31, for month 1..12. */
 unsigned time_days_in_month(int64_t year, unsigned month);
 
