@@ -7,6 +7,8 @@
 #                        table (PK + unique email), each with a reader looking up one row
 #                        by id every 10 ms during the run: its p99 and max latency
 #   SQLite insert      : importq import   vs  sqlite3 .import
+#   (the upsert and replace rows also print each best run's CPU seconds: the
+#   client's own and the PostgreSQL cluster's, which shows where time goes)
 #   peak RSS of importq on ROWS and on 10 x ROWS rows
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
 # BUILD=dir picks the build (default build); ONLY=replace or ONLY=upsert runs that row alone;
@@ -42,12 +44,37 @@ if [ -z "${IMPORTQ_TEST_PG_URL:-}" ]; then
 fi
 pg=$IMPORTQ_TEST_PG_URL
 
-# seconds CMD...: wall time of one run, in seconds with 3 decimals.
+# server_cpu_ms: CPU (user + system, ms) of the PostgreSQL cluster's exited
+# backends (its postmaster's children's times), once no session of the
+# benchmark's database is left; "" when the cluster is not a local one we can
+# read. The difference across a run is the run's server CPU.
+server_cpu_ms() {
+    local dir pid f
+    for _ in $(seq 50); do
+        [ "$(psql -XAtq "$pg" -c "SELECT count(*) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND application_name <> 'bench-reader'")" = 0 ] && break
+        sleep 0.1
+    done
+    dir=$(psql -XAtq "$pg" -c "SHOW data_directory" 2>/dev/null) || return 0
+    pid=$(head -n 1 "$dir/postmaster.pid" 2>/dev/null) || return 0
+    read -r -a f < <(sed 's/^.*) //' "/proc/$pid/stat")
+    echo $(((f[13] + f[14]) * 1000 / $(getconf CLK_TCK)))
+}
+# seconds CMD...: wall time of one run, in seconds with 3 decimals; the
+# run's CPU seconds, "client server" (the command's own, PostgreSQL's),
+# into $data/last.cpu.
 seconds() {
-    local start end
+    local start end before after
+    before=$(server_cpu_ms)
     start=$(date +%s.%N)
-    "$@" >/dev/null 2>"$data/last.err" || { cat "$data/last.err" >&2; return 1; }
+    /usr/bin/time -f '%U %S' -o "$data/last.time" "$@" >/dev/null 2>"$data/last.err" \
+        || { cat "$data/last.err" >&2; return 1; }
     end=$(date +%s.%N)
+    after=$(server_cpu_ms)
+    printf '%s %s\n' "$(awk '{printf "%.2f", $1 + $2}' "$data/last.time")" \
+        "$( [ -n "$before" ] && echo "($after - $before) / 1000" | bc -l | xargs printf '%.2f' || echo -)" \
+        >"$data/last.cpu"
     echo "$end - $start" | bc -l | xargs printf '%.3f'
 }
 # best of N runs (N=3): the minimum wall time, to damp noise from the machine.
@@ -56,7 +83,7 @@ best() {
     for _ in 1 2 3; do
         "$@" pre
         t=$("$@" run)
-        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; fi
+        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; cp "$data/last.cpu" "$data/cpu.$1"; fi
     done
     echo "$best"
 }
@@ -104,7 +131,7 @@ reader_start() {
     rm -f "$data/reader.stop"
     { echo '\timing on'; while [ ! -e "$data/reader.stop" ]; do
         echo "SELECT email FROM bench_users WHERE id = $((rows / 2));"; sleep 0.01
-    done; } | psql -X -q "$pg" >"$data/reader.out" 2>&1 &
+    done; } | PGAPPNAME=bench-reader psql -X -q "$pg" >"$data/reader.out" 2>&1 &
     reader_pid=$!
     sleep 0.5
 }
@@ -155,13 +182,20 @@ rss_kb() { # file: peak RSS of importq inserting it into PostgreSQL
 echo "importq import benchmark: $rows rows, $(du -h "$csv" | cut -f1) CSV, $(nproc) cores, $(date -u +%F)"
 echo "PostgreSQL $(psql -XAtq "$pg" -c 'SHOW server_version'): fsync $(psql -XAtq "$pg" -c 'SHOW fsync'), synchronous_commit $(psql -XAtq "$pg" -c 'SHOW synchronous_commit'), full_page_writes $(psql -XAtq "$pg" -c 'SHOW full_page_writes')"
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+# cpu_note IMPORTQ_CASE REF_CASE: the CPU seconds of the two best runs.
+cpu_note() {
+    printf '  CPU s of those runs, client / PostgreSQL: importq %s, reference %s\n' \
+        "$(tr ' ' / <"$data/cpu.$1")" "$(tr ' ' / <"$data/cpu.$2")"
+}
 # best_replace CASE: best of 3 with that run's reader figures kept alongside.
 best_replace() {
     local best="" t
     for _ in 1 2 3; do
         "$1" pre
         t=$("$1" run)
-        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; cp "$data/reader.$2" "$data/reader.$2.best"; fi
+        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then
+            best=$t; cp "$data/reader.$2" "$data/reader.$2.best"; cp "$data/last.cpu" "$data/cpu.$1"
+        fi
     done
     echo "$best"
 }
@@ -171,11 +205,13 @@ replace_row() {
     printf '%-44s %10s %10s %8s   reader p99/max ms: importq %s, ref %s\n' \
         "PostgreSQL replace vs TRUNCATE+\\copy" "$t_iqr" "$t_sqlr" "$(ratio "$t_iqr" "$t_sqlr")" \
         "$(tr ' ' / <"$data/reader.iq.best")" "$(tr ' ' / <"$data/reader.sql.best")"
+    cpu_note iq_replace sql_replace
 }
 upsert_row() {
     local t_sql t_iqu
     t_sql=$(best sql_upsert); t_iqu=$(best iq_upsert)
     printf '%-44s %10s %10s %8s\n' "PostgreSQL upsert vs \\copy+INSERT ON CONFLICT" "$t_iqu" "$t_sql" "$(ratio "$t_iqu" "$t_sql")"
+    cpu_note iq_upsert sql_upsert
 }
 case ${ONLY:-} in
     '') ;;
