@@ -494,7 +494,79 @@ static void test_upsert_trigger_skipping_rows(void **state)
     exec_ok(state, "DROP TABLE users; DROP FUNCTION skip_drafts()");
 }
 
+/*
+ * The counts where the table's statistics cannot give them (a trigger
+ * writing the same table, counting off) or must add up a tree
+ * (partitions): inserted and updated are the file's rows, exactly.
+ */
+static void upsert_two_new_two_old(void **state, int64_t want_inserted)
+{
+    static const char *const rows[] = {"1", "ONE", NULL, "2", "TWO", NULL,
+                                       "3", "three", NULL, "4", "four", NULL};
+    static const int64_t lines[] = {2, 3, 4, 5};
+    struct batch batch = {0, rows, lines, 4};
+    struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
+    struct load_plan plan = upsert_plan(&part, 1);
+    struct outcome out;
+    run_load(state, &plan, &batch, 1, NULL, &out);
+    assert_int_equal(out.result.rows_inserted, want_inserted);
+    assert_int_equal(out.result.rows_updated, 4 - want_inserted);
+}
+
+static void test_upsert_counts_with_a_trigger_writing_the_table(void **state)
+{
+    if (!is_pg(state))
+        skip();
+    create_users(state);
+    exec_ok(state, "CREATE FUNCTION shadow_user() RETURNS trigger LANGUAGE plpgsql AS"
+                   " $$BEGIN IF NEW.user_id < 1000 THEN INSERT INTO users VALUES"
+                   " (NEW.user_id + 1000, 'shadow', NULL) ON CONFLICT DO NOTHING; END IF;"
+                   " RETURN NULL; END$$");
+    exec_ok(state, "CREATE TRIGGER shadow_user AFTER INSERT ON users FOR EACH ROW"
+                   " EXECUTE FUNCTION shadow_user()");
+    upsert_two_new_two_old(state, 2);
+    assert_sql_text(state, "SELECT count(*) FROM users WHERE email = 'shadow'", "2");
+    exec_ok(state, "DROP TABLE users; DROP FUNCTION shadow_user()");
+}
+
+static void test_upsert_counts_with_statistics_off(void **state)
+{
+    if (!is_pg(state))
+        skip();
+    create_users(state);
+    char url[600];
+    snprintf(url, sizeof(url), "%.512s?options=-c%%20track_counts%%3Doff", FIX(state)->url);
+    struct store *quiet = NULL;
+    struct iq_error err = {0};
+    if (store_open(url, NULL, &quiet, &err) < 0)
+        fail_msg("open %s: %s", url, iq_error_message(&err));
+    store_close(FIX(state)->store);
+    FIX(state)->store = quiet;
+    upsert_two_new_two_old(state, 2);
+}
+
+static void test_upsert_counts_over_partitions(void **state)
+{
+    if (!is_pg(state))
+        skip();
+    exec_ok(state, "DROP TABLE IF EXISTS users");
+    exec_ok(state, "CREATE TABLE users (user_id bigint NOT NULL PRIMARY KEY, email text NOT NULL,"
+                   " team_id integer) PARTITION BY RANGE (user_id)");
+    exec_ok(state, "CREATE TABLE users_low PARTITION OF users FOR VALUES FROM (0) TO (3)");
+    exec_ok(state, "CREATE TABLE users_high PARTITION OF users FOR VALUES FROM (3) TO (100)");
+    exec_ok(state, "INSERT INTO users VALUES (1, 'one', 1), (3, 'three', 3)");
+    upsert_two_new_two_old(state, 2);
+    assert_sql_text(state, "SELECT string_agg(user_id || email, ' ' ORDER BY user_id) FROM users",
+                    "1ONE 2TWO 3three 4four");
+}
+
 static const struct CMUnitTest upsert_tests[] = {
+    cmocka_unit_test_setup_teardown(test_upsert_counts_with_a_trigger_writing_the_table,
+                                    fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_upsert_counts_with_statistics_off, fixture_setup,
+                                    fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_upsert_counts_over_partitions, fixture_setup,
+                                    fixture_teardown),
     cmocka_unit_test_setup_teardown(test_upsert_without_duplicates, fixture_setup,
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_upsert_duplicates_rejected, fixture_setup,

@@ -12,8 +12,10 @@
  *   insert / append  INSERT ... SELECT
  *   upsert           INSERT ... ON CONFLICT (key) DO UPDATE SET every
  *                    non-key column (DO NOTHING when all columns are key);
- *                    inserted and updated rows counted server-side from
- *                    xmax (0 for a fresh row version); a part without a key
+ *                    inserted and updated rows counted from the
+ *                    statement's row count and the transaction's own
+ *                    statistics of the table (or, where those cannot,
+ *                    from xmax: 0 for a fresh row version); a part without a key
  *                    is a plain INSERT. A DO UPDATE part usually ran
  *                    already, in load_check (postgres/load/check.c, which
  *                    says why): then only its counts are added here
@@ -26,6 +28,7 @@
  */
 #include "store/postgres/load/internal.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,27 +81,103 @@ static void append_on_conflict(struct sql_text *sql, const struct pg_load_part *
         pg_sql_append(sql, "NOTHING");
 }
 
+/*
+ * Counting an upsert's inserted and updated rows. RETURNING (t.xmax = 0)
+ * counts them exactly, but hands every row to a CTE that counts them,
+ * which cost about 6% more server CPU than the upsert alone on a
+ * 200k-row file. The transaction's own statistics of the table count
+ * them for nothing: the statement's row count is inserted + updated, and
+ * the tuples inserted into the table's partition tree, read just before
+ * and just after the statement, are the inserted ones. They are exact
+ * unless something else writes the tree during the statement (a user
+ * trigger), counting is off (track_counts), or a foreign table is in
+ * the tree: then RETURNING counts.
+ *
+ * tuples_inserted_sql - the tree's tuples inserted so far in this
+ * transaction, or NULL when they cannot count the upsert (see above).
+ * Both %s are the table's oid (digits from the catalog); the tree is
+ * the table alone when it is not partitioned (pg_partition_tree is then
+ * empty).
+ */
+static const char tuples_inserted_sql[] =
+    "WITH tree AS (SELECT %s::oid::regclass AS relid"
+    " UNION SELECT relid FROM pg_catalog.pg_partition_tree(%s::oid::regclass))"
+    " SELECT CASE WHEN current_setting('track_counts')::boolean"
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g JOIN tree ON g.tgrelid = tree.relid"
+    " WHERE NOT g.tgisinternal)"
+    " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN tree ON c.oid = tree.relid"
+    " WHERE c.relkind = 'f')"
+    " THEN (SELECT sum(pg_catalog.pg_stat_get_xact_tuples_inserted(relid)) FROM tree) END";
+
+/* tuples_inserted - tuples_inserted_sql's answer; *ret_known false for its NULL. */
+static int tuples_inserted(struct pg_load *pl, const struct pg_load_part *p, bool *ret_known,
+                           int64_t *ret_count, struct iq_error *err)
+{
+    *ret_known = false;
+    *ret_count = 0;
+    if (!p->oid[0] || p->relkind == 'f')
+        return 0;
+    struct sql_text sql = {0};
+    pg_sql_append(&sql, tuples_inserted_sql, p->oid, p->oid);
+    PGresult *res;
+    int rc = pg_load_exec_sql(pl, "counting upserted rows", &sql, &res, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        *ret_known = true;
+        *ret_count = pg_text_to_int64(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return 0;
+}
+
 int pg_load_upsert(struct pg_load *pl, const struct pg_load_part *p, bool skip_null_keys,
                    int64_t *ret_inserted, int64_t *ret_updated, struct iq_error *err)
 {
     *ret_inserted = 0;
     *ret_updated = 0;
+    bool by_statistics;
+    int64_t before;
+    int rc = tuples_inserted(pl, p, &by_statistics, &before, err);
+    if (rc < 0)
+        return rc;
     struct sql_text sql = {0};
-    pg_sql_append(&sql, "WITH x AS (");
+    if (!by_statistics)
+        pg_sql_append(&sql, "WITH x AS (");
     append_insert(&sql, p);
     for (size_t k = 0; skip_null_keys && k < p->spec->key_count; k++)
         pg_sql_append(&sql, " %s s.v%d IS NOT NULL", k ? "AND" : "WHERE", p->key_columns[k]);
     append_on_conflict(&sql, p);
-    pg_sql_append(&sql, " RETURNING (t.xmax = 0) AS inserted) SELECT"
-                        " count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
-                        " FROM x");
+    if (!by_statistics)
+        pg_sql_append(&sql, " RETURNING (t.xmax = 0) AS inserted) SELECT"
+                            " count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+                            " FROM x");
     PGresult *res;
-    int rc = pg_load_exec_sql(pl, "upserting rows", &sql, &res, err);
+    rc = pg_load_exec_sql(pl, "upserting rows", &sql, &res, err);
     if (rc < 0)
         return rc;
-    *ret_inserted = pg_text_to_int64(PQgetvalue(res, 0, 0));
-    *ret_updated = pg_text_to_int64(PQgetvalue(res, 0, 1));
+    if (!by_statistics) {
+        *ret_inserted = pg_text_to_int64(PQgetvalue(res, 0, 0));
+        *ret_updated = pg_text_to_int64(PQgetvalue(res, 0, 1));
+        PQclear(res);
+        return 0;
+    }
+    int64_t written = pg_text_to_int64(PQcmdTuples(res));
     PQclear(res);
+    bool still_known;
+    int64_t after;
+    rc = tuples_inserted(pl, p, &still_known, &after, err);
+    if (rc < 0)
+        return rc;
+    if (!still_known || after - before < 0 || after - before > written) {
+        pl->failed = true;
+        return iq_error_set(err, IQ_E_INTERNAL,
+                            "counting upserted rows: %" PRId64 " written, %" PRId64
+                            " inserted by the statistics",
+                            written, after - before);
+    }
+    *ret_inserted = after - before;
+    *ret_updated = written - *ret_inserted;
     return 0;
 }
 
