@@ -12,7 +12,8 @@
 #   peak RSS of importq on ROWS and on 10 x ROWS rows
 # Usage: bench/import.sh [ROWS]   (default 1000000); prints a table of ratios.
 # BUILD=dir picks the build (default build); ONLY=replace or ONLY=upsert runs that row alone;
-# REPLACE_ARGS adds options to its importq ('--on-error skip': the staged path).
+# REPLACE_ARGS adds options to its importq ('--on-error skip': the staged path), whose
+# row then follows the plain (direct) replace's, both against one TRUNCATE way.
 # IMPORTQ_PG_SETTINGS=production: the throwaway cluster keeps PostgreSQL's default
 # fsync / synchronous_commit / full_page_writes (tests/scripts/with-postgres.sh), as a
 # user's server runs; or point IMPORTQ_TEST_PG_URL at a server of your own.
@@ -157,7 +158,7 @@ sql_replace() { case $1 in
 esac; }
 iq_replace() { case $1 in
     pre) full_target ;;
-    run) replace_with_reader iq "$bin" import "$csv" --db "$pg" --table bench_users --mode replace --quiet ${REPLACE_ARGS:-} ;;
+    run) replace_with_reader iq "$bin" import "$csv" --db "$pg" --table bench_users --mode replace --quiet ${iq_replace_args:-} ;;
 esac; }
 
 db="$data/bench.sqlite"
@@ -199,13 +200,19 @@ best_replace() {
     done
     echo "$best"
 }
+# replace_row: importq's replace with REPLACE_ARGS; when they are set, the plain
+# (direct) replace's row too, both against the same TRUNCATE way.
 replace_row() {
-    local t_sqlr t_iqr
-    t_sqlr=$(best_replace sql_replace sql); t_iqr=$(best_replace iq_replace iq)
-    printf '%-44s %10s %10s %8s   reader p99/max ms: importq %s, ref %s\n' \
-        "PostgreSQL replace vs TRUNCATE+\\copy" "$t_iqr" "$t_sqlr" "$(ratio "$t_iqr" "$t_sqlr")" \
-        "$(tr ' ' / <"$data/reader.iq.best")" "$(tr ' ' / <"$data/reader.sql.best")"
-    cpu_note iq_replace sql_replace
+    local t_sqlr t_iqr sql_reader args
+    t_sqlr=$(best_replace sql_replace sql); sql_reader=$(tr ' ' / <"$data/reader.sql.best")
+    for args in ${REPLACE_ARGS:+""} "${REPLACE_ARGS:-}"; do
+        iq_replace_args=$args
+        t_iqr=$(best_replace iq_replace iq)
+        printf '%-44s %10s %10s %8s   reader p99/max ms: importq %s, ref %s\n' \
+            "PostgreSQL replace${args:+ $args} vs TRUNCATE+\\copy" "$t_iqr" "$t_sqlr" \
+            "$(ratio "$t_iqr" "$t_sqlr")" "$(tr ' ' / <"$data/reader.iq.best")" "$sql_reader"
+        cpu_note iq_replace sql_replace
+    done
 }
 upsert_row() {
     local t_sql t_iqu

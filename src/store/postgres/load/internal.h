@@ -8,6 +8,7 @@
  *   postgres/load/check.c    set-wise checks on the staging tables
  *   postgres/load/promote.c  staging (or the direct COPY) into the targets
  *   postgres/load/swap.c     replace by a shadow table swapped in at commit
+ *   postgres/load/freeze.c   a staged replace's rows into its shadow, frozen
  *
  * A load is one transaction on the store's connection, from BEGIN in
  * load_begin to COMMIT in load_commit or ROLLBACK in load_abort; nothing
@@ -198,6 +199,13 @@ void pg_load_cast(struct sql_text *sql, const struct pg_load_column *column, con
 
 /* ---- postgres/load/promote.c ---- */
 
+/*
+ * pg_load_append_select - "SELECT <casts> FROM <stage> s": part p's
+ * staged rows as the values its target columns hold (pg_load_cast), in
+ * arrival order (promote.c says why no ORDER BY is needed).
+ */
+void pg_load_append_select(struct sql_text *sql, const struct pg_load_part *p);
+
 /* pg_load_upsert_updates - part p's upsert is ON CONFLICT DO UPDATE (it has a non-key column). */
 bool pg_load_upsert_updates(const struct pg_load_part *p);
 
@@ -242,7 +250,36 @@ int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err);
  */
 int pg_swap_commit(struct pg_load *pl, struct iq_error *err);
 
+/*
+ * pg_swap_staged - load_promote of a staged replace of one part, once
+ * load_check dropped its rejects: when the target can be swapped, create
+ * its shadow, fill it WITH (FREEZE) from the staging table
+ * (pg_freeze_fill), lock, count and index as pg_swap_finish_direct does
+ * and plan the swap (pl->swap), all under one savepoint. Returns 1 with
+ * the counts added to *result; 0 when the target must be replaced in
+ * place instead (nothing changed: refused, or any step failed for another
+ * reason than a cancel or the temporary file, whose errors fail the
+ * load); or a negative code.
+ */
+int pg_swap_staged(struct pg_load *pl, struct load_result *result, struct iq_error *err);
+
 /* pg_swap_clear - free what the swap kept (for load_free). */
 void pg_swap_clear(struct pg_load *pl);
+
+/* ---- postgres/load/freeze.c ---- */
+
+/*
+ * pg_freeze_fill - part p's staged rows, cast as promote casts them, into
+ * its shadow (p->shadow_sql, created in the current subtransaction) WITH
+ * (FREEZE), in arrival order, by way of a temporary file on the client:
+ * COPY ... TO STDOUT (FORMAT binary) into it, then COPY ... FROM STDIN
+ * (FORMAT binary, FREEZE) out of it. *ret_rows = rows the shadow took.
+ * Returns 0, IQ_E_IO or IQ_E_NO_SPACE when the file cannot be written or
+ * read (the load failed), IQ_E_CANCELLED when interrupted, or
+ * pg_load_error's code (the SQLSTATE in pl->ps->sqlstate). The file is
+ * closed (and so gone) on every path.
+ */
+int pg_freeze_fill(struct pg_load *pl, const struct pg_load_part *p, int64_t *ret_rows,
+                   struct iq_error *err);
 
 #endif

@@ -19,11 +19,13 @@
  *                    is a plain INSERT. A DO UPDATE part usually ran
  *                    already, in load_check (postgres/load/check.c, which
  *                    says why): then only its counts are added here
- *   replace          DELETE every part's table (children first), then
+ *   replace          one part: by a shadow table swapped in at commit
+ *                    (pg_swap_staged, postgres/load/swap.c), when the
+ *                    table allows; else, and with children, in place:
+ *                    DELETE every part's table (children first), then
  *                    the INSERTs: other sessions keep reading the old
  *                    rows until COMMIT (a DELETE, not a TRUNCATE, for
- *                    that). Only a direct replace goes by a shadow table
- *                    (postgres/load/swap.c, which says why)
+ *                    that)
  * Counts add up over all parts (children included).
  */
 #include "store/postgres/load/internal.h"
@@ -32,18 +34,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+void pg_load_append_select(struct sql_text *sql, const struct pg_load_part *p)
+{
+    pg_sql_append(sql, "SELECT ");
+    for (size_t i = 0; i < p->spec->column_count; i++) {
+        pg_sql_append(sql, "%s", i ? ", " : "");
+        pg_load_cast(sql, &p->columns[i], "s", (int)i);
+    }
+    pg_sql_append(sql, " FROM %s s", p->stage_sql);
+}
+
 /* append_insert - "INSERT INTO t AS t (cols) SELECT <casts> FROM stage s" (arrival order). */
 static void append_insert(struct sql_text *sql, const struct pg_load_part *p)
 {
     pg_sql_append(sql, "INSERT INTO %s AS t (", p->table_sql);
     for (size_t i = 0; i < p->spec->column_count; i++)
         pg_sql_append(sql, "%s%s", i ? ", " : "", p->columns[i].name_sql);
-    pg_sql_append(sql, ") SELECT ");
-    for (size_t i = 0; i < p->spec->column_count; i++) {
-        pg_sql_append(sql, "%s", i ? ", " : "");
-        pg_load_cast(sql, &p->columns[i], "s", (int)i);
-    }
-    pg_sql_append(sql, " FROM %s s", p->stage_sql);
+    pg_sql_append(sql, ") ");
+    pg_load_append_select(sql, p);
 }
 
 static bool is_key_column(const struct pg_load_part *p, size_t column)
@@ -244,6 +252,10 @@ static int replace_by_delete(struct pg_load *pl, struct load_result *result, str
 static int promote_staged(struct pg_load *pl, struct load_result *result, struct iq_error *err)
 {
     int rc = pg_copy_finish(pl, NULL, err);
+    if (rc == 0 && pl->base.plan->mode == TARGET_REPLACE && pl->part_count == 1)
+        rc = pg_swap_staged(pl, result, err); /* 1: swapped at commit */
+    if (rc == 1)
+        return 0;
     if (rc == 0 && pl->base.plan->mode == TARGET_REPLACE)
         return replace_by_delete(pl, result, err);
     for (size_t i = 0; rc == 0 && i < pl->part_count; i++)

@@ -1,7 +1,9 @@
 /*
- * postgres/load/swap.c - a direct replace on PostgreSQL by a shadow
- * table: the rows are COPYed WITH (FREEZE) into a fresh, index-less copy
- * of the target created in the load's transaction, its indexes and
+ * postgres/load/swap.c - a replace of one table on PostgreSQL by a
+ * shadow table: the rows are COPYed WITH (FREEZE) into a fresh, index-less
+ * copy of the target created in the load's transaction (a direct load's
+ * from the file, a staged load's, once checked, from its staging table
+ * through the client: postgres/load/freeze.c), its indexes and
  * constraints are built after the rows, and at load_commit, after the
  * fence and the job's finish, the copy takes the target's place under a
  * short ACCESS EXCLUSIVE lock (DROP the old table, rename the copy and
@@ -16,22 +18,28 @@
  * it sees only the rows visible to that snapshot. Frozen rows are visible
  * to every snapshot, so it sees the new rows; rows written by an INSERT
  * in the load's transaction are not, so it would see an empty table. A
- * staged replace therefore replaces in place (DELETE + INSERT, promote.c),
- * which keeps MVCC whole. Measured on PostgreSQL 15: a plan prepared
+ * staged replace therefore fills its shadow by COPY FREEZE too, never by
+ * INSERT ... SELECT from staging (freeze.c). Measured on PostgreSQL 15: a plan prepared
  * before the swap, executed while the swap held the lock, counted 0 rows
  * after an INSERT-filled swap and all the new rows after a FREEZE-filled
  * one (tests/store/test_replace.c pins the REPEATABLE READ case).
  *
- * Not for every table: pg_swap_begin_direct returns 0 (nothing done)
+ * Not for every table: pg_swap_begin_direct and pg_swap_staged return 0 (nothing done)
  * when the table is not a plain table, is partitioned or inherits, has
  * triggers, rules, row security, a non-default replica identity,
  * publications, extended statistics, column privileges, a foreign key or
  * a view (or anything else) that depends on it, is used as a row type,
- * or belongs to an extension, or when we may not own it. The load then
+ * or belongs to an extension, or when we may not own it; nor for a load
+ * with children (promote.c replaces those in place). A direct load then
  * empties the target by DELETE and COPYs into it, as it does when
  * building the shadow's indexes fails for any reason but a cancel (the
  * rows then go from the shadow into the target, whose error is the
- * load's) and as the commit does when the lock stays out of reach.
+ * load's) and as the commit does when the lock stays out of reach. A
+ * staged load replaces in place from staging (DELETE + INSERT), as it
+ * does when any step of filling or indexing the shadow fails for another
+ * reason than a cancel or its temporary file: everything since its
+ * savepoint is rolled back, and the in-place INSERT's error, if any, is
+ * the load's, as before the swap.
  *
  * Carried to the shadow: columns, defaults, NOT NULL and CHECK
  * constraints, generated and identity columns (the identity sequence's
@@ -99,12 +107,15 @@ static const char swap_refusal_sql[] =
     " WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_class'::regclass"
     "  AND d.objid = c.oid AND d.deptype = 'e') THEN 'an extension member'"
     /* Anything that depends on the table (views, functions, other tables'
-     * constraints) other than its own constraints, indexes, defaults,
-     * sequences and type; or on its row type, other than its array type. */
+     * constraints) other than its own constraints, indexes, defaults and
+     * generation expressions, sequences and type; or on its row type,
+     * other than its array type. */
     " WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.refclassid = 'pg_class'::regclass"
     "  AND d.refobjid = c.oid AND d.deptype = 'n' AND NOT (d.classid = 'pg_constraint'::regclass"
     "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.oid = d.objid"
-    "  AND k.conrelid = c.oid))) THEN 'objects that depend on it'"
+    "  AND k.conrelid = c.oid)) AND NOT (d.classid = 'pg_attrdef'::regclass"
+    "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid"
+    "  AND a.adrelid = c.oid))) THEN 'objects that depend on it'"
     " WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.refclassid = 'pg_type'::regclass"
     "  AND d.refobjid = c.reltype AND d.deptype <> 'i') THEN 'its row type is in use'"
     " WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend s JOIN pg_catalog.pg_depend o"
@@ -453,6 +464,38 @@ static void clear_swap(struct pg_load *pl)
     }
 }
 
+/*
+ * shadow_start - when part p's table can be swapped (*ret_ok), its shadow,
+ * empty and without indexes (create_shadow); else nothing is done. Runs
+ * under the caller's savepoint.
+ */
+static int shadow_start(struct pg_load *pl, struct pg_load_part *p, bool *ret_ok,
+                        struct iq_error *err)
+{
+    *ret_ok = false;
+    int rc = part_refusal(pl, p, ret_ok, err);
+    return rc < 0 || !*ret_ok ? rc : create_shadow(pl, p, err);
+}
+
+/*
+ * shadow_ready - part p's shadow, once full: lock the target against
+ * writers (SHARE ROW EXCLUSIVE; until then they wrote beside the load,
+ * into rows that go), count its rows (pl->rows_deleted), index the
+ * shadow and plan the swap (index_shadow). Runs under the caller's
+ * savepoint; the caller sets pl->swap once it is released.
+ */
+static int shadow_ready(struct pg_load *pl, struct pg_load_part *p, struct iq_error *err)
+{
+    bool same = false;
+    int rc = lock_for_swap(pl, p, &same, err);
+    if (rc == 0 && !same)
+        rc = iq_error_set(err, IQ_E_INTERNAL, "the target changed");
+    pl->rows_deleted = 0;
+    if (rc == 0)
+        rc = count_rows(pl, p, &pl->rows_deleted, err);
+    return rc < 0 ? rc : index_shadow(pl, p, err);
+}
+
 /* ------------------------------------------------------------------ */
 /* Direct loads: COPY straight into the shadow                         */
 /* ------------------------------------------------------------------ */
@@ -463,18 +506,15 @@ int pg_swap_begin_direct(struct pg_load *pl, struct iq_error *err)
 {
     struct pg_load_part *p = &pl->parts[0];
     bool ok = false;
-    int rc = part_refusal(pl, p, &ok, err);
-    if (rc < 0 || !ok)
-        return rc;
-    rc = pg_load_exec(pl, "starting the new table", "SAVEPOINT iq_shadow", NULL, err);
+    int rc = pg_load_exec(pl, "starting the new table", "SAVEPOINT iq_shadow", NULL, err);
     if (rc == 0)
-        rc = create_shadow(pl, p, err);
+        rc = shadow_start(pl, p, &ok, err);
     if (rc == 0)
         rc = pg_load_exec(pl, "keeping the new table", "RELEASE SAVEPOINT iq_shadow", NULL, err);
-    if (rc == 0) {
+    if (rc == 0 && ok)
         pl->fresh_target = true; /* created in this transaction: COPY FREEZE */
-        return 1;
-    }
+    if (rc == 0)
+        return ok ? 1 : 0;
     clear_swap(pl);
     return recover(pl, "iq_shadow", rc, err);
 }
@@ -483,16 +523,8 @@ int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err)
 {
     struct pg_load_part *p = &pl->parts[0];
     int rc = pg_load_exec(pl, "indexing the new table", "SAVEPOINT iq_shadow", NULL, err);
-    bool same = false;
     if (rc == 0)
-        rc = lock_for_swap(pl, p, &same, err);
-    if (rc == 0 && !same)
-        rc = iq_error_set(err, IQ_E_INTERNAL, "the target changed");
-    pl->rows_deleted = 0;
-    if (rc == 0)
-        rc = count_rows(pl, p, &pl->rows_deleted, err);
-    if (rc == 0)
-        rc = index_shadow(pl, p, err);
+        rc = shadow_ready(pl, p, err);
     if (rc == 0)
         rc = pg_load_exec(pl, "keeping the new table", "RELEASE SAVEPOINT iq_shadow", NULL, err);
     if (rc == 0) {
@@ -503,6 +535,38 @@ int pg_swap_finish_direct(struct pg_load *pl, struct iq_error *err)
     p->swap_sql = NULL;
     rc = recover(pl, "iq_shadow", rc, err);
     return rc < 0 ? rc : fall_back(pl, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Staged loads: the checked rows through the client into the shadow   */
+/* ------------------------------------------------------------------ */
+
+int pg_swap_staged(struct pg_load *pl, struct load_result *result, struct iq_error *err)
+{
+    struct pg_load_part *p = &pl->parts[0];
+    bool ok = false;
+    int64_t inserted = 0;
+    int rc = pg_load_exec(pl, "starting the new table", "SAVEPOINT iq_shadow", NULL, err);
+    if (rc == 0)
+        rc = shadow_start(pl, p, &ok, err);
+    if (rc == 0 && ok) /* in the shadow's own subtransaction, as FREEZE needs */
+        rc = pg_freeze_fill(pl, p, &inserted, err);
+    if (rc == 0 && ok)
+        rc = shadow_ready(pl, p, err);
+    if (rc == 0)
+        rc = pg_load_exec(pl, "keeping the new table", "RELEASE SAVEPOINT iq_shadow", NULL, err);
+    if (rc == 0 && ok) {
+        pl->swap = true;
+        result->rows_inserted += inserted;
+        result->rows_deleted += pl->rows_deleted;
+        return 1;
+    }
+    if (rc == 0)
+        return 0;
+    clear_swap(pl);
+    if (rc == IQ_E_IO || rc == IQ_E_NO_SPACE) /* the temporary file: the load's own error */
+        return rc;
+    return recover(pl, "iq_shadow", rc, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -529,9 +593,9 @@ static int swap_once(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
- * refill_from_shadow - a direct load's way back to DELETE + INSERT: the
- * rows COPYed into the shadow go into the target itself, the shadow goes;
- * pl->rows_deleted is what the DELETE took.
+ * refill_from_shadow - the way back to DELETE + INSERT: the rows COPYed
+ * into the shadow (directly or by pg_freeze_fill) go into the target
+ * itself, the shadow goes; pl->rows_deleted is what the DELETE took.
  */
 static int refill_from_shadow(struct pg_load *pl, struct iq_error *err)
 {
@@ -563,7 +627,7 @@ static int refill_from_shadow(struct pg_load *pl, struct iq_error *err)
 }
 
 /*
- * fall_back - the swap did not happen: the direct load's rows go from its
+ * fall_back - the swap did not happen: the load's rows go from its
  * shadow into the target by DELETE + INSERT after all, and the shadow is
  * dropped. The counts are the ones promote reported: writers were kept
  * out since.
