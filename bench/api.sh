@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# API benchmark (issues 5, 14): with JOBS jobs stored (default 100000), wrk
+# API benchmark (issues 5, 14, 16): with JOBS jobs stored (default 100000), wrk
 # -t2 -c32 -dDURATION on
 #   GET /healthz                                (the HTTP stack alone: the reference)
 #   GET /api/v2/import-queue/{id}               (job)
 #   GET /api/v2/import-queue/status             (status)
+#   GET /metrics                                (metrics: Prometheus text, queue gauges
+#                                                from the same status cache; and
+#                                                metrics-1c: one connection, as a
+#                                                scraper asks)
 #   GET /api/v2/import-queue?status=QUEUED&limit=50            (list: lean items)
 #   GET /api/v2/import-queue?status=QUEUED&limit=50&view=full  (list-full)
 # on SQLite and on PostgreSQL, side by side; prints requests/s, p50 and p99
@@ -38,9 +42,10 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # run_wrk NAME URL: one wrk run; prints "NAME req/s p50_ms p99_ms".
-run_wrk() {
-    local name=$1 url=$2 out
-    out=$(wrk -t2 -c32 -d"$duration" --latency -H "Authorization: Bearer $token" "$url")
+run_wrk() { # name url [connections: 32, on 2 threads; 1 on one]
+    local name=$1 url=$2 connections=${3:-32} out
+    out=$(wrk -t"$(( connections < 2 ? 1 : 2 ))" -c"$connections" -d"$duration" --latency \
+        -H "Authorization: Bearer $token" "$url")
     local rps p50 p99
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -100,6 +105,8 @@ bench_backend() { # backend db_url
     run_wrk "$backend job" "$base/api/v2/import-queue/$last"
     if [ "$backend" = postgres ]; then run_pgbench_job "$db" "$last" || true; fi
     run_wrk "$backend status" "$base/api/v2/import-queue/status"
+    run_wrk "$backend metrics" "$base/metrics"
+    run_wrk "$backend metrics-1c" "$base/metrics" 1
     run_wrk "$backend list" "$base/api/v2/import-queue?status=QUEUED&limit=50"
     run_wrk "$backend list-full" "$base/api/v2/import-queue?status=QUEUED&limit=50&view=full"
     kill "$server"; wait "$server" 2>/dev/null || true; server=

@@ -7,7 +7,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq-dev
             libsodium-dev libinih-dev libcsv-dev libyajl-dev libmicrohttpd-dev
             libcurl4-openssl-dev libicu-dev libpcre2-dev sqlite3)
-test_pkgs=(libcmocka-dev postgresql postgresql-client python3 curl jq clang libclang-rt-14-dev)
+test_pkgs=(libcmocka-dev postgresql postgresql-client python3 python3-prometheus-client curl jq clang
+           libclang-rt-14-dev)
 bench_pkgs=(pgloader time bc wrk nodejs npm)  # node, npm: graphile-worker; pgbench comes with postgresql (bench/engine.sh)
 
 case "${1:-all}" in

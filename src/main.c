@@ -49,6 +49,24 @@ static const struct command commands[] = {
      cmd_execute},
     {"status", "importq status [--json]", "the queue at a glance: counts, slots, health, nodes",
      cmd_status_flags, cmd_status},
+    {"schedules",
+     "importq schedules [list] [--enabled true|false] [--q TEXT] [--limit N] [--json]\n"
+     "       importq schedules show ID [--json]\n"
+     "       importq schedules create --name NAME --cron EXPR [--tz ZONE] --spec FILE.json\n"
+     "                                [--misfire P] [--overlap P] [--catch-up-max N] [--paused]"
+     " [--json]\n"
+     "       importq schedules pause|resume|delete ID [--json]\n"
+     "       importq schedules run ID [--json]          (its job now, next run unchanged)\n"
+     "       importq schedules history ID [--limit N] [--json]\n"
+     "\nExamples:\n"
+     "  importq schedules --enabled true\n"
+     "  importq schedules create --name 'nightly users' --cron '0 2 * * *' --tz Europe/Zurich \\\n"
+     "      --spec users.json --misfire skip\n"
+     "  importq schedules show 0193a5f2-7c1e-7b2a-9f00-000000000001\n"
+     "  importq schedules pause 0193a5f2-7c1e-7b2a-9f00-000000000001\n"
+     "  importq schedules history 0193a5f2-7c1e-7b2a-9f00-000000000001 --limit 20",
+     "list and manage scheduled imports on the server (create prints conflict warnings)",
+     cmd_schedules_flags, cmd_schedules},
     {"cron", "importq cron 'EXPR' [--tz ZONE] [--count N] [--after RFC3339] [--json]",
      "the next fire times of a cron expression in a time zone (no server needed)",
      cmd_cron_flags, cmd_cron},

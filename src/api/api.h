@@ -7,7 +7,8 @@
  * request) and into the engine (engine_wake after a submission). It holds
  * no job state of its own, so any number of nodes can serve it.
  *
- * Not for: the admin GUI's assets, schedules, monitoring (later issues).
+ * Not for: the admin GUI's assets, schedules, alerts and history (later
+ * issues).
  */
 #ifndef IMPORTQ_API_API_H
 #define IMPORTQ_API_API_H
@@ -19,12 +20,16 @@
 
 struct api;
 struct engine;
+struct metrics;
 
 struct api_options {
     const struct config *config; /* db, listen, limits, TLS, spool_dir; must
                                     outlive the api */
     struct engine *engine;       /* woken after submissions; may be NULL */
     const char *version;         /* reported by /healthz; NULL = "dev" */
+    struct metrics *metrics;     /* where requests are counted and GET /metrics
+                                    reads; NULL: no metrics (GET /metrics 404).
+                                    Must outlive the api, as must version. */
 };
 
 /*

@@ -9,6 +9,9 @@
  * its own mutex; neither calls into the other while holding its mutex,
  * except the token cache, which may use the requesting thread's already
  * acquired connection (lock order: pool before cache is never needed).
+ * The metric families (routes_metrics.c) are atomics and take no lock;
+ * writing them out takes the registry's own mutex for a moment, under no
+ * other.
  */
 #ifndef IMPORTQ_API_API_INTERNAL_H
 #define IMPORTQ_API_API_INTERNAL_H
@@ -143,6 +146,47 @@ int api_check_target(const char *raw_target, struct iq_error *err);
  * with err set. */
 int api_check_framing(struct MHD_Connection *connection, const char *version, struct iq_error *err);
 
+/* ---- metrics (routes_metrics.c) ---- */
+
+/* The API's metric families (docs/api.md, "Metrics"); all NULL without a
+ * registry. Read-only after api_start. */
+struct api_metrics {
+    struct metrics *registry;              /* not owned; NULL: no metrics */
+    struct metric_family *requests;        /* importq_http_requests_total{route,method,code} */
+    struct metric_family *duration;        /* importq_http_request_duration_seconds{route} */
+    struct metric_family *database_errors; /* importq_database_errors_total{component} */
+    struct metric_family *build_info;      /* importq_build_info{version} */
+    struct metric_family *queue_jobs;      /* importq_queue_jobs{status} */
+    struct metric_family *finished_24h;    /* importq_queue_jobs_finished_24h{status} */
+    struct metric_family *max_concurrent;  /* importq_queue_max_concurrent */
+    struct metric_family *available_slots; /* importq_queue_available_slots */
+    struct metric_family *capacity;        /* importq_queue_capacity */
+    struct metric_family *oldest_age;      /* importq_queue_oldest_queued_age_seconds */
+    struct metric_family *nodes_alive;     /* importq_nodes_alive */
+    struct metric_family *status_up;       /* importq_queue_status_up */
+    const char **route_values;             /* owned array: distinct patterns, "unmatched" */
+    unsigned *route_label;                 /* owned: api_routes[i]'s index in route_values */
+    unsigned unmatched;                    /* "unmatched"'s index in route_values */
+    bool auth_none;                        /* metrics-auth = none */
+};
+
+struct api_route;
+
+/* api_metrics_start - check metrics-auth and register the API's families
+ * in registry (NULL: none). 0, or IQ_E_INVALID / IQ_E_NOMEM with err set. */
+int api_metrics_start(struct api *api, struct metrics *registry, struct iq_error *err);
+
+/* api_metrics_free - what api_metrics_start allocated. Safe on a zeroed struct. */
+void api_metrics_free(struct api_metrics *m);
+
+/* api_metrics_request - one answered request: route (NULL: none matched),
+ * its method, the status sent and how long it took. Lock-free. */
+void api_metrics_request(const struct api_metrics *m, const struct api_route *route,
+                         const char *method, int status, double seconds);
+
+/* api_metrics_database_error - a request met a database error. */
+void api_metrics_database_error(const struct api_metrics *m);
+
 /* ---- the server ---- */
 
 struct api {
@@ -154,6 +198,7 @@ struct api {
     struct token_cache tokens;
     struct status_cache status;
     struct deadlines deadlines;
+    struct api_metrics metrics;
     char *tls_cert_pem; /* owned; NULL without TLS */
     char *tls_key_pem;
     int port;

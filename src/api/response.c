@@ -91,8 +91,10 @@ void api_reply_error(struct api_request *req, struct api_response *res, struct i
     const char *detail = status >= 500 && !detail_for_client
                              ? "the server could not complete the request"
                              : iq_error_message(err);
-    if (code == IQ_E_DB)
+    if (code == IQ_E_DB) {
         status = 503, detail = "the database is unavailable; try again";
+        api_metrics_database_error(&req->api->metrics);
+    }
     /* Logged once, here, where the failure is handled: the client sees a
      * generic detail, the log keeps the cause. */
     if (status >= 500)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define Q API_PREFIX "/import-queue"
+#define S API_PREFIX "/scheduled-imports"
 
 const struct api_route api_routes[] = {
     {"POST", Q, ROLE_OPERATOR, BODY_JSON, route_job_create, "Submit a job"},
@@ -31,6 +32,24 @@ const struct api_route api_routes[] = {
      "List orchestrations"},
     {"GET", API_PREFIX "/import-orchestrations/{id}", ROLE_VIEWER, BODY_NONE,
      route_orchestration_get, "One orchestration with its jobs"},
+    {"POST", S, ROLE_OPERATOR, BODY_JSON, route_schedule_create,
+     "Create a scheduled import (answered with conflict warnings)"},
+    {"GET", S, ROLE_VIEWER, BODY_NONE, route_schedule_list, "List scheduled imports"},
+    {"GET", S "/preview", ROLE_VIEWER, BODY_NONE, route_schedule_preview,
+     "The next fire times of a cron expression in a time zone"},
+    {"GET", S "/{id}", ROLE_VIEWER, BODY_NONE, route_schedule_get, "One scheduled import"},
+    {"PUT", S "/{id}", ROLE_OPERATOR, BODY_JSON, route_schedule_update,
+     "Replace a scheduled import's fields (answered with conflict warnings)"},
+    {"DELETE", S "/{id}", ROLE_OPERATOR, BODY_NONE, route_schedule_delete,
+     "Delete a scheduled import"},
+    {"POST", S "/{id}/pause", ROLE_OPERATOR, BODY_NONE, route_schedule_pause,
+     "Pause a scheduled import"},
+    {"POST", S "/{id}/resume", ROLE_OPERATOR, BODY_NONE, route_schedule_resume,
+     "Resume a scheduled import from now"},
+    {"POST", API_PREFIX "/scheduled-imports/{id}/run", ROLE_OPERATOR, BODY_NONE,
+     route_schedule_run, "Run a schedule's job now"},
+    {"GET", API_PREFIX "/scheduled-imports/{id}/history", ROLE_VIEWER, BODY_NONE,
+     route_schedule_history, "A schedule's fires, newest first"},
     {"GET", API_PREFIX "/import-resources", ROLE_VIEWER, BODY_NONE, route_resources_list,
      "Held locks and waiting jobs"},
     {"DELETE", API_PREFIX "/import-resources/{id}", ROLE_ADMIN, BODY_NONE, route_resource_release,
@@ -42,6 +61,8 @@ const struct api_route api_routes[] = {
     {"GET", API_PREFIX "/openapi.json", 0, BODY_NONE, route_openapi, "This API's OpenAPI document"},
     {"GET", "/healthz", 0, BODY_NONE, route_healthz, "Liveness"},
     {"GET", "/readyz", 0, BODY_NONE, route_readyz, "Readiness: database reachable and current"},
+    /* viewer, or no token with metrics-auth = none (server.c, route_role) */
+    {"GET", "/metrics", ROLE_VIEWER, BODY_NONE, route_metrics, "Prometheus metrics"},
     {NULL, NULL, 0, BODY_NONE, NULL, NULL},
 };
 

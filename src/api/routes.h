@@ -22,6 +22,17 @@ void route_orchestration_create(struct api_request *req, struct api_response *re
 void route_orchestration_list(struct api_request *req, struct api_response *res);
 void route_orchestration_get(struct api_request *req, struct api_response *res);
 
+void route_schedule_create(struct api_request *req, struct api_response *res);
+void route_schedule_list(struct api_request *req, struct api_response *res);
+void route_schedule_preview(struct api_request *req, struct api_response *res);
+void route_schedule_get(struct api_request *req, struct api_response *res);
+void route_schedule_update(struct api_request *req, struct api_response *res);
+void route_schedule_delete(struct api_request *req, struct api_response *res);
+void route_schedule_pause(struct api_request *req, struct api_response *res);
+void route_schedule_resume(struct api_request *req, struct api_response *res);
+void route_schedule_run(struct api_request *req, struct api_response *res);
+void route_schedule_history(struct api_request *req, struct api_response *res);
+
 void route_resources_list(struct api_request *req, struct api_response *res);
 void route_resource_release(struct api_request *req, struct api_response *res);
 
@@ -31,5 +42,7 @@ void route_audit_verify(struct api_request *req, struct api_response *res);
 void route_healthz(struct api_request *req, struct api_response *res);
 void route_readyz(struct api_request *req, struct api_response *res);
 void route_openapi(struct api_request *req, struct api_response *res);
+
+void route_metrics(struct api_request *req, struct api_response *res);
 
 #endif

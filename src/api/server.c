@@ -37,6 +37,7 @@
  * one, status_cache.c).
  */
 #include "api/api_internal.h"
+#include "api/routes.h"
 
 #include "core/timeutil.h"
 #include "util/log.h"
@@ -47,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOKEN_CACHE_TTL_MS 1000
@@ -69,6 +71,7 @@ struct request_state {
     bool queued;   /* and it was handed to libmicrohttpd */
     bool too_large;
     struct iq_error target_error; /* what uri_log_cb found wrong */
+    struct timespec began;        /* CLOCK_MONOTONIC at the request's first look */
 };
 
 /* ---- small helpers ---- */
@@ -166,11 +169,26 @@ static enum MHD_Result send_response(struct request_state *state)
         MHD_add_response_header(response, res->headers[i].name, res->headers[i].value);
     enum MHD_Result ok = MHD_queue_response(state->req.connection, (unsigned)res->status, response);
     MHD_destroy_response(response);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double seconds = (double)(now.tv_sec - state->began.tv_sec) +
+                     (double)(now.tv_nsec - state->began.tv_nsec) / 1e9;
+    api_metrics_request(&state->req.api->metrics, state->route, state->req.method, res->status,
+                        seconds);
     deadlines_enter(&state->req.api->deadlines, state->req.connection, PHASE_SERVING);
     return ok;
 }
 
 /* ---- the request state machine ---- */
+
+/* route_role - the weakest role route needs: its row's, except GET
+ * /metrics with metrics-auth = none. */
+static enum token_role route_role(const struct api *api, const struct api_route *route)
+{
+    if (route->handler == route_metrics && api->metrics.auth_none)
+        return 0;
+    return route->min_role;
+}
 
 /* request_refuse_framing - answer a request whose framing or size is
  * wrong, and close the connection after the answer: where its body ends
@@ -214,7 +232,8 @@ static bool request_begin(struct api *api, struct request_state *state, const ch
         }
         return false;
     }
-    if (state->route->min_role && !api_authenticate(req, res, state->route->min_role))
+    enum token_role role = route_role(api, state->route);
+    if (role && !api_authenticate(req, res, role))
         return false;
     int64_t length = content_length(req->connection);
     if (state->route->body == BODY_JSON) {
@@ -294,8 +313,10 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conne
     (void)cls;
     (void)connection;
     struct request_state *state = calloc(1, sizeof(*state));
-    if (state)
+    if (state) {
+        clock_gettime(CLOCK_MONOTONIC, &state->began);
         api_check_target(uri, &state->target_error);
+    }
     return state;
 }
 
@@ -491,7 +512,9 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     api->engine = opts->engine;
     api->version = opts->version ? opts->version : "dev";
     unsigned threads = thread_count(cfg);
-    rc = store_pool_init(&api->pool, cfg->db, threads + 2, err);
+    rc = api_metrics_start(api, opts->metrics, err);
+    if (rc == 0)
+        rc = store_pool_init(&api->pool, cfg->db, threads + 2, err);
     if (rc == 0)
         rc = token_cache_init(&api->tokens, TOKEN_CACHE_TTL_MS);
     if (rc == 0)
@@ -561,5 +584,6 @@ void api_stop(struct api *api)
     store_pool_destroy(&api->pool);
     free(api->tls_cert_pem);
     free(api->tls_key_pem);
+    api_metrics_free(&api->metrics);
     free(api);
 }

@@ -56,13 +56,15 @@ bool cli_flag_given(const struct command *cmd, const struct cli_args *args, cons
 int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_import(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *cfg);
-/* Client commands over the HTTP API (cmd_submit.c, cmd_jobs.c, cmd_job_actions.c, cmd_status.c). */
+/* Client commands over the HTTP API (cmd_submit.c, cmd_jobs.c, cmd_job_actions.c, cmd_status.c,
+ * cmd_schedules.c). */
 int cmd_submit(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_jobs(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_job(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_cancel(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_execute(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_status(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_schedules(const struct command *cmd, struct cli_args *args, struct config *cfg);
 /* Administrative commands on the service database (cmd_token.c, cmd_audit.c). */
 int cmd_token(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_audit(const struct command *cmd, struct cli_args *args, struct config *cfg);
@@ -76,6 +78,7 @@ extern const struct cli_flag cmd_jobs_flags[];
 extern const struct cli_flag cmd_job_flags[];
 extern const struct cli_flag cmd_job_action_flags[];
 extern const struct cli_flag cmd_status_flags[];
+extern const struct cli_flag cmd_schedules_flags[];
 extern const struct cli_flag cmd_token_flags[];
 extern const struct cli_flag cmd_audit_flags[];
 extern const struct cli_flag cmd_cron_flags[];

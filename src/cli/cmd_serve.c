@@ -11,10 +11,15 @@
  * The HTTP API (src/api) starts after the engine, so a submission can wake
  * a worker at once, and stops before it, so no request arrives at a
  * stopped engine.
+ *
+ * The node's one metrics registry (core/metrics.h) is made here and
+ * handed to both: the engine counts jobs into it, the API counts requests
+ * and serves it at GET /metrics. It is freed after both have stopped.
  */
 #include "cli/cli.h"
 
 #include "api/api.h"
+#include "core/metrics.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -117,25 +122,35 @@ int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *c
 
     if (migrate(cfg, backend) != 0)
         return 1;
+    struct iq_error err = {0};
+    struct metrics *metrics = NULL;
+    if (metrics_new(&metrics, &err) < 0) {
+        log_event(LOG_ERROR, "cannot start", "error", iq_error_message(&err), NULL);
+        iq_error_clear(&err);
+        return 1;
+    }
     struct engine_options opts;
     engine_options_from_config(cfg, &opts);
     opts.version = args->version;
+    opts.metrics = metrics;
     struct engine *engine = NULL;
-    struct iq_error err = {0};
     if (engine_start(&opts, &engine, &err) < 0) {
         log_event(LOG_ERROR, "cannot start the engine", "error", iq_error_message(&err), NULL);
         iq_error_clear(&err);
+        metrics_free(metrics);
         return 1;
     }
     log_started(engine, cfg, backend);
 
-    struct api_options api_opts = {.config = cfg, .engine = engine, .version = args->version};
+    struct api_options api_opts = {
+        .config = cfg, .engine = engine, .version = args->version, .metrics = metrics};
     struct api *api = NULL;
     if (api_start(&api_opts, &api, &err) < 0) {
         log_event(LOG_ERROR, "cannot start the HTTP API", "listen", cfg->listen, "error",
                   iq_error_message(&err), NULL);
         iq_error_clear(&err);
         engine_stop(engine, 0);
+        metrics_free(metrics);
         return 1;
     }
     char port[16];
@@ -154,6 +169,7 @@ int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *c
     snprintf(node, sizeof(node), "%s", engine_node_id(engine));
     api_stop(api);
     engine_stop(engine, grace_ms);
+    metrics_free(metrics);
     log_event(LOG_INFO, "node stopped", "node", node, NULL);
     return 0;
 }

@@ -6,6 +6,7 @@
  * the lock order they follow is written down in engine_internal.h.
  */
 #include "engine/engine_internal.h"
+#include "engine/scheduler.h"
 
 #include "core/timeutil.h"
 #include "util/log.h"
@@ -25,11 +26,13 @@
 #define DEFAULT_UPLOAD_SWEEP_EVERY_MS 60000
 #define DEFAULT_RETRY_CAP_MS (10 * 60 * 1000)
 #define DEFAULT_POLL_MS 1000
+#define DEFAULT_SCHEDULE_POLL_MS 1000
 #define DEFAULT_CANCEL_CHECK_MS 500
 #define DEFAULT_NODE_HEARTBEAT_MS 5000
 #define DEFAULT_NODE_DEAD_AFTER_MS 30000
 
 const struct audit_context engine_actor = {"engine", NULL, NULL};
+const struct audit_context scheduler_actor = {"scheduler", NULL, NULL};
 
 const char *cancel_reason_name(enum cancel_reason reason)
 {
@@ -59,9 +62,12 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
     opts->retry_base_ms = cfg->retry_base;
     opts->retry_cap_ms = cfg->retry_cap;
     opts->aging_ms = cfg->priority_aging;
+    opts->schedule_grace_ms = cfg->schedule_grace;
     opts->import_root = cfg->import_root;
     opts->spool_dir = cfg->spool_dir;
     opts->upload_retention_ms = cfg->upload_retention;
+    opts->max_queue_size = (int)(cfg->max_queue_size > INT32_MAX ? INT32_MAX : cfg->max_queue_size);
+    opts->job_max_attempts = (int)(cfg->max_attempts > 1000000 ? 1000000 : cfg->max_attempts);
     opts->config = cfg;
 }
 
@@ -189,6 +195,10 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
         o->node_heartbeat_ms = DEFAULT_NODE_HEARTBEAT_MS;
     if (o->node_dead_after_ms <= 0)
         o->node_dead_after_ms = DEFAULT_NODE_DEAD_AFTER_MS;
+    if (o->schedule_poll_ms <= 0)
+        o->schedule_poll_ms = DEFAULT_SCHEDULE_POLL_MS;
+    if (o->schedule_grace_ms <= 0)
+        o->schedule_grace_ms = SCHEDULER_GRACE_MS_DEFAULT;
     if (o->rescue_every_ms <= 0)
         o->rescue_every_ms = o->lease_ms / 2 > 0 ? o->lease_ms / 2 : 1;
     engine->heartbeat_ms = o->lease_ms / 3 < o->cancel_check_ms ? o->lease_ms / 3
@@ -319,8 +329,11 @@ static void join_and_free(struct engine *engine)
         pthread_join(engine->maintenance_thread, NULL);
     if (engine->waker_started)
         pthread_join(engine->waker_thread, NULL);
+    if (engine->scheduler_started)
+        pthread_join(engine->scheduler_thread, NULL);
     store_close(engine->maintenance_store);
     store_close(engine->waker_store);
+    store_close(engine->scheduler_store); /* the scheduler's lead goes with it */
     pthread_cond_destroy(&engine->wake_cond);
     pthread_cond_destroy(&engine->idle_cond);
     pthread_cond_destroy(&engine->stop_cond);
@@ -369,6 +382,12 @@ static int engine_launch(struct engine *engine, struct iq_error *err)
         rc = start_thread(&engine->waker_thread, waker_main, engine, "waker", err);
         engine->waker_started = rc == 0;
     }
+    if (rc == 0 && !engine->opts.scheduler_off)
+        rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->scheduler_store, err);
+    if (rc == 0 && !engine->opts.scheduler_off) {
+        rc = start_thread(&engine->scheduler_thread, scheduler_main, engine, "scheduler", err);
+        engine->scheduler_started = rc == 0;
+    }
     return rc;
 }
 
@@ -386,6 +405,8 @@ int engine_start(const struct engine_options *opts, struct engine **ret_engine,
     }
     backoff_random_seed(&engine->maintenance_random, (uint64_t)time_now_ms() ^ (uint64_t)getpid());
     int rc = apply_options(engine, opts, err);
+    if (rc == 0)
+        rc = engine_metrics_register(&engine->metrics, opts->metrics, err);
     if (rc == 0)
         rc = engine_launch(engine, err);
     if (rc < 0) {

@@ -17,17 +17,21 @@
  *   maintenance    node heartbeat, rescue of lost jobs, dead nodes
  *   waker          waits for work made by other processes (store_wait_for_work:
  *                  LISTEN on PostgreSQL, data_version on SQLite), wakes idle workers
+ *   scheduler      fires due scheduled imports while this node leads the
+ *                  scheduler (engine/scheduler.c)
  *
- * Not for: HTTP (src/api calls engine_wake after a submission), schedules.
+ * Not for: HTTP (src/api calls engine_wake after a submission).
  */
 #ifndef IMPORTQ_ENGINE_ENGINE_H
 #define IMPORTQ_ENGINE_ENGINE_H
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/uuid7.h"
 #include "util/config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct engine;
@@ -70,7 +74,24 @@ struct engine_options {
     /* The draw behind retry jitter, thread-safe (tests pin the backoff);
      * NULL: a per-thread xorshift generator. */
     const struct iq_random *random;
+    /* Scheduled imports (engine/scheduler.h, docs/schedules.md). */
+    bool scheduler_off;              /* no scheduler thread on this node */
+    int64_t schedule_poll_ms;        /* the scheduler looks at least this often
+                                        (real time); 0 = 1000 */
+    int64_t schedule_grace_ms;       /* a fire this late is on time, later a
+                                        misfire; 0 = 60 s */
+    int max_queue_size;              /* scheduled jobs respect it as submissions
+                                        do; 0 = no limit */
+    int job_max_attempts;            /* for a template without max_attempts; 0 = 3 */
+    /* Where the engine counts what it does (engine_metrics.h); NULL: no
+     * metrics. Must outlive the engine. */
+    struct metrics *metrics;
 };
+
+/* The family of database errors that both the engine and the API count
+ * (label component: "engine", "api"); each registers it with this desc
+ * and so gets the same family (metrics_register). */
+extern const struct metric_desc engine_database_errors_metric;
 
 /*
  * engine_options_from_config - fill opts from the settings (db, workers,
@@ -100,6 +121,10 @@ void engine_wake(struct engine *engine);
 
 /* engine_node_id - this node's id in the registry (valid until engine_stop). */
 const char *engine_node_id(const struct engine *engine);
+
+/* engine_scheduler_leads - whether this node's scheduler leads now
+ * (fires the cluster's schedules); false without a scheduler. */
+bool engine_scheduler_leads(const struct engine *engine);
 
 /* engine_worker_count - worker threads actually started. */
 int engine_worker_count(const struct engine *engine);

@@ -21,6 +21,7 @@
 #define IMPORTQ_ENGINE_ENGINE_INTERNAL_H
 
 #include "engine/backoff.h"
+#include "engine/engine_metrics.h"
 #include "engine/engine.h"
 #include "store/store.h"
 
@@ -122,10 +123,17 @@ struct engine {
     bool maintenance_started;
     bool waker_started;
     struct backoff_random maintenance_random; /* maintenance thread only */
+    struct store *scheduler_store;   /* scheduler thread only */
+    pthread_t scheduler_thread;
+    bool scheduler_started;
+    atomic_bool scheduler_leads;     /* the scheduler thread's last answer */
+    struct engine_metrics metrics; /* families in opts.metrics; read-only after start */
 };
 
 /* Who the engine's own mutations are recorded as in the audit trail. */
 extern const struct audit_context engine_actor;
+/* Who creates the jobs of scheduled imports (audit "job.create"). */
+extern const struct audit_context scheduler_actor;
 
 /* --- engine.c --- */
 
@@ -206,6 +214,11 @@ void *maintenance_main(void *arg);
 
 /* waker_main - the loop over store_wait_for_work; ends at once where it is unsupported. */
 void *waker_main(void *arg);
+
+/* --- scheduler.c --- */
+
+/* scheduler_main - fire due schedules while this node leads, until stopping. */
+void *scheduler_main(void *arg);
 
 /* engine_backoff_cb - retry_backoff_cb for store_jobs_rescue; ctx is the
  * engine (used from the maintenance thread only). */

@@ -193,6 +193,7 @@ static void send_beat(struct worker *w, const struct beat *beat, bool *failing)
                                  w->engine->opts.lease_ms,
                                  beat->with_progress ? &beat->progress : NULL, &cancel_requested,
                                  &err);
+    engine_metrics_database_error(&w->engine->metrics, rc);
     pthread_mutex_lock(&slot->lock);
     bool same_job = slot->active && slot->generation == beat->generation;
     if (same_job && rc == IQ_E_STALE)

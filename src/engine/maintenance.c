@@ -66,9 +66,13 @@ struct chore {
     bool failing;
 };
 
-/* chore_done - schedule the next run and log a failure once per streak. */
-static void chore_done(struct chore *chore, int rc, const struct iq_error *err, const char *node)
+/* chore_done - schedule the next run, count a database error and log a
+ * failure once per streak. */
+static void chore_done(struct chore *chore, int rc, const struct iq_error *err,
+                       const struct engine *engine)
 {
+    const char *node = engine->node_id;
+    engine_metrics_database_error(&engine->metrics, rc);
     chore->next_mono_ms = time_monotonic_ms() + chore->every_ms;
     if (rc < 0 && !chore->failing)
         log_event(LOG_WARN, chore->what, "node", node, "error", iq_error_message(err), NULL);
@@ -83,7 +87,7 @@ static void rescue(struct engine *engine, struct chore *chore)
     int rescued = 0;
     int rc = store_jobs_rescue(engine->maintenance_store, engine->opts.lease_ms,
                                engine_rescue_backoff_cb, engine, &engine_actor, &rescued, &err);
-    chore_done(chore, rc, &err, engine->node_id);
+    chore_done(chore, rc, &err, engine);
     iq_error_clear(&err);
     if (rc == 0 && rescued > 0) {
         char count[16];
@@ -100,7 +104,7 @@ static void mark_dead(struct engine *engine, struct chore *chore)
     int marked = 0;
     int rc = store_nodes_mark_dead(engine->maintenance_store, engine->opts.node_dead_after_ms,
                                    &marked, &err);
-    chore_done(chore, rc, &err, engine->node_id);
+    chore_done(chore, rc, &err, engine);
     iq_error_clear(&err);
     if (rc == 0 && marked > 0) {
         char count[16];
@@ -123,7 +127,7 @@ static void sweep_uploads(struct engine *engine, struct chore *chore)
         rc = store_upload_delete(engine->maintenance_store, expired.items[i].id, &err);
     }
     upload_list_clear(&expired);
-    chore_done(chore, rc, &err, engine->node_id);
+    chore_done(chore, rc, &err, engine);
     iq_error_clear(&err);
 }
 
@@ -131,7 +135,7 @@ static void node_beat(struct engine *engine, struct chore *chore)
 {
     struct iq_error err = {0};
     int rc = store_node_heartbeat(engine->maintenance_store, engine->node_id, "alive", &err);
-    chore_done(chore, rc, &err, engine->node_id);
+    chore_done(chore, rc, &err, engine);
     iq_error_clear(&err);
 }
 

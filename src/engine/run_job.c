@@ -385,6 +385,7 @@ static int finish_with_tries(struct worker *w, const struct job_finish *finish,
         struct job *finished = NULL;
         int rc = store_job_finish(w->store, finish, &engine_actor, &finished, err);
         job_free(finished);
+        engine_metrics_database_error(&w->engine->metrics, rc);
         bool transient = rc == IQ_E_DB || rc == IQ_E_CANCELLED || rc == IQ_E_UNAVAILABLE;
         if (!transient || time_monotonic_ms() + pause_ms > give_up_mono_ms ||
             engine_is_cancelling_all(w->engine))
@@ -480,6 +481,38 @@ static void log_outcome(const struct run_context *ctx, const struct outcome *o,
     }
 }
 
+/* attempt_outcome_of - the outcome as importq_jobs_finished_total counts it. */
+static enum attempt_outcome attempt_outcome_of(const struct job *job, const struct outcome *o)
+{
+    if (!o->record)
+        return ATTEMPT_LOST;
+    if (o->status == JOB_COMPLETED)
+        return ATTEMPT_COMPLETED;
+    if (o->status == JOB_CANCELLED)
+        return ATTEMPT_CANCELLED;
+    return o->retry_now || (o->retry && job->attempt < job->max_attempts) ? ATTEMPT_FAILED_RETRY
+                                                                          : ATTEMPT_FAILED_FINAL;
+}
+
+/* count_attempt - the attempt's end in the engine's metrics. */
+static void count_attempt(const struct run_context *ctx, const struct outcome *o)
+{
+    const struct import_result *r = &ctx->result;
+    bool landed = o->record && o->status == JOB_COMPLETED;
+    struct attempt_figures figures = {
+        .outcome = attempt_outcome_of(ctx->job, o),
+        .error_code = o->code,
+        .duration_ms = time_monotonic_ms() - ctx->started_mono_ms,
+        .rows_read = r->rows_read,
+        .rows_imported = landed ? r->rows_inserted + r->rows_updated : 0,
+        .rows_rejected = r->rows_rejected,
+        .bytes_read = r->bytes_read,
+        .phase_ms = landed ? r->phase_ms : NULL, /* a failed attempt's phases are cut short */
+    };
+    engine_metrics_finished(&ctx->worker->engine->metrics, &figures);
+    engine_metrics_database_error(&ctx->worker->engine->metrics, ctx->rc);
+}
+
 struct job *run_job(struct worker *w, struct job *job)
 {
     struct run_context ctx = {.worker = w, .job = job};
@@ -491,6 +524,7 @@ struct job *run_job(struct worker *w, struct job *job)
     log_event(LOG_INFO, "job started", "job", job->id, "table",
               job->target_table ? job->target_table : "", "attempt", attempt, "worker", w->id,
               NULL);
+    engine_metrics_started(&w->engine->metrics, job);
 
     int64_t timeout_ms = job->timeout_s > 0 ? job->timeout_s * 1000 : w->engine->opts.job_timeout_ms;
     slot_begin(&w->slot, job->id, job->attempt, timeout_ms);
@@ -510,6 +544,7 @@ struct job *run_job(struct worker *w, struct job *job)
     if (outcome.record)
         record(&ctx, &outcome, reason);
     log_outcome(&ctx, &outcome, reason);
+    count_attempt(&ctx, &outcome);
 
     if (ctx.own_target)
         store_close(ctx.target);

@@ -90,6 +90,7 @@ static void round_claim(struct worker *w, struct round *round, bool *failing)
     struct iq_error err = {0};
     int rc = store_job_claim_batch(w->store, &req, round->ids, round->count, &engine_actor,
                                    round->jobs, &claimed, &err);
+    engine_metrics_database_error(&engine->metrics, rc);
     if (rc < 0) {
         if (!*failing)
             log_event(LOG_WARN, "claim failed", "worker", w->id, "error", iq_error_message(&err),

@@ -7,6 +7,7 @@
 #include "store/common/backend.h"
 #include "store/common/internal.h"
 #include "store/common/migrations.h"
+#include "store/common/schedule.h"
 
 #include "core/db_url.h"
 #include "core/timeutil.h"
@@ -465,4 +466,56 @@ int store_explain_job_list(struct store *s, const struct job_filter *filter,
 const char *store_name(const struct store *s)
 {
     return s->ops->name;
+}
+
+/* Schedules: the rules are common/schedule.c's, run in the backend's transactions. */
+
+int store_schedule_create(struct store *s, const struct schedule_request *req,
+                          const struct audit_context *actx, struct schedule *ret,
+                          struct iq_error *err)
+{
+    return schedule_rule_create(s, req, actx, ret, err);
+}
+
+int store_schedule_get(struct store *s, const char *id, struct schedule *ret,
+                       struct iq_error *err)
+{
+    return schedule_rule_get(s, id, ret, err);
+}
+
+int store_schedule_list(struct store *s, const struct schedule_filter *filter,
+                        struct schedule_page *ret_page, struct iq_error *err)
+{
+    return schedule_rule_list(s, filter, ret_page, err);
+}
+
+int store_schedule_update(struct store *s, const char *id, const struct schedule_spec *spec,
+                          const struct audit_context *actx, struct schedule *ret,
+                          struct iq_error *err)
+{
+    return schedule_rule_update(s, id, spec, actx, ret, err);
+}
+
+int store_schedule_delete(struct store *s, const char *id, const struct audit_context *actx,
+                          struct schedule *ret, struct iq_error *err)
+{
+    return schedule_rule_delete(s, id, actx, ret, err);
+}
+
+int store_schedule_pause(struct store *s, const char *id, const struct audit_context *actx,
+                         struct schedule *ret, struct iq_error *err)
+{
+    return schedule_rule_set_enabled(s, id, false, actx, ret, err);
+}
+
+int store_schedule_resume(struct store *s, const char *id, const struct audit_context *actx,
+                          struct schedule *ret, struct iq_error *err)
+{
+    return schedule_rule_set_enabled(s, id, true, actx, ret, err);
+}
+
+int store_table_duration_p50(struct store *s, const char *table, int64_t *ret_ms,
+                             struct iq_error *err)
+{
+    return schedule_rule_table_p50(s, table, ret_ms, err);
 }

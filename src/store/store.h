@@ -22,9 +22,11 @@
 #include "core/error.h"
 #include "core/job.h"
 #include "core/job_spec.h"
+#include "core/schedule.h"
 #include "store/admin_ops.h"
 #include "store/engine_ops.h"
 #include "store/load.h"
+#include "store/schedule_fire_ops.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -549,5 +551,149 @@ int store_queue_stats(struct store *s, int64_t now_ms,
  */
 int store_explain_job_list(struct store *s, const struct job_filter *filter,
                            char **ret_plan, struct iq_error *err);
+
+/* ---- scheduled imports (stg_scheduled_imports; rules in common/schedule.c) ---- */
+
+/* What schedule_create needs beyond the checked fields. */
+struct schedule_request {
+    const struct schedule_spec *spec;  /* schedule_spec_parse'd */
+    int max_schedules;                 /* schedules allowed in all; <= 0: no limit */
+};
+
+/* Filters of GET /api/v2/scheduled-imports. Zero/NULL fields do not filter. */
+struct schedule_filter {
+    bool enabled_set;                  /* filter on enabled (else: all) */
+    bool enabled;                      /* the wanted value when enabled_set */
+    const char *q;                     /* case-insensitive substring of name */
+    int limit;                         /* 1..SCHEDULE_LIST_LIMIT_MAX; 0 = default */
+    const char *after_id;              /* keyset: only ids strictly below this one */
+};
+
+/* One page of schedules, newest first. */
+struct schedule_page {
+    struct schedule *items;            /* owned */
+    size_t count;
+    char next_after_id[UUID_STR_LEN];  /* "" on the last page */
+};
+
+void schedule_page_clear(struct schedule_page *page);
+
+/*
+ * store_schedule_create - a new schedule from req->spec, next_run_at the
+ * first fire time after now (the store's clock), audited
+ * "schedule.created". IQ_E_CONFLICT when the name is taken;
+ * IQ_E_QUEUE_FULL (429) when req->max_schedules exist already;
+ * IQ_E_INVALID (field "cron") for a one-off time that has passed.
+ * *ret: schedule_clear (also after a failure).
+ */
+int store_schedule_create(struct store *s, const struct schedule_request *req,
+                          const struct audit_context *actx, struct schedule *ret,
+                          struct iq_error *err);
+
+/* store_schedule_get - IQ_E_NOT_FOUND for an unknown (or malformed) id. */
+int store_schedule_get(struct store *s, const char *id, struct schedule *ret,
+                       struct iq_error *err);
+
+/*
+ * store_schedule_list - keyset page, newest first; IQ_E_BAD_REQUEST for a
+ * limit out of 1..500 or an after_id that is not an id. Clear with
+ * schedule_page_clear.
+ */
+int store_schedule_list(struct store *s, const struct schedule_filter *filter,
+                        struct schedule_page *ret_page, struct iq_error *err);
+
+/*
+ * store_schedule_update - PUT: replace the editable fields (name, cron,
+ * timezone, job, misfire, overlap, catch_up_max, enabled) with spec's;
+ * next_run_at recomputed from now when the cron or the zone changes or a
+ * paused schedule is enabled (null for a one-off that has passed), else
+ * kept (a due fire is neither skipped nor repeated); run state untouched.
+ * Audited
+ * "schedule.updated" (before and after). IQ_E_NOT_FOUND, IQ_E_CONFLICT
+ * for a name another schedule has.
+ */
+int store_schedule_update(struct store *s, const char *id, const struct schedule_spec *spec,
+                          const struct audit_context *actx, struct schedule *ret,
+                          struct iq_error *err);
+
+/*
+ * store_schedule_delete - delete it (audited "schedule.deleted"); its jobs
+ * stay, their schedule_id becomes null. *ret: the schedule as it was.
+ * IQ_E_NOT_FOUND.
+ */
+int store_schedule_delete(struct store *s, const char *id, const struct audit_context *actx,
+                          struct schedule *ret, struct iq_error *err);
+
+/*
+ * store_schedule_pause - enabled = false, next_run_at kept (shown, not
+ * fired). store_schedule_resume - enabled = true, next_run_at the first
+ * fire time after now: the times missed while paused are skipped, not
+ * caught up. Audited "schedule.paused" / "schedule.resumed"; pausing a
+ * paused (resuming an enabled) schedule writes nothing and answers it as
+ * it is. IQ_E_NOT_FOUND.
+ */
+int store_schedule_pause(struct store *s, const char *id, const struct audit_context *actx,
+                         struct schedule *ret, struct iq_error *err);
+int store_schedule_resume(struct store *s, const char *id, const struct audit_context *actx,
+                          struct schedule *ret, struct iq_error *err);
+
+/*
+ * store_table_duration_p50 - the median run time (ms, all phases of an
+ * attempt) of the newest SCHEDULE_P50_SAMPLES attempts of jobs into table
+ * (stg_import_performance); *ret_ms = 0 when there is no history.
+ */
+int store_table_duration_p50(struct store *s, const char *table, int64_t *ret_ms,
+                             struct iq_error *err);
+
+/* ---- firing scheduled imports (store/schedule_fire_ops.h) ---- */
+
+/*
+ * store_schedule_fire - one fire of a schedule, in one transaction
+ * (common/schedule_rules.c): the fire row (UNIQUE per schedule and fire
+ * time: a second fire of the same time writes nothing), the job from the
+ * template through the same rules as a submission (validation, capacity,
+ * audit "job.create" as actx) unless the overlap policy skips it,
+ * next_run_at advanced (not for SCHEDULE_FIRE_NOW), last_run_at,
+ * last_job_id, last_status and run_count, the history pruned to
+ * SCHEDULE_FIRES_KEPT. For SCHEDULE_FIRE_DUE a job that cannot be made
+ * (a full queue, a bad template) does not stop the schedule: the fire is
+ * recorded skipped_queue_full or skipped_invalid with the reason and
+ * next_run_at moves on. Returns 0 and *ret (schedule_fire_result_clear;
+ * ret->fired false when nothing was written), or for SCHEDULE_FIRE_NOW
+ * IQ_E_NOT_FOUND, IQ_E_CONFLICT (overlap skip, or a fire at this very
+ * instant), IQ_E_QUEUE_FULL, IQ_E_INVALID; IQ_E_DB.
+ */
+int store_schedule_fire(struct store *s, const struct schedule_fire_request *req,
+                        const struct audit_context *actx, struct schedule_fire_result *ret,
+                        struct iq_error *err);
+
+/*
+ * store_schedules_due - enabled schedules whose next_run_at is at or
+ * before now_ms, earliest first, at most limit (1..SCHEDULE_DUE_BATCH),
+ * and in ret->next_ms the earliest next_run_at after now_ms (0: none).
+ * Clear with schedule_due_list_clear.
+ */
+int store_schedules_due(struct store *s, int64_t now_ms, int limit,
+                        struct schedule_due_list *ret, struct iq_error *err);
+
+/*
+ * store_schedule_fires_list - the fire history of a schedule, newest fire
+ * time first, limit 1..SCHEDULE_FIRES_LIMIT_MAX (0: the default), after
+ * the cursor (NULL: from the newest). IQ_E_NOT_FOUND for an unknown
+ * schedule. Clear with schedule_fire_page_clear.
+ */
+int store_schedule_fires_list(struct store *s, const char *schedule_id, int limit,
+                              const struct schedule_fire_cursor *after,
+                              struct schedule_fire_page *ret, struct iq_error *err);
+
+/*
+ * store_scheduler_lead - whether this connection leads the scheduler now
+ * (take the lead when nobody has it). PostgreSQL: a session advisory lock
+ * held by this connection until it closes or drops, so exactly one node
+ * leads and another takes over when the leader's connection goes.
+ * SQLite: always true (one process; two processes on one file are still
+ * kept from firing a time twice by the fire rows).
+ */
+int store_scheduler_lead(struct store *s, bool *ret_leader, struct iq_error *err);
 
 #endif

@@ -32,6 +32,7 @@ enum config_type {
     X(job_timeout,      "job-timeout",      DURATION, "30min",                 "default timeout of a job") \
     X(lock_lease,       "lock-lease",       DURATION, "5min",                  "lease of a resource lock, renewed by heartbeat") \
     X(max_queue_size,   "max-queue-size",   INT,      "1000",                  "jobs QUEUED or HELD at most (0: no limit)") \
+    X(max_schedules,    "max-schedules",    INT,      "10000",                 "scheduled imports a database holds at most (0: no limit)") \
     X(max_attempts,     "max-attempts",     INT,      "3",                     "default attempts per job") \
     X(retry_base,       "retry-base",       DURATION, "10s",                   "first retry backoff (doubles each attempt, with jitter)") \
     X(retry_cap,        "retry-cap",        DURATION, "10min",                 "longest retry backoff") \
@@ -40,6 +41,7 @@ enum config_type {
     X(spool_dir,        "spool-dir",        STRING,   "var/uploads",           "where uploads are kept") \
     X(upload_retention, "upload-retention", DURATION, "24h",                   "unused or finished uploads are deleted after this") \
     X(priority_aging,   "priority-aging",   DURATION, "0",                     "a queued job climbs one priority step per this much waiting (0: off)") \
+    X(schedule_grace,   "schedule-grace",   DURATION, "60s",                   "a scheduled fire this late still fires as on time; later it is a misfire") \
     X(http_threads,     "http-threads",     INT,      "0",                     "HTTP worker threads (0: two per core)") \
     X(max_connections,  "max-connections",  INT,      "1000",                  "HTTP connections open at once; more are closed as they arrive") \
     X(max_connections_per_ip, "max-connections-per-ip", INT, "100",            "HTTP connections open at once from one client address (0: no limit)") \
@@ -50,7 +52,8 @@ enum config_type {
     X(server,           "server",           STRING,   "http://127.0.0.1:8080", "client commands: the importq server's URL") \
     X(token,            "token",            STRING,   "",                      "client commands: the API token (IMPORTQ_TOKEN)") \
     X(log_level,        "log-level",        STRING,   "info",                  "debug, info, warn, error or off") \
-    X(target_schemas,   "target-schemas",   STRING,   "",                      "PostgreSQL schemas import targets resolve in, a comma list (empty: the connection's first search_path schema)")
+    X(target_schemas,   "target-schemas",   STRING,   "",                      "PostgreSQL schemas import targets resolve in, a comma list (empty: the connection's first search_path schema)") \
+    X(metrics_auth,     "metrics-auth",     STRING,   "viewer",                "who may read GET /metrics: viewer (a token of any role) or none (no token)")
 
 /* The C type that holds each kind of option. */
 #define CONFIG_CTYPE_STRING char *

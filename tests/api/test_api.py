@@ -16,7 +16,8 @@ Usage:
                        (tests that need earlier state make it themselves)
 
 Last line: "api tests: N on BACKEND, F failed"; exit 1 when F > 0.
-Python 3 standard library only.
+Python 3 standard library, and prometheus_client's parser for the /metrics
+tests (Debian's python3-prometheus-client; they fail without it).
 """
 import argparse
 import base64
@@ -424,9 +425,8 @@ def router_routes():
     text = open(os.path.join(ROOT, "src/api/router.c")).read()
     header = open(os.path.join(ROOT, "src/api/api_internal.h")).read()
     macros = {"API_PREFIX": re.search(r'#define\s+API_PREFIX\s+"([^"]*)"', header).group(1)}
-    m = re.search(r'#define\s+Q\s+API_PREFIX\s+"([^"]*)"', text)
-    if m:
-        macros["Q"] = macros["API_PREFIX"] + m.group(1)
+    for m in re.finditer(r'#define\s+([A-Z])\s+API_PREFIX\s+"([^"]*)"', text):
+        macros[m.group(1)] = macros["API_PREFIX"] + m.group(2)
     routes = set()
     for method, expr in re.findall(r'\{\s*"([A-Z]+)"\s*,\s*([^,]+),', text):
         path = ""
@@ -905,6 +905,278 @@ def t_orchestration_cycle(x):
     expect_problem(x.c.get(API + "/import-orchestrations/" + BOGUS_ID, x.viewer), 404)
 
 
+# -- scheduled imports
+
+S = API + "/scheduled-imports"
+
+
+def schedule_body(x, table=None, cron="0 3 * * *", **extra):
+    body = {"name": extra.pop("name", None) or x.name("schedule"), "cron": cron,
+            "job": {"source": {"format": "csv", "path": "users-{date}.csv"},
+                    "target": {"table": table or x.table("sched"), "mode": "append"}}}
+    body.update(extra)
+    return body
+
+
+def check_schedule(s, where=""):
+    keys = {"id", "name", "cron", "timezone", "job", "misfire", "overlap", "catch_up_max", "enabled",
+            "next_run_at", "last_run_at", "last_status", "last_job_id", "run_count", "success_count",
+            "failure_count", "created_by", "created_at", "updated_at"}
+    check(isinstance(s, dict) and keys <= set(s), "%s schedule lacks %r: %r" % (where, sorted(keys - set(s or {})), s))
+    check(UUID_RE.match(s["id"]), "%s schedule id %r" % (where, s["id"]))
+    check(s["next_run_at"] is None or TIME_RE.match(s["next_run_at"]), "%s next_run_at %r" % (where, s["next_run_at"]))
+    check(TIME_RE.match(s["created_at"]) and TIME_RE.match(s["updated_at"]), "%s times %r" % (where, s))
+
+
+def create_schedule(x, body, expect=201):
+    r = expect_status(x.c.request("POST", S, body, token=x.op), expect)
+    return r
+
+
+@test("schedules: create 201 with Location and warnings, get, list, put, pause, resume, delete")
+def t_schedule_crud(x):
+    body = schedule_body(x, name="crud-" + x.tag, timezone="Europe/Zurich", misfire="catch_up", overlap="queue",
+                         catch_up_max=7)
+    r = create_schedule(x, body)
+    s = r.json
+    check_schedule(s, "POST")
+    check(r.header("Location") == S + "/" + s["id"], "Location %r" % r.header("Location"))
+    check(s["warnings"] == [], "a lone schedule has warnings: %r" % s["warnings"])
+    check((s["name"], s["cron"], s["timezone"], s["misfire"], s["overlap"], s["catch_up_max"], s["enabled"]) ==
+          (body["name"], "0 3 * * *", "Europe/Zurich", "catch_up", "queue", 7, True), "fields %r" % s)
+    check(s["job"]["source"]["path"] == "users-{date}.csv", "the template is not kept as written: %r" % s["job"])
+    check(s["created_by"] == x.op_name and s["run_count"] == 0 and s["last_status"] is None, "state %r" % s)
+    check(s["next_run_at"] is not None, "no next_run_at")
+    got = expect_status(x.c.get(S + "/" + s["id"], x.viewer), 200).json
+    check_schedule(got, "GET")
+    check(got["next_run_at"] == s["next_run_at"] and "warnings" not in got, "GET %r" % got)
+    page = expect_status(x.c.get(S + "?limit=500", x.viewer), 200).json
+    check(s["id"] in [i["id"] for i in page["items"]] and "next_cursor" in page, "list lacks it")
+    found = expect_status(x.c.get(S + "?q=CRUD-" + x.tag, x.viewer), 200).json
+    check([i["id"] for i in found["items"]] == [s["id"]], "q search %r" % found)
+    # PUT replaces; defaults come back for what it leaves out.
+    put = dict(body, cron="@hourly")
+    del put["misfire"]
+    u = expect_status(x.c.request("PUT", S + "/" + s["id"], put, token=x.op), 200).json
+    check_schedule(u, "PUT")
+    check(u["cron"] == "@hourly" and u["misfire"] == "run_once" and "warnings" in u, "PUT %r" % u)
+    p = expect_status(x.c.request("POST", S + "/" + s["id"] + "/pause", token=x.op), 200).json
+    check(p["enabled"] is False and p["next_run_at"] == u["next_run_at"], "pause %r" % p)
+    paused = expect_status(x.c.get(S + "?enabled=false&limit=500", x.viewer), 200).json
+    check(s["id"] in [i["id"] for i in paused["items"]], "enabled=false lacks it")
+    enabled = expect_status(x.c.get(S + "?enabled=true&limit=500", x.viewer), 200).json
+    check(s["id"] not in [i["id"] for i in enabled["items"]], "enabled=true has a paused one")
+    q = expect_status(x.c.request("POST", S + "/" + s["id"] + "/resume", token=x.op), 200).json
+    check(q["enabled"] is True and q["next_run_at"] is not None, "resume %r" % q)
+    d = expect_status(x.c.request("DELETE", S + "/" + s["id"], token=x.op), 200).json
+    check(d["id"] == s["id"], "DELETE %r" % d)
+    expect_problem(x.c.get(S + "/" + s["id"], x.viewer), 404)
+    audit = expect_status(x.c.get(API + "/import-audit?entity=schedule&entity_id=" + s["id"], x.viewer), 200).json
+    actions = sorted(a["action"] for a in audit["items"])
+    check(actions == sorted(["schedule.created", "schedule.updated", "schedule.paused", "schedule.resumed",
+                             "schedule.deleted"]), "audit actions %r" % actions)
+    check(all(a["actor"] == x.op_name for a in audit["items"]), "audit actors %r" % [a["actor"] for a in audit["items"]])
+
+
+@test("schedules: 422 names the field; 409 on a taken name; 404; 400; roles")
+def t_schedule_errors(x):
+    cases = [
+        (dict(schedule_body(x), cron="*/15 24 * * *"), "cron"),
+        (dict(schedule_body(x), timezone="Europe/Zurik"), "timezone"),
+        (dict(schedule_body(x), misfire="later"), "misfire"),
+        (dict(schedule_body(x), overlap="wait"), "overlap"),
+        (dict(schedule_body(x), catch_up_max=1001), "catch_up_max"),
+        (dict(schedule_body(x), colour="red"), "colour"),
+        (dict(schedule_body(x), name=""), "name"),
+        (dict(schedule_body(x), cron="2020-01-01T00:00:00Z"), "cron"),
+        (dict(schedule_body(x), job={"source": {"format": "csv", "path": "u-{day}.csv"}, "target": {"table": "t"}}),
+         "job.source.path"),
+        (dict(schedule_body(x), job={"source": {"format": "csv", "path": "u.csv"}, "target": {}}), "job.target.table"),
+        (dict(schedule_body(x), job={"source": {"format": "csv", "path": "u.csv"}, "target": {"table": "t"},
+                                      "request_id": "k"}), "job.request_id"),
+    ]
+    for body, field in cases:
+        expect_problem(x.c.request("POST", S, body, token=x.op), 422, field)
+    body = schedule_body(x)
+    s = create_schedule(x, body).json
+    expect_problem(x.c.request("POST", S, dict(schedule_body(x), name=body["name"]), token=x.op), 409)
+    other = create_schedule(x, schedule_body(x)).json
+    expect_problem(x.c.request("PUT", S + "/" + other["id"], dict(schedule_body(x), name=body["name"]), token=x.op), 409)
+    expect_problem(x.c.request("PUT", S + "/" + s["id"], dict(body, cron="bad"), token=x.op), 422, "cron")
+    for method, suffix in (("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/pause"), ("POST", "/resume")):
+        payload = schedule_body(x) if method == "PUT" else None
+        expect_problem(x.c.request(method, S + "/" + BOGUS_ID + suffix, payload, token=x.op), 404)
+    expect_problem(x.c.get(S + "/not-an-id", x.viewer), 400)
+    expect_problem(x.c.get(S + "?enabled=maybe", x.viewer), 400)
+    expect_problem(x.c.get(S + "?limit=501", x.viewer), 400)
+    expect_problem(x.c.get(S + "?bogus=1", x.viewer), 400)
+    # A viewer reads but cannot write; no token: 401.
+    expect_problem(x.c.request("POST", S, schedule_body(x), token=x.viewer), 403)
+    expect_problem(x.c.request("PUT", S + "/" + s["id"], body, token=x.viewer), 403)
+    expect_problem(x.c.request("DELETE", S + "/" + s["id"], token=x.viewer), 403)
+    expect_problem(x.c.request("POST", S + "/" + s["id"] + "/pause", token=x.viewer), 403)
+    expect_problem(x.c.request("POST", S + "/" + s["id"] + "/resume", token=x.viewer), 403)
+    expect_problem(x.c.get(S), 401)
+    expect_status(x.c.get(S + "/" + s["id"], x.viewer), 200)
+    for sid in (s["id"], other["id"]):
+        expect_status(x.c.request("DELETE", S + "/" + sid, token=x.op), 200)
+
+
+@test("schedules: preview lists the next fire times; 422 on a bad cron or zone")
+def t_schedule_preview(x):
+    r = expect_status(x.c.get(S + "/preview?cron=30+2+*+*+*&timezone=Europe/Zurich&count=3"
+                                  "&after=2026-03-27T12:00:00Z", x.viewer), 200).json
+    check(r == {"times": ["2026-03-28T01:30:00.000Z", "2026-03-29T01:00:00.000Z", "2026-03-30T00:30:00.000Z"]},
+          "preview %r" % r)
+    r = expect_status(x.c.get(S + "/preview?cron=@daily", x.viewer), 200).json
+    check(len(r["times"]) == 5, "default count: %r" % r)
+    r = expect_status(x.c.get(S + "/preview?cron=2020-01-01T00:00:00Z", x.viewer), 200).json
+    check(r == {"times": []}, "a passed one-off: %r" % r)
+    expect_problem(x.c.get(S + "/preview?cron=*/15+24+*+*+*", x.viewer), 422, "cron")
+    expect_problem(x.c.get(S + "/preview?cron=@daily&timezone=Mars/Olympus", x.viewer), 422, "timezone")
+    expect_problem(x.c.get(S + "/preview", x.viewer), 422, "cron")
+    expect_problem(x.c.get(S + "/preview?cron=@daily&count=101", x.viewer), 400)
+    expect_problem(x.c.get(S + "/preview?cron=@daily"), 401)
+
+
+@test("schedules: conflict warnings for overlapping fires on one table, none for other tables or shared locks")
+def t_schedule_conflicts(x):
+    users, other = x.table("users"), x.table("other")
+    first = create_schedule(x, schedule_body(x, table=users, cron="0 2 * * *")).json
+    check(first["warnings"] == [], "first schedule warned: %r" % first["warnings"])
+    second = create_schedule(x, schedule_body(x, table=users, cron="10 2 * * *")).json
+    w = second["warnings"]
+    check(len(w) == 1, "overlap on %s not warned: %r" % (users, w))
+    check(w[0]["schedule_id"] == first["id"] and w[0]["schedule_name"] == first["name"] and
+          w[0]["resource"] == "table:" + users and TIME_RE.match(w[0]["first_overlap"]) and
+          w[0]["first_overlap"][11:19] == "02:10:00" and first["name"] in w[0]["message"],
+          "warning %r" % w[0])
+    apart = create_schedule(x, schedule_body(x, table=other, cron="0 2 * * *")).json
+    check(apart["warnings"] == [], "a different table warned: %r" % apart["warnings"])
+    shared_body = schedule_body(x, table=other + "_b", cron="0 2 * * *")
+    shared_body["job"]["resources"] = [{"name": "api:crm_" + x.tag, "mode": "shared"}]
+    a = create_schedule(x, shared_body).json
+    shared_body2 = schedule_body(x, table=other + "_c", cron="0 2 * * *")
+    shared_body2["job"]["resources"] = [{"name": "api:crm_" + x.tag, "mode": "shared"}]
+    b = create_schedule(x, shared_body2).json
+    check(b["warnings"] == [], "shared + shared warned: %r" % b["warnings"])
+    # Paused schedules do not count; a PUT is warned like a create.
+    expect_status(x.c.request("POST", S + "/" + first["id"] + "/pause", token=x.op), 200)
+    put = expect_status(x.c.request("PUT", S + "/" + second["id"],
+                                    schedule_body(x, table=users, cron="5 2 * * *"), token=x.op), 200).json
+    check(put["warnings"] == [], "a paused schedule warned: %r" % put["warnings"])
+    expect_status(x.c.request("POST", S + "/" + first["id"] + "/resume", token=x.op), 200)
+    put = expect_status(x.c.request("PUT", S + "/" + second["id"],
+                                    schedule_body(x, table=users, cron="5 2 * * *"), token=x.op), 200).json
+    check(len(put["warnings"]) == 1, "PUT not warned: %r" % put["warnings"])
+    for s in (first, second, apart, a, b):
+        expect_status(x.c.request("DELETE", S + "/" + s["id"], token=x.op), 200)
+# -- scheduled imports: run now and the fire history
+
+SCHED = API + "/scheduled-imports"
+
+
+def insert_schedule(x, spec, next_run_at="2099-01-01T00:00:00.000Z", overlap="allow", cron="0 2 * * *",
+                    timezone="UTC"):
+    """A schedule row by SQL (creating schedules is not what these tests test); returns its id."""
+    sid = str(uuid.uuid4())
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    sql(x.db, "INSERT INTO stg_scheduled_imports (id, name, cron, timezone, job_spec, misfire, overlap,"
+              " enabled, next_run_at, created_at, updated_at) VALUES ('%s', '%s', '%s', '%s', '%s',"
+              " 'run_once', '%s', TRUE, '%s', '%s', '%s')"
+              % (sid, x.name("schedule"), cron, timezone, json.dumps(spec).replace("'", "''"), overlap,
+                 next_run_at, now, now))
+    return sid
+
+
+def history(x, sid, query=""):
+    return expect_status(x.c.get(SCHED + "/" + sid + "/history" + query, x.viewer), 200).json
+
+
+@test("schedules: run now makes the job at once, recorded in the history")
+def t_schedule_run(x):
+    spec = x.spec(hold=True, path="drop-{date}.csv")
+    sid = insert_schedule(x, spec, overlap="skip", timezone="Europe/Zurich")
+    r = expect_status(x.c.request("POST", SCHED + "/" + sid + "/run", token=x.op), 202)
+    job = r.json
+    check(job["schedule_id"] == sid, "run-now job's schedule_id %r" % job.get("schedule_id"))
+    check(job["status"] == "HELD", "run-now job is %s" % job["status"])
+    check(re.fullmatch(r"drop-\d{8}\.csv", job["source"]["path"]), "path %r not expanded" % job["source"]["path"])
+    check(r.header("Location") == Q + "/" + job["id"], "Location %r" % r.header("Location"))
+    page = history(x, sid)
+    check(len(page["items"]) == 1 and page["next_cursor"] is None, "history %r" % page)
+    item = page["items"][0]
+    check(item["job_id"] == job["id"] and item["outcome"] == "created", "history item %r" % item)
+    check(TIME_RE.match(item["fire_time"]), "fire_time %r" % item["fire_time"])
+    # overlap skip: the held job is unfinished, so a second run is refused and nothing recorded
+    expect_problem(x.c.request("POST", SCHED + "/" + sid + "/run", token=x.op), 409)
+    check(len(history(x, sid)["items"]) == 1, "a refused run was recorded")
+    # the job's end shows in the history
+    expect_status(x.c.request("DELETE", Q + "/" + job["id"], token=x.op), 200)
+    check(history(x, sid)["items"][0]["outcome"] == "cancelled", "outcome after cancel")
+    r = expect_status(x.c.request("POST", SCHED + "/" + sid + "/run", token=x.op), 202)
+    audit = expect_status(x.c.get(API + "/import-audit?entity=job&entity_id=" + r.json["id"], x.viewer), 200)
+    check(audit.json["items"] and audit.json["items"][-1]["actor"] == x.op_name, "run-now audit actor")
+
+
+@test("schedules: run now answers 400, 403, 404")
+def t_schedule_run_errors(x):
+    expect_problem(x.c.request("POST", SCHED + "/" + BOGUS_ID + "/run", token=x.op), 404)
+    expect_problem(x.c.request("POST", SCHED + "/not-an-id/run", token=x.op), 400)
+    sid = insert_schedule(x, x.spec(hold=True))
+    expect_problem(x.c.request("POST", SCHED + "/" + sid + "/run", token=x.viewer), 403)
+    check(history(x, sid)["items"] == [], "a refused run was recorded")
+
+
+@test("schedules: history pages newest first; bad arguments are 400, unknown 404")
+def t_schedule_history(x):
+    sid = insert_schedule(x, x.spec(hold=True), overlap="allow")
+    made = []
+    for _ in range(5):
+        made.append(expect_status(x.c.request("POST", SCHED + "/" + sid + "/run", token=x.op), 202).json["id"])
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = history(x, sid, "?limit=2" + ("&cursor=" + cursor if cursor else ""))
+        seen += page["items"]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor or pages > 10:
+            break
+    check(pages == 3, "5 fires at limit=2 took %d pages" % pages)
+    check([i["job_id"] for i in seen] == made[::-1], "history is not newest first: %r" % seen)
+    times = [i["fire_time"] for i in seen]
+    check(times == sorted(times, reverse=True), "fire times not descending: %r" % times)
+    expect_problem(x.c.get(SCHED + "/" + BOGUS_ID + "/history", x.viewer), 404)
+    expect_problem(x.c.get(SCHED + "/nope/history", x.viewer), 400)
+    for bad in ("?limit=0", "?limit=501", "?limit=x", "?cursor=abc", "?since=1"):
+        expect_problem(x.c.get(SCHED + "/" + sid + "/history" + bad, x.viewer), 400)
+    other = expect_status(x.c.get(Q + "?limit=2", x.viewer), 200).json["next_cursor"]
+    if other:  # a cursor of another kind is refused
+        expect_problem(x.c.get(SCHED + "/" + sid + "/history?cursor=" + other, x.viewer), 400)
+
+
+@test("schedules: the server's scheduler fires a due schedule once")
+def t_schedule_fires(x):
+    due = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 1))
+    sid = insert_schedule(x, x.spec(hold=True, path="tick-{datetime}.csv"), next_run_at=due,
+                          cron="0 0 1 1 *")
+    end = time.time() + DEADLINE_S
+    items = []
+    while time.time() < end:
+        items = history(x, sid)["items"]
+        if items:
+            break
+        time.sleep(0.05)
+    check(len(items) == 1 and items[0]["outcome"] == "created", "history after the fire: %r" % items)
+    check(items[0]["fire_time"] == due, "fire_time %r, expected %r" % (items[0]["fire_time"], due))
+    job = x.job(items[0]["job_id"])
+    check(job["schedule_id"] == sid, "the fired job's schedule_id %r" % job.get("schedule_id"))
+    audit = expect_status(x.c.get(API + "/import-audit?entity=job&entity_id=" + job["id"], x.viewer), 200)
+    check(audit.json["items"][-1]["actor"] == "scheduler", "fired job's audit actor %r" % audit.json["items"][-1]["actor"])
+    fires = Scrape(x.c, x.viewer).value("importq_schedule_fires_total", outcome="created")
+    check(fires >= 1, "importq_schedule_fires_total{outcome=created} is %r after a fire" % fires)
+
+
 # -- resources
 
 @test("resources: a RUNNING job's lock is listed; cancel stops it")
@@ -1297,6 +1569,159 @@ def t_concurrency(x):
     check(len({j["request_id"] for j in items}) == 400, "request_ids are not all distinct")
 
 
+# -- metrics (GET /metrics)
+
+def prometheus_parser():
+    """prometheus_client's text parser: Debian's python3-prometheus-client
+    (scripts/deps.sh test), also when python3 is not Debian's own."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            from prometheus_client.parser import text_string_to_metric_families
+        except ImportError:
+            raise TestFailure("the metrics tests need prometheus_client: install python3-prometheus-client "
+                              "(scripts/deps.sh test)")
+    return text_string_to_metric_families
+
+
+METRIC_FAMILIES = {
+    "importq_jobs_started": "counter", "importq_jobs_finished": "counter",
+    "importq_job_failures": "counter", "importq_rows_read": "counter",
+    "importq_rows_imported": "counter", "importq_rows_rejected": "counter",
+    "importq_bytes_read": "counter", "importq_phase_duration_seconds": "histogram",
+    "importq_job_duration_seconds": "histogram", "importq_job_queue_wait_seconds": "histogram",
+    "importq_schedule_fires": "counter", "importq_database_errors": "counter",
+    "importq_http_requests": "counter", "importq_http_request_duration_seconds": "histogram",
+    "importq_build_info": "gauge", "importq_queue_jobs": "gauge",
+    "importq_queue_jobs_finished_24h": "gauge", "importq_queue_max_concurrent": "gauge",
+    "importq_queue_available_slots": "gauge", "importq_queue_capacity": "gauge",
+    "importq_queue_oldest_queued_age_seconds": "gauge", "importq_nodes_alive": "gauge",
+    "importq_queue_status_up": "gauge",
+}
+
+
+class Scrape:
+    """One GET /metrics, parsed by a real Prometheus parser and checked:
+    every family has HELP and TYPE, histograms are cumulative."""
+
+    def __init__(self, client, token=None):
+        r = expect_status(client.get("/metrics", token), 200)
+        ctype = r.header("Content-Type") or ""
+        check(ctype == "text/plain; version=0.0.4; charset=utf-8", "/metrics Content-Type %r" % ctype)
+        text = r.body.decode("utf-8")
+        self.text = text
+        helped = set(re.findall(r"^# HELP (\S+) \S", text, re.M))
+        typed = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+        self.families, self.samples = {}, {}
+        for fam in prometheus_parser()(text):
+            self.families[fam.name] = fam
+            check(fam.type in ("counter", "gauge", "histogram"), "family %s has type %r" % (fam.name, fam.type))
+            check(fam.documentation, "family %s has no HELP text" % fam.name)
+            for s in fam.samples:
+                key = (s.name, frozenset(s.labels.items()))
+                check(key not in self.samples, "a series twice: %s %r" % key)
+                self.samples[key] = s.value
+        check(set(typed) == helped, "TYPE without HELP or HELP without TYPE: %r" % (set(typed) ^ helped))
+        for name, kind in METRIC_FAMILIES.items():
+            check(name in self.families, "no family %s in:\n%s" % (name, text[:2000]))
+            check(self.families[name].type == kind, "%s is a %s, expected %s" % (name, self.families[name].type, kind))
+        for fam in self.families.values():
+            if fam.type == "histogram":
+                self.check_histogram(fam)
+
+    def check_histogram(self, fam):
+        series = {}
+        for s in fam.samples:
+            labels = {k: v for k, v in s.labels.items() if k != "le"}
+            key = frozenset(labels.items())
+            series.setdefault(key, {"buckets": []})
+            if s.name.endswith("_bucket"):
+                series[key]["buckets"].append((float(s.labels["le"]), s.value))
+            elif s.name.endswith("_count"):
+                series[key]["count"] = s.value
+        for key, v in series.items():
+            bounds = [b for b, _ in v["buckets"]]
+            counts = [c for _, c in v["buckets"]]
+            check(bounds == sorted(bounds) and bounds[-1] == float("inf"), "%s %r: buckets %r" % (fam.name, dict(key), bounds))
+            check(counts == sorted(counts), "%s %r: buckets not cumulative %r" % (fam.name, dict(key), counts))
+            check(counts[-1] == v.get("count"), "%s %r: +Inf bucket %r != _count %r" % (fam.name, dict(key), counts[-1], v.get("count")))
+
+    def value(self, name, **labels):
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@test("metrics: a viewer token is needed by default (401 without)")
+def t_metrics_auth(x):
+    expect_problem(x.c.get("/metrics"), 401)
+    Scrape(x.c, x.viewer)
+    Scrape(x.c, x.op)
+
+
+@test("metrics: metrics-auth none serves them without a token")
+def t_metrics_auth_none(x):
+    s = Scrape(x.aux_client)
+    check(s.value("importq_build_info", version=expect_status(x.aux_client.get("/healthz"), 200).json["version"]) == 1,
+          "importq_build_info with the /healthz version is not 1:\n" + s.text[-1500:])
+
+
+@test("metrics: a bad metrics-auth stops serve with a clear error")
+def t_metrics_auth_bad(x):
+    r = subprocess.run([x.server.binary, "serve", "--db", x.aux.db, "--listen", "127.0.0.1:0",
+                        "--metrics-auth", "everyone", "--shutdown-grace", "1s"],
+                       capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    check(r.returncode != 0 and "metrics-auth" in out, "serve --metrics-auth everyone: exit %d, %s" % (r.returncode, out[-800:]))
+
+
+@test("metrics: jobs, rows, phases and requests move the counters")
+def t_metrics_move(x):
+    job_route = Q + "/{id}"
+    before = Scrape(x.c, x.viewer)
+    ids = [x.submit(x.spec())["id"] for _ in range(2)]
+    for job_id in ids:
+        done = x.wait_status(job_id, ("COMPLETED", "FAILED"))
+        check(done["status"] == "COMPLETED", "job FAILED: %r" % done["error"])
+    bad = x.submit(x.spec(path="bad_teams.csv"))["id"]
+    x.wait_status(bad, ("COMPLETED", "FAILED"))
+    expect_status(x.c.get(Q + "/" + ids[0], x.viewer), 200)
+    expect_status(x.c.get("/no/such/endpoint/" + x.tag), 404)
+    after = Scrape(x.c, x.viewer)
+
+    def moved(name, at_least, **labels):
+        delta = after.value(name, **labels) - before.value(name, **labels)
+        check(delta >= at_least, "%s%r moved by %s, expected at least %s" % (name, labels, delta, at_least))
+
+    moved("importq_jobs_started_total", 3)
+    moved("importq_jobs_finished_total", 2, outcome="completed")
+    moved("importq_jobs_finished_total", 1, outcome="failed_final")
+    moved("importq_job_failures_total", 1, code="rejected")
+    moved("importq_rows_read_total", 6)
+    moved("importq_rows_imported_total", 6)
+    moved("importq_rows_rejected_total", 1)
+    moved("importq_bytes_read_total", 2 * len("team_id,name\n1,Platform\n2,Data\n3,Web\n"))
+    for phase in ("read", "stage", "validate", "promote"):
+        moved("importq_phase_duration_seconds_count", 2, phase=phase)
+    moved("importq_job_duration_seconds_count", 2, outcome="completed")
+    moved("importq_job_queue_wait_seconds_count", 3)
+    moved("importq_http_requests_total", 1, route=job_route, method="GET", code="200")
+    moved("importq_http_requests_total", 2, route=Q, method="POST", code="201")
+    moved("importq_http_requests_total", 1, route="unmatched", method="GET", code="404")
+    moved("importq_http_request_duration_seconds_count", 1, route=job_route)
+    moved("importq_http_request_duration_seconds_count", 1, route="unmatched")
+    moved("importq_http_requests_total", 1, route="/metrics", method="GET", code="200")
+    for key in after.samples:
+        route = dict(key[1]).get("route")
+        check(route is None or route == "unmatched" or route.startswith("/") and "/no/such" not in route,
+              "a raw path as a route label: %r" % (key,))
+    check(after.value("importq_queue_max_concurrent") >= 1 and after.value("importq_nodes_alive") >= 1
+          and after.value("importq_queue_status_up") == 1, "queue gauges:\n" + after.text[-2500:])
+    status = expect_status(x.c.get(Q + "/status", x.viewer), 200).json
+    check(after.value("importq_queue_capacity") == status["queue_capacity"],
+          "importq_queue_capacity %r, status says %r" % (after.value("importq_queue_capacity"), status["queue_capacity"]))
+
+
 # -- audit verification (breaks the chain: runs late)
 
 @test("audit verify: ok, then a tampered row is named")
@@ -1372,7 +1797,7 @@ def main():
     x.db = args.db or "sqlite:" + os.path.join(workdir, "service.db")
     aux_db = args.aux_db or "sqlite:" + os.path.join(workdir, "aux.db")
     x.server = Server(args.bin, x.db, workdir, "main", ["--max-body", "1MiB", "--max-upload", "256KiB"])
-    x.aux = Server(args.bin, aux_db, workdir, "aux", ["--max-queue-size", "2"])
+    x.aux = Server(args.bin, aux_db, workdir, "aux", ["--max-queue-size", "2", "--metrics-auth", "none"])
     selected = [(n, f) for n, f in TESTS if not args.only or args.only in n]
     failed = []
     started = time.time()

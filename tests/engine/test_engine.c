@@ -5,7 +5,8 @@
  * dependants in a random DAG; timeouts; retries with backoff; cancel of
  * queued, held and running jobs; execute of held and failed jobs; rescue
  * of a job whose worker vanished; the fence against a lost job; sources
- * that escape the import root; rejects; named target databases; shutdown.
+ * that escape the import root; rejects; named target databases; shutdown;
+ * the metrics of a retried and of a lost attempt.
  *
  * IMPORTQ_TEST_ONLY=sqlite (or =postgres) runs one backend's group only.
  */
@@ -16,8 +17,34 @@
 
 #include "engine_test_support.h"
 
+#include "core/metrics.h"
+
 #include <signal.h>
 #include <sqlite3.h>
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* metric_value - the value of one series in the registry's text format:
+ * the number after "<series> " (0 when the series is not written). */
+static double metric_value(struct metrics *metrics, const char *series)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct iq_error err = {0};
+    assert_int_equal(metrics_write(metrics, &text, &len, &err), 0);
+    double value = 0;
+    size_t n = strlen(series);
+    for (const char *line = text; *line;) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ')
+            value = strtod(line + n + 1, NULL);
+        const char *end = strchr(line, '\n');
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    free(text);
+    return value;
+}
 
 /* ---- node registry ------------------------------------------------------ */
 
@@ -245,6 +272,10 @@ static void test_retry_with_backoff_until_source_appears(void **state)
     opts.retry_base_ms = 10 * 60 * 1000;
     opts.retry_cap_ms = 60 * 60 * 1000;
     opts.random = &always_one; /* the delay is the ceiling: base_ms after attempt 1 */
+    struct metrics *metrics = NULL;
+    struct iq_error err = {0};
+    assert_int_equal(metrics_new(&metrics, &err), 0);
+    opts.metrics = metrics;
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
 
@@ -280,6 +311,21 @@ static void test_retry_with_backoff_until_source_appears(void **state)
     job_free(job);
     engine_stop(engine, 1000);
     assert_int_equal(count_rows(f, "late", NULL), 5);
+    /* The metrics saw both attempts: one failed and back in the queue, one
+     * completed; each waited nothing on the fake clock (created, then
+     * due at available_at, each claimed at once). */
+    assert_true(metric_value(metrics, "importq_jobs_started_total") == 2);
+    assert_true(metric_value(metrics, "importq_jobs_finished_total{outcome=\"failed_retry\"}") == 1);
+    assert_true(metric_value(metrics, "importq_jobs_finished_total{outcome=\"completed\"}") == 1);
+    assert_true(metric_value(metrics, "importq_jobs_finished_total{outcome=\"failed_final\"}") == 0);
+    assert_true(metric_value(metrics, "importq_job_failures_total{code=\"import_failed\"}") == 1);
+    assert_true(metric_value(metrics, "importq_rows_imported_total") == 5);
+    assert_true(metric_value(metrics, "importq_rows_read_total") == 5);
+    assert_true(metric_value(metrics, "importq_job_queue_wait_seconds_count") == 2);
+    assert_true(metric_value(metrics, "importq_job_queue_wait_seconds_sum") == 0);
+    assert_true(metric_value(metrics, "importq_phase_duration_seconds_count{phase=\"promote\"}") == 1);
+    assert_true(metric_value(metrics, "importq_job_duration_seconds_count{outcome=\"completed\"}") == 1);
+    metrics_free(metrics);
     import_root_remove(&root);
 }
 
@@ -622,6 +668,10 @@ static void lost_job(void **state, const char *table, int64_t delay_ms)
     create_csv_job(f, table, name, "upsert", NULL, id);
     struct engine_options opts;
     test_engine_options(f, &root, &opts);
+    struct metrics *metrics = NULL;
+    struct iq_error err = {0};
+    assert_int_equal(metrics_new(&metrics, &err), 0);
+    opts.metrics = metrics;
     struct engine *engine = start_engine(&opts);
     engine_wake(engine);
     job_free(wait_status(f, id, STATUS_BIT(JOB_RUNNING), 5000));
@@ -641,6 +691,9 @@ static void lost_job(void **state, const char *table, int64_t delay_ms)
     job_free(job);
     engine_stop(engine, 1000);
     assert_int_equal(count_rows(f, table, NULL), 0);
+    assert_true(metric_value(metrics, "importq_jobs_finished_total{outcome=\"lost\"}") == 1);
+    assert_true(metric_value(metrics, "importq_rows_imported_total") == 0);
+    metrics_free(metrics);
     import_root_remove(&root);
 }
 

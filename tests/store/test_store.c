@@ -73,7 +73,12 @@ static void test_migrate_is_idempotent(void **state)
                             " 'stg_import_performance', 'stg_import_monitoring', 'stg_import_audit',"
                             " 'stg_scheduled_imports')";
     assert_int_equal(fixture_sql_int(FIX(state), sql), 7);
-    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM importq_schema_version"),
+    /* Each migration recorded once, the newest being the version (numbers
+     * may have gaps while branches that own them are merged). */
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) - count(DISTINCT version)"
+                                                 " FROM importq_schema_version"),
+                     0);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT max(version) FROM importq_schema_version"),
                      version);
 }
 

@@ -23,7 +23,7 @@ const struct audit_context test_actor = {"test-suite", "req-1", "127.0.0.1"};
 static const char *const service_tables[] = {
     "importq_job_rejects", "importq_uploads", "importq_tokens", "stg_import_monitoring",
     "stg_import_performance", "stg_import_resources", "importq_job_deps", "stg_import_queue",
-    "stg_import_coordination", "stg_scheduled_imports", NULL,
+    "stg_import_coordination", "importq_schedule_fires", "stg_scheduled_imports", NULL,
 };
 
 bool fixture_pg_available(void)
@@ -111,7 +111,8 @@ int fixture_group_teardown(void **state)
 
 /*
  * PostgreSQL: empty every service table (the audit trail too) and drop the
- * tables, triggers and functions tests created. SQLite
+ * tables, triggers and functions tests created (the service's own,
+ * importq_*, stay). SQLite
  * needs nothing: each test gets a new file.
  */
 static int reset_database(struct fixture *f)
@@ -133,7 +134,7 @@ static int reset_database(struct fixture *f)
         " EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', t); END LOOP;"
         " FOR t IN SELECT format('%I ON %I', g.tgname, c.relname) FROM pg_trigger g"
         " JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'public' AND NOT g.tgisinternal LOOP"
+        " WHERE n.nspname = 'public' AND NOT g.tgisinternal AND g.tgname NOT LIKE 'importq\\_%' LOOP"
         " EXECUTE 'DROP TRIGGER ' || t; END LOOP;"
         " FOR t IN SELECT p.oid::regprocedure::text FROM pg_proc p"
         " JOIN pg_namespace n ON n.oid = p.pronamespace"

@@ -12,6 +12,11 @@
 
 #include "store/store.h"
 
+struct schedule_primitives;
+enum schedule_tx_kind { SCHEDULE_TX_READ, SCHEDULE_TX_WRITE };
+typedef int (*schedule_tx_body)(const struct schedule_primitives *p, void *backend, void *ctx,
+                                struct iq_error *err);
+
 struct store_ops {
     const char *name;              /* "sqlite" or "postgres" */
     unsigned capabilities;         /* enum store_capability bits */
@@ -108,6 +113,22 @@ struct store_ops {
     int (*job_get_detail)(struct store *s, const char *id, struct job_detail *ret_detail,
                           struct iq_error *err);
     void (*interrupt)(struct store *s);
+
+    /* --- schedules: the rules are common/schedule.c's; a backend gives
+     * its primitives and runs a rule's body in one transaction --- */
+    const struct schedule_primitives *schedule_primitives;
+    int (*schedule_tx)(struct store *s, enum schedule_tx_kind kind, schedule_tx_body body,
+                       void *ctx, struct iq_error *err);
+    /* --- firing scheduled imports (store/schedule_fire_ops.h) --- */
+    int (*schedule_fire)(struct store *s, const struct schedule_fire_request *req,
+                         const struct audit_context *actx, struct schedule_fire_result *ret,
+                         struct iq_error *err);
+    int (*schedules_due)(struct store *s, int64_t now_ms, int limit,
+                         struct schedule_due_list *ret, struct iq_error *err);
+    int (*schedule_fires_list)(struct store *s, const char *schedule_id, int limit,
+                               const struct schedule_fire_cursor *after,
+                               struct schedule_fire_page *ret, struct iq_error *err);
+    int (*scheduler_lead)(struct store *s, bool *ret_leader, struct iq_error *err);
 };
 
 /* The operations of a load in progress (see store_load_rows … in store.h). */

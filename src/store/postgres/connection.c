@@ -869,6 +869,12 @@ static const struct store_ops pg_ops = {
     .job_phases = pg_job_phases,
     .job_get_detail = pg_job_get_detail,
     .interrupt = pg_interrupt,
+    .schedule_primitives = &pg_schedule_primitives,
+    .schedule_tx = pg_schedule_tx,
+    .schedule_fire = pg_schedule_fire,
+    .schedules_due = pg_schedules_due,
+    .schedule_fires_list = pg_schedule_fires_list,
+    .scheduler_lead = pg_scheduler_lead,
 };
 
 const struct load_ops pg_load_ops = {

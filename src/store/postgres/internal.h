@@ -28,6 +28,9 @@
  *   postgres/orchestrations.c  orchestrations: create, get, list, and
  *                       keeping their aggregate status current
  *   postgres/phases.c   a job's phase timings
+ *   postgres/schedules.c  scheduled imports: the rows under common/schedule.c's rules
+ *   postgres/schedule_fires.c  firing them: the fire transaction, due schedules,
+ *                       the fire history, the scheduler's lead
  *
  * Advisory lock keys (one bigint namespace 0x4951xxxx, "IQ", for importq):
  *   PG_LOCK_MIGRATE    0x49510001  session lock around migrate
@@ -39,6 +42,13 @@
  *   PG_LOCK_CLAIM      0x49510004  transaction lock: the claim step, cluster-wide
  *                                  (count RUNNING, check lock conflicts, insert
  *                                  lock rows, mark RUNNING)
+ *   PG_LOCK_SCHEDULES  0x49510007  transaction lock: every change of a schedule
+ *                                  through the API (the bound on their number,
+ *                                  unique names); taken first, then the
+ *                                  schedule's row, then PG_LOCK_AUDIT
+ *   PG_LOCK_SCHEDULER  0x49510005  session lock: the scheduler's leader holds it
+ *                                  on its scheduler connection (postgres/schedule_fires.c);
+ *                                  never waited for (pg_try_advisory_lock)
  *
  * Lock order, so no two importq transactions wait on each other in a
  * cycle: PG_LOCK_JOB_GRAPH, then job rows (the job itself FOR UPDATE, its
@@ -108,6 +118,8 @@
 #define PG_LOCK_JOB_GRAPH "1230045186" /* 0x49510002 */
 #define PG_LOCK_AUDIT "1230045187"     /* 0x49510003 */
 #define PG_LOCK_CLAIM "1230045188"     /* 0x49510004 */
+#define PG_LOCK_SCHEDULES "1230045191" /* 0x49510007 */
+#define PG_LOCK_SCHEDULER "1230045189" /* 0x49510005 */
 
 /* The NOTIFY channel that wakes idle workers (LISTENed by wait_for_work). */
 #define PG_NOTIFY_CHANNEL "importq"
@@ -538,6 +550,22 @@ struct pg_rule_tx {
 };
 
 void pg_rule_tx_clear(struct pg_rule_tx *tx);
+
+/* Schedules (postgres/schedules.c): the primitives of common/schedule.c's
+ * rules and the transaction they run in (store_ops.schedule_tx). */
+extern const struct schedule_primitives pg_schedule_primitives;
+int pg_schedule_tx(struct store *s, enum schedule_tx_kind kind, schedule_tx_body body, void *ctx,
+                   struct iq_error *err);
+/* Firing scheduled imports (postgres/schedule_fires.c): store_ops slots. */
+int pg_schedule_fire(struct store *s, const struct schedule_fire_request *req,
+                     const struct audit_context *actx, struct schedule_fire_result *ret,
+                     struct iq_error *err);
+int pg_schedules_due(struct store *s, int64_t now_ms, int limit, struct schedule_due_list *ret,
+                     struct iq_error *err);
+int pg_schedule_fires_list(struct store *s, const char *schedule_id, int limit,
+                           const struct schedule_fire_cursor *after,
+                           struct schedule_fire_page *ret, struct iq_error *err);
+int pg_scheduler_lead(struct store *s, bool *ret_leader, struct iq_error *err);
 
 /* pg_job_primitives - PostgreSQL's table for the job rules (postgres/jobs.c). */
 extern const struct job_primitives pg_job_primitives;

@@ -622,6 +622,12 @@ static const struct store_ops sqlite_store_ops = {
     .orchestration_list = sqlite_orchestration_list,
     .job_phases = sqlite_job_phases,
     .interrupt = sqlite_interrupt,
+    .schedule_primitives = &sqlite_schedule_primitives,
+    .schedule_tx = sqlite_schedule_tx,
+    .schedule_fire = sqlite_schedule_fire,
+    .schedules_due = sqlite_schedules_due,
+    .schedule_fires_list = sqlite_schedule_fires_list,
+    .scheduler_lead = sqlite_scheduler_lead,
 };
 
 const struct load_ops sqlite_load_ops = {

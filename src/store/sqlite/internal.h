@@ -28,6 +28,8 @@
  *   sqlite/orchestrations.c  orchestrations: create, get, list, and
  *                                keeping their aggregate status current
  *   sqlite/phases.c        a job's phase timings
+ *   sqlite/schedules.c     scheduled imports: the rows under common/schedule.c's rules
+ *   sqlite/schedule_fires.c  firing them: the fire transaction, due schedules, history
  *   sqlite/gate.c          the write gate: this process's writers queue
  *
  * Locking: a struct sqlite_store is one connection used by one thread at a
@@ -254,6 +256,34 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                   " WHERE q.id = ?1 ORDER BY p.attempt, p.started_at, p.id")
 
 /*
+ * The statements of schedules (sqlite/schedules.c). Columns in the order
+ * of enum schedule_column (common/schedule.h).
+ */
+#define SCHEDULE_COLUMNS                                                                           \
+    "id, name, cron, timezone, job_spec, misfire, overlap, catch_up_max, enabled, next_run_at,"    \
+    " last_run_at, last_status, last_job_id, run_count, success_count, failure_count,"             \
+    " created_by, created_at, updated_at"
+#define SCHEDULE_STATEMENTS(X)                                                                     \
+    X(SCHEDULE_COUNT, "SELECT count(*) FROM stg_scheduled_imports")                                \
+    X(SCHEDULE_BY_ID, "SELECT " SCHEDULE_COLUMNS " FROM stg_scheduled_imports WHERE id = ?1")      \
+    X(SCHEDULE_NAME_TAKEN, "SELECT count(*) FROM stg_scheduled_imports"                            \
+                           " WHERE name = ?1 AND (?2 IS NULL OR id <> ?2)")                        \
+    X(SCHEDULE_INSERT, "INSERT INTO stg_scheduled_imports (" SCHEDULE_COLUMNS ")"                  \
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"     \
+                       " ?15, ?16, ?17, ?18, ?19) ON CONFLICT (name) DO NOTHING")                  \
+    X(SCHEDULE_WRITE, "UPDATE stg_scheduled_imports SET name = ?2, cron = ?3, timezone = ?4,"      \
+                      " job_spec = ?5, misfire = ?6, overlap = ?7, catch_up_max = ?8,"             \
+                      " enabled = ?9, next_run_at = ?10, updated_at = ?11 WHERE id = ?1")          \
+    X(SCHEDULE_DELETE, "DELETE FROM stg_scheduled_imports WHERE id = ?1")                          \
+    X(SCHEDULES_PAGE, "SELECT " SCHEDULE_COLUMNS " FROM stg_scheduled_imports"                     \
+                      " WHERE (?1 IS NULL OR enabled = ?1)"                                        \
+                      " AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\')"                              \
+                      " AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4")                    \
+    X(TABLE_DURATIONS, "SELECT sum(duration_ms) AS total FROM stg_import_performance"              \
+                       " WHERE target_table = ?1 GROUP BY job_id, attempt"                         \
+                       " ORDER BY max(started_at) DESC LIMIT ?2")
+
+/*
  * The statements of the hot paths, prepared once per connection on first
  * use (SQLITE_PREPARE_PERSISTENT) and finalized on close. Parameters are
  * numbered in the order the code binds them.
@@ -318,7 +348,8 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                            " WHERE status = 'QUEUED'")                                             \
     RUNNING_STATEMENTS(X)                                                                          \
     ADMIN_STATEMENTS(X)                                                                            \
-    ORCHESTRATION_STATEMENTS(X)
+    ORCHESTRATION_STATEMENTS(X)                                                                    \
+    SCHEDULE_STATEMENTS(X)
 
 enum statement {
 #define STATEMENT_ENUM(name, sql) STMT_##name,
@@ -577,6 +608,12 @@ int sqlite_finish_waiting_job(struct sqlite_store *s, const char *id, enum job_s
  * The job rules' primitives (common/job_rules.h); backend is the struct
  * sqlite_store, inside the caller's write transaction.
  * ------------------------------------------------------------------------ */
+
+/* Schedules (sqlite/schedules.c): the primitives of common/schedule.c's
+ * rules and the transaction they run in (store_ops.schedule_tx). */
+extern const struct schedule_primitives sqlite_schedule_primitives;
+int sqlite_schedule_tx(struct store *base, enum schedule_tx_kind kind, schedule_tx_body body,
+                       void *ctx, struct iq_error *err);
 
 /* sqlite_job_primitives - SQLite's table for the job rules (sqlite/jobs.c). */
 extern const struct job_primitives sqlite_job_primitives;
@@ -901,6 +938,20 @@ int sqlite_load_delete_old_rows(struct sqlite_load *load, struct iq_error *err);
  * tables the load writes.
  */
 int sqlite_load_check_references(struct sqlite_load *load, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * Firing scheduled imports (sqlite/schedule_fires.c)
+ * ------------------------------------------------------------------------ */
+
+int sqlite_schedule_fire(struct store *base, const struct schedule_fire_request *req,
+                         const struct audit_context *actx, struct schedule_fire_result *ret,
+                         struct iq_error *err);
+int sqlite_schedules_due(struct store *base, int64_t now_ms, int limit,
+                         struct schedule_due_list *ret, struct iq_error *err);
+int sqlite_schedule_fires_list(struct store *base, const char *schedule_id, int limit,
+                               const struct schedule_fire_cursor *after,
+                               struct schedule_fire_page *ret, struct iq_error *err);
+int sqlite_scheduler_lead(struct store *base, bool *ret_leader, struct iq_error *err);
 
 /* Slots of the ops table. */
 int sqlite_table_describe(struct store *base, const char *table, struct table_info *ret_info,
