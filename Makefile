@@ -8,7 +8,7 @@ LISTEN     ?= 127.0.0.1:8080
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test test-unit test-asan test-tsan install bench bench-import bench-engine bench-api fuzz format clean
+.PHONY: all deps build run test test-unit test-asan test-tsan install bench bench-import bench-engine bench-api bench-scheduler fuzz format clean
 
 all: build
 
@@ -57,6 +57,11 @@ bench-engine: build
 bench-api: build
 	@scripts/deps.sh bench
 	@bench/api.sh $(API_JOBS)
+
+# Scheduler: next fire times vs croniter, idle and full ticks with many schedules.
+bench-scheduler: build
+	@scripts/deps.sh bench
+	@BUILD=$(BUILD) bench/scheduler.sh $(SCHEDULES)
 
 # libFuzzer on the API's request path and the cron parser (clang), FUZZ_SECONDS per target.
 fuzz: deps
