@@ -8,7 +8,9 @@
 #      the same tables (the same work), and JOBS no-op jobs; and next to
 #      pgbench running the SQL floor of the same jobs
 #      (bench/engine_floor.sql: the least SQL such a job must execute,
-#      with and without its two audit rows). The PostgreSQL rows are run
+#      with and without its two audit rows, and with the two checks of
+#      importq's claim: the global running count and lock conflicts).
+#      The PostgreSQL rows are run
 #      under each of PG_SETTINGS (default "test production", a throwaway
 #      cluster each, tests/scripts/with-postgres.sh): test = fsync,
 #      synchronous_commit and full_page_writes off, as the test suites
@@ -153,18 +155,24 @@ queue_jobs() {
     submit_rate=$(printf '%.0f' "$(echo "$jobs / ($submit_end - $submit_start)" | bc -l)")
 }
 
-# floor AUDIT: sets rate, pgbench's jobs/s through bench/engine_floor.sql
-# (8 clients, the same queued jobs) with audit rows (1) or without (0).
+# floor AUDIT [CHECKS]: sets rate, pgbench's jobs/s through
+# bench/engine_floor.sql (8 clients, the same queued jobs) with audit rows
+# (1) or without (0), with the claim's checks (1) or without (0, default);
+# with them, 64 jobs more are queued (engine_floor.sql says why).
 floor() {
-    local url
+    local url checks=${2:-0}
     url=$(fresh_pg bench_floor)
     queue_jobs "$url"
+    if [ "$checks" = 1 ]; then
+        "$build/submit_jobs" "$url" 64 8 \
+            '{"name": "spare {i}", "source": {"path": "one.csv"}, "target": {"table": "t{m}", "mode": "append"}}' >/dev/null 2>&1
+    fi
     sql "$url" "CREATE FUNCTION floor_insert(target text) RETURNS void LANGUAGE plpgsql AS
         \$\$ BEGIN EXECUTE format('INSERT INTO %I VALUES (1, ''one'')', target); END \$\$" >/dev/null
     local cpu_before client
     cpu_before=$(cluster_cpu_ms)
     rate=$(/usr/bin/time -f 'cpu %U %S' -o "$out/pgbench.time" "$pgbin/pgbench" -n -M prepared \
-        -D "audit=$1" -c 8 -j 2 -t $((jobs / 8)) -f bench/engine_floor.sql "$url" 2>&1 \
+        -D "audit=$1" -D "checks=$checks" -c 8 -j 2 -t $((jobs / 8)) -f bench/engine_floor.sql "$url" 2>&1 \
         | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
     settle bench_floor
     client=$(awk '/^cpu/ {printf "%.0f", ($2 + $3) * 1000}' "$out/pgbench.time")
@@ -238,6 +246,8 @@ for _ in $(seq "${ROUNDS:-3}"); do
         floor 1; rates[$setting/floor]+=" $rate"
         cpu[$setting/floor/client]+=" $client_cpu" cpu[$setting/floor/server]+=" $server_cpu"
         floor 0; rates[$setting/bare]+=" $rate"
+        floor 1 1; rates[$setting/checked]+=" $rate"
+        cpu[$setting/checked/client]+=" $client_cpu" cpu[$setting/checked/server]+=" $server_cpu"
         graphile copy; rates[$setting/gw_copy]+=" $rate"
         graphile noop; rates[$setting/gw_noop]+=" $rate"
     done
@@ -258,8 +268,11 @@ for setting in $settings; do
     row "  graphile-worker 0.16.6, no-op jobs" "$setting/gw_noop"
     row "  pgbench, the jobs' SQL floor (engine_floor.sql)" "$setting/floor"
     row "  pgbench, the same floor without the audit rows" "$setting/bare"
+    row "  pgbench, the floor with the claim's checks" "$setting/checked"
     printf '%-56s %7.2fx\n' "  importq / SQL floor (medians)" \
         "$(echo "$(median <<<"${rates[$setting/pg]# }") / $(median <<<"${rates[$setting/floor]# }")" | bc -l)"
+    printf '%-56s %7.2fx\n' "  importq / the floor with the claim's checks (medians)" \
+        "$(echo "$(median <<<"${rates[$setting/pg]# }") / $(median <<<"${rates[$setting/checked]# }")" | bc -l)"
 done
 row "SQLite: importq, one-row import jobs" sqlite
 printf "%-56s %8s\n" "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
@@ -277,6 +290,7 @@ cpu_row() {
 for setting in $settings; do
     cpu_row "  $setting: importq serve + PostgreSQL" "$setting/pg"
     cpu_row "  $setting: pgbench (SQL floor) + PostgreSQL" "$setting/floor"
+    cpu_row "  $setting: pgbench (floor with checks) + PostgreSQL" "$setting/checked"
 done
 cpu_row "  SQLite: importq serve (the database is in it)" sqlite
 

@@ -15,16 +15,39 @@
 -- timings, NOTIFY, the audit rows' before/after images and their
 -- SHA-256 over every field), so importq's rate divided by this one is an
 -- upper bound on how close it comes to the database's own cost.
--- Variables: audit (0 or 1, pgbench -D). The table name cannot be a bind
--- parameter, so the row goes through floor_insert (EXECUTE).
+-- With checks=1 the claim also makes the two checks importq's claim makes
+-- (postgres/claim.c), written as plainly as SQL allows: fewer than 8 jobs
+-- RUNNING (the global limit), and none of the job's resources held by a
+-- live lock of another job in a conflicting mode; the queue must then hold
+-- more jobs than the run takes (bench/engine.sh queues 64 more), so that a
+-- job whose table is free is always there to claim.
+-- Variables: audit (0 or 1), checks (0 or 1) (pgbench -D). The table name
+-- cannot be a bind parameter, so the row goes through floor_insert
+-- (EXECUTE).
 BEGIN;
 SELECT pg_advisory_xact_lock(9101);
+\if :checks
+UPDATE stg_import_queue q SET status = 'RUNNING', attempt = q.attempt + 1, worker = 'floor',
+    heartbeat_at = now(), started_at = now(), progress_phase = 'locking', updated_at = now()
+  WHERE q.id = (SELECT c.id FROM stg_import_queue c WHERE c.status = 'QUEUED' AND c.deps_pending = 0
+                  AND c.available_at <= now()
+                  AND (SELECT count(*) FROM stg_import_queue r WHERE r.status = 'RUNNING') < 8
+                  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(c.resources) AS want(r)
+                                  CROSS JOIN LATERAL (SELECT 1 FROM stg_import_resources held
+                                      WHERE held.name = want.r->>'name' AND held.expires_at > now()
+                                        AND held.job_id <> c.id
+                                        AND (want.r->>'mode' = 'exclusive' OR held.mode = 'exclusive')
+                                      LIMIT 1) busy)
+                ORDER BY c.priority, c.available_at, c.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+  RETURNING q.id AS job_id, q.target_table AS target \gset
+\else
 UPDATE stg_import_queue q SET status = 'RUNNING', attempt = q.attempt + 1, worker = 'floor',
     heartbeat_at = now(), started_at = now(), progress_phase = 'locking', updated_at = now()
   WHERE q.id = (SELECT id FROM stg_import_queue WHERE status = 'QUEUED' AND deps_pending = 0
                   AND available_at <= now()
                 ORDER BY priority, available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
   RETURNING q.id AS job_id, q.target_table AS target \gset
+\endif
 INSERT INTO stg_import_resources (id, name, mode, job_id, attempt, node, worker, acquired_at, expires_at)
   VALUES (gen_random_uuid(), 'table:' || :target, 'exclusive', :job_id, 1, 'floor', 'floor', now(),
           now() + interval '5 minutes');

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HISTORY_CURSOR_KIND "fire"
 
 /*
  * route_schedule_run - 202 + the job. The overlap policy applies as to a
@@ -59,13 +58,24 @@ void route_schedule_run(struct api_request *req, struct api_response *res)
     schedule_fire_result_clear(&result);
 }
 
+/*
+ * history_kind - the cursor kind of one schedule's history, "fire/<id>":
+ * a cursor of another schedule's history is refused, not read as a
+ * position in this one.
+ */
+static void history_kind(const struct api_request *req, char ret[UUID_STR_LEN + 8])
+{
+    snprintf(ret, UUID_STR_LEN + 8, "fire/%s", req->params[0]);
+}
+
 /* history_cursor - "<fire_at_ms>:<id>" decoded into *ret; false after a 400. */
 static bool history_cursor(struct api_request *req, struct api_response *res,
                            struct schedule_fire_cursor *ret, bool *ret_present)
 {
-    char value[64];
+    char value[64], kind[UUID_STR_LEN + 8];
     *ret_present = false;
-    if (!api_query_cursor(req, res, HISTORY_CURSOR_KIND, value, sizeof(value)))
+    history_kind(req, kind);
+    if (!api_query_cursor(req, res, kind, value, sizeof(value)))
         return false;
     if (!value[0])
         return true;
@@ -116,12 +126,13 @@ void route_schedule_history(struct api_request *req, struct api_response *res)
     json_t *items = json_array();
     for (size_t i = 0; i < page.count; i++)
         json_array_append_new(items, fire_json(&page.items[i]));
-    char next[64] = "";
+    char next[64] = "", kind[UUID_STR_LEN + 8];
+    history_kind(req, kind);
     if (page.more && page.count > 0)
         snprintf(next, sizeof(next), "%" PRId64 ":%" PRId64, page.items[page.count - 1].fire_at_ms,
                  page.items[page.count - 1].id);
     schedule_fire_page_clear(&page);
     api_reply_json(res, 200,
                    json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                             api_next_cursor_json(req->api, HISTORY_CURSOR_KIND, next)));
+                             api_next_cursor_json(req->api, kind, next)));
 }

@@ -1153,6 +1153,13 @@ def t_schedule_history(x):
     other = expect_status(x.c.get(Q + "?limit=2", x.viewer), 200).json["next_cursor"]
     if other:  # a cursor of another kind is refused
         expect_problem(x.c.get(SCHED + "/" + sid + "/history?cursor=" + other, x.viewer), 400)
+    # a cursor of another schedule's history is refused, not read as a position in this one
+    sid2 = insert_schedule(x, x.spec(hold=True), overlap="allow")
+    for _ in range(2):
+        expect_status(x.c.request("POST", SCHED + "/" + sid2 + "/run", token=x.op), 202)
+    theirs = history(x, sid2, "?limit=1")["next_cursor"]
+    check(theirs is not None, "two fires at limit=1 gave no cursor")
+    expect_problem(x.c.get(SCHED + "/" + sid + "/history?cursor=" + theirs, x.viewer), 400)
 
 
 @test("schedules: the server's scheduler fires a due schedule once")
