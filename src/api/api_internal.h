@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,8 @@ struct token_cache {
     int64_t loaded_at_ms; /* 0 = never */
     int64_t ttl_ms;       /* reload after; revocations on other
                              nodes take effect within this */
+    _Atomic uint64_t reloads_begun; /* reloads started so far (read without the mutex) */
+    uint64_t loaded_by;   /* which of them (1-based) filled entries; 0 = none */
 };
 
 /* api_status_invalidate - this node changed the queue: the next status

@@ -4,7 +4,12 @@
  * most every ttl_ms (1 s), so a request costs a hash and a few constant-
  * time comparisons, not a query. A revocation takes effect at once on the
  * node that made it (it invalidates the cache) and within ttl_ms on the
- * others. Last use is recorded at most once a minute per token.
+ * others. A token unknown to the cache makes it reload before the request
+ * is refused, unless a reload begun after the request arrived has already
+ * looked (so a token created anywhere works at once on every node, and a
+ * flood of bad tokens costs at most one reload at a time: the requests
+ * waiting behind a reload share it). Last use is recorded at most once a
+ * minute per token.
  *
  * Lock order: the cache mutex is taken with the request's connection
  * already acquired; nothing takes the pool mutex under the cache mutex.
@@ -14,6 +19,7 @@
 #include "core/auth.h"
 #include "core/timeutil.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +31,7 @@
 int token_cache_init(struct token_cache *cache, int64_t ttl_ms)
 {
     memset(cache, 0, sizeof(*cache));
+    atomic_init(&cache->reloads_begun, 0);
     cache->ttl_ms = ttl_ms;
     return pthread_mutex_init(&cache->mutex, NULL) == 0 ? 0 : IQ_E_INTERNAL;
 }
@@ -48,6 +55,7 @@ void token_cache_invalidate(struct token_cache *cache)
 static int cache_reload(struct token_cache *cache, struct store *store, int64_t now_ms,
                         struct iq_error *err)
 {
+    uint64_t begun = atomic_fetch_add(&cache->reloads_begun, 1) + 1;
     struct token_list list = {0};
     int rc = store_token_list(store, false, &list, err);
     if (rc < 0)
@@ -73,6 +81,7 @@ static int cache_reload(struct token_cache *cache, struct store *store, int64_t 
     cache->entries = entries;
     cache->count = list.count;
     cache->loaded_at_ms = now_ms;
+    cache->loaded_by = begun;
     token_list_clear(&list);
     return 0;
 }
@@ -138,12 +147,19 @@ bool api_authenticate(struct api_request *req, struct api_response *res, enum to
     struct iq_error err = {0};
     char token_id[UUID_STR_LEN] = "";
     bool touch = false;
+    /* reloads begun before this request: none of them can have seen a
+     * token created just before it */
+    uint64_t begun_before = atomic_load(&cache->reloads_begun);
     pthread_mutex_lock(&cache->mutex);
     int rc = 0;
     if (cache->loaded_at_ms == 0 || now_ms - cache->loaded_at_ms >= cache->ttl_ms)
         rc = cache_reload(cache, store, now_ms, &err);
     enum token_role role =
         rc < 0 ? 0 : cache_lookup(cache, hash, now_ms, &req->principal, token_id, &touch);
+    if (rc == 0 && role == 0 && cache->loaded_by <= begun_before) {
+        rc = cache_reload(cache, store, now_ms, &err);
+        role = rc < 0 ? 0 : cache_lookup(cache, hash, now_ms, &req->principal, token_id, &touch);
+    }
     pthread_mutex_unlock(&cache->mutex);
     if (rc < 0) {
         api_reply_error(req, res, &err);

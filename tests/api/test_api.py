@@ -1348,6 +1348,15 @@ def t_401(x):
     expect_problem(x.c.request("POST", Q, x.spec(), token="iq_wrong"), 401)
 
 
+@test("auth: a token created a moment ago works at once (the cache reloads on an unknown token)")
+def t_token_fresh(x):
+    expect_status(x.c.get(Q + "?limit=1", x.viewer), 200)  # the cache is loaded and fresh
+    for i in range(5):
+        token = x.server.token("fresh-%d-%s" % (i, uuid.uuid4().hex[:12]), "viewer")
+        expect_status(x.c.get(Q + "?limit=1", token), 200)
+    expect_problem(x.c.get(Q + "?limit=1", "iq_" + "x" * 43), 401)
+
+
 @test("401: a revoked token stops working within 2 s")
 def t_401_revoked(x):
     expect_status(x.c.get(Q + "?limit=1", x.revokable), 200)
