@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const status_names[JOB_STATUS_COUNT] = {
 #define JOB_STATUS_NAME(name) #name,
@@ -50,7 +51,7 @@ int job_status_parse(const char *text, enum job_status *ret_status)
     if (!text)
         return IQ_E_INVALID;
     for (int i = 0; i < JOB_STATUS_COUNT; i++) {
-        if (strcmp(text, status_names[i]) == 0) {
+        if (strcasecmp(text, status_names[i]) == 0) {
             *ret_status = (enum job_status)i;
             return 0;
         }

@@ -59,7 +59,8 @@ enum job_event {
 /* job_status_name - "QUEUED" etc.; "UNKNOWN" for an out-of-range value. */
 const char *job_status_name(enum job_status status);
 
-/* job_status_parse - exact, upper-case name to status. 0 or IQ_E_INVALID. */
+/* job_status_parse - a status's whole name, in any case ("failed"), to
+ * the status. 0 or IQ_E_INVALID. */
 int job_status_parse(const char *text, enum job_status *ret_status);
 
 /* job_status_is_final - COMPLETED, FAILED, CANCELLED. */

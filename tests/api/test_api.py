@@ -584,6 +584,7 @@ def t_list_filters(x):
     check(sorted(got) == sorted(ids), "status=HELD,CANCELLED: %r, expected %r" % (got, ids))
     check(listed("status=CANCELLED") == [ids[0]], "status=CANCELLED did not find exactly the cancelled job")
     check(listed("status=HELD") == [ids[2], ids[1]], "status=HELD: expected the two held ones, newest first")
+    check(listed("status=held,Cancelled") == listed("status=HELD,CANCELLED"), "status names are not case-insensitive")
     got = listed("priority_min=3&priority_max=8")
     check(sorted(got) == sorted(ids[1:]), "priority 3..8: %r, expected the 5 and the 8" % got)
     check(listed("priority_max=2") == [ids[0]], "priority_max=2 did not find exactly the priority-2 job")

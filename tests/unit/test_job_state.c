@@ -118,7 +118,13 @@ static void test_status_names(void **state)
         assert_int_equal(status, i);
     }
     enum job_status status;
-    assert_int_equal(job_status_parse("queued", &status), IQ_E_INVALID);
+    /* case does not matter (a user's `--status failed`); the whole name must */
+    assert_int_equal(job_status_parse("queued", &status), 0);
+    assert_int_equal(status, JOB_QUEUED);
+    assert_int_equal(job_status_parse("Failed", &status), 0);
+    assert_int_equal(status, JOB_FAILED);
+    assert_int_equal(job_status_parse("QUEUE", &status), IQ_E_INVALID);
+    assert_int_equal(job_status_parse("QUEUEDX", &status), IQ_E_INVALID);
     assert_int_equal(job_status_parse("", &status), IQ_E_INVALID);
     assert_int_equal(job_status_parse("UNKNOWN", &status), IQ_E_INVALID);
     assert_int_equal(job_status_parse(NULL, &status), IQ_E_INVALID);
