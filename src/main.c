@@ -88,7 +88,8 @@ static void print_usage(FILE *out)
     fprintf(out, "Usage: importq COMMAND [OPTIONS]\n\nCommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'importq COMMAND --help' for a command's options; 'importq --version'.\n");
+    fprintf(out, "\nRun 'importq help COMMAND' (or 'importq COMMAND -h') for a command's options;"
+                 " 'importq --version'.\n");
 }
 
 static void print_command_help(const struct command *cmd, FILE *out)
@@ -128,6 +129,10 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct c
     bool options_done = false;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
+        if (!options_done && strcmp(arg, "-h") == 0) { /* never a file named -h: use ./-h */
+            args->help = true;
+            continue;
+        }
         if (options_done || strncmp(arg, "--", 2) != 0 || strcmp(arg, "-") == 0) {
             if (args->positional_count == CLI_MAX_POSITIONAL) {
                 fprintf(stderr, "importq %s: too many arguments\n", cmd->name);
@@ -241,6 +246,16 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && strcmp(name, "help") == 0) { /* importq help CMD */
+            for (size_t i = 0; i < COMMAND_COUNT; i++)
+                if (strcmp(commands[i].name, argv[2]) == 0) {
+                    print_command_help(&commands[i], stdout);
+                    return 0;
+                }
+            fprintf(stderr, "importq help: unknown command \"%s\"\n\n", argv[2]);
+            print_usage(stderr);
+            return EXIT_USAGE;
+        }
         print_usage(stdout);
         return 0;
     }

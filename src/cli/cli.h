@@ -8,6 +8,7 @@
 
 #include "util/config.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #define EXIT_USAGE 2
@@ -94,6 +95,27 @@ struct store;
  */
 int cli_store_open_current(const char *command, const struct config *cfg,
                            struct store **ret_store);
+
+/* The largest JSON file a command reads (a job spec, a schedule's template). */
+#define CLI_JSON_FILE_MAX (1024 * 1024)
+
+/*
+ * cli_load_json_object - the JSON object in the file at path (what names it
+ * in messages: "job spec"), or NULL after printing "importq <command>: ..."
+ * on stderr: the file cannot be read (errno's words), is larger than
+ * CLI_JSON_FILE_MAX, is not JSON (line and column) or not an object. cli.c.
+ */
+json_t *cli_load_json_object(const char *command, const char *path, const char *what);
+
+/*
+ * cli_store_open - store_open of url, first making var/ when url is the
+ * default database (sqlite:var/importq.db): the only directory importq
+ * creates for a database (the store creates none, so a mistyped --db is
+ * refused rather than given a tree). cli_store.c.
+ */
+struct store_options;
+int cli_store_open(const char *url, const struct store_options *opts, struct store **ret_store,
+                   struct iq_error *err);
 
 /* cli_actor - "cli:<user name>" (getpwuid(geteuid())), the audit actor of CLI changes. */
 void cli_actor(char *buf, size_t size);

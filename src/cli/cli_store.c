@@ -1,17 +1,31 @@
 /*
- * cli_store.c - what the administrative commands (token, audit) share:
- * opening the service database without migrating it, and the actor their
- * changes are recorded under. Not for `migrate`, `serve` or `import`,
- * which open the database on their own terms.
+ * cli_store.c - opening the service database from the command line (the
+ * default database's var/ directory made first), and what the
+ * administrative commands (token, audit) share: opening it without
+ * migrating it, and the actor their changes are recorded under.
  */
 #include "cli/cli.h"
 
 #include "store/store.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+int cli_store_open(const char *url, const struct store_options *opts, struct store **ret_store,
+                   struct iq_error *err)
+{
+    for (const struct config_option *o = config_options; o->key; o++)
+        if (strcmp(o->key, "db") == 0 && strcmp(url, o->default_value) == 0 &&
+            mkdir("var", 0755) < 0 && errno != EEXIST)
+            return iq_error_set(err, IQ_E_DB, "cannot create var/ for the default database: %s",
+                                strerror(errno));
+    return store_open(url, opts, ret_store, err);
+}
 
 /*
  * require_current_schema - 0 when the database records exactly the newest
@@ -45,7 +59,7 @@ int cli_store_open_current(const char *command, const struct config *cfg, struct
     struct iq_error err = {0};
     *ret_store = NULL;
     struct store *store = NULL;
-    int rc = store_open(cfg->db, NULL, &store, &err);
+    int rc = cli_store_open(cfg->db, NULL, &store, &err);
     if (rc == 0)
         rc = require_current_schema(store, &err);
     if (rc < 0) {

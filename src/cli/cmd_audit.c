@@ -36,10 +36,12 @@ static int audit_verify(const struct command *cmd, const struct cli_args *args,
         return 1;
     }
     if (cli_flag_given(cmd, args, "json")) {
-        json_t *json =
-            json_pack("{s:b,s:I,s:I,s:s?}", "ok", result.ok, "rows_checked",
-                      (json_int_t)result.rows_checked, "first_bad_id",
-                      (json_int_t)result.first_bad_id, "reason", result.ok ? NULL : result.reason);
+        /* the shape GET /api/v2/import-audit/verify answers with */
+        json_t *json = json_pack("{s:b,s:I,s:o}", "ok", result.ok, "rows_checked",
+                                 (json_int_t)result.rows_checked, "first_bad_id",
+                                 result.ok ? json_null() : json_integer(result.first_bad_id));
+        if (json && !result.ok)
+            json_object_set_new(json, "reason", json_string(result.reason));
         if (!json || json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
             json_decref(json);
             fprintf(stderr, "importq audit verify: out of memory\n");

@@ -44,23 +44,6 @@ struct import_ui {
     const char *table;
 };
 
-/* Reads a JSON file as an object; NULL with a message printed on failure. */
-static json_t *load_spec_file(const char *path)
-{
-    json_error_t jerr;
-    json_t *spec = json_load_file(path, 0, &jerr);
-    if (!spec) {
-        fprintf(stderr, "importq import: %s:%d: %s\n", path, jerr.line, jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(spec)) {
-        fprintf(stderr, "importq import: %s: a job spec is a JSON object\n", path);
-        json_decref(spec);
-        return NULL;
-    }
-    return spec;
-}
-
 /* Returns obj[key] as an object, creating it when missing. */
 static json_t *object_member(json_t *obj, const char *key)
 {
@@ -92,7 +75,7 @@ static json_t *build_body(const struct command *cmd, const struct cli_args *args
                           const char *base_name)
 {
     const char *spec_path = cli_flag_value(cmd, args, "spec");
-    json_t *body = spec_path ? load_spec_file(spec_path) : json_object();
+    json_t *body = spec_path ? cli_load_json_object("import", spec_path, "job spec") : json_object();
     if (!body)
         return NULL;
     json_t *source = object_member(body, "source");
@@ -186,7 +169,7 @@ static int open_target_store(const struct config *cfg, const struct job_spec *sp
                                 spec->target.database, spec->target.database);
     }
     struct store_options options = {.target_schemas = cfg->target_schemas}; /* else defaults */
-    return store_open(url, &options, ret_store, err);
+    return cli_store_open(url, &options, ret_store, err);
 }
 
 static void print_summary(const struct import_ui *ui, const char *file, const char *table,

@@ -16,7 +16,7 @@ int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config 
     struct iq_error err = {0};
     struct store *store = NULL;
     int applied = 0, version = 0;
-    int rc = store_open(cfg->db, NULL, &store, &err);
+    int rc = cli_store_open(cfg->db, NULL, &store, &err);
     if (rc == 0)
         rc = store_migrate(store, &applied, &err);
     if (rc == 0)

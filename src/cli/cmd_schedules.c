@@ -18,7 +18,6 @@
 
 #define SCHEDULES_PATH "/api/v2/scheduled-imports"
 /* The largest job template --spec reads (the server's body limit is larger than any sane one). */
-#define SCHEDULES_MAX_SPEC_BYTES (1024 * 1024)
 #define SCHEDULES_NAME_WIDTH 28
 #define SCHEDULES_CRON_WIDTH 18
 
@@ -296,29 +295,6 @@ static int run_on_id(const struct command *cmd, const struct cli_args *args,
 
 /* ---- create ---- */
 
-/* read_template - the JSON object in path; NULL after printing why. */
-static json_t *read_template(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && st.st_size > SCHEDULES_MAX_SPEC_BYTES) {
-        fprintf(stderr, "importq schedules: %s: larger than %d MiB\n", path,
-                SCHEDULES_MAX_SPEC_BYTES / (1024 * 1024));
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *job = json_load_file(path, 0, &jerr);
-    if (!job) {
-        fprintf(stderr, "importq schedules: %s:%d:%d: %s\n", path, jerr.line, jerr.column,
-                jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(job)) {
-        fprintf(stderr, "importq schedules: %s: a job spec is a JSON object\n", path);
-        json_decref(job);
-        return NULL;
-    }
-    return job;
-}
 
 /* parse_catch_up - --catch-up-max as an integer 1..1000; -1 after printing why. */
 static int parse_catch_up(const char *text)
@@ -343,7 +319,7 @@ static json_t *create_body(const struct command *cmd, const struct cli_args *arg
         fprintf(stderr, "importq schedules create: --name, --cron and --spec are required\n");
         return NULL;
     }
-    json_t *job = read_template(spec);
+    json_t *job = cli_load_json_object("schedules", spec, "job template");
     if (!job)
         return NULL;
     json_t *body = json_pack("{s:s, s:s, s:o}", "name", name, "cron", cron, "job", job);

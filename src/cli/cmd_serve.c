@@ -50,7 +50,7 @@ static int migrate(const struct config *cfg, const char *backend)
     struct store *store = NULL;
     int applied = 0, version = 0;
     bool superuser = false;
-    int rc = store_open(cfg->db, NULL, &store, &err);
+    int rc = cli_store_open(cfg->db, NULL, &store, &err);
     if (rc == 0)
         rc = store_migrate(store, &applied, &err);
     if (rc == 0)

@@ -39,7 +39,7 @@ suite() {
     "$bin" token revoke t4 --db "$db" >/dev/null
     check "$label: a real trail verifies" verify_says "$db" 0 "ok: 7 rows checked"
     check "$label: --json when intact" \
-        bash -c "'$bin' audit verify --json --db '$db' | jq -e '.ok == true and .rows_checked == 7 and .first_bad_id == 0'"
+        bash -c "'$bin' audit verify --json --db '$db' | jq -e '.ok == true and .rows_checked == 7 and .first_bad_id == null and (has(\"reason\") | not)'"
 
     "${sql[@]}" "UPDATE stg_import_audit SET actor = 'mallory' WHERE id = 3" >/dev/null
     check "$label: an edited row exits 1 naming it" \

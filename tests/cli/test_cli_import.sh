@@ -43,6 +43,10 @@ check "missing file exits 2" expect_exit 2 "$bin" import /nonexistent.csv --tabl
 check "no table exits 2" expect_exit 2 "$bin" import demo/data/teams.csv --db "sqlite:$dir/x.db"
 check "reserved table exits 2" expect_exit 2 "$bin" import demo/data/teams.csv --table importq_tokens --db "sqlite:$dir/x.db"
 check "bad mode exits 2" expect_exit 2 "$bin" import demo/data/teams.csv --table t --mode merge --db "sqlite:$dir/x.db"
+check "a missing --spec names the file and why" \
+    bash -c "'$bin' import demo/data/teams.csv --spec '$dir/missing.json' --db 'sqlite:$dir/x.db' 2>&1 | grep -q 'cannot read job spec $dir/missing.json: No such file or directory'"
+check "a malformed --spec names the line and column" \
+    bash -c "printf '{\"source\":\n  {]' >'$dir/bad.json'; '$bin' import demo/data/teams.csv --spec '$dir/bad.json' --db 'sqlite:$dir/x.db' 2>&1 | grep -q 'job spec $dir/bad.json, line 2 column'"
 check "unknown target database exits 2" bash -c "printf '{\"source\":{\"path\":\"x.csv\"},\"target\":{\"table\":\"t\",\"database\":\"crm\"}}' >'$dir/s.json'; '$bin' import demo/data/teams.csv --spec '$dir/s.json' --db 'sqlite:$dir/x.db'; [ \$? -eq 2 ]"
 check "--help" bash -c "'$bin' import --help | grep -q -- '--table'"
 

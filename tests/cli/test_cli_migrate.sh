@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The migrate command end to end, through the real binary: creates the seven
-# stg_* tables, a second run changes nothing, bad usage exits 2; on SQLite
+# stg_* tables, a second run changes nothing, bad usage exits 2, no directory
+# made for a --db but the default's var/; on SQLite
 # and (when IMPORTQ_TEST_PG_ADMIN_URL is set) on a PostgreSQL database of its own.
 # A password in the database URL is never printed back, whatever happens.
 # Usage: test_cli_migrate.sh BINARY
@@ -19,12 +20,21 @@ db="sqlite:$dir/sub/a.db"
 check "--version" bash -c "'$bin' --version | grep -q '^importq '"
 check "--help lists migrate" bash -c "'$bin' --help | grep -q migrate"
 check "migrate --help lists settings" bash -c "'$bin' migrate --help | grep -q -- '--max-concurrent'"
+check "-h is help, not a file name" bash -c "'$bin' import -h | grep -q '^Usage: importq import'"
+check "help CMD is that command's help" bash -c "'$bin' help import | grep -q '^Usage: importq import'"
+check "help of an unknown command exits 2" expect_exit 2 "$bin" help frobnicate
 check "unknown command exits 2" expect_exit 2 "$bin" frobnicate
 check "unknown option exits 2" expect_exit 2 "$bin" migrate --frob
 check "bad setting exits 2" expect_exit 2 "$bin" migrate --max-concurrent lots
 check "bad URL exits 2" expect_exit 2 "$bin" migrate --db mysql://x
 check "bad URL hides its password" bash -c "'$bin' migrate --db 'mysql://u:Sup3rSecret@x' 2>&1 | grep -q 'mysql://u:\*\*\*@x' && ! '$bin' migrate --db 'mysql://u:Sup3rSecret@x' 2>&1 | grep -q Sup3rSecret"
 check "env bad setting exits 2" expect_exit 2 env IMPORTQ_LOCK_LEASE=forever "$bin" migrate --db "$db"
+check "a --db in a missing directory exits 1, naming it" \
+    bash -c "'$bin' migrate --db '$db' 2>&1 | grep -q 'directory $dir/sub: No such file or directory'"
+check "a --db in a missing directory creates nothing" [ ! -e "$dir/sub" ]
+mkdir -p "$dir/sub" "$dir/cwd"
+check "the default database gets var/ made for it" \
+    bash -c "cd '$dir/cwd' && env -u IMPORTQ_DB -u IMPORTQ_CONFIG '$bin' migrate >/dev/null && [ -f var/importq.db ]"
 check "sqlite first migrate" bash -c "'$bin' migrate --db '$db' | grep -q '$migrations migration(s) applied'"
 check "sqlite second migrate" bash -c "'$bin' migrate --db '$db' | grep -q '0 migration(s) applied'"
 check "sqlite via IMPORTQ_DB" bash -c "IMPORTQ_DB='$db' '$bin' migrate | grep -q '0 migration(s) applied'"

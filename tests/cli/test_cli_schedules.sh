@@ -47,7 +47,7 @@ check "an unknown subcommand exits 2" \
 check "create without --spec exits 2" \
     bash -c "exit_is 2 '$bin' schedules create --name n --cron @daily --server '$nowhere' && says stderr 'required'"
 check "create with malformed JSON exits 2 with the position" \
-    bash -c "exit_is 2 '$bin' schedules create --name n --cron @daily --spec '$dir/broken.json' --server '$nowhere' && says stderr 'broken.json:1:'"
+    bash -c "exit_is 2 '$bin' schedules create --name n --cron @daily --spec '$dir/broken.json' --server '$nowhere' && says stderr 'job template $dir/broken.json, line 1 column'"
 check "create --catch-up-max 0 exits 2" \
     exit_is 2 "$bin" schedules create --name n --cron @daily --spec "$dir/users.json" --catch-up-max 0 --server "$nowhere"
 check "list --enabled maybe exits 2" exit_is 2 "$bin" schedules --enabled maybe --server "$nowhere"

@@ -341,30 +341,26 @@ int sqlite_tx_finish(struct sqlite_store *s, int rc, struct iq_error *err)
  * Connection lifetime and migrations
  * ------------------------------------------------------------------------ */
 
-/* make_parent_dirs - mkdir -p of the directory part of path (none: nothing to
- * do). */
-static int make_parent_dirs(const char *path, struct iq_error *err)
+/*
+ * check_parent_dir - the directory part of path must exist: a database is
+ * never given directories nobody asked for (a typo in --db would otherwise
+ * create a tree; the CLI makes the default var/ itself). IQ_E_DB names it.
+ */
+static int check_parent_dir(const char *path, struct iq_error *err)
 {
-    char *dir = strdup(path);
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char *dir = strndup(path, (size_t)(slash - path));
     if (!dir)
         return nomem(err);
-    char *slash = strrchr(dir, '/');
+    struct stat st;
     int rc = 0;
-    if (slash && slash != dir) {
-        *slash = '\0';
-        for (char *p = dir + 1; rc == 0; p++) {
-            if (*p != '/' && *p != '\0')
-                continue;
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                rc = iq_error_set(err, IQ_E_DB, "cannot create directory %s for database %s: %s",
-                                  dir, path, strerror(errno));
-            *p = saved;
-            if (saved == '\0')
-                break;
-        }
-    }
+    if (stat(dir, &st) < 0)
+        rc = iq_error_set(err, IQ_E_DB, "database %s: directory %s: %s (create it first)", path,
+                          dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        rc = iq_error_set(err, IQ_E_DB, "database %s: %s is not a directory", path, dir);
     free(dir);
     return rc;
 }
@@ -415,7 +411,7 @@ static int enable_wal(struct sqlite_store *s, const char *path, struct iq_error 
 }
 
 /*
- * store_sqlite_open - open (creating it and its directory when missing) the
+ * store_sqlite_open - open (creating it when missing, in a directory that exists) the
  * database at path, one connection for the calling thread. Returns 0 and a
  * new store (store_close), or IQ_E_DB naming the path and SQLite's message.
  */
@@ -426,7 +422,7 @@ int store_sqlite_open(const char *path, const struct store_options *opts, struct
     int busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms
                                                     : busy_timeout_of(opts ? opts->role : 0);
     if (strcmp(path, ":memory:") != 0) {
-        int rc = make_parent_dirs(path, err);
+        int rc = check_parent_dir(path, err);
         if (rc < 0)
             return rc;
     }
