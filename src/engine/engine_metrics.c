@@ -19,8 +19,9 @@ static const char *const outcome_values[ATTEMPT_OUTCOME_COUNT] = {
 
 /* The error codes of run_job.c's outcome table; anything else is "other". */
 static const char *const failure_codes[] = {
-    "timeout",        "shutdown", "invalid_spec",  "invalid_source",
-    "invalid_target", "rejected", "import_failed", "other",
+    "timeout",          "shutdown",          "invalid_spec",         "invalid_source",
+    "invalid_target",   "rejected",          "source_not_found",     "source_unreadable",
+    "constraint_violation", "import_failed", "other",
 };
 #define FAILURE_CODE_COUNT (sizeof(failure_codes) / sizeof(failure_codes[0]))
 

@@ -26,10 +26,19 @@
  *   source escapes the root / bad upload id  FAILED invalid_source  no
  *   unknown target database                  FAILED invalid_target  no
  *   IQ_E_REJECTED (too many bad rows)        FAILED rejected   no: same file, same rows
- *   IQ_E_INVALID (unusable source/mapping)   FAILED invalid_source  no
- *   anything else (I/O, database, missing    FAILED import_failed   if attempts remain
- *     file)
+ *   IQ_E_INVALID (unusable source/mapping,   FAILED invalid_source  no
+ *     no such table or column, bad value)
+ *   IQ_E_NOT_FOUND (no such source file)     FAILED source_not_found    no
+ *   IQ_E_FORBIDDEN (source not readable)     FAILED source_unreadable   no
+ *   IQ_E_CONFLICT (a constraint the rows     FAILED constraint_violation no
+ *     break: unique, foreign key, not null)
+ *   anything else (connection lost,          FAILED import_failed   if attempts remain
+ *     serialization failure, deadlock, lock
+ *     timeout, I/O, disk full)
  *
+ * A permanent failure (every "no" above) would fail the same way again, so
+ * it ends the job at once; its error message says so, as a retried one
+ * says it will be retried (outcome_message).
  * Retries wait retry_backoff_ms (full jitter, doubling per attempt).
  * Named targets: the fence cannot span two databases, so a job whose
  * rows landed in a named target is finished afterwards by a separate
@@ -333,6 +342,12 @@ static struct outcome classify(const struct run_context *ctx, enum cancel_reason
         o.code = "rejected";
     } else if (rc == IQ_E_INVALID) {
         o.code = "invalid_source";
+    } else if (rc == IQ_E_NOT_FOUND) {
+        o.code = "source_not_found";
+    } else if (rc == IQ_E_FORBIDDEN) {
+        o.code = "source_unreadable";
+    } else if (rc == IQ_E_CONFLICT) {
+        o.code = "constraint_violation";
     } else {
         o.code = "import_failed";
         o.retry = true;
@@ -414,7 +429,7 @@ static void record(struct run_context *ctx, const struct outcome *o, enum cancel
         log_event(LOG_WARN, "cannot keep the job's rejects", "job", job->id, "error",
                   iq_error_message(&err), NULL);
     iq_error_clear(&err);
-    char message[256];
+    char buf[256], message[512];
     struct job_finish finish = {
         .job_id = job->id,
         .worker = w->id,
@@ -422,7 +437,7 @@ static void record(struct run_context *ctx, const struct outcome *o, enum cancel
         .status = o->status,
         .result = job_result_from(&ctx->result, o->status == JOB_COMPLETED),
         .error_code = o->code,
-        .error_message = o->code ? outcome_message(ctx, reason, message, sizeof(message)) : NULL,
+        .error_message = NULL, /* below, once the retry is known */
         .phases = ctx->phases,
         .phase_count = ctx->phase_count,
         .node_id = w->engine->node_id,
@@ -435,6 +450,22 @@ static void record(struct run_context *ctx, const struct outcome *o, enum cancel
         finish.retry_at_ms =
             now + retry_backoff_ms(engine->opts.retry_base_ms, engine->opts.retry_cap_ms,
                                    job->attempt, engine_random_unit(engine, &w->random));
+    }
+    if (o->code) {
+        finish.error_message = outcome_message(ctx, reason, buf, sizeof(buf));
+        if (o->status == JOB_FAILED && !o->retry_now) {
+            if (finish.retry_at_ms > 0)
+                snprintf(message, sizeof(message), "%s (transient: attempt %d of %d, retried in %lld s)",
+                         finish.error_message, job->attempt, job->max_attempts,
+                         (long long)((finish.retry_at_ms - now + 999) / 1000));
+            else if (o->retry)
+                snprintf(message, sizeof(message), "%s (transient, but attempt %d of %d was the last)",
+                         finish.error_message, job->attempt, job->max_attempts);
+            else
+                snprintf(message, sizeof(message), "%s (permanent: not retried)",
+                         finish.error_message);
+            finish.error_message = message;
+        }
     }
     int rc = finish_with_tries(w, &finish, &err);
     if (rc == IQ_E_STALE)

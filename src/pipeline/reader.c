@@ -244,9 +244,15 @@ int reader_open_path(const char *path, const struct source_spec *source,
 {
     *ret_reader = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return iq_error_set(err, errno == ENOENT ? IQ_E_NOT_FOUND : IQ_E_IO, "cannot open %s: %s",
-                            path, strerror(errno));
+    if (fd < 0) {
+        /* missing or unreadable: the same next time (run_job.c does not retry
+         * these); anything else (EIO, EMFILE, ...) may pass */
+        int code = errno == ENOENT || errno == ENOTDIR ? IQ_E_NOT_FOUND
+                   : errno == EACCES || errno == EPERM ? IQ_E_FORBIDDEN
+                   : errno == EISDIR                   ? IQ_E_INVALID
+                                                       : IQ_E_IO;
+        return iq_error_set(err, code, "cannot open %s: %s", path, strerror(errno));
+    }
     struct reader *r = NULL;
     int rc = reader_open_fd(fd, source, limits, &r, err);
     if (rc < 0 || !r) {

@@ -276,7 +276,7 @@ static void test_replace_parts_all_or_nothing(void **state)
     struct batch batches[] = {{0, steps, step_lines, 2}, {1, bad, ins_lines, 2}};
     struct outcome out;
     /* The child's CHECK refuses a row: nothing changes in either table. */
-    assert_int_equal(run_load(STORE(state), &plan, batches, COUNT_OF(batches), &out), IQ_E_DB);
+    assert_int_equal(run_load(STORE(state), &plan, batches, COUNT_OF(batches), &out), IQ_E_CONFLICT);
     assert_non_null(strcasestr(iq_error_message(&out.err), "check constraint"));
     iq_error_clear(&out.err);
     assert_sql_text(state, "SELECT name FROM steps ORDER BY step_id", "old\nold too");
@@ -439,7 +439,7 @@ static void test_swap_checks_foreign_keys(void **state)
     plan.direct = true;
     struct batch batch = {0, rows, NULL, 2};
     struct outcome out;
-    assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_DB);
+    assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_CONFLICT);
     assert_non_null(strstr(iq_error_message(&out.err), "users_team_fk"));
     iq_error_clear(&out.err);
     assert_int_equal(table_oid(state, "users"), oid);
@@ -676,7 +676,7 @@ static void test_staged_replace_typmods(void **state)
     for (size_t i = 0; i < COUNT_OF(bad); i++) {
         batch.values = bad[i].row;
         batch.rows = 1;
-        assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_DB);
+        assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_INVALID);
         if (strcmp(iq_error_message(&out.err), bad[i].error) != 0)
             fail_msg("got \"%s\", want \"%s\"", iq_error_message(&out.err), bad[i].error);
         iq_error_clear(&out.err);
@@ -797,7 +797,7 @@ static void test_direct_replace_swaps(void **state)
     plan.direct = true;
     struct batch batch = {0, twice, NULL, 2};
     struct outcome out;
-    assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_DB);
+    assert_int_equal(run_load(STORE(state), &plan, &batch, 1, &out), IQ_E_CONFLICT);
     assert_non_null(strstr(iq_error_message(&out.err), "users_pkey"));
     iq_error_clear(&out.err);
     assert_int_equal(table_oid(state, "users"), swapped);

@@ -852,9 +852,18 @@ static inline struct sqlite_load *to_sqlite_load(struct load *load)
 }
 
 /*
- * sqlite_load_error - an error of a load statement: IQ_E_CANCELLED when it
- * was interrupted, else IQ_E_DB (constraint violations included, as on
- * PostgreSQL); "<what>: <SQLite's message>".
+ * sqlite_load_code - importq's code for a load statement's SQLite result,
+ * which says whether trying again can help (run_job.c retries IQ_E_DB and
+ * IQ_E_NO_SPACE only): IQ_E_CANCELLED interrupted; IQ_E_CONFLICT a
+ * constraint the data breaks; IQ_E_INVALID a value SQLite refuses;
+ * IQ_E_NO_SPACE a full disk; IQ_E_DB the rest (busy, locked, I/O).
+ * PostgreSQL's twin is pg_sqlstate_code.
+ */
+int sqlite_load_code(int sqlite_rc);
+
+/*
+ * sqlite_load_error - an error of a load statement, coded by
+ * sqlite_load_code; "<what>: <SQLite's message>".
  */
 int sqlite_load_error(struct sqlite_store *s, int sqlite_rc, const char *what,
                       struct iq_error *err);

@@ -139,6 +139,16 @@ int pg_described_column(const struct pg_described *d, const char *name);
 int pg_load_usable(struct pg_load *pl, bool allow_promoted, struct iq_error *err);
 
 /*
+ * pg_sqlstate_code - importq's code for a load statement's SQLSTATE, which
+ * says whether trying again can help (run_job.c retries IQ_E_DB): IQ_E_CANCELLED 57014; IQ_E_CONFLICT class 23 (a
+ * constraint the data breaks); IQ_E_INVALID classes 22 (a value the type
+ * refuses) and 42 (no such table or column, no privilege); IQ_E_DB the
+ * rest (serialization failure, deadlock, lock timeout, disk full,
+ * connection, ...). SQLite's twin is sqlite_load_code.
+ */
+int pg_sqlstate_code(const char *sqlstate);
+
+/*
  * pg_load_error - mark the load failed and set err from res (NULL: the
  * connection's message): "<what>: <message>[: <detail>][ (<context>)]".
  * IQ_E_CANCELLED for SQLSTATE 57014, else IQ_E_DB. Returns the code.

@@ -63,6 +63,17 @@ static int context_length(const char *context)
     return len > 200 ? 200 : (int)len;
 }
 
+int pg_sqlstate_code(const char *sqlstate)
+{
+    if (strcmp(sqlstate, PG_SQLSTATE_QUERY_CANCELED) == 0)
+        return IQ_E_CANCELLED;
+    if (strncmp(sqlstate, "23", 2) == 0)
+        return IQ_E_CONFLICT;
+    if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "42", 2) == 0)
+        return IQ_E_INVALID;
+    return IQ_E_DB;
+}
+
 int pg_load_error(struct pg_load *pl, const PGresult *res, const char *what, struct iq_error *err)
 {
     struct pg_store *ps = pl->ps;
@@ -74,7 +85,7 @@ int pg_load_error(struct pg_load *pl, const PGresult *res, const char *what, str
     const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
     const char *context = PQresultErrorField(res, PG_DIAG_CONTEXT);
     snprintf(ps->sqlstate, sizeof(ps->sqlstate), "%s", state ? state : "");
-    int code = strcmp(ps->sqlstate, PG_SQLSTATE_QUERY_CANCELED) == 0 ? IQ_E_CANCELLED : IQ_E_DB;
+    int code = pg_sqlstate_code(ps->sqlstate);
     return iq_error_set(err, code, "%s: %.*s%s%.*s%s%.*s%s", what, trimmed_length(primary), primary,
                         detail ? ": " : "", detail ? trimmed_length(detail) : 0,
                         detail ? detail : "", context ? " (" : "",

@@ -62,11 +62,29 @@
  * Helpers shared by the load files
  * ------------------------------------------------------------------------ */
 
+int sqlite_load_code(int sqlite_rc)
+{
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_INTERRUPT:
+        return IQ_E_CANCELLED;
+    case SQLITE_CONSTRAINT: /* the data breaks a rule of the table: again would too */
+        return IQ_E_CONFLICT;
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+        return IQ_E_INVALID;
+    case SQLITE_FULL:
+        return IQ_E_NO_SPACE;
+    default: /* busy, locked, I/O, ...: may pass */
+        return IQ_E_DB;
+    }
+}
+
 int sqlite_load_error(struct sqlite_store *s, int sqlite_rc, const char *what, struct iq_error *err)
 {
     if ((sqlite_rc & 0xff) == SQLITE_INTERRUPT)
         return iq_error_set(err, IQ_E_CANCELLED, "%s: the load was interrupted", what);
-    return iq_error_set(err, IQ_E_DB, "%s: %s", what, sqlite3_errmsg(s->db));
+    return iq_error_set(err, sqlite_load_code(sqlite_rc), "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 int sqlite_load_interrupted(struct sqlite_load *load, const char *what, struct iq_error *err)

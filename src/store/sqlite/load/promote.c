@@ -137,11 +137,11 @@ static int promote_failed(struct sqlite_load *load, const struct sqlite_load_par
         rc = iq_error_set(err, IQ_E_CANCELLED, "promote into \"%s\": the load was interrupted",
                           part->spec->table);
     else if (line > 0)
-        rc = iq_error_set(err, IQ_E_DB, "line %lld: promote into \"%s\": %s", (long long)line,
-                          part->spec->table, message ? message : "out of memory");
+        rc = iq_error_set(err, sqlite_load_code(sqlite_rc), "line %lld: promote into \"%s\": %s",
+                          (long long)line, part->spec->table, message ? message : "out of memory");
     else
-        rc = iq_error_set(err, IQ_E_DB, "promote into \"%s\": %s", part->spec->table,
-                          message ? message : "out of memory");
+        rc = iq_error_set(err, sqlite_load_code(sqlite_rc), "promote into \"%s\": %s",
+                          part->spec->table, message ? message : "out of memory");
     sqlite3_free(message);
     return rc;
 }
