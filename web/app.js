@@ -68,7 +68,7 @@ function renderWho() {
     h('button', {type: 'button', class: 'linklike', on: {click: logout}}, 'Sign out'));
 }
 
-async function route() {
+async function route(focusPage) {
   if (cleanup) { try { cleanup(); } catch (e) { /* ignore */ } cleanup = null; }
   const {page, params, query} = parseHash();
   renderNav(page);
@@ -84,6 +84,9 @@ async function route() {
     if (cleanup !== mine) return;
     replace(main);
     const done = await module.render(main, {params, query});
+    // A new page: focus goes to it, so keyboard and screen reader users
+    // start there (the navigation is one Shift+Tab away).
+    if (focusPage && !main.contains(document.activeElement)) main.focus({preventScroll: true});
     if (cleanup === mine) cleanup = done || null;
     else if (done) done();
   } catch (e) {
@@ -153,7 +156,7 @@ session.onUnauthorized = () => {
   showLogin('The token was refused; sign in again.');
 };
 
-window.addEventListener('hashchange', () => { if (session.who) route(); });
+window.addEventListener('hashchange', () => { if (session.who) route(true); });
 window.addEventListener('unhandledrejection', (ev) => {
   if (ev.reason instanceof ApiError) { ev.preventDefault(); toast(ev.reason.message, 'error'); }
 });

@@ -45,7 +45,7 @@ export function dagSvg(nodes, label) {
   for (const n of nodes) {
     const p = pos.get(n.id);
     const link = s('a', {href: '#/jobs/' + n.id, class: 'node st-' + String(n.status).toLowerCase() +
-      (n.current ? ' current' : ''), 'aria-label': `${n.label}: ${n.status}`});
+      (n.current ? ' current' : '')});
     link.append(s('rect', {x: p.x, y: p.y, width: BOX_W, height: BOX_H, rx: 6}));
     const text = n.label.length > 24 ? n.label.slice(0, 23) + '…' : n.label;
     link.append(s('text', {x: p.x + 8, y: p.y + 16}, text));

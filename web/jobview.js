@@ -71,7 +71,7 @@ export function jobActions(job, onDone, opts = {}) {
       }}}, 'Execute'),
     h('button', {type: 'button', class: size, disabled: !operate || !editable,
       title: why || (editable ? 'Change the priority' : 'Only while HELD or QUEUED'),
-      'aria-label': 'Change priority of ' + name,
+      'aria-label': 'Priority of ' + name,
       on: {click: async () => {
         const value = await promptDialog('Priority of “' + name + '”', 'Priority (1 runs first, 10 last)',
           {type: 'number', min: 1, max: 10, value: String(job.priority)});

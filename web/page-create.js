@@ -28,7 +28,10 @@ export async function render(main, {query}) {
       field('Key columns', input('key', {type: 'text', placeholder: 'user_id'}),
         {name: 'target.key', hint: 'Comma separated; needed for upsert.'}),
       field('Create the table', input('create', {type: 'checkbox'}), {name: 'target.create',
-        hint: 'Types are inferred from the data.'}),
+        hint: 'Needs the columns.'}),
+      field('Columns', input('columns', {type: 'text', placeholder: 'user_id:bigint, email:text'}),
+        {name: 'target.columns', hint: 'name:type, comma separated; empty uses the table’s own. ' +
+          'Checks and more in the JSON editor.'}),
       field('Priority', input('priority', {type: 'number', min: 1, max: 10, value: '5'}), {name: 'priority',
         hint: '1 runs first, 10 last.'}),
       field('Depends on', input('depends_on', {type: 'text', placeholder: 'job id, job id',
@@ -75,6 +78,11 @@ export async function render(main, {query}) {
     if (el.name.value.trim()) spec.name = el.name.value.trim();
     if (el.path.value.trim()) spec.source.path = el.path.value.trim();
     if (list(el.key.value).length) spec.target.key = list(el.key.value);
+    if (list(el.columns.value).length)
+      spec.target.columns = list(el.columns.value).map((c) => {
+        const [name, type] = c.split(':').map((x) => x.trim());
+        return type ? {name, type} : {name};
+      });
     if (el.create.checked) spec.target.create = true;
     if (el.priority.value !== '') spec.priority = Number(el.priority.value);
     if (list(el.depends_on.value).length) spec.depends_on = list(el.depends_on.value);
@@ -92,6 +100,7 @@ export async function render(main, {query}) {
     el.table.value = tgt.table || '';
     el.mode.value = tgt.mode || 'insert';
     el.key.value = (tgt.key || []).join(', ');
+    el.columns.value = (tgt.columns || []).map((c) => c.type ? c.name + ':' + c.type : c.name).join(', ');
     el.create.checked = !!tgt.create;
     el.priority.value = spec.priority ?? 5;
     el.depends_on.value = (spec.depends_on || []).join(', ');

@@ -19,7 +19,7 @@ export function scheduleActions(s, onDone) {
         on: {click: () => run(() => post('/scheduled-imports/' + s.id + '/pause'), 'Paused ' + name)}}, 'Pause')
       : h('button', {type: 'button', class: 'small', disabled: !can.operate, title: why, 'aria-label': 'Resume ' + name,
         on: {click: () => run(() => post('/scheduled-imports/' + s.id + '/resume'), 'Resumed ' + name)}}, 'Resume'),
-    h('button', {type: 'button', class: 'small', disabled: !can.operate, title: why, 'aria-label': 'Run ' + name + ' now',
+    h('button', {type: 'button', class: 'small', disabled: !can.operate, title: why, 'aria-label': 'Run now: ' + name,
       on: {click: async () => {
         if (await confirmDialog('Run now?', `Submit the job of “${name}” now, outside its schedule?`, 'Run now', false))
           run(() => post('/scheduled-imports/' + s.id + '/run'), 'Job submitted for ' + name);
