@@ -1,5 +1,5 @@
 /*
- * gui.h - the admin GUI's files (web/), built into the binary by
+ * gui.h - the admin GUI's files (src/web/), built into the binary by
  * cmake/embed_web.cmake and served by routes_gui.c. Each file is kept
  * twice, as written and gzipped, so that a browser gets the small copy and
  * any other client the plain one without the server compressing anything
@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct gui_asset {
-    const char *name;         /* path under web/: "index.html", "js/main.js" */
+    const char *name;         /* file name in src/web/: "index.html", "app.js" */
     const char *content_type; /* with charset for text */
     const unsigned char *data;
     size_t data_len;

@@ -12,7 +12,7 @@
  * marked immutable. An asset of another version is a 404: the page that
  * asked for it is older than this binary and is reloaded by its user.
  *
- * Not for: the API (router.c), or any file outside web/.
+ * Not for: the API (router.c), or any file outside src/web/.
  */
 #include "api/gui.h"
 #include "api/routes.h"

@@ -52,7 +52,7 @@ export async function render(main, {params}) {
         h('h2', {id: 'preview-title'}, 'Next five fire times'), preview, previewError)));
 
   let timer = 0, asked = 0;
-  const updatePreview = () => {
+  const updatePreview = (delayMs = 250) => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
       const mine = ++asked;
@@ -68,11 +68,11 @@ export async function render(main, {params}) {
         replace(preview);
         previewError.textContent = e.errors.length ? e.errors.map((x) => x.field + ': ' + x.message).join('; ') : e.message;
       }
-    }, 250);
+    }, delayMs);
   };
-  cron.addEventListener('input', updatePreview);
-  tz.addEventListener('input', updatePreview);
-  updatePreview();
+  cron.addEventListener('input', () => updatePreview());
+  tz.addEventListener('input', () => updatePreview());
+  updatePreview(0);
 
   async function save() {
     let spec;
