@@ -8,6 +8,17 @@ export function dateTime(text) {
     hour: '2-digit', minute: '2-digit', second: '2-digit'});
 }
 
+// zoned(text, zone): the time as read in an IANA zone ("Tue, Dec 8, 03:00
+// Europe/Zurich"); the UTC time when this browser does not know the zone.
+export function zoned(text, zone) {
+  try {
+    return new Date(text).toLocaleString(undefined, {timeZone: zone, weekday: 'short', month: 'short',
+      day: 'numeric', year: 'numeric', hour: '2-digit', minute: '2-digit'}) + ' ' + zone;
+  } catch (e) {
+    return String(text);
+  }
+}
+
 export function ago(text, now = Date.now()) {
   if (!text) return '—';
   const s = Math.round((now - new Date(text).getTime()) / 1000);

@@ -60,9 +60,9 @@ export async function render(main, {params}) {
         const r = await get('/scheduled-imports/preview', {cron: cron.value.trim(), timezone: tz.value.trim(), count: 5});
         if (mine !== asked) return;
         previewError.textContent = '';
-        replace(preview, r.times.map((t) => h('li', null, h('time', {datetime: t}, fmt.dateTime(t)),
-          h('span', {class: 'muted'}, ' · ' + new Date(t).toLocaleString(undefined, {timeZone: tz.value.trim() || 'UTC',
-            weekday: 'short', hour: '2-digit', minute: '2-digit'}) + ' in ' + tz.value.trim()))));
+        const zone = tz.value.trim();
+        replace(preview, r.times.map((t) => h('li', null, h('time', {datetime: t}, fmt.zoned(t, zone)),
+          h('span', {class: 'muted'}, ' · ' + fmt.dateTime(t) + ' your time'))));
       } catch (e) {
         if (mine !== asked) return;
         replace(preview);

@@ -31,7 +31,7 @@ export async function render(main, {params}) {
       ].map(([k, v]) => [h('dt', null, k), h('dd', null, v)]))),
       h('section', {class: 'card'}, h('h2', null, 'Next fire times'),
         s.enabled ? h('ol', {class: 'times', id: 'next-times'}, preview.times.map((t) =>
-          h('li', null, h('time', {datetime: t}, fmt.dateTime(t)))))
+          h('li', null, h('time', {datetime: t}, fmt.zoned(t, s.timezone)))))
           : h('p', {class: 'muted'}, 'Paused: resume to fire again.'),
         h('h2', null, 'Job'), h('pre', null, JSON.stringify(s.job, null, 2))));
     replace(history, table([

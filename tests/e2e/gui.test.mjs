@@ -118,8 +118,8 @@ function watchConsole(page) {
   return errors;
 }
 
-async function signedIn(role, viewport = {width: 1280, height: 860}) {
-  const context = await browser.newContext({viewport, acceptDownloads: true});
+async function signedIn(role, viewport = {width: 1280, height: 860}, colorScheme = 'light') {
+  const context = await browser.newContext({viewport, colorScheme, acceptDownloads: true});
   const page = await context.newPage();
   const errors = watchConsole(page);
   await page.goto(base + '/');
@@ -330,24 +330,58 @@ describe('admin GUI', () => {
     await context.close();
   });
 
-  test('every page: screenshots at desktop and phone width, no console error, no sideways scroll, no serious axe violation', async () => {
+  test('the dashboard polls every 2 s while visible and pauses while the tab is hidden', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = watchConsole(page);
+    await page.clock.install(); // the page's timers are the test's to advance
+    let polls = 0;
+    page.on('requestfinished', (r) => { if (r.url().endsWith('/import-queue/status')) polls++; });
+    const setHidden = (hidden) => page.evaluate((value) => {
+      Object.defineProperty(document, 'hidden', {value, configurable: true});
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+    await page.goto(base + '/');
+    await page.fill('#token', tokens.viewer);
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await waitFor('the first poll', () => polls === 1);
+    await page.clock.runFor(2100);
+    await waitFor('the second poll', () => polls === 2);
+    await setHidden(true);
+    await page.clock.runFor(20000);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+    assert.equal(polls, 2, 'no poll while hidden');
+    await setHidden(false); // shown again: a poll at once
+    await waitFor('a poll on showing the tab', () => polls === 3);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('every page: screenshots at desktop and phone width and in dark mode, no console error, no sideways scroll, no serious axe violation', async () => {
     const axeSource = fs.readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
     const orch = await api('POST', '/import-orchestrations', {name: 'e2e orchestration', jobs: [
       {key: 'teams', source: {format: 'csv', path: 'teams.csv'}, target: {table: 'e2e_orch', mode: 'append', create: true,
         columns: [{name: 'team_id', type: 'integer'}, {name: 'name', type: 'text'}]}},
       {key: 'again', after: ['teams'], hold: true, source: {format: 'csv', path: 'teams.csv'}, target: {table: 'e2e_orch', mode: 'append'}}]});
     assert.equal(orch.status, 201, JSON.stringify(orch.body));
-    const schedules = (await api('GET', '/scheduled-imports')).body.items;
-    const jobs = (await api('GET', '/import-queue?q=e2e%20teams')).body.items;
+    // Its own job and schedule, so that the tour also runs alone (--test-name-pattern).
+    fs.writeFileSync(path.join(importRoot, 'teams.csv'), 'team_id,name\n1,Alpha\n2,Beta\n3,Gamma\n');
+    const job = (await api('POST', '/import-queue', {name: 'e2e tour', depends_on: [orch.body.jobs[0].id],
+      source: {format: 'csv', path: 'teams.csv'}, target: {table: 'e2e_orch', mode: 'append'}})).body;
+    const schedule = (await api('POST', '/scheduled-imports', {name: 'e2e tour', cron: '0 3 * * 1-5', timezone: 'Europe/Zurich',
+      job: {source: {format: 'csv', path: 'teams.csv'}, target: {table: 'e2e_orch', mode: 'append'}}})).body;
+    await waitFor('the tour job COMPLETED', async () => (await api('GET', '/import-queue/' + job.id)).body.status === 'COMPLETED');
+    const schedules = [schedule];
     const pages = {
-      dashboard: '#/', jobs: '#/jobs', job: '#/jobs/' + jobs[0].id, create: '#/jobs/new',
+      dashboard: '#/', jobs: '#/jobs', job: '#/jobs/' + job.id, create: '#/jobs/new',
       orchestrations: '#/orchestrations', orchestration: '#/orchestrations/' + orch.body.id,
       schedules: '#/schedules', schedule: '#/schedules/' + schedules[0].id,
       'schedule-edit': '#/schedules/' + schedules[0].id + '/edit', resources: '#/resources', audit: '#/audit',
     };
     const problems = [];
-    for (const [width, height, label] of [[1280, 860, 'desktop'], [390, 844, 'phone']]) {
-      const {context, page, errors} = await signedIn('admin', {width, height});
+    for (const [width, height, label, colorScheme] of [[1280, 860, 'desktop', 'light'], [390, 844, 'phone', 'light'],
+      [1280, 860, 'desktop-dark', 'dark']]) {
+      const {context, page, errors} = await signedIn('admin', {width, height}, colorScheme);
       for (const [name, hash] of Object.entries(pages)) {
         await page.goto(base + '/' + hash);
         await page.locator('main h1').first().waitFor();
