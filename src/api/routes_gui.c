@@ -21,7 +21,7 @@
 #include <string.h>
 
 #define GUI_CSP                                                                                    \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "             \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "                  \
     "form-action 'self'; frame-ancestors 'none'"
 
@@ -56,8 +56,8 @@ static bool etag_matches(const struct api_request *req, const char *etag)
 }
 
 /* gui_send - answer with asset a under cache_control. */
-static void gui_send(struct api_request *req, struct api_response *res,
-                     const struct gui_asset *a, const char *cache_control)
+static void gui_send(struct api_request *req, struct api_response *res, const struct gui_asset *a,
+                     const char *cache_control)
 {
     api_header_add(res, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
     api_header_add(res, MHD_HTTP_HEADER_ETAG, a->etag);

@@ -51,13 +51,20 @@ export async function render(main, {query}) {
     editor, editorErrors);
 
   let mode = 'form';
+  // What the JSON editor held beyond the form's fields (checks, resources,
+  // CSV options…): the form edits its own fields on top of it.
+  let baseSpec = {};
   const tabForm = h('button', {type: 'button', role: 'tab', 'aria-selected': 'true', on: {click: () => show('form')}}, 'Form');
   const tabJson = h('button', {type: 'button', role: 'tab', 'aria-selected': 'false', on: {click: () => show('json')}}, 'JSON');
   function show(which) {
     if (which === mode) return;
     if (which === 'json') editor.value = JSON.stringify(specFromForm(), null, 2);
     else {
-      try { formFromSpec(JSON.parse(editor.value)); } catch (e) { toast('The JSON does not parse: ' + e.message, 'error'); return; }
+      try {
+        const parsed = JSON.parse(editor.value);
+        formFromSpec(parsed);
+        baseSpec = parsed;
+      } catch (e) { toast('The JSON does not parse: ' + e.message, 'error'); return; }
     }
     mode = which;
     form.hidden = which !== 'form';
@@ -73,23 +80,38 @@ export async function render(main, {query}) {
     h('div', {class: 'tabs', role: 'tablist', 'aria-label': 'Editor'}, tabForm, tabJson),
     h('div', {class: 'card'}, form, jsonPane, h('div', {class: 'actions'}, submitButton)));
 
+  // setOrDelete(obj, key, value): obj[key] = value, or no key when value is
+  // undefined (an emptied form field removes the member).
+  const setOrDelete = (obj, key, value) => { if (value === undefined) delete obj[key]; else obj[key] = value; };
+
   function specFromForm() {
-    const spec = {source: {format: el.format.value}, target: {table: el.table.value.trim(), mode: el.mode.value}};
-    if (el.name.value.trim()) spec.name = el.name.value.trim();
-    if (el.path.value.trim()) spec.source.path = el.path.value.trim();
-    if (list(el.key.value).length) spec.target.key = list(el.key.value);
-    if (list(el.columns.value).length)
-      spec.target.columns = list(el.columns.value).map((c) => {
+    const spec = structuredClone(baseSpec);
+    spec.source = Object.assign(spec.source || {}, {format: el.format.value});
+    spec.target = Object.assign(spec.target || {}, {table: el.table.value.trim(), mode: el.mode.value});
+    const keys = list(el.key.value), deps = list(el.depends_on.value);
+    setOrDelete(spec, 'name', el.name.value.trim() || undefined);
+    setOrDelete(spec.source, 'path', el.path.value.trim() || undefined);
+    if (el.path.value.trim()) delete spec.source.upload;
+    setOrDelete(spec.target, 'key', keys.length ? keys : undefined);
+    setOrDelete(spec.target, 'create', el.create.checked || undefined);
+    // Columns typed in the form replace the editor's; an unchanged text keeps
+    // the editor's columns with their checks.
+    if (el.columns.value !== columnsText(spec.target.columns))
+      setOrDelete(spec.target, 'columns', list(el.columns.value).length ? list(el.columns.value).map((c) => {
         const [name, type] = c.split(':').map((x) => x.trim());
         return type ? {name, type} : {name};
-      });
-    if (el.create.checked) spec.target.create = true;
-    if (el.priority.value !== '') spec.priority = Number(el.priority.value);
-    if (list(el.depends_on.value).length) spec.depends_on = list(el.depends_on.value);
-    if (el.scheduled_at.value) spec.scheduled_at = new Date(el.scheduled_at.value).toISOString();
-    if (el.hold.checked) spec.hold = true;
-    spec.on_error = {action: el.on_error.value, max_rejects: Number(el.max_rejects.value || 0)};
+      }) : undefined);
+    setOrDelete(spec, 'priority', el.priority.value !== '' ? Number(el.priority.value) : undefined);
+    setOrDelete(spec, 'depends_on', deps.length ? deps : undefined);
+    setOrDelete(spec, 'scheduled_at', el.scheduled_at.value ? new Date(el.scheduled_at.value).toISOString() : undefined);
+    setOrDelete(spec, 'hold', el.hold.checked || undefined);
+    spec.on_error = Object.assign(spec.on_error || {}, {action: el.on_error.value,
+      max_rejects: Number(el.max_rejects.value || 0)});
     return spec;
+  }
+
+  function columnsText(columns) {
+    return (columns || []).map((c) => c.type ? c.name + ':' + c.type : c.name).join(', ');
   }
 
   function formFromSpec(spec) {
@@ -100,11 +122,17 @@ export async function render(main, {query}) {
     el.table.value = tgt.table || '';
     el.mode.value = tgt.mode || 'insert';
     el.key.value = (tgt.key || []).join(', ');
-    el.columns.value = (tgt.columns || []).map((c) => c.type ? c.name + ':' + c.type : c.name).join(', ');
+    el.columns.value = columnsText(tgt.columns);
     el.create.checked = !!tgt.create;
     el.priority.value = spec.priority ?? 5;
     el.depends_on.value = (spec.depends_on || []).join(', ');
     el.hold.checked = !!spec.hold;
+    el.scheduled_at.value = '';
+    if (spec.scheduled_at) {
+      const d = new Date(spec.scheduled_at);
+      if (!Number.isNaN(d.getTime()))
+        el.scheduled_at.value = new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    }
     el.on_error.value = (spec.on_error && spec.on_error.action) || 'abort';
     el.max_rejects.value = (spec.on_error && spec.on_error.max_rejects) || 0;
   }

@@ -194,6 +194,32 @@ describe('admin GUI', () => {
     await context.close();
   });
 
+  test('upload a file from the form; what only the JSON editor holds survives the form', async () => {
+    const {context, page, errors} = await signedIn('operator');
+    await page.goto(base + '/#/jobs/new');
+    await page.getByRole('tab', {name: 'JSON'}).click();
+    await page.locator('#job-json').fill(JSON.stringify({name: 'e2e upload', source: {format: 'csv', path: 'x.csv'},
+      target: {table: 'e2e_upload', mode: 'append', create: true,
+        columns: [{name: 'n', type: 'integer', min: 1}, {name: 'label', type: 'text', max_length: 10}]},
+      on_error: {action: 'skip', max_rejects: 5}}));
+    await page.getByRole('tab', {name: 'Form'}).click();
+    assert.equal(await page.getByLabel('Columns', {exact: true}).inputValue(), 'n:integer, label:text');
+    await page.getByLabel('Source file path').fill('');
+    await page.getByLabel('…or upload a file').setInputFiles({name: 'up.csv', mimeType: 'text/csv',
+      buffer: Buffer.from('n,label\n1,one\n0,zero\n2,two\n')});
+    await page.getByRole('button', {name: 'Submit job'}).click();
+    await page.waitForURL(/#\/jobs\/[0-9a-f-]{36}$/);
+    await page.locator('h1 .badge').getByText('COMPLETED').waitFor({timeout: WAIT_MS});
+    const id = page.url().split('/').pop();
+    const job = (await api('GET', '/import-queue/' + id)).body;
+    assert.match(job.source.upload, /^[0-9a-f-]{36}$/);
+    assert.equal(job.source.path, undefined);
+    assert.equal(job.target.columns[0].min, 1, 'the editor-only check was kept');
+    assert.deepEqual([job.result.rows_inserted, job.result.rows_rejected], [2, 1]);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a running job shows its progress and can be cancelled from the job list', async () => {
     const job = await fifoJob('e2e-cancel', 'e2e_cancel');
     const {context, page, errors} = await signedIn('operator');
