@@ -1,12 +1,15 @@
 // page-dashboard.js - the queue at a glance: status cards from GET
 // /import-queue/status, polled every 2 s while the tab is visible, and the
 // running jobs with their progress. The chart slots fill from the health
-// history (GET /import-monitoring/health) on a server that has it.
+// history (GET /import-monitoring/health, every 10 s) on a server whose
+// OpenAPI document has it; its exact shape is read tolerantly (chart.js)
+// until that API lands.
 
 import {get, poller, server} from './api.js';
 import {badge, h, replace, table} from './dom.js';
 import * as fmt from './format.js';
 import {progressCell} from './jobview.js';
+import {lineChart, seriesFrom} from './chart.js';
 
 const CARDS = [
   ['queued', 'Queued'], ['held', 'Held'], ['running', 'Running'],
@@ -21,18 +24,24 @@ function cardClass(key, value) {
   return '';
 }
 
+// The health history's charts: title, the point members that may hold
+// the value (the first present is used), unit.
+const CHARTS = [
+  ['Queue depth', ['queue_depth', 'queued', 'depth'], ''],
+  ['Running jobs', ['running', 'running_jobs'], ''],
+  ['Rows per second', ['rows_per_s', 'rows_per_second', 'throughput'], ' rows/s'],
+];
+
 export async function render(main) {
   const cards = h('div', {class: 'cards', id: 'status-cards', 'aria-live': 'off'});
   const nodes = h('div');
   const running = h('div');
   const updated = h('p', {class: 'muted', id: 'updated'});
-  const charts = h('div', {class: 'grid2'},
-    ['Queue depth', 'Running jobs', 'Rows per second'].map((title) =>
-      h('section', {class: 'card', 'aria-label': title}, h('h2', null, title),
-        h('div', {class: 'chart-slot', dataset: {chart: title}},
-          server.has('/import-monitoring/health')
-            ? 'Loading the health history…'
-            : 'Charts appear here once this server records the health history.'))));
+  const hasHistory = server.has('/import-monitoring/health');
+  const slots = CHARTS.map(([title]) => h('div', {class: 'chart-slot', dataset: {chart: title}},
+    hasHistory ? 'Loading the health history…' : 'Charts appear here once this server records the health history.'));
+  const charts = h('div', {class: 'grid2'}, CHARTS.map(([title], i) =>
+    h('section', {class: 'card', 'aria-label': title}, h('h2', null, title), slots[i])));
   replace(main, h('div', {class: 'toolbar'}, h('h1', null, 'Dashboard'), updated),
     cards, h('h2', null, 'Running jobs'), running, h('h2', null, 'History'), charts,
     h('h2', null, 'Nodes'), nodes);
@@ -74,5 +83,15 @@ export async function render(main) {
       updated.textContent = 'Not updated: ' + e.message;
     }
   };
-  return poller(refresh, 2000);
+  const stopStatus = poller(refresh, 2000);
+  if (!hasHistory) return stopStatus;
+  const stopHistory = poller(async () => {
+    try {
+      const doc = await get('/import-monitoring/health');
+      CHARTS.forEach(([title, keys, unit], i) => replace(slots[i], lineChart(seriesFrom(doc, keys), title, unit)));
+    } catch (e) {
+      for (const slot of slots) slot.textContent = 'The health history is not available: ' + e.message;
+    }
+  }, 10000);
+  return () => { stopStatus(); stopHistory(); };
 }
