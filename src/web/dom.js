@@ -54,7 +54,7 @@ export function table(columns, rows, opts = {}) {
   const body = rows.length
     ? rows.map((row) => h('tr', opts.rowAttrs ? opts.rowAttrs(row) : null,
         columns.map((c) => h('td', {class: c.className, 'data-label': c.label}, c.cell(row)))))
-    : h('tr', null, h('td', {colspan: columns.length, class: 'muted'}, opts.empty || 'Nothing here.'));
+    : h('tr', null, h('td', {colspan: columns.length, class: 'muted empty'}, opts.empty || 'Nothing here.'));
   return h('div', {class: 'table-wrap'},
     h('table', {class: opts.className || 'data'}, h('thead', null, head), h('tbody', null, body)));
 }

@@ -6,6 +6,9 @@ import {can, get} from './api.js';
 import {h, replace, table} from './dom.js';
 import * as fmt from './format.js';
 
+// Where an entry's entity has a page of its own.
+const PAGE_OF = {job: '#/jobs/', schedule: '#/schedules/', orchestration: '#/orchestrations/'};
+
 const KEYS = ['entity', 'entity_id', 'actor', 'action', 'since', 'until'];
 
 function localToIso(value) {
@@ -66,8 +69,8 @@ export async function render(main, {query}) {
         {label: 'When', cell: (a) => fmt.dateTime(a.at)},
         {label: 'Actor', cell: (a) => a.actor},
         {label: 'Action', cell: (a) => a.action},
-        {label: 'Entity', cell: (a) => a.entity === 'job' && a.entity_id
-          ? h('a', {href: '#/jobs/' + a.entity_id}, 'job ' + fmt.shortId(a.entity_id))
+        {label: 'Entity', cell: (a) => PAGE_OF[a.entity] && a.entity_id
+          ? h('a', {href: PAGE_OF[a.entity] + a.entity_id}, a.entity + ' ' + fmt.shortId(a.entity_id))
           : h('span', {class: 'wrap-anywhere'}, a.entity + ' ' + (a.entity_id || ''))},
         {label: 'Change', cell: (a) => h('details', null, h('summary', null, 'before / after'),
           h('pre', null, JSON.stringify({before: a.before, after: a.after}, null, 2)))},
