@@ -27,6 +27,7 @@ export async function render(main, {query}) {
     next: null,
     sortIndex: -1,
     sortDescending: false,
+    shown: '', // the page last drawn
   };
   const input = (name, attrs) => h('input', Object.assign({id: 'filter-' + name, name,
     value: query.get(name) || ''}, attrs));
@@ -123,9 +124,12 @@ export async function render(main, {query}) {
     try {
       const page = await get('/import-queue', Object.assign({limit: PAGE_SIZE,
         cursor: state.cursors[state.page]}, filters));
+      const key = JSON.stringify([state.page, page]);
+      message.textContent = '';
+      if (key === state.shown) return; // unchanged: no redraw, no flicker
+      state.shown = key;
       state.items = page.items;
       state.next = page.next_cursor;
-      message.textContent = '';
       draw();
     } catch (e) {
       message.textContent = e.message + (e.errors.length

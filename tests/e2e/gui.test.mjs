@@ -139,11 +139,15 @@ before(async () => {
 after(async () => {
   for (const w of fifoWriters) w.destroy();
   if (browser) await browser.close();
-  if (server && server.exitCode === null) {
+  let code = server ? server.exitCode : 0;
+  if (server && code === null) {
     server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    code = await new Promise((r) => server.once('exit', (c, signal) => r(signal || c)));
   }
+  // A clean stop: under ASan a leak or error report makes it non-zero.
+  const log = fs.existsSync(path.join(work, 'serve.log')) ? fs.readFileSync(path.join(work, 'serve.log'), 'utf8') : '';
   fs.rmSync(work, {recursive: true, force: true});
+  assert.equal(code, 0, 'importq serve stopped with ' + code + ':\n' + log.slice(-4000));
 });
 
 describe('admin GUI', () => {
