@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq
             libcurl4-openssl-dev libicu-dev libpcre2-dev sqlite3)
 test_pkgs=(libcmocka-dev postgresql postgresql-client python3 python3-prometheus-client curl jq clang
            libclang-rt-14-dev chromium nodejs npm)  # chromium, node, npm: the GUI's tests/e2e
-bench_pkgs=(pgloader time bc wrk)  # nodejs, npm (in test) also run graphile-worker; pgbench comes with postgresql (bench/engine.sh)
+bench_pkgs=(pgloader time bc wrk nodejs npm)  # node, npm: graphile-worker; pgbench comes with postgresql (bench/engine.sh)
 
 case "${1:-all}" in
     build) want=("${build_pkgs[@]}") ;;
