@@ -4,6 +4,9 @@
 # Usage: scripts/deps.sh [build|test|bench|all]   (default: all = build + test)
 set -euo pipefail
 
+# The GUI's end-to-end tests (tests/e2e): Debian's Chromium driven from node.
+gui_test_pkgs=(chromium nodejs npm)
+
 build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq-dev
             libsodium-dev libinih-dev libcsv-dev libyajl-dev libmicrohttpd-dev
             libcurl4-openssl-dev libicu-dev libpcre2-dev sqlite3)
@@ -13,8 +16,8 @@ bench_pkgs=(pgloader time bc wrk nodejs npm python3-croniter)  # node, npm: grap
 
 case "${1:-all}" in
     build) want=("${build_pkgs[@]}") ;;
-    test|all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-    bench) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+    test|all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${gui_test_pkgs[@]}") ;;
+    bench) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${gui_test_pkgs[@]}" "${bench_pkgs[@]}") ;;
     *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
 esac
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate the database, load the demo data set (demo/), create
-# an admin token for this run, then serve the API (and, once it lands, the
-# GUI) on LISTEN until Ctrl-C.
+# an admin token for this run, then serve the API and the admin GUI on
+# LISTEN until Ctrl-C.
 # Usage: scripts/run.sh BINARY DB_URL LISTEN
 set -euo pipefail
 bin=$1 db=$2 listen=$3
@@ -21,6 +21,7 @@ token=$("$bin" token create --name "make-run-$(date +%Y%m%d-%H%M%S)" --role admi
 cat <<MSG
 
 importq: database ready at $db with the demo data.
+  GUI:    http://$listen/   (paste the token below when it asks)
   API:    http://$listen/api/v2/import-queue   (docs/api.md)
   token:  $token
   try:    curl -H "Authorization: Bearer $token" http://$listen/api/v2/import-queue/status

@@ -33,7 +33,7 @@
 
 #define API_PREFIX "/api/v2"
 #define API_MAX_PARAMS 2
-#define API_MAX_HEADERS 6
+#define API_MAX_HEADERS 10
 #define API_TOKEN_NAME_MAX 128
 #define API_REQUEST_ID_MAX 64
 /* Our own limits on a request's target and headers (414 and 431 as

@@ -58,11 +58,17 @@ const struct api_route api_routes[] = {
      "The audit trail"},
     {"GET", API_PREFIX "/import-audit/verify", ROLE_ADMIN, BODY_NONE, route_audit_verify,
      "Verify the audit hash chain"},
+    {"GET", API_PREFIX "/whoami", ROLE_VIEWER, BODY_NONE, route_whoami,
+     "The caller's token name, role and what it may do"},
     {"GET", API_PREFIX "/openapi.json", 0, BODY_NONE, route_openapi, "This API's OpenAPI document"},
     {"GET", "/healthz", 0, BODY_NONE, route_healthz, "Liveness"},
     {"GET", "/readyz", 0, BODY_NONE, route_readyz, "Readiness: database reachable and current"},
     /* viewer, or no token with metrics-auth = none (server.c, route_role) */
     {"GET", "/metrics", ROLE_VIEWER, BODY_NONE, route_metrics, "Prometheus metrics"},
+    /* the admin GUI (routes_gui.c): the page asks for a token itself */
+    {"GET", "/", 0, BODY_NONE, route_gui_index, "The admin GUI"},
+    {"GET", "/assets/{version}/{file}", 0, BODY_NONE, route_gui_asset,
+     "The admin GUI's styles and scripts"},
     {NULL, NULL, 0, BODY_NONE, NULL, NULL},
 };
 

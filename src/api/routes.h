@@ -45,4 +45,9 @@ void route_openapi(struct api_request *req, struct api_response *res);
 
 void route_metrics(struct api_request *req, struct api_response *res);
 
+void route_whoami(struct api_request *req, struct api_response *res);
+
+void route_gui_index(struct api_request *req, struct api_response *res);
+void route_gui_asset(struct api_request *req, struct api_response *res);
+
 #endif

@@ -162,7 +162,11 @@ static enum MHD_Result send_response(struct request_state *state)
     if (res->content_type)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     MHD_add_response_header(response, "X-Request-Id", state->req.request_id);
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    bool cache_control_set = false;
+    for (size_t i = 0; i < res->header_count; i++)
+        cache_control_set |= strcasecmp(res->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0;
+    if (!cache_control_set) /* API answers are never cached; the GUI's files say how */
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (res->close)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     for (size_t i = 0; i < res->header_count; i++)

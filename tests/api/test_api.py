@@ -22,6 +22,7 @@ tests (Debian's python3-prometheus-client; they fail without it).
 import argparse
 import base64
 import csv
+import gzip
 import hashlib
 import http.client
 import io
@@ -481,6 +482,53 @@ def t_openapi(x):
     check(len(routed) >= 19, "parsed only %d routes from router.c: %r" % (len(routed), sorted(routed)))
     check(routed - documented == set(), "routes missing from openapi.json: %r" % sorted(routed - documented))
     check(documented - routed == set(), "openapi.json documents routes the router lacks: %r" % sorted(documented - routed))
+
+
+@test("whoami: the token's name, role and what it may do")
+def t_whoami(x):
+    for token, name, role, can in ((x.viewer, x.viewer_name, "viewer", (True, False, False)),
+                                    (x.op, x.op_name, "operator", (True, True, False)),
+                                    (x.admin, "api-admin", "admin", (True, True, True))):
+        r = expect_status(x.c.get(API + "/whoami", token), 200)
+        got = r.json
+        check(got.get("name") == name and got.get("role") == role, "whoami for %s: %s" % (role, r.describe()))
+        check(got.get("can") == dict(zip(("read", "operate", "administer"), can)), "whoami can for %s: %r" % (role, got.get("can")))
+    expect_problem(x.c.get(API + "/whoami"), 401)
+    expect_problem(x.c.get(API + "/whoami?x=1", x.viewer), 400)
+
+
+@test("GUI: / and its assets, with CSP, types, caching, gzip and 304")
+def t_gui(x):
+    r = expect_status(x.c.get("/"), 200)
+    check((r.header("Content-Type") or "").startswith("text/html"), "GET / Content-Type %r" % r.header("Content-Type"))
+    csp = r.header("Content-Security-Policy") or ""
+    check("script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp,
+          "GET / CSP %r" % csp)
+    check(r.header("Cache-Control") == "no-cache" and r.header("ETag"), "GET / caching %r %r" % (r.header("Cache-Control"), r.header("ETag")))
+    check(r.header("X-Content-Type-Options") == "nosniff", "GET / without nosniff")
+    page = r.body.decode("utf-8")
+    check("<script>" not in page and " on" + "click=" not in page, "index.html has an inline script or handler")
+    m = re.search(r'src="(/assets/[0-9a-f]+/)app\.js"', page)
+    check(m, "index.html names no versioned app.js: %r" % page[:500])
+    base = m.group(1)
+    r304 = x.c.get("/", headers={"If-None-Match": r.header("ETag")})
+    check(r304.status == 304 and r304.body == b"", "If-None-Match on / gave %d" % r304.status)
+    for name, ctype in (("app.js", "text/javascript"), ("app.css", "text/css"), ("favicon.svg", "image/svg+xml")):
+        a = expect_status(x.c.get(base + name), 200)
+        check((a.header("Content-Type") or "").startswith(ctype), "%s Content-Type %r" % (name, a.header("Content-Type")))
+        check("immutable" in (a.header("Cache-Control") or "") and "max-age=31536000" in a.header("Cache-Control"),
+              "%s Cache-Control %r" % (name, a.header("Cache-Control")))
+        check(a.header("Content-Encoding") is None, "%s gzipped without Accept-Encoding" % name)
+        z = expect_status(x.c.get(base + name, headers={"Accept-Encoding": "gzip, br"}), 200)
+        check(z.header("Content-Encoding") == "gzip" and gzip.decompress(z.body) == a.body,
+              "%s: gzip answer is not the plain file gzipped" % name)
+        n = x.c.get(base + name, headers={"Accept-Encoding": "gzip;q=0"})
+        check(n.header("Content-Encoding") is None, "%s gzipped though gzip;q=0" % name)
+    expect_problem(x.c.get("/assets/0000000000000000/app.js"), 404)
+    expect_problem(x.c.get(base + "nope.js"), 404)
+    expect_problem(x.c.get(base + "index.html"), 404)
+    api = expect_status(x.c.get(API + "/whoami", x.viewer), 200)
+    check(api.header("Cache-Control") == "no-store", "API answers lost Cache-Control: no-store: %r" % api.header("Cache-Control"))
 
 
 # -- submitting
