@@ -17,6 +17,7 @@
 #include "core/job.h"
 #include "core/uuid7.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -152,5 +153,14 @@ int store_alerts_active(struct store *s, struct alert_page *ret_page, struct iq_
  */
 int store_alert_probe(struct store *s, int64_t ended_since_ms, int limit,
                       struct alert_probe *ret, struct iq_error *err);
+
+/*
+ * alert_json - the alert as the API shows it and the webhook sends it:
+ * {id, rule, severity, state, entity, entity_id, message, detail (an
+ * object), node, created_at, acked_at, acked_by, resolved_at}; id null
+ * for one not stored (a database outage while it lasts). New reference;
+ * NULL on OOM.
+ */
+json_t *alert_json(const struct alert *alert);
 
 #endif
