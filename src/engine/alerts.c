@@ -569,6 +569,8 @@ static void *alerts_main(void *arg)
 {
     struct alerts *alerts = arg;
     int64_t every_ms = alerts->opts.every_ms > 0 ? alerts->opts.every_ms : ALERTS_EVERY_MS_DEFAULT;
+    if (every_ms < ALERTS_EVERY_MS_MIN)
+        every_ms = ALERTS_EVERY_MS_MIN;
     for (;;) {
         struct alerts_tick_report report;
         struct iq_error err = {0};

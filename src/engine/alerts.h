@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #define ALERTS_EVERY_MS_DEFAULT 5000
+#define ALERTS_EVERY_MS_MIN 100 /* a shorter alert-every is taken as this */
 /* Rows of each kind a look reads at most (failed jobs, running jobs,
  * expired locks, queued jobs scanned for lock waits). */
 #define ALERTS_SCAN_LIMIT 500

@@ -1632,7 +1632,6 @@ def t_alerts_open(x):
           "message/detail: %r" % alert)
     r = expect_status(x.c.get(ALERTS + "?state=resolved,acked", x.viewer), 200)
     check(all(a["state"] in ("resolved", "acked") for a in r.json["items"]), "state filter: %s" % r.describe())
-    time.sleep(0.3)  # several looks of the alert loop (100 ms): the alert is not opened again
     items = expect_status(x.c.get(ALERTS + "?limit=500", x.viewer), 200).json["items"]
     check(len([a for a in items if a["entity_id"] == job["id"] and a["rule"] == "job_failed"]) == 1,
           "job_failed opened more than once for %s" % job["id"])

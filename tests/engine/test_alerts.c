@@ -137,7 +137,9 @@ static void expect_resolves_after_for(struct fixture *f, struct alerts *alerts, 
 {
     assert_int_equal(tick(alerts).resolved, 0); /* clearing */
     assert_int_equal(count(f, rule, "open"), 1);
-    fake_clock_advance(&f->clock, FOR_MS);
+    fake_clock_advance(&f->clock, FOR_MS - 1);
+    assert_int_equal(tick(alerts).resolved, 0);
+    fake_clock_advance(&f->clock, 1);
     assert_int_equal(tick(alerts).resolved, 1);
     assert_int_equal(count(f, rule, "resolved"), 1);
     assert_int_equal(count(f, rule, "open"), 0);
