@@ -45,7 +45,8 @@ static bool filter_from_query(struct api_request *req, struct api_response *res,
                               struct alert_filter *filter)
 {
     static const char *const allowed[] = {"state", "limit", "cursor", NULL};
-    if (api_query_reject_unknown(req, res, allowed) || parse_states(req, res, &filter->state_mask) < 0)
+    if (api_query_reject_unknown(req, res, allowed) ||
+        parse_states(req, res, &filter->state_mask) < 0)
         return false;
     int64_t limit = ALERT_LIST_LIMIT_DEFAULT;
     if (api_query_int(req, res, "limit", 1, ALERT_LIST_LIMIT_MAX, &limit) < 0)

@@ -29,10 +29,9 @@ static bool only_chars(const char *text, const char *allowed)
 static void print_alert(const json_t *alert)
 {
     json_int_t id = json_integer_value(json_object_get(alert, "id"));
-    printf("%-6lld %-8s %-8s %-14s %-22s %s\n", (long long)id,
-           json_get_text(alert, "state", "?"), json_get_text(alert, "severity", "?"),
-           json_get_text(alert, "rule", "?"), json_get_text(alert, "created_at", "?"),
-           json_get_text(alert, "message", ""));
+    printf("%-6lld %-8s %-8s %-14s %-22s %s\n", (long long)id, json_get_text(alert, "state", "?"),
+           json_get_text(alert, "severity", "?"), json_get_text(alert, "rule", "?"),
+           json_get_text(alert, "created_at", "?"), json_get_text(alert, "message", ""));
     const char *acked_by = json_get_text(alert, "acked_by", NULL);
     if (acked_by)
         printf("       acknowledged by %s at %s\n", acked_by,
@@ -54,8 +53,8 @@ static void print_page(const json_t *page)
 }
 
 /* request_path - the list's or the ack's path into path; false on bad usage. */
-static bool request_path(const struct command *cmd, struct cli_args *args, char *path,
-                         size_t size, bool *ret_ack)
+static bool request_path(const struct command *cmd, struct cli_args *args, char *path, size_t size,
+                         bool *ret_ack)
 {
     const char *ack = cli_flag_value(cmd, args, "ack");
     const char *state = cli_flag_value(cmd, args, "state");
@@ -74,9 +73,8 @@ static bool request_path(const struct command *cmd, struct cli_args *args, char 
         fprintf(stderr, "importq alerts: --state open|acked|resolved (comma list), --limit N\n");
         return false;
     }
-    snprintf(path, size, ALERTS_PATH "%s%s%s%s%s", state || limit ? "?" : "",
-             state ? "state=" : "", state ? state : "", state && limit ? "&" : "",
-             limit ? "limit=" : "");
+    snprintf(path, size, ALERTS_PATH "%s%s%s%s%s", state || limit ? "?" : "", state ? "state=" : "",
+             state ? state : "", state && limit ? "&" : "", limit ? "limit=" : "");
     if (limit)
         strncat(path, limit, size - strlen(path) - 1);
     return true;

@@ -201,9 +201,8 @@ static void rule_queue_full(const struct alert_facts *f, const struct alert_thre
         f->queue_depth * 100 < t->max_queue_size * t->queue_full_percent)
         return;
     emit(e, "queue",
-         json_pack("{s:I, s:I, s:i}", "queue_depth", (json_int_t)f->queue_depth,
-                   "max_queue_size", (json_int_t)t->max_queue_size, "percent",
-                   t->queue_full_percent),
+         json_pack("{s:I, s:I, s:i}", "queue_depth", (json_int_t)f->queue_depth, "max_queue_size",
+                   (json_int_t)t->max_queue_size, "percent", t->queue_full_percent),
          "the queue is nearly full: %lld of %lld places taken", (long long)f->queue_depth,
          (long long)t->max_queue_size);
 }
@@ -279,7 +278,8 @@ static void rule_db_unreachable(const struct alert_facts *f, const struct alert_
     (void)t;
     if (!f->db_unreachable || !f->node_id)
         return;
-    emit(e, f->node_id, json_pack("{s:I}", "down_ms", (json_int_t)(f->now_ms - f->db_down_since_ms)),
+    emit(e, f->node_id,
+         json_pack("{s:I}", "down_ms", (json_int_t)(f->now_ms - f->db_down_since_ms)),
          "node %s cannot reach the database (for %llds)", f->node_id,
          seconds(f->now_ms - f->db_down_since_ms));
 }
@@ -308,8 +308,8 @@ int alert_rules_evaluate(const struct alert_facts *facts, const struct alert_thr
     return 0;
 }
 
-enum alert_action alert_step(struct alert_tracker *tracker, bool holds, bool level,
-                             int64_t for_ms, int64_t now_ms)
+enum alert_action alert_step(struct alert_tracker *tracker, bool holds, bool level, int64_t for_ms,
+                             int64_t now_ms)
 {
     bool wait = level && for_ms > 0;
     switch (tracker->phase) {

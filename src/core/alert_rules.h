@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 /* The built-in rules; their names are the alerts' `rule`. */
+// clang-format off
 #define ALERT_RULES(X)                                                                             \
     /*  id                  name               severity    entity   level */                       \
     X(JOB_FAILED,         "job_failed",       "critical", "job",   false)                          \
@@ -33,6 +34,7 @@
     X(LOCK_WAIT,          "lock_wait",        "warning",  "job",   true)                           \
     X(NODE_LOST,          "node_lost",        "critical", "node",  false)                          \
     X(DB_UNREACHABLE,     "db_unreachable",   "critical", "node",  true)
+// clang-format on
 
 enum alert_rule_id {
 #define ALERT_RULE_ENUM(id, name, severity, entity, level) ALERT_##id,
@@ -67,15 +69,15 @@ int alert_state_parse(const char *text, enum alert_state *ret_state);
 /* The thresholds (settings alert-*; docs/api.md "Alerts"). 0 turns a
  * rule with a threshold off. */
 struct alert_thresholds {
-    int64_t for_ms;            /* a level holds (is gone) this long to fire (resolve) */
-    int64_t event_window_ms;   /* failed/timed-out jobs, lost nodes this recent */
-    int slow_factor;           /* job_slow: running longer than factor x its table's p50 */
-    int64_t slow_min_ms;       /* ... and longer than this */
-    int64_t queue_depth;       /* queue_depth: QUEUED + HELD above this */
-    int queue_full_percent;    /* queue_full: QUEUED + HELD at this % of max_queue_size */
-    int64_t max_queue_size;    /* the queue's capacity (0: no limit, no queue_full) */
-    int64_t queue_wait_ms;     /* queue_wait: a runnable job waiting longer */
-    int64_t lock_wait_ms;      /* lock_wait: a runnable job blocked by a lock longer */
+    int64_t for_ms;          /* a level holds (is gone) this long to fire (resolve) */
+    int64_t event_window_ms; /* failed/timed-out jobs, lost nodes this recent */
+    int slow_factor;         /* job_slow: running longer than factor x its table's p50 */
+    int64_t slow_min_ms;     /* ... and longer than this */
+    int64_t queue_depth;     /* queue_depth: QUEUED + HELD above this */
+    int queue_full_percent;  /* queue_full: QUEUED + HELD at this % of max_queue_size */
+    int64_t max_queue_size;  /* the queue's capacity (0: no limit, no queue_full) */
+    int64_t queue_wait_ms;   /* queue_wait: a runnable job waiting longer */
+    int64_t lock_wait_ms;    /* lock_wait: a runnable job blocked by a lock longer */
 };
 
 /* A job whose last attempt ended with an error (FAILED for good, or
@@ -98,7 +100,7 @@ struct alert_running_job {
     const char *name;
     const char *table;
     int64_t started_at_ms;
-    int64_t table_p50_ms;      /* 0: no history */
+    int64_t table_p50_ms; /* 0: no history */
 };
 
 /* A lock row whose lease has passed (nobody renewed it). */
@@ -122,15 +124,15 @@ struct alert_lock_wait {
 struct alert_node {
     const char *id;
     const char *host;
-    const char *status;        /* "alive", "dead", "stopped" */
+    const char *status; /* "alive", "dead", "stopped" */
     int64_t heartbeat_at_ms;
 };
 
 /* Everything the rules look at, as of now_ms. Arrays borrowed. */
 struct alert_facts {
     int64_t now_ms;
-    int64_t queue_depth;                 /* QUEUED + HELD */
-    int64_t oldest_runnable_since_ms;    /* earliest available_at of a runnable job; 0: none */
+    int64_t queue_depth;              /* QUEUED + HELD */
+    int64_t oldest_runnable_since_ms; /* earliest available_at of a runnable job; 0: none */
     const struct alert_ended_job *ended;
     size_t ended_count;
     const struct alert_running_job *running;
@@ -141,17 +143,17 @@ struct alert_facts {
     size_t lock_wait_count;
     const struct alert_node *nodes;
     size_t node_count;
-    bool db_unreachable;                 /* this node cannot reach the database */
+    bool db_unreachable; /* this node cannot reach the database */
     int64_t db_down_since_ms;
-    const char *node_id;                 /* this node (db_unreachable's entity) */
+    const char *node_id; /* this node (db_unreachable's entity) */
 };
 
 /* One condition that holds now. Owned strings (alert_condition_list_clear). */
 struct alert_condition {
     enum alert_rule_id rule;
-    char *entity_id;           /* job id, lock id, node id, or "queue" */
-    char *message;             /* one line for people */
-    char *detail;              /* JSON object text: the figures behind it */
+    char *entity_id; /* job id, lock id, node id, or "queue" */
+    char *message;   /* one line for people */
+    char *detail;    /* JSON object text: the figures behind it */
 };
 
 struct alert_condition_list {
@@ -181,7 +183,7 @@ enum alert_phase {
 
 struct alert_tracker {
     enum alert_phase phase;
-    int64_t since_ms;     /* when PENDING or CLEARING began */
+    int64_t since_ms; /* when PENDING or CLEARING began */
 };
 
 enum alert_action { ALERT_ACTION_NONE, ALERT_ACTION_OPEN, ALERT_ACTION_RESOLVE };
@@ -194,7 +196,7 @@ enum alert_action { ALERT_ACTION_NONE, ALERT_ACTION_OPEN, ALERT_ACTION_RESOLVE }
  * for_ms 0 opens and resolves at once. Returns what to do with the
  * stored alert.
  */
-enum alert_action alert_step(struct alert_tracker *tracker, bool holds, bool level,
-                             int64_t for_ms, int64_t now_ms);
+enum alert_action alert_step(struct alert_tracker *tracker, bool holds, bool level, int64_t for_ms,
+                             int64_t now_ms);
 
 #endif

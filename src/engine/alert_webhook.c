@@ -137,7 +137,7 @@ static void deliver(struct alert_webhook *webhook, const char *json)
         if (stopped)
             return;
         delay_ms = delay_ms * 2 > ALERT_WEBHOOK_BACKOFF_CAP_MS ? ALERT_WEBHOOK_BACKOFF_CAP_MS
-                                                                : delay_ms * 2;
+                                                               : delay_ms * 2;
     }
 }
 
@@ -184,8 +184,8 @@ int alert_webhook_start(const struct alert_webhook_options *opts, struct alert_w
                         struct iq_error *err)
 {
     *ret = NULL;
-    if (!opts->url || (strncmp(opts->url, "http://", 7) != 0 &&
-                       strncmp(opts->url, "https://", 8) != 0))
+    if (!opts->url ||
+        (strncmp(opts->url, "http://", 7) != 0 && strncmp(opts->url, "https://", 8) != 0))
         return iq_error_set(err, IQ_E_INVALID, "alert-webhook must be an http:// or https:// URL");
     struct alert_webhook *webhook = calloc(1, sizeof(*webhook));
     if (!webhook || !(webhook->url = strdup(opts->url))) {
@@ -194,8 +194,10 @@ int alert_webhook_start(const struct alert_webhook_options *opts, struct alert_w
     }
     webhook->retries = opts->retries == 0 ? ALERT_WEBHOOK_RETRIES_DEFAULT
                                           : (opts->retries < 0 ? 0 : opts->retries);
-    webhook->backoff_ms = opts->backoff_ms > 0 ? opts->backoff_ms : ALERT_WEBHOOK_BACKOFF_MS_DEFAULT;
-    webhook->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : ALERT_WEBHOOK_TIMEOUT_MS_DEFAULT;
+    webhook->backoff_ms =
+        opts->backoff_ms > 0 ? opts->backoff_ms : ALERT_WEBHOOK_BACKOFF_MS_DEFAULT;
+    webhook->timeout_ms =
+        opts->timeout_ms > 0 ? opts->timeout_ms : ALERT_WEBHOOK_TIMEOUT_MS_DEFAULT;
     webhook->queue_max = opts->queue_max ? opts->queue_max : ALERT_WEBHOOK_QUEUE_MAX_DEFAULT;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

@@ -23,19 +23,19 @@
 #define ALERT_WEBHOOK_TIMEOUT_MS_DEFAULT 5000
 
 struct alert_webhook_options {
-    const char *url;          /* http:// or https:// (required) */
-    int retries;              /* further tries after a failed one; 0 = default, < 0 = none */
-    int64_t backoff_ms;       /* first retry's delay, doubling (capped); 0 = default */
-    int64_t timeout_ms;       /* one POST's limit; 0 = default */
-    size_t queue_max;         /* events waiting at most; 0 = default */
+    const char *url;    /* http:// or https:// (required) */
+    int retries;        /* further tries after a failed one; 0 = default, < 0 = none */
+    int64_t backoff_ms; /* first retry's delay, doubling (capped); 0 = default */
+    int64_t timeout_ms; /* one POST's limit; 0 = default */
+    size_t queue_max;   /* events waiting at most; 0 = default */
 };
 
 /* What the webhook did so far. */
 struct alert_webhook_stats {
-    uint64_t delivered;       /* events the endpoint accepted */
-    uint64_t failed;          /* events given up after every retry */
-    uint64_t dropped;         /* events refused by a full queue */
-    uint64_t attempts;        /* POSTs made */
+    uint64_t delivered; /* events the endpoint accepted */
+    uint64_t failed;    /* events given up after every retry */
+    uint64_t dropped;   /* events refused by a full queue */
+    uint64_t attempts;  /* POSTs made */
 };
 
 struct alert_webhook;

@@ -27,7 +27,7 @@ struct tracked {
     enum alert_rule_id rule;
     char *entity_id;
     struct alert_tracker tracker;
-    int64_t stored_id;               /* its open (or acked) row; 0: none known */
+    int64_t stored_id;                       /* its open (or acked) row; 0: none known */
     const struct alert_condition *condition; /* this look's, when it holds */
 };
 
@@ -38,11 +38,11 @@ struct alerts {
     struct alert_options opts;
     alerts_fault_fn fault;
     void *fault_ctx;
-    struct store *store;             /* alert thread only; NULL until opened */
+    struct store *store; /* alert thread only; NULL until opened */
     struct tracked *items;
     size_t count;
     size_t capacity;
-    bool db_down;                    /* the last look could not reach the database */
+    bool db_down; /* the last look could not reach the database */
     int64_t db_down_since_ms;
     struct alert_tracker db_tracker; /* db_unreachable: in memory */
     int64_t db_alert_since_ms;       /* when the outage it reports began */
@@ -60,10 +60,10 @@ void alert_options_from_config(const struct config *cfg, struct alert_options *o
     opts->enabled = cfg->alerts;
     opts->every_ms = cfg->alert_every;
     opts->webhook_url = cfg->alert_webhook;
-    opts->webhook_retries = cfg->alert_webhook_retries == 0 ? -1
-                                                            : (int)(cfg->alert_webhook_retries > 100
-                                                                        ? 100
-                                                                        : cfg->alert_webhook_retries);
+    opts->webhook_retries =
+        cfg->alert_webhook_retries == 0
+            ? -1
+            : (int)(cfg->alert_webhook_retries > 100 ? 100 : cfg->alert_webhook_retries);
     opts->webhook_backoff_ms = cfg->alert_webhook_backoff;
     struct alert_thresholds *t = &opts->thresholds;
     t->for_ms = cfg->alert_for;
@@ -88,9 +88,8 @@ static void deliver(struct alerts *alerts, const char *event, const struct alert
     snprintf(id_text, sizeof(id_text), "%" PRId64, alert->id);
     log_event(strcmp(event, "opened") == 0 ? LOG_WARN : LOG_INFO,
               strcmp(event, "opened") == 0 ? "alert opened" : "alert resolved", "id",
-              alert->id ? id_text : "-", "rule", alert->rule, "severity", alert->severity,
-              "entity", alert->entity, "entity_id", alert->entity_id, "message", alert->message,
-              NULL);
+              alert->id ? id_text : "-", "rule", alert->rule, "severity", alert->severity, "entity",
+              alert->entity, "entity_id", alert->entity_id, "message", alert->message, NULL);
     if (!alerts->webhook)
         return;
     json_t *body = json_pack("{s:s, s:o}", "event", event, "alert", alert_json(alert));
@@ -222,10 +221,10 @@ static int gather_probe(struct store *s, int64_t now_ms, const struct alert_thre
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     for (size_t i = 0; i < g->probe.ended_count; i++) {
         const struct alert_probe_job *job = &g->probe.ended[i];
-        g->ended[i] = (struct alert_ended_job){job->id,          job->name,          job->table,
-                                               job->status,      job->error_code,
-                                               job->error_message, job->attempt,
-                                               job->max_attempts, job->finished_at_ms};
+        g->ended[i] =
+            (struct alert_ended_job){job->id,      job->name,         job->table,
+                                     job->status,  job->error_code,   job->error_message,
+                                     job->attempt, job->max_attempts, job->finished_at_ms};
     }
     for (size_t i = 0; i < g->probe.expired_count; i++) {
         const struct alert_probe_lock *lock = &g->probe.expired[i];
@@ -250,9 +249,8 @@ static int gather_nodes(struct store *s, struct gathered *g, struct iq_error *er
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");
     for (size_t i = 0; i < g->nodes.count; i++) {
         const struct node_info *node = &g->nodes.items[i];
-        g->node_facts[i] = (struct alert_node){node->id, node->host,
-                                               node->status ? node->status : "",
-                                               node->heartbeat_at_ms};
+        g->node_facts[i] = (struct alert_node){
+            node->id, node->host, node->status ? node->status : "", node->heartbeat_at_ms};
     }
     g->facts.nodes = g->node_facts;
     g->facts.node_count = g->nodes.count;
@@ -373,9 +371,13 @@ static int open_row(struct alerts *alerts, struct tracked *t, struct alerts_tick
 {
     const struct alert_rule_info *info = alert_rule_info(t->rule);
     const struct alert_condition *c = t->condition;
-    struct alert draft = {.rule = (char *)info->name, .severity = (char *)info->severity,
-                          .entity = (char *)info->entity, .entity_id = t->entity_id,
-                          .message = c->message, .detail = c->detail, .node = alerts->node_id};
+    struct alert draft = {.rule = (char *)info->name,
+                          .severity = (char *)info->severity,
+                          .entity = (char *)info->entity,
+                          .entity_id = t->entity_id,
+                          .message = c->message,
+                          .detail = c->detail,
+                          .node = alerts->node_id};
     bool opened = false;
     int64_t id = 0;
     int rc = store_alert_open(alerts->store, &draft, &opened, &id, err);
@@ -417,10 +419,14 @@ static struct alert db_alert(struct alerts *alerts, enum alert_state state, char
                              int64_t now_ms)
 {
     const struct alert_rule_info *info = alert_rule_info(ALERT_DB_UNREACHABLE);
-    return (struct alert){.rule = (char *)info->name, .severity = (char *)info->severity,
-                          .state = state, .entity = (char *)info->entity,
-                          .entity_id = alerts->node_id, .message = message,
-                          .node = alerts->node_id, .created_at_ms = alerts->db_alert_since_ms,
+    return (struct alert){.rule = (char *)info->name,
+                          .severity = (char *)info->severity,
+                          .state = state,
+                          .entity = (char *)info->entity,
+                          .entity_id = alerts->node_id,
+                          .message = message,
+                          .node = alerts->node_id,
+                          .created_at_ms = alerts->db_alert_since_ms,
                           .resolved_at_ms = state == ALERT_STATE_RESOLVED ? now_ms : 0};
 }
 
@@ -432,8 +438,8 @@ static struct alert db_alert(struct alerts *alerts, enum alert_state state, char
 static void step_database(struct alerts *alerts, int64_t now_ms, struct alerts_tick_report *ret)
 {
     const struct alert_thresholds *t = &alerts->opts.thresholds;
-    enum alert_action action = alert_step(&alerts->db_tracker, alerts->db_down, true, t->for_ms,
-                                          now_ms);
+    enum alert_action action =
+        alert_step(&alerts->db_tracker, alerts->db_down, true, t->for_ms, now_ms);
     char message[256];
     if (action == ALERT_ACTION_OPEN) {
         alerts->db_alert_since_ms = alerts->db_down_since_ms;
@@ -444,8 +450,7 @@ static void step_database(struct alerts *alerts, int64_t now_ms, struct alerts_t
         ret->opened++;
     } else if (action == ALERT_ACTION_RESOLVE) {
         snprintf(message, sizeof(message), "node %s could not reach the database for %llds",
-                 alerts->node_id,
-                 (long long)((now_ms - alerts->db_alert_since_ms) / 1000));
+                 alerts->node_id, (long long)((now_ms - alerts->db_alert_since_ms) / 1000));
         struct alert row = db_alert(alerts, ALERT_STATE_RESOLVED, message, now_ms);
         bool opened = false;
         struct iq_error err = {0};

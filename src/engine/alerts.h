@@ -36,12 +36,12 @@
 
 /* What the alert loop runs with (settings alert-*). */
 struct alert_options {
-    bool enabled;                  /* false: no alert thread */
-    int64_t every_ms;              /* a look every; 0 = ALERTS_EVERY_MS_DEFAULT */
+    bool enabled;     /* false: no alert thread */
+    int64_t every_ms; /* a look every; 0 = ALERTS_EVERY_MS_DEFAULT */
     struct alert_thresholds thresholds;
-    const char *webhook_url;       /* NULL or "": no webhook */
-    int webhook_retries;           /* 0 = default (5), < 0 = none */
-    int64_t webhook_backoff_ms;    /* 0 = default (1 s) */
+    const char *webhook_url;    /* NULL or "": no webhook */
+    int webhook_retries;        /* 0 = default (5), < 0 = none */
+    int64_t webhook_backoff_ms; /* 0 = default (1 s) */
 };
 
 /* alert_options_from_config - opts from the alert-* settings and
@@ -53,19 +53,19 @@ void alert_options_from_config(const struct config *cfg, struct alert_options *o
 typedef int (*alerts_fault_fn)(void *ctx, struct iq_error *err);
 
 struct alerts_config {
-    const char *db_url;                 /* required */
-    const char *node_id;                /* this node (alerts' node, db_unreachable's entity) */
-    const struct iq_clock *clock;       /* NULL: real */
+    const char *db_url;           /* required */
+    const char *node_id;          /* this node (alerts' node, db_unreachable's entity) */
+    const struct iq_clock *clock; /* NULL: real */
     struct alert_options options;
-    alerts_fault_fn fault;              /* NULL: none */
+    alerts_fault_fn fault; /* NULL: none */
     void *fault_ctx;
 };
 
 /* What one look did. */
 struct alerts_tick_report {
-    int conditions;     /* conditions that held */
-    int opened;         /* alerts this node opened (delivered) */
-    int resolved;       /* alerts this node resolved (delivered) */
+    int conditions; /* conditions that held */
+    int opened;     /* alerts this node opened (delivered) */
+    int resolved;   /* alerts this node resolved (delivered) */
     bool db_unreachable;
 };
 

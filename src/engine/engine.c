@@ -391,8 +391,10 @@ static int engine_launch(struct engine *engine, struct iq_error *err)
         engine->scheduler_started = rc == 0;
     }
     if (rc == 0 && engine->opts.alerts.enabled) {
-        struct alerts_config cfg = {.db_url = engine->db_url, .node_id = engine->node_id,
-                                    .clock = engine->opts.clock, .options = engine->opts.alerts};
+        struct alerts_config cfg = {.db_url = engine->db_url,
+                                    .node_id = engine->node_id,
+                                    .clock = engine->opts.clock,
+                                    .options = engine->opts.alerts};
         rc = alerts_create(&cfg, &engine->alerts, err);
         if (rc == 0)
             rc = alerts_start(engine->alerts, err);

@@ -37,14 +37,14 @@ struct alert {
     char *rule;
     char *severity;
     enum alert_state state;
-    char *entity;          /* "job", "queue", "lock", "node" */
+    char *entity; /* "job", "queue", "lock", "node" */
     char *entity_id;
     char *message;
-    char *detail;          /* JSON object text; NULL when none */
-    char *node;            /* the node that opened it */
+    char *detail; /* JSON object text; NULL when none */
+    char *node;   /* the node that opened it */
     int64_t created_at_ms;
-    int64_t acked_at_ms;   /* 0: not acknowledged */
-    char *acked_by;        /* NULL: not acknowledged */
+    int64_t acked_at_ms;    /* 0: not acknowledged */
+    char *acked_by;         /* NULL: not acknowledged */
     int64_t resolved_at_ms; /* 0: not resolved */
 };
 
@@ -52,14 +52,14 @@ void alert_clear(struct alert *alert);
 
 /* Filters of GET /api/v2/import-monitoring/alerts. */
 struct alert_filter {
-    unsigned state_mask;   /* bit (1u << ALERT_STATE_x) per wanted state; 0 = all */
-    int limit;             /* 1..ALERT_LIST_LIMIT_MAX; 0 = default */
-    int64_t after_id;      /* keyset: only ids below this one; 0 = from the newest */
+    unsigned state_mask; /* bit (1u << ALERT_STATE_x) per wanted state; 0 = all */
+    int limit;           /* 1..ALERT_LIST_LIMIT_MAX; 0 = default */
+    int64_t after_id;    /* keyset: only ids below this one; 0 = from the newest */
 };
 
 /* A page of alerts, newest first. */
 struct alert_page {
-    struct alert *items;   /* owned */
+    struct alert *items; /* owned */
     size_t count;
     int64_t next_after_id; /* 0 on the last page */
 };
@@ -72,7 +72,7 @@ struct alert_probe_job {
     char *name;
     char *table;
     enum job_status status;
-    char *error_code;      /* NULL when the error has none */
+    char *error_code; /* NULL when the error has none */
     char *error_message;
     int attempt;
     int max_attempts;
@@ -88,7 +88,7 @@ struct alert_probe_lock {
 
 /* What store_alert_probe read. Clear with alert_probe_clear. */
 struct alert_probe {
-    struct alert_probe_job *ended;  /* newest finish first */
+    struct alert_probe_job *ended; /* newest finish first */
     size_t ended_count;
     struct alert_probe_lock *expired; /* oldest expiry first */
     size_t expired_count;
@@ -105,8 +105,8 @@ void alert_probe_clear(struct alert_probe *probe);
  * has one open or acknowledged already writes nothing: *ret_opened
  * false. Else *ret_opened true and *ret_id the new id.
  */
-int store_alert_open(struct store *s, const struct alert *draft, bool *ret_opened,
-                     int64_t *ret_id, struct iq_error *err);
+int store_alert_open(struct store *s, const struct alert *draft, bool *ret_opened, int64_t *ret_id,
+                     struct iq_error *err);
 
 /*
  * store_alert_resolve - resolve alert id now (the store's clock) when it
@@ -151,8 +151,8 @@ int store_alerts_active(struct store *s, struct alert_page *ret_page, struct iq_
  * (1..ALERT_PROBE_LIMIT_MAX) rows of each list. Clear with
  * alert_probe_clear.
  */
-int store_alert_probe(struct store *s, int64_t ended_since_ms, int limit,
-                      struct alert_probe *ret, struct iq_error *err);
+int store_alert_probe(struct store *s, int64_t ended_since_ms, int limit, struct alert_probe *ret,
+                      struct iq_error *err);
 
 /*
  * alert_json - the alert as the API shows it and the webhook sends it:

@@ -11,8 +11,8 @@
 
 #include <jansson.h>
 
-int store_alert_open(struct store *s, const struct alert *draft, bool *ret_opened,
-                     int64_t *ret_id, struct iq_error *err)
+int store_alert_open(struct store *s, const struct alert *draft, bool *ret_opened, int64_t *ret_id,
+                     struct iq_error *err)
 {
     return alert_rule_open(s, draft, ret_opened, ret_id, err);
 }
@@ -44,8 +44,8 @@ int store_alerts_active(struct store *s, struct alert_page *ret_page, struct iq_
     return alert_rule_active(s, ret_page, err);
 }
 
-int store_alert_probe(struct store *s, int64_t ended_since_ms, int limit,
-                      struct alert_probe *ret, struct iq_error *err)
+int store_alert_probe(struct store *s, int64_t ended_since_ms, int limit, struct alert_probe *ret,
+                      struct iq_error *err)
 {
     return alert_rule_probe(s, ended_since_ms, limit, ret, err);
 }
@@ -62,9 +62,9 @@ json_t *alert_json(const struct alert *alert)
     json_t *detail = alert->detail ? json_loads(alert->detail, 0, NULL) : NULL;
     return json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
                      alert->id ? json_integer(alert->id) : json_null(), "rule", alert->rule,
-                     "severity", alert->severity, "state", alert_state_name(alert->state),
-                     "entity", alert->entity, "entity_id", alert->entity_id, "message",
-                     alert->message, "detail", detail ? detail : json_object(), "node",
+                     "severity", alert->severity, "state", alert_state_name(alert->state), "entity",
+                     alert->entity, "entity_id", alert->entity_id, "message", alert->message,
+                     "detail", detail ? detail : json_object(), "node",
                      alert->node ? json_string(alert->node) : json_null(), "created_at",
                      time_json(alert->created_at_ms), "acked_at", time_json(alert->acked_at_ms),
                      "acked_by", alert->acked_by ? json_string(alert->acked_by) : json_null(),

@@ -37,8 +37,8 @@ struct listener {
     pthread_cond_t cond;
     const int *statuses;
     int status_count;
-    bool hold;             /* keep the next request unanswered until released */
-    bool holding;          /* a request is being held */
+    bool hold;    /* keep the next request unanswered until released */
+    bool holding; /* a request is being held */
     int seen;
     char bodies[MAX_SEEN][256];
     char content_types[MAX_SEEN][64];
@@ -141,8 +141,11 @@ static struct alert_webhook *start(struct listener *l, int retries, size_t queue
 {
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", l->port);
-    struct alert_webhook_options opts = {.url = url, .retries = retries, .backoff_ms = 10,
-                                         .timeout_ms = HANG_BOUND_MS, .queue_max = queue_max};
+    struct alert_webhook_options opts = {.url = url,
+                                         .retries = retries,
+                                         .backoff_ms = 10,
+                                         .timeout_ms = HANG_BOUND_MS,
+                                         .queue_max = queue_max};
     struct alert_webhook *webhook = NULL;
     struct iq_error err = {0};
     if (alert_webhook_start(&opts, &webhook, &err) < 0)

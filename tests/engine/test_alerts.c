@@ -100,8 +100,7 @@ static int64_t count(struct fixture *f, const char *rule, const char *state)
 static void job_id(struct fixture *f, const char *table, char id[UUID_STR_LEN])
 {
     char sql[256];
-    snprintf(sql, sizeof(sql), "SELECT id FROM stg_import_queue WHERE target_table = '%s'",
-             table);
+    snprintf(sql, sizeof(sql), "SELECT id FROM stg_import_queue WHERE target_table = '%s'", table);
     char *text = fixture_sql_text(f, sql);
     assert_int_equal(strlen(text), UUID_STR_LEN - 1);
     memcpy(id, text, UUID_STR_LEN);
@@ -287,8 +286,9 @@ static void test_queue_wait(void **state)
     fixture_submit(f->store, "t_later");
     char later[TIME_RFC3339_LEN];
     /* a job scheduled for later is not waiting */
-    fixture_exec_fmt(f, "UPDATE stg_import_queue SET available_at = '%s'"
-                        " WHERE target_table = 't_later'",
+    fixture_exec_fmt(f,
+                     "UPDATE stg_import_queue SET available_at = '%s'"
+                     " WHERE target_table = 't_later'",
                      at(f, 20 * MIN, later));
     fake_clock_advance(&f->clock, 10 * MIN);
     assert_int_equal(tick(alerts).conditions, 0);
@@ -301,8 +301,8 @@ static void test_queue_wait(void **state)
 }
 
 /* lock_row - a lock on resource held by job id, expiring at offset_ms from now. */
-static void lock_row(struct fixture *f, const char *lock_id, const char *resource,
-                     const char *job, int64_t offset_ms)
+static void lock_row(struct fixture *f, const char *lock_id, const char *resource, const char *job,
+                     int64_t offset_ms)
 {
     char then[TIME_RFC3339_LEN], expires[TIME_RFC3339_LEN];
     fixture_exec_fmt(f,
@@ -320,8 +320,10 @@ static void test_lock_expired(void **state)
     fixture_submit(f->store, "t_lock");
     char id[UUID_STR_LEN];
     job_id(f, "t_lock", id);
-    fixture_exec_fmt(f, "UPDATE stg_import_queue SET status = 'RUNNING', attempt = 1"
-                        " WHERE id = '%s'", id);
+    fixture_exec_fmt(f,
+                     "UPDATE stg_import_queue SET status = 'RUNNING', attempt = 1"
+                     " WHERE id = '%s'",
+                     id);
     lock_row(f, "01900000-0000-7000-8000-0000000000c1", "table:t_lock", id, 2 * SEC);
     assert_int_equal(tick(alerts).conditions, 0);
     fake_clock_advance(&f->clock, 3 * SEC);
@@ -340,11 +342,13 @@ static void test_lock_wait(void **state)
     fixture_submit(f->store, "t_holder");
     char holder[UUID_STR_LEN], waiter[UUID_STR_LEN];
     job_id(f, "t_holder", holder);
-    fixture_exec_fmt(f, "UPDATE stg_import_queue SET status = 'RUNNING', attempt = 1"
-                        " WHERE id = '%s'", holder);
+    fixture_exec_fmt(f,
+                     "UPDATE stg_import_queue SET status = 'RUNNING', attempt = 1"
+                     " WHERE id = '%s'",
+                     holder);
     lock_row(f, "01900000-0000-7000-8000-0000000000c2", "table:t_shared", holder, HOUR_MS_FOR_TEST);
-    struct job_spec *spec = spec_simple("t_waiter", 5,
-                                        "\"resources\": [{\"name\": \"table:t_shared\"}]");
+    struct job_spec *spec =
+        spec_simple("t_waiter", 5, "\"resources\": [{\"name\": \"table:t_shared\"}]");
     struct job_create_request req = {.spec = spec};
     struct job *job = NULL;
     bool existed;
@@ -372,8 +376,12 @@ static void test_node_lost(void **state)
     struct fixture *f = FIX(state);
     struct alert_thresholds t = thresholds();
     struct alerts *alerts = new_alerts(f, &t, NODE_A, NULL);
-    struct node_info node = {.id = NODE_B, .host = "host-b", .pid = 1, .version = "test",
-                             .status = "alive", .started_at_ms = fake_clock_now(&f->clock),
+    struct node_info node = {.id = NODE_B,
+                             .host = "host-b",
+                             .pid = 1,
+                             .version = "test",
+                             .status = "alive",
+                             .started_at_ms = fake_clock_now(&f->clock),
                              .heartbeat_at_ms = fake_clock_now(&f->clock)};
     struct iq_error err = {0};
     assert_int_equal(store_node_register(f->store, &node, &err), 0);

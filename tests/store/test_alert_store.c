@@ -28,12 +28,15 @@
 #define MIN_MS INT64_C(60000)
 
 /* open_alert - store_alert_open of rule/entity_id; *ret_id the id (0: not opened). */
-static bool open_alert(struct fixture *f, const char *rule, const char *entity_id,
-                       int64_t *ret_id)
+static bool open_alert(struct fixture *f, const char *rule, const char *entity_id, int64_t *ret_id)
 {
-    struct alert draft = {.rule = (char *)rule, .severity = "warning", .entity = "queue",
-                          .entity_id = (char *)entity_id, .message = "something is wrong",
-                          .detail = "{\"n\": 1}", .node = "node-1"};
+    struct alert draft = {.rule = (char *)rule,
+                          .severity = "warning",
+                          .entity = "queue",
+                          .entity_id = (char *)entity_id,
+                          .message = "something is wrong",
+                          .detail = "{\"n\": 1}",
+                          .node = "node-1"};
     bool opened = false;
     int64_t id = 0;
     struct iq_error err = {0};
@@ -118,8 +121,7 @@ static void test_ack_is_audited_once(void **state)
     assert_int_equal(store_alert_resolve(f->store, id, &resolved, &err), 0);
     assert_true(resolved);
     assert_int_equal(store_alert_ack(f->store, id, &test_actor, &acked, &err), IQ_E_CONFLICT);
-    assert_int_equal(store_alert_ack(f->store, 424242, &test_actor, &acked, &err),
-                     IQ_E_NOT_FOUND);
+    assert_int_equal(store_alert_ack(f->store, 424242, &test_actor, &acked, &err), IQ_E_NOT_FOUND);
     iq_error_clear(&err);
 }
 
@@ -127,8 +129,11 @@ static void test_recorded_after_the_fact(void **state)
 {
     struct fixture *f = FIX(state);
     fixture_use_fake_clock(f);
-    struct alert draft = {.rule = "db_unreachable", .severity = "critical", .entity = "node",
-                          .entity_id = "node-1", .message = "down",
+    struct alert draft = {.rule = "db_unreachable",
+                          .severity = "critical",
+                          .entity = "node",
+                          .entity_id = "node-1",
+                          .message = "down",
                           .state = ALERT_STATE_RESOLVED,
                           .created_at_ms = FAKE_CLOCK_START_MS - 10 * MIN_MS};
     bool opened;
@@ -168,8 +173,8 @@ static void test_list_by_state_and_pages(void **state)
     assert_int_equal(page.next_after_id, 0);
     alert_page_clear(&page);
 
-    filter = (struct alert_filter){.state_mask = (1u << ALERT_STATE_ACKED) |
-                                                 (1u << ALERT_STATE_RESOLVED)};
+    filter = (struct alert_filter){.state_mask =
+                                       (1u << ALERT_STATE_ACKED) | (1u << ALERT_STATE_RESOLVED)};
     assert_int_equal(store_alert_list(f->store, &filter, &page, &err), 0);
     assert_int_equal(page.count, 2);
     assert_int_equal(page.items[0].id, ids[1]);
@@ -220,11 +225,12 @@ static void test_probe(void **state)
     time_format_rfc3339(FAKE_CLOCK_START_MS - MIN_MS, at);
     time_format_rfc3339(FAKE_CLOCK_START_MS - 90 * MIN_MS, old);
     time_format_rfc3339(FAKE_CLOCK_START_MS - 1000, expired);
-    fixture_exec_fmt(f,
-                     "UPDATE stg_import_queue SET status = 'FAILED', attempt = 3, finished_at = '%s',"
-                     " error = '{\"code\": \"validation\", \"message\": \"bad rows\"}'"
-                     " WHERE target_table = 't_failed'",
-                     at);
+    fixture_exec_fmt(
+        f,
+        "UPDATE stg_import_queue SET status = 'FAILED', attempt = 3, finished_at = '%s',"
+        " error = '{\"code\": \"validation\", \"message\": \"bad rows\"}'"
+        " WHERE target_table = 't_failed'",
+        at);
     fixture_exec_fmt(f,
                      "UPDATE stg_import_queue SET attempt = 1, finished_at = '%s',"
                      " error = '{\"code\": \"timeout\", \"message\": \"timed out\"}'"
@@ -237,9 +243,8 @@ static void test_probe(void **state)
                      " 1, 'n', 'w', '%s', '%s' FROM stg_import_queue WHERE target_table = 't_wait'",
                      old, expired);
     fake_clock_advance(&f->clock, 1000);
-    assert_int_equal(store_alert_probe(f->store, FAKE_CLOCK_START_MS - 120 * MIN_MS, 10, &probe,
-                                       &err),
-                     0);
+    assert_int_equal(
+        store_alert_probe(f->store, FAKE_CLOCK_START_MS - 120 * MIN_MS, 10, &probe, &err), 0);
     assert_int_equal(probe.ended_count, 2);
     assert_string_equal(probe.ended[0].table, "t_failed"); /* newest finish first */
     assert_int_equal(probe.ended[0].status, JOB_FAILED);
@@ -256,9 +261,8 @@ static void test_probe(void **state)
     assert_int_equal(probe.oldest_runnable_since_ms, FAKE_CLOCK_START_MS);
     alert_probe_clear(&probe);
     /* the window and the limit */
-    assert_int_equal(store_alert_probe(f->store, FAKE_CLOCK_START_MS - 30 * MIN_MS, 10, &probe,
-                                       &err),
-                     0);
+    assert_int_equal(
+        store_alert_probe(f->store, FAKE_CLOCK_START_MS - 30 * MIN_MS, 10, &probe, &err), 0);
     assert_int_equal(probe.ended_count, 1);
     alert_probe_clear(&probe);
     assert_int_equal(store_alert_probe(f->store, 0, 1, &probe, &err), 0);

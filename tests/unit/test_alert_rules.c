@@ -58,7 +58,8 @@ static const struct alert_ended_job final_timeout[] = {
 static const struct alert_ended_job retrying_other[] = {
     {JOB_B, "teams", "teams", JOB_QUEUED, "io", "disk", 1, 3, NOW - MIN},
 };
-static const struct alert_running_job slow[] = {{JOB_A, "users", "users", NOW - 31 * SEC, 10 * SEC}};
+static const struct alert_running_job slow[] = {
+    {JOB_A, "users", "users", NOW - 31 * SEC, 10 * SEC}};
 static const struct alert_running_job not_slow[] = {
     {JOB_A, "users", "users", NOW - 29 * SEC, 10 * SEC}};
 static const struct alert_running_job fast_table[] = {
@@ -100,7 +101,8 @@ static const struct rule_case rule_cases[] = {
     {"depth above", {.now_ms = NOW, .queue_depth = 501}, "queue_depth:queue"},
     {"depth at the threshold", {.now_ms = NOW, .queue_depth = 500}, ""},
     {"nearly full", {.now_ms = NOW, .queue_depth = 900}, "queue_depth:queue,queue_full:queue"},
-    {"oldest waits too long", {.now_ms = NOW, .oldest_runnable_since_ms = NOW - 16 * MIN},
+    {"oldest waits too long",
+     {.now_ms = NOW, .oldest_runnable_since_ms = NOW - 16 * MIN},
      "queue_wait:queue"},
     {"oldest waits a while", {.now_ms = NOW, .oldest_runnable_since_ms = NOW - 14 * MIN}, ""},
     {"lock past its lease",
@@ -163,9 +165,12 @@ static void test_thresholds_zero_turn_rules_off(void **state)
     off.max_queue_size = 0;
     off.queue_wait_ms = 0;
     off.lock_wait_ms = 0;
-    struct alert_facts facts = {.now_ms = NOW, .queue_depth = 5000,
+    struct alert_facts facts = {.now_ms = NOW,
+                                .queue_depth = 5000,
                                 .oldest_runnable_since_ms = NOW - 600 * MIN,
-                                .lock_waits = waited_long, .lock_wait_count = 1, RUNNING(slow)};
+                                .lock_waits = waited_long,
+                                .lock_wait_count = 1,
+                                RUNNING(slow)};
     struct alert_condition_list list = {0};
     struct iq_error err = {0};
     assert_int_equal(alert_rules_evaluate(&facts, &off, &list, &err), 0);
@@ -238,9 +243,9 @@ static void test_level_pending_firing_clearing(void **state)
         {26000, true, ALERT_ACTION_NONE, ALERT_PHASE_PENDING},
         {55999, true, ALERT_ACTION_NONE, ALERT_PHASE_PENDING},
         {56000, true, ALERT_ACTION_OPEN, ALERT_PHASE_FIRING},
-        {60000, true, ALERT_ACTION_NONE, ALERT_PHASE_FIRING},   /* not repeated */
+        {60000, true, ALERT_ACTION_NONE, ALERT_PHASE_FIRING}, /* not repeated */
         {61000, false, ALERT_ACTION_NONE, ALERT_PHASE_CLEARING},
-        {80000, true, ALERT_ACTION_NONE, ALERT_PHASE_FIRING},   /* back: stays open */
+        {80000, true, ALERT_ACTION_NONE, ALERT_PHASE_FIRING}, /* back: stays open */
         {81000, false, ALERT_ACTION_NONE, ALERT_PHASE_CLEARING},
         {110999, false, ALERT_ACTION_NONE, ALERT_PHASE_CLEARING},
         {111000, false, ALERT_ACTION_RESOLVE, ALERT_PHASE_INACTIVE},

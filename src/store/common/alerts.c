@@ -179,13 +179,12 @@ static int open_body(const struct alert_primitives *p, void *backend, void *ctx_
     return p->insert(backend, &row, ctx->ret_opened, ctx->ret_id, err);
 }
 
-int alert_rule_open(struct store *s, const struct alert *draft, bool *ret_opened,
-                    int64_t *ret_id, struct iq_error *err)
+int alert_rule_open(struct store *s, const struct alert *draft, bool *ret_opened, int64_t *ret_id,
+                    struct iq_error *err)
 {
     *ret_opened = false;
     *ret_id = 0;
-    if (!draft->rule || !draft->entity || !draft->entity_id || !draft->message ||
-        !draft->severity)
+    if (!draft->rule || !draft->entity || !draft->entity_id || !draft->message || !draft->severity)
         return iq_error_set(err, IQ_E_INTERNAL, "an alert needs a rule, entity and message");
     struct open_ctx ctx = {draft, ret_opened, ret_id};
     return s->ops->alert_tx(s, ALERT_TX_WRITE, open_body, &ctx, err);
@@ -216,11 +215,11 @@ int alert_rule_resolve(struct store *s, int64_t id, bool *ret_resolved, struct i
 static char *audit_image(const struct alert *alert)
 {
     char acked_at[TIME_RFC3339_LEN];
-    json_t *image = json_pack(
-        "{s:I, s:s, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)alert->id, "rule", alert->rule,
-        "state", alert_state_name(alert->state), "entity", alert->entity, "entity_id",
-        alert->entity_id, "acked_by", alert->acked_by, "acked_at",
-        alert->acked_at_ms ? time_format_rfc3339(alert->acked_at_ms, acked_at) : NULL);
+    json_t *image =
+        json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)alert->id, "rule",
+                  alert->rule, "state", alert_state_name(alert->state), "entity", alert->entity,
+                  "entity_id", alert->entity_id, "acked_by", alert->acked_by, "acked_at",
+                  alert->acked_at_ms ? time_format_rfc3339(alert->acked_at_ms, acked_at) : NULL);
     char *text = image ? json_dumps(image, JSON_COMPACT) : NULL;
     json_decref(image);
     return text;
@@ -257,10 +256,9 @@ static int ack_body(const struct alert_primitives *p, void *backend, void *ctx_p
         char *after_text = audit_image(ctx->ret);
         char id_text[24];
         snprintf(id_text, sizeof(id_text), "%lld", (long long)ctx->id);
-        rc = before_text && after_text
-                 ? p->audit(backend, ctx->actx, "alert.acked", id_text, before_text, after_text,
-                            err)
-                 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
+        rc = before_text && after_text ? p->audit(backend, ctx->actx, "alert.acked", id_text,
+                                                  before_text, after_text, err)
+                                       : iq_error_set(err, IQ_E_NOMEM, "out of memory");
         free(before_text);
         free(after_text);
     }
@@ -268,8 +266,8 @@ static int ack_body(const struct alert_primitives *p, void *backend, void *ctx_p
     return rc;
 }
 
-int alert_rule_ack(struct store *s, int64_t id, const struct audit_context *actx,
-                   struct alert *ret, struct iq_error *err)
+int alert_rule_ack(struct store *s, int64_t id, const struct audit_context *actx, struct alert *ret,
+                   struct iq_error *err)
 {
     memset(ret, 0, sizeof(*ret));
     if (!actx || !actx->actor || !actx->actor[0])
@@ -335,8 +333,8 @@ static int list_page(struct store *s, unsigned state_mask, int64_t after_id, int
     return 0;
 }
 
-int alert_rule_list(struct store *s, const struct alert_filter *filter,
-                    struct alert_page *ret_page, struct iq_error *err)
+int alert_rule_list(struct store *s, const struct alert_filter *filter, struct alert_page *ret_page,
+                    struct iq_error *err)
 {
     int limit = filter->limit ? filter->limit : ALERT_LIST_LIMIT_DEFAULT;
     memset(ret_page, 0, sizeof(*ret_page));
@@ -347,8 +345,8 @@ int alert_rule_list(struct store *s, const struct alert_filter *filter,
 
 int alert_rule_active(struct store *s, struct alert_page *ret_page, struct iq_error *err)
 {
-    int rc = list_page(s, (1u << ALERT_STATE_OPEN) | (1u << ALERT_STATE_ACKED), 0,
-                       ALERT_ACTIVE_MAX, ret_page, err);
+    int rc = list_page(s, (1u << ALERT_STATE_OPEN) | (1u << ALERT_STATE_ACKED), 0, ALERT_ACTIVE_MAX,
+                       ret_page, err);
     ret_page->next_after_id = 0;
     return rc;
 }

@@ -47,7 +47,13 @@ enum alert_ended_column {
 };
 
 /* The columns of a probe's expired lock: id, name, job_id, expires_at. */
-enum alert_lock_column { LOCKCOL_ID, LOCKCOL_NAME, LOCKCOL_JOB_ID, LOCKCOL_EXPIRES_AT, LOCKCOL_COUNT };
+enum alert_lock_column {
+    LOCKCOL_ID,
+    LOCKCOL_NAME,
+    LOCKCOL_JOB_ID,
+    LOCKCOL_EXPIRES_AT,
+    LOCKCOL_COUNT
+};
 
 /* alert_decode_row - one alert row of text values (NULL for SQL NULL);
  * IQ_E_DB for a value that does not parse. *ret zeroed first. */
@@ -56,8 +62,8 @@ int alert_decode_row(const char *const values[ALERTCOL_COUNT], struct alert *ret
 
 /* alert_probe_add_ended / alert_probe_add_lock - decode one probe row
  * onto the end of probe's list (room for it is the caller's). */
-int alert_probe_decode_ended(const char *const values[ENDEDCOL_COUNT],
-                             struct alert_probe_job *ret, struct iq_error *err);
+int alert_probe_decode_ended(const char *const values[ENDEDCOL_COUNT], struct alert_probe_job *ret,
+                             struct iq_error *err);
 int alert_probe_decode_lock(const char *const values[LOCKCOL_COUNT], struct alert_probe_lock *ret,
                             struct iq_error *err);
 
@@ -98,14 +104,14 @@ struct alert_primitives {
 
 /* The rules, run by store/alerts.c through the backend's alert_tx (see
  * store/alert_ops.h for what each promises). */
-int alert_rule_open(struct store *s, const struct alert *draft, bool *ret_opened,
-                    int64_t *ret_id, struct iq_error *err);
+int alert_rule_open(struct store *s, const struct alert *draft, bool *ret_opened, int64_t *ret_id,
+                    struct iq_error *err);
 int alert_rule_resolve(struct store *s, int64_t id, bool *ret_resolved, struct iq_error *err);
-int alert_rule_ack(struct store *s, int64_t id, const struct audit_context *actx,
-                   struct alert *ret, struct iq_error *err);
+int alert_rule_ack(struct store *s, int64_t id, const struct audit_context *actx, struct alert *ret,
+                   struct iq_error *err);
 int alert_rule_get(struct store *s, int64_t id, struct alert *ret, struct iq_error *err);
-int alert_rule_list(struct store *s, const struct alert_filter *filter,
-                    struct alert_page *ret_page, struct iq_error *err);
+int alert_rule_list(struct store *s, const struct alert_filter *filter, struct alert_page *ret_page,
+                    struct iq_error *err);
 int alert_rule_active(struct store *s, struct alert_page *ret_page, struct iq_error *err);
 int alert_rule_probe(struct store *s, int64_t ended_since_ms, int limit, struct alert_probe *ret,
                      struct iq_error *err);

@@ -19,8 +19,8 @@
 
 /* The select list in the order of enum alert_column. */
 #define ALERT_SELECT                                                                               \
-    "SELECT id::text, rule, severity, state, entity, entity_id, message, detail::text, node, "     \
-    TIME_COLUMN("created_at") ", " TIME_COLUMN("acked_at") ", acked_by, " TIME_COLUMN(             \
+    "SELECT id::text, rule, severity, state, entity, entity_id, message, detail::text, "           \
+    "node, " TIME_COLUMN("created_at") ", " TIME_COLUMN("acked_at") ", acked_by, " TIME_COLUMN(    \
         "resolved_at") " FROM stg_import_monitoring m"
 
 struct pg_alert_tx {
@@ -44,9 +44,15 @@ static int insert(void *backend, const struct alert *row, bool *ret_inserted, in
 {
     struct pg_store *ps = ((struct pg_alert_tx *)backend)->ps;
     char created[TIME_RFC3339_LEN], resolved[TIME_RFC3339_LEN];
-    const char *values[10] = {row->rule,      row->severity,   alert_state_name(row->state),
-                              row->entity,    row->entity_id,  row->message,
-                              row->detail,    row->node,       time_param(row->created_at_ms, created),
+    const char *values[10] = {row->rule,
+                              row->severity,
+                              alert_state_name(row->state),
+                              row->entity,
+                              row->entity_id,
+                              row->message,
+                              row->detail,
+                              row->node,
+                              time_param(row->created_at_ms, created),
                               time_param(row->resolved_at_ms, resolved)};
     PGresult *res;
     int rc = pg_exec(ps, "opening an alert",
@@ -186,13 +192,14 @@ static int probe(void *backend, int64_t ended_since_ms, int limit, struct alert_
     snprintf(limit_text, sizeof(limit_text), "%d", limit);
     const char *ended_values[2] = {time_format_rfc3339(ended_since_ms, since), limit_text};
     PGresult *res;
-    int rc = pg_exec(ps, "probing ended jobs",
-                     "SELECT id::text, name, target_table, status, error->>'code',"
-                     " error->>'message', attempt, max_attempts, " TIME_COLUMN("finished_at")
-                     " FROM stg_import_queue WHERE status IN ('FAILED', 'QUEUED')"
-                     " AND finished_at >= $1::timestamptz AND error IS NOT NULL"
-                     " ORDER BY finished_at DESC LIMIT $2::integer",
-                     2, ended_values, &res, err);
+    int rc =
+        pg_exec(ps, "probing ended jobs",
+                "SELECT id::text, name, target_table, status, error->>'code',"
+                " error->>'message', attempt, max_attempts, " TIME_COLUMN(
+                    "finished_at") " FROM stg_import_queue WHERE status IN ('FAILED', 'QUEUED')"
+                                   " AND finished_at >= $1::timestamptz AND error IS NOT NULL"
+                                   " ORDER BY finished_at DESC LIMIT $2::integer",
+                2, ended_values, &res, err);
     if (rc < 0)
         return rc;
     for (int i = 0; rc == 0 && i < PQntuples(res) && i < limit; i++) {
@@ -206,11 +213,15 @@ static int probe(void *backend, int64_t ended_since_ms, int limit, struct alert_
     if (rc < 0)
         return rc;
     const char *now_values[2] = {pg_clock_param(ps, now_buf), limit_text};
-    rc = pg_exec(ps, "probing expired locks",
-                 "SELECT id::text, name, job_id::text, " TIME_COLUMN("expires_at")
-                 " FROM stg_import_resources WHERE expires_at < " PG_NOW("$1")
-                 " ORDER BY expires_at LIMIT $2::integer",
-                 2, now_values, &res, err);
+    rc = pg_exec(
+        ps, "probing expired locks",
+        "SELECT id::text, name, job_id::text, " TIME_COLUMN(
+            "expires_at") " FROM stg_import_resources WHERE expires_at < " PG_NOW("$1") " ORDER BY "
+                                                                                        "expires_"
+                                                                                        "at LIMIT "
+                                                                                        "$2::"
+                                                                                        "integer",
+        2, now_values, &res, err);
     if (rc < 0)
         return rc;
     for (int i = 0; rc == 0 && i < PQntuples(res) && i < limit; i++) {
@@ -223,10 +234,12 @@ static int probe(void *backend, int64_t ended_since_ms, int limit, struct alert_
     PQclear(res);
     if (rc < 0)
         return rc;
-    rc = pg_exec(ps, "probing the oldest runnable job",
-                 "SELECT " TIME_COLUMN("min(available_at)") " FROM stg_import_queue"
-                 " WHERE status = 'QUEUED' AND deps_pending = 0 AND available_at <= " PG_NOW("$1"),
-                 1, now_values, &res, err);
+    rc = pg_exec(
+        ps, "probing the oldest runnable job",
+        "SELECT " TIME_COLUMN("min(available_at)") " FROM stg_import_queue"
+                                                   " WHERE status = 'QUEUED' AND deps_pending = 0 "
+                                                   "AND available_at <= " PG_NOW("$1"),
+        1, now_values, &res, err);
     if (rc < 0)
         return rc;
     if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&

@@ -188,19 +188,19 @@ static int list(void *backend, unsigned state_mask, int64_t after_id, int limit,
 }
 
 /* probe_ended - jobs whose last attempt ended with an error since since_ms. */
-static int probe_ended(struct sqlite_store *s, int64_t since_ms, int limit,
-                       struct alert_probe *ret, struct iq_error *err)
+static int probe_ended(struct sqlite_store *s, int64_t since_ms, int limit, struct alert_probe *ret,
+                       struct iq_error *err)
 {
     ret->ended = calloc((size_t)limit, sizeof(*ret->ended));
     if (!ret->ended)
         return nomem(err);
-    sqlite3_stmt *stmt = prepare(
-        s,
-        "SELECT id, name, target_table, status, json_extract(error, '$.code'),"
-        " json_extract(error, '$.message'), attempt, max_attempts, finished_at"
-        " FROM stg_import_queue WHERE status IN ('FAILED', 'QUEUED') AND finished_at >= ?1"
-        " AND error IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
-        err);
+    sqlite3_stmt *stmt =
+        prepare(s,
+                "SELECT id, name, target_table, status, json_extract(error, '$.code'),"
+                " json_extract(error, '$.message'), attempt, max_attempts, finished_at"
+                " FROM stg_import_queue WHERE status IN ('FAILED', 'QUEUED') AND finished_at >= ?1"
+                " AND error IS NOT NULL ORDER BY finished_at DESC LIMIT ?2",
+                err);
     if (!stmt)
         return IQ_E_DB;
     char since[TIME_RFC3339_LEN];
