@@ -28,6 +28,7 @@ struct tracked {
     char *entity_id;
     struct alert_tracker tracker;
     int64_t stored_id;                       /* its open (or acked) row; 0: none known */
+    bool stored_seen;                        /* in this look's stored unresolved alerts */
     const struct alert_condition *condition; /* this look's, when it holds */
 };
 
@@ -323,8 +324,7 @@ static struct tracked *add_tracked(struct alerts *alerts, enum alert_rule_id rul
 static int sync_active(struct alerts *alerts, const struct alert_page *active)
 {
     for (size_t i = 0; i < alerts->count; i++)
-        if (alerts->items[i].tracker.phase >= ALERT_PHASE_FIRING)
-            alerts->items[i].stored_id = -alerts->items[i].stored_id - 1; /* mark unseen */
+        alerts->items[i].stored_seen = false;
     for (size_t i = 0; i < active->count; i++) {
         const struct alert *row = &active->items[i];
         enum alert_rule_id rule;
@@ -336,10 +336,11 @@ static int sync_active(struct alerts *alerts, const struct alert_page *active)
         if (t->tracker.phase < ALERT_PHASE_FIRING)
             t->tracker = (struct alert_tracker){ALERT_PHASE_FIRING, row->created_at_ms};
         t->stored_id = row->id;
+        t->stored_seen = true;
     }
     for (size_t i = 0; i < alerts->count; i++) {
         struct tracked *t = &alerts->items[i];
-        if (t->stored_id < 0) {
+        if (t->tracker.phase >= ALERT_PHASE_FIRING && !t->stored_seen) {
             t->stored_id = 0;
             t->tracker = (struct alert_tracker){ALERT_PHASE_INACTIVE, 0};
         }

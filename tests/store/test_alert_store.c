@@ -84,6 +84,7 @@ static void test_opens_once_per_rule_and_entity(void **state)
     assert_true(open_alert(f, "queue_depth", "queue", &reopened));
     assert_true(reopened > a);
     assert_int_equal(store_alert_get(f->store, 999999, &got, &err), IQ_E_NOT_FOUND);
+    iq_error_clear(&err);
 }
 
 static void test_ack_is_audited_once(void **state)
