@@ -99,7 +99,7 @@ static int gather_waits(struct store *s, int64_t now_ms, struct gathered *g, str
 static int gather_probe(struct store *s, int64_t now_ms, const struct alert_thresholds *t,
                         struct gathered *g, struct iq_error *err)
 {
-    int64_t window_ms = t->event_window_ms > 0 ? t->event_window_ms : INT64_C(86400000);
+    int64_t window_ms = t->event_window_ms > 0 ? t->event_window_ms : ALERTS_EVENT_WINDOW_MS_MAX;
     int rc = store_alert_probe(s, now_ms - window_ms, ALERTS_SCAN_LIMIT, &g->probe, err);
     if (rc < 0)
         return rc;

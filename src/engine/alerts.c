@@ -69,7 +69,8 @@ void alert_options_from_config(const struct config *cfg, struct alert_options *o
     opts->webhook_backoff_ms = cfg->alert_webhook_backoff;
     struct alert_thresholds *t = &opts->thresholds;
     t->for_ms = cfg->alert_for;
-    t->event_window_ms = cfg->alert_event_window;
+    t->event_window_ms =
+        cfg->alert_event_window > 0 ? cfg->alert_event_window : ALERTS_EVENT_WINDOW_MS_MAX;
     t->slow_factor = (int)(cfg->alert_slow_factor > 1000 ? 1000 : cfg->alert_slow_factor);
     t->slow_min_ms = cfg->alert_slow_min;
     t->queue_depth = cfg->alert_queue_depth;

@@ -30,6 +30,8 @@
 
 #define ALERTS_EVERY_MS_DEFAULT 5000
 #define ALERTS_EVERY_MS_MIN 100 /* a shorter alert-every is taken as this */
+/* alert-event-window 0 is taken as this (a day). */
+#define ALERTS_EVENT_WINDOW_MS_MAX INT64_C(86400000)
 /* Rows of each kind a look reads at most (failed jobs, running jobs,
  * expired locks, queued jobs scanned for lock waits). */
 #define ALERTS_SCAN_LIMIT 500

@@ -57,7 +57,7 @@ enum config_type {
     X(alerts,           "alerts",           BOOL,     "true",                  "evaluate the alert rules on this node") \
     X(alert_every,      "alert-every",      DURATION, "5s",                    "how often the alert rules are evaluated") \
     X(alert_for,        "alert-for",        DURATION, "30s",                   "a level alert (queue, locks, slow job, database) opens after its condition held this long and resolves after it was gone as long (0: at once)") \
-    X(alert_event_window, "alert-event-window", DURATION, "1h",                "failed and timed-out jobs and lost nodes this recent raise alerts; their alerts resolve after it") \
+    X(alert_event_window, "alert-event-window", DURATION, "1h",                "failed and timed-out jobs and lost nodes this recent raise alerts; their alerts resolve after it (0: a day)") \
     X(alert_slow_factor, "alert-slow-factor", INT,    "3",                     "job_slow: a job running longer than this many times its table's median (0: off)") \
     X(alert_slow_min,   "alert-slow-min",   DURATION, "10s",                   "job_slow: ... and longer than this") \
     X(alert_queue_depth, "alert-queue-depth", INT,    "500",                   "queue_depth: more QUEUED and HELD jobs than this (0: off)") \
