@@ -49,6 +49,11 @@ static const struct command commands[] = {
      cmd_execute},
     {"status", "importq status [--json]", "the queue at a glance: counts, slots, health, nodes",
      cmd_status_flags, cmd_status},
+    {"alerts",
+     "importq alerts [--state open|acked|resolved] [--limit N] [--json]\n"
+     "       importq alerts --ack ID [--json]",
+     "the server's alerts, newest first; --ack acknowledges one (operator)", cmd_alerts_flags,
+     cmd_alerts},
     {"schedules",
      "importq schedules [list] [--enabled true|false] [--q TEXT] [--limit N] [--json]\n"
      "       importq schedules show ID [--json]\n"

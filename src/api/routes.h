@@ -37,6 +37,8 @@ void route_resources_list(struct api_request *req, struct api_response *res);
 void route_resource_release(struct api_request *req, struct api_response *res);
 
 void route_audit_list(struct api_request *req, struct api_response *res);
+void route_alert_list(struct api_request *req, struct api_response *res);
+void route_alert_ack(struct api_request *req, struct api_response *res);
 void route_audit_verify(struct api_request *req, struct api_response *res);
 
 void route_healthz(struct api_request *req, struct api_response *res);

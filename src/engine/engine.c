@@ -69,6 +69,7 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
     opts->max_queue_size = (int)(cfg->max_queue_size > INT32_MAX ? INT32_MAX : cfg->max_queue_size);
     opts->job_max_attempts = (int)(cfg->max_attempts > 1000000 ? 1000000 : cfg->max_attempts);
     opts->config = cfg;
+    alert_options_from_config(cfg, &opts->alerts);
 }
 
 int engine_cond_init(pthread_cond_t *cond)
@@ -325,6 +326,7 @@ static void join_and_free(struct engine *engine)
     engine->quit = true;
     pthread_cond_broadcast(&engine->stop_cond);
     pthread_mutex_unlock(&engine->lock);
+    alerts_free(engine->alerts);
     if (engine->maintenance_started)
         pthread_join(engine->maintenance_thread, NULL);
     if (engine->waker_started)
@@ -387,6 +389,15 @@ static int engine_launch(struct engine *engine, struct iq_error *err)
     if (rc == 0 && !engine->opts.scheduler_off) {
         rc = start_thread(&engine->scheduler_thread, scheduler_main, engine, "scheduler", err);
         engine->scheduler_started = rc == 0;
+    }
+    if (rc == 0 && engine->opts.alerts.enabled) {
+        struct alerts_config cfg = {.db_url = engine->db_url,
+                                    .node_id = engine->node_id,
+                                    .clock = engine->opts.clock,
+                                    .options = engine->opts.alerts};
+        rc = alerts_create(&cfg, &engine->alerts, err);
+        if (rc == 0)
+            rc = alerts_start(engine->alerts, err);
     }
     return rc;
 }

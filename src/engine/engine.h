@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "core/uuid7.h"
+#include "engine/alerts.h"
 #include "util/config.h"
 
 #include <stdbool.h>
@@ -86,6 +87,9 @@ struct engine_options {
     /* Where the engine counts what it does (engine_metrics.h); NULL: no
      * metrics. Must outlive the engine. */
     struct metrics *metrics;
+    /* The alert loop (engine/alerts.h, alert_options_from_config);
+     * alerts.enabled false, the zero value: none on this node. */
+    struct alert_options alerts;
 };
 
 /* The family of database errors that both the engine and the API count

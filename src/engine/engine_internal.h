@@ -128,6 +128,7 @@ struct engine {
     bool scheduler_started;
     atomic_bool scheduler_leads;     /* the scheduler thread's last answer */
     struct engine_metrics metrics; /* families in opts.metrics; read-only after start */
+    struct alerts *alerts;         /* the alert loop (engine/alerts.h); NULL when off */
 };
 
 /* Who the engine's own mutations are recorded as in the audit trail. */

@@ -53,7 +53,20 @@ enum config_type {
     X(token,            "token",            STRING,   "",                      "client commands: the API token (IMPORTQ_TOKEN)") \
     X(log_level,        "log-level",        STRING,   "info",                  "debug, info, warn, error or off") \
     X(target_schemas,   "target-schemas",   STRING,   "",                      "PostgreSQL schemas import targets resolve in, a comma list (empty: the connection's first search_path schema)") \
-    X(metrics_auth,     "metrics-auth",     STRING,   "viewer",                "who may read GET /metrics: viewer (a token of any role) or none (no token)")
+    X(metrics_auth,     "metrics-auth",     STRING,   "viewer",                "who may read GET /metrics: viewer (a token of any role) or none (no token)") \
+    X(alerts,           "alerts",           BOOL,     "true",                  "evaluate the alert rules on this node") \
+    X(alert_every,      "alert-every",      DURATION, "5s",                    "how often the alert rules are evaluated") \
+    X(alert_for,        "alert-for",        DURATION, "30s",                   "a level alert (queue, locks, slow job, database) opens after its condition held this long and resolves after it was gone as long (0: at once)") \
+    X(alert_event_window, "alert-event-window", DURATION, "1h",                "failed and timed-out jobs and lost nodes this recent raise alerts; their alerts resolve after it (0: a day)") \
+    X(alert_slow_factor, "alert-slow-factor", INT,    "3",                     "job_slow: a job running longer than this many times its table's median (0: off)") \
+    X(alert_slow_min,   "alert-slow-min",   DURATION, "10s",                   "job_slow: ... and longer than this") \
+    X(alert_queue_depth, "alert-queue-depth", INT,    "500",                   "queue_depth: more QUEUED and HELD jobs than this (0: off)") \
+    X(alert_queue_full, "alert-queue-full", INT,      "90",                    "queue_full: QUEUED and HELD jobs at this percent of max-queue-size (0: off)") \
+    X(alert_queue_wait, "alert-queue-wait", DURATION, "15min",                 "queue_wait: the oldest runnable job waiting longer than this (0: off)") \
+    X(alert_lock_wait,  "alert-lock-wait",  DURATION, "5min",                  "lock_wait: a runnable job kept waiting by a held lock longer than this (0: off)") \
+    X(alert_webhook,    "alert-webhook",    STRING,   "",                      "URL each alert change is POSTed to as JSON (empty: none)") \
+    X(alert_webhook_retries, "alert-webhook-retries", INT, "5",                "further tries of a failed webhook POST (0: none)") \
+    X(alert_webhook_backoff, "alert-webhook-backoff", DURATION, "1s",          "delay before the first webhook retry, doubling each time (at most 5 min)")
 
 /* The C type that holds each kind of option. */
 #define CONFIG_CTYPE_STRING char *

@@ -1634,6 +1634,141 @@ def t_concurrency(x):
     check(len({j["request_id"] for j in items}) == 400, "request_ids are not all distinct")
 
 
+# -- alerts (GET /import-monitoring/alerts, POST .../ack, the webhook)
+
+ALERTS = API + "/import-monitoring/alerts"
+
+
+class WebhookListener:
+    """A local endpoint for alert-webhook: answers 500 to the first POST, 200 to
+    the rest, and keeps every (status, content type, body) it answered."""
+
+    def __init__(self):
+        import http.server
+        listener = self
+        self.lock = threading.Lock()
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with listener.lock:
+                    status = 500 if not listener.requests else 200
+                    listener.requests.append((status, self.headers.get("Content-Type"), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def seen(self):
+        with self.lock:
+            return list(self.requests)
+
+
+def failed_job_alert(x):
+    """A job that fails (its file is missing) and the job_failed alert it opens."""
+    job = x.submit(x.spec(path="missing_%s.csv" % x.tag))
+    x.wait_status(job["id"], "FAILED")
+    end = time.time() + DEADLINE_S
+    while time.time() < end:
+        items = expect_status(x.c.get(ALERTS + "?state=open&limit=500", x.viewer), 200).json["items"]
+        mine = [a for a in items if a["rule"] == "job_failed" and a["entity_id"] == job["id"]]
+        if mine:
+            return job, mine[0]
+        time.sleep(0.05)
+    raise TestFailure("no job_failed alert for job %s" % job["id"])
+
+
+@test("alerts: a failed job opens one, listed with every field")
+def t_alerts_open(x):
+    job, alert = failed_job_alert(x)
+    check(isinstance(alert["id"], int) and alert["id"] > 0, "id %r" % alert)
+    for key, want in (("severity", "critical"), ("state", "open"), ("entity", "job"), ("acked_at", None),
+                      ("acked_by", None), ("resolved_at", None)):
+        check(alert[key] == want, "%s is %r, expected %r: %r" % (key, alert[key], want, alert))
+    check(TIME_RE.match(alert["created_at"]) and alert["node"], "created_at/node: %r" % alert)
+    check(job["id"] in alert["message"] and alert["detail"].get("table") == job["target"]["table"],
+          "message/detail: %r" % alert)
+    r = expect_status(x.c.get(ALERTS + "?state=resolved,acked", x.viewer), 200)
+    check(all(a["state"] in ("resolved", "acked") for a in r.json["items"]), "state filter: %s" % r.describe())
+    items = expect_status(x.c.get(ALERTS + "?limit=500", x.viewer), 200).json["items"]
+    check(len([a for a in items if a["entity_id"] == job["id"] and a["rule"] == "job_failed"]) == 1,
+          "job_failed opened more than once for %s" % job["id"])
+
+
+@test("alerts: acknowledge (operator, audited, once), resolve, 409 after")
+def t_alerts_ack(x):
+    job, alert = failed_job_alert(x)
+    path = "%s/%d/ack" % (ALERTS, alert["id"])
+    expect_problem(x.c.request("POST", path, token=x.viewer), 403)
+    expect_problem(x.c.request("POST", path), 401)
+    r = expect_status(x.c.request("POST", path, token=x.op), 200)
+    check(r.json["state"] == "acked" and r.json["acked_by"] == x.op_name and TIME_RE.match(r.json["acked_at"]),
+          "ack: %s" % r.describe())
+    again = expect_status(x.c.request("POST", path, token=x.op), 200).json
+    check(again["acked_at"] == r.json["acked_at"], "a second ack changed it: %r" % again)
+    audit = expect_status(x.c.get(API + "/import-audit?action=alert.acked&entity_id=%d" % alert["id"], x.viewer), 200)
+    rows = audit.json["items"]
+    check(len(rows) == 1 and rows[0]["actor"] == x.op_name and rows[0]["entity"] == "alert"
+          and rows[0]["before"]["state"] == "open" and rows[0]["after"]["state"] == "acked",
+          "audit rows: %s" % audit.describe())
+    # the condition clears (the job is no longer FAILED): the acknowledged alert resolves itself
+    sql(x.db, "UPDATE stg_import_queue SET status = 'COMPLETED', error = NULL WHERE id = '%s'" % job["id"])
+    end = time.time() + DEADLINE_S
+    state = None
+    while time.time() < end and state != "resolved":
+        items = expect_status(x.c.get(ALERTS + "?state=resolved&limit=500", x.viewer), 200).json["items"]
+        state = "resolved" if any(a["id"] == alert["id"] for a in items) else None
+        time.sleep(0.05)
+    check(state == "resolved", "alert %d did not resolve" % alert["id"])
+    expect_problem(x.c.request("POST", path, token=x.op), 409)
+
+
+@test("alerts: bad ids, filters, limits and cursors; keyset pages")
+def t_alerts_errors(x):
+    expect_problem(x.c.request("POST", ALERTS + "/abc/ack", token=x.op), 400)
+    expect_problem(x.c.request("POST", ALERTS + "/0/ack", token=x.op), 400)
+    expect_problem(x.c.request("POST", ALERTS + "/999999999/ack", token=x.op), 404)
+    expect_problem(x.c.get(ALERTS + "?state=firing", x.viewer), 400, "state")
+    for query in ("limit=0", "limit=501", "limit=x", "cursor=bogus", "frob=1"):
+        expect_problem(x.c.get(ALERTS + "?" + query, x.viewer), 400)
+    expect_problem(x.c.get(ALERTS), 401)
+    failed_job_alert(x)
+    failed_job_alert(x)
+    first = expect_status(x.c.get(ALERTS + "?limit=1", x.viewer), 200).json
+    check(len(first["items"]) == 1 and first["next_cursor"], "page 1: %r" % first)
+    second = expect_status(x.c.get(ALERTS + "?limit=1&cursor=" + first["next_cursor"], x.viewer), 200).json
+    check(len(second["items"]) == 1 and second["items"][0]["id"] < first["items"][0]["id"], "page 2: %r" % second)
+
+
+@test("alerts: the webhook gets each change as JSON, retried after a 500")
+def t_alerts_webhook(x):
+    job, alert = failed_job_alert(x)
+    end = time.time() + DEADLINE_S
+    mine = []
+    while time.time() < end:
+        seen = x.webhook.seen()
+        mine = [(status, ctype, json.loads(body)) for status, ctype, body in seen
+                if json.loads(body)["alert"]["id"] == alert["id"]]
+        if any(status == 200 for status, _, _ in mine) and len(seen) >= 2:
+            break
+        time.sleep(0.05)
+    seen = x.webhook.seen()
+    check(len(seen) >= 2 and seen[0][0] == 500, "the listener saw %d requests" % len(seen))
+    check(any(status == 200 and body == seen[0][2] for status, _, body in seen[1:]),
+          "the event answered 500 was not sent again")
+    delivered = [body for status, ctype, body in mine if status == 200]
+    check(delivered and delivered[0]["event"] == "opened" and delivered[0]["alert"]["rule"] == "job_failed"
+          and delivered[0]["alert"]["entity_id"] == job["id"], "webhook events for alert %d: %r" % (alert["id"], mine))
+    check(all(ctype == "application/json" for _, ctype, _ in mine), "content types: %r" % mine)
+
+
 # -- metrics (GET /metrics)
 
 def prometheus_parser():
@@ -1861,7 +1996,11 @@ def main():
     x = Ctx(args, workdir)
     x.db = args.db or "sqlite:" + os.path.join(workdir, "service.db")
     aux_db = args.aux_db or "sqlite:" + os.path.join(workdir, "aux.db")
-    x.server = Server(args.bin, x.db, workdir, "main", ["--max-body", "1MiB", "--max-upload", "256KiB"])
+    x.webhook = WebhookListener()
+    x.server = Server(args.bin, x.db, workdir, "main", ["--max-body", "1MiB", "--max-upload", "256KiB",
+                                                        "--alert-every", "100ms", "--alert-for", "0",
+                                                        "--alert-webhook", x.webhook.url,
+                                                        "--alert-webhook-backoff", "100ms"])
     x.aux = Server(args.bin, aux_db, workdir, "aux", ["--max-queue-size", "2", "--metrics-auth", "none"])
     selected = [(n, f) for n, f in TESTS if not args.only or args.only in n]
     failed = []

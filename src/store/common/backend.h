@@ -10,12 +10,17 @@
 #ifndef IMPORTQ_STORE_COMMON_BACKEND_H
 #define IMPORTQ_STORE_COMMON_BACKEND_H
 
+#include "store/alert_ops.h"
 #include "store/store.h"
 
 struct schedule_primitives;
 enum schedule_tx_kind { SCHEDULE_TX_READ, SCHEDULE_TX_WRITE };
 typedef int (*schedule_tx_body)(const struct schedule_primitives *p, void *backend, void *ctx,
                                 struct iq_error *err);
+struct alert_primitives;
+enum alert_tx_kind { ALERT_TX_READ, ALERT_TX_WRITE };
+typedef int (*alert_tx_body)(const struct alert_primitives *p, void *backend, void *ctx,
+                             struct iq_error *err);
 
 struct store_ops {
     const char *name;              /* "sqlite" or "postgres" */
@@ -129,6 +134,10 @@ struct store_ops {
                                const struct schedule_fire_cursor *after,
                                struct schedule_fire_page *ret, struct iq_error *err);
     int (*scheduler_lead)(struct store *s, bool *ret_leader, struct iq_error *err);
+    /* --- alerts (store/alert_ops.h): the rules are common/alerts.c's; a
+     * backend runs a rule's body in one transaction with its primitives --- */
+    int (*alert_tx)(struct store *s, enum alert_tx_kind kind, alert_tx_body body, void *ctx,
+                    struct iq_error *err);
 };
 
 /* The operations of a load in progress (see store_load_rows … in store.h). */

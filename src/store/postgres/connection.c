@@ -875,6 +875,7 @@ static const struct store_ops pg_ops = {
     .schedules_due = pg_schedules_due,
     .schedule_fires_list = pg_schedule_fires_list,
     .scheduler_lead = pg_scheduler_lead,
+    .alert_tx = pg_alert_tx,
 };
 
 const struct load_ops pg_load_ops = {

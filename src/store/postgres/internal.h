@@ -551,6 +551,9 @@ struct pg_rule_tx {
 
 void pg_rule_tx_clear(struct pg_rule_tx *tx);
 
+/* Alerts (postgres/alerts.c): the transaction common/alerts.c's rules run in. */
+int pg_alert_tx(struct store *s, enum alert_tx_kind kind, alert_tx_body body, void *ctx,
+                struct iq_error *err);
 /* Schedules (postgres/schedules.c): the primitives of common/schedule.c's
  * rules and the transaction they run in (store_ops.schedule_tx). */
 extern const struct schedule_primitives pg_schedule_primitives;

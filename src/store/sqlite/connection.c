@@ -624,6 +624,7 @@ static const struct store_ops sqlite_store_ops = {
     .schedules_due = sqlite_schedules_due,
     .schedule_fires_list = sqlite_schedule_fires_list,
     .scheduler_lead = sqlite_scheduler_lead,
+    .alert_tx = sqlite_alert_tx,
 };
 
 const struct load_ops sqlite_load_ops = {

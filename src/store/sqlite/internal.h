@@ -612,6 +612,9 @@ int sqlite_finish_waiting_job(struct sqlite_store *s, const char *id, enum job_s
 /* Schedules (sqlite/schedules.c): the primitives of common/schedule.c's
  * rules and the transaction they run in (store_ops.schedule_tx). */
 extern const struct schedule_primitives sqlite_schedule_primitives;
+/* Alerts (sqlite/alerts.c): the transaction common/alerts.c's rules run in. */
+int sqlite_alert_tx(struct store *base, enum alert_tx_kind kind, alert_tx_body body, void *ctx,
+                    struct iq_error *err);
 int sqlite_schedule_tx(struct store *base, enum schedule_tx_kind kind, schedule_tx_body body,
                        void *ctx, struct iq_error *err);
 
