@@ -129,6 +129,14 @@ struct store_ops {
                                const struct schedule_fire_cursor *after,
                                struct schedule_fire_page *ret, struct iq_error *err);
     int (*scheduler_lead)(struct store *s, bool *ret_leader, struct iq_error *err);
+    /* --- the health history (store/health_ops.h) --- */
+    int (*health_snapshot)(struct store *s, int64_t interval_ms, const char *node,
+                           struct health_snapshot_result *ret, struct iq_error *err);
+    int (*health_compact)(struct store *s, const struct health_retention *retention,
+                          struct health_compaction *ret, struct iq_error *err);
+    int (*health_series)(struct store *s, int64_t since_ms, int64_t until_ms, int64_t step_s,
+                         struct health_series *ret, struct iq_error *err);
+    int (*alert_counts)(struct store *s, struct alert_counts *ret, struct iq_error *err);
 };
 
 /* The operations of a load in progress (see store_load_rows … in store.h). */

@@ -628,6 +628,10 @@ static const struct store_ops sqlite_store_ops = {
     .schedules_due = sqlite_schedules_due,
     .schedule_fires_list = sqlite_schedule_fires_list,
     .scheduler_lead = sqlite_scheduler_lead,
+    .health_snapshot = sqlite_health_snapshot,
+    .health_compact = sqlite_health_compact,
+    .health_series = sqlite_health_series,
+    .alert_counts = sqlite_alert_counts,
 };
 
 const struct load_ops sqlite_load_ops = {
