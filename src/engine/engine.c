@@ -68,6 +68,10 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
     opts->upload_retention_ms = cfg->upload_retention;
     opts->max_queue_size = (int)(cfg->max_queue_size > INT32_MAX ? INT32_MAX : cfg->max_queue_size);
     opts->job_max_attempts = (int)(cfg->max_attempts > 1000000 ? 1000000 : cfg->max_attempts);
+    opts->health_off = cfg->health_interval == 0;
+    opts->health_interval_ms = cfg->health_interval;
+    opts->health_retention_ms = cfg->health_retention;
+    opts->health_rollup_retention_ms = cfg->health_rollup_retention;
     opts->config = cfg;
 }
 
@@ -331,6 +335,7 @@ static void join_and_free(struct engine *engine)
         pthread_join(engine->waker_thread, NULL);
     if (engine->scheduler_started)
         pthread_join(engine->scheduler_thread, NULL);
+    health_stop(engine);
     store_close(engine->maintenance_store);
     store_close(engine->waker_store);
     store_close(engine->scheduler_store); /* the scheduler's lead goes with it */
@@ -388,6 +393,8 @@ static int engine_launch(struct engine *engine, struct iq_error *err)
         rc = start_thread(&engine->scheduler_thread, scheduler_main, engine, "scheduler", err);
         engine->scheduler_started = rc == 0;
     }
+    if (rc == 0)
+        rc = health_start(engine, err);
     return rc;
 }
 

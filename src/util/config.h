@@ -53,7 +53,10 @@ enum config_type {
     X(token,            "token",            STRING,   "",                      "client commands: the API token (IMPORTQ_TOKEN)") \
     X(log_level,        "log-level",        STRING,   "info",                  "debug, info, warn, error or off") \
     X(target_schemas,   "target-schemas",   STRING,   "",                      "PostgreSQL schemas import targets resolve in, a comma list (empty: the connection's first search_path schema)") \
-    X(metrics_auth,     "metrics-auth",     STRING,   "viewer",                "who may read GET /metrics: viewer (a token of any role) or none (no token)")
+    X(metrics_auth,     "metrics-auth",     STRING,   "viewer",                "who may read GET /metrics: viewer (a token of any role) or none (no token)") \
+    X(health_interval,  "health-interval",  DURATION, "10s",                   "a health sample (queue, running, locks, throughput) this often, one per interval cluster-wide; whole seconds, 1s to 1h (0: off)") \
+    X(health_retention, "health-retention", DURATION, "24h",                   "health samples are kept this long, then rolled up into 5-minute rows (up to 7d)") \
+    X(health_rollup_retention, "health-rollup-retention", DURATION, "30d",     "5-minute health rollups are kept this long (at least health-retention, up to 400d)")
 
 /* The C type that holds each kind of option. */
 #define CONFIG_CTYPE_STRING char *
