@@ -58,6 +58,8 @@ const struct api_route api_routes[] = {
      "The audit trail"},
     {"GET", API_PREFIX "/import-audit/verify", ROLE_ADMIN, BODY_NONE, route_audit_verify,
      "Verify the audit hash chain"},
+    {"GET", API_PREFIX "/import-monitoring/health", ROLE_VIEWER, BODY_NONE, route_health_series,
+     "The health history as a series for charts"},
     {"GET", API_PREFIX "/openapi.json", 0, BODY_NONE, route_openapi, "This API's OpenAPI document"},
     {"GET", "/healthz", 0, BODY_NONE, route_healthz, "Liveness"},
     {"GET", "/readyz", 0, BODY_NONE, route_readyz, "Readiness: database reachable and current"},
