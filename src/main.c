@@ -49,6 +49,10 @@ static const struct command commands[] = {
      cmd_execute},
     {"status", "importq status [--json]", "the queue at a glance: counts, slots, health, nodes",
      cmd_status_flags, cmd_status},
+    {"top", "importq top [--once] [--server URL] [--token T]",
+     "a live view of the running jobs (phase, progress, rows, MB/s, ETA) and the queue, refreshed"
+     " each second; q or Ctrl-C quits; one plain frame with --once or when not on a terminal",
+     cmd_top_flags, cmd_top},
     {"schedules",
      "importq schedules [list] [--enabled true|false] [--q TEXT] [--limit N] [--json]\n"
      "       importq schedules show ID [--json]\n"
