@@ -1,6 +1,6 @@
 /*
  * sqlite/health.c - the health history on SQLite (store/health_ops.h):
- * the slot's sample in one INSERT … SELECT, the rollup and pruning of old
+ * the slot's sample (one read, one short write), the rollup and pruning of old
  * rows, a series in buckets, and the count of open alerts. Times are
  * computed in C from the connection's clock, as everywhere in this
  * backend; the statements run a few times a minute, so they are prepared
@@ -23,25 +23,33 @@
 #define HEALTH_START(step)                                                             \
     "((CAST(strftime('%s', created_at) AS INTEGER) - period_s) / " step ") * " step
 
-static const char snapshot_sql[] =
-    "INSERT INTO stg_import_monitoring (kind, period_s, created_at, node, queue_depth, held,"
-    " running, locks_held, jobs_finished, jobs_failed, rows_imported, throughput_rows_s,"
-    " oldest_queued_age_s)"
-    " SELECT 'health', ?1, ?2, ?3,"
-    " (SELECT count(*) FROM stg_import_queue WHERE status = 'QUEUED'),"
+/* The slot's figures, or no row when the slot is taken: ?1 interval (s),
+ * ?2 the slot, ?3 its start. Read outside the write lock (below). */
+static const char sample_sql[] =
+    "SELECT (SELECT count(*) FROM stg_import_queue WHERE status = 'QUEUED'),"
     " (SELECT count(*) FROM stg_import_queue WHERE status = 'HELD'),"
     " (SELECT count(*) FROM stg_import_queue WHERE status = 'RUNNING'),"
     " (SELECT count(*) FROM stg_import_resources),"
-    " f.n, f.failed, f.imported, f.imported * 1.0 / ?1,"
+    " f.n, f.failed, f.imported,"
+    /* The partial index, not (status, id): the oldest is its first entry
+     * instead of a read of every QUEUED row (136 ms at 25,000). */
     " coalesce((SELECT max(0, CAST(round((julianday(?2) - julianday(min(created_at)))"
-    "  * 86400000) AS INTEGER) / 1000) FROM stg_import_queue WHERE status = 'QUEUED'), 0)"
+    "  * 86400000) AS INTEGER) / 1000) FROM stg_import_queue"
+    "  INDEXED BY stg_import_queue_queued_created WHERE status = 'QUEUED'), 0)"
     " FROM (SELECT count(*) AS n, coalesce(sum(status = 'FAILED'), 0) AS failed,"
     "  coalesce(sum(CASE WHEN status = 'COMPLETED' THEN rows_inserted + rows_updated END), 0)"
     "  AS imported FROM stg_import_queue"
     "  WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')"
-    "  AND finished_at >= ?4 AND finished_at < ?2) f"
+    "  AND finished_at >= ?3 AND finished_at < ?2) f"
     " WHERE NOT EXISTS (SELECT 1 FROM stg_import_monitoring"
-    "  WHERE kind = 'health' AND period_s = ?1 AND created_at = ?2)"
+    "  WHERE kind = 'health' AND period_s = ?1 AND created_at = ?2)";
+
+/* ?1 interval (s), ?2 the slot, ?3 node, ?4 … ?11 the figures of sample_sql. */
+static const char insert_sql[] =
+    "INSERT INTO stg_import_monitoring (kind, period_s, created_at, node, queue_depth, held,"
+    " running, locks_held, jobs_finished, jobs_failed, rows_imported, oldest_queued_age_s,"
+    " throughput_rows_s)"
+    " VALUES ('health', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?10 * 1.0 / ?1)"
     " ON CONFLICT (period_s, created_at) WHERE kind = 'health' DO NOTHING";
 
 /* Samples ending at or before ?2 into rollups of ?1 seconds (a rollup
@@ -106,29 +114,62 @@ static int run(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what, int
     return rc;
 }
 
+/* read_sample - the figures of the slot into values[8]; 0 with
+ * *ret_taken when another node has written it already. */
+static int read_sample(struct sqlite_store *s, int64_t interval_ms, int64_t slot_ms,
+                       int64_t values[8], bool *ret_taken, struct iq_error *err)
+{
+    sqlite3_stmt *stmt = prepare(s, sample_sql, err);
+    if (!stmt)
+        return IQ_E_DB;
+    struct binder b = binder_start(stmt);
+    bind_int64(&b, interval_ms / 1000);
+    bind_time(&b, slot_ms);
+    bind_time(&b, slot_ms - interval_ms);
+    int rc = b.rc == SQLITE_OK ? 0 : sqlite_db_error(s, "binding the health sample", err);
+    int step = rc == 0 ? sqlite3_step(stmt) : SQLITE_OK;
+    *ret_taken = step == SQLITE_DONE;
+    if (step == SQLITE_ROW) {
+        for (int i = 0; i < 8; i++)
+            values[i] = sqlite3_column_int64(stmt, i);
+    } else if (rc == 0 && step != SQLITE_DONE) {
+        rc = sqlite_db_error(s, "counting the health sample", err);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 /*
  * sqlite_health_snapshot - see store_ops.health_snapshot: the slot from
- * the connection's clock, its sample in one statement inside BEGIN
- * IMMEDIATE (the counts and the write see one state).
+ * the connection's clock; its figures read first, outside the write lock
+ * (counting a large queue takes milliseconds the workers' commits should
+ * not wait for), then written in a BEGIN IMMEDIATE of one INSERT, which
+ * the unique slot index keeps to one per slot.
  */
 int sqlite_health_snapshot(struct store *base, int64_t interval_ms, const char *node,
                            struct health_snapshot_result *ret, struct iq_error *err)
 {
     struct sqlite_store *s = to_sqlite(base);
     int64_t slot_ms = health_slot_ms(sqlite_now_ms(s), interval_ms);
-    sqlite3_stmt *stmt = prepare(s, snapshot_sql, err);
+    int64_t values[8];
+    bool taken = false;
+    int rc = read_sample(s, interval_ms, slot_ms, values, &taken, err);
+    if (rc < 0 || taken)
+        return rc;
+    sqlite3_stmt *stmt = prepare(s, insert_sql, err);
     if (!stmt)
         return IQ_E_DB;
     struct binder b = binder_start(stmt);
     bind_int64(&b, interval_ms / 1000);
     bind_time(&b, slot_ms);
     bind_text(&b, node);
-    bind_time(&b, slot_ms - interval_ms);
+    for (int i = 0; i < 8; i++)
+        bind_int64(&b, values[i]);
     if (b.rc != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return sqlite_db_error(s, "binding the health sample", err);
     }
-    int rc = sqlite_tx_begin(s, err);
+    rc = sqlite_tx_begin(s, err);
     if (rc < 0) {
         sqlite3_finalize(stmt);
         return rc;

@@ -345,6 +345,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(STATS_FINISHED_SINCE, "SELECT count(*) FROM stg_import_queue WHERE "                         \
                             "status = ?1 AND finished_at >= ?2")                                   \
     X(STATS_OLDEST_QUEUED, "SELECT min(created_at) FROM stg_import_queue"                          \
+                           " INDEXED BY stg_import_queue_queued_created"                           \
                            " WHERE status = 'QUEUED'")                                             \
     RUNNING_STATEMENTS(X)                                                                          \
     ADMIN_STATEMENTS(X)                                                                            \
