@@ -2,7 +2,7 @@
  * health.c - the health thread of a node: once per slot of
  * health-interval (slots are multiples of the interval since the Unix
  * epoch) it asks the store for the slot's sample (store_health_snapshot:
- * one INSERT … SELECT that counts the queue by status, the locks held,
+ * a statement that counts the queue by status, the locks held,
  * the jobs finished and rows imported in the interval, the oldest queued
  * age). Every node tries; the store lets exactly one sample per slot in,
  * so there is no leader to elect and none to lose. The node whose sample
@@ -11,9 +11,10 @@
  * health-rollup-retention go, so the table stays bounded at about
  * retention/interval + rollup-retention/5 min rows.
  *
- * Cost: one statement per interval per node, on a connection of its own,
- * never on a worker's path; on PostgreSQL a node that finds the slot
- * taken counts nothing. Slots follow engine_now_ms (the injected clock in
+ * Cost: one statement per interval per node (SQLite: a read, then a
+ * one-row write), on a connection of its own, never on a worker's path;
+ * a node that finds the slot taken counts almost nothing (bench/health.sh).
+ * Slots follow engine_now_ms (the injected clock in
  * tests, who advance it); the thread looks at least every HEALTH_POLL_MS
  * of real time whether a new slot has begun, and sleeps on
  * engine->stop_cond so engine_stop ends it at once.

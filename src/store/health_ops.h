@@ -2,8 +2,9 @@
  * health_ops.h - the store's side of the health history: rows of
  * stg_import_monitoring with kind 'health' (issue 16). A sample is taken
  * once per slot of health-interval, cluster-wide: every node's health
- * thread tries to write the slot's row with one INSERT … SELECT, and the
- * unique index on (period_s, created_at) lets only the first one in. Old
+ * thread tries to write the slot's row (PostgreSQL: one INSERT … SELECT;
+ * SQLite: a read, then a one-row INSERT), and the unique index on
+ * (period_s, created_at) lets only the first one in. Old
  * samples are rolled up into 5-minute rows, and old rollups deleted, so
  * the table stays bounded (store_health_compact). The engine decides when
  * (engine/health.c), the API reads the series (store_health_series).
@@ -91,8 +92,8 @@ struct alert_counts {
  * store_health_snapshot - write the sample of the slot that now falls in
  * (now rounded down to a multiple of interval_ms; on PostgreSQL the
  * database's clock, or the connection's injected one), unless some node
- * already has: one statement. node (may be NULL) is recorded as the
- * writer. IQ_E_INVALID for an interval outside the bounds above.
+ * already has (the counts are made only for a slot still free). node
+ * (may be NULL) is recorded as the writer. IQ_E_INVALID for an interval outside the bounds above.
  */
 int store_health_snapshot(struct store *s, int64_t interval_ms, const char *node,
                           struct health_snapshot_result *ret, struct iq_error *err);
