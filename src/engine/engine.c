@@ -355,7 +355,9 @@ static void join_and_free(struct engine *engine)
 /* Opens every connection, registers the node and starts the threads. */
 static int engine_launch(struct engine *engine, struct iq_error *err)
 {
-    int rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->maintenance_store, err);
+    int rc = health_start(engine, err); /* first: it checks its options */
+    if (rc == 0)
+        rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->maintenance_store, err);
     if (rc == 0)
         rc = register_node(engine, err);
     if (rc == 0)
@@ -393,8 +395,6 @@ static int engine_launch(struct engine *engine, struct iq_error *err)
         rc = start_thread(&engine->scheduler_thread, scheduler_main, engine, "scheduler", err);
         engine->scheduler_started = rc == 0;
     }
-    if (rc == 0)
-        rc = health_start(engine, err);
     return rc;
 }
 
