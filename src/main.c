@@ -54,6 +54,10 @@ static const struct command commands[] = {
      "       importq alerts --ack ID [--json]",
      "the server's alerts, newest first; --ack acknowledges one (operator)", cmd_alerts_flags,
      cmd_alerts},
+    {"top", "importq top [--once] [--server URL] [--token T]",
+     "a live view of the running jobs (phase, progress, rows, MB/s, ETA) and the queue, refreshed"
+     " each second; q or Ctrl-C quits; one plain frame with --once or when not on a terminal",
+     cmd_top_flags, cmd_top},
     {"schedules",
      "importq schedules [list] [--enabled true|false] [--q TEXT] [--limit N] [--json]\n"
      "       importq schedules show ID [--json]\n"

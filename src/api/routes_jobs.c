@@ -382,14 +382,52 @@ static json_t *nodes_json(const struct node_list *nodes, int64_t *ret_alive)
     return array;
 }
 
+/* A queue this full (of its capacity, in percent) is "nearly full". */
+#define QUEUE_NEARLY_FULL_PERCENT 90
+
+/* add_reason - one {"code", "message"} of health_reasons. */
+static void add_reason(json_t *reasons, const char *code, const char *message)
+{
+    json_array_append_new(reasons, json_pack("{s:s, s:s}", "code", code, "message", message));
+}
+
+/*
+ * queue_health - "down" when no node is alive to run jobs; "degraded"
+ * when the queue is full or nearly full, or a critical alert is open;
+ * else "ok". Each cause is appended to reasons (a JSON array).
+ */
+static const char *queue_health(int64_t alive, int64_t waiting, int64_t capacity,
+                                const struct alert_counts *alerts, json_t *reasons)
+{
+    char message[128];
+    if (alive == 0)
+        add_reason(reasons, "no_live_nodes", "no node is alive to run jobs");
+    if (capacity > 0 && waiting >= capacity) {
+        snprintf(message, sizeof(message), "the queue is full (%lld of %lld): submissions get 429",
+                 (long long)waiting, (long long)capacity);
+        add_reason(reasons, "queue_full", message);
+    } else if (capacity > 0 && waiting * 100 >= capacity * QUEUE_NEARLY_FULL_PERCENT) {
+        snprintf(message, sizeof(message), "the queue is nearly full (%lld of %lld)",
+                 (long long)waiting, (long long)capacity);
+        add_reason(reasons, "queue_nearly_full", message);
+    }
+    if (alerts->open_critical > 0) {
+        snprintf(message, sizeof(message), "%lld critical alert%s open",
+                 (long long)alerts->open_critical, alerts->open_critical == 1 ? " is" : "s are");
+        add_reason(reasons, "critical_alerts", message);
+    }
+    return alive == 0 ? "down" : json_array_size(reasons) > 0 ? "degraded" : "ok";
+}
+
 /* status_json - the status document from the store; NULL with err set.
  * New reference. */
 static json_t *status_json(struct store *store, const struct config *cfg, struct iq_error *err)
 {
     struct queue_stats stats = {0};
     struct node_list nodes = {0};
+    struct alert_counts alerts = {0};
     if (store_queue_stats(store, time_now_ms(), &stats, err) < 0 ||
-        store_nodes_list(store, &nodes, err) < 0) {
+        store_nodes_list(store, &nodes, err) < 0 || store_alert_counts(store, &alerts, err) < 0) {
         node_list_clear(&nodes);
         return NULL;
     }
@@ -399,20 +437,17 @@ static json_t *status_json(struct store *store, const struct config *cfg, struct
     int64_t running = stats.count[JOB_RUNNING];
     int64_t waiting = stats.count[JOB_QUEUED] + stats.count[JOB_HELD];
     int64_t slots = cfg->max_concurrent - running;
-    /* health: "down" when no node is alive to run jobs, "degraded" when the
-     * queue refuses submissions, else "ok". */
-    const char *health = alive == 0                                                    ? "down"
-                         : (cfg->max_queue_size > 0 && waiting >= cfg->max_queue_size) ? "degraded"
-                                                                                       : "ok";
+    json_t *reasons = json_array();
+    const char *health = queue_health(alive, waiting, cfg->max_queue_size, &alerts, reasons);
     json_t *body = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:i, s:o}", "queued",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:I, s:o}", "queued",
         (json_int_t)stats.count[JOB_QUEUED], "held", (json_int_t)stats.count[JOB_HELD], "running",
         (json_int_t)running, "completed_24h", (json_int_t)stats.completed_24h, "failed_24h",
         (json_int_t)stats.failed_24h, "max_concurrent", (json_int_t)cfg->max_concurrent,
         "available_slots", (json_int_t)(slots > 0 ? slots : 0), "queue_capacity",
         (json_int_t)cfg->max_queue_size, "oldest_queued_age_s",
-        (json_int_t)stats.oldest_queued_age_s, "health", health, "open_alerts", 0, "nodes",
-        nodes_array);
+        (json_int_t)stats.oldest_queued_age_s, "health", health, "health_reasons", reasons,
+        "open_alerts", (json_int_t)alerts.open, "nodes", nodes_array);
     if (!body) {
         iq_error_set(err, IQ_E_NOMEM, "out of memory");
         return NULL;

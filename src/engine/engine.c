@@ -68,6 +68,10 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
     opts->upload_retention_ms = cfg->upload_retention;
     opts->max_queue_size = (int)(cfg->max_queue_size > INT32_MAX ? INT32_MAX : cfg->max_queue_size);
     opts->job_max_attempts = (int)(cfg->max_attempts > 1000000 ? 1000000 : cfg->max_attempts);
+    opts->health_off = cfg->health_interval == 0;
+    opts->health_interval_ms = cfg->health_interval;
+    opts->health_retention_ms = cfg->health_retention;
+    opts->health_rollup_retention_ms = cfg->health_rollup_retention;
     opts->config = cfg;
     alert_options_from_config(cfg, &opts->alerts);
 }
@@ -333,6 +337,7 @@ static void join_and_free(struct engine *engine)
         pthread_join(engine->waker_thread, NULL);
     if (engine->scheduler_started)
         pthread_join(engine->scheduler_thread, NULL);
+    health_stop(engine);
     store_close(engine->maintenance_store);
     store_close(engine->waker_store);
     store_close(engine->scheduler_store); /* the scheduler's lead goes with it */
@@ -352,7 +357,9 @@ static void join_and_free(struct engine *engine)
 /* Opens every connection, registers the node and starts the threads. */
 static int engine_launch(struct engine *engine, struct iq_error *err)
 {
-    int rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->maintenance_store, err);
+    int rc = health_start(engine, err); /* first: it checks its options */
+    if (rc == 0)
+        rc = open_connection(engine, STORE_ROLE_DEFAULT, &engine->maintenance_store, err);
     if (rc == 0)
         rc = register_node(engine, err);
     if (rc == 0)

@@ -19,6 +19,8 @@
  *                  LISTEN on PostgreSQL, data_version on SQLite), wakes idle workers
  *   scheduler      fires due scheduled imports while this node leads the
  *                  scheduler (engine/scheduler.c)
+ *   health         a sample of the queue's health per interval, one per
+ *                  slot cluster-wide, and the history's rollups (engine/health.c)
  *
  * Not for: HTTP (src/api calls engine_wake after a submission).
  */
@@ -90,6 +92,11 @@ struct engine_options {
     /* The alert loop (engine/alerts.h, alert_options_from_config);
      * alerts.enabled false, the zero value: none on this node. */
     struct alert_options alerts;
+    /* The health history (engine/health.c). */
+    bool health_off;                 /* no health thread on this node */
+    int64_t health_interval_ms;      /* a sample per slot of this; 0 = 10 s */
+    int64_t health_retention_ms;     /* samples kept, then rolled up; 0 = 24 h */
+    int64_t health_rollup_retention_ms; /* rollups kept; 0 = 30 d */
 };
 
 /* The family of database errors that both the engine and the API count

@@ -127,6 +127,9 @@ struct engine {
     pthread_t scheduler_thread;
     bool scheduler_started;
     atomic_bool scheduler_leads;     /* the scheduler thread's last answer */
+    struct store *health_store;      /* health thread only */
+    pthread_t health_thread;
+    bool health_started;
     struct engine_metrics metrics; /* families in opts.metrics; read-only after start */
     struct alerts *alerts;         /* the alert loop (engine/alerts.h); NULL when off */
 };
@@ -215,6 +218,19 @@ void *maintenance_main(void *arg);
 
 /* waker_main - the loop over store_wait_for_work; ends at once where it is unsupported. */
 void *waker_main(void *arg);
+
+/* --- health.c --- */
+
+/*
+ * health_start - check the health options and start the health thread
+ * with its own connection (nothing when opts.health_off). 0,
+ * IQ_E_INVALID (err says which option) or a connection's error.
+ */
+int health_start(struct engine *engine, struct iq_error *err);
+
+/* health_stop - join the health thread (engine->quit must be set and
+ * stop_cond broadcast) and close its connection; safe when never started. */
+void health_stop(struct engine *engine);
 
 /* --- scheduler.c --- */
 

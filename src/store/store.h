@@ -25,6 +25,7 @@
 #include "core/schedule.h"
 #include "store/admin_ops.h"
 #include "store/engine_ops.h"
+#include "store/health_ops.h"
 #include "store/load.h"
 #include "store/schedule_fire_ops.h"
 

@@ -66,7 +66,10 @@ enum config_type {
     X(alert_lock_wait,  "alert-lock-wait",  DURATION, "5min",                  "lock_wait: a runnable job kept waiting by a held lock longer than this (0: off)") \
     X(alert_webhook,    "alert-webhook",    STRING,   "",                      "URL each alert change is POSTed to as JSON (empty: none)") \
     X(alert_webhook_retries, "alert-webhook-retries", INT, "5",                "further tries of a failed webhook POST (0: none)") \
-    X(alert_webhook_backoff, "alert-webhook-backoff", DURATION, "1s",          "delay before the first webhook retry, doubling each time (at most 5 min)")
+    X(alert_webhook_backoff, "alert-webhook-backoff", DURATION, "1s",          "delay before the first webhook retry, doubling each time (at most 5 min)") \
+    X(health_interval,  "health-interval",  DURATION, "10s",                   "a health sample (queue, running, locks, throughput) this often, one per interval cluster-wide; whole seconds, 1s to 1h (0: off)") \
+    X(health_retention, "health-retention", DURATION, "24h",                   "health samples are kept this long, then rolled up into 5-minute rows (up to 7d)") \
+    X(health_rollup_retention, "health-rollup-retention", DURATION, "30d",     "5-minute health rollups are kept this long (at least health-retention, up to 400d)")
 
 /* The C type that holds each kind of option. */
 #define CONFIG_CTYPE_STRING char *

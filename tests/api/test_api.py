@@ -759,6 +759,146 @@ def t_status_refresh_off_request_path(x):
         time.sleep(0.1)
 
 
+# -- health: the status's verdict and the health history
+
+def status_until(x, client, token, cond, what):
+    """GET status until cond(status) holds (its copy refreshes off the request path)."""
+    deadline = time.time() + DEADLINE_S
+    while True:
+        s = expect_status(client.get(Q + "/status", token), 200).json
+        if cond(s):
+            return s
+        check(time.time() < deadline, "status never showed %s: %r" % (what, s))
+        time.sleep(0.1)
+
+
+def reason_codes(status):
+    reasons = status.get("health_reasons")
+    check(isinstance(reasons, list) and all(isinstance(r.get("code"), str) and isinstance(r.get("message"), str)
+                                            for r in reasons), "health_reasons %r" % reasons)
+    return {r["code"] for r in reasons}
+
+
+@test("GET status: open_alerts counts open alert rows; a critical one degrades health")
+def t_status_open_alerts(x):
+    before = status_until(x, x.c, x.viewer, lambda s: True, "anything")
+    tag = "api-test-" + x.tag
+    for severity, state in (("critical", "open"), ("warning", "open"), ("critical", "resolved")):
+        sql(x.db, "INSERT INTO stg_import_monitoring (kind, rule, severity, state, entity_id, created_at)"
+                  " VALUES ('alert', 'queue_depth', '%s', '%s', '%s', '2026-01-01T00:00:00.000Z')"
+                  % (severity, state, tag))
+    try:
+        s = status_until(x, x.c, x.viewer, lambda s: s["open_alerts"] == before["open_alerts"] + 2,
+                         "two more open alerts")
+        check(s["health"] == "degraded" and "critical_alerts" in reason_codes(s), "status %r" % s)
+    finally:
+        sql(x.db, "UPDATE stg_import_monitoring SET state = 'resolved' WHERE entity_id = '%s'" % tag)
+    s = status_until(x, x.c, x.viewer, lambda s: s["open_alerts"] == before["open_alerts"], "the alerts resolved")
+    check("critical_alerts" not in reason_codes(s), "status %r" % s)
+
+
+@test("GET status: a full queue is degraded health, with its reason")
+def t_status_queue_full(x):
+    aux = x.aux_client
+    mine = []
+    try:
+        for i in range(3):
+            r = aux.request("POST", Q, x.spec(hold=True), token=x.aux_op)
+            if r.status == 429:
+                break
+            mine.append(expect_status(r, 201).json["id"])
+        s = status_until(x, aux, x.aux_op, lambda s: s["held"] + s["queued"] >= 2, "a full queue")
+        check(s["health"] == "degraded" and reason_codes(s) == {"queue_full"}, "aux status %r" % s)
+        s = expect_status(x.c.get(Q + "/status", x.viewer), 200).json
+        check("queue_full" not in reason_codes(s), "the main server's status %r" % s)
+    finally:  # the 429 test fills the queue itself
+        for job_id in mine:
+            aux.request("DELETE", Q + "/" + job_id, token=x.aux_op)
+    s = status_until(x, aux, x.aux_op, lambda s: s["health"] == "ok", "the queue emptied")
+    check(s["health_reasons"] == [], "aux status %r" % s)
+
+
+def rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000Z"
+
+
+def health_get(x, query, token=None):
+    return x.c.get(API + "/import-monitoring/health" + query, token or x.viewer)
+
+
+@test("GET import-monitoring/health: seeded samples in buckets (peaks, sums, rows/s)")
+def t_health_series(x):
+    # Two hours ago, on a minute: a time this server never sampled, and
+    # younger than the retention, so no compaction touches it meanwhile.
+    base = int(time.time() - 7200) // 60 * 60
+    for i in range(1, 13):  # samples ending base+10 … base+120
+        sql(x.db, "INSERT INTO stg_import_monitoring (kind, period_s, created_at, queue_depth, held, running,"
+                  " locks_held, jobs_finished, jobs_failed, rows_imported, oldest_queued_age_s)"
+                  " VALUES ('health', 10, '%s', %d, 0, 1, 2, 1, %d, 10, %d)"
+                  % (rfc3339(base + 10 * i), i, 1 if i == 3 else 0, 100 * i))
+    r = expect_status(health_get(x, "?since=%s&until=%s&step=60" % (rfc3339(base), rfc3339(base + 120))), 200)
+    doc = r.json
+    check(doc["step_s"] == 60 and doc["interval_s"] == 10, "series %r" % doc)
+    check(doc["since"] == rfc3339(base) and doc["until"] == rfc3339(base + 120), "series %r" % doc)
+    points = doc["points"]
+    check([p["at"] for p in points] == [rfc3339(base), rfc3339(base + 60)], "points %r" % points)
+    first, second = points
+    check(first["covered_s"] == 60 and first["jobs_finished"] == 6 and first["rows_imported"] == 60,
+          "first bucket %r" % first)
+    check(first["queued"] == 6 and second["queued"] == 12, "peaks %r" % points)
+    check(first["jobs_failed"] == 1 and second["jobs_failed"] == 0, "failed %r" % points)
+    check(abs(first["rows_per_s"] - 1.0) < 1e-9 and first["running"] == 1 and first["locks_held"] == 2,
+          "first bucket %r" % first)
+    check(second["oldest_queued_age_s"] == 1200, "second bucket %r" % second)
+    # One bucket, and a duration as since.
+    r = expect_status(health_get(x, "?since=%s&until=%s&step=1h" % (rfc3339(base), rfc3339(base + 120))), 200)
+    check(len(r.json["points"]) == 1 and r.json["points"][0]["jobs_finished"] == 12, "1h bucket %r" % r.json)
+    r = expect_status(health_get(x, "?since=2min&until=%s&step=5min" % rfc3339(base + 120)), 200)
+    check(r.json["since"] == rfc3339(base) and sum(p["jobs_finished"] for p in r.json["points"]) == 12,
+          "since=2min: %r" % r.json)
+
+
+@test("GET import-monitoring/health: the server samples itself; default since and step")
+def t_health_series_live(x):
+    deadline = time.time() + DEADLINE_S
+    while True:
+        doc = expect_status(health_get(x, ""), 200).json
+        if doc["points"]:
+            break
+        check(time.time() < deadline, "no health sample in the last hour: %r" % doc)
+        time.sleep(0.2)
+    check(doc["step_s"] == 12, "default step for an hour: %r" % doc["step_s"])  # 3600 s / 300
+    for p in doc["points"]:
+        for key in ("covered_s", "queued", "held", "running", "locks_held", "jobs_finished", "jobs_failed",
+                    "rows_imported", "oldest_queued_age_s"):
+            check(isinstance(p.get(key), int) and p[key] >= 0, "point %r: %r" % (key, p))
+        check(TIME_RE.match(p["at"]) and isinstance(p["rows_per_s"], (int, float)), "point %r" % p)
+
+
+@test("GET import-monitoring/health: 422 on bad arguments, 400 on unknown ones, 401 without a token")
+def t_health_series_errors(x):
+    for query, field in (("?step=0", "step"), ("?step=abc", "step"), ("?step=1500ms", "step"),
+                         ("?step=2d", "step"), ("?since=yesterday", "since"), ("?until=now", "until"),
+                         ("?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "since"),
+                         ("?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z&step=60", "step")):
+        expect_problem(health_get(x, query), 422, field)
+    expect_problem(health_get(x, "?sinse=1h"), 400)
+    expect_problem(x.c.get(API + "/import-monitoring/health"), 401)
+
+
+@test("readyz: 503 while the schema is newer than this binary's")
+def t_readyz_schema_not_current(x):
+    sql(x.aux.db, "INSERT INTO importq_schema_version (version, name, applied_at)"
+                  " VALUES (999, 'from_the_future', '2026-01-01T00:00:00.000Z')")
+    try:
+        # A client of its own: this 503 is wanted, not one of the suite's 5xx.
+        r = expect_status(Client(x.aux.port).get("/readyz"), 503)
+        check(r.json.get("expected") != 999 and r.json.get("schema_version") == 999, r.describe())
+    finally:
+        sql(x.aux.db, "DELETE FROM importq_schema_version WHERE version = 999")
+    expect_status(x.aux_client.get("/readyz"), 200)
+
+
 # -- changing
 
 @test("PUT a HELD job: 200 and the change sticks")

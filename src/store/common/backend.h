@@ -138,6 +138,14 @@ struct store_ops {
      * backend runs a rule's body in one transaction with its primitives --- */
     int (*alert_tx)(struct store *s, enum alert_tx_kind kind, alert_tx_body body, void *ctx,
                     struct iq_error *err);
+    /* --- the health history (store/health_ops.h) --- */
+    int (*health_snapshot)(struct store *s, int64_t interval_ms, const char *node,
+                           struct health_snapshot_result *ret, struct iq_error *err);
+    int (*health_compact)(struct store *s, const struct health_retention *retention,
+                          struct health_compaction *ret, struct iq_error *err);
+    int (*health_series)(struct store *s, int64_t since_ms, int64_t until_ms, int64_t step_s,
+                         struct health_series *ret, struct iq_error *err);
+    int (*alert_counts)(struct store *s, struct alert_counts *ret, struct iq_error *err);
 };
 
 /* The operations of a load in progress (see store_load_rows … in store.h). */

@@ -876,6 +876,10 @@ static const struct store_ops pg_ops = {
     .schedule_fires_list = pg_schedule_fires_list,
     .scheduler_lead = pg_scheduler_lead,
     .alert_tx = pg_alert_tx,
+    .health_snapshot = pg_health_snapshot,
+    .health_compact = pg_health_compact,
+    .health_series = pg_health_series,
+    .alert_counts = pg_alert_counts,
 };
 
 const struct load_ops pg_load_ops = {

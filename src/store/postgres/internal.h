@@ -570,6 +570,15 @@ int pg_schedule_fires_list(struct store *s, const char *schedule_id, int limit,
                            struct schedule_fire_page *ret, struct iq_error *err);
 int pg_scheduler_lead(struct store *s, bool *ret_leader, struct iq_error *err);
 
+/* --- the health history (postgres/health.c) --- */
+int pg_health_snapshot(struct store *s, int64_t interval_ms, const char *node,
+                       struct health_snapshot_result *ret, struct iq_error *err);
+int pg_health_compact(struct store *s, const struct health_retention *retention,
+                      struct health_compaction *ret, struct iq_error *err);
+int pg_health_series(struct store *s, int64_t since_ms, int64_t until_ms, int64_t step_s,
+                     struct health_series *ret, struct iq_error *err);
+int pg_alert_counts(struct store *s, struct alert_counts *ret, struct iq_error *err);
+
 /* pg_job_primitives - PostgreSQL's table for the job rules (postgres/jobs.c). */
 extern const struct job_primitives pg_job_primitives;
 

@@ -625,6 +625,10 @@ static const struct store_ops sqlite_store_ops = {
     .schedule_fires_list = sqlite_schedule_fires_list,
     .scheduler_lead = sqlite_scheduler_lead,
     .alert_tx = sqlite_alert_tx,
+    .health_snapshot = sqlite_health_snapshot,
+    .health_compact = sqlite_health_compact,
+    .health_series = sqlite_health_series,
+    .alert_counts = sqlite_alert_counts,
 };
 
 const struct load_ops sqlite_load_ops = {

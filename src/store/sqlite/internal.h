@@ -345,6 +345,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(STATS_FINISHED_SINCE, "SELECT count(*) FROM stg_import_queue WHERE "                         \
                             "status = ?1 AND finished_at >= ?2")                                   \
     X(STATS_OLDEST_QUEUED, "SELECT min(created_at) FROM stg_import_queue"                          \
+                           " INDEXED BY stg_import_queue_queued_created"                           \
                            " WHERE status = 'QUEUED'")                                             \
     RUNNING_STATEMENTS(X)                                                                          \
     ADMIN_STATEMENTS(X)                                                                            \
@@ -964,6 +965,18 @@ int sqlite_schedule_fires_list(struct store *base, const char *schedule_id, int 
                                const struct schedule_fire_cursor *after,
                                struct schedule_fire_page *ret, struct iq_error *err);
 int sqlite_scheduler_lead(struct store *base, bool *ret_leader, struct iq_error *err);
+
+/* ------------------------------------------------------------------------
+ * The health history (sqlite/health.c)
+ * ------------------------------------------------------------------------ */
+
+int sqlite_health_snapshot(struct store *base, int64_t interval_ms, const char *node,
+                           struct health_snapshot_result *ret, struct iq_error *err);
+int sqlite_health_compact(struct store *base, const struct health_retention *retention,
+                          struct health_compaction *ret, struct iq_error *err);
+int sqlite_health_series(struct store *base, int64_t since_ms, int64_t until_ms, int64_t step_s,
+                         struct health_series *ret, struct iq_error *err);
+int sqlite_alert_counts(struct store *base, struct alert_counts *ret, struct iq_error *err);
 
 /* Slots of the ops table. */
 int sqlite_table_describe(struct store *base, const char *table, struct table_info *ret_info,
