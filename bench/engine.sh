@@ -18,6 +18,9 @@
 #      runs; beside them the CPU per job of each side (importq serve or
 #      pgbench, and the cluster's backends), which shows where a run on a
 #      small machine spends its cores;
+#      Each importq row runs twice in a round: as `importq serve` runs
+#      by default, and with monitoring off (--alerts false
+#      --health-interval 0), the cost of monitoring being their ratio;
 #   2. claim latency: store_job_claim + store_job_finish with 1,000 and
 #      with 1,000,000 jobs queued (build/bench_claim_latency), both backends
 #      (PostgreSQL under the first of PG_SETTINGS), the two sizes taking
@@ -182,13 +185,15 @@ floor() {
     rate=$(printf '%.0f' "$rate")
 }
 
-# throughput URL: sets rate (jobs/s run) and submit_rate (queue_jobs).
+# throughput URL [SERVE_ARGS...]: sets rate (jobs/s run) and submit_rate
+# (queue_jobs); SERVE_ARGS go to importq serve.
 throughput() {
     local url=$1 window
+    shift
     queue_jobs "$url"
     local cpu_before client
     case $url in sqlite:*) ;; *) settle "${url##*/}"; cpu_before=$(cluster_cpu_ms) ;; esac
-    serve "$url" --workers 8 --max-concurrent 8
+    serve "$url" --workers 8 --max-concurrent 8 "$@"
     wait_for "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'" "$jobs" 600
     client=$(proc_cpu_ms "$node_pid")
     stop_serve
@@ -236,6 +241,9 @@ graphile() {
     rate=$(field jobs_per_s <<<"$line")
 }
 
+# Monitoring's cost (issue 16): each importq row runs again with the alert
+# loop and the health history off, right after the run with them on.
+monitoring_off="--alerts false --health-interval 0"
 # Rounds: every tool under every setting, then SQLite, taking turns.
 declare -A rates=() cpu=()
 for _ in $(seq "${ROUNDS:-3}"); do
@@ -243,6 +251,8 @@ for _ in $(seq "${ROUNDS:-3}"); do
         var=BENCH_PG_ADMIN_$setting admin=${!var}
         throughput "$(fresh_pg bench_tp)"; rates[$setting/pg]+=" $rate" pg_submit=$submit_rate
         cpu[$setting/pg/client]+=" $client_cpu" cpu[$setting/pg/server]+=" $server_cpu"
+        throughput "$(fresh_pg bench_tp)" $monitoring_off; rates[$setting/pg_nomon]+=" $rate"
+        cpu[$setting/pg_nomon/client]+=" $client_cpu" cpu[$setting/pg_nomon/server]+=" $server_cpu"
         floor 1; rates[$setting/floor]+=" $rate"
         cpu[$setting/floor/client]+=" $client_cpu" cpu[$setting/floor/server]+=" $server_cpu"
         floor 0; rates[$setting/bare]+=" $rate"
@@ -253,6 +263,8 @@ for _ in $(seq "${ROUNDS:-3}"); do
     done
     throughput "$(fresh_sqlite bench_tp)"; rates[sqlite]+=" $rate" sq_submit=$submit_rate
     cpu[sqlite/client]+=" $client_cpu"
+    throughput "$(fresh_sqlite bench_tp)" $monitoring_off; rates[sqlite_nomon]+=" $rate"
+    cpu[sqlite_nomon/client]+=" $client_cpu"
 done
 row() { printf '%-56s %8s  (%s)\n' "$1" "$(median <<<"${rates[$2]# }")" "${rates[$2]# }"; }
 printf '\n%-56s %8s   %s\n' "throughput (8 workers, 8 tables)" "jobs/s" "(rounds)"
@@ -264,6 +276,9 @@ for setting in $settings; do
     esac
     echo "PostgreSQL, $what"
     row "  importq, one-row import jobs" "$setting/pg"
+    row "  importq, monitoring off (no alert loop, no health samples)" "$setting/pg_nomon"
+    printf '%-56s %7.2fx\n' "  monitoring on / off (medians)" \
+        "$(echo "$(median <<<"${rates[$setting/pg]# }") / $(median <<<"${rates[$setting/pg_nomon]# }")" | bc -l)"
     row "  graphile-worker 0.16.6, one-row COPY jobs (same work)" "$setting/gw_copy"
     row "  graphile-worker 0.16.6, no-op jobs" "$setting/gw_noop"
     row "  pgbench, the jobs' SQL floor (engine_floor.sql)" "$setting/floor"
@@ -275,6 +290,9 @@ for setting in $settings; do
         "$(echo "$(median <<<"${rates[$setting/pg]# }") / $(median <<<"${rates[$setting/checked]# }")" | bc -l)"
 done
 row "SQLite: importq, one-row import jobs" sqlite
+row "SQLite: importq, monitoring off" sqlite_nomon
+printf '%-56s %7.2fx\n' "SQLite: monitoring on / off (medians)" \
+    "$(echo "$(median <<<"${rates[sqlite]# }") / $(median <<<"${rates[sqlite_nomon]# }")" | bc -l)"
 printf "%-56s %8s\n" "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
 
 # Where the time goes on this machine: CPU per job (medians of the
@@ -289,10 +307,12 @@ cpu_row() {
 }
 for setting in $settings; do
     cpu_row "  $setting: importq serve + PostgreSQL" "$setting/pg"
+    cpu_row "  $setting: the same, monitoring off" "$setting/pg_nomon"
     cpu_row "  $setting: pgbench (SQL floor) + PostgreSQL" "$setting/floor"
     cpu_row "  $setting: pgbench (floor with checks) + PostgreSQL" "$setting/checked"
 done
 cpu_row "  SQLite: importq serve (the database is in it)" sqlite
+cpu_row "  SQLite: the same, monitoring off" sqlite_nomon
 
 # The rest on the first setting's cluster.
 first=${settings%% *}
