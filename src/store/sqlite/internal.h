@@ -96,6 +96,32 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
  * primary key afterwards is cheaper.
  */
 #define CLAIM_WHERE " WHERE status = 'QUEUED' AND deps_pending = 0 AND available_at <= ?1"
+/*
+ * LOCK_HISTORY_INSERT - copy the locks of stg_import_resources l matching
+ * where into importq_lock_history as released at released, before they
+ * are deleted, with how long each holder waited for its resource: from
+ * its job's ready_at until the latest conflicting hold of the resource by
+ * another job ended (at most until it took the lock; found on the index
+ * (name, released_at), one probe per lock), and that job (blocked_by).
+ * "Performance records" in docs/architecture.md.
+ */
+#define LOCK_HISTORY_INSERT(released, how, where)                                                  \
+    "INSERT INTO importq_lock_history (name, mode, job_id, attempt, acquired_at, released_at,"     \
+    " waited_ms, blocked_by, how) SELECT name, mode, job_id, attempt, acquired_at, " released ","  \
+    " waited, CASE WHEN waited > 0 THEN blocker END, '" how "' FROM (SELECT l.name, l.mode,"        \
+    " l.job_id, l.attempt, l.acquired_at, l.expires_at, w.job_id AS blocker,"                     \
+    " CASE WHEN w.id IS NULL OR q.ready_at IS NULL THEN 0 ELSE max(0, CAST(round(("                \
+    "julianday(min(w.released_at, l.acquired_at)) - julianday(q.ready_at)) * 86400000.0)"          \
+    " AS INTEGER)) END AS waited FROM stg_import_resources l"                                     \
+    " LEFT JOIN stg_import_queue q ON q.id = l.job_id"                                             \
+    " LEFT JOIN importq_lock_history w ON w.id = (SELECT h.id FROM importq_lock_history h"         \
+    " WHERE h.name = l.name AND h.released_at > q.ready_at AND h.released_at <= l.acquired_at"     \
+    " AND h.job_id <> l.job_id AND (h.mode = 'exclusive' OR l.mode = 'exclusive')"                 \
+    " ORDER BY h.released_at DESC LIMIT 1) " where ")"
+/* The ready -> claim time in ms of stg_import_queue q's current attempt. */
+#define QUEUED_MS                                                                                  \
+    "max(0, CAST(round((julianday(q.started_at) - julianday(coalesce(q.ready_at, q.started_at)))" \
+    " * 86400000.0) AS INTEGER))"
 #define RUNNING_STATEMENTS(X)                                                                      \
     X(RUNNING_COUNT, "SELECT count(*) FROM stg_import_queue WHERE status = 'RUNNING'")             \
     X(CLAIM_CANDIDATES, "SELECT id, resources FROM stg_import_queue"                               \
@@ -118,6 +144,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(JOB_MARK_RUNNING,                                                                            \
       "UPDATE stg_import_queue SET status = 'RUNNING', attempt = attempt + 1, worker = ?2,"        \
       " heartbeat_at = ?3, started_at = ?3, finished_at = NULL,"                                   \
+      " ready_at = max(available_at, updated_at),"                                                 \
       " updated_at = " NEXT_UPDATED_AT("?3") ", cancel_requested = 0,"                             \
       " progress_phase = 'locking', error = NULL,"                                                 \
       " rows_read = 0, bytes_read = 0, bytes_total = 0, rows_inserted = 0, rows_updated = 0,"      \
@@ -133,6 +160,10 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                        " FROM stg_import_queue WHERE id = ?1")                                     \
     X(LOCKS_RENEW, "UPDATE stg_import_resources SET expires_at = ?4"                               \
                    " WHERE job_id = ?1 AND attempt = ?2 AND expires_at > ?3")                      \
+    X(LOCKS_HISTORY_EXPIRED,                                                                       \
+      LOCK_HISTORY_INSERT("expires_at", "expired", "WHERE l.expires_at <= ?1"))                    \
+    X(LOCKS_HISTORY_JOB, LOCK_HISTORY_INSERT("?2", "finished", "WHERE l.job_id = ?1"))           \
+    X(LOCK_HISTORY_ONE, LOCK_HISTORY_INSERT("?2", "released", "WHERE l.id = ?1"))                \
     X(LOCKS_DELETE_EXPIRED, "DELETE FROM stg_import_resources WHERE expires_at <= ?1")             \
     X(LOCKS_DELETE_JOB, "DELETE FROM stg_import_resources WHERE job_id = ?1")                      \
     X(LOCKS_LIVE, "SELECT id, name, mode, job_id, attempt, node, worker, acquired_at, expires_at"  \
@@ -152,8 +183,24 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
       " WHERE id IN (SELECT job_id FROM importq_job_deps WHERE depends_on_id = ?1)"                \
       " AND +status IN ('HELD', 'QUEUED') AND deps_pending > 0")                                   \
     X(PERF_INSERT, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"     \
-                   " started_at, duration_ms, rows, bytes, node)"                                  \
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                                 \
+                   " started_at, duration_ms, rows, bytes, node, outcome)"                         \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                            \
+    X(PERF_WAITS, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"      \
+                  " started_at, duration_ms, rows, bytes, node, outcome)"                          \
+                  " SELECT q.id, q.attempt, q.target_table, 'queued',"                             \
+                  " coalesce(q.ready_at, q.started_at), " QUEUED_MS ", 0, 0, ?2, ?3"               \
+                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
+                  " UNION ALL SELECT q.id, q.attempt, q.target_table, 'lock_wait',"                \
+                  " coalesce(q.ready_at, q.started_at), coalesce((SELECT max(h.waited_ms)"         \
+                  " FROM importq_lock_history h WHERE h.job_id = q.id AND h.attempt = q.attempt),"  \
+                  " 0), 0, 0, ?2, ?3"                                                              \
+                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
+                  " UNION ALL SELECT q.id, q.attempt, q.target_table, 'dependency_wait',"          \
+                  " q.available_at, coalesce((SELECT max(0, CAST(round((julianday(min("            \
+                  "max(d.finished_at), q.started_at)) - julianday(q.available_at)) * 86400000.0)"  \
+                  " AS INTEGER)) FROM importq_job_deps e JOIN stg_import_queue d"                  \
+                  " ON d.id = e.depends_on_id WHERE e.job_id = q.id), 0), 0, 0, ?2, ?3"            \
+                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL")         \
     X(JOBS_LOST, "SELECT id, worker, attempt, max_attempts FROM stg_import_queue"                  \
                  " INDEXED BY stg_import_queue_running"                                            \
                  " WHERE status = 'RUNNING' AND heartbeat_at < ?1 ORDER BY heartbeat_at")          \
@@ -280,7 +327,8 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                       " AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\')"                              \
                       " AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4")                    \
     X(TABLE_DURATIONS, "SELECT sum(duration_ms) AS total FROM stg_import_performance"              \
-                       " WHERE target_table = ?1 GROUP BY job_id, attempt"                         \
+                       " WHERE target_table = ?1 AND phase NOT IN ('queued', 'lock_wait', 'dependency_wait')"         \
+                       " GROUP BY job_id, attempt"                                                 \
                        " ORDER BY max(started_at) DESC LIMIT ?2")
 
 /*
@@ -677,11 +725,14 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
                          const char *action, const struct audit_context *actx, int64_t now_ms,
                          struct job **ret_job, struct iq_error *err);
 
-/* sqlite_delete_expired_locks - delete locks whose lease ended by now_ms. */
+/* sqlite_delete_expired_locks - delete locks whose lease ended by now_ms
+ * (recorded in importq_lock_history as released when their lease ended). */
 int sqlite_delete_expired_locks(struct sqlite_store *s, int64_t now_ms, struct iq_error *err);
 
-/* sqlite_delete_job_locks - delete every lock of job_id. */
-int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, struct iq_error *err);
+/* sqlite_delete_job_locks - delete every lock of job_id (recorded in
+ * importq_lock_history as released at now_ms). */
+int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, int64_t now_ms,
+                            struct iq_error *err);
 
 /*
  * sqlite_run_id_statement - bind, in order, id (unless NULL) and now_ms as
