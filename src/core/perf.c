@@ -81,8 +81,8 @@ int64_t perf_percentile(const int64_t *sorted, size_t n, double p)
 {
     if (n == 0)
         return 0;
-    double rank = p * (double)n;
-    size_t k = (size_t)rank;
+    double rank = p * (double)n - 1e-9; /* 0.95 * 20 is 19, not a hair above */
+    size_t k = rank > 0 ? (size_t)rank : 0;
     if ((double)k < rank)
         k++; /* ceil */
     if (k < 1)

@@ -779,6 +779,12 @@ int pg_orchestration_list(struct store *s, int limit, const char *after_id,
                           struct orchestration_page *ret_page, struct iq_error *err);
 int pg_job_phases(struct store *s, const char *job_id, struct job_phase_list *ret_list,
                   struct iq_error *err);
+int pg_perf_attempts(struct store *s, const struct perf_window *window, struct perf_attempts *ret,
+                     struct iq_error *err);
+int pg_lock_holds(struct store *s, const struct perf_window *window, struct lock_holds *ret,
+                  struct iq_error *err);
+int pg_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
+                          struct iq_error *err);
 
 /* pg_interrupt - see store_ops.interrupt (postgres/connection.c). */
 void pg_interrupt(struct store *s);

@@ -828,6 +828,12 @@ int sqlite_orchestration_list(struct store *base, int limit, const char *after_i
                               struct orchestration_page *ret_page, struct iq_error *err);
 int sqlite_job_phases(struct store *base, const char *job_id, struct job_phase_list *ret_list,
                       struct iq_error *err);
+int sqlite_perf_attempts(struct store *base, const struct perf_window *window,
+                         struct perf_attempts *ret, struct iq_error *err);
+int sqlite_lock_holds(struct store *base, const struct perf_window *window,
+                      struct lock_holds *ret, struct iq_error *err);
+int sqlite_lock_history_prune(struct store *base, int64_t cutoff_ms, int64_t *ret_deleted,
+                              struct iq_error *err);
 
 /* ------------------------------------------------------------------------
  * Loads (store_sqlite_load*.c, sqlite/load/describe.c)
