@@ -1243,8 +1243,12 @@ def t_perf_and_resource_stats(x):
     big["target"]["columns"] = [{"name": "team_id", "type": "bigint", "required": True}, {"name": "name", "type": "text"}]
     first = x.submit(big)
     end = time.time() + DEADLINE_S
-    while x.job(first["id"])["status"] != "RUNNING":
-        check(time.time() < end and x.job(first["id"])["status"] == "QUEUED", "the big job never ran")
+    while True:
+        got = x.job(first["id"])
+        if got["status"] == "RUNNING":
+            break
+        check(time.time() < end and got["status"] == "QUEUED",
+              "the big job was never seen RUNNING: %s %r" % (got["status"], got["error"]))
         time.sleep(0.02)
     small = dict(big, name=x.name("waiter"))
     small["source"] = {"format": "csv", "path": "teams.csv"}

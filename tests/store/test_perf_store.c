@@ -240,6 +240,16 @@ static void test_lock_history_of_expiry_and_release_and_prune(void **state)
     assert_int_equal(rescued, 2);
     assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"), 2);
     assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_resources"), 0);
+    /* a's lock counts as released when its lease lapsed, not at the rescue. */
+    struct perf_window window = window_around_now(state);
+    struct lock_holds holds = {0};
+    assert_int_equal(store_lock_holds(f->store, &window, &holds, &err), 0);
+    assert_int_equal(holds.count, 2);
+    const struct lock_hold *ha = strcmp(holds.items[0].job_id, a) == 0 ? &holds.items[0]
+                                                                       : &holds.items[1];
+    assert_string_equal(ha->job_id, a);
+    assert_int_equal(ha->released_at_ms - ha->acquired_at_ms, LEASE_MS);
+    lock_holds_clear(&holds);
     job_free(ja);
     job_free(jb);
     /* Pruning keeps what was released after the cutoff. */

@@ -235,7 +235,7 @@ char *pg_record_attempt_sql(const char *select_list)
         "),"
         " freed AS (DELETE FROM stg_import_resources l WHERE l.job_id IN (SELECT id FROM job)"
         " RETURNING l.*),"
-        " held AS (" PG_LOCK_HISTORY_INSERT(PG_STATEMENT_NOW("$18"), "finished", "job")
+        " held AS (" PG_LOCK_HISTORY_INSERT("least(" PG_STATEMENT_NOW("$18") ", f.expires_at)", "finished", "job")
         " RETURNING waited_ms),"
         " timed AS (INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"
         " started_at, duration_ms, rows, bytes, node, outcome)"

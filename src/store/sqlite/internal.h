@@ -162,7 +162,8 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                    " WHERE job_id = ?1 AND attempt = ?2 AND expires_at > ?3")                      \
     X(LOCKS_HISTORY_EXPIRED,                                                                       \
       LOCK_HISTORY_INSERT("expires_at", "expired", "WHERE l.expires_at <= ?1"))                    \
-    X(LOCKS_HISTORY_JOB, LOCK_HISTORY_INSERT("?2", "finished", "WHERE l.job_id = ?1"))           \
+    X(LOCKS_HISTORY_JOB,                                                                           \
+      LOCK_HISTORY_INSERT("min(?2, expires_at)", "finished", "WHERE l.job_id = ?1"))             \
     X(LOCK_HISTORY_ONE, LOCK_HISTORY_INSERT("?2", "released", "WHERE l.id = ?1"))                \
     X(LOCKS_DELETE_EXPIRED, "DELETE FROM stg_import_resources WHERE expires_at <= ?1")             \
     X(LOCKS_DELETE_JOB, "DELETE FROM stg_import_resources WHERE job_id = ?1")                      \
