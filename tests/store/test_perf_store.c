@@ -120,14 +120,15 @@ static void test_finish_records_queue_and_lock_wait(void **state)
     fake_clock_advance(&f->clock, 200);
     finish_one(state, jb, JOB_FAILED);
 
-    /* a: queued 1 s, no lock wait; b: queued 6.5 s, 6 s of it for a's lock. */
+    /* a: queued 1 s, no lock wait (a zero wait writes no row); b: queued
+     * 6.5 s, 6 s of it for a's lock. */
     assert_int_equal(phase_ms(state, a, "queued"), 1000);
-    assert_int_equal(phase_ms(state, a, "lock_wait"), 0);
-    assert_int_equal(phase_ms(state, a, "dependency_wait"), 0);
+    assert_int_equal(phase_ms(state, a, "lock_wait"), -1);
+    assert_int_equal(phase_ms(state, a, "dependency_wait"), -1);
     assert_int_equal(phase_ms(state, b, "queued"), 6500);
     assert_int_equal(phase_ms(state, b, "lock_wait"), 6000);
     assert_int_equal(fixture_int_fmt(f, "SELECT count(*) FROM stg_import_performance WHERE"
-                                        " job_id = '%s' AND outcome = 'FAILED'", b), 4);
+                                        " job_id = '%s' AND outcome = 'FAILED'", b), 3);
 
     /* The lock history: a's hold (5 s, no wait), b's (waited 6 s on a). */
     struct perf_window window = window_around_now(state);
@@ -204,7 +205,7 @@ static void test_finish_records_dependency_wait(void **state)
     /* b waited 3 s for a, then 0.5 s in the queue (ready_at: a's completion). */
     assert_int_equal(phase_ms(state, b, "dependency_wait"), 3000);
     assert_int_equal(phase_ms(state, b, "queued"), 500);
-    assert_int_equal(phase_ms(state, b, "lock_wait"), 0);
+    assert_int_equal(phase_ms(state, b, "lock_wait"), -1);
     /* The schedule warnings' durations are the work only. */
     assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_performance"
                                         " WHERE phase NOT IN ('queued', 'lock_wait',"

@@ -252,7 +252,7 @@ char *pg_record_attempt_sql(const char *select_list)
         " * 1000))::bigint"
         " FROM importq_job_deps e JOIN stg_import_queue d ON d.id = e.depends_on_id"
         " WHERE e.job_id = job.id), 0))) AS w(phase, ms)"
-        " WHERE job.started_at IS NOT NULL),"
+        " WHERE job.started_at IS NOT NULL AND (w.phase = 'queued' OR w.ms > 0)),"
         " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0),"
         " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at")
         " FROM (SELECT d.id FROM importq_job_deps e"

@@ -18,8 +18,15 @@
 #define PHASE_SUM(name) " sum(CASE WHEN p.phase = '" name "' THEN p.duration_ms ELSE 0 END),"
 #define UTC_TEXT(column) "to_char(" column " AT TIME ZONE 'UTC', " PG_TIME_FORMAT ")"
 
+/* As sqlite/perf.c's DISTINCT_OF: a loose scan of an index's leading column. */
+#define DISTINCT_OF(cte, column, table, only)                                                      \
+    "WITH RECURSIVE " cte "(name) AS (SELECT coalesce(" only ", (SELECT min(" column ") FROM "      \
+    table ")) UNION ALL SELECT (SELECT min(" column ") FROM " table " WHERE " column " > "           \
+    cte ".name) FROM " cte " WHERE " only " IS NULL AND " cte ".name IS NOT NULL) "
+
 /* As sqlite/perf.c's attempts_sql: $1 since, $2 until, $3 table or NULL, $4 limit. */
 static const char attempts_sql[] =
+    DISTINCT_OF("tables", "target_table", "stg_import_performance", "$3::text")
     "SELECT p.target_table, p.job_id::text, p.attempt, max(coalesce(p.outcome, '')),"
     " " UTC_TEXT("min(CASE WHEN p.phase = 'read' THEN p.started_at END)") ","
     " " UTC_TEXT("min(CASE WHEN p.phase = 'queued' THEN p.started_at END)") ","
@@ -28,30 +35,32 @@ static const char attempts_sql[] =
     " sum(CASE WHEN p.phase = 'read' THEN p.rows ELSE 0 END),"
     " sum(CASE WHEN p.phase = 'read' THEN p.bytes ELSE 0 END),"
     " sum(CASE WHEN p.phase = 'validate' THEN p.rows ELSE 0 END)"
-    " FROM (SELECT job_id, attempt, max(started_at) AS latest FROM stg_import_performance"
-    " WHERE started_at >= $1::timestamptz AND started_at < $2::timestamptz"
-    " AND ($3::text IS NULL OR target_table = $3::text)"
-    " AND phase IN ('read', 'queued') GROUP BY job_id, attempt"
-    " ORDER BY latest DESC LIMIT $4::integer) a"
+    " FROM (SELECT w.job_id, w.attempt, max(w.started_at) AS latest FROM tables"
+    " JOIN stg_import_performance w ON w.target_table = tables.name"
+    " AND w.started_at >= $1::timestamptz AND w.started_at < $2::timestamptz"
+    " WHERE w.phase IN ('read', 'queued')"
+    " GROUP BY w.job_id, w.attempt ORDER BY latest DESC LIMIT $4::integer) a"
     " JOIN stg_import_performance p ON p.job_id = a.job_id AND p.attempt = a.attempt"
     " GROUP BY p.target_table, p.job_id, p.attempt ORDER BY max(a.latest) DESC";
 
 /* As sqlite/perf.c's holds_sql: $1 since, $2 until, $3 limit. */
 static const char holds_sql[] =
+    DISTINCT_OF("names", "name", "importq_lock_history", "NULL::text")
     "SELECT h.name, h.mode, h.job_id::text, h.attempt, " UTC_TEXT("h.acquired_at") ","
     " " UTC_TEXT("h.released_at") ", h.waited_ms, h.blocked_by::text, sa.name, sb.name"
-    " FROM importq_lock_history h"
+    " FROM names JOIN importq_lock_history h ON h.name = names.name"
+    " AND h.released_at >= $1::timestamptz AND h.released_at < $2::timestamptz"
     " LEFT JOIN stg_import_queue qa ON qa.id = h.job_id"
     " LEFT JOIN stg_scheduled_imports sa ON sa.id = qa.schedule_id"
     " LEFT JOIN stg_import_queue qb ON qb.id = h.blocked_by"
     " LEFT JOIN stg_scheduled_imports sb ON sb.id = qb.schedule_id"
-    " WHERE h.released_at >= $1::timestamptz AND h.released_at < $2::timestamptz"
     " ORDER BY h.released_at DESC, h.id DESC LIMIT $3::integer";
 
 static const char prune_sql[] =
-    "WITH gone AS (DELETE FROM importq_lock_history WHERE id IN (SELECT id"
-    " FROM importq_lock_history WHERE released_at < $1::timestamptz ORDER BY released_at"
-    " LIMIT $2::integer) RETURNING 1) SELECT count(*) FROM gone";
+    "WITH gone AS (DELETE FROM importq_lock_history WHERE id IN ("
+    DISTINCT_OF("names", "name", "importq_lock_history", "NULL::text")
+    "SELECT h.id FROM names JOIN importq_lock_history h ON h.name = names.name"
+    " AND h.released_at < $1::timestamptz LIMIT $2::integer) RETURNING 1) SELECT count(*) FROM gone";
 
 /* text_or_null - the value, NULL for SQL NULL. */
 static const char *text_or_null(const PGresult *res, int row, int column)

@@ -149,9 +149,10 @@ static int insert_phase(struct sqlite_store *s, const struct job *job,
 }
 
 /*
- * insert_waits - the attempt's "queued" (ready_at -> claim) and
- * "lock_wait" (its longest wait for one of its resources, as its locks'
- * history rows, just written, say) rows of stg_import_performance.
+ * insert_waits - the attempt's "queued" (ready_at -> claim), "lock_wait"
+ * (its longest wait for one of the resources it still holds: LOCK_WAITED,
+ * as its locks' history rows will say) and "dependency_wait" rows of
+ * stg_import_performance.
  */
 static int insert_waits(struct sqlite_store *s, const struct job_finish *finish,
                         const struct finish_outcome *outcome, struct iq_error *err)
@@ -202,13 +203,13 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
     if (rc == 0)
         rc = decide_outcome(before, finish, action, now_ms, &outcome, err);
     if (rc == 0)
+        rc = insert_waits(s, finish, &outcome, err); /* while its locks are there */
+    if (rc == 0)
         rc = sqlite_delete_job_locks(s, finish->job_id, now_ms, err);
     if (rc == 0)
         rc = write_job_row(s, finish, &outcome, now_ms, err);
     for (size_t i = 0; rc == 0 && finish->phases && i < finish->phase_count; i++)
         rc = insert_phase(s, before, finish, &outcome, &finish->phases[i], now_ms, err);
-    if (rc == 0)
-        rc = insert_waits(s, finish, &outcome, err);
     if (rc == 0 && outcome.decision.release_dependants)
         rc = release_dependants(s, finish->job_id, now_ms, err);
     if (rc == 0 && outcome.decision.fail_dependants)

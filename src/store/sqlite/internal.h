@@ -97,28 +97,35 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
  */
 #define CLAIM_WHERE " WHERE status = 'QUEUED' AND deps_pending = 0 AND available_at <= ?1"
 /*
+ * LOCK_BLOCKER(cols) - a subquery on lock l (stg_import_resources) of job
+ * q (stg_import_queue): cols of the latest hold of l's resource by
+ * another job in a conflicting mode (either side exclusive) that ended
+ * after q's ready_at and no later than l was taken: one probe of the
+ * index (name, released_at). WAITED_FOR(released): how long l's job
+ * waited for it, in ms, given that hold's released_at (0 when none held
+ * it up). "Performance records" in docs/architecture.md.
+ */
+#define LOCK_BLOCKER(cols)                                                                         \
+    "(SELECT " cols " FROM importq_lock_history h WHERE h.name = l.name"                           \
+    " AND h.released_at > q.ready_at AND h.released_at <= l.acquired_at AND h.job_id <> l.job_id" \
+    " AND (h.mode = 'exclusive' OR l.mode = 'exclusive') ORDER BY h.released_at DESC LIMIT 1)"
+#define WAITED_FOR(released)                                                                       \
+    "coalesce(max(0, CAST(round((julianday(min(" released ", l.acquired_at))"                     \
+    " - julianday(q.ready_at)) * 86400000.0) AS INTEGER)), 0)"
+/*
  * LOCK_HISTORY_INSERT - copy the locks of stg_import_resources l matching
- * where into importq_lock_history as released at released, before they
- * are deleted, with how long each holder waited for its resource: from
- * its job's ready_at until the latest conflicting hold of the resource by
- * another job ended (at most until it took the lock; found on the index
- * (name, released_at), one probe per lock), and that job (blocked_by).
- * "Performance records" in docs/architecture.md.
+ * where into importq_lock_history as released at released (an expression
+ * over l's columns), before they are deleted, with how long each holder
+ * waited for it and the job that caused it (blocked_by): one probe each.
  */
 #define LOCK_HISTORY_INSERT(released, how, where)                                                  \
     "INSERT INTO importq_lock_history (name, mode, job_id, attempt, acquired_at, released_at,"     \
     " waited_ms, blocked_by, how) SELECT name, mode, job_id, attempt, acquired_at, " released ","  \
     " waited, CASE WHEN waited > 0 THEN blocker END, '" how "' FROM (SELECT l.name, l.mode,"        \
     " l.job_id, l.attempt, l.acquired_at, l.expires_at, w.job_id AS blocker,"                     \
-    " CASE WHEN w.id IS NULL OR q.ready_at IS NULL THEN 0 ELSE max(0, CAST(round(("                \
-    "julianday(min(w.released_at, l.acquired_at)) - julianday(q.ready_at)) * 86400000.0)"          \
-    " AS INTEGER)) END AS waited FROM stg_import_resources l"                                     \
+    " " WAITED_FOR("w.released_at") " AS waited FROM stg_import_resources l"                      \
     " LEFT JOIN stg_import_queue q ON q.id = l.job_id"                                             \
-    " LEFT JOIN importq_lock_history w ON w.id = (SELECT h.id FROM importq_lock_history h"         \
-    " WHERE h.name = l.name AND h.released_at > q.ready_at AND h.released_at <= l.acquired_at"     \
-    " AND h.job_id <> l.job_id AND (h.mode = 'exclusive' OR l.mode = 'exclusive')"                 \
-    " ORDER BY h.released_at DESC LIMIT 1) " where ")"
-/* The ready -> claim time in ms of stg_import_queue q's current attempt. */
+    " LEFT JOIN importq_lock_history w ON w.id = " LOCK_BLOCKER("h.id") " " where ")"
 #define QUEUED_MS                                                                                  \
     "max(0, CAST(round((julianday(q.started_at) - julianday(coalesce(q.ready_at, q.started_at)))" \
     " * 86400000.0) AS INTEGER))"
@@ -188,20 +195,22 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                            \
     X(PERF_WAITS, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"      \
                   " started_at, duration_ms, rows, bytes, node, outcome)"                          \
-                  " SELECT q.id, q.attempt, q.target_table, 'queued',"                             \
-                  " coalesce(q.ready_at, q.started_at), " QUEUED_MS ", 0, 0, ?2, ?3"               \
+                  " SELECT id, attempt, target_table, phase, at, ms, 0, 0, ?2, ?3 FROM ("          \
+                  "SELECT q.id, q.attempt, q.target_table, 'queued' AS phase,"                     \
+                  " coalesce(q.ready_at, q.started_at) AS at, " QUEUED_MS " AS ms"                 \
                   " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
                   " UNION ALL SELECT q.id, q.attempt, q.target_table, 'lock_wait',"                \
-                  " coalesce(q.ready_at, q.started_at), coalesce((SELECT max(h.waited_ms)"         \
-                  " FROM importq_lock_history h WHERE h.job_id = q.id AND h.attempt = q.attempt),"  \
-                  " 0), 0, 0, ?2, ?3"                                                              \
+                  " coalesce(q.ready_at, q.started_at), coalesce((SELECT max("                     \
+                  WAITED_FOR(LOCK_BLOCKER("h.released_at")) ") FROM stg_import_resources l"        \
+                  " WHERE l.job_id = q.id), 0)"                                                    \
                   " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
                   " UNION ALL SELECT q.id, q.attempt, q.target_table, 'dependency_wait',"          \
                   " q.available_at, coalesce((SELECT max(0, CAST(round((julianday(min("            \
                   "max(d.finished_at), q.started_at)) - julianday(q.available_at)) * 86400000.0)"  \
                   " AS INTEGER)) FROM importq_job_deps e JOIN stg_import_queue d"                  \
-                  " ON d.id = e.depends_on_id WHERE e.job_id = q.id), 0), 0, 0, ?2, ?3"            \
-                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL")         \
+                  " ON d.id = e.depends_on_id WHERE e.job_id = q.id), 0)"                          \
+                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
+                  ") WHERE phase = 'queued' OR ms > 0")                                           \
     X(JOBS_LOST, "SELECT id, worker, attempt, max_attempts FROM stg_import_queue"                  \
                  " INDEXED BY stg_import_queue_running"                                            \
                  " WHERE status = 'RUNNING' AND heartbeat_at < ?1 ORDER BY heartbeat_at")          \

@@ -11,8 +11,6 @@ ALTER TABLE stg_import_queue ADD COLUMN IF NOT EXISTS ready_at timestamptz;
 -- How the attempt whose row this is ended: COMPLETED, FAILED or CANCELLED
 -- (NULL for rows written before this migration).
 ALTER TABLE stg_import_performance ADD COLUMN IF NOT EXISTS outcome text;
-CREATE INDEX IF NOT EXISTS stg_import_performance_started
-    ON stg_import_performance (started_at);
 
 -- One row per lock held and released (a finish, a lapsed lease, an
 -- admin's force release), written in the transaction that releases it.
@@ -20,6 +18,9 @@ CREATE INDEX IF NOT EXISTS stg_import_performance_started
 -- it (from its ready_at until the latest conflicting hold of the resource
 -- by another job ended, at most until it took the lock); blocked_by: that
 -- other job. Pruned by the maintenance loop after lock-history-retention.
+-- One index besides the key, (name, released_at): the wait's probe, and
+-- windows and pruning through a loose scan of its names (an index on
+-- released_at alone would be one more b-tree that every finish writes).
 CREATE TABLE IF NOT EXISTS importq_lock_history (
     id              bigserial PRIMARY KEY,
     name            text NOT NULL,
@@ -34,7 +35,3 @@ CREATE TABLE IF NOT EXISTS importq_lock_history (
 );
 CREATE INDEX IF NOT EXISTS importq_lock_history_name
     ON importq_lock_history (name, released_at);
-CREATE INDEX IF NOT EXISTS importq_lock_history_released
-    ON importq_lock_history (released_at);
-CREATE INDEX IF NOT EXISTS importq_lock_history_job
-    ON importq_lock_history (job_id, attempt);
