@@ -68,6 +68,19 @@ static struct job *claim_one(void **state, const char *want_id)
     return job;
 }
 
+/* finish_retry - end job's attempt FAILED, back to QUEUED at retry_at_ms. */
+static void finish_retry(void **state, struct job *job, int64_t retry_at_ms)
+{
+    struct job_finish finish = {.job_id = job->id, .worker = job->worker,
+                                .attempt = job->attempt, .status = JOB_FAILED,
+                                .error_code = "import_failed", .error_message = "broke",
+                                .retry_at_ms = retry_at_ms, .node_id = NODE_ID};
+    struct iq_error err = {0};
+    if (store_job_finish(STORE(state), &finish, &test_actor, NULL, &err) < 0)
+        fail_msg("finish %s: %s", job->id, iq_error_message(&err));
+    job_free(job);
+}
+
 /* finish_one - end job's attempt with status and one read phase of 10 rows. */
 static void finish_one(void **state, struct job *job, enum job_status status)
 {
@@ -201,7 +214,9 @@ static void test_finish_records_dependency_wait(void **state)
     finish_one(state, ja, JOB_COMPLETED); /* b is ready from here */
     fake_clock_advance(&f->clock, 500);
     struct job *jb = claim_one(state, b);
-    finish_one(state, jb, JOB_COMPLETED);
+    /* It fails and is retried later: its attempt's waits still count from
+     * the attempt's own available_at, not the retry's. */
+    finish_retry(state, jb, fake_clock_now(&f->clock) + 10000);
     /* b waited 3 s for a, then 0.5 s in the queue (ready_at: a's completion). */
     assert_int_equal(phase_ms(state, b, "dependency_wait"), 3000);
     assert_int_equal(phase_ms(state, b, "queued"), 500);
@@ -209,7 +224,7 @@ static void test_finish_records_dependency_wait(void **state)
     /* The schedule warnings' durations are the work only. */
     assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_performance"
                                         " WHERE phase NOT IN ('queued', 'lock_wait',"
-                                        " 'dependency_wait')"), 2);
+                                        " 'dependency_wait')"), 1); /* a's read */
 }
 
 static void test_lock_history_of_expiry_and_release_and_prune(void **state)
