@@ -58,6 +58,12 @@ static const struct command commands[] = {
      "a live view of the running jobs (phase, progress, rows, MB/s, ETA) and the queue, refreshed"
      " each second; q or Ctrl-C quits; one plain frame with --once or when not on a terminal",
      cmd_top_flags, cmd_top},
+    {"perf", "importq perf [--table T] [--since RFC3339] [--until RFC3339] [--limit N] [--json]",
+     "per-table durations (p50/p95/p99), rows/s and waits over a window (default: 24 hours)",
+     cmd_perf_flags, cmd_perf},
+    {"recommendations", "importq recommendations [--since RFC3339] [--until RFC3339] [--json]",
+     "what the history suggests changing, each with its evidence", cmd_recommendations_flags,
+     cmd_recommendations},
     {"schedules",
      "importq schedules [list] [--enabled true|false] [--q TEXT] [--limit N] [--json]\n"
      "       importq schedules show ID [--json]\n"

@@ -36,6 +36,10 @@ void route_schedule_history(struct api_request *req, struct api_response *res);
 void route_resources_list(struct api_request *req, struct api_response *res);
 void route_resource_release(struct api_request *req, struct api_response *res);
 
+void route_perf_list(struct api_request *req, struct api_response *res);
+void route_perf_recommendations(struct api_request *req, struct api_response *res);
+void route_resource_stats(struct api_request *req, struct api_response *res);
+
 void route_audit_list(struct api_request *req, struct api_response *res);
 void route_alert_list(struct api_request *req, struct api_response *res);
 void route_alert_ack(struct api_request *req, struct api_response *res);

@@ -67,6 +67,8 @@ int cmd_execute(const struct command *cmd, struct cli_args *args, struct config 
 int cmd_status(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_alerts(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_top(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_perf(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_recommendations(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_schedules(const struct command *cmd, struct cli_args *args, struct config *cfg);
 /* Administrative commands on the service database (cmd_token.c, cmd_audit.c). */
 int cmd_token(const struct command *cmd, struct cli_args *args, struct config *cfg);
@@ -83,6 +85,8 @@ extern const struct cli_flag cmd_job_action_flags[];
 extern const struct cli_flag cmd_status_flags[];
 extern const struct cli_flag cmd_alerts_flags[];
 extern const struct cli_flag cmd_top_flags[];
+extern const struct cli_flag cmd_perf_flags[];
+extern const struct cli_flag cmd_recommendations_flags[];
 extern const struct cli_flag cmd_schedules_flags[];
 extern const struct cli_flag cmd_token_flags[];
 extern const struct cli_flag cmd_audit_flags[];

@@ -352,6 +352,32 @@ int store_job_phases(struct store *s, const char *job_id,
     return s->ops->job_phases(s, job_id, ret_list, err);
 }
 
+int store_perf_attempts(struct store *s, const struct perf_window *window,
+                        struct perf_attempts *ret, struct iq_error *err)
+{
+    memset(ret, 0, sizeof(*ret));
+    int rc = perf_window_check(window, err);
+    return rc < 0 ? rc : s->ops->perf_attempts(s, window, ret, err);
+}
+
+int store_lock_holds(struct store *s, const struct perf_window *window, struct lock_holds *ret,
+                     struct iq_error *err)
+{
+    memset(ret, 0, sizeof(*ret));
+    struct perf_window times = {NULL, window ? window->since_ms : 0,
+                                window ? window->until_ms : 0};
+    int rc = perf_window_check(&times, err);
+    return rc < 0 ? rc : s->ops->lock_holds(s, &times, ret, err);
+}
+
+int store_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
+                             struct iq_error *err)
+{
+    if (ret_deleted)
+        *ret_deleted = 0;
+    return s->ops->lock_history_prune(s, cutoff_ms, ret_deleted, err);
+}
+
 int store_migrate(struct store *s, int *ret_applied, struct iq_error *err)
 {
     return s->ops->migrate(s, ret_applied, err);

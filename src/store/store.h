@@ -27,6 +27,7 @@
 #include "store/engine_ops.h"
 #include "store/health_ops.h"
 #include "store/load.h"
+#include "store/perf_ops.h"
 #include "store/schedule_fire_ops.h"
 
 #include <stdbool.h>
@@ -454,6 +455,33 @@ int store_orchestration_list(struct store *s, int limit, const char *after_id,
  */
 int store_job_phases(struct store *s, const char *job_id,
                      struct job_phase_list *ret_list, struct iq_error *err);
+
+/*
+ * store_perf_attempts - the attempts of window (perf_window_check'd: else
+ * IQ_E_INVALID), each summed from its stg_import_performance rows, newest
+ * first, PERF_ATTEMPTS_MAX at most (ret->truncated when there were more).
+ * An attempt is in the window when its "read" or "queued" row starts in
+ * it; all its rows count. *ret: perf_attempts_clear (also after a failure).
+ */
+int store_perf_attempts(struct store *s, const struct perf_window *window,
+                        struct perf_attempts *ret, struct iq_error *err);
+
+/*
+ * store_lock_holds - the locks released in window (its table is ignored),
+ * newest first, PERF_HOLDS_MAX at most (ret->truncated when there were
+ * more), with the schedule names of the holder and of the job it waited
+ * on. *ret: lock_holds_clear (also after a failure).
+ */
+int store_lock_holds(struct store *s, const struct perf_window *window, struct lock_holds *ret,
+                     struct iq_error *err);
+
+/*
+ * store_lock_history_prune - delete up to LOCK_HISTORY_PRUNE_BATCH rows of
+ * importq_lock_history released before cutoff_ms, oldest first.
+ * *ret_deleted (may be NULL): how many.
+ */
+int store_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
+                             struct iq_error *err);
 
 /*
  * store_migrate - apply pending migrations (idempotent; serialised across processes).

@@ -40,6 +40,7 @@ enum config_type {
     X(max_upload,       "max-upload",       SIZE,     "1GiB",                  "largest upload") \
     X(spool_dir,        "spool-dir",        STRING,   "var/uploads",           "where uploads are kept") \
     X(upload_retention, "upload-retention", DURATION, "24h",                   "unused or finished uploads are deleted after this") \
+    X(lock_history_retention, "lock-history-retention", DURATION, "168h",      "released locks are kept this long for resource analytics (importq_lock_history)") \
     X(priority_aging,   "priority-aging",   DURATION, "0",                     "a queued job climbs one priority step per this much waiting (0: off)") \
     X(schedule_grace,   "schedule-grace",   DURATION, "60s",                   "a scheduled fire this late still fires as on time; later it is a misfire") \
     X(http_threads,     "http-threads",     INT,      "0",                     "HTTP worker threads (0: two per core)") \

@@ -47,6 +47,8 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 STATUSES = {"HELD", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"}
 PHASES = {"queued", "locking", "read", "stage", "validate", "promote", "done"}
+# The rows of a job's "phases" (stg_import_performance): the work phases and the waits.
+TIMED_PHASES = {"read", "stage", "validate", "promote", "queued", "lock_wait", "dependency_wait"}
 BOGUS_ID = "01900000-0000-7000-8000-0000000000ff"
 DEADLINE_S = 30.0
 
@@ -600,7 +602,7 @@ def t_get(x):
     check_job(job, "GET")
     check(isinstance(job.get("phases"), list) and job["phases"], "a completed job has no phases: %r" % job.get("phases"))
     for p in job["phases"]:
-        check(p.get("phase") in PHASES and isinstance(p.get("duration_ms"), int) and TIME_RE.match(p.get("started_at", "")),
+        check(p.get("phase") in TIMED_PHASES and isinstance(p.get("duration_ms"), int) and TIME_RE.match(p.get("started_at", "")),
               "bad phase entry %r" % p)
     check(isinstance(job.get("locks"), list) and job["locks"] == [], "a finished job holds locks: %r" % job.get("locks"))
 
@@ -1430,6 +1432,109 @@ def t_resources_running(x):
     check(time.time() - t0 < 3.0, "the cancel took %.1f s (contract: within 2 s)" % (time.time() - t0))
     n = table_rows(x.db, spec["target"]["table"])
     check(n == 0, "a cancelled job landed %d rows" % n)
+
+
+def iso(ts):
+    """RFC 3339 UTC text of a Unix time in seconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%03dZ" % int((ts % 1) * 1000)
+
+
+@test("performance and resource stats: a job that waited for another's lock, on whom, and its table's aggregates")
+def t_perf_and_resource_stats(x):
+    table = x.table("perf")
+    big = x.spec(path="big.csv", table=table)
+    big["target"]["mode"] = "insert"
+    del big["target"]["key"]
+    big["target"]["columns"] = [{"name": "team_id", "type": "bigint", "required": True}, {"name": "name", "type": "text"}]
+    first = x.submit(big)
+    end = time.time() + DEADLINE_S
+    while True:
+        got = x.job(first["id"])
+        if got["status"] == "RUNNING":
+            break
+        check(time.time() < end and got["status"] == "QUEUED",
+              "the big job was never seen RUNNING: %s %r" % (got["status"], got["error"]))
+        time.sleep(0.02)
+    small = dict(big, name=x.name("waiter"))
+    small["source"] = {"format": "csv", "path": "teams.csv"}
+    second = x.submit(small)  # waits for table:<table> until the first lets go
+    expect_status(x.c.request("DELETE", Q + "/" + first["id"], token=x.op), 200)
+    x.wait_status(first["id"], "CANCELLED")
+    done = x.wait_status(second["id"], ("COMPLETED", "FAILED"))
+    check(done["status"] == "COMPLETED", "the waiting job ended %s: %r" % (done["status"], done["error"]))
+    waits = {p["phase"]: p["duration_ms"] for p in done["phases"] if p["phase"] in ("queued", "lock_wait")}
+    check(waits.get("lock_wait", 0) > 0 and waits["queued"] >= waits["lock_wait"],
+          "the waiting job's phases do not show its lock wait: %r" % done["phases"])
+
+    r = expect_status(x.c.get(API + "/import-resources/stats", x.viewer), 200).json
+    check(TIME_RE.match(r["since"]) and TIME_RE.match(r["until"]) and r["truncated"] is False, "stats window %r" % r)
+    mine = [i for i in r["items"] if i["name"] == "table:" + table]
+    check(len(mine) == 1, "table:%s is not in the resource stats: %r" % (table, [i["name"] for i in r["items"]]))
+    item = mine[0]
+    check(item["locks"] == 2 and item["waits"] == 1 and item["wait_p95_ms"] > 0 and item["hold_total_ms"] >= 0,
+          "resource stats %r" % item)
+    longest = item["longest_waits"][0]
+    check(longest["job_id"] == second["id"] and longest["blocked_by"] == first["id"]
+          and longest["waited_ms"] == item["wait_p95_ms"], "the longest wait %r (first %s)" % (longest, first["id"]))
+
+    r = expect_status(x.c.get(API + "/import-performance?table=" + table, x.viewer), 200).json
+    check(r["attempts"] == 2 and len(r["items"]) == 1, "performance of %s: %r" % (table, r))
+    t = r["items"][0]
+    check(t["table"] == table and t["count"] == 2 and t["completed"] == 1 and t["cancelled"] == 1
+          and t["rows_read"] >= 3 and isinstance(t["rows_per_s"], (int, float)), "table aggregates %r" % t)
+    check(t["p50_ms"] <= t["p95_ms"] <= t["p99_ms"], "percentiles out of order %r" % t)
+    check(set(t["phases"]) == TIMED_PHASES and t["phases"]["lock_wait"]["p99_ms"] == waits["lock_wait"],
+          "per-phase aggregates %r" % t["phases"])
+    everything = expect_status(x.c.get(API + "/import-performance?limit=500", x.viewer), 200).json
+    check(table in [i["table"] for i in everything["items"]], "the unfiltered report lacks %s" % table)
+    later, latest = iso(time.time() + 3600), iso(time.time() + 7200)
+    r = expect_status(x.c.get(API + "/import-performance?table=%s&since=%s&until=%s" % (table, later, latest),
+                              x.viewer), 200).json
+    check(r["items"] == [] and r["attempts"] == 0, "a window in the future has attempts: %r" % r)
+
+
+@test("performance, resource stats, recommendations: bad filters are 422 naming the field, no token 401")
+def t_perf_filters(x):
+    now = time.time()
+    for path in (API + "/import-performance", API + "/import-resources/stats",
+                 API + "/import-performance/recommendations"):
+        expect_problem(x.c.get(path + "?since=yesterday", x.viewer), 422, "since")
+        expect_problem(x.c.get(path + "?until=2026-13-01T00:00:00Z", x.viewer), 422, "until")
+        expect_problem(x.c.get(path + "?since=%s&until=%s" % (iso(now), iso(now - 60)), x.viewer), 422, "since")
+        expect_problem(x.c.get(path + "?since=%s&until=%s" % (iso(now - 40 * 86400), iso(now)), x.viewer), 422, "since")
+        expect_problem(x.c.get(path + "?bogus=1", x.viewer), 400)
+        expect_problem(x.c.get(path), 401)
+    for path in (API + "/import-performance", API + "/import-resources/stats"):
+        expect_problem(x.c.get(path + "?limit=0", x.viewer), 422, "limit")
+        expect_problem(x.c.get(path + "?limit=501", x.viewer), 422, "limit")
+    expect_problem(x.c.get(API + "/import-performance?table=" + "t" * 200, x.viewer), 422, "table")
+    expect_problem(x.c.get(API + "/import-resources/stats?table=x", x.viewer), 400)
+
+
+@test("recommendations: a table rejecting half its rows is named, with evidence")
+def t_recommendations(x):
+    if x.completed_id is None:
+        t_completes_csv(x)
+    table = x.table("rejecty")
+    at, ready = iso(time.time() - 1800), iso(time.time() - 1801)
+    rows = [("read", at, 5, 1000), ("validate", at, 0, 500), ("queued", ready, 1000, 0), ("lock_wait", ready, 0, 0)]
+    sql(x.db, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase, started_at,"
+              " duration_ms, rows, bytes, outcome) VALUES " + ", ".join(
+                  "('%s', 99, '%s', '%s', '%s', %d, %d, 0, 'COMPLETED')" % (x.completed_id, table, p, t, d, n)
+                  for p, t, d, n in rows))
+    r = expect_status(x.c.get(API + "/import-performance/recommendations", x.viewer), 200).json
+    check(isinstance(r["items"], list) and TIME_RE.match(r["since"]), "recommendations %r" % r)
+    for item in r["items"]:
+        check(set(item) == {"kind", "message", "evidence"} and isinstance(item["evidence"], dict)
+              and item["message"], "a malformed recommendation %r" % item)
+    mine = [i for i in r["items"] if i["kind"] == "high_reject_rate" and i["evidence"].get("table") == table]
+    check(len(mine) == 1, "no high_reject_rate for %s in %r" % (table, r["items"]))
+    check(mine[0]["evidence"]["rows_rejected"] == 500 and mine[0]["evidence"]["rows_read"] == 1000
+          and table in mine[0]["message"], "evidence %r" % mine[0])
+    # Outside the window it is not there.
+    r = expect_status(x.c.get(API + "/import-performance/recommendations?since=%s" % iso(time.time() - 60),
+                              x.viewer), 200).json
+    check(not [i for i in r["items"] if i["evidence"].get("table") == table], "an old reject rate counted: %r" % r)
 
 
 @test("resources: admin force-release of an unknown lock is 404")

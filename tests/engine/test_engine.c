@@ -1024,6 +1024,43 @@ static void test_permanent_failures_are_not_retried(void **state)
     import_root_remove(&root);
 }
 
+/* Lock history older than lock-history-retention goes on the sweep's beat; newer stays. */
+static void test_lock_history_pruned_after_retention(void **state)
+{
+    struct fixture *f = FIX(state);
+    struct import_root root;
+    import_root_make(&root);
+    char old_acquired[TIME_RFC3339_LEN], old_released[TIME_RFC3339_LEN];
+    char new_acquired[TIME_RFC3339_LEN], new_released[TIME_RFC3339_LEN];
+    int64_t now = time_now_ms();
+    time_format_rfc3339(now - 3 * 3600 * 1000, old_acquired);
+    time_format_rfc3339(now - 3 * 3600 * 1000 + 5000, old_released);
+    time_format_rfc3339(now - 600 * 1000, new_acquired);
+    time_format_rfc3339(now - 600 * 1000 + 5000, new_released);
+    fixture_exec_fmt(f,
+                     "INSERT INTO importq_lock_history (name, mode, job_id, attempt, acquired_at,"
+                     " released_at, waited_ms, how) VALUES"
+                     " ('table:old', 'exclusive', '01900000-0000-7000-8000-000000000001', 1, '%s',"
+                     " '%s', 0, 'finished'),"
+                     " ('table:new', 'exclusive', '01900000-0000-7000-8000-000000000002', 1, '%s',"
+                     " '%s', 0, 'finished')",
+                     old_acquired, old_released, new_acquired, new_released);
+    struct engine_options opts;
+    test_engine_options(f, &root, &opts);
+    opts.upload_sweep_every_ms = 100;
+    opts.lock_history_retention_ms = 3600 * 1000;
+    struct engine *engine = start_engine(&opts);
+    for (int i = 0; i < 200 && fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"
+                                                  " WHERE name = 'table:old'") > 0; i++)
+        sleep_ms(50);
+    engine_stop(engine, 1000);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"
+                                        " WHERE name = 'table:old'"), 0);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"
+                                        " WHERE name = 'table:new'"), 1);
+    import_root_remove(&root);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_node_registered_and_stopped, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_priority_then_fifo_with_one_worker, fixture_setup, fixture_teardown),
@@ -1042,6 +1079,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_named_target_database, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_shutdown_requeues_running_job, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_uploads_swept_after_their_job_completed, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_lock_history_pruned_after_retention, fixture_setup, fixture_teardown),
 };
 
 int main(void)

@@ -22,6 +22,7 @@ const struct audit_context test_actor = {"test-suite", "req-1", "127.0.0.1"};
 /* Tables a test may leave rows in, children first (for TRUNCATE/DELETE). */
 static const char *const service_tables[] = {
     "importq_job_rejects", "importq_uploads", "importq_tokens", "stg_import_monitoring",
+    "importq_lock_history",
     "stg_import_performance", "stg_import_resources", "importq_job_deps", "stg_import_queue",
     "stg_import_coordination", "importq_schedule_fires", "stg_scheduled_imports", NULL,
 };

@@ -118,6 +118,13 @@ struct store_ops {
     int (*job_get_detail)(struct store *s, const char *id, struct job_detail *ret_detail,
                           struct iq_error *err);
     void (*interrupt)(struct store *s);
+    /* --- performance analytics (store/perf_ops.h) --- */
+    int (*perf_attempts)(struct store *s, const struct perf_window *window,
+                         struct perf_attempts *ret, struct iq_error *err);
+    int (*lock_holds)(struct store *s, const struct perf_window *window, struct lock_holds *ret,
+                      struct iq_error *err);
+    int (*lock_history_prune)(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
+                              struct iq_error *err);
 
     /* --- schedules: the rules are common/schedule.c's; a backend gives
      * its primitives and runs a rule's body in one transaction --- */

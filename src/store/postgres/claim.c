@@ -120,7 +120,8 @@ static const enum job_column claim_changes[] = {
  *              than when it was read (a cancel, hold or edit committed
  *              since the snapshot is seen);
  *   job        that job RUNNING for worker $2 (attempt + 1, heartbeat and
- *              start now);
+ *              start now; ready_at, where its queue time began: the later
+ *              of available_at and its last change while it waited);
  *   taken      one lock row per entry of its resources (node $3, lease $4
  *              ms); a row left from an earlier attempt of the same job
  *              (same name and job) is overwritten.
@@ -164,6 +165,7 @@ static char *claim_sql(const char *select_list, bool aging)
                   " attempt = q.attempt + 1, worker = $2,"
                   " heartbeat_at = " PG_STATEMENT_NOW("$6") ","
                   " started_at = " PG_STATEMENT_NOW("$6") ", finished_at = NULL,"
+                  " ready_at = greatest(q.available_at, q.updated_at),"
                   " cancel_requested = false,"
                   " progress_phase = 'locking', rows_read = 0, bytes_read = 0, bytes_total = 0,"
                   " error = NULL, updated_at = " PG_NEXT_UPDATED_AT("$5", "q.updated_at")

@@ -6,8 +6,10 @@
  *
  * Ending an attempt, in one transaction: the job row is locked and must
  * still be RUNNING under the reporting worker and attempt (the fence);
- * the attempt is appended to the job's history, its locks are deleted,
- * its phase timings go to stg_import_performance, and the job moves on
+ * the attempt is appended to the job's history, its locks are deleted
+ * (and copied to importq_lock_history with how long the job waited for
+ * each), its phase timings, its queue time and its lock wait go to
+ * stg_import_performance, and the job moves on
  * as job_attempt_outcome (common/job_rules.c) decides, for both backends:
  *   COMPLETED             -> COMPLETED; every waiting dependant has one
  *                            dependency less to wait for
@@ -231,12 +233,37 @@ char *pg_record_attempt_sql(const char *select_list)
     pg_sql_append(
         &sql,
         "),"
-        " freed AS (DELETE FROM stg_import_resources l WHERE l.job_id IN (SELECT id FROM job)),"
+        " freed AS (DELETE FROM stg_import_resources l WHERE l.job_id IN (SELECT id FROM job)"
+        " RETURNING l.*),"
+        " held AS (" PG_LOCK_HISTORY_INSERT("least(" PG_STATEMENT_NOW("$18") ", f.expires_at)", "finished", "job")
+        " RETURNING waited_ms),");
+    /* The attempt's available_at as it was (a retry's finish sets a new one). */
+    char available[48] = "job.available_at";
+    for (size_t i = 0; i < RECORD_CHANGES; i++)
+        if (record_changes[i] == JOBCOL_AVAILABLE_AT)
+            snprintf(available, sizeof(available), "(job.old_%zu)::timestamptz", i);
+    pg_sql_append(
+        &sql,
         " timed AS (INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"
-        " started_at, duration_ms, rows, bytes, node)"
+        " started_at, duration_ms, rows, bytes, node, outcome)"
         " SELECT job.id, job.attempt, job.target_table, p.phase, p.started_at, p.duration_ms,"
-        " coalesce(p.rows, 0), coalesce(p.bytes, 0), $13 FROM job, jsonb_to_recordset($12::jsonb)"
-        " AS p(phase text, started_at timestamptz, duration_ms bigint, rows bigint, bytes bigint)),"
+        " coalesce(p.rows, 0), coalesce(p.bytes, 0), $13, $3 FROM job, jsonb_to_recordset($12::jsonb)"
+        " AS p(phase text, started_at timestamptz, duration_ms bigint, rows bigint, bytes bigint)"
+        " UNION ALL SELECT job.id, job.attempt, job.target_table, w.phase, w.at, w.ms, 0, 0, $13, $3"
+        " FROM job CROSS JOIN LATERAL"
+        " (VALUES ('queued', coalesce(job.ready_at, job.started_at),"
+        " greatest(0, round(extract(epoch FROM job.started_at"
+        " - coalesce(job.ready_at, job.started_at)) * 1000))::bigint),"
+        " ('lock_wait', coalesce(job.ready_at, job.started_at),"
+        " (SELECT coalesce(max(waited_ms), 0) FROM held)),"
+        " ('dependency_wait', %s, coalesce((SELECT greatest(0, round(extract(epoch FROM"
+        " least(coalesce(max(d.finished_at), %s), job.started_at) - %s) * 1000))::bigint"
+        " FROM importq_job_deps e JOIN stg_import_queue d ON d.id = e.depends_on_id"
+        " WHERE e.job_id = job.id), 0))) AS w(phase, at, ms)"
+        " WHERE job.started_at IS NOT NULL AND (w.phase = 'queued' OR w.ms > 0)),",
+        available, available, available);
+    pg_sql_append(
+        &sql,
         " released AS (UPDATE stg_import_queue q SET deps_pending = greatest(q.deps_pending - 1, 0),"
         " updated_at = " PG_NEXT_UPDATED_AT("$14", "q.updated_at")
         " FROM (SELECT d.id FROM importq_job_deps e"
@@ -678,8 +705,11 @@ static int delete_expired_locks(struct pg_store *ps, struct iq_error *err)
     const char *values[1] = {pg_clock_param(ps, now)};
     PGresult *res;
     int rc = pg_exec(ps, "deleting expired locks",
-                     "WITH gone AS (DELETE FROM stg_import_resources WHERE expires_at <= "
-                     PG_NOW("$1") " RETURNING 1) SELECT count(*) FROM gone",
+                     "WITH freed AS (DELETE FROM stg_import_resources WHERE expires_at <= "
+                     PG_NOW("$1") " RETURNING *),"
+                     " held AS (" PG_LOCK_HISTORY_INSERT("f.expires_at", "expired",
+                                                         "stg_import_queue") ")"
+                     " SELECT count(*) FROM freed",
                      1, values, &res, err);
     if (rc < 0)
         return rc;

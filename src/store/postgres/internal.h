@@ -154,6 +154,29 @@
 #define PG_STATEMENT_NOW(param) "coalesce(" param "::timestamptz, statement_timestamp())"
 #define PG_CLOCK_NOW(param) "coalesce(" param "::timestamptz, clock_timestamp())"
 
+/*
+ * PG_LOCK_HISTORY_INSERT(released, how, queue) - the INSERT of a CTE that
+ * copies the lock rows of the CTE "freed" (a DELETE … RETURNING of
+ * stg_import_resources) into importq_lock_history, released at released,
+ * with how long each holder waited for its resource: from its job's
+ * ready_at (read from queue: stg_import_queue, or a CTE returning the
+ * job row) until the latest conflicting hold of the resource by another
+ * job ended, at most until it took the lock (one probe of the index
+ * (name, released_at) per lock), and that job (blocked_by). "Performance
+ * records" in docs/architecture.md; the same rule as SQLite's
+ * LOCK_HISTORY_INSERT.
+ */
+#define PG_LOCK_HISTORY_INSERT(released, how, queue)                                               \
+    "INSERT INTO importq_lock_history (name, mode, job_id, attempt, acquired_at, released_at,"     \
+    " waited_ms, blocked_by, how) SELECT f.name, f.mode, f.job_id, f.attempt, f.acquired_at, "     \
+    released ", coalesce(w.waited, 0), CASE WHEN w.waited > 0 THEN w.blocker END, '" how "'"       \
+    " FROM freed f LEFT JOIN " queue " rq ON rq.id = f.job_id LEFT JOIN LATERAL (SELECT"           \
+    " greatest(0, round(extract(epoch FROM least(h.released_at, f.acquired_at) - rq.ready_at)"     \
+    " * 1000))::bigint AS waited, h.job_id AS blocker FROM importq_lock_history h"                 \
+    " WHERE h.name = f.name AND h.released_at > rq.ready_at AND h.released_at <= f.acquired_at"    \
+    " AND h.job_id <> f.job_id AND (h.mode = 'exclusive' OR f.mode = 'exclusive')"                 \
+    " ORDER BY h.released_at DESC LIMIT 1) w ON true"
+
 #define PG_SQLSTATE_QUERY_CANCELED "57014"
 
 /* Statements prepared once per connection (texts in postgres/connection.c). */
@@ -768,6 +791,12 @@ int pg_orchestration_list(struct store *s, int limit, const char *after_id,
                           struct orchestration_page *ret_page, struct iq_error *err);
 int pg_job_phases(struct store *s, const char *job_id, struct job_phase_list *ret_list,
                   struct iq_error *err);
+int pg_perf_attempts(struct store *s, const struct perf_window *window, struct perf_attempts *ret,
+                     struct iq_error *err);
+int pg_lock_holds(struct store *s, const struct perf_window *window, struct lock_holds *ret,
+                  struct iq_error *err);
+int pg_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
+                          struct iq_error *err);
 
 /* pg_interrupt - see store_ops.interrupt (postgres/connection.c). */
 void pg_interrupt(struct store *s);

@@ -107,14 +107,18 @@ static char *lock_json_text(const PGresult *res)
 static int release_in_tx(struct pg_store *ps, const char *lock_id, const struct audit_context *actx,
                          struct iq_error *err)
 {
-    const char *values[1] = {lock_id};
+    char now[TIME_RFC3339_LEN];
+    const char *values[2] = {lock_id, pg_clock_param(ps, now)};
     PGresult *res;
     int rc = pg_exec(ps, "releasing a lock",
-                     "DELETE FROM stg_import_resources WHERE id = $1::uuid RETURNING id::text,"
-                     " name, mode, job_id::text, attempt, node, worker,"
+                     "WITH freed AS (DELETE FROM stg_import_resources WHERE id = $1::uuid"
+                     " RETURNING *),"
+                     " held AS (" PG_LOCK_HISTORY_INSERT(PG_NOW("$2"), "released",
+                                                         "stg_import_queue") ")"
+                     " SELECT id::text, name, mode, job_id::text, attempt, node, worker,"
                      " to_char(acquired_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT "),"
-                     " to_char(expires_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT ")",
-                     1, values, &res, err);
+                     " to_char(expires_at AT TIME ZONE 'UTC', " PG_TIME_FORMAT ") FROM freed",
+                     2, values, &res, err);
     if (rc < 0)
         return rc;
     char *before = NULL;

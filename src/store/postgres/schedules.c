@@ -267,7 +267,7 @@ static int durations(void *backend, const char *table, size_t max, int64_t *ret_
     PGresult *res;
     int rc = pg_exec(ps, "reading a table's durations",
                      "SELECT sum(duration_ms) FROM stg_import_performance WHERE target_table = $1"
-                     " GROUP BY job_id, attempt ORDER BY max(started_at) DESC LIMIT $2::integer",
+                     " AND phase NOT IN ('queued', 'lock_wait', 'dependency_wait') GROUP BY job_id, attempt ORDER BY max(started_at) DESC LIMIT $2::integer",
                      2, values, &res, err);
     if (rc < 0)
         return rc;

@@ -3,7 +3,9 @@
  * the rescue of attempts whose worker stopped heartbeating, and the one
  * function both use (and load_commit's finish_on_commit with them):
  * sqlite_finish_locked. It checks the attempt is still the caller's,
- * appends it to the job's history, frees its locks, records its phases,
+ * appends it to the job's history, frees its locks (into
+ * importq_lock_history), records its phases, its queue time and its lock
+ * wait,
  * moves the job on (COMPLETED, back to QUEUED for a retry, FAILED,
  * CANCELLED) and carries the outcome to the dependants. Which of these it
  * is, is decided by job_attempt_outcome and the cascade is written by
@@ -122,8 +124,8 @@ static int write_job_row(struct sqlite_store *s, const struct job_finish *finish
  * as 0; a phase without a start time is dated at the attempt's start).
  */
 static int insert_phase(struct sqlite_store *s, const struct job *job,
-                        const struct job_finish *finish, const struct phase_timing *phase,
-                        int64_t now_ms, struct iq_error *err)
+                        const struct job_finish *finish, const struct finish_outcome *outcome,
+                        const struct phase_timing *phase, int64_t now_ms, struct iq_error *err)
 {
     int64_t started_at_ms = phase->started_at_ms ? phase->started_at_ms
                             : job->started_at_ms ? job->started_at_ms
@@ -141,8 +143,29 @@ static int insert_phase(struct sqlite_store *s, const struct job *job,
     bind_int64(&b, phase->rows);
     bind_int64(&b, phase->bytes);
     bind_text(&b, finish->node_id);
+    bind_text(&b, job_status_name(outcome->decision.attempt_status));
     int rc = sqlite_binder_check(s, &b, err);
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "record phase timing", err);
+}
+
+/*
+ * insert_waits - the attempt's "queued" (ready_at -> claim), "lock_wait"
+ * (its longest wait for one of the resources it still holds: LOCK_WAITED,
+ * as its locks' history rows will say) and "dependency_wait" rows of
+ * stg_import_performance.
+ */
+static int insert_waits(struct sqlite_store *s, const struct job_finish *finish,
+                        const struct finish_outcome *outcome, struct iq_error *err)
+{
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_PERF_WAITS, err);
+    if (!stmt)
+        return IQ_E_DB;
+    struct binder b = binder_start(stmt);
+    bind_text(&b, finish->job_id);
+    bind_text(&b, finish->node_id);
+    bind_text(&b, job_status_name(outcome->decision.attempt_status));
+    int rc = sqlite_binder_check(s, &b, err);
+    return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "record queue time", err);
 }
 
 /*
@@ -180,11 +203,13 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
     if (rc == 0)
         rc = decide_outcome(before, finish, action, now_ms, &outcome, err);
     if (rc == 0)
-        rc = sqlite_delete_job_locks(s, finish->job_id, err);
+        rc = insert_waits(s, finish, &outcome, err); /* while its locks are there */
+    if (rc == 0)
+        rc = sqlite_delete_job_locks(s, finish->job_id, now_ms, err);
     if (rc == 0)
         rc = write_job_row(s, finish, &outcome, now_ms, err);
     for (size_t i = 0; rc == 0 && finish->phases && i < finish->phase_count; i++)
-        rc = insert_phase(s, before, finish, &finish->phases[i], now_ms, err);
+        rc = insert_phase(s, before, finish, &outcome, &finish->phases[i], now_ms, err);
     if (rc == 0 && outcome.decision.release_dependants)
         rc = release_dependants(s, finish->job_id, now_ms, err);
     if (rc == 0 && outcome.decision.fail_dependants)

@@ -96,6 +96,39 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
  * primary key afterwards is cheaper.
  */
 #define CLAIM_WHERE " WHERE status = 'QUEUED' AND deps_pending = 0 AND available_at <= ?1"
+/*
+ * LOCK_BLOCKER(cols) - a subquery on lock l (stg_import_resources) of job
+ * q (stg_import_queue): cols of the latest hold of l's resource by
+ * another job in a conflicting mode (either side exclusive) that ended
+ * after q's ready_at and no later than l was taken: one probe of the
+ * index (name, released_at). WAITED_FOR(released): how long l's job
+ * waited for it, in ms, given that hold's released_at (0 when none held
+ * it up). "Performance records" in docs/architecture.md.
+ */
+#define LOCK_BLOCKER(cols)                                                                         \
+    "(SELECT " cols " FROM importq_lock_history h WHERE h.name = l.name"                           \
+    " AND h.released_at > q.ready_at AND h.released_at <= l.acquired_at AND h.job_id <> l.job_id" \
+    " AND (h.mode = 'exclusive' OR l.mode = 'exclusive') ORDER BY h.released_at DESC LIMIT 1)"
+#define WAITED_FOR(released)                                                                       \
+    "coalesce(max(0, CAST(round((julianday(min(" released ", l.acquired_at))"                     \
+    " - julianday(q.ready_at)) * 86400000.0) AS INTEGER)), 0)"
+/*
+ * LOCK_HISTORY_INSERT - copy the locks of stg_import_resources l matching
+ * where into importq_lock_history as released at released (an expression
+ * over l's columns), before they are deleted, with how long each holder
+ * waited for it and the job that caused it (blocked_by): one probe each.
+ */
+#define LOCK_HISTORY_INSERT(released, how, where)                                                  \
+    "INSERT INTO importq_lock_history (name, mode, job_id, attempt, acquired_at, released_at,"     \
+    " waited_ms, blocked_by, how) SELECT name, mode, job_id, attempt, acquired_at, " released ","  \
+    " waited, CASE WHEN waited > 0 THEN blocker END, '" how "' FROM (SELECT l.name, l.mode,"        \
+    " l.job_id, l.attempt, l.acquired_at, l.expires_at, w.job_id AS blocker,"                     \
+    " " WAITED_FOR("w.released_at") " AS waited FROM stg_import_resources l"                      \
+    " LEFT JOIN stg_import_queue q ON q.id = l.job_id"                                             \
+    " LEFT JOIN importq_lock_history w ON w.id = " LOCK_BLOCKER("h.id") " " where ")"
+#define QUEUED_MS                                                                                  \
+    "max(0, CAST(round((julianday(q.started_at) - julianday(coalesce(q.ready_at, q.started_at)))" \
+    " * 86400000.0) AS INTEGER))"
 #define RUNNING_STATEMENTS(X)                                                                      \
     X(RUNNING_COUNT, "SELECT count(*) FROM stg_import_queue WHERE status = 'RUNNING'")             \
     X(CLAIM_CANDIDATES, "SELECT id, resources FROM stg_import_queue"                               \
@@ -118,6 +151,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(JOB_MARK_RUNNING,                                                                            \
       "UPDATE stg_import_queue SET status = 'RUNNING', attempt = attempt + 1, worker = ?2,"        \
       " heartbeat_at = ?3, started_at = ?3, finished_at = NULL,"                                   \
+      " ready_at = max(available_at, updated_at),"                                                 \
       " updated_at = " NEXT_UPDATED_AT("?3") ", cancel_requested = 0,"                             \
       " progress_phase = 'locking', error = NULL,"                                                 \
       " rows_read = 0, bytes_read = 0, bytes_total = 0, rows_inserted = 0, rows_updated = 0,"      \
@@ -133,6 +167,11 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                        " FROM stg_import_queue WHERE id = ?1")                                     \
     X(LOCKS_RENEW, "UPDATE stg_import_resources SET expires_at = ?4"                               \
                    " WHERE job_id = ?1 AND attempt = ?2 AND expires_at > ?3")                      \
+    X(LOCKS_HISTORY_EXPIRED,                                                                       \
+      LOCK_HISTORY_INSERT("expires_at", "expired", "WHERE l.expires_at <= ?1"))                    \
+    X(LOCKS_HISTORY_JOB,                                                                           \
+      LOCK_HISTORY_INSERT("min(?2, expires_at)", "finished", "WHERE l.job_id = ?1"))             \
+    X(LOCK_HISTORY_ONE, LOCK_HISTORY_INSERT("?2", "released", "WHERE l.id = ?1"))                \
     X(LOCKS_DELETE_EXPIRED, "DELETE FROM stg_import_resources WHERE expires_at <= ?1")             \
     X(LOCKS_DELETE_JOB, "DELETE FROM stg_import_resources WHERE job_id = ?1")                      \
     X(LOCKS_LIVE, "SELECT id, name, mode, job_id, attempt, node, worker, acquired_at, expires_at"  \
@@ -152,8 +191,26 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
       " WHERE id IN (SELECT job_id FROM importq_job_deps WHERE depends_on_id = ?1)"                \
       " AND +status IN ('HELD', 'QUEUED') AND deps_pending > 0")                                   \
     X(PERF_INSERT, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"     \
-                   " started_at, duration_ms, rows, bytes, node)"                                  \
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                                 \
+                   " started_at, duration_ms, rows, bytes, node, outcome)"                         \
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                            \
+    X(PERF_WAITS, "INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"      \
+                  " started_at, duration_ms, rows, bytes, node, outcome)"                          \
+                  " SELECT id, attempt, target_table, phase, at, ms, 0, 0, ?2, ?3 FROM ("          \
+                  "SELECT q.id, q.attempt, q.target_table, 'queued' AS phase,"                     \
+                  " coalesce(q.ready_at, q.started_at) AS at, " QUEUED_MS " AS ms"                 \
+                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
+                  " UNION ALL SELECT q.id, q.attempt, q.target_table, 'lock_wait',"                \
+                  " coalesce(q.ready_at, q.started_at), coalesce((SELECT max("                     \
+                  WAITED_FOR(LOCK_BLOCKER("h.released_at")) ") FROM stg_import_resources l"        \
+                  " WHERE l.job_id = q.id), 0)"                                                    \
+                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
+                  " UNION ALL SELECT q.id, q.attempt, q.target_table, 'dependency_wait',"          \
+                  " q.available_at, coalesce((SELECT max(0, CAST(round((julianday(min("            \
+                  "max(d.finished_at), q.started_at)) - julianday(q.available_at)) * 86400000.0)"  \
+                  " AS INTEGER)) FROM importq_job_deps e JOIN stg_import_queue d"                  \
+                  " ON d.id = e.depends_on_id WHERE e.job_id = q.id), 0)"                          \
+                  " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
+                  ") WHERE phase = 'queued' OR ms > 0")                                           \
     X(JOBS_LOST, "SELECT id, worker, attempt, max_attempts FROM stg_import_queue"                  \
                  " INDEXED BY stg_import_queue_running"                                            \
                  " WHERE status = 'RUNNING' AND heartbeat_at < ?1 ORDER BY heartbeat_at")          \
@@ -280,7 +337,8 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                       " AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\')"                              \
                       " AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4")                    \
     X(TABLE_DURATIONS, "SELECT sum(duration_ms) AS total FROM stg_import_performance"              \
-                       " WHERE target_table = ?1 GROUP BY job_id, attempt"                         \
+                       " WHERE target_table = ?1 AND phase NOT IN ('queued', 'lock_wait', 'dependency_wait')"         \
+                       " GROUP BY job_id, attempt"                                                 \
                        " ORDER BY max(started_at) DESC LIMIT ?2")
 
 /*
@@ -681,11 +739,14 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
                          const char *action, const struct audit_context *actx, int64_t now_ms,
                          struct job **ret_job, struct iq_error *err);
 
-/* sqlite_delete_expired_locks - delete locks whose lease ended by now_ms. */
+/* sqlite_delete_expired_locks - delete locks whose lease ended by now_ms
+ * (recorded in importq_lock_history as released when their lease ended). */
 int sqlite_delete_expired_locks(struct sqlite_store *s, int64_t now_ms, struct iq_error *err);
 
-/* sqlite_delete_job_locks - delete every lock of job_id. */
-int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, struct iq_error *err);
+/* sqlite_delete_job_locks - delete every lock of job_id (recorded in
+ * importq_lock_history as released at now_ms). */
+int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, int64_t now_ms,
+                            struct iq_error *err);
 
 /*
  * sqlite_run_id_statement - bind, in order, id (unless NULL) and now_ms as
@@ -781,6 +842,12 @@ int sqlite_orchestration_list(struct store *base, int limit, const char *after_i
                               struct orchestration_page *ret_page, struct iq_error *err);
 int sqlite_job_phases(struct store *base, const char *job_id, struct job_phase_list *ret_list,
                       struct iq_error *err);
+int sqlite_perf_attempts(struct store *base, const struct perf_window *window,
+                         struct perf_attempts *ret, struct iq_error *err);
+int sqlite_lock_holds(struct store *base, const struct perf_window *window,
+                      struct lock_holds *ret, struct iq_error *err);
+int sqlite_lock_history_prune(struct store *base, int64_t cutoff_ms, int64_t *ret_deleted,
+                              struct iq_error *err);
 
 /* ------------------------------------------------------------------------
  * Loads (store_sqlite_load*.c, sqlite/load/describe.c)

@@ -1,7 +1,7 @@
 /*
  * sqlite/locks.c - the resource locks of running jobs on SQLite
  * (stg_import_resources) outside the claim: deleting expired and finished
- * jobs' locks, listing the live ones, and an admin's force-release with
+ * jobs' locks (each copied to importq_lock_history first), listing the live ones, and an admin's force-release with
  * its "lock.released" audit row. Locks are taken only by the claim
  * (sqlite/claim.c, where the all-or-nothing rule is explained) and
  * renewed only by heartbeats.
@@ -15,15 +15,24 @@
 /* sqlite_delete_expired_locks - see sqlite/internal.h. */
 int sqlite_delete_expired_locks(struct sqlite_store *s, int64_t now_ms, struct iq_error *err)
 {
-    return sqlite_run_id_statement(s, STMT_LOCKS_DELETE_EXPIRED, NULL, now_ms,
-                                   "delete expired locks", NULL, err);
+    int rc = sqlite_run_id_statement(s, STMT_LOCKS_HISTORY_EXPIRED, NULL, now_ms,
+                                     "record expired locks", NULL, err);
+    if (rc == 0)
+        rc = sqlite_run_id_statement(s, STMT_LOCKS_DELETE_EXPIRED, NULL, now_ms,
+                                     "delete expired locks", NULL, err);
+    return rc;
 }
 
 /* sqlite_delete_job_locks - see sqlite/internal.h. */
-int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, struct iq_error *err)
+int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, int64_t now_ms,
+                            struct iq_error *err)
 {
-    return sqlite_run_id_statement(s, STMT_LOCKS_DELETE_JOB, job_id, 0, "delete job locks", NULL,
-                                   err);
+    int rc = sqlite_run_id_statement(s, STMT_LOCKS_HISTORY_JOB, job_id, now_ms,
+                                     "record job locks", NULL, err);
+    if (rc == 0)
+        rc = sqlite_run_id_statement(s, STMT_LOCKS_DELETE_JOB, job_id, 0, "delete job locks",
+                                     NULL, err);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -185,6 +194,9 @@ static int release_locked(struct sqlite_store *s, const char *lock_id,
     if (rc == 0 && !before)
         rc = nomem(err);
     int64_t now_ms = sqlite_now_ms(s);
+    if (rc == 0)
+        rc = sqlite_run_id_statement(s, STMT_LOCK_HISTORY_ONE, lock_id, now_ms, "record lock",
+                                     NULL, err);
     if (rc == 0)
         rc = sqlite_run_id_statement(s, STMT_LOCK_DELETE, lock_id, 0, "release lock", NULL, err);
     if (rc == 0)
