@@ -178,11 +178,15 @@ static void print_summary(const struct import_ui *ui, const char *file, const ch
     if (ui->tty && !ui->quiet)
         progress_bar_erase(&ui->bar);
     double seconds = progress_bar_seconds(&ui->bar);
-    char speed[32];
-    progress_format_bytes(seconds > 0 ? (double)r->bytes_read / seconds : 0, speed, sizeof(speed));
+    /* a rate over less than a tenth of a second says nothing: left out */
+    char speed[48] = "", rate[32];
+    if (seconds >= 0.1 && r->bytes_read > 0) {
+        progress_format_bytes((double)r->bytes_read / seconds, rate, sizeof(rate));
+        snprintf(speed, sizeof(speed), " (%s/s)", rate);
+    }
     if (rc == 0)
         printf("imported %s into %s: %lld read, %lld inserted, %lld updated, %lld deleted, "
-               "%lld rejected in %.2f s (%s/s)\n",
+               "%lld rejected in %.2f s%s\n",
                file, table, (long long)r->rows_read, (long long)r->rows_inserted,
                (long long)r->rows_updated, (long long)r->rows_deleted,
                (long long)r->rows_rejected, seconds, speed);

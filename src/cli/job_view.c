@@ -126,9 +126,16 @@ static void print_progress(const json_t *job, FILE *out)
         snprintf(bytes, sizeof(bytes), ", %s of %s", read, total);
     else if (bytes_read > 0)
         snprintf(bytes, sizeof(bytes), ", %s", read);
-    line(out, "progress:", "%s %.1f%%, %lld rows read%s", json_get_text(progress, "phase", "?"),
-         json_get_number(progress, "percent", 0),
-         (long long)json_get_int(progress, "rows_read", 0), bytes);
+    const char *status = json_get_text(job, "status", "");
+    if (strcmp(status, "FAILED") == 0 || strcmp(status, "CANCELLED") == 0)
+        /* where it stopped; "done" would read as if the rows were in */
+        line(out, "progress:", "stopped at %.1f%%, %lld rows read%s (nothing loaded)",
+             json_get_number(progress, "percent", 0),
+             (long long)json_get_int(progress, "rows_read", 0), bytes);
+    else
+        line(out, "progress:", "%s %.1f%%, %lld rows read%s", json_get_text(progress, "phase", "?"),
+             json_get_number(progress, "percent", 0),
+             (long long)json_get_int(progress, "rows_read", 0), bytes);
 }
 
 static void print_times(const json_t *job, FILE *out)

@@ -155,6 +155,8 @@ suite() { # label db count-command...
     check "$label: the failed job landed nothing" bash -c "[ \"\$(${sql[*]} \"SELECT count(*) FROM teams WHERE team_id = 4\")\" = 0 ]"
 
     check "$label: cancel a held job" bash -c "'$bin' cancel '$held' | grep -q 'CANCELLED'"
+    check "$label: a cancelled job's progress says where it stopped, not done" \
+        bash -c "'$bin' job '$held' | grep 'progress:' | grep -q 'stopped at .* (nothing loaded)' && ! '$bin' job '$held' | grep 'progress:' | grep -q ' done '"
     check "$label: cancel again exits 1 (409) with the server's reason" \
         bash -c "exit_is 1 '$bin' cancel '$held' && [ -s '$dir/stderr' ]"
     check "$label: execute a cancelled job makes a new attempt" \

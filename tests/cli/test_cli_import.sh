@@ -30,6 +30,8 @@ suite() { # label db sql-count-command
     check "$label: steps and instructions" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM steps')\" = 12 ] && [ \"\$(${sql[*]} 'SELECT count(*) FROM step_instructions')\" -gt 12 ]"
     printf 'team_id,name\n7,Seven\n8,Eight\n' >"$dir/plain.csv"
     check "$label: quick import into an existing table" "$bin" import "$dir/plain.csv" --db "$db" --table teams --mode upsert --key team_id --quiet
+    check "$label: a tiny file's summary has no meaningless rate" \
+        bash -c "'$bin' import '$dir/plain.csv' --db '$db' --table teams --mode upsert --key team_id | grep 'imported' | grep -v '(0 B/s)' | grep -q ' s'"
     check "$label: 8 teams now" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM teams')\" = 8 ]"
     printf 'team_id,name\n1,Platform\nx,Broken\n' >"$dir/bad.csv"
     check "$label: failed import exits 1" expect_exit 1 "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id
