@@ -32,6 +32,7 @@ const struct cli_flag cmd_import_flags[] = {
     {"on-error", true, "abort (default) or skip"},
     {"max-rejects", true, "rejected rows allowed before abort fails the import (default 0)"},
     {"create", false, "create the table from the spec's columns when it is missing"},
+    {"ignore-extra", false, "skip source columns the table does not have (default: an error)"},
     {"quiet", false, "no progress bar, only the summary"},
     {NULL, false, NULL},
 };
@@ -93,6 +94,8 @@ static json_t *build_body(const struct command *cmd, const struct cli_args *args
         json_object_set_new(target, "key", split_list(value));
     if (cli_flag_given(cmd, args, "create"))
         json_object_set_new(target, "create", json_true());
+    if (cli_flag_given(cmd, args, "ignore-extra"))
+        json_object_set_new(target, "ignore_extra", json_true());
     json_t *on_error = NULL;
     if ((value = cli_flag_value(cmd, args, "on-error"))) {
         on_error = object_member(body, "on_error");

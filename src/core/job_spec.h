@@ -105,6 +105,8 @@ struct target_spec {
     char **key;                  /* required for upsert */
     size_t key_count;
     bool create;                 /* create the table from columns when missing */
+    bool ignore_extra;           /* without columns: a source column the table lacks
+                                    is skipped, not an error */
     struct column_spec *columns; /* may be empty: use the existing table's columns */
     size_t column_count;
     struct child_spec *children;

@@ -17,8 +17,9 @@
 
 static const char *const target_mode_names[] = {"insert", "upsert", "append", "replace"};
 
-static const char *const target_fields[] = {"database", "table",   "mode",     "key",
-                                            "create",   "columns", "children", NULL};
+static const char *const target_fields[] = {"database", "table",   "mode",         "key",
+                                            "create",   "columns", "ignore_extra", "children",
+                                            NULL};
 static const char *const child_fields[] = {"table", "from", "parent_key", "key", "columns", NULL};
 
 const char *target_mode_name(enum target_mode mode)
@@ -275,6 +276,7 @@ void spec_parse_target(struct parse_ctx *ctx, json_t *obj, const struct format_i
                      COUNT_OF(target_mode_names), &mode);
     target->mode = (enum target_mode)mode;
     spec_read_bool(ctx, obj, "target", "create", &target->create);
+    spec_read_bool(ctx, obj, "target", "ignore_extra", &target->ignore_extra);
     enum member got_columns =
         spec_parse_columns(ctx, obj, "target", format, &target->columns, &target->column_count);
     enum member got_key = parse_key(ctx, obj, "target", &target->key, &target->key_count);

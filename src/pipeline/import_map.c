@@ -2,10 +2,15 @@
  * import_map.c - which target column is filled from which part of the
  * source, and the load plan that follows. Where target.columns is given it
  * rules; otherwise the target table's own columns are matched to the CSV
- * header (case-insensitively) or to the first JSON record's keys.
+ * header or to the first JSON record's keys: the same name, else the same
+ * name ignoring case. Then every source column must match a table column
+ * (unless target.ignore_extra), and every NOT NULL column without a
+ * default must be in the source: both are errors that name the columns,
+ * rather than a silently dropped column or a NULL refused row by row.
  */
 #include "pipeline/import_internal.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +26,153 @@ static long find_name(const char *const *names, size_t count, const char *name)
         if (strcasecmp(names[i], name) == 0)
             return (long)i;
     return -1;
+}
+
+/* edit_distance - Levenshtein distance of a and b, ignoring case; capped at 64 bytes each. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strnlen(a, 64), m = strnlen(b, 64);
+    size_t row[65];
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t above = row[j];
+            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t best = diagonal + cost;
+            if (above + 1 < best)
+                best = above + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diagonal = above;
+        }
+    }
+    return row[m];
+}
+
+/*
+ * suggestion - the table column nearest to name (an edit distance of at
+ * most 2, or a third of its length when longer, and less than its length)
+ * that no source column took (taken[i]); NULL when none is near.
+ */
+static const char *suggestion(const struct table_info *info, const bool *taken, const char *name)
+{
+    const char *best = NULL;
+    size_t len = strlen(name);
+    size_t best_distance = (len / 3 > 2 ? len / 3 : 2) + 1;
+    if (best_distance > len)
+        best_distance = len;
+    for (size_t i = 0; i < info->column_count; i++) {
+        if (taken[i])
+            continue;
+        size_t d = edit_distance(name, info->columns[i].name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = info->columns[i].name;
+        }
+    }
+    return best;
+}
+
+/* is_child_source - key is the first segment of a child table's `from` (its array). */
+static bool is_child_source(const struct target_spec *target, const char *key)
+{
+    for (size_t i = 0; i < target->child_count; i++) {
+        const char *from = target->children[i].from;
+        size_t len = strlen(key);
+        if (from && from[0] == '/' && strncmp(from + 1, key, len) == 0 &&
+            (from[1 + len] == '\0' || from[1 + len] == '/'))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * check_source_columns - target.columns was omitted and the source's
+ * columns are known (names, count): each must match a column of the table
+ * (unless target.ignore_extra), and each NOT NULL column of the table
+ * without a default must be among them. IQ_E_INVALID naming them all,
+ * with a "did you mean" where a free column is near.
+ */
+static int check_source_columns(const struct import_request *req, const struct table_info *info,
+                                const char *table, const char *const *names, size_t count,
+                                struct iq_error *err)
+{
+    bool *taken = calloc(info->column_count ? info->column_count : 1, sizeof(*taken));
+    if (!taken)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    const char **column_names = calloc(info->column_count ? info->column_count : 1, sizeof(char *));
+    if (!column_names) {
+        free(taken);
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < info->column_count; i++)
+        column_names[i] = info->columns[i].name;
+    bool *extra = calloc(count ? count : 1, sizeof(*extra));
+    size_t extras = 0;
+    for (size_t s = 0; extra && s < count; s++) {
+        if (!names[s] || !*names[s] || is_child_source(req->target, names[s]))
+            continue;
+        long at = find_name(column_names, info->column_count, names[s]);
+        if (at >= 0)
+            taken[at] = true;
+        else {
+            extra[s] = true;
+            extras++;
+        }
+    }
+    struct text_buf {
+        char text[1024];
+        size_t len;
+    } msg = {.len = 0};
+#define MSG(...)                                                                                   \
+    do {                                                                                           \
+        if (msg.len < sizeof(msg.text))                                                            \
+            msg.len += (size_t)snprintf(msg.text + msg.len, sizeof(msg.text) - msg.len,           \
+                                        __VA_ARGS__);                                              \
+    } while (0)
+    int rc = 0;
+    if (!extra) {
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    } else if (extras > 0 && !req->target->ignore_extra) {
+        MSG("%zu source column%s match%s no column of table \"%s\":", extras,
+            extras == 1 ? "" : "s", extras == 1 ? "es" : "", table);
+        for (size_t s = 0, shown = 0; s < count; s++) {
+            if (!extra[s])
+                continue;
+            const char *near = suggestion(info, taken, names[s]);
+            MSG("%s \"%s\"", shown++ ? "," : "", names[s]);
+            if (near)
+                MSG(" (did you mean \"%s\"?)", near);
+        }
+        MSG("; the table has");
+        for (size_t i = 0; i < info->column_count; i++)
+            MSG("%s %s", i ? "," : "", info->columns[i].name);
+        MSG(". Names match exactly, else ignoring case; skip extra columns with --ignore-extra "
+            "(target.ignore_extra)");
+        rc = iq_error_set(err, IQ_E_INVALID, "%s", msg.text);
+    } else {
+        size_t missing = 0;
+        for (size_t i = 0; i < info->column_count; i++) {
+            const struct table_column *col = &info->columns[i];
+            if (taken[i] || !col->not_null || col->has_default)
+                continue;
+            MSG("%s\"%s\"", missing++ ? ", " : "", col->name);
+        }
+        if (missing > 0)
+            rc = iq_error_set(err, IQ_E_INVALID,
+                              "table \"%s\" requires column%s %s (NOT NULL, no default), which "
+                              "the source does not have",
+                              table, missing == 1 ? "" : "s", msg.text);
+    }
+#undef MSG
+    free(extra);
+    free(column_names);
+    free(taken);
+    return rc;
 }
 
 /* Makes a column_spec for a table column; from is the source name. */
@@ -61,6 +213,22 @@ static int specs_from_table(struct mapped_part *part, const struct table_info *i
     size_t header_count = 0;
     const char *const *header = reader ? reader_column_names(reader, &header_count) : NULL;
     bool csv = req->source->format == SOURCE_CSV;
+    int checked = 0;
+    if (csv && header) {
+        checked = check_source_columns(req, info, part->table, header, header_count, err);
+    } else if (!csv && json_is_object(first_record)) {
+        size_t key_count = json_object_size(first_record), k = 0;
+        const char **keys = calloc(key_count ? key_count : 1, sizeof(*keys));
+        if (!keys)
+            return iq_error_set(err, IQ_E_NOMEM, "out of memory");
+        const char *key;
+        json_t *value;
+        json_object_foreach(first_record, key, value) keys[k++] = key;
+        checked = check_source_columns(req, info, part->table, keys, k, err);
+        free(keys);
+    }
+    if (checked < 0)
+        return checked;
     for (size_t i = 0; i < info->column_count; i++) {
         const struct table_column *col = &info->columns[i];
         char from[IDENTIFIER_MAX_LEN + 2];

@@ -33,6 +33,11 @@ suite() { # label db sql-count-command
     check "$label: a tiny file's summary has no meaningless rate" \
         bash -c "'$bin' import '$dir/plain.csv' --db '$db' --table teams --mode upsert --key team_id | grep 'imported' | grep -v '(0 B/s)' | grep -q ' s'"
     check "$label: 8 teams now" bash -c "[ \"\$(${sql[*]} 'SELECT count(*) FROM teams')\" = 8 ]"
+    printf 'team_id,nmae\n9,Nine\n' >"$dir/typo.csv"
+    check "$label: a source column the table lacks exits 1, with a suggestion" \
+        bash -c "'$bin' import '$dir/typo.csv' --db '$db' --table teams --mode upsert --key team_id 2>&1 | grep -q '\"nmae\" (did you mean \"name\"?)'"
+    check "$label: --ignore-extra skips it" \
+        "$bin" import "$dir/typo.csv" --db "$db" --table teams --mode upsert --key team_id --ignore-extra --quiet
     printf 'team_id,name\n1,Platform\nx,Broken\n' >"$dir/bad.csv"
     check "$label: failed import exits 1" expect_exit 1 "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id
     check "$label: failed import landed nothing" bash -c "[ \"\$(${sql[*]} \"SELECT count(*) FROM teams WHERE name = 'Broken'\")\" = 0 ]"

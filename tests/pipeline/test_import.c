@@ -222,14 +222,43 @@ static void test_replace_swaps_contents(void **state)
 static void test_columns_from_existing_table(void **state)
 {
     create_users(state);
-    /* Header in another case and order, one extra column; no target.columns. */
+    /* Header in another case and order, one extra column; no target.columns:
+     * the extra column is an error naming it and the table's columns, with
+     * a suggestion when one is near, and nothing lands. */
     struct outcome out;
+    int64_t before = fixture_sql_int(FIX(state), "SELECT count(*) FROM users");
     run_import(state,
                "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"append\"}}",
+               "u.csv", "EMAIL,User_Id,ignored,agee\nz@example.com,20,x,1\ny@example.com,21,y,2\n", &out);
+    assert_int_equal(out.rc, IQ_E_INVALID);
+    assert_non_null(strstr(out.message, "2 source columns match no column of table \"users\""));
+    assert_non_null(strstr(out.message, "\"ignored\","));
+    assert_non_null(strstr(out.message, "\"agee\" (did you mean \"age\"?)"));
+    assert_non_null(strstr(out.message, "the table has user_id, email, age, born, active"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), before);
+    /* target.ignore_extra: the extra columns are skipped */
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"users\", \"mode\": \"append\","
+               " \"ignore_extra\": true}}",
                "u.csv", "EMAIL,User_Id,ignored\nz@example.com,20,x\ny@example.com,21,y\n", &out);
     expect_ok(&out);
     assert_int_equal(out.result.rows_inserted, 2);
     assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users WHERE email = 'z@example.com' AND user_id = 20"), 1);
+    /* a NOT NULL column without a default that the source lacks is named
+     * before any row is read */
+    assert_int_equal(fixture_sql_exec(FIX(state), "CREATE TABLE tagged (id bigint, tag text NOT NULL,"
+                                                  " note text NOT NULL DEFAULT '')"), 0);
+    run_import(state, "{\"source\": {\"path\": \"t.csv\"}, \"target\": {\"table\": \"tagged\"}}",
+               "t.csv", "id\n1\n", &out);
+    assert_int_equal(out.rc, IQ_E_INVALID);
+    assert_non_null(strstr(out.message, "table \"tagged\" requires column \"tag\" (NOT NULL, no default)"));
+    /* JSON records: the first record's keys are checked the same way */
+    run_import(state,
+               "{\"source\": {\"path\": \"u.ndjson\", \"format\": \"ndjson\"}, \"target\": {\"table\": \"users\","
+               " \"mode\": \"append\"}}",
+               "u.ndjson", "{\"user_id\": 30, \"emial\": \"q@example.com\"}\n", &out);
+    assert_int_equal(out.rc, IQ_E_INVALID);
+    assert_non_null(strstr(out.message, "\"emial\" (did you mean \"email\"?)"));
 }
 
 static const char bad_rows_csv[] =
