@@ -110,9 +110,9 @@ static struct lock_hold hold(const char *name, int n, int64_t held_ms, int64_t w
     struct lock_hold h = {.name = (char *)name, .exclusive = true, .attempt = 1,
                           .acquired_at_ms = 1000000, .released_at_ms = 1000000 + held_ms,
                           .waited_ms = waited};
-    snprintf(h.job_id, sizeof(h.job_id), "01900000-0000-7000-8000-00000000000%x", n);
+    snprintf(h.job_id, sizeof(h.job_id), "01900000-0000-7000-8000-00000000000%x", (unsigned)n & 0xfu);
     if (b >= 0)
-        snprintf(h.blocked_by, sizeof(h.blocked_by), "01900000-0000-7000-8000-00000000000%x", b);
+        snprintf(h.blocked_by, sizeof(h.blocked_by), "01900000-0000-7000-8000-00000000000%x", (unsigned)b & 0xfu);
     return h;
 }
 
