@@ -33,6 +33,12 @@ const struct cli_flag cmd_import_flags[] = {
     {"max-rejects", true, "rejected rows allowed before abort fails the import (default 0)"},
     {"create", false, "create the table from the spec's columns when it is missing"},
     {"ignore-extra", false, "skip source columns the table does not have (default: an error)"},
+    {"delimiter", true, "CSV field delimiter: one character, or tab (default: sniffed from the header, else ,)"},
+    {"quote", true, "CSV quote character (default \")"},
+    {"null", true, "CSV text that means NULL (default: an empty field)"},
+    {"no-header", false, "the CSV has no header: its columns are c1, c2, ..."},
+    {"skip-rows", true, "lines to skip before the CSV header (default 0)"},
+    {"records", true, "JSON pointer to the array of records in a JSON file (default: the top level)"},
     {"quiet", false, "no progress bar, only the summary"},
     {NULL, false, NULL},
 };
@@ -96,6 +102,33 @@ static json_t *build_body(const struct command *cmd, const struct cli_args *args
         json_object_set_new(target, "create", json_true());
     if (cli_flag_given(cmd, args, "ignore-extra"))
         json_object_set_new(target, "ignore_extra", json_true());
+    json_t *csv = NULL;
+    if ((value = cli_flag_value(cmd, args, "delimiter"))) {
+        csv = object_member(source, "csv");
+        json_object_set_new(csv, "delimiter",
+                            json_string(strcmp(value, "tab") == 0 || strcmp(value, "\\t") == 0
+                                            ? "\t"
+                                            : value));
+    }
+    if ((value = cli_flag_value(cmd, args, "quote")))
+        json_object_set_new(csv = object_member(source, "csv"), "quote", json_string(value));
+    if ((value = cli_flag_value(cmd, args, "null")))
+        json_object_set_new(csv = object_member(source, "csv"), "null", json_string(value));
+    if (cli_flag_given(cmd, args, "no-header"))
+        json_object_set_new(csv = object_member(source, "csv"), "header", json_false());
+    if ((value = cli_flag_value(cmd, args, "skip-rows"))) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(value, &end, 10);
+        if (errno || *end || n < 0) {
+            fprintf(stderr, "importq import: --skip-rows needs a non-negative integer\n");
+            json_decref(body);
+            return NULL;
+        }
+        json_object_set_new(object_member(source, "csv"), "skip_rows", json_integer(n));
+    }
+    if ((value = cli_flag_value(cmd, args, "records")))
+        json_object_set_new(object_member(source, "json"), "records", json_string(value));
     json_t *on_error = NULL;
     if ((value = cli_flag_value(cmd, args, "on-error"))) {
         on_error = object_member(body, "on_error");
@@ -114,6 +147,46 @@ static json_t *build_body(const struct command *cmd, const struct cli_args *args
         json_object_set_new(on_error, "max_rejects", json_integer(n));
     }
     return body;
+}
+
+/*
+ * sniff_delimiter - a CSV whose delimiter was not given: when the header
+ * line (after skip_rows lines) has no comma but one of ; tab | appears in
+ * it, that one (the most frequent), which is then noted on stderr; else 0
+ * (the comma stands). Quoted text is not parsed: a header of one quoted
+ * name holding a ';' is read as ';'-separated, which the note shows.
+ */
+static char sniff_delimiter(const char *path, int64_t skip_rows)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char line[8192];
+    bool got = false;
+    for (int64_t i = 0; i <= skip_rows; i++)
+        if (!(got = fgets(line, sizeof(line), f) != NULL))
+            break;
+    fclose(f);
+    if (!got || strchr(line, ','))
+        return 0;
+    static const char candidates[] = {';', '\t', '|'};
+    size_t best_count = 0;
+    char best = 0;
+    for (size_t c = 0; c < sizeof(candidates); c++) {
+        size_t count = 0;
+        for (const char *p = line; *p; p++)
+            count += *p == candidates[c];
+        if (count > best_count) {
+            best_count = count;
+            best = candidates[c];
+        }
+    }
+    if (best)
+        fprintf(stderr, "importq import: the header has no comma but %zu '%s': reading %s as "
+                        "%s-separated (--delimiter to choose)\n",
+                best_count, best == '\t' ? "tab" : (char[]){best, 0}, path,
+                best == '\t' ? "tab" : (char[]){best, 0});
+    return best;
 }
 
 static void print_spec_errors(const struct iq_error *err)
@@ -235,6 +308,12 @@ int cmd_import(const struct command *cmd, struct cli_args *args, struct config *
     if (job_spec_parse(body, &defaults, &spec, &err) < 0) {
         print_spec_errors(&err);
         goto done;
+    }
+    if (spec->source.format == SOURCE_CSV &&
+        !json_object_get(json_object_get(json_object_get(body, "source"), "csv"), "delimiter")) {
+        char sniffed = sniff_delimiter(path, spec->source.csv.skip_rows);
+        if (sniffed && sniffed != spec->source.csv.quote)
+            spec->source.csv.delimiter = sniffed;
     }
     if (open_target_store(cfg, spec, &store, &err) < 0) {
         fprintf(stderr, "importq import: %s\n", iq_error_message(&err));

@@ -153,6 +153,11 @@ static int check_source_columns(const struct import_request *req, const struct t
             MSG("%s %s", i ? "," : "", info->columns[i].name);
         MSG(". Names match exactly, else ignoring case; skip extra columns with --ignore-extra "
             "(target.ignore_extra)");
+        const char *sep = count == 1 ? strpbrk(names[0], ";\t|") : NULL;
+        if (sep)
+            MSG(". The header is one column holding %s: is that the file's delimiter "
+                "(source.csv.delimiter, --delimiter)?",
+                *sep == '\t' ? "a tab" : *sep == ';' ? "';'" : "'|'");
         rc = iq_error_set(err, IQ_E_INVALID, "%s", msg.text);
     } else {
         size_t missing = 0;

@@ -38,6 +38,16 @@ suite() { # label db sql-count-command
         bash -c "'$bin' import '$dir/typo.csv' --db '$db' --table teams --mode upsert --key team_id 2>&1 | grep -q '\"nmae\" (did you mean \"name\"?)'"
     check "$label: --ignore-extra skips it" \
         "$bin" import "$dir/typo.csv" --db "$db" --table teams --mode upsert --key team_id --ignore-extra --quiet
+    printf 'team_id;name\n10;Ten\n' >"$dir/semi.csv"
+    check "$label: a ;-separated file is sniffed, and said so" \
+        bash -c "'$bin' import '$dir/semi.csv' --db '$db' --table teams --mode upsert --key team_id --quiet 2>&1 | grep -q \"reading .* as ;-separated\" &&
+                 [ \"\$(${sql[*]} \"SELECT name FROM teams WHERE team_id = 10\")\" = Ten ]"
+    printf 'exported by crm\nteam_id|name\n11|Eleven\n' >"$dir/pipe.csv"
+    check "$label: --delimiter and --skip-rows" \
+        "$bin" import "$dir/pipe.csv" --db "$db" --table teams --mode upsert --key team_id --delimiter '|' --skip-rows 1 --quiet
+    check "$label: 11 is in" bash -c "[ \"\$(${sql[*]} \"SELECT name FROM teams WHERE team_id = 11\")\" = Eleven ]"
+    check "$label: a ;-header read with commas hints at the delimiter" \
+        bash -c "'$bin' import '$dir/semi.csv' --db '$db' --table teams --delimiter , 2>&1 | grep -q \"holding ';': is that the file's delimiter\""
     printf 'team_id,name\n1,Platform\nx,Broken\n' >"$dir/bad.csv"
     check "$label: failed import exits 1" expect_exit 1 "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id
     check "$label: failed import landed nothing" bash -c "[ \"\$(${sql[*]} \"SELECT count(*) FROM teams WHERE name = 'Broken'\")\" = 0 ]"
