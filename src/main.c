@@ -22,6 +22,14 @@ static const struct command commands[] = {
      "importq import FILE --table T [--mode M] [--key C1,C2] [--format F] [--spec SPEC.json] [--db URL]",
      "run one import in-process and wait for it (exit 0 success, 1 failed import, 2 bad usage)",
      cmd_import_flags, cmd_import},
+    {"infer",
+     "importq infer FILE [--table T] [--key C1,C2] [--format F] [--delimiter D] [--infer-rows N]\n"
+     "\nExamples:\n"
+     "  importq infer products.csv > products.json   # then edit, and:\n"
+     "  importq import products.csv --spec products.json\n"
+     "  importq import products.csv --table products --create --key sku   # infer and load at once",
+     "print the job spec an import with --create would use, column types inferred from FILE",
+     cmd_import_flags, cmd_infer},
     {"serve",
      "importq serve [--config FILE] [--db URL] [--listen HOST:PORT] [--import-root DIR] [--shutdown-grace DURATION]",
      "run the service: worker threads run queued jobs until SIGTERM/SIGINT", cmd_serve_flags,
@@ -286,6 +294,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "importq: unknown command \"%s\"\n\n", name);
         print_usage(stderr);
         return EXIT_USAGE;
+    }
+    int flag_count = 0;
+    for (const struct cli_flag *f = cmd->flags; f && f->name; f++)
+        flag_count++;
+    if (flag_count > CLI_MAX_FLAGS) { /* a programming error, caught by any test of the command */
+        fprintf(stderr, "importq %s: %d flags, more than CLI_MAX_FLAGS (%d)\n", cmd->name,
+                flag_count, CLI_MAX_FLAGS);
+        return 70; /* EX_SOFTWARE */
     }
     struct cli_args args = {.version = IMPORTQ_VERSION};
     int rc = parse_args(cmd, argc - 2, argv + 2, &args);

@@ -13,7 +13,7 @@
 
 #define EXIT_USAGE 2
 #define CLI_MAX_POSITIONAL 8
-#define CLI_MAX_FLAGS 16
+#define CLI_MAX_FLAGS 32 /* a command's flags at most (main.c refuses a longer table) */
 #define CLI_MAX_SETTINGS 32
 
 /* A command-specific flag ("--wait", "--table T"). */
@@ -56,6 +56,7 @@ bool cli_flag_given(const struct command *cmd, const struct cli_args *args, cons
 
 int cmd_migrate(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_import(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_infer(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_serve(const struct command *cmd, struct cli_args *args, struct config *cfg);
 /* Client commands over the HTTP API (cmd_submit.c, cmd_jobs.c, cmd_job_actions.c, cmd_status.c,
  * cmd_schedules.c). */

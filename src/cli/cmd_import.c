@@ -10,6 +10,7 @@
 
 #include "core/job_spec.h"
 #include "pipeline/import.h"
+#include "pipeline/infer.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -39,6 +40,7 @@ const struct cli_flag cmd_import_flags[] = {
     {"no-header", false, "the CSV has no header: its columns are c1, c2, ..."},
     {"skip-rows", true, "lines to skip before the CSV header (default 0)"},
     {"records", true, "JSON pointer to the array of records in a JSON file (default: the top level)"},
+    {"infer-rows", true, "with --create and no columns: infer the types from this many records (default: all under 100 MB, else 100000)"},
     {"quiet", false, "no progress bar, only the summary"},
     {NULL, false, NULL},
 };
@@ -271,6 +273,98 @@ static void print_summary(const struct import_ui *ui, const char *file, const ch
                 file, table, (long long)r->rows_read, iq_error_message(err));
 }
 
+/* Files under this are read whole to infer their columns; larger ones are sampled. */
+#define INFER_WHOLE_FILE_BYTES (100LL * 1000 * 1000)
+#define INFER_SAMPLE_ROWS 100000
+
+/* columns_json - the inferred columns as target.columns (required: never NULL). */
+static json_t *columns_json(const struct inferred *inferred)
+{
+    json_t *columns = json_array();
+    for (size_t i = 0; columns && i < inferred->count; i++) {
+        const struct inferred_column *c = &inferred->columns[i];
+        json_array_append_new(columns, json_pack("{s:s, s:s, s:b}", "name", c->name, "type",
+                                                 column_type_name(c->type), "required",
+                                                 !c->nullable));
+    }
+    return columns;
+}
+
+/*
+ * infer_into_body - body's target.columns from the file at path, read as
+ * body's source says (its CSV delimiter sniffed as an import sniffs it),
+ * at most --infer-rows records (default: all of a file under 100 MB, else
+ * INFER_SAMPLE_ROWS). Returns 0, or an exit code after printing why.
+ */
+static int infer_into_body(const struct command *cmd, const struct cli_args *args, json_t *body,
+                           const char *path, const struct job_spec_defaults *defaults)
+{
+    int64_t rows = 0;
+    const char *value = cli_flag_value(cmd, args, "infer-rows");
+    struct stat st;
+    if (value) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(value, &end, 10);
+        if (errno || *end || n < 0) {
+            fprintf(stderr, "importq %s: --infer-rows needs a non-negative integer\n", cmd->name);
+            return EXIT_USAGE;
+        }
+        rows = n;
+    } else if (stat(path, &st) == 0 && st.st_size >= INFER_WHOLE_FILE_BYTES) {
+        rows = INFER_SAMPLE_ROWS;
+    }
+    /* the source as the spec has it: parsed from a copy without create,
+     * which would want the columns this is to find */
+    json_t *probe = json_deep_copy(body);
+    json_t *probe_target = json_object_get(probe, "target");
+    json_object_del(probe_target, "create");
+    if (!json_object_get(probe_target, "table"))
+        json_object_set_new(probe_target, "table", json_string("inferred"));
+    struct job_spec *spec = NULL;
+    struct iq_error err = {0};
+    int rc = job_spec_parse(probe, defaults, &spec, &err);
+    json_decref(probe);
+    if (rc < 0) {
+        print_spec_errors(&err);
+        iq_error_clear(&err);
+        return EXIT_USAGE;
+    }
+    if (spec->source.format == SOURCE_CSV &&
+        !json_object_get(json_object_get(json_object_get(body, "source"), "csv"), "delimiter")) {
+        char sniffed = sniff_delimiter(path, spec->source.csv.skip_rows);
+        if (sniffed && sniffed != spec->source.csv.quote) {
+            spec->source.csv.delimiter = sniffed;
+            char d[2] = {sniffed, 0};
+            json_t *source = object_member(body, "source");
+            json_object_set_new(object_member(source, "csv"), "delimiter", json_string(d));
+        }
+    }
+    struct inferred inferred;
+    rc = infer_columns(path, &spec->source, rows, &inferred, &err);
+    job_spec_free(spec);
+    if (rc < 0) {
+        fprintf(stderr, "importq %s: cannot infer the columns of %s: %s\n", cmd->name, path,
+                iq_error_message(&err));
+        iq_error_clear(&err);
+        return 1;
+    }
+    if (inferred.sampled)
+        fprintf(stderr, "importq %s: types inferred from the first %lld records (--infer-rows)\n",
+                cmd->name, (long long)inferred.rows);
+    json_object_set_new(object_member(body, "target"), "columns", columns_json(&inferred));
+    inferred_clear(&inferred);
+    return 0;
+}
+
+/* wants_inference - --create (or target.create) without columns. */
+static bool wants_inference(const json_t *body)
+{
+    const json_t *target = json_object_get(body, "target");
+    return json_is_true(json_object_get(target, "create")) &&
+           json_array_size(json_object_get(target, "columns")) == 0;
+}
+
 /* Resolves FILE; prints and returns EXIT_USAGE when it is not a readable file. */
 static int resolve_file(const char *file, char **ret_path)
 {
@@ -305,6 +399,10 @@ int cmd_import(const struct command *cmd, struct cli_args *args, struct config *
     int exit_code = EXIT_USAGE;
     if (!body)
         goto done;
+    if (wants_inference(body) &&
+        (exit_code = infer_into_body(cmd, args, body, path, &defaults)) != 0)
+        goto done;
+    exit_code = EXIT_USAGE;
     if (job_spec_parse(body, &defaults, &spec, &err) < 0) {
         print_spec_errors(&err);
         goto done;
@@ -337,6 +435,55 @@ done:
     job_spec_free(spec);
     json_decref(body);
     iq_error_clear(&err);
+    free(path_copy);
+    free(path);
+    return exit_code;
+}
+
+/*
+ * cmd_infer - `importq infer FILE [source and target flags]`: the job spec
+ * an import of FILE with --create would use, its columns inferred, as
+ * JSON on stdout, to edit and reuse with --spec. The table defaults to the
+ * file's base name.
+ */
+int cmd_infer(const struct command *cmd, struct cli_args *args, struct config *cfg)
+{
+    if (args->positional_count != 1) {
+        fprintf(stderr, "usage: %s\n", cmd->usage);
+        return EXIT_USAGE;
+    }
+    char *path = NULL;
+    if (resolve_file(args->positional[0], &path) != 0)
+        return EXIT_USAGE;
+    char *path_copy = strdup(path);
+    const char *base = path_copy ? basename(path_copy) : "file";
+    json_t *body = build_body(cmd, args, base);
+    int exit_code = EXIT_USAGE;
+    struct job_spec_defaults defaults = {.max_attempts = (int)cfg->max_attempts,
+                                         .timeout_s = cfg->job_timeout / 1000};
+    if (body) {
+        json_t *target = object_member(body, "target");
+        if (!json_object_get(target, "table")) {
+            char table[128];
+            snprintf(table, sizeof(table), "%s", base);
+            char *dot = strchr(table, '.');
+            if (dot)
+                *dot = '\0';
+            for (char *c = table; *c; c++)
+                if (!(*c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                      (c > table && *c >= '0' && *c <= '9')))
+                    *c = '_';
+            json_object_set_new(target, "table", json_string(table));
+        }
+        json_object_set_new(target, "create", json_true());
+        exit_code = infer_into_body(cmd, args, body, path, &defaults);
+    }
+    if (exit_code == 0) {
+        if (json_dumpf(body, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+            exit_code = 1;
+        fputc('\n', stdout);
+    }
+    json_decref(body);
     free(path_copy);
     free(path);
     return exit_code;

@@ -52,6 +52,16 @@ suite() { # label db sql-count-command
     check "$label: failed import exits 1" expect_exit 1 "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id
     check "$label: failed import landed nothing" bash -c "[ \"\$(${sql[*]} \"SELECT count(*) FROM teams WHERE name = 'Broken'\")\" = 0 ]"
     check "$label: skip lands the good row" "$bin" import "$dir/bad.csv" --db "$db" --table teams --mode upsert --key team_id --on-error skip --quiet
+    check "$label: --create without columns infers them and lands every row" \
+        bash -c "'$bin' import demo/data/users.csv --db '$db' --table users_inferred --create --key user_id --quiet &&
+                 [ \"\$(${sql[*]} 'SELECT count(*) FROM users_inferred WHERE is_active')\" -gt 0 ] &&
+                 [ \"\$(${sql[*]} 'SELECT count(*) FROM users_inferred')\" = 40 ]"
+    check "$label: infer prints a spec that imports as is" \
+        bash -c "'$bin' infer demo/data/environments.csv --table envs > '$dir/envs.json' &&
+                 jq -e '.target.columns[0] == {\"name\": \"env_id\", \"type\": \"integer\", \"required\": true}' '$dir/envs.json' >/dev/null &&
+                 jq -e '.target.columns[3] == {\"name\": \"is_production\", \"type\": \"boolean\", \"required\": false}' '$dir/envs.json' >/dev/null &&
+                 '$bin' import demo/data/environments.csv --spec '$dir/envs.json' --db '$db' --quiet &&
+                 [ \"\$(${sql[*]} 'SELECT count(*) FROM envs')\" = 6 ]"
     check "$label: missing table exits 1" expect_exit 1 "$bin" import "$dir/plain.csv" --db "$db" --table no_such_table
 }
 
