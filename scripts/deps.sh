@@ -12,7 +12,7 @@ build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq
             libcurl4-openssl-dev libicu-dev libpcre2-dev sqlite3)
 test_pkgs=(libcmocka-dev postgresql postgresql-client python3 python3-prometheus-client curl jq clang
            libclang-rt-14-dev)
-bench_pkgs=(pgloader time bc wrk nodejs npm python3-croniter)  # node, npm: graphile-worker; croniter: bench/scheduler.sh; pgbench comes with postgresql (bench/engine.sh)
+bench_pkgs=(pgloader time bc wrk nodejs npm python3-croniter sqlite-utils)  # node, npm: graphile-worker; croniter: bench/scheduler.sh; pgbench comes with postgresql (bench/engine.sh)
 
 case "${1:-all}" in
     build) want=("${build_pkgs[@]}") ;;

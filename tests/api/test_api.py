@@ -268,7 +268,8 @@ class Server:
 def sql(db, statement):
     """Run one statement directly on the service database; returns stdout."""
     if db.startswith("sqlite:"):
-        cmd = ["sqlite3", "-batch", db[len("sqlite:"):], statement]
+        # waits for the server's writers (it samples health, evaluates alerts)
+        cmd = ["sqlite3", "-batch", "-cmd", ".timeout 30000", db[len("sqlite:"):], statement]
     else:
         cmd = ["psql", "-XAtq", db, "-c", statement]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

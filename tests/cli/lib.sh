@@ -9,7 +9,13 @@
 #   wait_healthz URL PID LOG the server at URL answers /healthz (30 s at
 #                            most: a bound on a hang) while PID lives; else
 #                            prints LOG, false
+#   sqlite3 ...              the sqlite3 shell, waiting up to 30 s for a lock
+#                            (a running server writes: health samples,
+#                            alerts) instead of failing "database is locked";
+#                            exported, so bash -c checks use it too
 # out is the file check writes to: the script's EXIT trap removes it.
+sqlite3() { command sqlite3 -cmd ".timeout 30000" "$@"; }
+export -f sqlite3
 pass=0 fail=0
 out=${TMPDIR:-/tmp}/importq-cli-$$.out
 
