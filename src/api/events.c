@@ -21,12 +21,12 @@
 
 #define EVENTS_POLL_MS 250
 #define EVENTS_HEARTBEAT_MS 15000
-#define EVENTS_BATCH 256                 /* audit rows read per query */
-#define EVENTS_BATCHES_PER_TICK 8        /* more at once when a full batch came */
-#define EVENTS_BUFFER_MAX (256 * 1024)   /* a stream's unsent bytes at most */
-#define EVENTS_STOP_WAIT_MS 2000         /* events_hub_stop waits this long for streams */
-#define EVENTS_SUMMARY_KEYS 24           /* of a row's "after" */
-#define EVENTS_SUMMARY_TEXT_MAX 200      /* bytes of one string in it */
+#define EVENTS_BATCH 256               /* audit rows read per query */
+#define EVENTS_BATCHES_PER_TICK 8      /* more at once when a full batch came */
+#define EVENTS_BUFFER_MAX (256 * 1024) /* a stream's unsent bytes at most */
+#define EVENTS_STOP_WAIT_MS 2000       /* events_hub_stop waits this long for streams */
+#define EVENTS_SUMMARY_KEYS 24         /* of a row's "after" */
+#define EVENTS_SUMMARY_TEXT_MAX 200    /* bytes of one string in it */
 
 /* The opening of every stream: how long EventSource waits to reconnect. */
 static const char stream_preamble[] = "retry: 2000\n\n";
@@ -39,13 +39,13 @@ struct event_stream {
     struct event_hub *hub;
     struct MHD_Connection *connection;
     struct event_stream *next;
-    char *buffer;        /* owned: frames not yet sent, from start to len */
+    char *buffer; /* owned: frames not yet sent, from start to len */
     size_t start;
     size_t len;
     size_t capacity;
-    int64_t cursor;      /* the last audit id queued to it (or skipped) */
-    bool suspended;      /* in MHD_suspend_connection, waiting for frames */
-    bool ended;          /* no more frames: stopping, or it overflowed */
+    int64_t cursor; /* the last audit id queued to it (or skipped) */
+    bool suspended; /* in MHD_suspend_connection, waiting for frames */
+    bool ended;     /* no more frames: stopping, or it overflowed */
     bool overflowed;
 };
 
@@ -206,8 +206,8 @@ struct MHD_Response *events_stream_open(struct event_hub *hub, struct MHD_Connec
 /* is_streamed_entity - the entities whose changes GET /events carries. */
 static bool is_streamed_entity(const char *entity)
 {
-    static const char *const streamed[] = {"job", "lock", "alert", "schedule", "orchestration",
-                                           NULL};
+    static const char *const streamed[] = {"job",      "lock",          "alert",
+                                           "schedule", "orchestration", NULL};
     for (int i = 0; entity && streamed[i]; i++)
         if (strcmp(entity, streamed[i]) == 0)
             return true;
@@ -261,9 +261,9 @@ static char *frame_of(const struct audit_record *r)
     if (!is_streamed_entity(r->entity) || !r->action)
         return NULL;
     char at[TIME_RFC3339_LEN];
-    json_t *data = json_pack("{s:I, s:s, s:s?, s:s, s:s, s:s?}", "id", (json_int_t)r->id,
-                             "entity", r->entity, "entity_id", r->entity_id, "action", r->action,
-                             "at", time_format_rfc3339(r->at_ms, at), "actor", r->actor);
+    json_t *data = json_pack("{s:I, s:s, s:s?, s:s, s:s, s:s?}", "id", (json_int_t)r->id, "entity",
+                             r->entity, "entity_id", r->entity_id, "action", r->action, "at",
+                             time_format_rfc3339(r->at_ms, at), "actor", r->actor);
     json_t *summary = after_summary(r->after_json);
     if (data && summary)
         json_object_set_new(data, "after", summary);
@@ -273,8 +273,8 @@ static char *frame_of(const struct audit_record *r)
     json_decref(data);
     char *frame = NULL;
     /* the action is [a-z._] (audit.h), the JSON has no newline */
-    if (text && asprintf(&frame, "id: %" PRId64 "\nevent: %s\ndata: %s\n\n", r->id, r->action,
-                         text) < 0)
+    if (text &&
+        asprintf(&frame, "id: %" PRId64 "\nevent: %s\ndata: %s\n\n", r->id, r->action, text) < 0)
         frame = NULL;
     free(text);
     return frame;
@@ -318,7 +318,8 @@ static int read_tail(struct event_hub *hub, int64_t after_id, struct audit_page 
 {
     struct store *store = NULL;
     struct iq_error err = {0};
-    struct audit_filter filter = {.oldest_first = true, .after_id = after_id, .limit = EVENTS_BATCH};
+    struct audit_filter filter = {
+        .oldest_first = true, .after_id = after_id, .limit = EVENTS_BATCH};
     int rc = store_pool_acquire(hub->pool, &store, &err);
     if (rc == 0)
         rc = store_audit_list(store, &filter, ret_page, &err);

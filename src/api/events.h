@@ -47,12 +47,12 @@ struct event_hub {
     pthread_cond_t wake;    /* the fan-out: a stream opened, or stop */
     pthread_cond_t drained; /* events_hub_stop: a stream was freed */
     pthread_t thread;
-    struct store_pool *pool; /* not owned; where the fan-out reads */
+    struct store_pool *pool;      /* not owned; where the fan-out reads */
     struct event_stream *streams; /* open streams, a list */
     int stream_count;
-    int max_streams;        /* events-max-streams */
-    int64_t poll_ms;        /* a tick */
-    int64_t heartbeat_ms;   /* a comment line to every stream this often */
+    int max_streams;         /* events-max-streams */
+    int64_t poll_ms;         /* a tick */
+    int64_t heartbeat_ms;    /* a comment line to every stream this often */
     int64_t heartbeat_at_ms; /* monotonic: the last one */
     bool stopping;
     bool running;

@@ -154,7 +154,7 @@ int sqlite_audit_list(struct store *base, const struct audit_filter *filter,
     else if (filter->before_id > 0)
         add_term(&q, "id < ?", NULL, filter->before_id);
     sqlite3_str_appendall(q.sql, filter->oldest_first ? " ORDER BY id LIMIT ?"
-                                                       : " ORDER BY id DESC LIMIT ?");
+                                                      : " ORDER BY id DESC LIMIT ?");
     q.params[q.param_count++] = (struct audit_param){.number = limit + 1};
     bool failed = sqlite3_str_errcode(q.sql) != SQLITE_OK;
     char *sql = sqlite3_str_finish(q.sql);
