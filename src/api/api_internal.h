@@ -17,6 +17,7 @@
 #define IMPORTQ_API_API_INTERNAL_H
 
 #include "api/api.h"
+#include "api/events.h"
 #include "api/status_cache.h"
 #include "core/audit.h"
 #include "core/uuid7.h"
@@ -202,6 +203,7 @@ struct api {
     struct status_cache status;
     struct deadlines deadlines;
     struct api_metrics metrics;
+    struct event_hub events; /* GET /events (events.h) */
     char *tls_cert_pem; /* owned; NULL without TLS */
     char *tls_key_pem;
     int port;
@@ -241,6 +243,8 @@ struct api_response {
     struct api_header headers[API_MAX_HEADERS];
     size_t header_count;
     bool close; /* send "Connection: close" and close after the answer */
+    struct MHD_Response *stream; /* owned until sent: a streamed answer
+                                    (GET /events) sent instead of body */
 };
 
 /* ---- routes (router.c, routes_*.c) ---- */

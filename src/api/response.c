@@ -134,6 +134,8 @@ void api_header_add(struct api_response *res, const char *name, const char *valu
 void api_response_clear(struct api_response *res)
 {
     free(res->body);
+    if (res->stream) /* never queued: this frees the stream too */
+        MHD_destroy_response(res->stream);
     for (size_t i = 0; i < res->header_count; i++)
         free(res->headers[i].value);
     memset(res, 0, sizeof(*res));

@@ -72,6 +72,8 @@ const struct api_route api_routes[] = {
      route_alert_ack, "Acknowledge an alert"},
     {"GET", API_PREFIX "/import-monitoring/health", ROLE_VIEWER, BODY_NONE, route_health_series,
      "The health history as a series for charts"},
+    {"GET", API_PREFIX "/events", ROLE_VIEWER, BODY_NONE, route_events,
+     "Server-sent events: job, lock, alert and schedule changes (resumable)"},
     {"GET", API_PREFIX "/openapi.json", 0, BODY_NONE, route_openapi, "This API's OpenAPI document"},
     {"GET", "/healthz", 0, BODY_NONE, route_healthz, "Liveness"},
     {"GET", "/readyz", 0, BODY_NONE, route_readyz, "Readiness: database reachable and current"},

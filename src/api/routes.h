@@ -45,6 +45,8 @@ void route_alert_list(struct api_request *req, struct api_response *res);
 void route_alert_ack(struct api_request *req, struct api_response *res);
 void route_audit_verify(struct api_request *req, struct api_response *res);
 
+void route_events(struct api_request *req, struct api_response *res);
+
 void route_health_series(struct api_request *req, struct api_response *res);
 
 void route_healthz(struct api_request *req, struct api_response *res);

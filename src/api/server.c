@@ -31,6 +31,11 @@
  * A raw NUL byte in the request line or a header line ends that string
  * in libmicrohttpd's parser: what follows it is invisible to us.
  *
+ * GET /events answers with a stream (events.c): the route hands over a
+ * callback response in res->stream, whose connection is suspended while
+ * it has nothing to send and resumed by the events hub; api_stop ends
+ * every stream before it stops the daemon.
+ *
  * A request is handled entirely on one pool thread. Each thread borrows a
  * database connection from the pool per request, so the pool never needs
  * more connections than there are threads (and the status refresher's
@@ -153,12 +158,16 @@ static enum MHD_Result send_response(struct request_state *state)
 {
     struct api_response *res = &state->res;
     state->queued = true;
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(res->body_len, res->body ? res->body : (void *)"",
-                                        res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!response)
-        return MHD_NO;
-    res->body = NULL; /* libmicrohttpd frees it now */
+    struct MHD_Response *response = res->stream;
+    res->stream = NULL;
+    if (!response) {
+        response = MHD_create_response_from_buffer(
+            res->body_len, res->body ? res->body : (void *)"",
+            res->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!response)
+            return MHD_NO;
+        res->body = NULL; /* libmicrohttpd frees it now */
+    }
     if (res->content_type)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     MHD_add_response_header(response, "X-Request-Id", state->req.request_id);
@@ -505,6 +514,9 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
         return iq_error_set(err, IQ_E_INVALID,
                             "max-connections must be at least 1 (and both connection limits "
                             "below 2^31)");
+    if (cfg->events_max_streams < 0 || cfg->events_max_streams > EVENTS_MAX_STREAMS_LIMIT)
+        return iq_error_set(err, IQ_E_INVALID, "events-max-streams must be between 0 and %d",
+                            EVENTS_MAX_STREAMS_LIMIT);
     if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return iq_error_set(err, IQ_E_NOT_SUPPORTED,
                             "this libmicrohttpd was built without TLS support");
@@ -531,10 +543,15 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
         rc = read_file_text(cfg->tls_key, &api->tls_key_pem, err);
     if (rc == 0)
         rc = deadlines_start(&api->deadlines, cfg->header_timeout, cfg->body_timeout, err);
+    if (rc == 0)
+        rc = events_hub_start(&api->events, &api->pool, (int)cfg->events_max_streams, err);
     if (rc < 0)
         goto fail;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO;
+    /* Suspend/resume: an event stream with nothing to send waits
+     * suspended (events.c), holding no thread. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (tls)
@@ -579,8 +596,10 @@ void api_stop(struct api *api)
     if (!api)
         return;
     deadlines_stop_sweeper(&api->deadlines);
+    events_hub_stop(&api->events); /* no stream may be suspended at MHD_stop_daemon */
     if (api->daemon)
         MHD_stop_daemon(api->daemon);
+    events_hub_destroy(&api->events);
     deadlines_destroy(&api->deadlines);
     status_cache_stop(&api->status); /* it uses the pool */
     if (api->tokens.ttl_ms)

@@ -59,6 +59,11 @@ struct audit_filter {
     int64_t until_ms;              /* exclusive; 0 = unset */
     int limit;                     /* 1..500; 0 = 50 */
     int64_t before_id;             /* keyset: only ids below this; 0 = newest */
+    bool oldest_first;             /* the tail instead (GET /events): only ids
+                                      above after_id, in id order; before_id
+                                      and next_before_id are then unused, and
+                                      a full page means more may follow */
+    int64_t after_id;              /* with oldest_first: only ids above this */
 };
 
 /* One stored audit row: the record (strings owned) and its hash. */

@@ -1,11 +1,13 @@
 // page-dashboard.js - the queue at a glance: status cards from GET
-// /import-queue/status, polled every 2 s while the tab is visible, and the
+// /import-queue/status, refreshed soon after each job, lock or alert event
+// (GET /events) and polled every 5 s besides (2 s while no event stream is
+// open: progress is not an event), while the tab is visible, and the
 // running jobs with their progress. The chart slots fill from the health
 // history (GET /import-monitoring/health, every 10 s) on a server whose
 // OpenAPI document has it; its exact shape is read tolerantly (chart.js)
 // until that API lands.
 
-import {get, poller, server} from './api.js';
+import {get, livePoller, poller, server} from './api.js';
 import {badge, h, replace, table} from './dom.js';
 import * as fmt from './format.js';
 import {progressCell} from './jobview.js';
@@ -83,7 +85,9 @@ export async function render(main) {
       updated.textContent = 'Not updated: ' + e.message;
     }
   };
-  const stopStatus = poller(refresh, 2000);
+  const stopStatus = server.has('/events')
+    ? livePoller(refresh, 2000, (e) => ['job', 'lock', 'alert'].includes(e.data && e.data.entity), 5000)
+    : poller(refresh, 2000);
   if (!hasHistory) return stopStatus;
   const stopHistory = poller(async () => {
     try {

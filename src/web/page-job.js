@@ -3,7 +3,7 @@
 // small graph (upstream from depends_on; downstream known within its
 // orchestration), the rejects (CSV download), its audit entries and spec.
 
-import {download, get, poller} from './api.js';
+import {download, get, livePoller, poller, server} from './api.js';
 import {badge, h, replace, table} from './dom.js';
 import {dagSvg} from './dag.js';
 import * as fmt from './format.js';
@@ -130,5 +130,8 @@ export async function render(main, {params}) {
           resources: job.resources, source: job.source, target: job.target, on_error: job.on_error}, null, 2))));
   };
   await refresh(); // a 404 shows as the page's error
-  return poller(refresh, 2000);
+  // soon after an event about this job or one of its locks; progress polls
+  return server.has('/events')
+    ? livePoller(refresh, 2000, (e) => e.data && (e.data.entity_id === params.id || e.data.entity === 'lock'))
+    : poller(refresh, 2000);
 }

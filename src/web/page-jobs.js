@@ -4,7 +4,7 @@
 // page shown, progress of running jobs, and the job actions. The page
 // refreshes every 2 s while visible.
 
-import {get, poller} from './api.js';
+import {get, livePoller, poller, server} from './api.js';
 import {badge, h, replace, table} from './dom.js';
 import * as fmt from './format.js';
 import {jobActions, progressCell} from './jobview.js';
@@ -136,5 +136,7 @@ export async function render(main, {query}) {
         ? ': ' + e.errors.map((x) => x.field + ' ' + x.message).join('; ') : '');
     }
   }
-  return poller(refresh, 2000);
+  return server.has('/events')
+    ? livePoller(refresh, 2000, (e) => (e.data && e.data.entity) === 'job')
+    : poller(refresh, 2000);
 }

@@ -2196,6 +2196,233 @@ def t_audit_verify(x):
           "after tampering row %d: %s" % (victim, r.describe()))
 
 
+# -- the events stream
+
+STREAMED_ENTITIES = {"job", "lock", "alert", "schedule", "orchestration"}
+
+
+class EventStream:
+    """GET /api/v2/events read frame by frame (http.client undoes the chunking)."""
+
+    def __init__(self, port, token, last_event_id=None, query=""):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE_S)
+        headers = {"Accept": "text/event-stream"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self.conn.request("GET", API + "/events" + query, headers=headers)
+        self.res = self.conn.getresponse()
+        self.status = self.res.status
+
+    def header(self, name):
+        return self.res.getheader(name)
+
+    def body(self):
+        return self.res.read()
+
+    def next_frame(self, deadline=None):
+        """The next event as {"id", "event", "data"}; comments and retry lines skipped.
+        None at the end of the stream; socket.timeout after deadline (the heartbeat
+        comments every 15 s would otherwise keep a quiet stream from timing out)."""
+        frame = {}
+        while True:
+            if deadline is not None and time.time() > deadline:
+                raise socket.timeout("no event before the deadline")
+            line = self.res.readline()
+            if not line:
+                return None
+            line = line.decode("utf-8").rstrip("\r\n")
+            if line == "":
+                if "data" in frame or "event" in frame:
+                    if "data" in frame:
+                        frame["data"] = json.loads(frame["data"])
+                    return frame
+                frame = {}
+                continue
+            if line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            frame[field] = value[1:] if value.startswith(" ") else value
+
+    def until(self, cond, what):
+        """Frames until cond(frame) holds (DEADLINE_S at most); all of them."""
+        seen = []
+        deadline = time.time() + DEADLINE_S
+        while True:
+            try:
+                frame = self.next_frame(deadline)
+            except socket.timeout:
+                frame = None
+            check(frame is not None, "the event stream ended or went quiet before %s; saw %r"
+                  % (what, [(f.get("id"), f.get("event")) for f in seen][-10:]))
+            seen.append(frame)
+            if cond(frame):
+                return seen
+
+    def close(self):
+        self.conn.close()
+
+
+def open_stream_until(port, token, status, what, **kw):
+    """A stream answered with status, retried until DEADLINE_S (a freed slot shows within a tick)."""
+    deadline = time.time() + DEADLINE_S
+    while True:
+        s = EventStream(port, token, **kw)
+        if s.status == status or time.time() > deadline:
+            check(s.status == status, "%s: GET /events answered %d, expected %d" % (what, s.status, status))
+            return s
+        s.close()
+        time.sleep(0.05)
+
+
+@test("events: viewer token required, bad Last-Event-ID and query refused")
+def t_events_auth(x):
+    s = EventStream(x.server.port, None)
+    check(s.status == 401 and s.header("WWW-Authenticate"), "GET /events without a token: %d" % s.status)
+    s.close()
+    s = EventStream(x.server.port, "not-a-token")
+    check(s.status == 401, "GET /events with a bad token: %d" % s.status)
+    s.close()
+    for bad in ("abc", "-1", "1.5"):
+        s = EventStream(x.server.port, x.viewer, last_event_id=bad)
+        check(s.status == 400 and json.loads(s.body()).get("status") == 400,
+              "Last-Event-ID %r answered %d" % (bad, s.status))
+        s.close()
+    s = EventStream(x.server.port, x.viewer, query="?since=1")
+    check(s.status == 400, "GET /events?since=1 answered %d" % s.status)
+    s.close()
+
+
+@test("events: a submitted job's changes arrive as events")
+def t_events_job(x):
+    s = EventStream(x.server.port, x.viewer)
+    try:
+        check(s.status == 200, "GET /events answered %d" % s.status)
+        check((s.header("Content-Type") or "").startswith("text/event-stream"),
+              "GET /events Content-Type %r" % s.header("Content-Type"))
+        check(s.header("Cache-Control") == "no-store", "GET /events Cache-Control %r" % s.header("Cache-Control"))
+        job_id = x.submit(x.spec())["id"]
+        frames = s.until(lambda f: f.get("data", {}).get("entity_id") == job_id
+                         and f["data"].get("after", {}).get("status") == "COMPLETED", "the job's completion")
+        mine = [f for f in frames if f.get("data", {}).get("entity_id") == job_id]
+        events = [f["event"] for f in mine]
+        check(events[0] == "job.create" and "job.started" in events and events[-1] == "job.completed",
+              "the job's events: %r" % events)
+        for f in mine:
+            d = f["data"]
+            check(f["id"] == str(d["id"]) and d["entity"] == "job" and d["action"] == f["event"]
+                  and TIME_RE.match(d["at"]) and isinstance(d.get("after"), dict), "event %r" % f)
+        check(mine[0]["data"]["actor"] == x.op_name and mine[0]["data"]["after"]["status"] == "QUEUED",
+              "job.create event %r" % mine[0])
+        ids = [int(f["id"]) for f in frames if "id" in f]
+        check(ids == sorted(set(ids)), "event ids not increasing: %r" % ids)
+    finally:
+        s.close()
+
+
+def audit_ids_between(x, low, high):
+    """Ids of the streamed entities' audit rows with low < id <= high, from GET /import-audit."""
+    ids, cursor = set(), None
+    while True:
+        r = expect_status(x.c.get(API + "/import-audit?limit=500" + ("&cursor=" + cursor if cursor else ""), x.viewer), 200)
+        for item in r.json["items"]:
+            if low < item["id"] <= high and item["entity"] in STREAMED_ENTITIES:
+                ids.add(item["id"])
+        cursor = r.json.get("next_cursor")
+        if not cursor or min(i["id"] for i in r.json["items"]) <= low:
+            return ids
+
+
+@test("events: Last-Event-ID resumes without loss or duplicates")
+def t_events_resume(x):
+    s = EventStream(x.server.port, x.viewer)
+    try:
+        job_id = x.submit(x.spec(hold=True))["id"]
+        first = s.until(lambda f: f.get("data", {}).get("entity_id") == job_id, "the job's creation")[-1]
+    finally:
+        s.close()
+    resume_at = int(first["id"])
+    # changes made while no stream is open
+    expect_status(x.c.request("PUT", Q + "/" + job_id, {"priority": 8}, token=x.op), 200)
+    other = x.submit(x.spec(hold=True))["id"]
+    expect_status(x.c.request("DELETE", Q + "/" + job_id, token=x.op), 200)
+    expect_status(x.c.request("DELETE", Q + "/" + other, token=x.op), 200)
+    s = EventStream(x.server.port, x.viewer, last_event_id=resume_at)
+    try:
+        check(s.status == 200, "resuming GET /events answered %d" % s.status)
+        frames = s.until(lambda f: f.get("data", {}).get("entity_id") == other
+                         and f["data"].get("after", {}).get("status") == "CANCELLED", "the second cancel")
+    finally:
+        s.close()
+    ids = [int(f["id"]) for f in frames if "id" in f]
+    check(all(i > resume_at for i in ids), "a resumed stream repeated event %d: %r" % (resume_at, ids))
+    check(ids == sorted(set(ids)), "duplicate or unordered ids after resuming: %r" % ids)
+    check(set(ids) == audit_ids_between(x, resume_at, ids[-1]),
+          "the resumed stream %r is not the audit trail's rows %r" % (ids, sorted(audit_ids_between(x, resume_at, ids[-1]))))
+    mine = [f["event"] for f in frames if f.get("data", {}).get("entity_id") == job_id]
+    check(mine[0] == "job.update" and mine[-1] == "job.cancel", "the first job's events after resuming: %r" % mine)
+    # an id beyond the trail (another database's) starts at the head, not never
+    s = EventStream(x.server.port, x.viewer, last_event_id=10 ** 15)
+    try:
+        check(s.status == 200, "GET /events with a future Last-Event-ID answered %d" % s.status)
+        third = x.submit(x.spec(hold=True))["id"]
+        s.until(lambda f: f.get("data", {}).get("entity_id") == third, "a change after a future Last-Event-ID")
+        expect_status(x.c.request("DELETE", Q + "/" + third, token=x.op), 200)
+    finally:
+        s.close()
+
+
+@test("events: the node's stream limit gives 503, a closed stream frees its slot")
+def t_events_limit(x):
+    port = x.aux.port  # events-max-streams 2
+    a = open_stream_until(port, x.aux_op, 200, "the first stream")
+    b = open_stream_until(port, x.aux_op, 200, "the second stream")
+    try:
+        c = EventStream(port, x.aux_op)
+        problem = json.loads(c.body())
+        c.close()
+        check(c.status == 503 and problem.get("status") == 503 and c.header("Retry-After"),
+              "a third stream: %d %r" % (c.status, problem))
+        check((c.header("Content-Type") or "").startswith("application/problem+json"),
+              "the 503's Content-Type %r" % c.header("Content-Type"))
+        a.close()
+        a = open_stream_until(port, x.aux_op, 200, "a stream after one closed")
+        # a schedule, not a job: the aux queue may be full (max-queue-size 2)
+        r = expect_status(x.aux_client.request("POST", API + "/scheduled-imports",
+                                               schedule_body(x, enabled=False), token=x.aux_op), 201)
+        sched_id = r.json["id"]
+        for s in (a, b):
+            s.until(lambda f: f.get("data", {}).get("entity_id") == sched_id
+                    and f.get("event") == "schedule.created", "the aux schedule on each stream")
+        expect_status(x.aux_client.request("DELETE", API + "/scheduled-imports/" + sched_id, token=x.aux_op), 200, 204)
+    finally:
+        a.close()
+        b.close()
+
+
+@test("events: open streams end at shutdown and the server exits 0")
+def t_events_shutdown(x):
+    node = Server(x.server.binary, x.aux.db, x.workdir, "events-stop")
+    node.start()
+    try:
+        streams = [EventStream(node.port, x.aux_op) for _ in range(3)]
+        check(all(s.status == 200 for s in streams), "streams on the new node: %r" % [s.status for s in streams])
+        node.proc.terminate()
+        deadline = time.time() + DEADLINE_S
+        for s in streams:
+            try:
+                while s.next_frame(deadline) is not None:
+                    pass
+            except (socket.timeout, http.client.IncompleteRead, ConnectionError) as e:
+                check(not isinstance(e, socket.timeout), "a stream stayed open after SIGTERM")
+            s.close()
+        node.proc.wait(timeout=DEADLINE_S)
+        check(node.proc.returncode == 0, "the node exited %d with streams open:\n%s" % (node.proc.returncode, node.log_tail()))
+    finally:
+        node.stop()
+
+
 # -- the end
 
 @test("never a 5xx, and the server is still up")
@@ -2256,7 +2483,8 @@ def main():
                                                         "--alert-every", "100ms", "--alert-for", "0",
                                                         "--alert-webhook", x.webhook.url,
                                                         "--alert-webhook-backoff", "100ms"])
-    x.aux = Server(args.bin, aux_db, workdir, "aux", ["--max-queue-size", "2", "--metrics-auth", "none"])
+    x.aux = Server(args.bin, aux_db, workdir, "aux", ["--max-queue-size", "2", "--metrics-auth", "none",
+                                                   "--events-max-streams", "2"])
     selected = [(n, f) for n, f in TESTS if not args.only or args.only in n]
     failed = []
     started = time.time()

@@ -118,6 +118,24 @@ function watchConsole(page) {
   return errors;
 }
 
+// settling(page): a function that waits until no request but the event
+// stream has been in flight for 500 ms (Playwright's 'networkidle' never
+// comes while the page holds GET /events open).
+function settling(page) {
+  const open = new Set();
+  page.on('request', (r) => { if (!r.url().endsWith('/api/v2/events')) open.add(r); });
+  page.on('requestfinished', (r) => open.delete(r));
+  page.on('requestfailed', (r) => open.delete(r));
+  return async () => {
+    let quietSince = 0;
+    await waitFor('the page to settle', () => {
+      if (open.size) quietSince = 0;
+      else if (!quietSince) quietSince = Date.now();
+      return quietSince && Date.now() - quietSince >= 500;
+    });
+  };
+}
+
 async function signedIn(role, viewport = {width: 1280, height: 860}, colorScheme = 'light') {
   const context = await browser.newContext({viewport, colorScheme, acceptDownloads: true});
   const page = await context.newPage();
@@ -442,10 +460,22 @@ describe('admin GUI', () => {
     await context.close();
   });
 
-  test('the dashboard polls every 2 s while visible and pauses while the tab is hidden', async () => {
+  // withoutEvents(page): the server's OpenAPI document without GET /events,
+  // as an older server's: the pages fall back to polling alone.
+  async function withoutEvents(page) {
+    await page.route('**/api/v2/openapi.json', async (route) => {
+      const response = await route.fetch();
+      const doc = await response.json();
+      delete doc.paths['/api/v2/events'];
+      await route.fulfill({response, json: doc});
+    });
+  }
+
+  test('without the event stream the dashboard polls every 2 s while visible and pauses while the tab is hidden', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const errors = watchConsole(page);
+    await withoutEvents(page);
     await page.clock.install(); // the page's timers are the test's to advance
     let polls = 0;
     page.on('requestfinished', (r) => { if (r.url().endsWith('/import-queue/status')) polls++; });
@@ -465,6 +495,40 @@ describe('admin GUI', () => {
     assert.equal(polls, 2, 'no poll while hidden');
     await setHidden(false); // shown again: a poll at once
     await waitFor('a poll on showing the tab', () => polls === 3);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('the dashboard refreshes on a change event of GET /events, sooner than it polls', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = watchConsole(page);
+    await page.clock.install(); // polls happen only when the test advances the clock
+    let polls = 0, streams = 0;
+    page.on('requestfinished', (r) => { if (r.url().endsWith('/import-queue/status')) polls++; });
+    page.on('response', (r) => { if (r.url().endsWith('/api/v2/events') && r.status() === 200) streams++; });
+    await page.goto(base + '/');
+    await page.fill('#token', tokens.viewer);
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await waitFor('the first poll and the stream', () => polls >= 1 && streams === 1);
+    // the stream's opening refresh (150 ms) and the first 2 s poll; the
+    // next poll is 5 s later, the stream being open
+    await page.clock.runFor(2100);
+    await waitFor('the refreshes so far', () => polls >= 2);
+    const held = page.locator('[data-card="held"] .value');
+    await waitFor('stable figures', async () => /^\d+$/.test(await held.textContent()));
+    const before = Number(await held.textContent());
+    const seen = polls;
+    const r = await api('POST', '/import-queue', {name: 'evented', hold: true,
+      source: {format: 'csv', path: 'evented.csv'}, target: {table: 'evented', mode: 'append'}});
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    let advanced = 0;
+    await waitFor('the held card to count the new job', async () => {
+      if (advanced < 2500) { await page.clock.runFor(100); advanced += 100; } // never up to the 5 s poll
+      return Number(await held.textContent()) === before + 1;
+    });
+    assert.ok(polls > seen && advanced < 5000, `refreshed by the event (polls ${seen} -> ${polls}, clock +${advanced} ms)`);
+    await api('DELETE', '/import-queue/' + r.body.id);
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -563,10 +627,11 @@ describe('admin GUI', () => {
     for (const [width, height, label, colorScheme] of [[1280, 860, 'desktop', 'light'], [390, 844, 'phone', 'light'],
       [1280, 860, 'desktop-dark', 'dark']]) {
       const {context, page, errors} = await signedIn('admin', {width, height}, colorScheme);
+      const settled = settling(page);
       for (const [name, hash] of Object.entries(pages)) {
         await page.goto(base + '/' + hash);
         await page.locator('main h1').first().waitFor();
-        await page.waitForLoadState('networkidle');
+        await settled();
         await page.screenshot({path: path.join(artefacts, `${name}-${label}.png`), fullPage: true});
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         if (overflow > 0) problems.push(`${name} (${label}) scrolls sideways by ${overflow}px`);

@@ -414,6 +414,25 @@ static void test_audit_list_filters_and_keyset_pages(void **state)
     struct audit_filter below = {.before_id = 10};
     assert_int_equal(count_all_pages(state, below, NULL, NULL), 9);
 
+    /* The tail (GET /events): above an id, oldest first, a page at a time;
+     * the whole trail from 0; nothing above the head. */
+    struct audit_filter tail = {.oldest_first = true, .after_id = 25, .limit = 4};
+    page = list_page(state, &tail);
+    assert_int_equal(page.count, 4);
+    for (size_t i = 0; i < page.count; i++)
+        assert_int_equal(page.items[i].record.id, 26 + (int64_t)i);
+    audit_page_clear(&page);
+    tail = (struct audit_filter){.oldest_first = true, .after_id = 0, .entity = "job"};
+    page = list_page(state, &tail);
+    assert_int_equal(page.count, 5);
+    for (size_t i = 1; i < page.count; i++)
+        assert_true(page.items[i].record.id > page.items[i - 1].record.id);
+    audit_page_clear(&page);
+    tail = (struct audit_filter){.oldest_first = true, .after_id = total};
+    page = list_page(state, &tail);
+    assert_int_equal(page.count, 0);
+    audit_page_clear(&page);
+
     struct iq_error err = {0};
     struct audit_filter bad = {.limit = 501};
     assert_int_equal(store_audit_list(STORE(state), &bad, &page, &err), IQ_E_BAD_REQUEST);

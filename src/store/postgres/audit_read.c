@@ -98,7 +98,8 @@ static void add_term(struct audit_query *q, const char *column, const char *op, 
 
 /*
  * pg_audit_list - see store_ops.audit_list: the rows matching filter
- * below filter->before_id, newest first, one page (limit + 1 rows are
+ * below filter->before_id, newest first (or, oldest_first, above
+ * filter->after_id in id order), one page (limit + 1 rows are
  * read to know whether another page follows). The SQL carries only the
  * terms the filter needs. *ret_page: audit_page_clear, also after a
  * failure.
@@ -127,13 +128,17 @@ int pg_audit_list(struct store *s, const struct audit_filter *filter, struct aud
         add_term(&q, "at", ">=", "::timestamptz", time_format_rfc3339(filter->since_ms, since));
     if (filter->until_ms)
         add_term(&q, "at", "<", "::timestamptz", time_format_rfc3339(filter->until_ms, until));
-    if (filter->before_id > 0) {
+    if (filter->oldest_first) {
+        snprintf(before_id, sizeof(before_id), "%" PRId64, filter->after_id);
+        add_term(&q, "id", ">", "::bigint", before_id);
+    } else if (filter->before_id > 0) {
         snprintf(before_id, sizeof(before_id), "%" PRId64, filter->before_id);
         add_term(&q, "id", "<", "::bigint", before_id);
     }
     snprintf(fetch, sizeof(fetch), "%d", limit + 1);
     q.values[q.count++] = fetch;
-    pg_sql_append(&q.sql, " ORDER BY id DESC LIMIT $%d::integer", q.count);
+    pg_sql_append(&q.sql, " ORDER BY id %s LIMIT $%d::integer",
+                  filter->oldest_first ? "ASC" : "DESC", q.count);
     char *sql = pg_sql_take(&q.sql);
     if (!sql)
         return iq_error_set(err, IQ_E_NOMEM, "out of memory");

@@ -118,7 +118,8 @@ static int read_page(struct sqlite_store *s, sqlite3_stmt *stmt, int limit, stru
 
 /*
  * sqlite_audit_list - see store_ops.audit_list: the rows matching filter
- * below filter->before_id, newest first, one page (limit + 1 rows are
+ * below filter->before_id, newest first (or, oldest_first, above
+ * filter->after_id in id order), one page (limit + 1 rows are
  * read to know whether another page follows). The SQL carries only the
  * terms the filter needs, so the (entity, entity_id) and (actor, id)
  * indexes serve those filters. *ret_page: audit_page_clear, also after a
@@ -148,9 +149,12 @@ int sqlite_audit_list(struct store *base, const struct audit_filter *filter,
         add_term(&q, "at >= ?", time_format_rfc3339(filter->since_ms, since), 0);
     if (filter->until_ms)
         add_term(&q, "at < ?", time_format_rfc3339(filter->until_ms, until), 0);
-    if (filter->before_id > 0)
+    if (filter->oldest_first)
+        add_term(&q, "id > ?", NULL, filter->after_id);
+    else if (filter->before_id > 0)
         add_term(&q, "id < ?", NULL, filter->before_id);
-    sqlite3_str_appendall(q.sql, " ORDER BY id DESC LIMIT ?");
+    sqlite3_str_appendall(q.sql, filter->oldest_first ? " ORDER BY id LIMIT ?"
+                                                      : " ORDER BY id DESC LIMIT ?");
     q.params[q.param_count++] = (struct audit_param){.number = limit + 1};
     bool failed = sqlite3_str_errcode(q.sql) != SQLITE_OK;
     char *sql = sqlite3_str_finish(q.sql);
