@@ -43,7 +43,7 @@ stop_server() {
 job_status() { "$bin" job "$1" --json | jq -r .status; }
 until_rows() { # ID: feed the source until the job's progress counts rows
     for _ in $(seq 1 300); do   # (the pipeline reports every so often, not every row)
-        echo more >"$dir/release"
+        : >"$dir/more"
         [ "$("$bin" job "$1" --json | jq -r .progress.rows_read)" -gt 0 ] && return 0
         sleep 0.1
     done
@@ -68,13 +68,20 @@ suite() { # label db
     check "$label: server starts" start_server "$2" || return
     export IMPORTQ_SERVER=$server IMPORTQ_TOKEN=$token
     mkdir -p "$dir/imports"
-    rm -f "$dir/imports/stream.csv" "$dir/release"
-    mkfifo "$dir/imports/stream.csv" "$dir/release"
-    # The source: a header, then 4096 more rows each time the test writes
-    # "more" to the release FIFO, until it writes "end".
+    rm -f "$dir/imports/stream.csv" "$dir/more" "$dir/end"
+    mkfifo "$dir/imports/stream.csv"
+    # The source: a header, then 4096 more rows each time the test creates
+    # the file "more" (taken away here), until it creates "end". Plain files,
+    # not a second FIFO: a write to a FIFO whose reader is between two opens
+    # was lost, or blocked for good once the reader had gone (a hang under
+    # ASan in CI).
     { printf 'id,label\n'; n=0
-      while read -r cmd <"$dir/release" && [ "$cmd" = more ]; do
-          seq $((n + 1)) $((n + 4096)) | sed 's/$/,row/'; n=$((n + 4096))
+      while [ ! -e "$dir/end" ]; do
+          if [ -e "$dir/more" ]; then
+              rm -f "$dir/more"
+              seq $((n + 1)) $((n + 4096)) | sed 's/$/,row/'; n=$((n + 4096))
+          fi
+          sleep 0.05
       done; } >"$dir/imports/stream.csv" &
     writer_pid=$!
     spec "held one" none.csv '"hold": true,' >"$dir/held.json"
@@ -98,7 +105,7 @@ suite() { # label db
     check "$label: live view quits on Ctrl-C and restores the terminal" \
         python3 "$here/top_pty.py" ctrl-c "$bin" top
 
-    echo end >"$dir/release"
+    : >"$dir/end"
     wait "$writer_pid"
     writer_pid=
     check "$label: the streaming job completes once its source ends" until_status "$id" COMPLETED
