@@ -191,6 +191,25 @@ static char sniff_delimiter(const char *path, int64_t skip_rows)
     return best;
 }
 
+/*
+ * use_sniffed_delimiter - a CSV spec whose body names no delimiter gets the
+ * one sniff_delimiter finds in path, in spec and in body (so that a spec
+ * parsed from body again, or printed, keeps it and nothing sniffs twice).
+ */
+static void use_sniffed_delimiter(json_t *body, struct job_spec *spec, const char *path)
+{
+    if (spec->source.format != SOURCE_CSV)
+        return;
+    json_t *csv = object_member(object_member(body, "source"), "csv");
+    if (json_object_get(csv, "delimiter"))
+        return;
+    char sniffed = sniff_delimiter(path, spec->source.csv.skip_rows);
+    if (!sniffed || sniffed == spec->source.csv.quote)
+        return;
+    spec->source.csv.delimiter = sniffed;
+    json_object_set_new(csv, "delimiter", json_string((char[]){sniffed, 0}));
+}
+
 static void print_spec_errors(const struct iq_error *err)
 {
     fprintf(stderr, "importq import: invalid spec:\n");
@@ -330,16 +349,7 @@ static int infer_into_body(const struct command *cmd, const struct cli_args *arg
         iq_error_clear(&err);
         return EXIT_USAGE;
     }
-    if (spec->source.format == SOURCE_CSV &&
-        !json_object_get(json_object_get(json_object_get(body, "source"), "csv"), "delimiter")) {
-        char sniffed = sniff_delimiter(path, spec->source.csv.skip_rows);
-        if (sniffed && sniffed != spec->source.csv.quote) {
-            spec->source.csv.delimiter = sniffed;
-            char d[2] = {sniffed, 0};
-            json_t *source = object_member(body, "source");
-            json_object_set_new(object_member(source, "csv"), "delimiter", json_string(d));
-        }
-    }
+    use_sniffed_delimiter(body, spec, path);
     struct inferred inferred;
     rc = infer_columns(path, &spec->source, rows, &inferred, &err);
     job_spec_free(spec);
@@ -407,12 +417,7 @@ int cmd_import(const struct command *cmd, struct cli_args *args, struct config *
         print_spec_errors(&err);
         goto done;
     }
-    if (spec->source.format == SOURCE_CSV &&
-        !json_object_get(json_object_get(json_object_get(body, "source"), "csv"), "delimiter")) {
-        char sniffed = sniff_delimiter(path, spec->source.csv.skip_rows);
-        if (sniffed && sniffed != spec->source.csv.quote)
-            spec->source.csv.delimiter = sniffed;
-    }
+    use_sniffed_delimiter(body, spec, path);
     if (open_target_store(cfg, spec, &store, &err) < 0) {
         fprintf(stderr, "importq import: %s\n", iq_error_message(&err));
         exit_code = err.code == IQ_E_INVALID ? EXIT_USAGE : 1;
