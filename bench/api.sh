@@ -12,12 +12,13 @@
 #   GET /api/v2/import-queue?status=QUEUED&limit=50&view=full  (list-full)
 # on SQLite and on PostgreSQL, side by side; prints requests/s, p50 and p99
 # and the ratio of each route to /healthz in the same run. On PostgreSQL
-# also the floor of the job route: pgbench running the statement the
-# server runs for GET /{id} (bench/api_job_floor.sql, checked against what
-# pg_stat_activity kept of it right after the job route's run), prepared,
-# for the same job, with as many clients (32)
+# also the floors of the job and list routes: pgbench running the statement
+# the server runs for GET /{id} (bench/api_job_floor.sql) and for the lean
+# page of 50 (bench/api_list_floor.sql), each checked against what
+# pg_stat_activity kept of it right after the route's run, prepared,
+# for the same job or filter, with as many clients (32)
 # and threads (2) as wrk, for the same time; its p50/p99 come from
-# pgbench's per-transaction log. Then job / floor, and the ceiling the two
+# pgbench's per-transaction log. Then route / floor, and the ceiling the two
 # halves of a request set on one machine: 1 / (1/healthz + 1/pgbench).
 # Usage: bench/api.sh [JOBS] [DURATION]   Needs: make build, wrk, postgresql
 # (pgbench).
@@ -57,36 +58,36 @@ run_wrk() { # name url [connections: 32, on 2 threads; 1 on one]
     echo "$name $rps $p50 $p99"
 }
 
-# run_pgbench_job DB_URL JOB_ID: the job route's statement
-# (bench/api_job_floor.sql) under pgbench; prints "postgres pgbench-job tps
-# p50 p99". The file must start with what pg_stat_activity kept of the
-# server's last job statement (its first 1023 bytes: the job columns).
-run_pgbench_job() {
-    local db=$1 id=$2 ran floor
+# run_pgbench_floor NAME FILE LIKE DB_URL VAR=VALUE: a route's statement
+# (FILE, with :VAR for its parameter) under pgbench, prepared, 32 clients on
+# 2 threads as wrk; prints "postgres pgbench-NAME tps p50 p99". FILE must
+# start with what pg_stat_activity kept of the server's last statement
+# that is LIKE the pattern (its first 1023 bytes), with $1 for :VAR.
+run_pgbench_floor() {
+    local name=$1 file=$2 like=$3 db=$4 var=${5%%=*} ran floor
     ran=$(psql -XAtq "$db" -c "SELECT query FROM pg_stat_activity
-        WHERE query LIKE 'SELECT q.id, q.request_id, %' AND pid <> pg_backend_pid() LIMIT 1")
-    floor=$(grep -v '^--' bench/api_job_floor.sql)
+        WHERE query LIKE '$like' AND pid <> pg_backend_pid() LIMIT 1")
+    floor=$(grep -v '^--' "$file" | sed "s/:$var\b/\$1/; s/CAST(\$1 AS uuid)/\$1/")
     if [ -z "$ran" ] || [ "${floor:0:${#ran}}" != "$ran" ]; then
-        echo "bench: bench/api_job_floor.sql is not the statement the server ran:" >&2
+        echo "bench: $file is not the statement the server ran:" >&2
         echo "  server: ${ran:0:200}..." >&2
         return 1
     fi
     # pgbench would take the ":MI" and ":SS" of the time format for
     # variables: the same text with chr(58) (folded when planned).
-    sed "s/HH24:MI:SS/HH24' || chr(58) || 'MI' || chr(58) || 'SS/g" bench/api_job_floor.sql \
-        >"$tmp/job_floor.sql"
+    sed "s/HH24:MI:SS/HH24' || chr(58) || 'MI' || chr(58) || 'SS/g" "$file" >"$tmp/floor.sql"
     local secs=${duration%s} out tps
-    out=$(cd "$tmp" && pgbench -n -M prepared -c 32 -j 2 -T "$secs" -D id="$id" -f job_floor.sql \
-        --log --log-prefix=pgbench_job "$db" 2>&1) || { echo "$out" >&2; return 1; }
+    out=$(cd "$tmp" && pgbench -n -M prepared -c 32 -j 2 -T "$secs" -D "$5" -f floor.sql \
+        --log --log-prefix=pgbench_floor "$db" 2>&1) || { echo "$out" >&2; return 1; }
     tps=$(awk '/^tps = / {print $3; exit}' <<<"$out")
     # Per-transaction log: column 3 is the latency in microseconds.
-    cat "$tmp"/pgbench_job.* | awk '{print $3}' | sort -n >"$tmp/pgbench_lat"
+    cat "$tmp"/pgbench_floor.* | awk '{print $3}' | sort -n >"$tmp/pgbench_lat"
     local n p50 p99
     n=$(wc -l <"$tmp/pgbench_lat")
     p50=$(sed -n "$(( (n + 1) / 2 ))p" "$tmp/pgbench_lat")
     p99=$(sed -n "$(( (n * 99 + 99) / 100 ))p" "$tmp/pgbench_lat")
-    rm -f "$tmp"/pgbench_job.*
-    printf 'postgres pgbench-job %s %.2fms %.2fms\n' "$tps" "$(bc -l <<<"$p50/1000")" "$(bc -l <<<"$p99/1000")"
+    rm -f "$tmp"/pgbench_floor.*
+    printf 'postgres pgbench-%s %s %.2fms %.2fms\n' "$name" "$tps" "$(bc -l <<<"$p50/1000")" "$(bc -l <<<"$p99/1000")"
 }
 
 bench_backend() { # backend db_url
@@ -103,11 +104,16 @@ bench_backend() { # backend db_url
     local base="http://127.0.0.1:$port"
     run_wrk "$backend healthz" "$base/healthz"
     run_wrk "$backend job" "$base/api/v2/import-queue/$last"
-    if [ "$backend" = postgres ]; then run_pgbench_job "$db" "$last" || true; fi
+    if [ "$backend" = postgres ]; then
+        run_pgbench_floor job bench/api_job_floor.sql 'SELECT q.id, q.request_id, %' "$db" "id=$last" || true
+    fi
     run_wrk "$backend status" "$base/api/v2/import-queue/status"
     run_wrk "$backend metrics" "$base/metrics"
     run_wrk "$backend metrics-1c" "$base/metrics" 1
     run_wrk "$backend list" "$base/api/v2/import-queue?status=QUEUED&limit=50"
+    if [ "$backend" = postgres ]; then
+        run_pgbench_floor list bench/api_list_floor.sql 'SELECT q.id, q.name, %' "$db" status=QUEUED || true
+    fi
     run_wrk "$backend list-full" "$base/api/v2/import-queue?status=QUEUED&limit=50&view=full"
     kill "$server"; wait "$server" 2>/dev/null || true; server=
 }
@@ -123,11 +129,11 @@ results=$tmp/results
 echo
 echo "API benchmark: $jobs jobs stored, wrk -t2 -c32 -d$duration, $(nproc) cores, $(date -u +%F)"
 printf '%-9s %-12s %10s %9s %9s %12s\n' backend route "req/s" p50 p99 "vs healthz"
-awk '{k=$1; if ($2=="healthz") base[k]=$3; if ($2=="job") job[k]=$3; if ($2=="pgbench-job") floor=$3;
+awk '{k=$1; if ($2=="healthz") base[k]=$3; if ($2 ~ /^pgbench-/) floor[substr($2, 9)]=$3; else if (k=="postgres") rps[$2]=$3;
       printf "%-9s %-12s %10.0f %9s %9s %11.2fx\n", $1, $2, $3, $4, $5, $3/base[k]}
-     END {if (floor > 0) {
-         printf "postgres GET job / pgbench of its statement (32 clients): %.2fx\n", job["postgres"]/floor
+     END {for (r in floor) {
+         printf "postgres %s / pgbench of its statement (32 clients): %.2fx\n", r, rps[r]/floor[r]
          # The machine serves both halves of a request: the HTTP stack (healthz)
          # and the statement (pgbench); each costs its share of the same cores.
-         ceiling = 1 / (1 / base["postgres"] + 1 / floor)
-         printf "postgres GET job ceiling, 1 / (1/healthz + 1/pgbench): %.0f req/s = %.2fx of pgbench; GET job reaches %.2fx of it\n", ceiling, ceiling/floor, job["postgres"]/ceiling}}' "$results"
+         ceiling = 1 / (1 / base["postgres"] + 1 / floor[r])
+         printf "postgres %s ceiling, 1 / (1/healthz + 1/pgbench): %.0f req/s = %.2fx of pgbench; %s reaches %.2fx of it\n", r, ceiling, ceiling/floor[r], r, rps[r]/ceiling}}' "$results"

@@ -42,7 +42,8 @@ cd "$(dirname "$0")/.."
 jobs=${1:-5000}
 build=${BUILD:-build}
 bin=$build/importq
-for tool in "$bin" "$build/submit_jobs" "$build/bench_claim_latency" "$build/bench_engine_bench"; do
+for tool in "$bin" "$build/submit_jobs" "$build/bench_claim_latency" "$build/bench_engine_bench" \
+    "$build/bench_engine_floor_sqlite"; do
     [ -x "$tool" ] || { echo "bench: $tool is missing: run 'make build' first" >&2; exit 1; }
 done
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -185,6 +186,21 @@ floor() {
     rate=$(printf '%.0f' "$rate")
 }
 
+# sqlite_floor: sets rate and client_cpu: build/bench_engine_floor_sqlite
+# running bench/engine_floor_sqlite.sql once per job over JOBS queued jobs
+# (one connection, statements prepared once, importq's PRAGMAs).
+sqlite_floor() {
+    local url line
+    url=$(fresh_sqlite bench_floor)
+    queue_jobs "$url"
+    line=$(/usr/bin/time -f 'cpu %U %S' -o "$out/sqlite_floor.time" \
+        "$build/bench_engine_floor_sqlite" "${url#sqlite:}" bench/engine_floor_sqlite.sql "$jobs")
+    [ "$(sql "$url" "SELECT count(*) FROM stg_import_queue WHERE status = 'COMPLETED'")" = "$jobs" ] \
+        || { echo "bench: the SQLite floor did not complete its jobs" >&2; exit 1; }
+    rate=$(field jobs_per_s <<<"$line")
+    client_cpu=$(cpu_per_job "$(awk '/^cpu/ {printf "%.0f", ($2 + $3) * 1000}' "$out/sqlite_floor.time")")
+}
+
 # throughput URL [SERVE_ARGS...]: sets rate (jobs/s run) and submit_rate
 # (queue_jobs); SERVE_ARGS go to importq serve.
 throughput() {
@@ -265,6 +281,7 @@ for _ in $(seq "${ROUNDS:-3}"); do
     cpu[sqlite/client]+=" $client_cpu"
     throughput "$(fresh_sqlite bench_tp)" $monitoring_off; rates[sqlite_nomon]+=" $rate"
     cpu[sqlite_nomon/client]+=" $client_cpu"
+    sqlite_floor; rates[sqlite_floor]+=" $rate" cpu[sqlite_floor/client]+=" $client_cpu"
 done
 row() { printf '%-56s %8s  (%s)\n' "$1" "$(median <<<"${rates[$2]# }")" "${rates[$2]# }"; }
 printf '\n%-56s %8s   %s\n' "throughput (8 workers, 8 tables)" "jobs/s" "(rounds)"
@@ -293,6 +310,9 @@ row "SQLite: importq, one-row import jobs" sqlite
 row "SQLite: importq, monitoring off" sqlite_nomon
 printf '%-56s %7.2fx\n' "SQLite: monitoring on / off (medians)" \
     "$(echo "$(median <<<"${rates[sqlite]# }") / $(median <<<"${rates[sqlite_nomon]# }")" | bc -l)"
+row "SQLite: the jobs' SQL floor (engine_floor_sqlite.sql)" sqlite_floor
+printf '%-56s %7.2fx\n' "SQLite: importq / SQL floor (medians)" \
+    "$(echo "$(median <<<"${rates[sqlite]# }") / $(median <<<"${rates[sqlite_floor]# }")" | bc -l)"
 printf "%-56s %8s\n" "(submission through the store, PostgreSQL / SQLite)" "$pg_submit / $sq_submit"
 
 # Where the time goes on this machine: CPU per job (medians of the
@@ -313,6 +333,7 @@ for setting in $settings; do
 done
 cpu_row "  SQLite: importq serve (the database is in it)" sqlite
 cpu_row "  SQLite: the same, monitoring off" sqlite_nomon
+cpu_row "  SQLite: the SQL floor, one connection" sqlite_floor
 
 # The rest on the first setting's cluster.
 first=${settings%% *}
