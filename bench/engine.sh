@@ -9,7 +9,10 @@
 #      pgbench running the SQL floor of the same jobs
 #      (bench/engine_floor.sql: the least SQL such a job must execute,
 #      with and without its two audit rows, and with the two checks of
-#      importq's claim: the global running count and lock conflicts).
+#      importq's claim: the global running count and lock conflicts);
+#      on SQLite, next to its own SQL floor (bench/engine_floor_sqlite.sql,
+#      every statement prepared once, run by build/bench_engine_floor_sqlite
+#      on one connection).
 #      The PostgreSQL rows are run
 #      under each of PG_SETTINGS (default "test production", a throwaway
 #      cluster each, tests/scripts/with-postgres.sh): test = fsync,
