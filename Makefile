@@ -6,6 +6,7 @@ PARALLEL   ?= $(shell nproc 2>/dev/null || echo 2)
 DB         ?= sqlite:var/importq.db
 LISTEN     ?= 127.0.0.1:8080
 PREFIX     ?= /usr/local
+DESTDIR    ?=
 CMAKE_ARGS ?=
 
 .PHONY: all deps build run test test-unit test-asan test-tsan install bench bench-import bench-engine bench-api bench-scheduler fuzz format clean
@@ -39,8 +40,10 @@ test-asan: deps
 test-tsan: deps
 	@SANITIZE=thread scripts/test.sh sanitizer
 
+# The binary, its man page (share/man/man1/importq.1) and its bash and zsh
+# completions, under PREFIX; DESTDIR=DIR stages the whole tree in DIR.
 install: build
-	cmake --install $(BUILD) --prefix $(PREFIX)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: bench-import bench-engine
 

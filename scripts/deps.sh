@@ -10,8 +10,9 @@ gui_test_pkgs=(chromium nodejs npm)
 build_pkgs=(build-essential cmake pkg-config libjansson-dev libsqlite3-dev libpq-dev
             libsodium-dev libinih-dev libcsv-dev libyajl-dev libmicrohttpd-dev
             libcurl4-openssl-dev libicu-dev libpcre2-dev sqlite3)
+# groff-base, zsh: tests/cli/test_cli_help.sh renders the man page and completes in zsh.
 test_pkgs=(libcmocka-dev postgresql postgresql-client python3 python3-prometheus-client curl jq clang
-           libclang-rt-14-dev)
+           libclang-rt-14-dev groff-base zsh)
 bench_pkgs=(pgloader time bc wrk nodejs npm python3-croniter sqlite-utils)  # node, npm: graphile-worker; croniter: bench/scheduler.sh; pgbench comes with postgresql (bench/engine.sh)
 
 case "${1:-all}" in

@@ -4,6 +4,7 @@
  * command. Wiring only: the work is done by the layers below.
  */
 #include "cli/cli.h"
+#include "cli/help.h"
 #include "core/error.h"
 #include "core/job_spec.h"
 #include "util/config.h"
@@ -15,63 +16,120 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The commands of `importq help` and `importq completion` (below the table: they read it). */
+static int cmd_help(const struct command *cmd, struct cli_args *args, struct config *cfg);
+static int cmd_completion(const struct command *cmd, struct cli_args *args, struct config *cfg);
+
+static const struct cli_flag help_flags[] = {
+    {"man", false, "print the manual page importq(1), in roff, made from every command's help"},
+    {NULL, false, NULL},
+};
+
+/* An example's job and schedule ids are stand-ins: the ones submit and schedules print. */
+#define EXAMPLE_ID "0193a5f2-7c1e-7b2a-9f00-000000000001"
+#define EXAMPLE_PG "postgres://importq:secret@localhost/importq"
+
 static const struct command commands[] = {
     {"migrate", "importq migrate [--db URL]",
-     "create or upgrade the database schema (idempotent)", NULL, cmd_migrate},
+     "create or upgrade the database schema (idempotent)", NULL, cmd_migrate,
+     .settings = CLI_SETTINGS_DATABASE,
+     .examples = "  importq migrate                 # sqlite:var/importq.db (var/ is made)\n"
+                 "  importq migrate --db sqlite:importq.db\n"
+                 "  importq migrate --db " EXAMPLE_PG},
     {"import",
      "importq import FILE --table T [--mode M] [--key C1,C2] [--format F] [--spec SPEC.json] [--db URL]",
      "run one import in-process and wait for it (exit 0 success, 1 failed import, 2 bad usage)",
-     cmd_import_flags, cmd_import},
+     cmd_import_flags, cmd_import, .settings = CLI_SETTINGS_DATABASE | CLI_SETTINGS_TARGETS,
+     .operands = CLI_VALUES_FILE,
+     .examples =
+         "  importq import users.csv --table users --create --key user_id   # types inferred\n"
+         "  importq import users.csv --table users --mode upsert --key user_id --on-error skip\n"
+         "  importq import export.csv --spec users.json --delimiter ';' --skip-rows 2 \\\n"
+         "      --db " EXAMPLE_PG},
     {"infer",
-     "importq infer FILE [--table T] [--key C1,C2] [--format F] [--delimiter D] [--infer-rows N]\n"
-     "\nExamples:\n"
-     "  importq infer products.csv > products.json   # then edit, and:\n"
-     "  importq import products.csv --spec products.json\n"
-     "  importq import products.csv --table products --create --key sku   # infer and load at once",
+     "importq infer FILE [--table T] [--key C1,C2] [--format F] [--delimiter D] [--infer-rows N]",
      "print the job spec an import with --create would use, column types inferred from FILE",
-     cmd_import_flags, cmd_infer},
+     cmd_infer_flags, cmd_infer, .operands = CLI_VALUES_FILE,
+     .examples = "  importq infer products.csv > products.json   # then edit, and:\n"
+                 "  importq import products.csv --spec products.json\n"
+                 "  importq infer export.csv --delimiter ';' --skip-rows 2 --key user_id"},
     {"serve",
      "importq serve [--config FILE] [--db URL] [--listen HOST:PORT] [--import-root DIR] [--shutdown-grace DURATION]",
      "run the service: worker threads run queued jobs until SIGTERM/SIGINT", cmd_serve_flags,
-     cmd_serve},
+     cmd_serve,
+     .settings = CLI_SETTINGS_DATABASE | CLI_SETTINGS_TARGETS | CLI_SETTINGS_SERVICE,
+     .examples = "  importq serve                   # sqlite:var/importq.db, API and GUI on "
+                 "127.0.0.1:8080\n"
+                 "  importq serve --db " EXAMPLE_PG " --workers 4   # one of several nodes\n"
+                 "  importq serve --config importq.ini --shutdown-grace 2min"},
     {"token",
      "importq token create --name NAME --role viewer|operator|admin [--json] | token list [--json]"
      " | token revoke NAME [--db URL]",
      "manage API tokens in the database (a new token is printed once, stored hashed)",
-     cmd_token_flags, cmd_token},
+     cmd_token_flags, cmd_token, .settings = CLI_SETTINGS_DATABASE,
+     .operands = "create list revoke",
+     .examples = "  importq token create --name alice --role operator   # prints the token once\n"
+                 "  importq token list --json\n"
+                 "  importq token revoke alice"},
     {"audit", "importq audit verify [--json] [--db URL]",
-     "check the audit trail's hash chain (exit 0 intact, 1 broken)", cmd_audit_flags, cmd_audit},
+     "check the audit trail's hash chain (exit 0 intact, 1 broken)", cmd_audit_flags, cmd_audit,
+     .settings = CLI_SETTINGS_DATABASE, .operands = "verify",
+     .examples = "  importq audit verify\n"
+                 "  importq audit verify --json --db " EXAMPLE_PG},
     {"submit", "importq submit SPEC.json|- [--wait] [--json] [--server URL] [--token T]",
      "submit a job spec to the server; --wait follows it (exit 0 COMPLETED, 1 FAILED/CANCELLED)",
-     cmd_submit_flags, cmd_submit},
+     cmd_submit_flags, cmd_submit, .settings = CLI_SETTINGS_CLIENT, .operands = CLI_VALUES_FILE,
+     .examples = "  importq submit users.json                # prints the new job's id\n"
+                 "  importq submit users.json --wait         # and follows it to its end\n"
+                 "  importq submit - --json < users.json     # the spec from stdin"},
     {"jobs",
      "importq jobs [--status S] [--table T] [--q TEXT] [--limit N] [--cursor C] [--all] [--json]",
-     "list jobs on the server, newest first", cmd_jobs_flags, cmd_jobs},
+     "list jobs on the server, newest first", cmd_jobs_flags, cmd_jobs, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq jobs\n"
+                 "  importq jobs --status queued,running --table users --limit 20\n"
+                 "  importq jobs --q nightly --all --json"},
     {"job", "importq job ID [--json]", "show one job: status, progress, result, error, locks",
-     cmd_job_flags, cmd_job},
+     cmd_job_flags, cmd_job, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq job " EXAMPLE_ID "\n"
+                 "  importq job " EXAMPLE_ID " --json | jq .result"},
     {"cancel", "importq cancel ID [--json]",
      "cancel a job (a running one stops within seconds, nothing lands)", cmd_job_action_flags,
-     cmd_cancel},
+     cmd_cancel, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq cancel " EXAMPLE_ID "\n"
+                 "  importq cancel " EXAMPLE_ID " --json | jq .status"},
     {"execute", "importq execute ID [--json]",
      "run a held or scheduled job now, or retry a failed or cancelled one", cmd_job_action_flags,
-     cmd_execute},
+     cmd_execute, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq execute " EXAMPLE_ID "\n"
+                 "  importq execute " EXAMPLE_ID " --json | jq .status"},
     {"status", "importq status [--json]", "the queue at a glance: counts, slots, health, nodes",
-     cmd_status_flags, cmd_status},
+     cmd_status_flags, cmd_status, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq status\n"
+                 "  importq status --server http://127.0.0.1:8080 --json | jq .available_slots"},
     {"alerts",
      "importq alerts [--state open|acked|resolved] [--limit N] [--json]\n"
      "       importq alerts --ack ID [--json]",
      "the server's alerts, newest first; --ack acknowledges one (operator)", cmd_alerts_flags,
-     cmd_alerts},
+     cmd_alerts, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq alerts\n"
+                 "  importq alerts --state open,acked --limit 10\n"
+                 "  importq alerts --ack 1"},
     {"top", "importq top [--once] [--server URL] [--token T]",
      "a live view of the running jobs (phase, progress, rows, MB/s, ETA) and the queue, refreshed"
      " each second; q or Ctrl-C quits; one plain frame with --once or when not on a terminal",
-     cmd_top_flags, cmd_top},
+     cmd_top_flags, cmd_top, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq top                     # q or Ctrl-C quits\n"
+                 "  importq top --once              # one frame, as when not on a terminal"},
     {"perf", "importq perf [--table T] [--since RFC3339] [--until RFC3339] [--limit N] [--json]",
      "per-table durations (p50/p95/p99), rows/s and waits over a window (default: 24 hours)",
-     cmd_perf_flags, cmd_perf},
+     cmd_perf_flags, cmd_perf, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq perf\n"
+                 "  importq perf --table users --since \"$(date -u -d '7 days ago' +%FT%TZ)\" --json"},
     {"recommendations", "importq recommendations [--since RFC3339] [--until RFC3339] [--json]",
      "what the history suggests changing, each with its evidence", cmd_recommendations_flags,
-     cmd_recommendations},
+     cmd_recommendations, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq recommendations\n"
+                 "  importq recommendations --since \"$(date -u -d '7 days ago' +%FT%TZ)\" --json"},
     {"schedules",
      "importq schedules [list] [--enabled true|false] [--q TEXT] [--limit N] [--json]\n"
      "       importq schedules show ID [--json]\n"
@@ -80,50 +138,81 @@ static const struct command commands[] = {
      " [--json]\n"
      "       importq schedules pause|resume|delete ID [--json]\n"
      "       importq schedules run ID [--json]          (its job now, next run unchanged)\n"
-     "       importq schedules history ID [--limit N] [--json]\n"
-     "\nExamples:\n"
-     "  importq schedules --enabled true\n"
-     "  importq schedules create --name 'nightly users' --cron '0 2 * * *' --tz Europe/Zurich \\\n"
-     "      --spec users.json --misfire skip\n"
-     "  importq schedules show 0193a5f2-7c1e-7b2a-9f00-000000000001\n"
-     "  importq schedules pause 0193a5f2-7c1e-7b2a-9f00-000000000001\n"
-     "  importq schedules history 0193a5f2-7c1e-7b2a-9f00-000000000001 --limit 20",
+     "       importq schedules history ID [--limit N] [--json]",
      "list and manage scheduled imports on the server (create prints conflict warnings)",
-     cmd_schedules_flags, cmd_schedules},
+     cmd_schedules_flags, cmd_schedules, .settings = CLI_SETTINGS_CLIENT,
+     .operands = "list show create pause resume delete run history",
+     .examples = "  importq schedules --enabled true\n"
+                 "  importq schedules create --name 'nightly users' --cron '0 2 * * *' "
+                 "--tz Europe/Zurich \\\n"
+                 "      --spec users.json --misfire skip\n"
+                 "  importq schedules show " EXAMPLE_ID "\n"
+                 "  importq schedules pause " EXAMPLE_ID "\n"
+                 "  importq schedules history " EXAMPLE_ID " --limit 20"},
     {"cron", "importq cron 'EXPR' [--tz ZONE] [--count N] [--after RFC3339] [--json]",
      "the next fire times of a cron expression in a time zone (no server needed)",
-     cmd_cron_flags, cmd_cron},
+     cmd_cron_flags, cmd_cron,
+     .examples = "  importq cron '30 2 * * mon-fri' --tz Europe/Zurich\n"
+                 "  importq cron '*/15 * * * *' --count 8 --after 2026-11-01T05:20:00Z --json"},
+    {"help", "importq help [COMMAND] [--man]",
+     "a command's options, settings and examples; --man: the manual page", help_flags, cmd_help,
+     .operands = CLI_VALUES_COMMAND,
+     .examples = "  importq help import             # as importq import --help\n"
+                 "  importq help --man > importq.1  # make install installs it"},
+    {"completion", "importq completion bash|zsh",
+     "print the shell completion script for bash or zsh (make install installs both)", NULL,
+     cmd_completion, .operands = CLI_COMPLETION_SHELLS,
+     .examples = "  source <(importq completion bash)     # in ~/.bashrc\n"
+                 "  mkdir -p ~/.zfunc && importq completion zsh > ~/.zfunc/_importq\n"
+                 "      # and in ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath)"},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
-static void print_settings_help(FILE *out)
-{
-    fprintf(out, "\nSettings (flag, environment IMPORTQ_<NAME>, or [importq] in --config FILE):\n");
-    for (size_t i = 0; config_options[i].key; i++)
-        fprintf(out, "  --%-16s %s (default: %s)\n", config_options[i].key,
-                config_options[i].help, config_options[i].default_value);
-    fprintf(out, "  --%-16s %s\n", "config FILE", "INI file to read settings from (IMPORTQ_CONFIG)");
-}
+static const struct cli_program program = {commands, COMMAND_COUNT, IMPORTQ_VERSION};
 
-static void print_usage(FILE *out)
+static const struct command *find_command(const char *name)
 {
-    fprintf(out, "importq %s - data-import orchestration service\n\n", IMPORTQ_VERSION);
-    fprintf(out, "Usage: importq COMMAND [OPTIONS]\n\nCommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'importq help COMMAND' (or 'importq COMMAND -h') for a command's options;"
-                 " 'importq --version'.\n");
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
-static void print_command_help(const struct command *cmd, FILE *out)
+/* cmd_help - `importq help [COMMAND] [--man]`. */
+static int cmd_help(const struct command *cmd, struct cli_args *args, struct config *cfg)
 {
-    fprintf(out, "Usage: %s\n\n%s\n", cmd->usage, cmd->summary);
-    if (cmd->flags) {
-        fprintf(out, "\nOptions:\n");
-        for (const struct cli_flag *f = cmd->flags; f->name; f++)
-            fprintf(out, "  --%-16s %s\n", f->name, f->help);
+    if (args->positional_count > 1 ||
+        (args->positional_count == 1 && cli_flag_given(cmd, args, "man"))) {
+        fprintf(stderr, "usage: %s\n", cmd->usage);
+        return EXIT_USAGE;
     }
-    print_settings_help(out);
+    if (cli_flag_given(cmd, args, "man")) {
+        cli_help_man(&program, stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (args->positional_count == 0) {
+        cli_help_usage(&program, stdout);
+        return 0;
+    }
+    const struct command *about = find_command(args->positional[0]);
+    if (!about) {
+        fprintf(stderr, "importq help: unknown command \"%s\"\n\n", args->positional[0]);
+        cli_help_usage(&program, stderr);
+        return EXIT_USAGE;
+    }
+    cli_help_command(about, stdout);
+    return 0;
+}
+
+/* cmd_completion - `importq completion bash|zsh`. */
+static int cmd_completion(const struct command *cmd, struct cli_args *args, struct config *cfg)
+{
+    if (args->positional_count != 1 ||
+        cli_completion_print(&program, args->positional[0], stdout) < 0) {
+        fprintf(stderr, "usage: %s\n", cmd->usage);
+        return EXIT_USAGE;
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static bool is_setting(const char *key)
@@ -264,35 +353,22 @@ static int load_config(const struct cli_args *args, struct config *cfg)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        print_usage(stderr);
+        cli_help_usage(&program, stderr);
         return EXIT_USAGE;
     }
     const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
-        if (argc > 2 && strcmp(name, "help") == 0) { /* importq help CMD */
-            for (size_t i = 0; i < COMMAND_COUNT; i++)
-                if (strcmp(commands[i].name, argv[2]) == 0) {
-                    print_command_help(&commands[i], stdout);
-                    return 0;
-                }
-            fprintf(stderr, "importq help: unknown command \"%s\"\n\n", argv[2]);
-            print_usage(stderr);
-            return EXIT_USAGE;
-        }
-        print_usage(stdout);
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        cli_help_usage(&program, stdout);
         return 0;
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("importq %s\n", IMPORTQ_VERSION);
         return 0;
     }
-    const struct command *cmd = NULL;
-    for (size_t i = 0; i < COMMAND_COUNT; i++)
-        if (strcmp(commands[i].name, name) == 0)
-            cmd = &commands[i];
+    const struct command *cmd = find_command(name);
     if (!cmd) {
         fprintf(stderr, "importq: unknown command \"%s\"\n\n", name);
-        print_usage(stderr);
+        cli_help_usage(&program, stderr);
         return EXIT_USAGE;
     }
     int flag_count = 0;
@@ -308,9 +384,13 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc;
     if (args.help) {
-        print_command_help(cmd, stdout);
+        cli_help_command(cmd, stdout);
         return 0;
     }
+    /* help and completion print what the binary knows: they read no
+     * configuration, so a broken one cannot stop them */
+    if (cmd->run == cmd_help || cmd->run == cmd_completion)
+        return cmd->run(cmd, &args, NULL);
     struct config cfg;
     if (load_config(&args, &cfg) != 0) {
         config_clear(&cfg);

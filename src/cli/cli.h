@@ -16,11 +16,21 @@
 #define CLI_MAX_FLAGS 32 /* a command's flags at most (main.c refuses a longer table) */
 #define CLI_MAX_SETTINGS 32
 
+/*
+ * What completes a value on the command line (cli_flag.values,
+ * command.operands): words separated by spaces ("csv ndjson json"), or one
+ * of these, or NULL for anything (nothing is offered).
+ */
+#define CLI_VALUES_FILE "<file>"
+#define CLI_VALUES_DIRECTORY "<directory>"
+#define CLI_VALUES_COMMAND "<command>" /* an importq command's name */
+
 /* A command-specific flag ("--wait", "--table T"). */
 struct cli_flag {
     const char *name;
     bool takes_value;
     const char *help;
+    const char *values; /* what completes its value (CLI_VALUES_*), may be NULL */
 };
 
 /* Parsed command line of one command. */
@@ -39,12 +49,28 @@ struct cli_args {
     const char *version;                      /* the program's version (main.c) */
 };
 
+/*
+ * The groups of settings (config_options) a command reads: its help, man
+ * page section and completion list those. Every command still accepts
+ * every setting, as one config file or environment serves all commands.
+ */
+enum cli_settings {
+    CLI_SETTINGS_NONE = 0,
+    CLI_SETTINGS_DATABASE = 1 << 0, /* db */
+    CLI_SETTINGS_TARGETS = 1 << 1,  /* target-schemas (and [target.NAME] databases) */
+    CLI_SETTINGS_CLIENT = 1 << 2,   /* server, token */
+    CLI_SETTINGS_SERVICE = 1 << 3,  /* every other setting: what serve reads */
+};
+
 struct command {
     const char *name;
     const char *usage;
     const char *summary;
     const struct cli_flag *flags;             /* NULL-terminated, may be NULL */
     int (*run)(const struct command *cmd, struct cli_args *args, struct config *cfg);
+    unsigned settings;                        /* enum cli_settings bits; 0: none listed */
+    const char *examples;                     /* shell lines, "  importq ..." each; may be NULL */
+    const char *operands;                     /* what completes its first operand (CLI_VALUES_*) */
 };
 
 /* cli_flag_value - the value of flag name, or NULL when not given. */
@@ -78,6 +104,7 @@ int cmd_audit(const struct command *cmd, struct cli_args *args, struct config *c
 int cmd_cron(const struct command *cmd, struct cli_args *args, struct config *cfg);
 
 extern const struct cli_flag cmd_import_flags[];
+extern const struct cli_flag cmd_infer_flags[];
 extern const struct cli_flag cmd_serve_flags[];
 extern const struct cli_flag cmd_submit_flags[];
 extern const struct cli_flag cmd_jobs_flags[];

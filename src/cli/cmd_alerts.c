@@ -13,7 +13,8 @@
 #define ALERTS_PATH "/api/v2/import-monitoring/alerts"
 
 const struct cli_flag cmd_alerts_flags[] = {
-    {"state", true, "only alerts in these states: open, acked, resolved (a comma list)"},
+    {"state", true, "only alerts in these states: open, acked, resolved (a comma list)",
+     "open acked resolved"},
     {"limit", true, "at most this many alerts (1..500, default 50)"},
     {"ack", true, "acknowledge alert ID instead of listing"},
     {"json", false, "print the JSON answer"},

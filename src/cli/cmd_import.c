@@ -26,11 +26,11 @@
 
 const struct cli_flag cmd_import_flags[] = {
     {"table", true, "target table (overrides the spec's target.table)"},
-    {"mode", true, "insert, upsert, append or replace (default insert)"},
+    {"mode", true, "insert, upsert, append or replace (default insert)", "insert upsert append replace"},
     {"key", true, "key columns for upsert, comma-separated"},
-    {"format", true, "csv, ndjson or json (default: from the file name)"},
-    {"spec", true, "a job spec (JSON) to take everything else from"},
-    {"on-error", true, "abort (default) or skip"},
+    {"format", true, "csv, ndjson or json (default: from the file name)", "csv ndjson json"},
+    {"spec", true, "a job spec (JSON) to take everything else from", CLI_VALUES_FILE},
+    {"on-error", true, "abort (default) or skip", "abort skip"},
     {"max-rejects", true, "rejected rows allowed before abort fails the import (default 0)"},
     {"create", false, "create the table from the spec's columns when it is missing"},
     {"ignore-extra", false, "skip source columns the table does not have (default: an error)"},
@@ -42,6 +42,23 @@ const struct cli_flag cmd_import_flags[] = {
     {"records", true, "JSON pointer to the array of records in a JSON file (default: the top level)"},
     {"infer-rows", true, "with --create and no columns: infer the types from this many records (default: all under 100 MB, else 100000)"},
     {"quiet", false, "no progress bar, only the summary"},
+    {NULL, false, NULL},
+};
+
+/* infer's flags: import's that shape the source and the printed spec (the same names). */
+const struct cli_flag cmd_infer_flags[] = {
+    {"table", true, "target table (default: the spec's, else FILE's base name)"},
+    {"mode", true, "insert, upsert, append or replace, written into the spec", "insert upsert append replace"},
+    {"key", true, "key columns for upsert, comma-separated"},
+    {"format", true, "csv, ndjson or json (default: from the file name)", "csv ndjson json"},
+    {"spec", true, "a job spec (JSON) to start from: its columns are replaced", CLI_VALUES_FILE},
+    {"delimiter", true, "CSV field delimiter: one character, or tab (default: sniffed from the header, else ,)"},
+    {"quote", true, "CSV quote character (default \")"},
+    {"null", true, "CSV text that means NULL (default: an empty field)"},
+    {"no-header", false, "the CSV has no header: its columns are c1, c2, ..."},
+    {"skip-rows", true, "lines to skip before the CSV header (default 0)"},
+    {"records", true, "JSON pointer to the array of records in a JSON file (default: the top level)"},
+    {"infer-rows", true, "infer the types from this many records (default: all under 100 MB, else 100000)"},
     {NULL, false, NULL},
 };
 

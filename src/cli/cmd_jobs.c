@@ -20,7 +20,8 @@
 #define JOBS_NAME_WIDTH 32
 
 const struct cli_flag cmd_jobs_flags[] = {
-    {"status", true, "only these statuses, comma-separated, any case (queued,running,...)"},
+    {"status", true, "only these statuses, comma-separated, any case (queued,running,...)",
+     "held queued running completed failed cancelled"},
     {"table", true, "only jobs into this target table"},
     {"q", true, "only jobs whose name contains TEXT"},
     {"limit", true, "jobs per page, 1..500 (server default 50)"},

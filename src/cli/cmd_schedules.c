@@ -22,7 +22,7 @@
 #define SCHEDULES_CRON_WIDTH 18
 
 const struct cli_flag cmd_schedules_flags[] = {
-    {"enabled", true, "list: only enabled (true) or paused (false) schedules"},
+    {"enabled", true, "list: only enabled (true) or paused (false) schedules", "true false"},
     {"q", true, "list: only schedules whose name contains TEXT"},
     {"limit", true, "list, history: items per page, 1..500 (server default 50)"},
     {"name", true, "create: the schedule's name (unique)"},
@@ -30,9 +30,10 @@ const struct cli_flag cmd_schedules_flags[] = {
     {"tz", true, "create: an IANA time zone (default UTC)"},
     {"spec", true,
      "create: the job template, a job spec JSON file ({date} {time} {datetime} "
-     "in source.path)"},
-    {"misfire", true, "create: skip, run_once (default) or catch_up"},
-    {"overlap", true, "create: allow, skip (default) or queue"},
+     "in source.path)",
+     CLI_VALUES_FILE},
+    {"misfire", true, "create: skip, run_once (default) or catch_up", "skip run_once catch_up"},
+    {"overlap", true, "create: allow, skip (default) or queue", "allow skip queue"},
     {"catch-up-max", true, "create: missed fires a catch_up runs, 1..1000 (default 10)"},
     {"paused", false, "create: create it paused"},
     {"json", false, "print the server's JSON answer"},

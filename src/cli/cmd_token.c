@@ -20,7 +20,7 @@
 
 const struct cli_flag cmd_token_flags[] = {
     {"name", true, "create (or revoke): the token's name, its actor in the audit trail"},
-    {"role", true, "create: viewer, operator or admin"},
+    {"role", true, "create: viewer, operator or admin", "viewer operator admin"},
     {"json", false, "print JSON instead of text"},
     {NULL, false, NULL},
 };

@@ -19,7 +19,8 @@ db="sqlite:$dir/sub/a.db"
 
 check "--version" bash -c "'$bin' --version | grep -q '^importq '"
 check "--help lists migrate" bash -c "'$bin' --help | grep -q migrate"
-check "migrate --help lists settings" bash -c "'$bin' migrate --help | grep -q -- '--max-concurrent'"
+check "migrate --help lists the database setting, not the server's" \
+    bash -c "'$bin' migrate --help | grep -q -- '--db' && ! '$bin' migrate --help | grep -q -- '--max-concurrent'"
 check "-h is help, not a file name" bash -c "'$bin' import -h | grep -q '^Usage: importq import'"
 check "help CMD is that command's help" bash -c "'$bin' help import | grep -q '^Usage: importq import'"
 check "help of an unknown command exits 2" expect_exit 2 "$bin" help frobnicate
