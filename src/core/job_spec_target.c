@@ -17,9 +17,9 @@
 
 static const char *const target_mode_names[] = {"insert", "upsert", "append", "replace"};
 
-static const char *const target_fields[] = {"database",     "table",    "mode",    "key",
-                                            "create",       "columns",  "ignore_extra",
-                                            "children",     "dry_run",  NULL};
+static const char *const target_fields[] = {"database", "table",   "mode",         "key",
+                                            "create",   "columns", "ignore_extra", "children",
+                                            "dry_run",  NULL};
 static const char *const child_fields[] = {"table", "from", "parent_key", "key", "columns", NULL};
 
 const char *target_mode_name(enum target_mode mode)
