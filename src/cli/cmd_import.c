@@ -6,6 +6,7 @@
  * directory serves as the import root.
  */
 #include "cli/cli.h"
+#include "cli/import_output.h"
 #include "cli/progress.h"
 
 #include "core/job_spec.h"
@@ -42,6 +43,8 @@ const struct cli_flag cmd_import_flags[] = {
     {"records", true, "JSON pointer to the array of records in a JSON file (default: the top level)"},
     {"infer-rows", true, "with --create and no columns: infer the types from this many records (default: all under 100 MB, else 100000)"},
     {"quiet", false, "no progress bar, only the summary"},
+    {"dry-run", false, "read, check and compare with the target; report what would change, write nothing"},
+    {"json", false, "print the summary and the first 100 rejects as one JSON object on stdout"},
     {NULL, false, NULL},
 };
 
@@ -68,6 +71,8 @@ struct import_ui {
     struct progress_bar bar;
     int64_t rejects;
     const char *table;
+    const struct target_spec *target;
+    struct import_json *json;      /* --json: rejects collected for it, else NULL */
 };
 
 /* Returns obj[key] as an object, creating it when missing. */
@@ -121,6 +126,8 @@ static json_t *build_body(const struct command *cmd, const struct cli_args *args
         json_object_set_new(target, "create", json_true());
     if (cli_flag_given(cmd, args, "ignore-extra"))
         json_object_set_new(target, "ignore_extra", json_true());
+    if (cli_flag_given(cmd, args, "dry-run"))
+        json_object_set_new(target, "dry_run", json_true());
     json_t *csv = NULL;
     if ((value = cli_flag_value(cmd, args, "delimiter"))) {
         csv = object_member(source, "csv");
@@ -252,6 +259,10 @@ static void progress_cb(const struct import_progress *p, void *ctx)
 static int reject_cb(const struct import_reject *r, void *ctx)
 {
     struct import_ui *ui = ctx;
+    if (ui->json) {
+        import_json_add_reject(ui->json, r);
+        return 0;
+    }
     if (ui->rejects++ < IMPORT_REJECTS_SHOWN) {
         if (ui->tty && !ui->quiet)
             progress_bar_erase(&ui->bar);
@@ -292,6 +303,14 @@ static void print_summary(const struct import_ui *ui, const char *file, const ch
     if (ui->tty && !ui->quiet)
         progress_bar_erase(&ui->bar);
     double seconds = progress_bar_seconds(&ui->bar);
+    if (ui->json) {
+        import_json_print(ui->json, file, ui->target, r, seconds, rc, err);
+        return;
+    }
+    if (rc == 0 && r->dry_run) {
+        import_dry_run_print(file, ui->target, r, seconds);
+        return;
+    }
     /* a rate over less than a tenth of a second says nothing: left out */
     char speed[48] = "", rate[32];
     if (seconds >= 0.1 && r->bytes_read > 0) {
@@ -440,8 +459,13 @@ int cmd_import(const struct command *cmd, struct cli_args *args, struct config *
         exit_code = err.code == IQ_E_INVALID ? EXIT_USAGE : 1;
         goto done;
     }
-    struct import_ui ui = {.tty = isatty(STDERR_FILENO), .quiet = cli_flag_given(cmd, args, "quiet"),
-                           .table = spec->target.table};
+    struct import_json json;
+    import_json_init(&json);
+    bool want_json = cli_flag_given(cmd, args, "json");
+    struct import_ui ui = {.tty = isatty(STDERR_FILENO),
+                           .quiet = cli_flag_given(cmd, args, "quiet") || want_json,
+                           .table = spec->target.table, .target = &spec->target,
+                           .json = want_json ? &json : NULL};
     progress_bar_start(&ui.bar, stderr);
     struct import_request req = {
         .source = &spec->source, .target = &spec->target, .on_error = &spec->on_error,
@@ -451,6 +475,7 @@ int cmd_import(const struct command *cmd, struct cli_args *args, struct config *
     struct import_result result;
     int rc = import_run(&req, &result, &err);
     print_summary(&ui, args->positional[0], spec->target.table, &result, rc, &err);
+    import_json_clear(&json);
     exit_code = rc == 0 ? 0 : 1;
 done:
     store_close(store);

@@ -16,11 +16,13 @@
 void job_view_result(const json_t *job, char *buf, size_t size)
 {
     const json_t *result = json_object_get(job, "result");
-    snprintf(buf, size, "%lld read, %lld inserted, %lld updated, %lld rejected",
-             (long long)json_get_int(result, "rows_read", 0),
-             (long long)json_get_int(result, "rows_inserted", 0),
-             (long long)json_get_int(result, "rows_updated", 0),
-             (long long)json_get_int(result, "rows_rejected", 0));
+    bool dry_run = json_is_true(json_object_get(result, "dry_run"));
+    snprintf(buf, size, "%s%lld read, %lld %sinserted, %lld %supdated, %lld rejected%s",
+             dry_run ? "dry run: " : "", (long long)json_get_int(result, "rows_read", 0),
+             (long long)json_get_int(result, "rows_inserted", 0), dry_run ? "would be " : "",
+             (long long)json_get_int(result, "rows_updated", 0), dry_run ? "would be " : "",
+             (long long)json_get_int(result, "rows_rejected", 0),
+             dry_run ? " (nothing was written)" : "");
 }
 
 void job_view_error(const json_t *job, char *buf, size_t size)

@@ -193,6 +193,9 @@ json_t *job_to_json(const struct job *job)
                                "rows_inserted", (json_int_t)job->result.rows_inserted,
                                "rows_updated", (json_int_t)job->result.rows_updated,
                                "rows_rejected", (json_int_t)job->result.rows_rejected);
+    /* A dry run's counts are what the import would do: said in the result. */
+    if (result && json_is_true(json_object_get(job->target, "dry_run")))
+        json_object_set_new(result, "dry_run", json_true());
     json_t *out = json_pack(
         "{s:s,s:o,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:i,s:i,s:I,s:o,s:o,s:o,s:o,s:b,s:o,"
         "s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",

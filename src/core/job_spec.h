@@ -107,6 +107,8 @@ struct target_spec {
     bool create;                 /* create the table from columns when missing */
     bool ignore_extra;           /* without columns: a source column the table lacks
                                     is skipped, not an error */
+    bool dry_run;                /* read, check and count what would change;
+                                    write nothing (pipeline/import.h) */
     struct column_spec *columns; /* may be empty: use the existing table's columns */
     size_t column_count;
     struct child_spec *children;

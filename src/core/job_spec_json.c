@@ -152,6 +152,8 @@ json_t *spec_target_json(const struct target_spec *target)
     rc |= json_object_set_new(out, "create", json_boolean(target->create));
     if (target->ignore_extra)
         rc |= json_object_set_new(out, "ignore_extra", json_true());
+    if (target->dry_run)
+        rc |= json_object_set_new(out, "dry_run", json_true());
     rc |= json_object_set_new(out, "columns",
                               columns_json(target->columns, target->column_count));
     rc |= json_object_set_new(out, "children", children_json(target));

@@ -1,7 +1,7 @@
 /*
  * job_spec_target.c - the "target" part of a job spec (CONTRACT §2): the
  * table and database, the load mode, the key (required for upsert, refused
- * for append), create, and the child tables a JSON record's nested arrays
+ * for append), create, dry_run, and the child tables a JSON record's nested arrays
  * fan out into (target.children, each with its parent_key and key). Also
  * the target mode names and target_spec_clear.
  *
@@ -19,7 +19,7 @@ static const char *const target_mode_names[] = {"insert", "upsert", "append", "r
 
 static const char *const target_fields[] = {"database", "table",   "mode",         "key",
                                             "create",   "columns", "ignore_extra", "children",
-                                            NULL};
+                                            "dry_run",  NULL};
 static const char *const child_fields[] = {"table", "from", "parent_key", "key", "columns", NULL};
 
 const char *target_mode_name(enum target_mode mode)
@@ -277,6 +277,7 @@ void spec_parse_target(struct parse_ctx *ctx, json_t *obj, const struct format_i
     target->mode = (enum target_mode)mode;
     spec_read_bool(ctx, obj, "target", "create", &target->create);
     spec_read_bool(ctx, obj, "target", "ignore_extra", &target->ignore_extra);
+    spec_read_bool(ctx, obj, "target", "dry_run", &target->dry_run);
     enum member got_columns =
         spec_parse_columns(ctx, obj, "target", format, &target->columns, &target->column_count);
     enum member got_key = parse_key(ctx, obj, "target", &target->key, &target->key_count);

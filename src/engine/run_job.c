@@ -17,6 +17,8 @@
  *
  *   outcome                                  job ends          retry
  *   success                                  COMPLETED         -
+ *   success of a dry run (target.dry_run:    COMPLETED, its    -
+ *     nothing written, finished afterwards)    counts predicted
  *   the job is no longer ours (IQ_E_STALE,   nothing recorded  (its new
  *     or a heartbeat said so)                                   owner decides)
  *   cancel requested                         CANCELLED         no
@@ -205,8 +207,8 @@ static void phases_from_result(struct run_context *ctx, const struct import_resu
         case IMPORT_PHASE_VALIDATE:
             t->rows = result->rows_rejected;
             break;
-        case IMPORT_PHASE_PROMOTE:
-            t->rows = result->rows_inserted + result->rows_updated;
+        case IMPORT_PHASE_PROMOTE: /* a dry run counts, and writes no row */
+            t->rows = result->dry_run ? 0 : result->rows_inserted + result->rows_updated;
             break;
         case IMPORT_PHASE_COUNT:
             break;
@@ -268,7 +270,9 @@ static void progress_cb(const struct import_progress *p, void *arg)
 static void import(struct run_context *ctx)
 {
     struct worker *w = ctx->worker;
-    bool service_db = !ctx->own_target;
+    /* A dry run commits nothing: no fence, no finish, no claim with its
+     * (rolled back) transaction; record() finishes the job afterwards. */
+    bool service_db = !ctx->own_target && !ctx->spec->target.dry_run;
     ctx->commit_finish = (struct job_finish){
         .job_id = ctx->job->id,
         .worker = w->id,
@@ -323,7 +327,7 @@ static struct outcome classify(const struct run_context *ctx, enum cancel_reason
     int rc = ctx->rc;
     if (rc == 0) {
         o.status = JOB_COMPLETED;
-        o.finished_on_commit = !ctx->own_target;
+        o.finished_on_commit = !ctx->own_target && !ctx->spec->target.dry_run;
     } else if (rc == IQ_E_STALE || reason == CANCEL_LOST) {
         o.record = false;
     } else if (reason == CANCEL_REQUESTED) {
@@ -338,19 +342,8 @@ static struct outcome classify(const struct run_context *ctx, enum cancel_reason
     } else if (ctx->fail_code) {
         o.code = ctx->fail_code;
         o.retry = ctx->fail_retry;
-    } else if (rc == IQ_E_REJECTED) {
-        o.code = "rejected";
-    } else if (rc == IQ_E_INVALID) {
-        o.code = "invalid_source";
-    } else if (rc == IQ_E_NOT_FOUND) {
-        o.code = "source_not_found";
-    } else if (rc == IQ_E_FORBIDDEN) {
-        o.code = "source_unreadable";
-    } else if (rc == IQ_E_CONFLICT) {
-        o.code = "constraint_violation";
     } else {
-        o.code = "import_failed";
-        o.retry = true;
+        o.code = import_failure_code(rc, &o.retry);
     }
     return o;
 }
@@ -529,7 +522,7 @@ static enum attempt_outcome attempt_outcome_of(const struct job *job, const stru
 static void count_attempt(const struct run_context *ctx, const struct outcome *o)
 {
     const struct import_result *r = &ctx->result;
-    bool landed = o->record && o->status == JOB_COMPLETED;
+    bool landed = o->record && o->status == JOB_COMPLETED && !r->dry_run;
     struct attempt_figures figures = {
         .outcome = attempt_outcome_of(ctx->job, o),
         .error_code = o->code,

@@ -110,10 +110,23 @@ static int emit_reject(struct run *run, struct reject_place place, const char *t
     return 0;
 }
 
-static bool too_many_rejects(const struct run *run)
+static bool dry_run(const struct run *run)
+{
+    return run->req->target->dry_run;
+}
+
+/* over_reject_limit - abort's max_rejects is exceeded. */
+static bool over_reject_limit(const struct run *run)
 {
     const struct on_error_spec *on_error = run->req->on_error;
     return on_error->action == ON_ERROR_ABORT && run->rows_failed > on_error->max_rejects;
+}
+
+/* too_many_rejects - the run must stop now: over the limit, and not a dry
+ * run (which reads on, to report every bad row, and fails at the end). */
+static bool too_many_rejects(const struct run *run)
+{
+    return !dry_run(run) && over_reject_limit(run);
 }
 
 /* Sets the error for too many rejects; returns IQ_E_REJECTED. */
@@ -121,9 +134,10 @@ static int rejects_error(struct run *run)
 {
     const struct on_error_spec *on_error = run->req->on_error;
     return iq_error_set(run->err, IQ_E_REJECTED,
-                            "%lld row(s) rejected, more than on_error.max_rejects %lld: nothing "
-                            "was loaded",
-                            (long long)run->rows_failed, (long long)on_error->max_rejects);
+                        "%lld row(s) rejected, more than on_error.max_rejects %lld: %s",
+                        (long long)run->rows_failed, (long long)on_error->max_rejects,
+                        dry_run(run) ? "the import would fail and load nothing"
+                                     : "nothing was loaded");
 }
 
 /* Counts a rejected row; fails the run once abort's max_rejects is exceeded. */
@@ -432,7 +446,29 @@ static int set_reject_cb(const struct load_reject *reject, void *ctx)
     return rc < 0 ? rc : count_rejected_row(run);
 }
 
-/* Set-wise checks, promotion, commit. */
+/*
+ * preview_load - a dry run's end, in place of promotion and commit: what
+ * the load would do, counted in its transaction (store_load_preview);
+ * import_run then aborts the load, so nothing lands.
+ */
+static int preview_load(struct run *run)
+{
+    int64_t started = time_monotonic_ms();
+    report_progress(run, "promote", true);
+    struct load_preview preview;
+    int rc = store_load_preview(run->load, &preview, run->err);
+    if (rc == 0) {
+        run->result->rows_inserted = preview.rows_inserted;
+        run->result->rows_updated = preview.rows_updated;
+        run->result->rows_unchanged = preview.rows_unchanged;
+        run->result->rows_deleted = preview.rows_deleted;
+        run->result->creates_target = preview.creates_target;
+    }
+    run->result->phase_ms[IMPORT_PHASE_PROMOTE] = time_monotonic_ms() - started;
+    return rc;
+}
+
+/* Set-wise checks, promotion, commit (a dry run: checks, then preview_load). */
 static int finish_load(struct run *run)
 {
     if (cancelled(run))
@@ -450,6 +486,8 @@ static int finish_load(struct run *run)
     run->result->phase_ms[IMPORT_PHASE_VALIDATE] = time_monotonic_ms() - started;
     if (cancelled(run))
         return iq_error_set(run->err, IQ_E_CANCELLED, "cancelled");
+    if (dry_run(run))
+        return over_reject_limit(run) ? rejects_error(run) : preview_load(run);
     started = time_monotonic_ms();
     report_progress(run, "promote", true);
     struct load_result loaded = {0};
@@ -495,6 +533,26 @@ static int open_source(struct run *run, struct record **ret_first)
     return 0;
 }
 
+const char *import_failure_code(int rc, bool *ret_transient)
+{
+    *ret_transient = false;
+    switch (rc) {
+    case IQ_E_REJECTED:
+        return "rejected";
+    case IQ_E_INVALID:
+        return "invalid_source";
+    case IQ_E_NOT_FOUND:
+        return "source_not_found";
+    case IQ_E_FORBIDDEN:
+        return "source_unreadable";
+    case IQ_E_CONFLICT:
+        return "constraint_violation";
+    default:
+        *ret_transient = true;
+        return "import_failed";
+    }
+}
+
 int import_run(const struct import_request *req, struct import_result *ret_result,
                struct iq_error *err)
 {
@@ -516,10 +574,11 @@ int import_run(const struct import_request *req, struct import_result *ret_resul
     if (run.reader)
         ret_result->bytes_read = reader_bytes_read(run.reader);
     ret_result->rows_rejected = run.rows_failed;
-    if (rc == 0) {
+    ret_result->dry_run = req->target->dry_run;
+    if (rc == 0 && !req->target->dry_run)
         run.load = NULL; /* committed: load_commit freed it */
+    if (rc == 0)
         report_progress(&run, "done", true);
-    }
     if (rc == IQ_E_CANCELLED && !err->message)
         iq_error_set(err, rc, "cancelled");
     store_load_abort(run.load);

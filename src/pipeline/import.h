@@ -111,7 +111,26 @@ struct import_result {
     int64_t rows_rejected;              /* rows left out (conversion + set-wise) */
     uint64_t bytes_read;
     int64_t phase_ms[IMPORT_PHASE_COUNT];
+    /* A dry run (target.dry_run): nothing was written, and the counts
+     * above are what the import would do, as store/load.h's struct
+     * load_preview defines them (rows_updated: rows whose values would
+     * change; rows_deleted: replace, rows whose key the file lacks, or
+     * every row without a key). phase_ms[PROMOTE] is the counting. */
+    bool dry_run;
+    int64_t rows_unchanged;             /* dry run: key found, every value the same */
+    bool creates_target;                /* dry run: the target would be created */
 };
+
+/*
+ * import_failure_code - the job error code ("rejected", "invalid_source",
+ * "source_not_found", "source_unreadable", "constraint_violation", else
+ * "import_failed") of an import_run failure code rc, and in
+ * *ret_transient whether the same import may go through when tried
+ * again (only "import_failed": a lost connection, a deadlock, a full
+ * disk ...). The engine records it as the job's error.code; `importq
+ * import --json` prints it.
+ */
+const char *import_failure_code(int rc, bool *ret_transient);
 
 /*
  * import_run - run one import. On success (0) the rows are committed and
@@ -124,6 +143,11 @@ struct import_result {
  *   IQ_E_CANCELLED  the cancel flag was set (or the store was interrupted)
  *   IQ_E_STALE      the fence failed: the job is no longer ours
  *   IQ_E_IO, IQ_E_DB, IQ_E_NOMEM, IQ_E_TOO_LARGE
+ * With target->dry_run the run reads the whole source whatever
+ * on_error says (every bad row is reported), runs the checks, counts what
+ * would happen (store_load_preview) and rolls back: 0 with the counts in
+ * *ret_result, or IQ_E_REJECTED when abort's max_rejects would be
+ * exceeded ("... the import would fail"), or the other codes above.
  */
 int import_run(const struct import_request *req, struct import_result *ret_result,
                struct iq_error *err);

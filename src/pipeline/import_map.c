@@ -483,11 +483,15 @@ static int build_plan(struct mapping *map, const struct import_request *req, str
     plan->parts = map->load_parts;
     plan->part_count = map->part_count;
     plan->create_target = req->target->create;
-    plan->direct = (mode == TARGET_INSERT || mode == TARGET_APPEND ||
+    /* A dry run stages: its counts are taken over the staged rows, and
+     * its checks report every bad row rather than fail at the first. */
+    plan->dry_run = req->target->dry_run;
+    plan->direct = !plan->dry_run &&
+                   (mode == TARGET_INSERT || mode == TARGET_APPEND ||
                     (mode == TARGET_REPLACE && store_has(req->store, STORE_CAP_DIRECT_REPLACE))) &&
                    req->on_error->action == ON_ERROR_ABORT && req->on_error->max_rejects == 0 &&
                    references == 0 && map->part_count == 1;
-    plan->commit = req->commit;
+    plan->commit = plan->dry_run ? (struct load_commit){0} : req->commit;
     return 0;
 }
 

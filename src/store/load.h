@@ -20,6 +20,12 @@
  *                 stays for load_abort.
  *   load_abort    ROLLBACK; staging is gone either way. Frees the load.
  * Nothing is visible in the target until load_commit returns 0.
+ *
+ * A dry run (plan->dry_run) goes begin, rows, check, then load_preview
+ * in place of promote and commit: what promote would do, counted with
+ * set-wise SQL over the rows load_check kept and the target as the
+ * load's transaction sees it; then load_abort rolls everything back
+ * (a table create_target made included).
  */
 #ifndef IMPORTQ_STORE_LOAD_H
 #define IMPORTQ_STORE_LOAD_H
@@ -129,12 +135,48 @@ struct load_plan {
     /* What the COMMIT also does on the service's own database (zero:
      * nothing): the fence, the job's finish, the worker's next claim. */
     struct load_commit commit;
+    /* A dry run: the load ends with load_preview and load_abort, never
+     * promote or commit, and nothing before them writes the target (the
+     * target a create_target load makes aside, which the abort drops).
+     * Needs a staged plan (direct false). */
+    bool dry_run;
 };
 
 struct load_result {
     int64_t rows_inserted;
     int64_t rows_updated;
     int64_t rows_deleted;            /* replace: rows that were there before */
+};
+
+/*
+ * What a load would do, as load_preview counts it (common/load_preview.c
+ * holds the rule). Rows of every part add up, like load_result's.
+ *   insert, append  every kept row is inserted
+ *   upsert          a row whose key the target lacks is inserted; one
+ *                   whose key it has is updated when some loaded non-key
+ *                   column differs from the target row's value, else
+ *                   unchanged (a real upsert writes those rows too and
+ *                   counts them as updated; with every column in the key
+ *                   it writes and counts neither)
+ *   replace         with a key, rows are matched by key as for upsert,
+ *                   and the target's rows whose key no kept row has are
+ *                   deleted; without one every kept row is inserted and
+ *                   every target row deleted. (A real replace deletes
+ *                   every old row and inserts every new one: its counts
+ *                   are inserted + updated + unchanged, and deleted +
+ *                   updated + unchanged when the key is unique in the
+ *                   target.)
+ * Values are compared as they would be stored: SQLite with the target
+ * column's affinity, PostgreSQL as the text of the value cast to the
+ * column's type (so 1.0 and 1.00 differ in a numeric, as they would in
+ * the table).
+ */
+struct load_preview {
+    int64_t rows_inserted;
+    int64_t rows_updated;
+    int64_t rows_unchanged;
+    int64_t rows_deleted;
+    bool creates_target;             /* the target does not exist: the load would create it */
 };
 
 /* A row left out by a set-wise check. */

@@ -6,6 +6,7 @@
  */
 #include "store/common/backend.h"
 #include "store/common/internal.h"
+#include "store/common/load_preview.h"
 #include "store/common/migrations.h"
 #include "store/common/schedule.h"
 
@@ -120,6 +121,9 @@ int store_table_describe(struct store *s, const char *table,
 int store_load_begin(struct store *s, const struct load_plan *plan,
                      struct load **ret_load, struct iq_error *err)
 {
+    *ret_load = NULL;
+    if (plan && plan->dry_run && plan->direct)
+        return iq_error_set(err, IQ_E_INVALID, "a dry run needs a staged load (plan->direct false)");
     return s->ops->load_begin(s, plan, ret_load, err);
 }
 
@@ -138,7 +142,15 @@ int store_load_check(struct load *load, load_reject_cb reject_cb, void *ctx,
 int store_load_promote(struct load *load, struct load_result *ret_result,
                        struct iq_error *err)
 {
+    if (load->plan->dry_run) /* it ends with store_load_preview */
+        return iq_error_set(err, IQ_E_INTERNAL, "a dry run is never promoted");
     return load->ops->promote(load, ret_result, err);
+}
+
+int store_load_preview(struct load *load, struct load_preview *ret_preview,
+                       struct iq_error *err)
+{
+    return store_load_preview_count(load, ret_preview, err);
 }
 
 int store_load_commit(struct load *load, struct iq_error *err)

@@ -217,6 +217,16 @@ int store_load_promote(struct load *load, struct load_result *ret_result,
                        struct iq_error *err);
 
 /*
+ * store_load_preview - a dry run's end (plan->dry_run), after
+ * store_load_check: *ret_preview says what store_load_promote would do
+ * (load.h, struct load_preview). Writes nothing; call store_load_abort
+ * next in every case. IQ_E_INTERNAL when the plan is not a dry run or
+ * load_check has not run.
+ */
+int store_load_preview(struct load *load, struct load_preview *ret_preview,
+                       struct iq_error *err);
+
+/*
  * store_load_commit - fence check, then COMMIT; frees the load on success. IQ_E_STALE when
  * the fence fails (then, as after any failure, call load_abort).
  */

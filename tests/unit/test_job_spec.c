@@ -361,6 +361,9 @@ static const struct spec_case spec_cases[] = {
     {"database not an identifier", "{" ST ", 'target': {'table': 't', 'database': 'my-db'}}", false,
      {"target.database"}},
     {"table with leading digit", "{" ST ", 'target': {'table': '1users'}}", false, {"target.table"}},
+    {"dry run", "{" ST ", 'target': {'table': 't', 'mode': 'replace', 'dry_run': true}}", true, {NULL}},
+    {"dry_run not a boolean", "{" ST ", 'target': {'table': 't', 'dry_run': 'yes'}}", false,
+     {"target.dry_run"}},
 };
 
 static void test_table(void **state)
@@ -468,6 +471,7 @@ static void test_defaults_in_struct_and_json(void **state)
     assert_int_equal(spec->source.csv.skip_rows, 0);
     assert_int_equal(spec->target.mode, TARGET_INSERT);
     assert_false(spec->target.create);
+    assert_false(spec->target.dry_run);
     assert_null(spec->target.database);
     assert_int_equal(spec->on_error.action, ON_ERROR_ABORT);
     assert_int_equal(spec->on_error.max_rejects, 0);
@@ -489,6 +493,12 @@ static void test_defaults_in_struct_and_json(void **state)
     job_spec_free(spec);
     spec = expect_ok("{'source': {'path': 'a.ndjson'}, " TT "}");
     expect_json(spec->source_json, "{'format': 'ndjson', 'path': 'a.ndjson'}");
+    job_spec_free(spec);
+    /* dry_run appears in the normalised target only when true */
+    spec = expect_ok("{" ST ", 'target': {'table': 'users', 'dry_run': true}}");
+    assert_true(spec->target.dry_run);
+    expect_json(spec->target_json, "{'table': 'users', 'mode': 'insert', 'key': [], 'create': false,"
+                                   " 'dry_run': true, 'columns': [], 'children': []}");
     job_spec_free(spec);
     spec = expect_ok("{'source': {'upload': '" UUID_A "'}, " TT "}");
     expect_json(spec->source_json, "{'format': 'csv', 'upload': '" UUID_A "', 'csv': {'delimiter': ',',"

@@ -155,6 +155,8 @@ struct store_ops {
     int (*alert_counts)(struct store *s, struct alert_counts *ret, struct iq_error *err);
 };
 
+struct load_preview_primitives; /* common/load_preview.h */
+
 /* The operations of a load in progress (see store_load_rows … in store.h). */
 struct load_ops {
     int (*rows)(struct load *load, int part, const char *const *values, const int64_t *lines,
@@ -164,6 +166,8 @@ struct load_ops {
     int (*promote)(struct load *load, struct load_result *ret_result, struct iq_error *err);
     int (*commit)(struct load *load, struct iq_error *err);
     void (*abort)(struct load *load);
+    /* A dry run's counting steps; the rule is common/load_preview.c's. */
+    const struct load_preview_primitives *preview;
 };
 
 /* The common head of every backend's connection struct (embedded first). */

@@ -891,6 +891,7 @@ const struct load_ops pg_load_ops = {
     .promote = pg_load_promote,
     .commit = pg_load_commit,
     .abort = pg_load_abort,
+    .preview = &pg_load_preview_primitives,
 };
 
 /*

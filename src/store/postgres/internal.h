@@ -649,6 +649,8 @@ int pg_table_describe(struct store *s, const char *table, struct table_info *ret
                       struct iq_error *err);
 /* The load slots (connection.c): every load of this backend carries them. */
 extern const struct load_ops pg_load_ops;
+/* The dry run's counting steps (postgres/load/preview.c, common/load_preview.h). */
+extern const struct load_preview_primitives pg_load_preview_primitives;
 int pg_load_begin(struct store *s, const struct load_plan *plan, struct load **ret_load,
                   struct iq_error *err);
 int pg_load_rows(struct load *load, int part, const char *const *values, const int64_t *lines,

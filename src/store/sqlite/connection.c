@@ -640,4 +640,5 @@ const struct load_ops sqlite_load_ops = {
     .promote = sqlite_load_promote,
     .commit = sqlite_load_commit,
     .abort = sqlite_load_abort,
+    .preview = &sqlite_load_preview_primitives,
 };

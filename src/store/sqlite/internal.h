@@ -43,6 +43,7 @@
 
 #include "store/common/internal.h"
 #include "store/common/job_rules.h"
+#include "store/common/load_preview.h"
 
 #include "core/clock.h"
 #include "core/timeutil.h"
@@ -906,6 +907,7 @@ struct sqlite_load {
     bool write_tx;      /* this load's BEGIN IMMEDIATE is open */
     bool targets_ready; /* created and checked inside the write transaction */
     bool promoted;
+    bool checked; /* load_check went through (a dry run's load_preview needs it) */
     bool failed; /* a call failed: only load_abort is left */
     bool staging_indexed;
     bool cache_sizes_set;
@@ -1001,6 +1003,17 @@ int sqlite_load_stage_rows(struct sqlite_load *load, struct sqlite_load_part *pa
  */
 int sqlite_load_stage_drain(struct sqlite_load *load, struct iq_error *err);
 void sqlite_load_stage_discard(struct sqlite_load *load);
+
+/*
+ * sqlite_load_promote_sql - the INSERT ... SELECT (ON CONFLICT ... for an
+ * upsert part with a key) that promotes part (sqlite/load/promote.c);
+ * *ret_updates: whether it is DO UPDATE. sqlite3_free it; NULL on OOM.
+ */
+char *sqlite_load_promote_sql(const struct sqlite_load *load, const struct sqlite_load_part *part,
+                              bool *ret_updates);
+
+/* The dry run's counting steps (sqlite/load/preview.c). */
+extern const struct load_preview_primitives sqlite_load_preview_primitives;
 
 /* sqlite_load_index_staging - index looked-up staging columns, once, before the write lock. */
 int sqlite_load_index_staging(struct sqlite_load *load, struct iq_error *err);

@@ -370,7 +370,8 @@ static int upsert_early(struct check_run *run, int64_t staged, bool *ret_done,
 /*
  * may_upsert_early - whether run->p may be upserted during the checks:
  * upsert mode, ON CONFLICT DO UPDATE (DO NOTHING passes a key twice
- * silently, so check 3 stays), and no later part whose checks or rows
+ * silently, so check 3 stays), not a dry run (which writes nothing and
+ * compares the staged rows with the target as it is), and no later part whose checks or rows
  * would see the part's table written early (a later part writing the
  * same table, or referencing it).
  */
@@ -379,7 +380,7 @@ static bool may_upsert_early(const struct check_run *run)
     const struct pg_load *pl = run->pl;
     const struct pg_load_part *p = run->p;
     if (pl->base.plan->mode != TARGET_UPSERT || p->spec->key_count == 0 ||
-        !pg_load_upsert_updates(p))
+        !pg_load_upsert_updates(p) || pl->base.plan->dry_run)
         return false;
     for (size_t i = (size_t)p->index + 1; i < pl->part_count; i++) {
         const struct pg_load_part *later = &pl->parts[i];

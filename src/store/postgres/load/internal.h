@@ -9,6 +9,7 @@
  *   postgres/load/promote.c  staging (or the direct COPY) into the targets
  *   postgres/load/swap.c     replace by a shadow table swapped in at commit
  *   postgres/load/freeze.c   a staged replace's rows into its shadow, frozen
+ *   postgres/load/preview.c  a dry run's counts (load_preview)
  *
  * A load is one transaction on the store's connection, from BEGIN in
  * load_begin to COMMIT in load_commit or ROLLBACK in load_abort; nothing
@@ -29,6 +30,7 @@
 #define IMPORTQ_STORE_STORE_PG_LOAD_INTERNAL_H
 
 #include "store/postgres/internal.h"
+#include "store/common/load_preview.h"
 
 #include <stdbool.h>
 #include <stddef.h>

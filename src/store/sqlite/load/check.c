@@ -434,5 +434,6 @@ int sqlite_load_check(struct load *base, load_reject_cb reject_cb, void *ctx, in
     if (ret_rejected)
         *ret_rejected = rejected;
     load->failed = rc < 0;
+    load->checked = rc == 0;
     return rc;
 }

@@ -146,6 +146,22 @@ static int promote_failed(struct sqlite_load *load, const struct sqlite_load_par
     return rc;
 }
 
+/* sqlite_load_promote_sql - see sqlite/internal.h. */
+char *sqlite_load_promote_sql(const struct sqlite_load *load, const struct sqlite_load_part *part,
+                              bool *ret_updates)
+{
+    bool upsert = load->base.plan->mode == TARGET_UPSERT && part->spec->key_count > 0;
+    sqlite3_str *sql = sqlite3_str_new(NULL);
+    sqlite3_str_appendf(sql, "INSERT OR FAIL INTO main.\"%w\" (", part->spec->table);
+    sqlite_sql_column_list(sql, part);
+    sqlite3_str_appendall(sql, ")");
+    append_select(sql, part);
+    *ret_updates = false;
+    if (upsert)
+        append_upsert(sql, part, ret_updates);
+    return sqlite_sql_finish(sql);
+}
+
 /* promote_part - INSERT ... SELECT one part's staged rows; adds to load->result. */
 static int promote_part(struct sqlite_load *load, const struct sqlite_load_part *part,
                         struct iq_error *err)
@@ -160,15 +176,8 @@ static int promote_part(struct sqlite_load *load, const struct sqlite_load_part 
         if (rc < 0)
             return rc;
     }
-    sqlite3_str *sql = sqlite3_str_new(NULL);
-    sqlite3_str_appendf(sql, "INSERT OR FAIL INTO main.\"%w\" (", part->spec->table);
-    sqlite_sql_column_list(sql, part);
-    sqlite3_str_appendall(sql, ")");
-    append_select(sql, part);
     bool updates = false;
-    if (upsert)
-        append_upsert(sql, part, &updates);
-    char *text = sqlite_sql_finish(sql);
+    char *text = sqlite_load_promote_sql(load, part, &updates);
     if (!text)
         return nomem(err);
     int rc = sqlite3_exec(load->s->db, text, NULL, NULL, NULL);
