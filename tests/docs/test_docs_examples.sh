@@ -164,5 +164,6 @@ for file in "${files[@]}"; do
     stop_server
 done
 
-echo "docs examples: $ran ran, $skipped skipped, $failed failed"
+# "NAME: N passed" is the line scripts/test.sh collects from every suite
+echo "docs examples: $ran passed, $failed failed; $((ran + failed)) blocks ran, $skipped skipped"
 [ "$failed" -eq 0 ]
