@@ -38,8 +38,10 @@ const struct cli_flag cmd_import_flags[] = {
     {"delimiter", true, "CSV field delimiter: one character, or tab (default: sniffed from the header, else ,)"},
     {"quote", true, "CSV quote character (default \")"},
     {"null", true, "CSV text that means NULL (default: an empty field)"},
-    {"no-header", false, "the CSV has no header: its columns are c1, c2, ..."},
+    {"no-header", false, "the CSV has no header: its columns are c1, c2, ... (or --columns)"},
     {"skip-rows", true, "lines to skip before the CSV header (default 0)"},
+    {"encoding", true, "the CSV's encoding: utf-8 (default), latin1 (iso-8859-1) or windows-1252 (cp1252)"},
+    {"columns", true, "CSV column names, comma-separated: for a file read with --no-header, or in place of the header's"},
     {"records", true, "JSON pointer to the array of records in a JSON file (default: the top level)"},
     {"infer-rows", true, "with --create and no columns: infer the types from this many records (default: all under 100 MB, else 100000)"},
     {"quiet", false, "no progress bar, only the summary"},
@@ -153,6 +155,10 @@ static json_t *build_body(const struct command *cmd, const struct cli_args *args
         }
         json_object_set_new(object_member(source, "csv"), "skip_rows", json_integer(n));
     }
+    if ((value = cli_flag_value(cmd, args, "encoding")))
+        json_object_set_new(object_member(source, "csv"), "encoding", json_string(value));
+    if ((value = cli_flag_value(cmd, args, "columns")))
+        json_object_set_new(object_member(source, "csv"), "columns", split_list(value));
     if ((value = cli_flag_value(cmd, args, "records")))
         json_object_set_new(object_member(source, "json"), "records", json_string(value));
     json_t *on_error = NULL;

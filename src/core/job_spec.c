@@ -1,5 +1,5 @@
 /*
- * job_spec.c - the validator of the job spec (CONTRACT §2): its entry
+ * job_spec.c - the validator of the job spec (docs/job-spec.md): its entry
  * points (job_spec_parse, job_spec_parse_target, job_spec_free), the top
  * level of the body (name, priority, scheduled_at, hold, request_id,
  * max_attempts, timeout_s, depends_on) with the configured defaults, the

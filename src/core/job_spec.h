@@ -1,5 +1,5 @@
 /*
- * job_spec.h - the job spec of CONTRACT §2: its parsed form and the
+ * job_spec.h - the job spec (docs/job-spec.md): its parsed form and the
  * validator that turns a JSON body into it, collecting every error with its
  * field path. Pure domain: no file system access (source.path is checked
  * lexically here; util/path.c resolves symlinks against the import root).
@@ -47,12 +47,23 @@ const char *source_format_name(enum source_format format);
 const char *target_mode_name(enum target_mode mode);
 const char *error_action_name(enum error_action action);
 
+/* The character encodings a CSV source may be in; the reader turns each into UTF-8. */
+enum source_encoding { ENCODING_UTF8, ENCODING_LATIN1, ENCODING_WINDOWS_1252 };
+
+/* source_encoding_name - "utf-8", "latin1" or "windows-1252" (static text). */
+const char *source_encoding_name(enum source_encoding encoding);
+
 struct csv_options {
     char delimiter;      /* default ',' */
     char quote;          /* default '"' */
     bool header;         /* default true */
     char *null_marker;   /* default "" : an empty field is NULL */
     int64_t skip_rows;   /* lines skipped before the header, default 0 */
+    enum source_encoding encoding; /* default UTF-8 */
+    char **columns;                /* names for the columns (renaming the header's, or
+                                      naming a headerless file's); NULL = the header's,
+                                      or c1..cN */
+    size_t column_count;
 };
 
 struct source_spec {
@@ -155,7 +166,7 @@ struct job_spec {
 };
 
 /*
- * job_spec_parse - validate body (a JSON object) against CONTRACT §2.
+ * job_spec_parse - validate body (a JSON object) against docs/job-spec.md.
  * Every problem is added to err as a field error with its path
  * ("target.columns[2].type": "unknown type \"strng\""); unknown fields are
  * errors. Returns 0 and a new spec in *ret_spec (caller frees with

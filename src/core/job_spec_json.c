@@ -173,6 +173,13 @@ static json_t *csv_options_json(const struct csv_options *csv)
     rc |= json_object_set_new(out, "header", json_boolean(csv->header));
     rc |= json_object_set_new(out, "null", json_string(csv->null_marker));
     rc |= json_object_set_new(out, "skip_rows", json_integer(csv->skip_rows));
+    /* left out at their defaults, so that existing jobs read as before */
+    if (csv->encoding != ENCODING_UTF8)
+        rc |= json_object_set_new(out, "encoding",
+                                  json_string(source_encoding_name(csv->encoding)));
+    if (csv->columns)
+        rc |= json_object_set_new(out, "columns",
+                                  string_array_json(csv->columns, csv->column_count));
     return finish_object(out, rc);
 }
 

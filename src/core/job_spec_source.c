@@ -1,7 +1,8 @@
 /*
- * job_spec_source.c - the "source" part of a job spec (CONTRACT §2): where
+ * job_spec_source.c - the "source" part of a job spec (docs/job-spec.md): where
  * the data comes from (a path under the import root or an upload id), its
- * format (given, or implied by the path's extension) and the csv and json
+ * format (given, or implied by the path's extension) and the csv options
+ * (delimiter, quote, header, null, skip_rows, encoding, columns) and json
  * options, with every default filled in.
  *
  * Not for reading the data (the pipeline's readers do that), nor for
@@ -19,14 +20,37 @@
 static const char *const source_format_names[] = {"csv", "ndjson", "json"};
 
 static const char *const source_fields[] = {"format", "path", "upload", "csv", "json", NULL};
-static const char *const csv_fields[] = {"delimiter", "quote", "header", "null", "skip_rows",
-                                         NULL};
+static const char *const csv_fields[] = {"delimiter", "quote",    "header",  "null",
+                                         "skip_rows", "encoding", "columns", NULL};
+
+/* The encodings' names as a spec may write them (any case): canonical names first. */
+static const struct {
+    const char *name;
+    enum source_encoding encoding;
+} encoding_names[] = {
+    {"utf-8", ENCODING_UTF8},
+    {"latin1", ENCODING_LATIN1},
+    {"windows-1252", ENCODING_WINDOWS_1252},
+    {"utf8", ENCODING_UTF8},
+    {"iso-8859-1", ENCODING_LATIN1},
+    {"latin-1", ENCODING_LATIN1},
+    {"cp1252", ENCODING_WINDOWS_1252},
+};
 static const char *const json_fields[] = {"records", NULL};
 
 const char *source_format_name(enum source_format format)
 {
     return (unsigned)format < COUNT_OF(source_format_names) ? source_format_names[format]
                                                             : "unknown";
+}
+
+const char *source_encoding_name(enum source_encoding encoding)
+{
+    for (size_t i = 0; i < COUNT_OF(encoding_names); i++) {
+        if (encoding_names[i].encoding == encoding)
+            return encoding_names[i].name;
+    }
+    return "unknown";
 }
 
 /* format_from_path - .ndjson/.jsonl: ndjson, .json: json, anything else: csv. */
@@ -97,6 +121,59 @@ static bool parse_csv_char(struct parse_ctx *ctx, json_t *obj, const char *key, 
     return true;
 }
 
+/* parse_csv_encoding - source.csv.encoding: one of encoding_names, in any case. */
+static void parse_csv_encoding(struct parse_ctx *ctx, json_t *obj, struct csv_options *csv)
+{
+    const char *text;
+    if (spec_read_string(ctx, obj, "source.csv", "encoding", &text) != MEMBER_OK)
+        return;
+    for (size_t i = 0; i < COUNT_OF(encoding_names); i++) {
+        if (strcasecmp(text, encoding_names[i].name) == 0) {
+            csv->encoding = encoding_names[i].encoding;
+            return;
+        }
+    }
+    spec_field_error(ctx, "source.csv", "encoding",
+                     "unknown encoding \"%.64s\" (expected one of: utf-8, latin1 or iso-8859-1, "
+                     "windows-1252 or cp1252)",
+                     text);
+}
+
+/*
+ * parse_csv_columns - source.csv.columns: 1 to SPEC_MAX_COLUMNS distinct,
+ * non-empty names of at most SPEC_MAX_FROM_LEN bytes each.
+ */
+static void parse_csv_columns(struct parse_ctx *ctx, json_t *obj, struct csv_options *csv)
+{
+    json_t *array;
+    if (spec_read_array(ctx, obj, "source.csv", "columns", SPEC_MAX_COLUMNS,
+                        "must be an array of column names", &array) != MEMBER_OK)
+        return;
+    if (json_array_size(array) == 0) {
+        spec_field_error(ctx, "source.csv", "columns", "must name at least one column");
+        return;
+    }
+    csv->columns = spec_calloc(ctx, json_array_size(array), sizeof(*csv->columns));
+    if (!csv->columns)
+        return;
+    size_t i;
+    json_t *item;
+    json_array_foreach(array, i, item) {
+        const char *name = spec_string_value(item);
+        bool duplicate = false;
+        for (size_t j = 0; name && j < csv->column_count; j++)
+            duplicate |= strcmp(csv->columns[j], name) == 0;
+        if (!name || !name[0] || strlen(name) > SPEC_MAX_FROM_LEN)
+            spec_item_error(ctx, "source.csv", "columns", i,
+                            "must be a non-empty column name of at most %d bytes",
+                            SPEC_MAX_FROM_LEN);
+        else if (duplicate)
+            spec_item_error(ctx, "source.csv", "columns", i, "duplicate column name \"%s\"", name);
+        else if ((csv->columns[csv->column_count] = spec_strdup(ctx, name)))
+            csv->column_count++;
+    }
+}
+
 /* parse_csv_options - source.csv; defaults are set by the caller. */
 static void parse_csv_options(struct parse_ctx *ctx, json_t *obj, struct csv_options *csv)
 {
@@ -124,6 +201,8 @@ static void parse_csv_options(struct parse_ctx *ctx, json_t *obj, struct csv_opt
         }
     }
     spec_read_integer(ctx, obj, "source.csv", "skip_rows", 0, INT64_MAX, &csv->skip_rows);
+    parse_csv_encoding(ctx, obj, csv);
+    parse_csv_columns(ctx, obj, csv);
 }
 
 /* parse_json_options - source.json: {"records": JSON pointer}. */
@@ -176,6 +255,7 @@ static void source_set_defaults(struct parse_ctx *ctx, struct source_spec *sourc
     source->csv.header = true;
     source->csv.null_marker = spec_strdup(ctx, "");
     source->csv.skip_rows = 0;
+    source->csv.encoding = ENCODING_UTF8;
     source->json_records = spec_strdup(ctx, "");
 }
 
@@ -216,6 +296,7 @@ void spec_source_clear(struct source_spec *source)
     free(source->path);
     free(source->upload);
     free(source->csv.null_marker);
+    spec_string_array_free(source->csv.columns, source->csv.column_count);
     free(source->json_records);
     memset(source, 0, sizeof(*source));
 }

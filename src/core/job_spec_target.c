@@ -1,5 +1,5 @@
 /*
- * job_spec_target.c - the "target" part of a job spec (CONTRACT §2): the
+ * job_spec_target.c - the "target" part of a job spec (docs/job-spec.md): the
  * table and database, the load mode, the key (required for upsert, refused
  * for append), create, dry_run, and the child tables a JSON record's nested arrays
  * fan out into (target.children, each with its parent_key and key). Also

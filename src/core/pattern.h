@@ -1,5 +1,5 @@
 /*
- * pattern.h - the `pattern` check of a column (CONTRACT §2): an ERE run by
+ * pattern.h - the `pattern` check of a column (docs/job-spec.md): an ERE run by
  * PCRE2 with bounded memory and time. The spec validator compiles a
  * pattern to refuse it (422) when it is invalid or too costly; the
  * pipeline compiles it once per load and matches every value with it.

@@ -1,6 +1,6 @@
 /*
  * convert.h - typed conversion and checks of one value against a target
- * column (CONTRACT §2 types and checks). The input is CSV text or a jansson
+ * column (docs/job-spec.md types and checks). The input is CSV text or a jansson
  * value; the output is the canonical text the store loads (store/load.h),
  * or a reject message for the rejects report. No I/O, no database.
  *

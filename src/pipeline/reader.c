@@ -1,6 +1,7 @@
 /*
  * reader.c - the format-independent half of the readers: opening, the
- * chunked read loop with BOM handling, sticky fatal errors, the read-ahead
+ * chunked read loop with BOM handling and the decoding of latin1 and
+ * windows-1252 sources to UTF-8 (iconv), sticky fatal errors, the read-ahead
  * of the first record, and the public wrappers around struct reader_ops.
  * The formats live in reader_csv.c, reader_ndjson.c and reader_json.c.
  */
@@ -115,11 +116,11 @@ void reader_set_built(struct reader *r, const struct json_built *built)
     }
 }
 
-/* read(2) into chunk[offset..), retrying on EINTR. Bytes read or IQ_E_IO. */
-static ssize_t read_some(struct reader *r, size_t offset, struct iq_error *err)
+/* read(2) into buffer[0..size), retrying on EINTR. Bytes read or IQ_E_IO. */
+static ssize_t read_raw(struct reader *r, char *buffer, size_t size, struct iq_error *err)
 {
     for (;;) {
-        ssize_t n = read(r->fd, r->chunk + offset, r->limits.chunk_bytes - offset);
+        ssize_t n = read(r->fd, buffer, size);
         if (n >= 0) {
             r->bytes_read += (uint64_t)n;
             return n;
@@ -129,12 +130,62 @@ static ssize_t read_some(struct reader *r, size_t offset, struct iq_error *err)
     }
 }
 
-/* First read: fill at least three bytes (or to EOF) and drop a BOM. */
+/*
+ * decode_raw - turn the pending raw bytes into UTF-8 at out (room for
+ * out_size bytes). Returns the bytes written. A byte windows-1252 leaves
+ * undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) becomes the C1 control of the
+ * same number, as the WHATWG Encoding Standard (browsers) decodes it, so
+ * no byte of a single-byte encoding is an error.
+ */
+static size_t decode_raw(struct reader *r, char *out, size_t out_size)
+{
+    size_t out_left = out_size;
+    while (r->raw_position < r->raw_length && out_left > 0) {
+        char *in = r->raw + r->raw_position;
+        size_t in_left = r->raw_length - r->raw_position;
+        size_t rc = iconv(r->decoder, &in, &in_left, &out, &out_left);
+        r->raw_position = r->raw_length - in_left;
+        if (rc != (size_t)-1 || errno != EILSEQ || out_left < 2)
+            break; /* done, or out is full (E2BIG): the rest waits */
+        unsigned char byte = (unsigned char)r->raw[r->raw_position++];
+        *out++ = (char)(0xC0 | (byte >> 6));
+        *out++ = (char)(0x80 | (byte & 0x3F));
+        out_left -= 2;
+    }
+    return out_size - out_left;
+}
+
+/*
+ * read_some - bytes into chunk[offset..): straight from the file for UTF-8,
+ * else read into raw and decoded. Bytes placed (0 at end of file) or IQ_E_IO.
+ */
+static ssize_t read_some(struct reader *r, size_t offset, struct iq_error *err)
+{
+    if (r->encoding == ENCODING_UTF8)
+        return read_raw(r, r->chunk + offset, r->limits.chunk_bytes - offset, err);
+    for (;;) {
+        if (r->raw_position == r->raw_length) {
+            ssize_t n = read_raw(r, r->raw, r->raw_capacity, err);
+            if (n <= 0)
+                return n;
+            r->raw_length = (size_t)n;
+            r->raw_position = 0;
+        }
+        size_t placed = decode_raw(r, r->chunk + offset, r->limits.chunk_bytes - offset);
+        if (placed > 0)
+            return (ssize_t)placed;
+        if (r->raw_position < r->raw_length) /* no room for one character: cannot happen */
+            return reader_fail(r, err, IQ_E_INTERNAL, 0, "no room to decode the source");
+    }
+}
+
+/* First read: fill at least three bytes (or to EOF) and drop a BOM (UTF-8 only). */
 static int first_fill(struct reader *r, struct iq_error *err)
 {
     r->started = true;
     r->fill_count++;
-    while (r->chunk_length < sizeof(UTF8_BOM)) {
+    size_t want = r->encoding == ENCODING_UTF8 ? sizeof(UTF8_BOM) : 1;
+    while (r->chunk_length < want) {
         ssize_t n = read_some(r, r->chunk_length, err);
         if (n < 0)
             return (int)n;
@@ -144,7 +195,8 @@ static int first_fill(struct reader *r, struct iq_error *err)
         }
         r->chunk_length += (size_t)n;
     }
-    if (r->chunk_length >= sizeof(UTF8_BOM) && memcmp(r->chunk, UTF8_BOM, sizeof(UTF8_BOM)) == 0)
+    if (r->encoding == ENCODING_UTF8 && r->chunk_length >= sizeof(UTF8_BOM) &&
+        memcmp(r->chunk, UTF8_BOM, sizeof(UTF8_BOM)) == 0)
         r->chunk_position = sizeof(UTF8_BOM);
     return r->chunk_position < r->chunk_length;
 }
@@ -186,6 +238,28 @@ static struct reader *create_backend(enum source_format format)
     return NULL;
 }
 
+/*
+ * start_decoder - for a CSV source in latin1 or windows-1252: the iconv
+ * descriptor and the raw buffer. 0, or a negative IQ_E_* with err set.
+ */
+static int start_decoder(struct reader *r, const struct source_spec *source, struct iq_error *err)
+{
+    r->decoder = (iconv_t)-1;
+    r->encoding = source->format == SOURCE_CSV ? source->csv.encoding : ENCODING_UTF8;
+    if (r->encoding == ENCODING_UTF8)
+        return 0;
+    const char *from = r->encoding == ENCODING_LATIN1 ? "ISO-8859-1" : "CP1252";
+    r->decoder = iconv_open("UTF-8", from);
+    if (r->decoder == (iconv_t)-1)
+        return iq_error_set(err, IQ_E_INTERNAL, "cannot decode %s: iconv_open: %s",
+                            source_encoding_name(r->encoding), strerror(errno));
+    r->raw_capacity = r->limits.chunk_bytes / 3;
+    r->raw = malloc(r->raw_capacity);
+    if (!r->raw)
+        return iq_error_set(err, IQ_E_NOMEM, "out of memory opening the reader");
+    return 0;
+}
+
 /* Stat fd for bytes_total (regular files only). */
 static void note_total_size(struct reader *r)
 {
@@ -225,6 +299,11 @@ int reader_open_fd(int fd, const struct source_spec *source, const struct reader
     if (!r->chunk) {
         reader_free(r);
         return iq_error_set(err, IQ_E_NOMEM, "out of memory opening the reader");
+    }
+    int decoder_rc = start_decoder(r, source, err);
+    if (decoder_rc < 0) {
+        reader_free(r);
+        return decoder_rc;
     }
     note_total_size(r);
     int rc = r->ops->start(r, source, err);
@@ -292,6 +371,9 @@ void reader_free(struct reader *r)
     if (r->owns_fd && r->fd >= 0)
         close(r->fd);
     free(r->chunk);
+    free(r->raw);
+    if (r->decoder != (iconv_t)-1 && r->decoder != NULL)
+        iconv_close(r->decoder);
     free(r->failed_message);
     r->ops->free(r);
 }
@@ -319,5 +401,5 @@ uint64_t reader_bytes_total(const struct reader *r)
 
 size_t reader_buffer_bytes(const struct reader *r)
 {
-    return r->limits.chunk_bytes + r->ops->buffer_bytes(r);
+    return r->limits.chunk_bytes + r->raw_capacity + r->ops->buffer_bytes(r);
 }

@@ -31,6 +31,13 @@
  *   ignored. Every field must be valid UTF-8 without NUL bytes.
  * - Without a header the columns are named c1..cN after the first record.
  *   A header with two equal names is fatal.
+ * - csv.columns, when given, names the columns instead: in place of the
+ *   header's names (the header must have as many, else fatal), or of
+ *   c1..cN (the first record must have as many fields, else fatal).
+ * - csv.encoding latin1 or windows-1252: the file is decoded to UTF-8
+ *   (iconv) as it is read, before parsing; every byte decodes (windows-1252's
+ *   five undefined bytes become the C1 controls, as browsers read them).
+ *   Only a UTF-8 source has its byte order mark skipped.
  *
  * JSON: source.json_records is a JSON pointer (RFC 6901, "" or NULL = the
  * top level) to the array of records; the elements are streamed one by one.

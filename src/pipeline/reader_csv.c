@@ -78,11 +78,15 @@ struct csv_reader {
     size_t *offsets;           /* of each field's data in the arena */
     size_t offset_capacity;
 
-    /* Column names: the header, or c1..cN. */
+    /* Column names: the header, or c1..cN, or source.csv.columns. */
     char **names;
     char *names_text;
     size_t name_count;
     bool names_set;
+    char *const *given_names; /* source.csv.columns: borrowed, used only by
+                                 csv_start, which copies them into names */
+    size_t given_count;
+    bool names_given;
 };
 
 /* Nothing is a space: libcsv then trims nothing. */
@@ -437,6 +441,53 @@ static int check_duplicate_names(struct csv_reader *c, int64_t line, struct iq_e
     return rc;
 }
 
+/*
+ * use_given_names - the column names of source.csv.columns instead of the
+ * header's (or of c1..cN), copied into names/names_text. 0 or IQ_E_NOMEM.
+ */
+static int use_given_names(struct csv_reader *c, struct iq_error *err)
+{
+    size_t text_size = 0;
+    for (size_t i = 0; i < c->given_count; i++)
+        text_size += strlen(c->given_names[i]) + 1;
+    char **names = calloc(c->given_count, sizeof(*names));
+    char *text = malloc(text_size);
+    if (!names || !text) {
+        free(names);
+        free(text);
+        return reader_fail(&c->base, err, IQ_E_NOMEM, 0, "out of memory naming columns");
+    }
+    free(c->names);
+    free(c->names_text);
+    c->names = names;
+    c->names_text = text;
+    for (size_t i = 0; i < c->given_count; i++) {
+        size_t length = strlen(c->given_names[i]) + 1;
+        memcpy(text, c->given_names[i], length);
+        names[i] = text;
+        text += length;
+    }
+    c->name_count = c->given_count;
+    c->names_set = true;
+    c->base.record.column_names = (const char *const *)c->names;
+    c->base.record.column_count = c->name_count;
+    return 0;
+}
+
+/*
+ * rename_header - source.csv.columns in place of the header's names: as
+ * many as the header has, or a fatal error saying both counts.
+ */
+static int rename_header(struct csv_reader *c, int64_t line, struct iq_error *err)
+{
+    if (c->given_count != c->name_count)
+        return reader_fail(&c->base, err, IQ_E_INVALID, line,
+                           "the header has %zu columns but %zu column names were given "
+                           "(source.csv.columns, --columns)",
+                           c->name_count, c->given_count);
+    return use_given_names(c, err);
+}
+
 /* Keep the current row as the header. */
 static int take_header(struct csv_reader *c, struct iq_error *err)
 {
@@ -456,7 +507,8 @@ static int take_header(struct csv_reader *c, struct iq_error *err)
     c->names_set = true;
     r->record.column_names = (const char *const *)c->names;
     r->record.column_count = c->name_count;
-    return check_duplicate_names(c, line, err);
+    /* given names replace the header's, duplicates and all (the spec's are distinct) */
+    return c->names_given ? rename_header(c, line, err) : check_duplicate_names(c, line, err);
 }
 
 /* Name the columns c1..cN after the first row of a file without header. */
@@ -490,6 +542,11 @@ static int csv_next(struct reader *r, struct iq_error *err)
     r->saw_data = true;
     if (!c->names_set && (rc = default_names(c, err)) < 0)
         return rc;
+    if (!c->header && c->names_given && c->records == 0 && c->field_count != c->name_count)
+        return reader_fail(r, err, IQ_E_INVALID, c->done_line,
+                           "the first record has %zu fields but %zu column names were given "
+                           "(source.csv.columns, --columns)",
+                           c->field_count, c->name_count);
     r->record.line = c->done_line;
     r->record.index = c->records++;
     r->record.fields = c->fields;
@@ -518,6 +575,9 @@ static int take_options(struct csv_reader *c, const struct csv_options *options,
     c->null_length = strlen(c->null_marker);
     c->header = options->header;
     c->skip_rows = options->skip_rows;
+    c->given_names = options->column_count ? options->columns : NULL;
+    c->given_count = options->column_count;
+    c->names_given = c->given_names != NULL;
     return 0;
 }
 
@@ -535,13 +595,18 @@ static int csv_start(struct reader *r, const struct source_spec *source, struct 
     csv_set_space_func(&c->parser, no_space);
     csv_set_realloc_func(&c->parser, refuse_realloc);
     c->line = 1;
+    /* a headerless file with given names has them before any record */
+    if (!c->header && c->names_given && (rc = use_given_names(c, err)) < 0)
+        return rc;
     if ((rc = skip_lines(c, err)) < 0 || !c->header)
         return rc;
     rc = read_row(c, err);
     if (rc <= 0)
         return rc;
     r->saw_data = true;
-    return take_header(c, err);
+    rc = take_header(c, err);
+    c->given_names = NULL; /* copied or not needed: the spec may go */
+    return rc;
 }
 
 static size_t csv_buffer_bytes(const struct reader *r)

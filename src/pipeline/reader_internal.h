@@ -10,6 +10,8 @@
 
 #include "pipeline/reader.h"
 
+#include <iconv.h>
+
 #define READER_PROBLEM_LEN 256
 
 struct reader_ops {
@@ -50,8 +52,18 @@ struct reader {
                                     offsets into the current chunk */
     bool started;                /* the first read (and BOM check) happened */
 
-    uint64_t bytes_read;
+    uint64_t bytes_read;         /* of the file, before decoding */
     uint64_t bytes_total;
+
+    /* A CSV source in latin1 or windows-1252: read(2) fills raw, iconv(3)
+     * turns it into UTF-8 in chunk, so the backends only ever see UTF-8.
+     * A byte becomes at most 3, so raw is a third of the chunk. */
+    enum source_encoding encoding;
+    iconv_t decoder;             /* (iconv_t)-1 for UTF-8 */
+    char *raw;
+    size_t raw_capacity;
+    size_t raw_length;
+    size_t raw_position;
 
     struct record record;        /* the record handed out */
     bool pending;                /* record was read ahead by open, not yet returned */
@@ -71,7 +83,8 @@ struct reader *reader_json_create(void);
 /*
  * reader_fill - make sure unread bytes are in the chunk. Returns 1 when
  * chunk_position < chunk_length afterwards, 0 at end of file, or a fatal
- * IQ_E_IO. A UTF-8 byte order mark at the start of the file is skipped.
+ * IQ_E_IO. A UTF-8 byte order mark at the start of a UTF-8 file is
+ * skipped; a file in another encoding is decoded to UTF-8 on the way.
  */
 int reader_fill(struct reader *r, struct iq_error *err);
 

@@ -2,7 +2,7 @@
 # `importq import` end to end through the real binary, on SQLite and (when
 # IMPORTQ_TEST_PG_ADMIN_URL is set) PostgreSQL: the demo data set loads in
 # order and loads again idempotently; exit codes 0 / 1 / 2; nothing lands
-# from a failed import.
+# from a failed import; --encoding and --columns.
 # Usage: test_cli_import.sh BINARY
 set -u
 bin=$1
@@ -63,6 +63,32 @@ suite() { # label db sql-count-command
                  '$bin' import demo/data/environments.csv --spec '$dir/envs.json' --db '$db' --quiet &&
                  [ \"\$(${sql[*]} 'SELECT count(*) FROM envs')\" = 6 ]"
     check "$label: missing table exits 1" expect_exit 1 "$bin" import "$dir/plain.csv" --db "$db" --table no_such_table
+    # --encoding: latin1 and windows-1252 land as UTF-8 text
+    printf 'team_id,name\n20,Z\374rich \351t\351\n' >"$dir/latin1.csv"
+    check "$label: --encoding latin1" \
+        bash -c "'$bin' import '$dir/latin1.csv' --db '$db' --table teams --mode upsert --key team_id --encoding latin1 --quiet &&
+                 [ \"\$(${sql[*]} \"SELECT name FROM teams WHERE team_id = 20\")\" = 'Zürich été' ]"
+    printf 'team_id,name\n21,\223Caf\351\224 \226 5 \200\n' >"$dir/cp1252.csv"
+    check "$label: --encoding windows-1252 (euro, smart quotes, dash)" \
+        bash -c "'$bin' import '$dir/cp1252.csv' --db '$db' --table teams --mode upsert --key team_id --encoding windows-1252 --quiet &&
+                 [ \"\$(${sql[*]} \"SELECT name FROM teams WHERE team_id = 21\")\" = '“Café” – 5 €' ]"
+    check "$label: the same file read as UTF-8 rejects the row, naming the byte" \
+        bash -c "'$bin' import '$dir/latin1.csv' --db '$db' --table teams --mode upsert --key team_id 2>&1 | grep -q 'invalid UTF-8 (byte 0xFC)'"
+    check "$label: an unknown --encoding exits 2" \
+        expect_exit 2 "$bin" import "$dir/latin1.csv" --db "$db" --table teams --encoding ebcdic
+    # --columns: names for a headerless file, or in place of the header's
+    printf '22,Twenty-two\n23,Twenty-three\n' >"$dir/headerless.csv"
+    check "$label: --no-header --columns" \
+        bash -c "'$bin' import '$dir/headerless.csv' --db '$db' --table teams --mode upsert --key team_id --no-header --columns team_id,name --quiet &&
+                 [ \"\$(${sql[*]} \"SELECT name FROM teams WHERE team_id = 23\")\" = Twenty-three ]"
+    printf 'Nr,Bezeichnung\n24,Vierundzwanzig\n' >"$dir/renamed.csv"
+    check "$label: --columns renames the header's columns" \
+        bash -c "'$bin' import '$dir/renamed.csv' --db '$db' --table teams --mode upsert --key team_id --columns team_id,name --quiet &&
+                 [ \"\$(${sql[*]} \"SELECT name FROM teams WHERE team_id = 24\")\" = Vierundzwanzig ]"
+    check "$label: a --columns count that does not match exits 1 and says both counts" \
+        bash -c "said=\$('$bin' import '$dir/headerless.csv' --db '$db' --table teams --mode upsert --key team_id --no-header --columns team_id 2>&1); [ \$? = 1 ] && grep -q 'the first record has 2 fields but 1 column names were given' <<<\"\$said\""
+    check "$label: infer reads with --encoding and --columns" \
+        bash -c "'$bin' infer '$dir/latin1.csv' --encoding latin1 --columns id,label | jq -e '.target.columns[1].name == \"label\" and .source.csv.encoding == \"latin1\"' >/dev/null"
 }
 
 check "no FILE exits 2" expect_exit 2 "$bin" import

@@ -6,7 +6,7 @@
  *
  *   submit_jobs DB_URL COUNT MOD SPEC_TEMPLATE
  *
- * SPEC_TEMPLATE is a job spec (CONTRACT §2) in which every "{i}" becomes
+ * SPEC_TEMPLATE is a job spec (docs/job-spec.md) in which every "{i}" becomes
  * the job's index (0 .. COUNT-1) and every "{m}" the index modulo MOD,
  * e.g. '{"source":{"path":"t{m}.csv"},"target":{"table":"t{m}"}}'.
  * Prints each new job's id on stdout and "submitted N jobs in T ms" on

@@ -648,6 +648,92 @@ static void test_header_only_loads_nothing(void **state)
     assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), 2);
 }
 
+/* expect_text - the query's text (rows joined by newlines) is expected, byte for byte. */
+static void expect_text(void **state, const char *sql, const char *expected)
+{
+    char *text = fixture_sql_text(FIX(state), sql);
+    assert_non_null(text);
+    assert_string_equal(text, expected);
+    free(text);
+}
+
+/* source.csv.encoding: latin1 and windows-1252 files land as UTF-8 text,
+ * the header's names decoded too; a UTF-8 file with a latin1 byte stays a
+ * reject of its row. */
+static void test_encodings_land_as_utf8(void **state)
+{
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"l.csv\", \"csv\": {\"encoding\": \"latin1\"}},"
+               " \"target\": {\"table\": \"places\", \"create\": true,"
+               " \"columns\": [{\"name\": \"id\", \"type\": \"integer\"},"
+               " {\"name\": \"name\", \"type\": \"text\", \"from\": \"r\xc3\xa9gion\"}]}}",
+               "l.csv", "id,r\xe9gion\n1,Z\xfcrich\n2,Gen\xe8ve \xa7 \xb5\n", &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 2);
+    expect_text(state, "SELECT name FROM places ORDER BY id", "Z\xc3\xbcrich\nGen\xc3\xa8ve \xc2\xa7 \xc2\xb5");
+
+    run_import(state,
+               "{\"source\": {\"path\": \"w.csv\", \"csv\": {\"encoding\": \"cp1252\"}},"
+               " \"target\": {\"table\": \"prices\", \"create\": true,"
+               " \"columns\": [{\"name\": \"id\", \"type\": \"integer\"},"
+               " {\"name\": \"label\", \"type\": \"text\"}]}}",
+               "w.csv", "id,label\n1,\x93" "Caf\xe9\x94 \x96 5 \x80\n2,\x91it\x92s \x85\n", &out);
+    expect_ok(&out);
+    expect_text(state, "SELECT label FROM prices ORDER BY id",
+                "\xe2\x80\x9c" "Caf\xc3\xa9\xe2\x80\x9d \xe2\x80\x93 5 \xe2\x82\xac\n"
+                "\xe2\x80\x98it\xe2\x80\x99s \xe2\x80\xa6");
+
+    /* the same latin1 bytes read as UTF-8 (the default): a reject naming the byte */
+    run_import(state,
+               "{\"source\": {\"path\": \"u.csv\"}, \"target\": {\"table\": \"prices\","
+               " \"mode\": \"append\"}, \"on_error\": {\"action\": \"skip\"}}",
+               "u.csv", "id,label\n3,caf\xe9\n4,ok\n", &out);
+    expect_ok(&out);
+    assert_int_equal(out.rejects.count, 1);
+    assert_non_null(strstr(out.rejects.text, "2:label:invalid UTF-8 (byte 0xE9)"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM prices"), 3);
+}
+
+/* source.csv.columns: names for a headerless file, or in place of the
+ * header's; a count that does not match fails the import, nothing lands. */
+static void test_csv_columns_name_the_source(void **state)
+{
+    create_users(state);
+    struct outcome out;
+    run_import(state,
+               "{\"source\": {\"path\": \"n.csv\", \"csv\": {\"header\": false,"
+               " \"columns\": [\"user_id\", \"email\"]}}, \"target\": {\"table\": \"users\","
+               " \"mode\": \"append\"}}",
+               "n.csv", "20,a@example.com\n21,b@example.com\n", &out);
+    expect_ok(&out);
+    assert_int_equal(out.result.rows_inserted, 2);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT user_id FROM users WHERE email = 'b@example.com'"), 21);
+
+    run_import(state,
+               "{\"source\": {\"path\": \"r.csv\", \"csv\": {\"columns\": [\"user_id\", \"email\"]}},"
+               " \"target\": {\"table\": \"users\", \"mode\": \"append\"}}",
+               "r.csv", "Kundennummer,E-Mail\n30,c@example.com\n", &out);
+    expect_ok(&out);
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT user_id FROM users WHERE email = 'c@example.com'"), 30);
+
+    int64_t before = fixture_sql_int(FIX(state), "SELECT count(*) FROM users");
+    run_import(state,
+               "{\"source\": {\"path\": \"m.csv\", \"csv\": {\"header\": false,"
+               " \"columns\": [\"user_id\", \"email\"]}}, \"target\": {\"table\": \"users\","
+               " \"mode\": \"append\"}}",
+               "m.csv", "40,d@example.com,extra\n", &out);
+    assert_int_equal(out.rc, IQ_E_INVALID);
+    assert_non_null(strstr(out.message, "line 1: the first record has 3 fields but 2 column names were given"));
+    run_import(state,
+               "{\"source\": {\"path\": \"h.csv\", \"csv\": {\"columns\": [\"user_id\"]}},"
+               " \"target\": {\"table\": \"users\", \"mode\": \"append\"}}",
+               "h.csv", "a,b\n41,e@example.com\n", &out);
+    assert_int_equal(out.rc, IQ_E_INVALID);
+    assert_non_null(strstr(out.message, "line 1: the header has 2 columns but 1 column names were given"));
+    assert_int_equal(fixture_sql_int(FIX(state), "SELECT count(*) FROM users"), before);
+}
+
 /* A generated CSV of rows users. */
 static char *many_rows(int rows, size_t *ret_length)
 {
@@ -700,6 +786,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_child_rejects_name_their_element, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_bad_inputs_change_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_header_only_loads_nothing, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_encodings_land_as_utf8, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_csv_columns_name_the_source, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_cancel_lands_nothing, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_pattern_over_budget_rejects_the_row, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_costly_stored_pattern_fails_the_import, fixture_setup, fixture_teardown),

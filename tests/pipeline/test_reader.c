@@ -357,6 +357,72 @@ static void test_csv_table(void **state)
     }
 }
 
+/* source.csv.encoding and source.csv.columns: what the reader hands out is UTF-8 and named as given. */
+struct csv_option_case {
+    const char *name;
+    const char *input;
+    enum source_encoding encoding;
+    bool no_header;
+    const char *columns;        /* comma list, NULL: none given */
+    const char *expected;
+};
+
+static const struct csv_option_case csv_option_cases[] = {
+    {"latin1", "name,city\nAndr\xe9,Z\xfcrich\n\xc6\xd8\xc5,\xa3\xb5\xff\n", ENCODING_LATIN1, false, NULL,
+     "H:name,city\n2:Andr\xc3\xa9|Z\xc3\xbcrich\n3:\xc3\x86\xc3\x98\xc3\x85|\xc2\xa3\xc2\xb5\xc3\xbf\n"},
+    {"latin1 0x80-0x9f are C1 controls", "a\n\x80\x9f\n", ENCODING_LATIN1, false, NULL,
+     "H:a\n2:\xc2\x80\xc2\x9f\n"},
+    {"latin1 header", "pr\xe9nom\nx\n", ENCODING_LATIN1, false, NULL, "H:pr\xc3\xa9nom\n2:x\n"},
+    {"latin1: no BOM is skipped", "\xef\xbb\xbf" "a\n1\n", ENCODING_LATIN1, false, NULL,
+     "H:\xc3\xaf\xc2\xbb\xc2\xbf" "a\n2:1\n"},
+    {"windows-1252 euro, smart quotes, dashes", "a,b\n\x80 5,\x93" "caf\xe9\x94 \x96 \x85\n", ENCODING_WINDOWS_1252,
+     false, NULL,
+     "H:a,b\n2:\xe2\x82\xac 5|\xe2\x80\x9c" "caf\xc3\xa9\xe2\x80\x9d \xe2\x80\x93 \xe2\x80\xa6\n"},
+    {"windows-1252 undefined bytes", "a\n\x81\x8d\x8f\x90\x9d\n", ENCODING_WINDOWS_1252, false, NULL,
+     "H:a\n2:\xc2\x81\xc2\x8d\xc2\x8f\xc2\x90\xc2\x9d\n"},
+    {"windows-1252 quoted field over chunks", "a\n\"\x80\x80\x80\x80\x80\x80\"\n", ENCODING_WINDOWS_1252, false,
+     NULL, "H:a\n2:\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\n"},
+    {"utf-8 stays as it is", "a\n\xc3\xa9\n", ENCODING_UTF8, false, NULL, "H:a\n2:\xc3\xa9\n"},
+    {"columns rename the header", "a,b\n1,2\n", ENCODING_UTF8, false, "x,y", "H:x,y\n2:1|2\n"},
+    {"columns replace a header with duplicates", "a,a\n1,2\n", ENCODING_UTF8, false, "x,y",
+     "H:x,y\n2:1|2\n"},
+    {"columns fewer than the header's", "a,b,c\n1,2,3\n", ENCODING_UTF8, false, "x,y",
+     "E:line 1: the header has 3 columns but 2 column names were given"},
+    {"columns name a headerless file", "1,2\n3,4\n5\n", ENCODING_UTF8, true, "x,y",
+     "H:x,y\n1:1|2\n2:3|4\n3:5 !ragged:0\n"},
+    {"columns of a headerless file, first record wider", "1,2,3\n", ENCODING_UTF8, true, "x,y",
+     "H:x,y\nE:line 1: the first record has 3 fields but 2 column names were given"},
+    {"columns of an empty headerless file", "", ENCODING_UTF8, true, "x,y", "EMPTY\nH:x,y\n"},
+    {"columns and latin1", "1,caf\xe9\n", ENCODING_LATIN1, true, "id,name", "H:id,name\n1:1|caf\xc3\xa9\n"},
+};
+
+static void test_csv_encodings_and_columns(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(csv_option_cases) / sizeof(csv_option_cases[0]); i++) {
+        const struct csv_option_case *tc = &csv_option_cases[i];
+        char *names[8] = {0};
+        size_t name_count = 0;
+        char *list = tc->columns ? strdup(tc->columns) : NULL;
+        char *save = NULL;
+        for (char *part = list ? strtok_r(list, ",", &save) : NULL; part && name_count < 8;
+             part = strtok_r(NULL, ",", &save))
+            names[name_count++] = part;
+        struct source_spec source = {
+            .format = SOURCE_CSV,
+            .csv = {.delimiter = ',', .quote = '"', .header = !tc->no_header, .null_marker = "",
+                    .encoding = tc->encoding, .columns = name_count ? names : NULL,
+                    .column_count = name_count}};
+        for (size_t k = 0; k < sizeof(chunk_sizes) / sizeof(chunk_sizes[0]); k++) {
+            struct reader_limits limits = {.chunk_bytes = chunk_sizes[k]};
+            char *actual = render(tc->input, strlen(tc->input), &source, &limits);
+            check_rendering(tc->name, chunk_sizes[k], actual, tc->expected);
+            free(actual);
+        }
+        free(list);
+    }
+}
+
 struct limit_case {
     const char *name;
     const char *input;
@@ -878,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_stream_200k_json),
         cmocka_unit_test(test_stream_200k_ndjson),
         cmocka_unit_test(test_csv_table),
+        cmocka_unit_test(test_csv_encodings_and_columns),
         cmocka_unit_test(test_csv_limits),
         cmocka_unit_test(test_csv_bad_options),
         cmocka_unit_test(test_json_table),

@@ -1,9 +1,10 @@
 /*
  * test_store.c - the job store suite, one test code for both backends:
  * every test runs once on SQLite and once on PostgreSQL (group setup picks
- * the backend). Covers CONTRACT §2/§3 semantics the store owns: creation,
- * idempotency, capacity, dependencies and cycles, list filters and keyset
- * pages, updates, cancellation cascades, counts, the audit chain, indexes.
+ * the backend). Covers what the store owns of the job spec
+ * (docs/job-spec.md) and of CONTRACT §3: creation, idempotency, capacity,
+ * dependencies and cycles, list filters and keyset pages, updates,
+ * cancellation cascades, counts, the audit chain, indexes.
  */
 #include <stdarg.h>
 #include <stddef.h>

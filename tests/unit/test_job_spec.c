@@ -173,6 +173,11 @@ static const struct spec_case spec_cases[] = {
      "{'source': {'format': 'csv', 'path': 'a.txt', 'csv': {'delimiter': ';', 'quote': '|',"
      " 'header': false, 'null': 'NULL', 'skip_rows': 2}}, " TT "}", true, {NULL}},
     {"tab delimiter", "{'source': {'path': 'a.tsv', 'csv': {'delimiter': '\\t'}}, " TT "}", true, {NULL}},
+    {"encodings and their aliases, any case",
+     "{'source': {'path': 'a.csv', 'csv': {'encoding': 'ISO-8859-1'}}, " TT "}", true, {NULL}},
+    {"encoding cp1252", "{'source': {'path': 'a.csv', 'csv': {'encoding': 'cp1252'}}, " TT "}", true, {NULL}},
+    {"csv columns",
+     "{'source': {'path': 'a.csv', 'csv': {'header': false, 'columns': ['a', 'b c']}}, " TT "}", true, {NULL}},
     {"enum of numbers",
      "{" ST ", 'target': {'table': 't', 'columns': [{'name': 'n', 'type': 'integer', 'enum': [1, 2, 3.5]}]}}",
      true, {NULL}},
@@ -251,6 +256,19 @@ static const struct spec_case spec_cases[] = {
      {"source.csv.skip_rows"}},
     {"header string", "{'source': {'path': 'a.csv', 'csv': {'header': 'yes'}}, " TT "}", false,
      {"source.csv.header"}},
+    {"unknown encoding", "{'source': {'path': 'a.csv', 'csv': {'encoding': 'ebcdic'}}, " TT "}", false,
+     {"source.csv.encoding"}},
+    {"encoding not a string", "{'source': {'path': 'a.csv', 'csv': {'encoding': 1252}}, " TT "}", false,
+     {"source.csv.encoding"}},
+    {"csv columns empty", "{'source': {'path': 'a.csv', 'csv': {'columns': []}}, " TT "}", false,
+     {"source.csv.columns"}},
+    {"csv columns not an array", "{'source': {'path': 'a.csv', 'csv': {'columns': 'a,b'}}, " TT "}", false,
+     {"source.csv.columns"}},
+    {"csv columns: empty name, duplicate, number",
+     "{'source': {'path': 'a.csv', 'csv': {'columns': ['a', '', 'a', 7]}}, " TT "}", false,
+     {"source.csv.columns[1]", "source.csv.columns[2]", "source.csv.columns[3]"}},
+    {"csv columns on a json source",
+     "{'source': {'path': 'a.json', 'csv': {'columns': ['a']}}, " TT "}", false, {"source.csv"}},
     {"records not a pointer", "{'source': {'path': 'a.json', 'json': {'records': 'steps'}}, " TT "}", false,
      {"source.json.records"}},
     {"records bad escape", "{'source': {'path': 'a.json', 'json': {'records': '/a~2'}}, " TT "}", false,
@@ -503,6 +521,34 @@ static void test_defaults_in_struct_and_json(void **state)
     spec = expect_ok("{'source': {'upload': '" UUID_A "'}, " TT "}");
     expect_json(spec->source_json, "{'format': 'csv', 'upload': '" UUID_A "', 'csv': {'delimiter': ',',"
                                    " 'quote': '\\'', 'header': true, 'null': '', 'skip_rows': 0}}");
+    job_spec_free(spec);
+}
+
+/* encoding and columns: canonical names in the struct and the normalised
+ * JSON, left out of the JSON at their defaults (UTF-8, the header's names) */
+static void test_csv_encoding_and_columns(void **state)
+{
+    (void)state;
+    struct job_spec *spec = expect_ok("{'source': {'path': 'a.csv', 'csv': {'encoding': 'Latin-1',"
+                                      " 'header': false, 'columns': ['id', 'name']}}, " TT "}");
+    assert_int_equal(spec->source.csv.encoding, ENCODING_LATIN1);
+    assert_int_equal(spec->source.csv.column_count, 2);
+    assert_string_equal(spec->source.csv.columns[1], "name");
+    expect_json(spec->source_json,
+                "{'format': 'csv', 'path': 'a.csv', 'csv': {'delimiter': ',', 'quote': '\\'',"
+                " 'header': false, 'null': '', 'skip_rows': 0, 'encoding': 'latin1',"
+                " 'columns': ['id', 'name']}}");
+    job_spec_free(spec);
+    spec = expect_ok("{'source': {'path': 'a.csv', 'csv': {'encoding': 'CP1252'}}, " TT "}");
+    assert_int_equal(spec->source.csv.encoding, ENCODING_WINDOWS_1252);
+    assert_null(spec->source.csv.columns);
+    expect_json(spec->source_json,
+                "{'format': 'csv', 'path': 'a.csv', 'csv': {'delimiter': ',', 'quote': '\\'',"
+                " 'header': true, 'null': '', 'skip_rows': 0, 'encoding': 'windows-1252'}}");
+    job_spec_free(spec);
+    spec = expect_ok("{'source': {'path': 'a.csv', 'csv': {'encoding': 'utf8'}}, " TT "}");
+    assert_int_equal(spec->source.csv.encoding, ENCODING_UTF8);
+    assert_null(json_object_get(json_object_get(spec->source_json, "csv"), "encoding"));
     job_spec_free(spec);
 }
 
@@ -1583,7 +1629,8 @@ int main(void)
         cmocka_unit_test(test_five_mistakes_reported_together),
         cmocka_unit_test(test_error_detail_without_err),
         cmocka_unit_test(test_defaults_in_struct_and_json),
-        cmocka_unit_test(test_column_defaults),
+        cmocka_unit_test(test_csv_encoding_and_columns),
+    cmocka_unit_test(test_column_defaults),
         cmocka_unit_test(test_ids_lower_cased_and_deduplicated),
         cmocka_unit_test(test_top_level_values),
         cmocka_unit_test(test_resources_merge),
