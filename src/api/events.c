@@ -20,13 +20,13 @@
 #include <time.h>
 
 #define EVENTS_POLL_MS 250
-#define EVENTS_HEARTBEAT_MS 15000
-#define EVENTS_BATCH 256               /* audit rows read per query */
-#define EVENTS_BATCHES_PER_TICK 8      /* more at once when a full batch came */
-#define EVENTS_BUFFER_MAX (256 * 1024) /* a stream's unsent bytes at most */
-#define EVENTS_STOP_WAIT_MS 2000       /* events_hub_stop waits this long for streams */
-#define EVENTS_SUMMARY_KEYS 24         /* of a row's "after" */
-#define EVENTS_SUMMARY_TEXT_MAX 200    /* bytes of one string in it */
+#define EVENTS_BATCH 256                 /* audit rows read per query */
+#define EVENTS_BATCHES_PER_TICK 8        /* more at once when a full batch came */
+#define EVENTS_BUFFER_MAX (256 * 1024)   /* a stream's unsent bytes at most */
+#define EVENTS_SOCKET_SNDBUF (64 * 1024) /* a stream's socket send buffer */
+#define EVENTS_STOP_WAIT_MS 2000         /* events_hub_stop waits this long for streams */
+#define EVENTS_SUMMARY_KEYS 24           /* of a row's "after" */
+#define EVENTS_SUMMARY_TEXT_MAX 200      /* bytes of one string in it */
 
 /* The opening of every stream: how long EventSource waits to reconnect. */
 static const char stream_preamble[] = "retry: 2000\n\n";
@@ -52,7 +52,7 @@ struct event_stream {
 /* ---- a stream's buffer (under hub->mutex) ---- */
 
 /* stream_append - queue bytes; false when the buffer would pass
- * EVENTS_BUFFER_MAX (the stream is then ended). */
+ * EVENTS_BUFFER_MAX (the stream is then ended with an error). */
 static bool stream_append(struct event_stream *stream, const char *bytes, size_t n)
 {
     if (stream->ended)
@@ -62,7 +62,7 @@ static bool stream_append(struct event_stream *stream, const char *bytes, size_t
         stream->len -= stream->start;
         stream->start = 0;
     }
-    if (stream->len + n > EVENTS_BUFFER_MAX) {
+    if (stream->len - stream->start + n > EVENTS_BUFFER_MAX) {
         stream->ended = stream->overflowed = true;
         return false;
     }
@@ -115,6 +115,19 @@ static bool stream_client_gone(const struct event_stream *stream)
 
 /* ---- libmicrohttpd's side ---- */
 
+/* hang_up - end a connection's socket now (the client reads what was
+ * sent, then the end, without the response's last chunk: an error).
+ * libmicrohttpd marks a connection whose reader reports an error closed
+ * but, with MHD_USE_TURBO, leaves its socket open until something wakes
+ * the connection's thread; the shutdown does (the socket hangs up). */
+static void hang_up(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info)
+        (void)shutdown(info->connect_fd, SHUT_RDWR);
+}
+
 /* events_read_cb - MHD_ContentReaderCallback of a stream: its buffered
  * frames; none yet: suspend until the fan-out has some. */
 static ssize_t events_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
@@ -135,6 +148,8 @@ static ssize_t events_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
     } else if (stream->ended || hub->stopping) {
         n = stream->overflowed ? MHD_CONTENT_READER_END_WITH_ERROR
                                : MHD_CONTENT_READER_END_OF_STREAM;
+        if (stream->overflowed)
+            hang_up(stream->connection);
     } else {
         stream->suspended = true;
         MHD_suspend_connection(stream->connection);
@@ -162,6 +177,18 @@ static void events_free_cb(void *cls)
     free(stream);
 }
 
+/* bound_send_buffer - a small fixed send buffer for a stream's socket:
+ * with the kernel's autotuning a client that does not read could leave
+ * megabytes there on top of the stream's own EVENTS_BUFFER_MAX. */
+static void bound_send_buffer(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int size = EVENTS_SOCKET_SNDBUF;
+    if (info)
+        (void)setsockopt(info->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 struct MHD_Response *events_stream_open(struct event_hub *hub, struct MHD_Connection *connection,
                                         int64_t after_id, bool reset, struct iq_error *err)
 {
@@ -180,6 +207,7 @@ struct MHD_Response *events_stream_open(struct event_hub *hub, struct MHD_Connec
         response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, events_read_cb,
                                                      stream, events_free_cb);
     if (response) {
+        bound_send_buffer(connection);
         stream->next = hub->streams;
         hub->streams = stream;
         hub->stream_count++;
@@ -377,6 +405,18 @@ static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t ms)
     pthread_cond_timedwait(cond, mutex, &until);
 }
 
+/* backlogged - whether a stream holds more than half its buffer unsent
+ * (under the mutex): the fan-out then reads no further batch this tick,
+ * so a client that reads gets a tick to catch up and a burst of changes
+ * does not end every stream; one that does not read still overflows. */
+static bool backlogged(const struct event_hub *hub)
+{
+    for (const struct event_stream *s = hub->streams; s; s = s->next)
+        if (!s->ended && s->len - s->start > EVENTS_BUFFER_MAX / 2)
+            return true;
+    return false;
+}
+
 static void *fan_out_main(void *arg)
 {
     struct event_hub *hub = arg;
@@ -387,8 +427,13 @@ static void *fan_out_main(void *arg)
             continue;
         }
         bool more = true;
-        for (int i = 0; more && i < EVENTS_BATCHES_PER_TICK && !hub->stopping; i++)
+        for (int i = 0; more && i < EVENTS_BATCHES_PER_TICK && !hub->stopping; i++) {
             more = fan_out_once(hub);
+            for (struct event_stream *s = hub->streams; s; s = s->next)
+                stream_wake(s); /* sending starts while the next batch is read */
+            if (backlogged(hub))
+                break;
+        }
         heartbeat(hub);
         for (struct event_stream *s = hub->streams; s; s = s->next) {
             if (s->suspended && stream_client_gone(s))
@@ -404,14 +449,14 @@ static void *fan_out_main(void *arg)
 
 /* ---- start and stop ---- */
 
-int events_hub_start(struct event_hub *hub, struct store_pool *pool, int max_streams,
-                     struct iq_error *err)
+int events_hub_start(struct event_hub *hub, struct store_pool *pool,
+                     const struct events_options *opts, struct iq_error *err)
 {
     memset(hub, 0, sizeof(*hub));
     hub->pool = pool;
-    hub->max_streams = max_streams;
+    hub->max_streams = opts->max_streams;
     hub->poll_ms = EVENTS_POLL_MS;
-    hub->heartbeat_ms = EVENTS_HEARTBEAT_MS;
+    hub->heartbeat_ms = opts->heartbeat_ms;
     hub->heartbeat_at_ms = time_monotonic_ms();
     if (pthread_mutex_init(&hub->mutex, NULL) != 0 || pthread_cond_init(&hub->wake, NULL) != 0 ||
         pthread_cond_init(&hub->drained, NULL) != 0)

@@ -11,12 +11,13 @@
  * One fan-out thread per node reads the tail of the trail for all
  * streams at once: one indexed query ("id > min cursor", in id order)
  * per tick while any stream is open, none while none is. Each stream
- * owns a bounded buffer of frames not yet sent; the fan-out appends to
- * it and a stream whose buffer would overflow (a client that does not
- * read) is ended, so a slow client never holds up the others (it
- * reconnects with Last-Event-ID and loses nothing). A stream with
- * nothing to send is suspended in libmicrohttpd, so an idle stream costs
- * no thread; the fan-out resumes it when frames arrive.
+ * owns a bounded buffer of frames not yet sent (256 KiB; its socket's
+ * send buffer is bounded too, so the kernel does not hold
+ * megabytes more); the fan-out appends to it and a stream whose buffer
+ * would overflow (a client that does not read) is ended with an error, so a slow client never holds
+ * up the others (it reconnects with Last-Event-ID and loses nothing). A stream with nothing to send
+ * is suspended in libmicrohttpd, so an idle stream costs no thread; the fan-out resumes it when
+ * frames arrive.
  *
  * Lock order: hub->mutex, then libmicrohttpd's own (MHD_suspend_connection
  * and MHD_resume_connection are called under hub->mutex, and
@@ -38,6 +39,15 @@
 /* events-max-streams may be at most this (each stream holds a connection
  * and up to 256 KiB of unsent frames). */
 #define EVENTS_MAX_STREAMS_LIMIT 10000
+/* events-heartbeat's bounds. */
+#define EVENTS_HEARTBEAT_MIN_MS 100
+#define EVENTS_HEARTBEAT_MAX_MS 3600000
+
+/* What the hub runs with (settings events-*). */
+struct events_options {
+    int max_streams;      /* events-max-streams */
+    int64_t heartbeat_ms; /* events-heartbeat */
+};
 
 struct store_pool;
 struct event_stream;
@@ -59,9 +69,10 @@ struct event_hub {
     bool initialised;
 };
 
-/* events_hub_start - start the fan-out thread. 0 or IQ_E_INTERNAL. */
-int events_hub_start(struct event_hub *hub, struct store_pool *pool, int max_streams,
-                     struct iq_error *err);
+/* events_hub_start - start the fan-out thread (opts checked by the
+ * caller against the bounds above). 0 or IQ_E_INTERNAL. */
+int events_hub_start(struct event_hub *hub, struct store_pool *pool,
+                     const struct events_options *opts, struct iq_error *err);
 
 /* events_hub_stop - end every stream (each gets the end of its body) and
  * stop the fan-out; waits up to a moment for libmicrohttpd to free the

@@ -532,6 +532,17 @@ static json_t *locks_json(const struct lock_list *locks)
     return array;
 }
 
+/* dependents_json - a job's first direct dependants: [{id, name, status}]. */
+static json_t *dependents_json(const struct job_ref_list *list)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; i < list->count; i++)
+        json_array_append_new(array, json_pack("{s:s, s:s, s:s}", "id", list->items[i].id, "name",
+                                               list->items[i].name, "status",
+                                               job_status_name(list->items[i].status)));
+    return array;
+}
+
 struct rejects_sample {
     json_t *array;
 };
@@ -567,6 +578,9 @@ void route_job_get(struct api_request *req, struct api_response *res)
         json_t *body = api_job_json(detail.job);
         json_object_set_new(body, "phases", phases_json(&detail.phases));
         json_object_set_new(body, "locks", locks_json(&detail.locks));
+        json_object_set_new(body, "dependents", dependents_json(&detail.dependents));
+        json_object_set_new(body, "dependents_truncated",
+                            json_boolean(detail.dependents.truncated));
         json_object_set(body, "rejects", sample.array);
         api_reply_json(res, 200, body);
     }

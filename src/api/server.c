@@ -517,6 +517,9 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     if (cfg->events_max_streams < 0 || cfg->events_max_streams > EVENTS_MAX_STREAMS_LIMIT)
         return iq_error_set(err, IQ_E_INVALID, "events-max-streams must be between 0 and %d",
                             EVENTS_MAX_STREAMS_LIMIT);
+    if (cfg->events_heartbeat < EVENTS_HEARTBEAT_MIN_MS ||
+        cfg->events_heartbeat > EVENTS_HEARTBEAT_MAX_MS)
+        return iq_error_set(err, IQ_E_INVALID, "events-heartbeat must be between 100ms and 1h");
     if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return iq_error_set(err, IQ_E_NOT_SUPPORTED,
                             "this libmicrohttpd was built without TLS support");
@@ -544,7 +547,10 @@ int api_start(const struct api_options *opts, struct api **ret_api, struct iq_er
     if (rc == 0)
         rc = deadlines_start(&api->deadlines, cfg->header_timeout, cfg->body_timeout, err);
     if (rc == 0)
-        rc = events_hub_start(&api->events, &api->pool, (int)cfg->events_max_streams, err);
+        rc = events_hub_start(&api->events, &api->pool,
+                              &(struct events_options){.max_streams = (int)cfg->events_max_streams,
+                                                       .heartbeat_ms = cfg->events_heartbeat},
+                              err);
     if (rc < 0)
         goto fail;
 

@@ -419,6 +419,16 @@ int store_job_get(struct store *s, const char *id, struct job **ret_job,
     return s->ops->job_get(s, id, ret_job, err);
 }
 
+void job_ref_list_clear(struct job_ref_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].name);
+    free(list->items);
+    memset(list, 0, sizeof(*list));
+}
+
 void job_detail_clear(struct job_detail *detail)
 {
     if (!detail)
@@ -426,6 +436,7 @@ void job_detail_clear(struct job_detail *detail)
     job_free(detail->job);
     job_phase_list_clear(&detail->phases);
     lock_list_clear(&detail->locks);
+    job_ref_list_clear(&detail->dependents);
     memset(detail, 0, sizeof(*detail));
 }
 
@@ -460,6 +471,8 @@ int store_job_get_detail(struct store *s, const char *id, struct job_detail *ret
         if (rc == 0)
             own_locks(&ret_detail->locks, ret_detail->job->id);
     }
+    if (rc == 0 && s->ops->job_dependents)
+        rc = s->ops->job_dependents(s, ret_detail->job->id, &ret_detail->dependents, err);
     return rc;
 }
 

@@ -532,19 +532,39 @@ int store_job_create(struct store *s, const struct job_create_request *req,
 int store_job_get(struct store *s, const char *id, struct job **ret_job,
                   struct iq_error *err);
 
+/* A job's direct dependants shown with it: the first
+ * JOB_DEPENDENTS_MAX by id (creation order). */
+#define JOB_DEPENDENTS_MAX 100
+
+struct job_ref {
+    char id[UUID_STR_LEN];
+    char *name; /* owned */
+    enum job_status status;
+};
+
+struct job_ref_list {
+    struct job_ref *items; /* owned */
+    size_t count;
+    bool truncated; /* there are more than count */
+};
+
+void job_ref_list_clear(struct job_ref_list *list);
+
 /* A job with what GET /import-queue/{id} shows beside it. */
 struct job_detail {
-    struct job *job;              /* owned */
-    struct job_phase_list phases; /* every attempt's timings, in time order */
-    struct lock_list locks;       /* the live locks it holds (RUNNING only) */
+    struct job *job;                /* owned */
+    struct job_phase_list phases;   /* every attempt's timings, in time order */
+    struct lock_list locks;         /* the live locks it holds (RUNNING only) */
+    struct job_ref_list dependents; /* jobs whose depends_on names it, bounded */
 };
 
 void job_detail_clear(struct job_detail *detail);
 
 /*
- * store_job_get_detail - the job, its phase timings and its live locks,
- * read together (one statement on PostgreSQL). IQ_E_NOT_FOUND when id is
- * unknown. Clear *ret_detail with job_detail_clear (also after a failure).
+ * store_job_get_detail - the job, its phase timings, its live locks and
+ * its first JOB_DEPENDENTS_MAX direct dependants, read together (one
+ * statement on PostgreSQL). IQ_E_NOT_FOUND when id is unknown. Clear
+ * *ret_detail with job_detail_clear (also after a failure).
  */
 int store_job_get_detail(struct store *s, const char *id, struct job_detail *ret_detail,
                          struct iq_error *err);

@@ -47,6 +47,7 @@ enum config_type {
     X(max_connections,  "max-connections",  INT,      "1000",                  "HTTP connections open at once; more are closed as they arrive") \
     X(max_connections_per_ip, "max-connections-per-ip", INT, "100",            "HTTP connections open at once from one client address (0: no limit)") \
     X(events_max_streams, "events-max-streams", INT, "64",                     "GET /api/v2/events streams open at once on this node; more get 503 (0: none)") \
+    X(events_heartbeat, "events-heartbeat", DURATION, "15s",                   "a comment line on every open GET /api/v2/events stream this often, so proxies keep a quiet stream open (100ms to 1h)") \
     X(header_timeout,   "header-timeout",   DURATION, "10s",                   "a request's line and headers must arrive within this (also the longest idle keep-alive)") \
     X(body_timeout,     "body-timeout",     DURATION, "10min",                 "a request's body must arrive within this after its headers") \
     X(tls_cert,         "tls-cert",         STRING,   "",                      "PEM certificate: serve HTTPS (with tls-key)") \

@@ -1,7 +1,7 @@
 // page-job.js - one job: its state and actions, the phase timeline (a bar
 // per phase), attempts with their errors, locks held, dependencies as a
-// small graph (upstream from depends_on; downstream known within its
-// orchestration), the rejects (CSV download), its audit entries and spec.
+// small graph (upstream from depends_on, downstream from the job's
+// dependents), the rejects (CSV download), its audit entries and spec.
 
 import {download, get, livePoller, poller, server} from './api.js';
 import {badge, h, replace, table} from './dom.js';
@@ -10,6 +10,7 @@ import * as fmt from './format.js';
 import {jobActions, progressCell} from './jobview.js';
 
 const MAX_UPSTREAM_SHOWN = 20;
+const MAX_DOWNSTREAM_SHOWN = 20;
 
 function timeline(job) {
   const phases = (job.phases || []).filter((p) => p.attempt === job.attempt || !job.attempt);
@@ -34,20 +35,21 @@ async function dependencyGraph(job) {
   const upstream = (job.depends_on || []).slice(0, MAX_UPSTREAM_SHOWN);
   const ups = await Promise.all(upstream.map((id) => get('/import-queue/' + id).catch(() => null)));
   for (const u of ups) if (u) nodes.push({id: u.id, label: u.name || fmt.shortId(u.id), status: u.status, deps: []});
-  let downstreamKnown = false;
-  if (job.orchestration_id) {
-    try {
-      const orch = await get('/import-orchestrations/' + job.orchestration_id);
-      downstreamKnown = true;
-      for (const j of orch.jobs || [])
-        if ((j.depends_on || []).includes(job.id))
-          nodes.push({id: j.id, label: j.name || j.key || fmt.shortId(j.id), status: j.status, deps: [job.id]});
-    } catch (e) { /* shown without downstream */ }
-  }
-  if (nodes.length === 1) return h('p', {class: 'muted'}, 'No dependencies' +
-    (downstreamKnown ? ' and no dependants.' : '.'));
-  return h('div', null, dagSvg(nodes, 'Dependencies of this job'),
-    downstreamKnown ? null : h('p', {class: 'hint'}, 'Dependants are shown for jobs of an orchestration.'));
+  // downstream: the server lists the direct dependants (the first 100)
+  const downstream = job.dependents || [];
+  for (const d of downstream.slice(0, MAX_DOWNSTREAM_SHOWN))
+    nodes.push({id: d.id, label: d.name || fmt.shortId(d.id), status: d.status, deps: [job.id]});
+  if (nodes.length === 1) return h('p', {class: 'muted'}, 'No dependencies and no dependants.');
+  const notShown = [];
+  if ((job.depends_on || []).length > upstream.length)
+    notShown.push(`${job.depends_on.length - upstream.length} more dependencies`);
+  if (downstream.length > MAX_DOWNSTREAM_SHOWN || job.dependents_truncated)
+    notShown.push(job.dependents_truncated ? 'more dependants'
+      : `${downstream.length - MAX_DOWNSTREAM_SHOWN} more dependants`);
+  return h('div', null, dagSvg(nodes, 'Dependencies (left) and dependants (right) of this job'),
+    h('p', {class: 'hint'}, `${fmt.count((job.depends_on || []).length)} upstream, ` +
+      `${fmt.count(downstream.length)}${job.dependents_truncated ? '+' : ''} downstream` +
+      (notShown.length ? ' (not drawn: ' + notShown.join(', ') + ')' : '') + '.'));
 }
 
 export async function render(main, {params}) {
@@ -60,17 +62,20 @@ export async function render(main, {params}) {
   let audit = h('div');
 
   let shown = '';
+  let related = new Set(); // its dependencies and dependants: their events redraw the graph
   let specOpen = false;
   const refresh = async () => {
     const job = await get('/import-queue/' + id);
-    const now = JSON.stringify([job.status, job.updated_at, job.progress, job.cancel_requested, job.locks]);
+    related = new Set([...(job.depends_on || []), ...(job.dependents || []).map((d) => d.id)]);
+    const now = JSON.stringify([job.status, job.updated_at, job.progress, job.cancel_requested, job.locks,
+      job.dependents]);
     if (now === shown) return; // unchanged: keep the page (and its focus) as it is
     shown = now;
     replace(head, h('div', {class: 'toolbar'},
       h('h1', {class: 'wrap-anywhere'}, job.name || 'Job ' + fmt.shortId(job.id), ' ', badge(job.status))),
     h('div', {class: 'card'}, progressCell(job), jobActions(job, refresh)));
     // The graph and audit only change with the status: fetched again then.
-    const key = job.status + job.updated_at;
+    const key = job.status + job.updated_at + (job.dependents || []).map((d) => d.status).join();
     if (key !== graphFor) {
       graphFor = key;
       graph = await dependencyGraph(job);
@@ -132,6 +137,7 @@ export async function render(main, {params}) {
   await refresh(); // a 404 shows as the page's error
   // soon after an event about this job or one of its locks; progress polls
   return server.has('/events')
-    ? livePoller(refresh, 2000, (e) => e.data && (e.data.entity_id === params.id || e.data.entity === 'lock'))
+    ? livePoller(refresh, 2000, (e) => e.data && (e.data.entity_id === params.id || e.data.entity === 'lock' ||
+      related.has(e.data.entity_id)))
     : poller(refresh, 2000);
 }

@@ -610,6 +610,38 @@ def t_get(x):
 
 # -- listing
 
+@test("GET job: its direct dependents beside depends_on, the first 100, truncated beyond")
+def t_job_dependents(x):
+    root = x.submit(x.spec(hold=True))
+    kids = [x.submit(x.spec(hold=True, depends_on=[root["id"]])) for _ in range(3)]
+    grand = x.submit(x.spec(hold=True, depends_on=[kids[0]["id"]]))
+    got = x.job(root["id"])
+    check([d["id"] for d in got["dependents"]] == sorted(k["id"] for k in kids)
+          and [d["name"] for d in got["dependents"]] == [k["name"] for k in sorted(kids, key=lambda k: k["id"])]
+          and all(d["status"] == "HELD" for d in got["dependents"]) and got["dependents_truncated"] is False,
+          "dependents of the root: %r" % got["dependents"])
+    check(x.job(kids[0]["id"])["dependents"] == [{"id": grand["id"], "name": grand["name"], "status": "HELD"}],
+          "dependents of a child: %r" % x.job(kids[0]["id"])["dependents"])
+    leaf = x.job(grand["id"])
+    check(leaf["dependents"] == [] and leaf["dependents_truncated"] is False, "a leaf: %r" % leaf["dependents"])
+    # cancelling the root fails its dependants: the statuses follow
+    expect_status(x.c.request("DELETE", Q + "/" + root["id"], token=x.op), 200)
+    check({d["status"] for d in x.job(root["id"])["dependents"]} == {"FAILED"}, "after the root's cancel")
+    # 101 dependants: the first 100 by id, and the flag
+    jobs = [{"key": "root", "hold": True, "source": {"format": "csv", "path": "teams.csv"},
+             "target": {"table": x.table("deps")}}]
+    jobs += [{"key": "k%03d" % i, "after": ["root"], "source": {"format": "csv", "path": "teams.csv"},
+              "target": {"table": x.table("deps")}} for i in range(101)]
+    r = expect_status(x.c.request("POST", API + "/import-orchestrations", {"name": x.name("deps"), "jobs": jobs},
+                                  token=x.op), 201)
+    ids = {j["key"]: j["id"] for j in r.json["jobs"]}
+    got = x.job(ids["root"])
+    want = sorted(v for k, v in ids.items() if k != "root")[:100]
+    check([d["id"] for d in got["dependents"]] == want and got["dependents_truncated"] is True,
+          "101 dependants: %d listed, truncated %r" % (len(got["dependents"]), got["dependents_truncated"]))
+    expect_status(x.c.request("DELETE", Q + "/" + ids["root"], token=x.op), 200)
+
+
 @test("GET list: filters status, priority, created, table, q")
 def t_list_filters(x):
     tag = "flt" + x.tag
@@ -2204,8 +2236,14 @@ STREAMED_ENTITIES = {"job", "lock", "alert", "schedule", "orchestration"}
 class EventStream:
     """GET /api/v2/events read frame by frame (http.client undoes the chunking)."""
 
-    def __init__(self, port, token, last_event_id=None, query=""):
+    def __init__(self, port, token, last_event_id=None, query="", rcvbuf=None):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE_S)
+        if rcvbuf:  # a small receive window: the server's side fills soon
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(DEADLINE_S)
+            sock.connect(("127.0.0.1", port))
+            self.conn.sock = sock
         headers = {"Accept": "text/event-stream"}
         if token:
             headers["Authorization"] = "Bearer " + token
@@ -2244,6 +2282,16 @@ class EventStream:
                 continue
             field, _, value = line.partition(":")
             frame[field] = value[1:] if value.startswith(" ") else value
+
+    def comment(self, deadline):
+        """The next comment line (": ..."), skipping whatever else comes; None at the end."""
+        while time.time() < deadline:
+            line = self.res.readline()
+            if not line:
+                return None
+            if line.startswith(b":"):
+                return line.decode("utf-8").rstrip("\r\n")
+        raise socket.timeout("no comment before the deadline")
 
     def until(self, cond, what):
         """Frames until cond(frame) holds (DEADLINE_S at most); all of them."""
@@ -2321,11 +2369,12 @@ def t_events_job(x):
         s.close()
 
 
-def audit_ids_between(x, low, high):
+def audit_ids_between(x, low, high, client=None, token=None):
     """Ids of the streamed entities' audit rows with low < id <= high, from GET /import-audit."""
     ids, cursor = set(), None
     while True:
-        r = expect_status(x.c.get(API + "/import-audit?limit=500" + ("&cursor=" + cursor if cursor else ""), x.viewer), 200)
+        r = expect_status((client or x.c).get(API + "/import-audit?limit=500" + ("&cursor=" + cursor if cursor else ""),
+                                              token or x.viewer), 200)
         for item in r.json["items"]:
             if low < item["id"] <= high and item["entity"] in STREAMED_ENTITIES:
                 ids.add(item["id"])
@@ -2371,6 +2420,140 @@ def t_events_resume(x):
         expect_status(x.c.request("DELETE", Q + "/" + third, token=x.op), 200)
     finally:
         s.close()
+
+
+@test("events: an alert's opening, acknowledgement and resolution arrive as events")
+def t_events_alerts(x):
+    s = EventStream(x.server.port, x.viewer)
+    try:
+        check(s.status == 200, "GET /events answered %d" % s.status)
+        job, alert = failed_job_alert(x)
+        aid = str(alert["id"])
+
+        def alert_event(action):
+            return lambda f: f.get("event") == action and f.get("data", {}).get("entity_id") == aid
+
+        opened = s.until(alert_event("alert.opened"), "alert.opened of alert " + aid)[-1]["data"]
+        after = opened.get("after", {})
+        check(opened["entity"] == "alert" and opened["actor"] == "system" and after.get("state") == "open"
+              and after.get("rule") == "job_failed" and after.get("entity_id") == job["id"]
+              and after.get("severity") == "critical",
+              "alert.opened event %r" % opened)
+        expect_status(x.c.request("POST", "%s/%s/ack" % (ALERTS, aid), token=x.op), 200)
+        acked = s.until(alert_event("alert.acked"), "alert.acked of alert " + aid)[-1]["data"]
+        check(acked["actor"] == x.op_name and acked["after"]["state"] == "acked", "alert.acked event %r" % acked)
+        # the condition clears (the job is no longer FAILED): the alert loop resolves it
+        sql(x.db, "UPDATE stg_import_queue SET status = 'COMPLETED', error = NULL WHERE id = '%s'" % job["id"])
+        resolved = s.until(alert_event("alert.resolved"), "alert.resolved of alert " + aid)[-1]["data"]
+        check(resolved["actor"] == "system" and resolved["after"]["state"] == "resolved"
+              and TIME_RE.match(resolved["after"].get("resolved_at", "")), "alert.resolved event %r" % resolved)
+    finally:
+        s.close()
+    for action in ("alert.opened", "alert.resolved"):
+        rows = expect_status(x.c.get(API + "/import-audit?action=%s&entity_id=%s" % (action, aid), x.viewer), 200).json["items"]
+        check(len(rows) == 1 and rows[0]["actor"] == "system" and rows[0]["entity"] == "alert",
+              "%s audit rows of alert %s: %r" % (action, aid, rows))
+
+
+def events_node(x, label):
+    """A node on the aux database with a 200 ms heartbeat and no queue
+    limit, started; stop() it."""
+    node = Server(x.server.binary, x.aux.db, x.workdir, label,
+                  ["--events-heartbeat", "200ms", "--max-queue-size", "0", "--alerts", "false"])
+    node.start()
+    return node
+
+
+@test("events: an idle stream gets a heartbeat comment every events-heartbeat")
+def t_events_heartbeat(x):
+    node = events_node(x, "events-heartbeat")
+    try:
+        s = EventStream(node.port, x.aux_op)
+        try:
+            check(s.status == 200, "GET /events answered %d" % s.status)
+            deadline = time.time() + DEADLINE_S
+            comments = [s.comment(deadline), s.comment(deadline)]
+            check(comments == [": keep-alive", ": keep-alive"], "comments on an idle stream: %r" % comments)
+        finally:
+            s.close()
+    finally:
+        node.stop()
+
+
+@test("events: a client that does not read is disconnected when its buffer fills; Last-Event-ID resumes without loss")
+def t_events_overflow(x):
+    node = events_node(x, "events-overflow")
+    client = Client(node.port)
+    try:
+        slow = EventStream(node.port, x.aux_op, rcvbuf=4096)  # read only once the burst is out
+        watch = EventStream(node.port, x.aux_op)  # read all along, by a thread
+        check(slow.status == 200 and watch.status == 200, "GET /events answered %d, %d" % (slow.status, watch.status))
+        watched = {}
+
+        name = "overflow " + x.tag
+
+        def watch_cb():
+            try:
+                watched["frames"] = watch.until(lambda f: f.get("event") == "orchestration.create"
+                                                and f.get("data", {}).get("after", {}).get("name") == name,
+                                                "the orchestration on a stream that reads")
+            except Exception as e:  # reported below
+                watched["error"] = e
+
+        # one request, 951 audit rows of about 600 bytes (570 KB): beyond the
+        # stream's 256 KiB, its socket's 64 KiB (doubled by the kernel) and a
+        # 4 KiB window; a batch the fan-out reads (256 rows) fits the buffer
+        jobs = [{"key": "k%03d" % i, "hold": True, "name": "overflow %s %03d %s" % (x.tag, i, "x" * 40),
+                 "source": {"format": "csv", "path": "teams.csv"}, "target": {"table": "overflow_" + x.tag}}
+                for i in range(950)]
+        thread = threading.Thread(target=watch_cb)
+        thread.start()
+        r = expect_status(client.request("POST", API + "/import-orchestrations", {"name": name, "jobs": jobs},
+                                         token=x.aux_op), 201)
+        orch_id = r.json["id"]
+        done = lambda f: f.get("event") == "orchestration.create" and f.get("data", {}).get("entity_id") == orch_id
+        # the watcher saw the burst's last row: the fan-out has handed every
+        # row to both streams (one pass appends a batch to each)
+        thread.join(DEADLINE_S + 5)
+        watch.close()
+        check("frames" in watched, "the reading stream: %r" % watched.get("error"))
+        sizes = [len(json.dumps(f["data"])) for f in watched["frames"] if "data" in f]
+        bytes_note = "%d frames of %d bytes on average" % (len(sizes), sum(sizes) // max(1, len(sizes)))
+        frames, ended = [], None
+        deadline = time.time() + DEADLINE_S
+        try:
+            while ended is None:
+                frame = slow.next_frame(deadline)
+                if frame is not None:
+                    frames.append(frame)
+                    continue
+                # http.client's readline hides how a chunked body ended; its
+                # chunk_left is None after the last chunk, 0 when none came
+                ended = "the end of the stream" if slow.res.chunk_left is None else "error"
+        except (http.client.IncompleteRead, ConnectionError) as e:
+            ended = "error"
+        except socket.timeout:
+            ended = "a timeout"
+        slow.close()
+        check(ended == "error", "the slow stream ended with %s after %d frames, not an error (the burst: %s)"
+              % (ended, len(frames), bytes_note))
+        ids = [int(f["id"]) for f in frames if "id" in f]
+        check(ids and len(ids) < 951 and not any(done(f) for f in frames),
+              "the slow stream was not cut short: %d frames" % len(ids))
+        resumed = EventStream(node.port, x.aux_op, last_event_id=ids[-1])
+        try:
+            check(resumed.status == 200, "resuming GET /events answered %d" % resumed.status)
+            rest = resumed.until(done, "the orchestration after resuming")
+        finally:
+            resumed.close()
+        check(not any(f.get("event") == "reset" for f in rest), "the resumed stream was reset: %r" % rest[:2])
+        rest_ids = [int(f["id"]) for f in rest if "id" in f]
+        all_ids = ids + rest_ids
+        check(all_ids == sorted(set(all_ids)), "duplicate or unordered ids across the resume")
+        want = audit_ids_between(x, ids[0] - 1, all_ids[-1], client, x.aux_op)
+        check(set(all_ids) == want, "lost across the resume: %r" % sorted(want - set(all_ids))[:10])
+    finally:
+        node.stop()
 
 
 @test("events: the node's stream limit gives 503, a closed stream frees its slot")

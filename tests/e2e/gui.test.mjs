@@ -3,10 +3,14 @@
 // (no browser is ever downloaded). Each scenario is what an operator does:
 // sign in, submit an import and watch it complete, cancel a running job,
 // create a schedule and read its next fire times, force-release a lock as
-// admin (a viewer cannot), download rejects, see field errors. A tour of
+// admin (a viewer cannot), download rejects, see field errors, watch a real
+// alert open live and acknowledge it, read real health samples in the
+// dashboard's charts, see a job's dependencies and dependants. A tour of
 // every page at desktop and phone width saves screenshots (the artefacts
 // directory), and checks that no page logs a console error, scrolls
 // sideways on a phone, or has a serious or critical axe-core violation.
+// A second server with 100k jobs seeded straight into SQLite times the
+// dashboard's first render (printed, not asserted).
 //
 // Jobs that must stay RUNNING read from a FIFO in the import root: they
 // wait for the test's own writes, so no timing decides what is seen.
@@ -43,23 +47,42 @@ function sh(...args) {
   return execFileSync(bin, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
 }
 
+// launch(dbUrl, logName, extra): `importq serve` on dbUrl; {proc, base, log}
+// once it says where it listens.
+async function launch(dbUrl, logName, extra = []) {
+  const log = path.join(work, logName);
+  const out = fs.openSync(log, 'w');
+  const proc = spawn(bin, ['serve', '--db', dbUrl, '--listen', '127.0.0.1:0', '--import-root', importRoot,
+    '--spool-dir', path.join(work, 'spool'), ...extra], {stdio: ['ignore', out, out]});
+  const end = Date.now() + WAIT_MS;
+  while (Date.now() < end) {
+    const m = fs.readFileSync(log, 'utf8').match(/msg="serving the API".* port=(\d+)/);
+    if (m) return {proc, base: 'http://127.0.0.1:' + m[1], log};
+    if (proc.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('importq serve did not start:\n' + fs.readFileSync(log, 'utf8'));
+}
+
+// stop(proc): SIGTERM and its exit code (or signal).
+async function stop(proc) {
+  if (!proc) return 0;
+  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode ?? proc.signalCode;
+  const exited = new Promise((r) => proc.once('exit', (c, signal) => r(signal || c)));
+  proc.kill('SIGTERM');
+  return exited;
+}
+
 async function startServer() {
   fs.mkdirSync(importRoot);
   sh('migrate', '--db', db);
   for (const role of ['admin', 'operator', 'viewer'])
     tokens[role] = sh('token', 'create', '--name', 'e2e-' + role, '--role', role, '--db', db).trim();
-  const log = path.join(work, 'serve.log');
-  const out = fs.openSync(log, 'w');
-  server = spawn(bin, ['serve', '--db', db, '--listen', '127.0.0.1:0', '--import-root', importRoot,
-    '--spool-dir', path.join(work, 'spool')], {stdio: ['ignore', out, out]});
-  const end = Date.now() + WAIT_MS;
-  while (Date.now() < end) {
-    const m = fs.readFileSync(log, 'utf8').match(/msg="serving the API".* port=(\d+)/);
-    if (m) { base = 'http://127.0.0.1:' + m[1]; return; }
-    if (server.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('importq serve did not start:\n' + fs.readFileSync(log, 'utf8'));
+  // a health sample every second (the charts have real points soon) and
+  // an alert look every 200 ms (a failed job's alert opens soon)
+  const started = await launch(db, 'serve.log', ['--health-interval', '1s', '--alert-every', '200ms']);
+  server = started.proc;
+  base = started.base;
 }
 
 async function api(method, p, body, token = tokens.admin) {
@@ -157,11 +180,7 @@ before(async () => {
 after(async () => {
   for (const w of fifoWriters) w.destroy();
   if (browser) await browser.close();
-  let code = server ? server.exitCode : 0;
-  if (server && code === null) {
-    server.kill('SIGTERM');
-    code = await new Promise((r) => server.once('exit', (c, signal) => r(signal || c)));
-  }
+  const code = await stop(server);
   // A clean stop: under ASan a leak or error report makes it non-zero.
   const log = fs.existsSync(path.join(work, 'serve.log')) ? fs.readFileSync(path.join(work, 'serve.log'), 'utf8') : '';
   fs.rmSync(work, {recursive: true, force: true});
@@ -461,7 +480,9 @@ describe('admin GUI', () => {
   });
 
   // withoutEvents(page): the server's OpenAPI document without GET /events,
-  // as an older server's: the pages fall back to polling alone.
+  // as an older server's: the pages fall back to polling alone. A canned
+  // answer because this binary always has the stream: an older server
+  // cannot be made here.
   async function withoutEvents(page) {
     await page.route('**/api/v2/openapi.json', async (route) => {
       const response = await route.fetch();
@@ -533,62 +554,102 @@ describe('admin GUI', () => {
     await context.close();
   });
 
-  // The monitoring API (alerts, health history) is not in this server yet:
-  // these two tests stand in for it with answers of CONTRACT §3's shape,
-  // to be replaced by the real server once it has them.
-  async function withMonitoringApi(page, routes) {
-    await page.route('**/api/v2/openapi.json', async (route) => {
-      const response = await route.fetch();
-      const doc = await response.json();
-      for (const p of Object.keys(routes)) doc.paths['/api/v2' + p] = {get: {summary: 'stand-in'}};
-      await route.fulfill({response, json: doc});
-    });
-    for (const [p, handler] of Object.entries(routes))
-      await page.route(new RegExp('/api/v2' + p.replace(/[/-]/g, '\\$&') + '(\\?.*)?$'), handler);
-  }
+  // health(): the server's health history (GET /import-monitoring/health, its defaults).
+  const health = async () => (await api('GET', '/import-monitoring/health')).body.points || [];
 
-  test('the dashboard charts the health history when the server has it (stand-in answers)', async () => {
+  test('the dashboard charts real health samples: a running job shows in "Running jobs"', async () => {
+    const job = await fifoJob('e2e-health', 'e2e_health');
+    // the sampler (every 1 s) has seen it RUNNING: the bucket's peak is 1 or more
+    await waitFor('a health sample with the job running', async () => (await health()).some((p) => p.running >= 1));
     const context = await browser.newContext({viewport: {width: 1280, height: 860}});
     const page = await context.newPage();
     const errors = watchConsole(page);
-    const now = Date.now();
-    const items = Array.from({length: 30}, (_, i) => ({at: new Date(now - (30 - i) * 60000).toISOString(),
-      queue_depth: i % 7, running: i % 3, rows_per_s: 1000 + 50 * i}));
-    await withMonitoringApi(page, {'/import-monitoring/health': (route) => route.fulfill({json: {items}})});
     await page.goto(base + '/');
     await page.fill('#token', tokens.viewer);
     await page.getByRole('button', {name: 'Sign in'}).click();
-    const chart = page.locator('[data-chart="Rows per second"] svg.chart');
-    await chart.waitFor();
-    assert.match(await chart.locator('title').textContent(), /now 2,450 rows\/s, between 0 and 2,450/);
-    assert.equal(await page.locator('[data-chart="Queue depth"] polyline').count(), 1);
+    const running = page.locator('[data-chart="Running jobs"] svg.chart title');
+    await running.waitFor({state: 'attached'}); // an SVG <title> is never visible
+    assert.match(await running.textContent(), /^Running jobs: now \d+, between 0 and [1-9]\d* over the period shown$/);
+    for (const title of ['Queue depth', 'Running jobs', 'Rows per second'])
+      assert.equal(await page.locator(`[data-chart="${title}"] polyline`).count(), 1, title);
+    const points = (await page.locator('[data-chart="Queue depth"] polyline').getAttribute('points')).split(' ');
+    assert.ok(points.length >= 1, 'the queue depth chart has points');
     await page.screenshot({path: path.join(artefacts, 'dashboard-charts-desktop.png'), fullPage: true});
+    await job.end();
+    await waitFor('the health job to complete', async () =>
+      (await api('GET', '/import-queue/' + job.id)).body.status === 'COMPLETED');
     assert.deepEqual(errors, []);
     await context.close();
   });
 
-  test('alerts: listed by state, acknowledged by an operator (stand-in answers)', async () => {
+  test('alerts: a job that fails after its last attempt opens a job_failed alert, shown live; an operator acknowledges it', async () => {
     const context = await browser.newContext({viewport: {width: 1280, height: 860}});
     const page = await context.newPage();
     const errors = watchConsole(page);
-    let acked = null;
-    await withMonitoringApi(page, {
-      '/import-monitoring/alerts': (route) => route.fulfill({json: {items: acked ? [] : [
-        {id: 'a1', state: 'open', rule: 'queue_depth', message: 'queue over 900 <script>', opened_at: new Date().toISOString()}]}}),
-    });
-    await page.route('**/api/v2/import-monitoring/alerts/a1/ack', (route) => {
-      acked = route.request().method();
-      return route.fulfill({json: {id: 'a1', state: 'acked'}});
-    });
+    await page.clock.install(); // the page polls only when the test advances its clock
     await page.goto(base + '/');
     await page.fill('#token', tokens.operator);
     await page.getByRole('button', {name: 'Sign in'}).click();
     await page.locator('#nav').getByRole('link', {name: 'Alerts'}).click();
-    await page.getByText('queue over 900 <script>').waitFor();
-    await page.screenshot({path: path.join(artefacts, 'alerts-desktop.png'), fullPage: true});
-    await page.getByRole('button', {name: 'Acknowledge alert a1'}).click();
-    await page.getByText('No open alert.').waitFor();
-    assert.equal(acked, 'POST');
+    await page.locator('main table.data').waitFor();
+    // A real failure: its file is missing and it has one attempt.
+    const r = await api('POST', '/import-queue', {name: 'e2e failing', max_attempts: 1,
+      source: {format: 'csv', path: 'missing-<b>e2e</b>.csv'}, target: {table: 'e2e_failing', mode: 'append'}},
+      tokens.operator);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const alert = await waitFor('the job_failed alert', async () =>
+      (await api('GET', '/import-monitoring/alerts?state=open')).body.items
+        .find((a) => a.rule === 'job_failed' && a.entity_id === r.body.id));
+    // Its alert.opened event refreshes the page; the fallback poll is 30 s
+    // away while the stream is open, and the clock never gets that far.
+    const row = page.locator(`tr[data-alert-id="${alert.id}"]`);
+    let advanced = 0;
+    await waitFor('the alert on the page', async () => {
+      if (advanced < 25000) { await page.clock.runFor(100); advanced += 100; }
+      return row.isVisible();
+    });
+    assert.ok(advanced < 30000, `shown by the event (clock +${advanced} ms)`);
+    assert.match(await row.textContent(), new RegExp(r.body.id));
+    assert.equal(await row.locator('b').count(), 0, 'the message is text, never markup');
+    assert.equal(await row.getByRole('link', {name: /^job /}).getAttribute('href'), '#/jobs/' + r.body.id);
+    await page.screenshot({path: path.join(artefacts, 'alerts-open-desktop.png'), fullPage: true});
+    await page.getByRole('button', {name: 'Acknowledge alert ' + alert.id}).click();
+    await page.locator('.toast').getByText('Acknowledged').waitFor();
+    await row.waitFor({state: 'detached'});
+    const acked = (await api('GET', '/import-monitoring/alerts?state=acked')).body.items.find((a) => a.id === alert.id);
+    assert.deepEqual([acked.state, acked.acked_by], ['acked', 'e2e-operator']);
+    await page.getByRole('tab', {name: 'acked'}).click();
+    await page.locator(`tr[data-alert-id="${alert.id}"]`).getByText(/by e2e-operator/).waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('job detail: the dependency graph shows upstream and downstream jobs with their statuses, live', async () => {
+    const spec = (name, extra) => Object.assign({name, hold: true, source: {format: 'csv', path: 'teams.csv'},
+      target: {table: 'e2e_deps', mode: 'append'}}, extra);
+    const root = (await api('POST', '/import-queue', spec('e2e deps root'))).body;
+    const mid = (await api('POST', '/import-queue', spec('e2e deps mid', {depends_on: [root.id]}))).body;
+    const leaf = (await api('POST', '/import-queue', spec('e2e deps leaf', {depends_on: [mid.id]}))).body;
+    const {context, page, errors} = await signedIn('viewer');
+    await page.goto(base + '/#/jobs/' + mid.id);
+    const node = (id) => page.locator(`svg.dag a[href="#/jobs/${id}"]`);
+    await node(leaf.id).waitFor();
+    assert.equal(await node(root.id).locator('text.status').textContent(), 'HELD');
+    assert.equal(await node(leaf.id).locator('text.status').textContent(), 'HELD');
+    assert.match(await node(mid.id).getAttribute('class'), /current/);
+    // upstream left of the job, downstream right of it
+    const x = async (id) => Number(await node(id).locator('rect').getAttribute('x'));
+    assert.ok(await x(root.id) < await x(mid.id) && await x(mid.id) < await x(leaf.id), 'left to right');
+    await page.getByText('1 upstream, 1 downstream.').waitFor();
+    await page.screenshot({path: path.join(artefacts, 'job-dependencies-desktop.png'), fullPage: true});
+    // cancelling the root fails both: the page follows through the stream
+    assert.equal((await api('DELETE', '/import-queue/' + root.id, undefined, tokens.operator)).status, 200);
+    await node(leaf.id).locator('text.status').getByText('FAILED').waitFor();
+    assert.equal(await node(root.id).locator('text.status').textContent(), 'CANCELLED');
+    // the root's page shows its dependant
+    await page.goto(base + '/#/jobs/' + root.id);
+    await node(mid.id).locator('text.status').getByText('FAILED').waitFor();
+    await page.getByText('0 upstream, 1 downstream.').waitFor();
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -621,7 +682,8 @@ describe('admin GUI', () => {
       dashboard: '#/', jobs: '#/jobs', job: '#/jobs/' + job.id, create: '#/jobs/new',
       orchestrations: '#/orchestrations', orchestration: '#/orchestrations/' + orch.body.id,
       schedules: '#/schedules', schedule: '#/schedules/' + schedules[0].id,
-      'schedule-edit': '#/schedules/' + schedules[0].id + '/edit', resources: '#/resources', audit: '#/audit',
+      'schedule-edit': '#/schedules/' + schedules[0].id + '/edit', resources: '#/resources', alerts: '#/alerts',
+      performance: '#/performance', audit: '#/audit',
     };
     const problems = [];
     for (const [width, height, label, colorScheme] of [[1280, 860, 'desktop', 'light'], [390, 844, 'phone', 'light'],
@@ -644,5 +706,72 @@ describe('admin GUI', () => {
       await context.close();
     }
     assert.deepEqual(problems, []);
+  });
+
+  // seed100k(file): 100,000 jobs written straight into a migrated SQLite
+  // database in one statement (the store's path writes an audit row per job
+  // and would take minutes): finished in the last 22 h (75 % COMPLETED,
+  // 15 % FAILED, 9.5 % CANCELLED), 0.5 % HELD, over 8 tables; ids in
+  // uuid7's shape, ordered as their creation times.
+  function seed100k(file) {
+    execFileSync('sqlite3', ['-batch', '-cmd', '.timeout 30000', file, `
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000),
+      j AS (SELECT i,
+        CASE WHEN i % 200 = 199 THEN 'HELD' WHEN i % 20 < 15 THEN 'COMPLETED'
+             WHEN i % 20 < 18 THEN 'FAILED' ELSE 'CANCELLED' END AS status,
+        strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || (i * 0.8) || ' seconds') AS at
+        FROM n)
+      INSERT INTO stg_import_queue (id, name, status, priority, available_at, attempt, max_attempts,
+        source, target, on_error, target_table, progress_phase, rows_read, rows_inserted, error,
+        created_by, created_at, updated_at, started_at, finished_at)
+      SELECT printf('01000000-0000-7000-8000-%012x', 200000 - i), 'seeded job ' || i, status, 1 + i % 10, at,
+        CASE status WHEN 'HELD' THEN 0 ELSE 1 END, 3,
+        '{"format":"csv","path":"seed.csv"}', '{"table":"seed_t' || (i % 8) || '","mode":"append"}',
+        '{"action":"abort","max_rejects":0}', 'seed_t' || (i % 8),
+        CASE status WHEN 'HELD' THEN 'queued' ELSE 'done' END,
+        CASE status WHEN 'COMPLETED' THEN 1000 ELSE 0 END, CASE status WHEN 'COMPLETED' THEN 1000 ELSE 0 END,
+        CASE status WHEN 'FAILED' THEN '{"code":"import_failed","message":"seeded"}' END,
+        'seed', at, at, CASE status WHEN 'HELD' THEN NULL ELSE at END, CASE status WHEN 'HELD' THEN NULL ELSE at END
+      FROM j;`], {stdio: ['ignore', 'pipe', 'pipe']});
+  }
+
+  test('first render of the dashboard with 100k jobs stored (measured, printed, not asserted)', async () => {
+    const file = path.join(work, 'big.db');
+    const bigDb = 'sqlite:' + file;
+    sh('migrate', '--db', bigDb);
+    const token = sh('token', 'create', '--name', 'e2e-big', '--role', 'viewer', '--db', bigDb).trim();
+    const seeded = Date.now();
+    seed100k(file);
+    const seedMs = Date.now() - seeded;
+    const big = await launch(bigDb, 'serve-big.log', ['--health-interval', '1s', '--alerts', 'false']);
+    try {
+      const get = async (p) => (await fetch(big.base + '/api/v2' + p, {headers: {Authorization: 'Bearer ' + token}})).json();
+      const status = await get('/import-queue/status');
+      assert.equal(status.held + status.completed_24h + status.failed_24h, 100000 - 9500,
+        'the seeded jobs are counted: ' + JSON.stringify(status));
+      await waitFor('a health sample', async () => ((await get('/import-monitoring/health')).points || []).length > 0);
+      const context = await browser.newContext({viewport: {width: 1280, height: 860}});
+      await context.addInitScript((t) => sessionStorage.setItem('importq.token', t), token);
+      const page = await context.newPage();
+      const errors = watchConsole(page);
+      await page.goto(big.base + '/');
+      // from navigation start to every card's figure and all three charts drawn
+      const rendered = await page.waitForFunction(() => {
+        const values = [...document.querySelectorAll('#status-cards .value')];
+        const charts = document.querySelectorAll('.chart-slot svg.chart polyline');
+        return values.length === 8 && values.every((v) => v.textContent !== '—') && charts.length === 3 &&
+          Math.round(performance.now());
+      }, null, {timeout: WAIT_MS, polling: 'raf'});
+      const ms = await rendered.jsonValue();
+      console.log(`GUI first render: ${ms} ms (100k jobs)`);
+      console.log(`(seeding 100k jobs into SQLite took ${seedMs} ms)`);
+      await page.screenshot({path: path.join(artefacts, 'dashboard-100k-desktop.png'), fullPage: true});
+      assert.equal(await page.locator('[data-card="completed_24h"] .value').textContent(), (75000).toLocaleString('en-US'));
+      assert.deepEqual(errors, []);
+      await context.close();
+    } finally {
+      const code = await stop(big.proc);
+      assert.equal(code, 0, 'the 100k server stopped with ' + code + ':\n' + fs.readFileSync(big.log, 'utf8').slice(-4000));
+    }
   });
 });

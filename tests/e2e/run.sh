@@ -2,7 +2,8 @@
 # The admin GUI's end-to-end tests (gui.test.mjs) for ctest: playwright-core
 # and axe-core at the versions package-lock.json pins (installed here by
 # `npm ci` when missing, never a browser: PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD),
-# driving Debian's Chromium against a real `importq serve` on SQLite.
+# driving Debian's Chromium against a real `importq serve` on SQLite
+# (sqlite3 seeds the 100k-job database of the first-render measurement).
 # Screenshots go to ARTEFACTS (default build/e2e-artefacts).
 # Usage: run.sh BINARY [ARTEFACTS]
 set -euo pipefail
@@ -10,7 +11,7 @@ bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 artefacts=$(realpath -m "${2:-$here/../../build/e2e-artefacts}")
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-for tool in node npm; do
+for tool in node npm sqlite3; do
     command -v $tool >/dev/null || { echo "FAIL: $tool is not installed (scripts/deps.sh test)"; exit 1; }
 done
 [ -x /usr/bin/chromium ] || { echo "FAIL: /usr/bin/chromium is not installed (scripts/deps.sh test)"; exit 1; }

@@ -2,7 +2,8 @@
  * test_alert_store.c - alerts in the store (store/alert_ops.h), one test
  * code for both backends: an alert opens once per rule and entity while
  * open or acknowledged (the unique index of migration 009), again after
- * it resolved; resolving once; acknowledging (audited "alert.acked" in
+ * it resolved; resolving once; opening and resolving audited as the
+ * system's ("alert.opened", "alert.resolved"); acknowledging (audited "alert.acked" in
  * the same transaction, once; a resolved alert is a conflict, an unknown
  * one not found); an outage recorded after the fact; lists by state with
  * keyset pages; and the engine's probe (jobs ended with an error, locks
@@ -148,6 +149,57 @@ static void test_recorded_after_the_fact(void **state)
     assert_int_equal(got.created_at_ms, FAKE_CLOCK_START_MS - 10 * MIN_MS);
     assert_int_equal(got.resolved_at_ms, FAKE_CLOCK_START_MS);
     alert_clear(&got);
+    /* audited once, as resolved: it was never open in the store */
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_audit"
+                                        " WHERE action = 'alert.resolved' AND actor = 'system'"),
+                     1);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_audit"
+                                        " WHERE action = 'alert.opened'"),
+                     0);
+}
+
+/* Opening and resolving are audited as the system's, once each, in the
+ * alert's own transaction: GET /events carries them. */
+static void test_open_and_resolve_are_audited(void **state)
+{
+    struct fixture *f = FIX(state);
+    fixture_use_fake_clock(f);
+    int64_t id;
+    assert_true(open_alert(f, "queue_wait", "queue", &id));
+    assert_false(open_alert(f, "queue_wait", "queue", NULL)); /* open already: no row */
+    char id_text[24];
+    snprintf(id_text, sizeof(id_text), "%lld", (long long)id);
+    json_t *images = fixture_audit_images(f, "alert.opened", id_text);
+    assert_true(json_is_null(json_array_get(images, 0)));
+    json_t *after = json_array_get(images, 1);
+    assert_string_equal(json_string_value(json_object_get(after, "state")), "open");
+    assert_string_equal(json_string_value(json_object_get(after, "rule")), "queue_wait");
+    assert_string_equal(json_string_value(json_object_get(after, "message")), "something is wrong");
+    json_decref(images);
+    bool resolved = false;
+    struct iq_error err = {0};
+    fake_clock_advance(&f->clock, 3000);
+    assert_int_equal(store_alert_resolve(f->store, id, &resolved, &err), 0);
+    assert_true(resolved);
+    assert_int_equal(store_alert_resolve(f->store, id, &resolved, &err), 0); /* again: no row */
+    assert_false(resolved);
+    assert_int_equal(store_alert_resolve(f->store, 999999, &resolved, &err), 0); /* unknown */
+    assert_false(resolved);
+    images = fixture_audit_images(f, "alert.resolved", id_text);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(images, 0), "state")),
+                        "open");
+    after = json_array_get(images, 1);
+    assert_string_equal(json_string_value(json_object_get(after, "state")), "resolved");
+    assert_non_null(json_string_value(json_object_get(after, "resolved_at")));
+    json_decref(images);
+    assert_int_equal(fixture_int_fmt(f,
+                                     "SELECT count(*) FROM stg_import_audit WHERE entity = 'alert'"
+                                     " AND entity_id = '%s' AND actor = 'system'",
+                                     id_text),
+                     2);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_audit"
+                                        " WHERE action IN ('alert.opened', 'alert.resolved')"),
+                     2);
 }
 
 static void test_list_by_state_and_pages(void **state)
@@ -277,11 +329,9 @@ static void test_probe(void **state)
 #define TEST(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 static const struct CMUnitTest alert_tests[] = {
-    TEST(test_opens_once_per_rule_and_entity),
-    TEST(test_ack_is_audited_once),
-    TEST(test_recorded_after_the_fact),
-    TEST(test_list_by_state_and_pages),
-    TEST(test_probe),
+    TEST(test_opens_once_per_rule_and_entity), TEST(test_ack_is_audited_once),
+    TEST(test_recorded_after_the_fact),        TEST(test_open_and_resolve_are_audited),
+    TEST(test_list_by_state_and_pages),        TEST(test_probe),
 };
 
 int main(void)

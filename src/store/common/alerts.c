@@ -155,7 +155,54 @@ int alert_probe_decode_lock(const char *const v[LOCKCOL_COUNT], struct alert_pro
     return ret->name ? 0 : iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
 
+/* ---- the audit trail's images ---- */
+
+/* The actor of what no token did: an alert opening and resolving. */
+static const struct audit_context system_actor = {"system", NULL, NULL};
+
+/* audit_image - what the audit trail keeps of an alert; NULL on OOM. */
+static char *audit_image(const struct alert *alert)
+{
+    char acked_at[TIME_RFC3339_LEN], resolved_at[TIME_RFC3339_LEN];
+    json_t *image = json_pack(
+        "{s:I, s:s, s:s?, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "id", (json_int_t)alert->id,
+        "rule", alert->rule, "severity", alert->severity, "state", alert_state_name(alert->state),
+        "entity", alert->entity, "entity_id", alert->entity_id, "message", alert->message,
+        "acked_by", alert->acked_by, "acked_at",
+        alert->acked_at_ms ? time_format_rfc3339(alert->acked_at_ms, acked_at) : NULL,
+        "resolved_at",
+        alert->resolved_at_ms ? time_format_rfc3339(alert->resolved_at_ms, resolved_at) : NULL);
+    char *text = image ? json_dumps(image, JSON_COMPACT) : NULL;
+    json_decref(image);
+    return text;
+}
+
+/* audit_change - the audit row of alert id's change from before (NULL:
+ * none) to after, by actx; in the caller's transaction. */
+static int audit_change(const struct alert_primitives *p, void *backend,
+                        const struct audit_context *actx, const char *action,
+                        const struct alert *before, const struct alert *after, struct iq_error *err)
+{
+    char *before_text = before ? audit_image(before) : NULL;
+    char *after_text = audit_image(after);
+    char id_text[24];
+    snprintf(id_text, sizeof(id_text), "%lld", (long long)after->id);
+    int rc = (before && !before_text) || !after_text
+                 ? iq_error_set(err, IQ_E_NOMEM, "out of memory")
+                 : p->audit(backend, actx, action, id_text, before_text, after_text, err);
+    free(before_text);
+    free(after_text);
+    return rc;
+}
+
 /* ---- open and resolve ---- */
+
+/*
+ * Opening and resolving are audited ("alert.opened", "alert.resolved",
+ * actor "system") in the alert's own transaction: the trail stays the
+ * whole story of an alert, and GET /events (the trail's tail) carries
+ * them.
+ */
 
 struct open_ctx {
     const struct alert *draft;
@@ -176,7 +223,14 @@ static int open_body(const struct alert_primitives *p, void *backend, void *ctx_
         row.resolved_at_ms = p->now_ms(backend);
     row.acked_at_ms = 0;
     row.acked_by = NULL;
-    return p->insert(backend, &row, ctx->ret_opened, ctx->ret_id, err);
+    int rc = p->insert(backend, &row, ctx->ret_opened, ctx->ret_id, err);
+    if (rc < 0 || !*ctx->ret_opened)
+        return rc;
+    /* one recorded after the fact (a database outage) is resolved at once */
+    row.id = *ctx->ret_id;
+    return audit_change(p, backend, &system_actor,
+                        row.state == ALERT_STATE_RESOLVED ? "alert.resolved" : "alert.opened", NULL,
+                        &row, err);
 }
 
 int alert_rule_open(struct store *s, const struct alert *draft, bool *ret_opened, int64_t *ret_id,
@@ -187,7 +241,12 @@ int alert_rule_open(struct store *s, const struct alert *draft, bool *ret_opened
     if (!draft->rule || !draft->entity || !draft->entity_id || !draft->message || !draft->severity)
         return iq_error_set(err, IQ_E_INTERNAL, "an alert needs a rule, entity and message");
     struct open_ctx ctx = {draft, ret_opened, ret_id};
-    return s->ops->alert_tx(s, ALERT_TX_WRITE, open_body, &ctx, err);
+    int rc = s->ops->alert_tx(s, ALERT_TX_WRITE, open_body, &ctx, err);
+    if (rc < 0) {
+        *ret_opened = false; /* rolled back with its audit row */
+        *ret_id = 0;
+    }
+    return rc;
 }
 
 struct resolve_ctx {
@@ -199,31 +258,34 @@ static int resolve_body(const struct alert_primitives *p, void *backend, void *c
                         struct iq_error *err)
 {
     struct resolve_ctx *ctx = ctx_ptr;
-    return p->resolve(backend, ctx->id, p->now_ms(backend), ctx->ret_resolved, err);
+    struct alert before = {0}, after = {0};
+    int rc = p->read(backend, ctx->id, &before, err);
+    if (rc == IQ_E_NOT_FOUND) {
+        iq_error_clear(err); /* gone (pruned): nothing to resolve */
+        return 0;
+    }
+    if (rc == 0 && before.state != ALERT_STATE_RESOLVED)
+        rc = p->resolve(backend, ctx->id, p->now_ms(backend), ctx->ret_resolved, err);
+    if (rc == 0 && *ctx->ret_resolved)
+        rc = p->read(backend, ctx->id, &after, err);
+    if (rc == 0 && *ctx->ret_resolved)
+        rc = audit_change(p, backend, &system_actor, "alert.resolved", &before, &after, err);
+    alert_clear(&before);
+    alert_clear(&after);
+    return rc;
 }
 
 int alert_rule_resolve(struct store *s, int64_t id, bool *ret_resolved, struct iq_error *err)
 {
     *ret_resolved = false;
     struct resolve_ctx ctx = {id, ret_resolved};
-    return s->ops->alert_tx(s, ALERT_TX_WRITE, resolve_body, &ctx, err);
+    int rc = s->ops->alert_tx(s, ALERT_TX_WRITE, resolve_body, &ctx, err);
+    if (rc < 0)
+        *ret_resolved = false;
+    return rc;
 }
 
 /* ---- acknowledge ---- */
-
-/* audit_image - what the audit trail keeps of an alert; NULL on OOM. */
-static char *audit_image(const struct alert *alert)
-{
-    char acked_at[TIME_RFC3339_LEN];
-    json_t *image =
-        json_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)alert->id, "rule",
-                  alert->rule, "state", alert_state_name(alert->state), "entity", alert->entity,
-                  "entity_id", alert->entity_id, "acked_by", alert->acked_by, "acked_at",
-                  alert->acked_at_ms ? time_format_rfc3339(alert->acked_at_ms, acked_at) : NULL);
-    char *text = image ? json_dumps(image, JSON_COMPACT) : NULL;
-    json_decref(image);
-    return text;
-}
 
 struct ack_ctx {
     int64_t id;
@@ -251,17 +313,8 @@ static int ack_body(const struct alert_primitives *p, void *backend, void *ctx_p
     rc = p->ack(backend, ctx->id, ctx->actx->actor, now_ms, err);
     if (rc == 0)
         rc = p->read(backend, ctx->id, ctx->ret, err);
-    if (rc == 0) {
-        char *before_text = audit_image(&before);
-        char *after_text = audit_image(ctx->ret);
-        char id_text[24];
-        snprintf(id_text, sizeof(id_text), "%lld", (long long)ctx->id);
-        rc = before_text && after_text ? p->audit(backend, ctx->actx, "alert.acked", id_text,
-                                                  before_text, after_text, err)
-                                       : iq_error_set(err, IQ_E_NOMEM, "out of memory");
-        free(before_text);
-        free(after_text);
-    }
+    if (rc == 0)
+        rc = audit_change(p, backend, ctx->actx, "alert.acked", &before, ctx->ret, err);
     alert_clear(&before);
     return rc;
 }

@@ -114,7 +114,13 @@ struct store_ops {
                               struct orchestration_page *ret_page, struct iq_error *err);
     int (*job_phases)(struct store *s, const char *job_id, struct job_phase_list *ret_list,
                       struct iq_error *err);
-    /* NULL: store_job_get_detail reads job_get, job_phases and locks_list. */
+    /* job_dependents - the first JOB_DEPENDENTS_MAX direct dependants of
+     * job_id (job_refs_decode_json of one query); NULL where job_get_detail
+     * reads them itself. */
+    int (*job_dependents)(struct store *s, const char *job_id, struct job_ref_list *ret_list,
+                          struct iq_error *err);
+    /* NULL: store_job_get_detail reads job_get, job_phases, locks_list and
+     * job_dependents. */
     int (*job_get_detail)(struct store *s, const char *id, struct job_detail *ret_detail,
                           struct iq_error *err);
     void (*interrupt)(struct store *s);

@@ -125,6 +125,15 @@ int store_job_decode(const char *const values[JOBCOL_COUNT], struct job **ret_jo
 char *store_resources_to_json(const struct job_resource *resources, size_t count);
 
 /*
+ * job_refs_decode_json - a job's dependants from text, a JSON array of
+ * [id, name, status] arrays (NULL or SQL NULL: none) as both backends
+ * select them: up to JOB_DEPENDENTS_MAX + 1 rows, the extra one only
+ * telling that the list is truncated. IQ_E_DB for a malformed row.
+ * *ret_list: job_ref_list_clear (also after a failure).
+ */
+int job_refs_decode_json(const char *text, struct job_ref_list *ret_list, struct iq_error *err);
+
+/*
  * store_json_text - compact, key-sorted JSON text of value (NULL for a NULL
  * value). Caller frees.
  */

@@ -527,3 +527,42 @@ int spec_texts_build(const struct job_spec *spec, struct spec_texts *ret_texts,
     spec_texts_clear(ret_texts);
     return iq_error_set(err, IQ_E_NOMEM, "out of memory");
 }
+
+/* Both backends' statements read "LIMIT 101": the list and one more. */
+_Static_assert(JOB_DEPENDENTS_MAX == 100, "the dependants statements read JOB_DEPENDENTS_MAX + 1");
+
+int job_refs_decode_json(const char *text, struct job_ref_list *ret_list, struct iq_error *err)
+{
+    memset(ret_list, 0, sizeof(*ret_list));
+    if (!text)
+        return 0;
+    json_t *rows = json_loads(text, 0, NULL);
+    size_t n = json_array_size(rows);
+    int rc = 0;
+    if (!json_is_array(rows))
+        rc = iq_error_set(err, IQ_E_DB, "the dependants of a job are malformed");
+    if (n > JOB_DEPENDENTS_MAX) {
+        ret_list->truncated = true;
+        n = JOB_DEPENDENTS_MAX;
+    }
+    if (rc == 0 && n > 0 && !(ret_list->items = calloc(n, sizeof(*ret_list->items))))
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const json_t *row = json_array_get(rows, i);
+        const char *id = json_string_value(json_array_get(row, 0));
+        const char *name = json_string_value(json_array_get(row, 1));
+        struct job_ref *ref = &ret_list->items[i];
+        if (!id || strlen(id) != UUID_STR_LEN - 1 ||
+            job_status_parse(json_string_value(json_array_get(row, 2)), &ref->status) < 0) {
+            rc = iq_error_set(err, IQ_E_DB, "a dependant of a job is malformed");
+            break;
+        }
+        memcpy(ref->id, id, UUID_STR_LEN);
+        ref->name = strdup(name ? name : "");
+        ret_list->count = i + 1;
+        if (!ref->name)
+            rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    }
+    json_decref(rows);
+    return rc;
+}

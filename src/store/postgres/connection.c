@@ -69,7 +69,9 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
                                  "FROM stg_import_queue q WHERE q.id = $1::uuid FOR UPDATE OF q",
                                  1},
     /* $2: the clock (PG_NOW). Phases and locks as JSON arrays of arrays,
-     * in the order of pg_job_phases and pg_locks_list. */
+     * in the order of pg_job_phases and pg_locks_list; then the first
+     * JOB_DEPENDENTS_MAX + 1 direct dependants by id (the reverse edge
+     * index), the extra one telling there are more. */
     [STMT_JOB_DETAIL] =
         {"iq_job_detail", true,
          ", (SELECT json_agg(json_build_array(p.attempt, p.phase,"
@@ -83,6 +85,10 @@ static const struct pg_statement_info statements[STMT_COUNT] = {
          " ORDER BY r.name, r.acquired_at, r.id)"
          " FROM stg_import_resources r WHERE r.job_id = q.id AND r.expires_at > " PG_NOW("$2")
          ") END"
+         ", (SELECT json_agg(json_build_array(d.id::text, d.name, d.status) ORDER BY d.id)"
+         " FROM (SELECT dq.id, dq.name, dq.status FROM importq_job_deps e"
+         " JOIN stg_import_queue dq ON dq.id = e.job_id WHERE e.depends_on_id = q.id"
+         " ORDER BY e.job_id LIMIT 101) d)"
          " FROM stg_import_queue q WHERE q.id = $1::uuid",
          2},
     [STMT_JOBS_BY_IDS] = {"iq_jobs_by_ids", true,

@@ -405,8 +405,8 @@ static int detail_locks(const char *text, const char *job_id, struct lock_list *
 
 /*
  * pg_job_get_detail - see store_ops.job_get_detail: the job row, its phase
- * timings and its live locks in one prepared statement (the last two as
- * JSON arrays). IQ_E_NOT_FOUND for an unknown or malformed id.
+ * timings, its live locks and its first dependants in one prepared
+ * statement (the last three as JSON arrays). IQ_E_NOT_FOUND for an unknown or malformed id.
  */
 int pg_job_get_detail(struct store *s, const char *id, struct job_detail *ret_detail,
                       struct iq_error *err)
@@ -422,7 +422,7 @@ int pg_job_get_detail(struct store *s, const char *id, struct job_detail *ret_de
         return rc;
     if (PQntuples(res) == 0)
         rc = iq_error_set(err, IQ_E_NOT_FOUND, "job %s not found", id);
-    else if (PQnfields(res) != JOBCOL_COUNT + 2)
+    else if (PQnfields(res) != JOBCOL_COUNT + 3)
         rc = iq_error_set(err, IQ_E_INTERNAL, "a job detail row has %d columns", PQnfields(res));
     else
         rc = decode_row(res, 0, &ret_detail->job, err);
@@ -435,6 +435,10 @@ int pg_job_get_detail(struct store *s, const char *id, struct job_detail *ret_de
                               ? NULL
                               : PQgetvalue(res, 0, JOBCOL_COUNT + 1),
                           ret_detail->job->id, &ret_detail->locks, err);
+    if (rc == 0)
+        rc = job_refs_decode_json(
+            PQgetisnull(res, 0, JOBCOL_COUNT + 2) ? NULL : PQgetvalue(res, 0, JOBCOL_COUNT + 2),
+            &ret_detail->dependents, err);
     PQclear(res);
     return rc;
 }

@@ -617,6 +617,7 @@ static const struct store_ops sqlite_store_ops = {
     .orchestration_get = sqlite_orchestration_get,
     .orchestration_list = sqlite_orchestration_list,
     .job_phases = sqlite_job_phases,
+    .job_dependents = sqlite_job_dependents,
     .perf_attempts = sqlite_perf_attempts,
     .lock_holds = sqlite_lock_holds,
     .lock_history_prune = sqlite_lock_history_prune,

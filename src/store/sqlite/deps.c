@@ -1,8 +1,9 @@
 /*
  * sqlite/deps.c - the dependency graph of jobs on SQLite
  * (importq_job_deps edges): checking a job's dependencies exist and form
- * no cycle, writing its edges, and failing waiting dependants when a job
- * ends FAILED or CANCELLED. Runs inside the caller's write transaction.
+ * no cycle, writing its edges, failing waiting dependants when a job
+ * ends FAILED or CANCELLED, and reading a job's first dependants. Runs inside the caller's write
+ * transaction.
  */
 #include "store/sqlite/internal.h"
 
@@ -221,4 +222,28 @@ int sqlite_fail_dependants(void *backend, const char *root_id, enum job_status s
     }
     free(list.ids);
     return rc;
+}
+
+/*
+ * sqlite_job_dependents - see store_ops.job_dependents: one statement
+ * over the reverse edge index, the rows as one JSON array
+ * (job_refs_decode_json).
+ */
+int sqlite_job_dependents(struct store *base, const char *job_id, struct job_ref_list *ret_list,
+                          struct iq_error *err)
+{
+    struct sqlite_store *s = to_sqlite(base);
+    memset(ret_list, 0, sizeof(*ret_list));
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_JOB_DEPENDENTS, err);
+    if (!stmt)
+        return IQ_E_DB;
+    struct binder b = binder_start(stmt);
+    bind_text(&b, job_id);
+    int rc = sqlite_binder_check(s, &b, err);
+    if (rc == 0)
+        rc = sqlite_stmt_next(s, stmt, "read dependants", err);
+    if (rc == 1)
+        rc = job_refs_decode_json((const char *)sqlite3_column_text(stmt, 0), ret_list, err);
+    stmt_release(stmt);
+    return rc < 0 ? rc : 0;
 }

@@ -394,6 +394,10 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                           " FROM importq_job_deps d JOIN down w ON d.depends_on_id = w.id)"        \
                           " SELECT q.id FROM down JOIN stg_import_queue q ON q.id = down.id"       \
                           " WHERE q.id <> ?1 AND q.status IN ('HELD', 'QUEUED') ORDER BY q.id")    \
+    X(JOB_DEPENDENTS, "SELECT json_group_array(json_array(d.id, d.name, d.status)) FROM"          \
+                      " (SELECT q.id, q.name, q.status FROM importq_job_deps e"                   \
+                      " JOIN stg_import_queue q ON q.id = e.job_id WHERE e.depends_on_id = ?1"   \
+                      " ORDER BY e.job_id LIMIT 101) d")                                         \
     X(AUDIT_HEAD, "SELECT id, hash FROM stg_import_audit ORDER BY id DESC LIMIT 1")                \
     X(AUDIT_INSERT, "INSERT INTO stg_import_audit (id, at, actor, action, entity, entity_id, "     \
                     "before,"                                                                      \
@@ -843,6 +847,8 @@ int sqlite_orchestration_list(struct store *base, int limit, const char *after_i
                               struct orchestration_page *ret_page, struct iq_error *err);
 int sqlite_job_phases(struct store *base, const char *job_id, struct job_phase_list *ret_list,
                       struct iq_error *err);
+int sqlite_job_dependents(struct store *base, const char *job_id, struct job_ref_list *ret_list,
+                          struct iq_error *err);
 int sqlite_perf_attempts(struct store *base, const struct perf_window *window,
                          struct perf_attempts *ret, struct iq_error *err);
 int sqlite_lock_holds(struct store *base, const struct perf_window *window,
