@@ -39,15 +39,25 @@ static const struct command commands[] = {
      " | token revoke NAME [--db URL]",
      "manage API tokens in the database (a new token is printed once, stored hashed)",
      cmd_token_flags, cmd_token},
-    {"audit", "importq audit verify [--json] [--db URL]",
-     "check the audit trail's hash chain (exit 0 intact, 1 broken)", cmd_audit_flags, cmd_audit},
+    {"audit",
+     "importq audit verify [--json] [--db URL]\n"
+     "       importq audit list [--entity E] [--entity-id ID] [--actor A] [--action A]"
+     " [--since T] [--until T]\n"
+     "                          [--limit N] [--cursor C] [--all] [--json]   (through the server)",
+     "check the audit trail's hash chain (exit 0 intact, 1 broken); list its rows", cmd_audit_flags,
+     cmd_audit},
     {"submit", "importq submit SPEC.json|- [--wait] [--json] [--server URL] [--token T]",
      "submit a job spec to the server; --wait follows it (exit 0 COMPLETED, 1 FAILED/CANCELLED)",
      cmd_submit_flags, cmd_submit},
     {"jobs",
-     "importq jobs [--status S] [--table T] [--q TEXT] [--limit N] [--cursor C] [--all] [--json]",
-     "list jobs on the server, newest first", cmd_jobs_flags, cmd_jobs},
-    {"job", "importq job ID [--json]", "show one job: status, progress, result, error, locks",
+     "importq jobs [--status S] [--table T] [--q TEXT] [--limit N] [--cursor C] [--all] [--json]\n"
+     "       importq jobs --watch [--interval DURATION] [--status S] [--table T] [--q TEXT]"
+     " [--limit N]",
+     "list jobs on the server, newest first; --watch redraws the list every second", cmd_jobs_flags,
+     cmd_jobs},
+    {"job", "importq job ID [--wait] [--json]",
+     "show one job: status, progress, result, error, locks, dependencies; --wait follows it"
+     " (exit 0 COMPLETED, 1 FAILED/CANCELLED)",
      cmd_job_flags, cmd_job},
     {"cancel", "importq cancel ID [--json]",
      "cancel a job (a running one stops within seconds, nothing lands)", cmd_job_action_flags,
@@ -93,6 +103,42 @@ static const struct command commands[] = {
     {"cron", "importq cron 'EXPR' [--tz ZONE] [--count N] [--after RFC3339] [--json]",
      "the next fire times of a cron expression in a time zone (no server needed)",
      cmd_cron_flags, cmd_cron},
+    {"orchestrations",
+     "importq orchestrations [list] [--limit N] [--cursor C] [--all] [--json]\n"
+     "       importq orchestrations show ID [--json]\n"
+     "       importq orchestrations create FILE.json [--json]\n"
+     "\nExamples:\n"
+     "  importq orchestrations create nightly.json   # {\"name\", \"jobs\": [{\"key\", ...spec...,"
+     " \"after\": [KEY]}]}\n"
+     "  importq orchestrations --all\n"
+     "  importq orchestrations show 0193a5f2-7c1e-7b2a-9f00-000000000001",
+     "sets of dependent jobs on the server: list, show (each job under what it runs after),"
+     " create (all or none)",
+     cmd_orchestrations_flags, cmd_orchestrations},
+    {"locks",
+     "importq locks [list] [--json]\n"
+     "       importq locks release ID [--json]          (admin)\n"
+     "\nExamples:\n"
+     "  importq locks\n"
+     "  importq locks --json | jq '.waiting'\n"
+     "  importq locks release 0193a5f2-7c1e-7b2a-9f00-000000000001 --token \"$ADMIN_TOKEN\"",
+     "the held resource locks (lease left) and the jobs waiting for them; force-release one",
+     cmd_locks_flags, cmd_locks},
+    {"upload",
+     "importq upload FILE [--json]\n"
+     "\nExamples:\n"
+     "  importq upload users.csv          # prints id, bytes, sha256\n"
+     "  importq upload users.csv --json | jq -r .id\n"
+     "  # then submit a spec with \"source\": {\"format\": \"csv\", \"upload\": \"ID\"}",
+     "send a file to the server (streamed from disk) for a job's source.upload", cmd_upload_flags,
+     cmd_upload},
+    {"rejects",
+     "importq rejects ID\n"
+     "\nExamples:\n"
+     "  importq rejects 0193a5f2-7c1e-7b2a-9f00-000000000001 > bad.csv\n"
+     "  importq rejects 0193a5f2-7c1e-7b2a-9f00-000000000001 | head",
+     "a job's rejected rows as CSV on stdout (line,column,value,error[,record,pointer])", NULL,
+     cmd_rejects},
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
