@@ -169,13 +169,28 @@ struct jobs_watch {
     int64_t interval_ms;
 };
 
-/* put_frame - text (a frame's lines) on stdout; with ansi each line clears its rest. */
-static void put_frame(const char *text, size_t len, bool ansi)
+/*
+ * put_frame - text (a frame's lines) on stdout. With ansi each line is cut
+ * at columns characters (a wrapped line would scroll the frame off its
+ * place; UTF-8 continuation bytes go with their character) and clears
+ * the rest of its row.
+ */
+static void put_frame(const char *text, size_t len, bool ansi, int columns)
 {
+    int column = 0;
+    bool shown = true; /* the current character is within the row */
     for (size_t i = 0; i < len; i++) {
-        if (ansi && text[i] == '\n')
-            fputs("\033[K", stdout);
-        putchar(text[i]);
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n') {
+            fputs(ansi ? "\033[K\n" : "\n", stdout);
+            column = 0;
+            shown = true;
+            continue;
+        }
+        if ((c & 0xC0) != 0x80) /* not a continuation byte: a new character */
+            shown = !ansi || column++ < columns;
+        if (shown)
+            putchar(c);
     }
 }
 
@@ -184,9 +199,9 @@ static void watch_draw_cb(void *ctx, bool ansi)
 {
     struct jobs_watch *watch = ctx;
     char limit[16] = "";
-    if (ansi && !cli_flag_value(watch->cmd, watch->args, "limit")) {
-        int columns, rows; /* as many jobs as fit on the screen */
-        live_view_terminal_size(&columns, &rows);
+    int columns, rows;
+    live_view_terminal_size(&columns, &rows);
+    if (ansi && !cli_flag_value(watch->cmd, watch->args, "limit")) { /* the jobs that fit */
         int fit_rows = rows - JOBS_WATCH_FRAME_LINES;
         fit_rows = fit_rows < 1 ? 1 : fit_rows > JOBS_MAX_LIMIT ? JOBS_MAX_LIMIT : fit_rows;
         snprintf(limit, sizeof(limit), "%d", fit_rows);
@@ -219,7 +234,7 @@ static void watch_draw_cb(void *ctx, bool ansi)
     fclose(frame);
     if (ansi)
         fputs("\033[H", stdout);
-    put_frame(text, len, ansi);
+    put_frame(text, len, ansi, columns);
     fputs(ansi ? "\npress q to quit\033[K\033[J" : "\n", stdout);
     fflush(stdout);
     free(text);
