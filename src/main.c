@@ -71,11 +71,17 @@ static const struct command commands[] = {
      .examples = "  importq token create --name alice --role operator   # prints the token once\n"
                  "  importq token list --json\n"
                  "  importq token revoke alice"},
-    {"audit", "importq audit verify [--json] [--db URL]",
-     "check the audit trail's hash chain (exit 0 intact, 1 broken)", cmd_audit_flags, cmd_audit,
-     .settings = CLI_SETTINGS_DATABASE, .operands = "verify",
+    {"audit",
+     "importq audit verify [--json] [--db URL]\n"
+     "       importq audit list [--entity E] [--entity-id ID] [--actor A] [--action A]"
+     " [--since T] [--until T]\n"
+     "                          [--limit N] [--cursor C] [--all] [--json]   (through the server)",
+     "check the audit trail's hash chain (exit 0 intact, 1 broken); list its rows", cmd_audit_flags,
+     cmd_audit, .settings = CLI_SETTINGS_DATABASE | CLI_SETTINGS_CLIENT, .operands = "verify list",
      .examples = "  importq audit verify\n"
-                 "  importq audit verify --json --db " EXAMPLE_PG},
+                 "  importq audit verify --json --db " EXAMPLE_PG "\n"
+                 "  importq audit list --entity job --action job.cancelled --limit 20\n"
+                 "  importq audit list --actor alice --all --json"},
     {"submit", "importq submit SPEC.json|- [--wait] [--json] [--server URL] [--token T]",
      "submit a job spec to the server; --wait follows it (exit 0 COMPLETED, 1 FAILED/CANCELLED)",
      cmd_submit_flags, cmd_submit, .settings = CLI_SETTINGS_CLIENT, .operands = CLI_VALUES_FILE,
@@ -83,14 +89,21 @@ static const struct command commands[] = {
                  "  importq submit users.json --wait         # and follows it to its end\n"
                  "  importq submit - --json < users.json     # the spec from stdin"},
     {"jobs",
-     "importq jobs [--status S] [--table T] [--q TEXT] [--limit N] [--cursor C] [--all] [--json]",
-     "list jobs on the server, newest first", cmd_jobs_flags, cmd_jobs, .settings = CLI_SETTINGS_CLIENT,
+     "importq jobs [--status S] [--table T] [--q TEXT] [--limit N] [--cursor C] [--all] [--json]\n"
+     "       importq jobs --watch [--interval DURATION] [--status S] [--table T] [--q TEXT]"
+     " [--limit N]",
+     "list jobs on the server, newest first; --watch redraws the list every second", cmd_jobs_flags,
+     cmd_jobs, .settings = CLI_SETTINGS_CLIENT,
      .examples = "  importq jobs\n"
                  "  importq jobs --status queued,running --table users --limit 20\n"
-                 "  importq jobs --q nightly --all --json"},
-    {"job", "importq job ID [--json]", "show one job: status, progress, result, error, locks",
+                 "  importq jobs --q nightly --all --json\n"
+                 "  importq jobs --watch --status running,queued   # q or Ctrl-C quits"},
+    {"job", "importq job ID [--wait] [--json]",
+     "show one job: status, progress, result, error, locks, dependencies; --wait follows it"
+     " (exit 0 COMPLETED, 1 FAILED/CANCELLED)",
      cmd_job_flags, cmd_job, .settings = CLI_SETTINGS_CLIENT,
      .examples = "  importq job " EXAMPLE_ID "\n"
+                 "  importq job " EXAMPLE_ID " --wait      # until it ends\n"
                  "  importq job " EXAMPLE_ID " --json | jq .result"},
     {"cancel", "importq cancel ID [--json]",
      "cancel a job (a running one stops within seconds, nothing lands)", cmd_job_action_flags,
@@ -154,6 +167,37 @@ static const struct command commands[] = {
      cmd_cron_flags, cmd_cron,
      .examples = "  importq cron '30 2 * * mon-fri' --tz Europe/Zurich\n"
                  "  importq cron '*/15 * * * *' --count 8 --after 2026-11-01T05:20:00Z --json"},
+    {"orchestrations",
+     "importq orchestrations [list] [--limit N] [--cursor C] [--all] [--json]\n"
+     "       importq orchestrations show ID [--json]\n"
+     "       importq orchestrations create FILE.json [--json]",
+     "sets of dependent jobs on the server: list, show (each job under what it runs after),"
+     " create (all or none)",
+     cmd_orchestrations_flags, cmd_orchestrations, .settings = CLI_SETTINGS_CLIENT,
+     .operands = "list show create",
+     .examples = "  importq orchestrations create nightly.json   # {\"name\", \"jobs\": [{\"key\", ...spec...,"
+                 " \"after\": [KEY]}]}\n"
+                 "  importq orchestrations --all\n"
+                 "  importq orchestrations show " EXAMPLE_ID},
+    {"locks",
+     "importq locks [list] [--json]\n"
+     "       importq locks release ID [--json]          (admin)",
+     "the held resource locks (lease left) and the jobs waiting for them; force-release one",
+     cmd_locks_flags, cmd_locks, .settings = CLI_SETTINGS_CLIENT, .operands = "list release",
+     .examples = "  importq locks\n"
+                 "  importq locks --json | jq '.waiting'\n"
+                 "  importq locks release " EXAMPLE_ID " --token \"$ADMIN_TOKEN\""},
+    {"upload", "importq upload FILE [--json]",
+     "send a file to the server (streamed from disk) for a job's source.upload", cmd_upload_flags,
+     cmd_upload, .settings = CLI_SETTINGS_CLIENT, .operands = CLI_VALUES_FILE,
+     .examples = "  importq upload users.csv          # prints id, bytes, sha256\n"
+                 "  importq upload users.csv --json | jq -r .id\n"
+                 "  # then submit a spec with \"source\": {\"format\": \"csv\", \"upload\": \"ID\"}"},
+    {"rejects", "importq rejects ID",
+     "a job's rejected rows as CSV on stdout (line,column,value,error[,record,pointer])", NULL,
+     cmd_rejects, .settings = CLI_SETTINGS_CLIENT,
+     .examples = "  importq rejects " EXAMPLE_ID " > bad.csv\n"
+                 "  importq rejects " EXAMPLE_ID " | head"},
     {"help", "importq help [COMMAND] [--man]",
      "a command's options, settings and examples; --man: the manual page", help_flags, cmd_help,
      .operands = CLI_VALUES_COMMAND,

@@ -97,6 +97,11 @@ int cmd_top(const struct command *cmd, struct cli_args *args, struct config *cfg
 int cmd_perf(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_recommendations(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_schedules(const struct command *cmd, struct cli_args *args, struct config *cfg);
+/* More client commands (cmd_orchestrations.c, cmd_locks.c, cmd_upload.c, cmd_rejects.c). */
+int cmd_orchestrations(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_locks(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_upload(const struct command *cmd, struct cli_args *args, struct config *cfg);
+int cmd_rejects(const struct command *cmd, struct cli_args *args, struct config *cfg);
 /* Administrative commands on the service database (cmd_token.c, cmd_audit.c). */
 int cmd_token(const struct command *cmd, struct cli_args *args, struct config *cfg);
 int cmd_audit(const struct command *cmd, struct cli_args *args, struct config *cfg);
@@ -116,6 +121,9 @@ extern const struct cli_flag cmd_top_flags[];
 extern const struct cli_flag cmd_perf_flags[];
 extern const struct cli_flag cmd_recommendations_flags[];
 extern const struct cli_flag cmd_schedules_flags[];
+extern const struct cli_flag cmd_orchestrations_flags[];
+extern const struct cli_flag cmd_locks_flags[];
+extern const struct cli_flag cmd_upload_flags[];
 extern const struct cli_flag cmd_token_flags[];
 extern const struct cli_flag cmd_audit_flags[];
 extern const struct cli_flag cmd_cron_flags[];

@@ -1,11 +1,15 @@
 /*
  * client.c - the client commands' HTTP client: one libcurl easy handle
  * reused for every request (keep-alive), bearer auth, timeouts, a size
- * limit on answers, and problem+json made readable. No printing here.
+ * limit on answers, and problem+json made readable. A request body is
+ * JSON text or a file streamed from disk (an upload); a successful answer
+ * can be streamed to a file (a CSV download) instead of kept in memory.
+ * No printing here.
  */
 #include "cli/client.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,18 +26,51 @@ struct client {
     bool curl_initialised;
 };
 
+/* What one request sends: JSON text, a file, or nothing. */
+struct request_body {
+    const char *json; /* NUL-terminated JSON text, or NULL */
+    FILE *file;       /* streamed instead, file_bytes long; or NULL */
+    int64_t file_bytes;
+    bool file_failed; /* reading file failed (errno in file_errno) */
+    int file_errno;
+};
+
 /* Where the answer of one request accumulates. */
 struct response_buffer {
     char *data;
     size_t len;
     size_t capacity;
     bool too_large;
+    CURL *curl;       /* to read the status while the body arrives */
+    FILE *sink;       /* a 2xx body goes here instead; NULL: buffered */
+    bool sink_failed; /* writing to sink failed (errno kept in sink_errno) */
+    int sink_errno;
+    int64_t sink_bytes;
 };
+
+/* Whether the answer's body goes to the sink: a sink is set and the status is 2xx. */
+static bool to_sink(const struct response_buffer *buf)
+{
+    if (!buf->sink)
+        return false;
+    long status = 0;
+    curl_easy_getinfo(buf->curl, CURLINFO_RESPONSE_CODE, &status);
+    return status >= 200 && status <= 299;
+}
 
 static size_t write_cb(char *data, size_t size, size_t count, void *ctx)
 {
     struct response_buffer *buf = ctx;
     size_t n = size * count;
+    if (to_sink(buf)) {
+        if (fwrite(data, 1, n, buf->sink) != n) {
+            buf->sink_failed = true;
+            buf->sink_errno = errno;
+            return 0;
+        }
+        buf->sink_bytes += (int64_t)n;
+        return n;
+    }
     if (buf->len + n > CLIENT_MAX_RESPONSE_BYTES) {
         buf->too_large = true;
         return 0;
@@ -60,6 +97,19 @@ static int progress_cb(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 {
     const struct client *client = ctx;
     return client->interrupt && *client->interrupt ? 1 : 0;
+}
+
+/* Feeds an upload from its file; a read error aborts the transfer. */
+static size_t read_cb(char *data, size_t size, size_t count, void *ctx)
+{
+    struct request_body *body = ctx;
+    size_t n = fread(data, size, count, body->file);
+    if (n == 0 && ferror(body->file)) {
+        body->file_failed = true;
+        body->file_errno = errno;
+        return CURL_READFUNC_ABORT;
+    }
+    return n;
 }
 
 static bool has_http_scheme(const char *url)
@@ -142,7 +192,7 @@ const char *client_base_url(const struct client *client)
 
 /* Sets the options of one request on the reused handle. */
 static int setup_request(struct client *client, const char *method, const char *url,
-                         const char *body, struct curl_slist *headers,
+                         struct request_body *body, struct curl_slist *headers,
                          struct response_buffer *buf, char *curl_error)
 {
     CURL *curl = client->curl;
@@ -157,7 +207,13 @@ static int setup_request(struct client *client, const char *method, const char *
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)CLIENT_CONNECT_TIMEOUT_MS);
-    SET(CURLOPT_TIMEOUT_MS, (long)CLIENT_REQUEST_TIMEOUT_MS);
+    if (body->file || buf->sink) {
+        /* a file's size has no bound here: give up on a stalled transfer instead */
+        SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+        SET(CURLOPT_LOW_SPEED_TIME, (long)(CLIENT_REQUEST_TIMEOUT_MS / 1000));
+    } else {
+        SET(CURLOPT_TIMEOUT_MS, (long)CLIENT_REQUEST_TIMEOUT_MS);
+    }
     SET(CURLOPT_USERAGENT, client->user_agent);
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_WRITEFUNCTION, write_cb);
@@ -166,9 +222,14 @@ static int setup_request(struct client *client, const char *method, const char *
     SET(CURLOPT_NOPROGRESS, 0L);
     SET(CURLOPT_XFERINFOFUNCTION, progress_cb);
     SET(CURLOPT_XFERINFODATA, client);
-    if (body) {
-        SET(CURLOPT_POSTFIELDS, body);
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    if (body->file) {
+        SET(CURLOPT_POST, 1L);
+        SET(CURLOPT_READFUNCTION, read_cb);
+        SET(CURLOPT_READDATA, body);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->file_bytes);
+    } else if (body->json) {
+        SET(CURLOPT_POSTFIELDS, body->json);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body->json));
     } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
         SET(CURLOPT_POSTFIELDS, "");
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
@@ -182,13 +243,18 @@ static int setup_request(struct client *client, const char *method, const char *
 }
 
 /* Builds the request headers; NULL when out of memory. */
-static struct curl_slist *request_headers(const struct client *client, bool has_body)
+static struct curl_slist *request_headers(const struct client *client,
+                                          const struct request_body *body, bool download)
 {
     const char *lines[] = {
-        "Accept: application/json, application/problem+json",
-        /* A body is JSON; without one, no (form) content type is claimed. */
-        has_body ? "Content-Type: application/json" : "Content-Type:",
-        "Expect:",
+        download ? "Accept: text/csv, application/problem+json"
+                 : "Accept: application/json, application/problem+json",
+        /* A body is JSON or a file's bytes; without one, no (form) content type is claimed. */
+        body->file   ? "Content-Type: application/octet-stream"
+        : body->json ? "Content-Type: application/json"
+                     : "Content-Type:",
+        /* A file waits for the server's go-ahead, so a refusal (413) comes before its bytes. */
+        body->file ? "Expect: 100-continue" : "Expect:",
         client->auth_header,
     };
     struct curl_slist *headers = NULL;
@@ -207,13 +273,20 @@ static struct curl_slist *request_headers(const struct client *client, bool has_
 
 /* Maps a failed transfer to an error kind and a message naming the server. */
 static int transfer_error(const struct client *client, CURLcode c, const char *curl_error,
-                          const struct response_buffer *buf, struct iq_error *err)
+                          const struct request_body *body, const struct response_buffer *buf,
+                          struct iq_error *err)
 {
     const char *why = *curl_error ? curl_error : curl_easy_strerror(c);
+    if (body->file_failed)
+        return iq_error_set(err, IQ_E_IO, "cannot read the file being sent: %s",
+                            strerror(body->file_errno));
     switch (c) {
     case CURLE_ABORTED_BY_CALLBACK:
         return iq_error_set(err, IQ_E_CANCELLED, "interrupted");
     case CURLE_WRITE_ERROR:
+        if (buf->sink_failed)
+            return iq_error_set(err, IQ_E_IO, "cannot write the answer: %s",
+                                strerror(buf->sink_errno));
         if (buf->too_large)
             return iq_error_set(err, IQ_E_TOO_LARGE,
                                 "the answer of %s is larger than %d MiB", client->base_url,
@@ -228,15 +301,21 @@ static int transfer_error(const struct client *client, CURLcode c, const char *c
     }
 }
 
-int client_request(struct client *client, const char *method, const char *path,
-                   const char *body, struct client_response *ret_response, struct iq_error *err)
+/*
+ * perform - one request with body; a 2xx answer's body goes to sink when
+ * it is not NULL (ret_response->body is then empty), else into
+ * ret_response. As client_request otherwise.
+ */
+static int perform(struct client *client, const char *method, const char *path,
+                   struct request_body *body, FILE *sink, struct client_response *ret_response,
+                   struct iq_error *err)
 {
     memset(ret_response, 0, sizeof(*ret_response));
-    struct response_buffer buf = {0};
+    struct response_buffer buf = {.curl = client->curl, .sink = sink};
     char curl_error[CURL_ERROR_SIZE] = "";
     size_t url_size = strlen(client->base_url) + strlen(path) + 1;
     char *url = malloc(url_size);
-    struct curl_slist *headers = request_headers(client, body != NULL);
+    struct curl_slist *headers = request_headers(client, body, sink != NULL);
     int rc = IQ_E_NOMEM;
     if (!url || !headers) {
         iq_error_set(err, IQ_E_NOMEM, "out of memory");
@@ -249,7 +328,7 @@ int client_request(struct client *client, const char *method, const char *path,
     }
     CURLcode c = curl_easy_perform(client->curl);
     if (c != CURLE_OK) {
-        rc = transfer_error(client, c, curl_error, &buf, err);
+        rc = transfer_error(client, c, curl_error, body, &buf, err);
         goto fail;
     }
     const char *content_type = NULL;
@@ -274,6 +353,27 @@ fail:
     free(buf.data);
     free(url);
     return rc;
+}
+
+int client_request(struct client *client, const char *method, const char *path, const char *body,
+                   struct client_response *ret_response, struct iq_error *err)
+{
+    struct request_body request = {.json = body};
+    return perform(client, method, path, &request, NULL, ret_response, err);
+}
+
+int client_request_upload(struct client *client, const char *path, FILE *file, int64_t bytes,
+                          struct client_response *ret_response, struct iq_error *err)
+{
+    struct request_body request = {.file = file, .file_bytes = bytes};
+    return perform(client, "POST", path, &request, NULL, ret_response, err);
+}
+
+int client_request_download(struct client *client, const char *path, FILE *sink,
+                            struct client_response *ret_response, struct iq_error *err)
+{
+    struct request_body request = {0};
+    return perform(client, "GET", path, &request, sink, ret_response, err);
 }
 
 void client_response_clear(struct client_response *response)

@@ -13,6 +13,8 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /* Connecting gives up after this long ("cannot reach ..."). */
 #define CLIENT_CONNECT_TIMEOUT_MS 5000
@@ -63,6 +65,28 @@ void client_set_interrupt(struct client *client, volatile sig_atomic_t *flag);
  */
 int client_request(struct client *client, const char *method, const char *path,
                    const char *body, struct client_response *ret_response, struct iq_error *err);
+
+/*
+ * client_request_upload - POST path with the bytes of file (open for
+ * reading, bytes long: its size) as the body, application/octet-stream,
+ * streamed as it is read, never held in memory. The server's go-ahead is
+ * awaited first (Expect: 100-continue), so a 413 comes before the bytes.
+ * No whole-request timeout; a transfer stalled for
+ * CLIENT_REQUEST_TIMEOUT_MS gives up. Returns as client_request, and
+ * IQ_E_IO when the file cannot be read.
+ */
+int client_request_upload(struct client *client, const char *path, FILE *file, int64_t bytes,
+                          struct client_response *ret_response, struct iq_error *err);
+
+/*
+ * client_request_download - GET path; a 2xx answer's body is written to
+ * sink as it arrives (ret_response->body is then empty), any other answer
+ * is kept in ret_response as client_request does (for its problem
+ * message). Timeouts as client_request_upload. Returns as client_request,
+ * and IQ_E_IO when writing to sink fails.
+ */
+int client_request_download(struct client *client, const char *path, FILE *sink,
+                            struct client_response *ret_response, struct iq_error *err);
 
 /* client_response_clear - free what the response holds (NULL-safe), zero it. */
 void client_response_clear(struct client_response *response);

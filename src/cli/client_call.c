@@ -88,17 +88,143 @@ int client_call_json(struct client_call *call, const char *method, const char *p
     return 0;
 }
 
-char *client_call_job_path(const char *id, const char *suffix)
+int client_call_print(const char *command, const struct config *cfg, const char *version, bool json,
+                      const char *method, const char *path, const char *body,
+                      void (*print)(const json_t *answer))
+{
+    struct client_call call = {0};
+    struct client_response response = {0};
+    json_t *answer = NULL;
+    int exit_code = client_call_open(&call, command, cfg, version);
+    if (exit_code == 0)
+        exit_code = client_call_json(&call, method, path, body, &response, &answer);
+    if (exit_code == 0 && json)
+        client_print_raw(&response);
+    else if (exit_code == 0)
+        print(answer);
+    json_decref(answer);
+    client_response_clear(&response);
+    client_call_close(&call);
+    return exit_code;
+}
+
+void client_call_try_json(struct client_call *call, const char *path, json_t **ret_json,
+                          char **ret_error)
+{
+    *ret_json = NULL;
+    struct client_response response = {0};
+    struct iq_error err = {0};
+    int rc = client_request(call->client, "GET", path, NULL, &response, &err);
+    if (rc < 0) {
+        free(*ret_error);
+        *ret_error = strdup(iq_error_message(&err));
+    } else if (response.status / 100 != 2 || !client_response_is_json(&response)) {
+        free(*ret_error);
+        *ret_error = client_problem_message(&response);
+    } else {
+        *ret_json = json_loadb(response.body, response.body_len, 0, NULL);
+    }
+    iq_error_clear(&err);
+    client_response_clear(&response);
+}
+
+int client_query_add(char *query, size_t size, const char *name, const char *value)
+{
+    if (!value)
+        return 0;
+    char *escaped = client_escape(value);
+    if (!escaped)
+        return -1;
+    size_t used = strlen(query);
+    int n = snprintf(query + used, size - used, "%c%s=%s", strchr(query, '?') ? '&' : '?', name,
+                     escaped);
+    free(escaped);
+    return n < 0 || (size_t)n >= size - used ? -1 : 0;
+}
+
+/* page_path - path with "cursor=<cursor>" added (cursor NULL: path); malloc'd, NULL on OOM. */
+static char *page_path(const char *path, const char *cursor)
+{
+    char *escaped = cursor ? client_escape(cursor) : strdup("");
+    if (!escaped)
+        return NULL;
+    size_t size = strlen(path) + strlen(escaped) + sizeof("&cursor=");
+    char *full = malloc(size);
+    if (full)
+        snprintf(full, size, "%s%s%s", path,
+                 !cursor             ? ""
+                 : strchr(path, '?') ? "&cursor="
+                                     : "?cursor=",
+                 escaped);
+    free(escaped);
+    return full;
+}
+
+int client_call_pages(struct client_call *call, const char *path, const char *first_cursor,
+                      bool all, json_t *items, char **ret_next_cursor,
+                      struct client_response *ret_response)
+{
+    char *cursor = NULL;
+    *ret_next_cursor = NULL;
+    if (first_cursor && !(cursor = strdup(first_cursor)))
+        return 1;
+    int exit_code = 0;
+    do {
+        char *full = page_path(path, cursor);
+        if (!full) {
+            fprintf(stderr, "importq %s: out of memory\n", call->command);
+            exit_code = 1;
+            break;
+        }
+        json_t *page = NULL;
+        client_response_clear(ret_response);
+        exit_code = client_call_json(call, "GET", full, NULL, ret_response, &page);
+        free(full);
+        if (exit_code != 0)
+            break;
+        json_array_extend(items, json_object_get(page, "items"));
+        const char *next = json_get_text(page, "next_cursor", NULL);
+        /* A cursor that repeats would loop forever: treat it as the end. */
+        bool more = next && *next && !(cursor && strcmp(next, cursor) == 0);
+        free(cursor);
+        cursor = more ? strdup(next) : NULL;
+        json_decref(page);
+        if (more && !cursor)
+            exit_code = 1;
+    } while (exit_code == 0 && all && cursor);
+    if (exit_code != 0) {
+        free(cursor);
+        return exit_code;
+    }
+    *ret_next_cursor = cursor;
+    return 0;
+}
+
+void client_print_items_json(json_t *items)
+{
+    json_t *merged = json_pack("{s:O,s:n}", "items", items, "next_cursor");
+    if (merged)
+        json_dumpf(merged, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(merged);
+}
+
+char *client_call_id_path(const char *prefix, const char *id, const char *suffix)
 {
     char *escaped = client_escape(id);
     if (!escaped)
         return NULL;
-    size_t size = sizeof(CLIENT_QUEUE_PATH "/") + strlen(escaped) + strlen(suffix);
+    size_t size = strlen(prefix) + 1 + strlen(escaped) + strlen(suffix) + 1;
     char *path = malloc(size);
     if (path)
-        snprintf(path, size, "%s/%s%s", CLIENT_QUEUE_PATH, escaped, suffix);
+        snprintf(path, size, "%s/%s%s", prefix, escaped, suffix);
     free(escaped);
     return path;
+}
+
+char *client_call_job_path(const char *id, const char *suffix)
+{
+    return client_call_id_path(CLIENT_QUEUE_PATH, id, suffix);
 }
 
 void client_print_raw(const struct client_response *response)

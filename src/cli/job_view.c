@@ -236,6 +236,27 @@ static void print_phases(const json_t *job, FILE *out)
     }
 }
 
+/* print_links - "upstream:"/"downstream:" with a line per job (id, key, status), when the
+ * caller added them (cmd_jobs.c); true when there were upstream ones to show. */
+static bool print_links(const json_t *job, FILE *out, const char *member, const char *label)
+{
+    const json_t *links = json_object_get(job, member);
+    if (json_array_size(links) == 0)
+        return false;
+    fprintf(out, "  %s\n", label);
+    size_t i;
+    json_t *link;
+    json_array_foreach(links, i, link)
+    {
+        const char *key = json_get_text(link, "key", NULL);
+        const char *name = json_get_text(link, "name", NULL);
+        fprintf(out, "    %-36s  %-9s%s%s%s%s\n", json_get_text(link, "id", "?"),
+                json_get_text(link, "status", "?"), key ? "  key " : "", key ? key : "",
+                name && *name ? "  " : "", name && *name ? name : "");
+    }
+    return true;
+}
+
 void job_view_print(const json_t *job, FILE *out)
 {
     fprintf(out, "job %s\n", json_get_text(job, "id", "?"));
@@ -245,7 +266,9 @@ void job_view_print(const json_t *job, FILE *out)
     print_target_and_source(job, out);
     char list[1024];
     const json_t *depends_on = json_object_get(job, "depends_on");
-    if (json_array_size(depends_on) > 0) {
+    bool upstream_shown = print_links(job, out, "upstream", "waits for (upstream):");
+    print_links(job, out, "downstream", "waited for by (downstream):");
+    if (!upstream_shown && json_array_size(depends_on) > 0) {
         join_array(depends_on, "id", list, sizeof(list));
         line(out, "depends on:", "%s", list);
     }

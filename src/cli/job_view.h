@@ -26,7 +26,12 @@ void job_view_duration(const json_t *job, char *buf, size_t size);
 /* job_view_print_rejects - up to max of job.rejects, one "  reject: line ..." line each. */
 void job_view_print_rejects(const json_t *job, FILE *out, size_t max);
 
-/* job_view_print - the detail of a job (as GET /api/v2/import-queue/{id} answers) to out. */
+/*
+ * job_view_print - the detail of a job (as GET /api/v2/import-queue/{id}
+ * answers) to out. Members "upstream" and "downstream" ([{"id", "key",
+ * "status", "name"}], added by the caller) are listed as the jobs it
+ * waits for and that wait for it; else depends_on's ids.
+ */
 void job_view_print(const json_t *job, FILE *out);
 
 #endif

@@ -54,7 +54,7 @@ suite() {
     check "$label: a deleted row exits 1 at the gap" verify_says "$db" 1 "broken at row 6: row 5 missing"
 
     check "$label: no subcommand exits 2" expect_exit 2 "$bin" audit --db "$db"
-    check "$label: an unknown subcommand exits 2" expect_exit 2 "$bin" audit list --db "$db"
+    check "$label: an unknown subcommand exits 2" expect_exit 2 "$bin" audit frobnicate --db "$db"
     check "$label: an extra argument exits 2" expect_exit 2 "$bin" audit verify now --db "$db"
 }
 

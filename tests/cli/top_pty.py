@@ -7,7 +7,9 @@ gave the terminal back (the alternate screen left, the cursor shown, the
 line discipline's canonical mode and echo restored).
 
 Usage: top_pty.py KEY BINARY ARGS...   (exit 0 when all holds; else the reason)
-Waits are bounds on a hang (20 s), not speed checks.
+Waits are bounds on a hang (20 s), not speed checks. The same holds for
+any live view (`importq jobs --watch`): PTY_EXPECT (comma-separated,
+default "health: ,JOB") names what its first frame must show.
 """
 import os
 import pty
@@ -47,8 +49,13 @@ def main():
         print("no frame within %.0f s: %r" % (BOUND_S, seen[-500:]))
         os.kill(pid, 9)
         return 1
-    if b"health: " not in seen or b"JOB" not in seen:
-        print("the frame lacks its header: %r" % seen[-800:])
+    expect = os.environ.get("PTY_EXPECT", "health: ,JOB").split(",")
+    seen, ok = read_until(fd, expect[-1].encode(), seen)
+    missing = [e for e in expect if e.encode() not in seen]
+    if missing:
+        print("the frame lacks %r: %r" % (missing, seen[-800:]))
+        os.kill(pid, 9)
+        return 1
     raw = termios.tcgetattr(fd)
     if raw[3] & (termios.ICANON | termios.ECHO):
         print("the live view left canonical mode or echo on")
