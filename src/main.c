@@ -186,7 +186,7 @@ static const struct command commands[] = {
      cmd_locks_flags, cmd_locks, .settings = CLI_SETTINGS_CLIENT, .operands = "list release",
      .examples = "  importq locks\n"
                  "  importq locks --json | jq '.waiting'\n"
-                 "  importq locks release " EXAMPLE_ID " --token \"$ADMIN_TOKEN\""},
+                 "  importq locks release " EXAMPLE_ID "   # with an admin token"},
     {"upload", "importq upload FILE [--json]",
      "send a file to the server (streamed from disk) for a job's source.upload", cmd_upload_flags,
      cmd_upload, .settings = CLI_SETTINGS_CLIENT, .operands = CLI_VALUES_FILE,

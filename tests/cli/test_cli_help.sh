@@ -127,7 +127,7 @@ completes() {
     [ "$got" = "$expected" ] || { echo "completing '${words[*]}': got [$got], want [$expected]"; return 1; }
 }
 check "bash: importq imp<TAB> -> import" completes importq imp -- import
-check "bash: importq re<TAB> -> recommendations" completes importq re -- recommendations
+check "bash: importq rec<TAB> -> recommendations" completes importq rec -- recommendations
 check "bash: --mo<TAB> after FILE -> --mode" completes importq import x.csv --mo -- --mode
 check "bash: --mode <TAB> -> the modes" \
     completes importq import x.csv --mode '' -- insert upsert append replace

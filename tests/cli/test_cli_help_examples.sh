@@ -25,6 +25,7 @@ server_pid=
 pg=
 pg_name=importq_cli_examples_$$
 cleanup() {
+    [ -f "$dir/fifo-writers" ] && kill $(cat "$dir/fifo-writers") 2>/dev/null
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
     [ -n "$pg" ] && psql "$IMPORTQ_TEST_PG_ADMIN_URL" -qc "DROP DATABASE $pg_name WITH (FORCE)" >/dev/null
     rm -rf "$dir" "$out"
@@ -55,6 +56,12 @@ printf '{"name": "nightly users", "source": {"format": "csv", "path": "users.csv
     "columns": [{"name": "user_id", "type": "bigint", "required": true},
                 {"name": "email", "type": "text"}, {"name": "name", "type": "text"}]}}\n' >users.json
 printf '[importq]\nimport_root = .\nmax_concurrent = 2\n' >importq.ini
+printf '{"name": "nightly", "jobs": [
+  {"key": "users", "source": {"format": "csv", "path": "users.csv"}, "target": {"table": "users",
+    "mode": "upsert", "key": ["user_id"], "create": true, "columns": [{"name": "user_id", "type": "bigint",
+    "required": true}, {"name": "email", "type": "text"}, {"name": "name", "type": "text"}]}},
+  {"key": "again", "after": ["users"], "source": {"format": "csv", "path": "users.csv"},
+    "target": {"table": "users", "mode": "upsert", "key": ["user_id"]}}]}\n' >nightly.json
 # not named by any example: what the stand-ins are made from
 printf '{"name": "held", "hold": true, "source": {"format": "csv", "path": "users.csv"},
   "target": {"table": "users", "mode": "upsert", "key": ["user_id"]}}\n' >"$dir/held.json"
@@ -83,13 +90,53 @@ run_serve() {
     [ "$rc" -eq 0 ] || { echo "serve exited $rc"; cat "$dir/serve.log"; return 1; }
 }
 
-# stand_in CMD: a fresh id for CMD's example id (a held job, a schedule).
+# stand_in CMD LINE: a fresh id for CMD's example id in LINE (a held job, a
+# job that runs to its end for --wait, a schedule, an orchestration, a
+# lock held by a job that reads a FIFO nobody writes to until cleanup).
 stand_in() {
     case $1 in
     schedules) importq schedules create --name "stand-in $RANDOM$RANDOM" --cron '0 3 * * *' \
         --spec users.json --json | jq -r .id ;;
-    *) importq submit "$dir/held.json" ;;
+    orchestrations) importq orchestrations create nightly.json --json | jq -r .id ;;
+    locks) held_lock ;;
+    *) if [[ $2 == *--wait* ]]; then importq submit users.json; else importq submit "$dir/held.json"; fi ;;
     esac
+}
+
+# held_lock: the id of a lock held by a RUNNING job that waits on a FIFO
+# (its writer, a sleep, is killed at cleanup: its pid is kept in a file,
+# as this runs in a command substitution's subshell).
+held_lock() {
+    local fifo=slow-$RANDOM$RANDOM.csv id=
+    mkfifo "$fifo" || return 1
+    sleep 600 >"$fifo" 2>/dev/null </dev/null &
+    echo $! >>"$dir/fifo-writers"
+    printf '{"source": {"format": "csv", "path": "%s"}, "target": {"table": "locked_%s", "create": true,
+        "columns": [{"name": "a", "type": "text"}]}}\n' "$fifo" "$RANDOM" |
+        importq submit - >/dev/null || return 1
+    for _ in $(seq 1 600); do # a bound on a hang, not a speed check
+        id=$(importq locks --json | jq -r '.locks[0].id // empty')
+        [ -n "$id" ] && break
+        sleep 0.1
+    done
+    echo "$id"
+}
+
+# run_watch LINE: a --watch example (it runs until interrupted): its first
+# frame arrives, then SIGINT ends it with 0 or 130.
+run_watch() {
+    local line=$1 pid rc
+    bash -c "$line" </dev/null >"$dir/watch.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do # a bound on a hang, not a speed check
+        [ -s "$dir/watch.out" ] && break
+        sleep 0.1
+    done
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
+    rc=$?
+    [ -s "$dir/watch.out" ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 130 ]; } ||
+        { echo "watch exited $rc"; cat "$dir/watch.out"; return 1; }
 }
 
 # run_example CMD LINE: the line, with the stand-ins swapped in, exits 0.
@@ -101,7 +148,7 @@ run_example() {
     fi
     while [[ $line == *"$example_id"* ]]; do
         local id
-        id=$(stand_in "$cmd") && [ -n "$id" ] || { echo "no stand-in for $cmd"; return 1; }
+        id=$(stand_in "$cmd" "$line") && [ -n "$id" ] || { echo "no stand-in for $cmd"; return 1; }
         line=${line/$example_id/$id}
     done
     if [[ $line == *"--ack 1"* ]]; then
@@ -109,6 +156,8 @@ run_example() {
     fi
     if [[ $line == "importq serve"* ]]; then
         run_serve "$line"
+    elif [[ $line == *--watch* ]]; then
+        run_watch "$line"
     else
         bash -o pipefail -c "$line" </dev/null
     fi
