@@ -848,6 +848,10 @@ int sqlite_lock_holds(struct store *base, const struct perf_window *window,
                       struct lock_holds *ret, struct iq_error *err);
 int sqlite_lock_history_prune(struct store *base, int64_t cutoff_ms, int64_t *ret_deleted,
                               struct iq_error *err);
+int sqlite_perf_prune(struct store *base, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                      struct iq_error *err);
+int sqlite_alert_prune(struct store *base, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                       struct iq_error *err);
 
 /* ------------------------------------------------------------------------
  * Loads (store_sqlite_load*.c, sqlite/load/describe.c)
