@@ -204,7 +204,6 @@ int sqlite_lock_holds(struct store *base, const struct perf_window *window,
     return rc;
 }
 
-
 /* prune - one DELETE of sql (?1 cutoff, ?2 limit) in its own BEGIN IMMEDIATE. */
 static int prune(struct sqlite_store *s, const char *what, const char *sql, int64_t cutoff_ms,
                  int limit, int64_t *ret_deleted, struct iq_error *err)
