@@ -84,7 +84,7 @@ q() { psql -XAtq "$db" -c "$1" 2>/dev/null; }
 
 # --- a server on it ---------------------------------------------------------
 check "migrate" "$bin" migrate --db "$db"
-token=$("$bin" token create --name outage-viewer --role viewer --db "$db")
+token=$("$bin" token create --name outage-viewer --role viewer --db "$db" 2>/dev/null)
 port=$(free_port)
 server="http://127.0.0.1:$port"
 mkdir -p "$dir/imports"
