@@ -182,7 +182,6 @@ int pg_lock_holds(struct store *s, const struct perf_window *window, struct lock
     return rc;
 }
 
-
 /* prune - one DELETE … RETURNING count of sql ($1 cutoff, $2 limit), autocommit. */
 static int prune(struct pg_store *ps, const char *what, const char *sql, int64_t cutoff_ms,
                  int limit, int64_t *ret_deleted, struct iq_error *err)
