@@ -393,8 +393,9 @@ static void add_reason(json_t *reasons, const char *code, const char *message)
 
 /*
  * queue_health - "down" when no node is alive to run jobs; "degraded"
- * when the queue is full or nearly full, or a critical alert is open;
- * else "ok". Each cause is appended to reasons (a JSON array).
+ * when the queue is full or nearly full, or a critical alert is firing
+ * (open, or acknowledged: someone is on it, but it still holds); else
+ * "ok". Each cause is appended to reasons (a JSON array).
  */
 static const char *queue_health(int64_t alive, int64_t waiting, int64_t capacity,
                                 const struct alert_counts *alerts, json_t *reasons)
@@ -411,9 +412,10 @@ static const char *queue_health(int64_t alive, int64_t waiting, int64_t capacity
                  (long long)waiting, (long long)capacity);
         add_reason(reasons, "queue_nearly_full", message);
     }
-    if (alerts->open_critical > 0) {
-        snprintf(message, sizeof(message), "%lld critical alert%s open",
-                 (long long)alerts->open_critical, alerts->open_critical == 1 ? " is" : "s are");
+    if (alerts->firing_critical > 0) {
+        snprintf(message, sizeof(message), "%lld critical alert%s firing (open or acknowledged)",
+                 (long long)alerts->firing_critical,
+                 alerts->firing_critical == 1 ? " is" : "s are");
         add_reason(reasons, "critical_alerts", message);
     }
     return alive == 0 ? "down" : json_array_size(reasons) > 0 ? "degraded" : "ok";
@@ -440,14 +442,15 @@ static json_t *status_json(struct store *store, const struct config *cfg, struct
     json_t *reasons = json_array();
     const char *health = queue_health(alive, waiting, cfg->max_queue_size, &alerts, reasons);
     json_t *body = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:I, s:o}", "queued",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:I, s:I, s:o}", "queued",
         (json_int_t)stats.count[JOB_QUEUED], "held", (json_int_t)stats.count[JOB_HELD], "running",
         (json_int_t)running, "completed_24h", (json_int_t)stats.completed_24h, "failed_24h",
         (json_int_t)stats.failed_24h, "max_concurrent", (json_int_t)cfg->max_concurrent,
         "available_slots", (json_int_t)(slots > 0 ? slots : 0), "queue_capacity",
         (json_int_t)cfg->max_queue_size, "oldest_queued_age_s",
         (json_int_t)stats.oldest_queued_age_s, "health", health, "health_reasons", reasons,
-        "open_alerts", (json_int_t)alerts.open, "nodes", nodes_array);
+        "open_alerts", (json_int_t)alerts.open, "acked_alerts", (json_int_t)alerts.acked, "nodes",
+        nodes_array);
     if (!body) {
         iq_error_set(err, IQ_E_NOMEM, "out of memory");
         return NULL;

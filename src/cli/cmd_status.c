@@ -55,6 +55,7 @@ static void print_status(const json_t *status)
     else
         printf("oldest queued:    -\n");
     printf("open alerts:      %lld\n", (long long)json_get_int(status, "open_alerts", 0));
+    printf("acked alerts:     %lld\n", (long long)json_get_int(status, "acked_alerts", 0));
     print_nodes(json_object_get(status, "nodes"));
 }
 

@@ -24,6 +24,8 @@
 #define DEFAULT_RETRY_BASE_MS (10 * 1000)
 #define DEFAULT_UPLOAD_RETENTION_MS (24 * 3600 * 1000LL)
 #define DEFAULT_LOCK_HISTORY_RETENTION_MS (7 * 24 * 3600 * 1000LL)
+#define DEFAULT_PERFORMANCE_RETENTION_MS (30 * 24 * 3600 * 1000LL)
+#define DEFAULT_ALERT_RETENTION_MS (30 * 24 * 3600 * 1000LL)
 #define DEFAULT_UPLOAD_SWEEP_EVERY_MS 60000
 #define DEFAULT_RETRY_CAP_MS (10 * 60 * 1000)
 #define DEFAULT_POLL_MS 1000
@@ -68,6 +70,8 @@ void engine_options_from_config(const struct config *cfg, struct engine_options 
     opts->spool_dir = cfg->spool_dir;
     opts->upload_retention_ms = cfg->upload_retention;
     opts->lock_history_retention_ms = cfg->lock_history_retention;
+    opts->performance_retention_ms = cfg->performance_retention;
+    opts->alert_retention_ms = cfg->alert_retention;
     opts->max_queue_size = (int)(cfg->max_queue_size > INT32_MAX ? INT32_MAX : cfg->max_queue_size);
     opts->job_max_attempts = (int)(cfg->max_attempts > 1000000 ? 1000000 : cfg->max_attempts);
     opts->health_off = cfg->health_interval == 0;
@@ -196,6 +200,10 @@ static int apply_options(struct engine *engine, const struct engine_options *opt
         o->upload_sweep_every_ms = DEFAULT_UPLOAD_SWEEP_EVERY_MS;
     if (o->lock_history_retention_ms <= 0)
         o->lock_history_retention_ms = DEFAULT_LOCK_HISTORY_RETENTION_MS;
+    if (o->performance_retention_ms <= 0)
+        o->performance_retention_ms = DEFAULT_PERFORMANCE_RETENTION_MS;
+    if (o->alert_retention_ms <= 0)
+        o->alert_retention_ms = DEFAULT_ALERT_RETENTION_MS;
     if (o->poll_ms <= 0)
         o->poll_ms = DEFAULT_POLL_MS;
     if (o->cancel_check_ms <= 0)

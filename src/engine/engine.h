@@ -56,9 +56,11 @@ struct engine_options {
     const char *import_root;         /* source.path is inside it; NULL = "./imports" */
     const char *spool_dir;           /* source.upload files; NULL = "var/uploads" */
     int64_t upload_retention_ms;     /* unused or failed uploads kept; 0 = 24 h */
-    int64_t upload_sweep_every_ms;   /* how often uploads are swept (and the lock
+    int64_t upload_sweep_every_ms;   /* how often uploads are swept (and the
                                         history pruned); 0 = 60 s */
     int64_t lock_history_retention_ms; /* importq_lock_history kept; 0 = 7 days */
+    int64_t performance_retention_ms;  /* stg_import_performance kept; 0 = 30 days */
+    int64_t alert_retention_ms;        /* resolved alerts kept; 0 = 30 days */
     const struct config *config;     /* named targets (config_target_url); may be NULL */
     const char *node_id;             /* NULL: a new UUIDv7 */
     const char *version;             /* recorded in the node registry; NULL = "dev" */

@@ -14,8 +14,12 @@
  *     completed, or unused/failed for upload_retention_ms); the spool
  *     directory is shared by every node that serves uploads, so any node
  *     may sweep it (a file already gone is fine);
- *   - on the same beat, prunes importq_lock_history older than
- *     lock_history_retention_ms.
+ *   - on the same beat, prunes the history (store_history_prune, in
+ *     bounded batches): importq_lock_history older than
+ *     lock_history_retention_ms, the performance records of attempts
+ *     older than performance_retention_ms, alerts resolved longer ago
+ *     than alert_retention_ms (open and acknowledged ones stay). Every
+ *     node does; a row is deleted once, whoever gets there first.
  * waker (own connection): waits for "new work" from other connections
  *   (store_wait_for_work: PostgreSQL LISTEN for a job created, finished, a
  *   lock released; SQLite the database's data_version moving) and wakes an
@@ -133,19 +137,19 @@ static void sweep_uploads(struct engine *engine, struct chore *chore)
     iq_error_clear(&err);
 }
 
-/* Prune batches one sweep deletes at most (store_lock_history_prune's each). */
-#define LOCK_HISTORY_PRUNE_ROUNDS 10
-
-/* prune_lock_history - drop lock history older than lock_history_retention_ms. */
-static void prune_lock_history(struct engine *engine, struct chore *chore)
+/* prune_history - the monitoring history past its retention; a sweep
+ * that left some behind (HISTORY_PRUNE_ROUNDS batches of a kind) is
+ * followed by the next sweep's. */
+static void prune_history(struct engine *engine, struct chore *chore)
 {
     struct iq_error err = {0};
-    int64_t cutoff = engine_now_ms(engine) - engine->opts.lock_history_retention_ms;
-    int64_t deleted = LOCK_HISTORY_PRUNE_BATCH;
-    int rc = 0;
-    for (int i = 0; rc == 0 && deleted == LOCK_HISTORY_PRUNE_BATCH &&
-                    i < LOCK_HISTORY_PRUNE_ROUNDS; i++)
-        rc = store_lock_history_prune(engine->maintenance_store, cutoff, &deleted, &err);
+    struct history_retention retention = {
+        .now_ms = engine_now_ms(engine),
+        .lock_history_keep_ms = engine->opts.lock_history_retention_ms,
+        .performance_keep_ms = engine->opts.performance_retention_ms,
+        .alert_keep_ms = engine->opts.alert_retention_ms,
+    };
+    int rc = store_history_prune(engine->maintenance_store, &retention, NULL, &err);
     chore_done(chore, rc, &err, engine);
     iq_error_clear(&err);
 }
@@ -168,7 +172,7 @@ void *maintenance_main(void *arg)
     struct chore dead = {"marking dead nodes failed", engine->opts.node_heartbeat_ms, now, false};
     struct chore uploads = {"sweeping uploads failed", engine->opts.upload_sweep_every_ms, now,
                            false};
-    struct chore history = {"pruning lock history failed", engine->opts.upload_sweep_every_ms,
+    struct chore history = {"pruning the history failed", engine->opts.upload_sweep_every_ms,
                             now, false};
     for (;;) {
         now = time_monotonic_ms();
@@ -180,7 +184,7 @@ void *maintenance_main(void *arg)
             mark_dead(engine, &dead);
         if (now >= uploads.next_mono_ms) {
             sweep_uploads(engine, &uploads);
-            prune_lock_history(engine, &history); /* on the same beat */
+            prune_history(engine, &history); /* on the same beat */
         }
         int64_t next = beat.next_mono_ms;
         if (sweep.next_mono_ms < next)

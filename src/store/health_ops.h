@@ -82,10 +82,13 @@ struct health_series {
     size_t count;
 };
 
-/* Counts for GET /import-queue/status. */
+/* Counts for GET /import-queue/status. An acknowledged alert is still
+ * firing (someone is on it): it is not "open", but it still counts for
+ * health. */
 struct alert_counts {
     int64_t open;                /* kind 'alert', state 'open' */
-    int64_t open_critical;       /* of which severity 'critical' */
+    int64_t acked;               /* kind 'alert', state 'acked' */
+    int64_t firing_critical;     /* open or acked, severity 'critical' */
 };
 
 /*
@@ -121,8 +124,9 @@ int store_health_series(struct store *s, int64_t since_ms, int64_t until_ms, int
 
 void health_series_clear(struct health_series *series);
 
-/* store_alert_counts - how many alert rows are open (another part of the
- * service writes them; this only counts). */
+/* store_alert_counts - how many alert rows are open, acknowledged, and
+ * critical among both (another part of the service writes them; this
+ * only counts). */
 int store_alert_counts(struct store *s, struct alert_counts *ret, struct iq_error *err);
 
 /* health_slot_ms - now_ms rounded down to a multiple of interval_ms. */

@@ -494,6 +494,21 @@ int store_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_de
                              struct iq_error *err);
 
 /*
+ * store_history_prune - keep the monitoring history bounded: lock history
+ * released before now - lock_history_keep_ms; the performance records of
+ * every attempt whose first row started before now - performance_keep_ms
+ * (an attempt goes whole, so an aggregate never sees half of one);
+ * alerts resolved before now - alert_keep_ms (open and acknowledged
+ * alerts are never pruned, however old). Each kind in batches (its own
+ * transaction each, oldest first), HISTORY_PRUNE_ROUNDS batches at most:
+ * ret->more says a kind had more left, for the next call. IQ_E_INVALID
+ * for a keep_ms that is not positive. *ret (may be NULL): what went, also
+ * after a failure (the batches before it stay deleted).
+ */
+int store_history_prune(struct store *s, const struct history_retention *retention,
+                        struct history_pruned *ret, struct iq_error *err);
+
+/*
  * store_migrate - apply pending migrations (idempotent; serialised across processes).
  * *ret_applied = how many ran.
  */

@@ -72,7 +72,9 @@ enum config_type {
     X(alert_webhook_backoff, "alert-webhook-backoff", DURATION, "1s",          "delay before the first webhook retry, doubling each time (at most 5 min)") \
     X(health_interval,  "health-interval",  DURATION, "10s",                   "a health sample (queue, running, locks, throughput) this often, one per interval cluster-wide; whole seconds, 1s to 1h (0: off)") \
     X(health_retention, "health-retention", DURATION, "24h",                   "health samples are kept this long, then rolled up into 5-minute rows (up to 7d)") \
-    X(health_rollup_retention, "health-rollup-retention", DURATION, "30d",     "5-minute health rollups are kept this long (at least health-retention, up to 400d)")
+    X(health_rollup_retention, "health-rollup-retention", DURATION, "30d",     "5-minute health rollups are kept this long (at least health-retention, up to 400d)") \
+    X(performance_retention, "performance-retention", DURATION, "30d",         "performance records (stg_import_performance) are kept this long, by attempt") \
+    X(alert_retention,  "alert-retention",  DURATION, "30d",                   "resolved alerts are kept this long after they resolved (open and acknowledged ones stay)")
 
 /* The C type that holds each kind of option. */
 #define CONFIG_CTYPE_STRING char *

@@ -744,7 +744,8 @@ def t_status(x):
     s = r.json
     check(s.get("held") == before.get("held", -2) + 1, "held went from %r to %r after one held submission" % (before.get("held"), s.get("held")))
     for key in ("queued", "held", "running", "completed_24h", "failed_24h", "max_concurrent",
-                "available_slots", "queue_capacity", "oldest_queued_age_s", "open_alerts"):
+                "available_slots", "queue_capacity", "oldest_queued_age_s", "open_alerts",
+                "acked_alerts"):
         check(isinstance(s.get(key), int) and s[key] >= 0, "status %r: %r" % (key, s.get(key)))
     check(s["held"] >= 1 and s["completed_24h"] >= 1, "held %d / completed_24h %d too low" % (s["held"], s["completed_24h"]))
     check(s["max_concurrent"] == 3 and s["queue_capacity"] == 1000, "defaults: %r" % s)
@@ -814,13 +815,14 @@ def reason_codes(status):
     return {r["code"] for r in reasons}
 
 
-@test("GET status: open_alerts counts open alert rows; a critical one degrades health")
+@test("GET status: open_alerts and acked_alerts count alert rows; a critical one, acked or not, degrades health")
 def t_status_open_alerts(x):
     before = status_until(x, x.c, x.viewer, lambda s: True, "anything")
     tag = "api-test-" + x.tag
     # a rule of no built-in name (the server's alert loop leaves it alone), one
     # entity per row (an alert is open once per rule and entity)
-    for i, (severity, state) in enumerate((("critical", "open"), ("warning", "open"), ("critical", "resolved"))):
+    for i, (severity, state) in enumerate((("critical", "open"), ("warning", "open"), ("critical", "resolved"),
+                                           ("critical", "acked"), ("warning", "acked"))):
         sql(x.db, "INSERT INTO stg_import_monitoring (kind, rule, severity, state, entity, entity_id, created_at)"
                   " VALUES ('alert', 'api_test', '%s', '%s', '%s', '%s-%d', '2026-01-01T00:00:00.000Z')"
                   % (severity, state, tag, tag, i))
@@ -833,11 +835,20 @@ def t_status_open_alerts(x):
         return 0
     try:
         s = status_until(x, x.c, x.viewer, lambda s: s["open_alerts"] == before["open_alerts"] + 2
-                         and critical(s) == critical(before) + 1, "two more open alerts, one critical")
+                         and s["acked_alerts"] == before["acked_alerts"] + 2
+                         and critical(s) == critical(before) + 2,
+                         "two more open alerts and two more acked, two critical")
         check(s["health"] == "degraded", "status %r" % s)
+        # the acknowledged critical one alone still degrades health: it is still firing
+        sql(x.db, "UPDATE stg_import_monitoring SET state = 'resolved' WHERE entity = '%s'"
+                  " AND state = 'open'" % tag)
+        s = status_until(x, x.c, x.viewer, lambda s: s["open_alerts"] == before["open_alerts"]
+                         and critical(s) == critical(before) + 1, "only the acked alerts left")
+        check(s["health"] == "degraded", "an acked critical alert: status %r" % s)
     finally:
         sql(x.db, "UPDATE stg_import_monitoring SET state = 'resolved' WHERE entity = '%s'" % tag)
     status_until(x, x.c, x.viewer, lambda s: s["open_alerts"] == before["open_alerts"]
+                 and s["acked_alerts"] == before["acked_alerts"]
                  and critical(s) == critical(before), "the alerts resolved")
 
 

@@ -1024,17 +1024,25 @@ static void test_permanent_failures_are_not_retried(void **state)
     import_root_remove(&root);
 }
 
-/* Lock history older than lock-history-retention goes on the sweep's beat; newer stays. */
-static void test_lock_history_pruned_after_retention(void **state)
+/*
+ * The history older than its retention goes on the sweep's beat (the fake
+ * clock says how old), newer stays: lock history, the performance records
+ * of an old attempt, a resolved alert; an open alert stays however old.
+ */
+static void test_history_pruned_after_retention(void **state)
 {
     struct fixture *f = FIX(state);
+    fixture_use_fake_clock(f);
     struct import_root root;
     import_root_make(&root);
+    int64_t hour = 3600 * 1000;
+    int64_t start = fake_clock_now(&f->clock);
+    fake_clock_advance(&f->clock, 3 * hour);
+    int64_t now = fake_clock_now(&f->clock);
     char old_acquired[TIME_RFC3339_LEN], old_released[TIME_RFC3339_LEN];
     char new_acquired[TIME_RFC3339_LEN], new_released[TIME_RFC3339_LEN];
-    int64_t now = time_now_ms();
-    time_format_rfc3339(now - 3 * 3600 * 1000, old_acquired);
-    time_format_rfc3339(now - 3 * 3600 * 1000 + 5000, old_released);
+    time_format_rfc3339(start, old_acquired);
+    time_format_rfc3339(start + 5000, old_released);
     time_format_rfc3339(now - 600 * 1000, new_acquired);
     time_format_rfc3339(now - 600 * 1000 + 5000, new_released);
     fixture_exec_fmt(f,
@@ -1045,19 +1053,47 @@ static void test_lock_history_pruned_after_retention(void **state)
                      " ('table:new', 'exclusive', '01900000-0000-7000-8000-000000000002', 1, '%s',"
                      " '%s', 0, 'finished')",
                      old_acquired, old_released, new_acquired, new_released);
+    fixture_submit(f->store, "t_old");
+    fixture_submit(f->store, "t_new");
+    fixture_exec_fmt(f,
+                     "UPDATE stg_import_queue SET status = 'HELD';"
+                     " INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"
+                     " started_at, duration_ms) SELECT id, 1, target_table, 'read', '%s', 10"
+                     " FROM stg_import_queue WHERE target_table = 't_old';"
+                     " INSERT INTO stg_import_performance (job_id, attempt, target_table, phase,"
+                     " started_at, duration_ms) SELECT id, 1, target_table, 'read', '%s', 10"
+                     " FROM stg_import_queue WHERE target_table = 't_new';"
+                     " INSERT INTO stg_import_monitoring (kind, rule, severity, state, entity,"
+                     " entity_id, created_at, resolved_at) VALUES"
+                     " ('alert', 'test_rule', 'warning', 'resolved', 'queue', 'old', '%s', '%s'),"
+                     " ('alert', 'test_rule', 'warning', 'resolved', 'queue', 'new', '%s', '%s'),"
+                     " ('alert', 'test_rule', 'warning', 'open', 'queue', 'open', '%s', NULL)",
+                     old_acquired, new_acquired, old_acquired, old_released, new_acquired,
+                     new_released, old_acquired);
     struct engine_options opts;
     test_engine_options(f, &root, &opts);
+    opts.clock = &f->clock.clock;
     opts.upload_sweep_every_ms = 100;
-    opts.lock_history_retention_ms = 3600 * 1000;
+    opts.lock_history_retention_ms = hour;
+    opts.performance_retention_ms = hour;
+    opts.alert_retention_ms = hour;
     struct engine *engine = start_engine(&opts);
-    for (int i = 0; i < 200 && fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"
-                                                  " WHERE name = 'table:old'") > 0; i++)
+    /* the sweep's beat is real time: wait for it (bounded), not for the clock */
+    for (int i = 0; i < 600 && fixture_sql_int(f, "SELECT count(*) FROM stg_import_monitoring"
+                                                  " WHERE entity_id = 'old'") > 0; i++)
         sleep_ms(50);
     engine_stop(engine, 1000);
     assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"
                                         " WHERE name = 'table:old'"), 0);
     assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"
                                         " WHERE name = 'table:new'"), 1);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_performance"
+                                        " WHERE target_table = 't_old'"), 0);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_performance"
+                                        " WHERE target_table = 't_new'"), 1);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM stg_import_monitoring"
+                                        " WHERE kind = 'alert' AND entity_id IN ('new', 'open')"),
+                     2);
     import_root_remove(&root);
 }
 
@@ -1079,7 +1115,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_named_target_database, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_shutdown_requeues_running_job, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_uploads_swept_after_their_job_completed, fixture_setup, fixture_teardown),
-    cmocka_unit_test_setup_teardown(test_lock_history_pruned_after_retention, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_history_pruned_after_retention, fixture_setup, fixture_teardown),
 };
 
 int main(void)

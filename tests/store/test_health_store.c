@@ -4,7 +4,8 @@
  * jobs finished and rows imported in its interval, the oldest queued
  * age); one sample per slot however many connections try; rollups and
  * pruning keep the table bounded and keep the counters' sums and the
- * gauges' peaks; a series in buckets, and its bounds; open alerts counted.
+ * gauges' peaks; a series in buckets, and its bounds; open and acknowledged alerts counted
+ * (critical ones of both).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -300,6 +301,8 @@ static void test_alert_counts(void **state)
     struct iq_error err = {0};
     assert_int_equal(store_alert_counts(f->store, &counts, &err), 0);
     assert_int_equal(counts.open, 0);
+    assert_int_equal(counts.acked, 0);
+    assert_int_equal(counts.firing_critical, 0);
     const char *states[][2] = {{"open", "critical"}, {"open", "warning"}, {"acked", "critical"},
                                {"resolved", "critical"}};
     for (size_t i = 0; i < 4; i++)
@@ -310,7 +313,8 @@ static void test_alert_counts(void **state)
                          states[i][1], states[i][0]);
     assert_int_equal(store_alert_counts(f->store, &counts, &err), 0);
     assert_int_equal(counts.open, 2);
-    assert_int_equal(counts.open_critical, 1);
+    assert_int_equal(counts.acked, 1);
+    assert_int_equal(counts.firing_critical, 2); /* the open one and the acknowledged one */
 }
 
 static const struct CMUnitTest health_tests[] = {

@@ -3,7 +3,8 @@
  * backends (store/perf_ops.h): what a finish records (the attempt's queue
  * time from its ready_at, its lock wait and on whom, its dependency wait,
  * its outcome), the lock history of a finish, a lapsed lease and an
- * admin's release, pruning it, reading a window's attempts and holds, and
+ * admin's release, pruning it and the rest of the history (performance
+ * records by attempt, resolved alerts), reading a window's attempts and holds, and
  * the recommendations (core/recommend.c) produced from seeded unhealthy
  * history and absent from healthy history. Time is the fake clock.
  */
@@ -453,6 +454,109 @@ static void test_no_recommendations_from_healthy_history(void **state)
     recommendation_list_clear(&list);
 }
 
+/* seed_alert - an alert row of rule api_test for entity, in state, created,
+ * acknowledged (0: not) and resolved (0: not) at those times. */
+static void seed_alert(struct fixture *f, const char *entity, const char *state,
+                       int64_t created_ms, int64_t acked_ms, int64_t resolved_ms)
+{
+    char created[TIME_RFC3339_LEN], acked[TIME_RFC3339_LEN + 2] = "NULL",
+                                    resolved[TIME_RFC3339_LEN + 2] = "NULL", text[TIME_RFC3339_LEN];
+    time_format_rfc3339(created_ms, created);
+    if (acked_ms)
+        snprintf(acked, sizeof(acked), "'%s'", time_format_rfc3339(acked_ms, text));
+    if (resolved_ms)
+        snprintf(resolved, sizeof(resolved), "'%s'", time_format_rfc3339(resolved_ms, text));
+    fixture_exec_fmt(f,
+                     "INSERT INTO stg_import_monitoring (kind, rule, severity, state, entity,"
+                     " entity_id, created_at, acked_at, acked_by, resolved_at) VALUES ('alert',"
+                     " 'test_rule', 'warning', '%s', 'queue', '%s', '%s', %s, %s, %s)",
+                     state, entity, created, acked, acked_ms ? "'ops'" : "NULL", resolved);
+}
+
+static int64_t alerts_of(struct fixture *f, const char *entity)
+{
+    return fixture_int_fmt(f,
+                           "SELECT count(*) FROM stg_import_monitoring WHERE kind = 'alert'"
+                           " AND entity_id = '%s'",
+                           entity);
+}
+
+static int64_t perf_rows_of(struct fixture *f, const char *job_id)
+{
+    return fixture_int_fmt(f, "SELECT count(*) FROM stg_import_performance WHERE job_id = '%s'",
+                           job_id);
+}
+
+/*
+ * History older than its retention goes, newer stays: performance records
+ * by whole attempts (one whose first row is older goes with its newer
+ * rows), resolved alerts by resolved_at (also acknowledged-then-resolved
+ * ones), never an open or acknowledged alert however old; lock history as
+ * before. A second call finds nothing; a retention that is not positive
+ * is refused.
+ */
+static void test_history_prune_keeps_the_window(void **state)
+{
+    struct fixture *f = FIX(state);
+    fixture_use_fake_clock(f);
+    int64_t day = 24 * HOUR_MS, start = fake_clock_now(&f->clock);
+    fake_clock_advance(&f->clock, 40 * day);
+    int64_t now = fake_clock_now(&f->clock), cutoff = now - 30 * day;
+    char old_job[UUID_STR_LEN], new_job[UUID_STR_LEN], straddling[UUID_STR_LEN];
+    create_job(state, "users", NULL, NULL, old_job);
+    create_job(state, "users", NULL, NULL, new_job);
+    create_job(state, "teams", NULL, NULL, straddling);
+    seed_attempt(f, old_job, "users", start, 1000, 10, 0, 1000, 0);
+    seed_attempt(f, new_job, "users", now - day, 1000, 10, 0, 1000, 0);
+    /* read after the cutoff, but queued (its first row) an hour before it */
+    seed_attempt(f, straddling, "teams", cutoff + HOUR_MS, 1000, 10, 0, 2 * HOUR_MS, 0);
+    seed_hold(f, "table:users", old_job, NULL, cutoff - 1, 0);
+    seed_hold(f, "table:users", new_job, NULL, cutoff + 1, 0);
+    seed_alert(f, "resolved-old", "resolved", start, 0, cutoff - 1);
+    seed_alert(f, "acked-resolved-old", "resolved", start, start + 1, cutoff - 1);
+    seed_alert(f, "resolved-new", "resolved", start, 0, cutoff + 1);
+    seed_alert(f, "open-old", "open", start, 0, 0);
+    seed_alert(f, "acked-old", "acked", start, start + 1, 0);
+    int64_t health_before =
+        fixture_sql_int(f, "SELECT count(*) FROM stg_import_monitoring WHERE kind = 'health'");
+
+    struct history_retention retention = {.now_ms = now,
+                                          .lock_history_keep_ms = 30 * day,
+                                          .performance_keep_ms = 30 * day,
+                                          .alert_keep_ms = 30 * day};
+    struct history_pruned pruned;
+    struct iq_error err = {0};
+    assert_int_equal(store_history_prune(f->store, &retention, &pruned, &err), 0);
+    assert_int_equal(pruned.perf_rows, 8); /* the old attempt's 4 rows and the straddling one's */
+    assert_int_equal(pruned.alerts, 2);
+    assert_int_equal(pruned.lock_holds, 1);
+    assert_false(pruned.more);
+    assert_int_equal(perf_rows_of(f, old_job), 0);
+    assert_int_equal(perf_rows_of(f, straddling), 0);
+    assert_int_equal(perf_rows_of(f, new_job), 4);
+    assert_int_equal(alerts_of(f, "resolved-old"), 0);
+    assert_int_equal(alerts_of(f, "acked-resolved-old"), 0);
+    assert_int_equal(alerts_of(f, "resolved-new"), 1);
+    assert_int_equal(alerts_of(f, "open-old"), 1);
+    assert_int_equal(alerts_of(f, "acked-old"), 1);
+    assert_int_equal(fixture_sql_int(f, "SELECT count(*) FROM importq_lock_history"), 1);
+    assert_int_equal(
+        fixture_sql_int(f, "SELECT count(*) FROM stg_import_monitoring WHERE kind = 'health'"),
+        health_before);
+    /* nothing left to prune */
+    assert_int_equal(store_history_prune(f->store, &retention, &pruned, &err), 0);
+    assert_int_equal(pruned.perf_rows + pruned.alerts + pruned.lock_holds, 0);
+    /* the window moves on: the new attempt and the recent alert go too */
+    retention.now_ms += 30 * day;
+    assert_int_equal(store_history_prune(f->store, &retention, &pruned, &err), 0);
+    assert_int_equal(pruned.perf_rows, 4);
+    assert_int_equal(pruned.alerts, 1);
+    assert_int_equal(alerts_of(f, "open-old") + alerts_of(f, "acked-old"), 2);
+    retention.alert_keep_ms = 0;
+    assert_int_equal(store_history_prune(f->store, &retention, &pruned, &err), IQ_E_INVALID);
+    iq_error_clear(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +567,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_history_of_expiry_and_release_and_prune,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_window_is_checked, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_history_prune_keeps_the_window, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_recommendations_from_unhealthy_history,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_no_recommendations_from_healthy_history,

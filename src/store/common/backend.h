@@ -131,6 +131,16 @@ struct store_ops {
                       struct iq_error *err);
     int (*lock_history_prune)(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
                               struct iq_error *err);
+    /* perf_prune - in one transaction, all the rows of at most limit
+     * attempts (job_id, attempt) that have a row started before cutoff_ms
+     * (table by table, oldest first in each); *ret_deleted: rows. */
+    int (*perf_prune)(struct store *s, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                      struct iq_error *err);
+    /* alert_prune - in one transaction, at most limit alerts in state
+     * resolved with resolved_at before cutoff_ms, lowest ids first;
+     * *ret_deleted: rows. Never an open or acknowledged one. */
+    int (*alert_prune)(struct store *s, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                       struct iq_error *err);
 
     /* --- schedules: the rules are common/schedule.c's; a backend gives
      * its primitives and runs a rule's body in one transaction --- */

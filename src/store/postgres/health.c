@@ -91,8 +91,9 @@ static const char series_sql[] =
     " GROUP BY start ORDER BY start";
 
 static const char alert_counts_sql[] =
-    "SELECT count(*), count(*) FILTER (WHERE severity = 'critical') FROM stg_import_monitoring"
-    " WHERE kind = 'alert' AND state = 'open'";
+    "SELECT count(*) FILTER (WHERE state = 'open'), count(*) FILTER (WHERE state = 'acked'),"
+    " count(*) FILTER (WHERE severity = 'critical') FROM stg_import_monitoring"
+    " WHERE kind = 'alert' AND state IN ('open', 'acked')";
 
 /*
  * pg_health_snapshot - see store_ops.health_snapshot: one statement; it
@@ -205,7 +206,8 @@ int pg_alert_counts(struct store *s, struct alert_counts *ret, struct iq_error *
         return rc;
     if (PQntuples(res) == 1) {
         ret->open = pg_text_to_int64(PQgetvalue(res, 0, 0));
-        ret->open_critical = pg_text_to_int64(PQgetvalue(res, 0, 1));
+        ret->acked = pg_text_to_int64(PQgetvalue(res, 0, 1));
+        ret->firing_critical = pg_text_to_int64(PQgetvalue(res, 0, 2));
     }
     PQclear(res);
     return 0;

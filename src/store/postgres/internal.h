@@ -799,6 +799,10 @@ int pg_lock_holds(struct store *s, const struct perf_window *window, struct lock
                   struct iq_error *err);
 int pg_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
                           struct iq_error *err);
+int pg_perf_prune(struct store *s, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                  struct iq_error *err);
+int pg_alert_prune(struct store *s, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                   struct iq_error *err);
 
 /* pg_interrupt - see store_ops.interrupt (postgres/connection.c). */
 void pg_interrupt(struct store *s);

@@ -2,7 +2,8 @@
  * postgres/perf.c - performance analytics on PostgreSQL: a window's
  * attempts summed from stg_import_performance, its lock holds from
  * importq_lock_history (with the schedules of the holder and of the job
- * it waited on), and pruning that history. Not here: writing the rows
+ * it waited on), and pruning the history: lock history, performance
+ * records (by whole attempts) and resolved alerts. Not here: writing the rows
  * (postgres/finish.c, postgres/locks.c) or aggregating them (core/perf.c:
  * percentiles in C, as on SQLite, rather than percentile_cont).
  */
@@ -61,6 +62,14 @@ static const char prune_sql[] =
     DISTINCT_OF("names", "name", "importq_lock_history", "NULL::text")
     "SELECT h.id FROM names JOIN importq_lock_history h ON h.name = names.name"
     " AND h.released_at < $1::timestamptz LIMIT $2::integer) RETURNING 1) SELECT count(*) FROM gone";
+
+/* As sqlite/perf.c's perf_prune_sql: $1 cutoff, $2 attempts at most. */
+static const char perf_prune_sql[] =
+    "WITH gone AS (DELETE FROM stg_import_performance WHERE (job_id, attempt) IN ("
+    DISTINCT_OF("tables", "target_table", "stg_import_performance", "NULL::text")
+    "SELECT p.job_id, p.attempt FROM tables JOIN stg_import_performance p"
+    " ON p.target_table = tables.name AND p.started_at < $1::timestamptz LIMIT $2::integer)"
+    " RETURNING 1) SELECT count(*) FROM gone";
 
 /* text_or_null - the value, NULL for SQL NULL. */
 static const char *text_or_null(const PGresult *res, int row, int column)
@@ -173,20 +182,48 @@ int pg_lock_holds(struct store *s, const struct perf_window *window, struct lock
     return rc;
 }
 
-/* pg_lock_history_prune - see store_ops.lock_history_prune (autocommit). */
-int pg_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
-                          struct iq_error *err)
+/* prune - one DELETE … RETURNING count of sql ($1 cutoff, $2 limit), autocommit. */
+static int prune(struct pg_store *ps, const char *what, const char *sql, int64_t cutoff_ms,
+                 int limit, int64_t *ret_deleted, struct iq_error *err)
 {
-    struct pg_store *ps = pg_store_of(s);
     char cutoff[TIME_RFC3339_LEN], batch[24];
-    snprintf(batch, sizeof(batch), "%d", LOCK_HISTORY_PRUNE_BATCH);
+    snprintf(batch, sizeof(batch), "%d", limit);
     const char *values[2] = {time_format_rfc3339(cutoff_ms, cutoff), batch};
     PGresult *res;
-    int rc = pg_exec(ps, "pruning lock history", prune_sql, 2, values, &res, err);
+    int rc = pg_exec(ps, what, sql, 2, values, &res, err);
     if (rc < 0)
         return rc;
     if (ret_deleted)
         *ret_deleted = pg_text_to_int64(PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
+}
+
+/* pg_perf_prune - see store_ops.perf_prune (one statement, autocommit). */
+int pg_perf_prune(struct store *s, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                  struct iq_error *err)
+{
+    return prune(pg_store_of(s), "pruning performance records", perf_prune_sql, cutoff_ms, limit,
+                 ret_deleted, err);
+}
+
+/* pg_alert_prune - see store_ops.alert_prune (one statement, autocommit);
+ * the resolved alerts are read on the index (state, id) of alerts. */
+int pg_alert_prune(struct store *s, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                   struct iq_error *err)
+{
+    return prune(pg_store_of(s), "pruning resolved alerts",
+                 "WITH gone AS (DELETE FROM stg_import_monitoring WHERE id IN (SELECT id"
+                 " FROM stg_import_monitoring WHERE kind = 'alert' AND state = 'resolved'"
+                 " AND resolved_at < $1::timestamptz ORDER BY id LIMIT $2::integer)"
+                 " RETURNING 1) SELECT count(*) FROM gone",
+                 cutoff_ms, limit, ret_deleted, err);
+}
+
+/* pg_lock_history_prune - see store_ops.lock_history_prune (autocommit). */
+int pg_lock_history_prune(struct store *s, int64_t cutoff_ms, int64_t *ret_deleted,
+                          struct iq_error *err)
+{
+    return prune(pg_store_of(s), "pruning lock history", prune_sql, cutoff_ms,
+                 LOCK_HISTORY_PRUNE_BATCH, ret_deleted, err);
 }

@@ -150,12 +150,14 @@ static int insert_phase(struct sqlite_store *s, const struct job *job,
 
 /*
  * insert_waits - the attempt's "queued" (ready_at -> claim), "lock_wait"
- * (its longest wait for one of the resources it still holds: LOCK_WAITED,
- * as its locks' history rows will say) and "dependency_wait" rows of
- * stg_import_performance.
+ * (lock_wait_ms: its longest wait for one of the resources it held, as
+ * its locks' history rows say) and "dependency_wait" rows of
+ * stg_import_performance. Before the job row is written (it reads the
+ * attempt's ready_at, started_at and available_at).
  */
 static int insert_waits(struct sqlite_store *s, const struct job_finish *finish,
-                        const struct finish_outcome *outcome, struct iq_error *err)
+                        const struct finish_outcome *outcome, int64_t lock_wait_ms,
+                        struct iq_error *err)
 {
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_PERF_WAITS, err);
     if (!stmt)
@@ -164,6 +166,7 @@ static int insert_waits(struct sqlite_store *s, const struct job_finish *finish,
     bind_text(&b, finish->job_id);
     bind_text(&b, finish->node_id);
     bind_text(&b, job_status_name(outcome->decision.attempt_status));
+    bind_int64(&b, lock_wait_ms);
     int rc = sqlite_binder_check(s, &b, err);
     return rc < 0 ? rc : sqlite_stmt_run(s, stmt, "record queue time", err);
 }
@@ -202,10 +205,13 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
         rc = job_attempt_check_owner(before, finish, err);
     if (rc == 0)
         rc = decide_outcome(before, finish, action, now_ms, &outcome, err);
+    /* The locks' history rows compute each hold's wait once; the
+     * lock_wait row takes their maximum (not a second probe per lock). */
+    int64_t lock_wait_ms = 0;
     if (rc == 0)
-        rc = insert_waits(s, finish, &outcome, err); /* while its locks are there */
+        rc = sqlite_delete_job_locks(s, finish->job_id, now_ms, &lock_wait_ms, err);
     if (rc == 0)
-        rc = sqlite_delete_job_locks(s, finish->job_id, now_ms, err);
+        rc = insert_waits(s, finish, &outcome, lock_wait_ms, err);
     if (rc == 0)
         rc = write_job_row(s, finish, &outcome, now_ms, err);
     for (size_t i = 0; rc == 0 && finish->phases && i < finish->phase_count; i++)

@@ -87,8 +87,9 @@ static const char series_sql[] =
     " GROUP BY start ORDER BY start";
 
 static const char alert_counts_sql[] =
-    "SELECT count(*), coalesce(sum(severity = 'critical'), 0) FROM stg_import_monitoring"
-    " WHERE kind = 'alert' AND state = 'open'";
+    "SELECT coalesce(sum(state = 'open'), 0), coalesce(sum(state = 'acked'), 0),"
+    " coalesce(sum(severity = 'critical'), 0) FROM stg_import_monitoring"
+    " WHERE kind = 'alert' AND state IN ('open', 'acked')";
 
 /* prepare - a statement of this file (sqlite3_finalize it). NULL with err set. */
 static sqlite3_stmt *prepare(struct sqlite_store *s, const char *sql, struct iq_error *err)
@@ -292,7 +293,8 @@ int sqlite_alert_counts(struct store *base, struct alert_counts *ret, struct iq_
     int rc = 0;
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         ret->open = sqlite3_column_int64(stmt, 0);
-        ret->open_critical = sqlite3_column_int64(stmt, 1);
+        ret->acked = sqlite3_column_int64(stmt, 1);
+        ret->firing_critical = sqlite3_column_int64(stmt, 2);
     } else {
         rc = sqlite_db_error(s, "counting open alerts", err);
     }

@@ -171,7 +171,8 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(LOCKS_HISTORY_EXPIRED,                                                                       \
       LOCK_HISTORY_INSERT("expires_at", "expired", "WHERE l.expires_at <= ?1"))                    \
     X(LOCKS_HISTORY_JOB,                                                                           \
-      LOCK_HISTORY_INSERT("min(?2, expires_at)", "finished", "WHERE l.job_id = ?1"))             \
+      LOCK_HISTORY_INSERT("min(?2, expires_at)", "finished", "WHERE l.job_id = ?1")              \
+      " RETURNING waited_ms")                                                                      \
     X(LOCK_HISTORY_ONE, LOCK_HISTORY_INSERT("?2", "released", "WHERE l.id = ?1"))                \
     X(LOCKS_DELETE_EXPIRED, "DELETE FROM stg_import_resources WHERE expires_at <= ?1")             \
     X(LOCKS_DELETE_JOB, "DELETE FROM stg_import_resources WHERE job_id = ?1")                      \
@@ -201,9 +202,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                   " coalesce(q.ready_at, q.started_at) AS at, " QUEUED_MS " AS ms"                 \
                   " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
                   " UNION ALL SELECT q.id, q.attempt, q.target_table, 'lock_wait',"                \
-                  " coalesce(q.ready_at, q.started_at), coalesce((SELECT max("                     \
-                  WAITED_FOR(LOCK_BLOCKER("h.released_at")) ") FROM stg_import_resources l"        \
-                  " WHERE l.job_id = q.id), 0)"                                                    \
+                  " coalesce(q.ready_at, q.started_at), ?4"                                        \
                   " FROM stg_import_queue q WHERE q.id = ?1 AND q.started_at IS NOT NULL"          \
                   " UNION ALL SELECT q.id, q.attempt, q.target_table, 'dependency_wait',"          \
                   " q.available_at, coalesce((SELECT max(0, CAST(round((julianday(min("            \
@@ -749,9 +748,11 @@ int sqlite_finish_locked(struct sqlite_store *s, const struct job_finish *finish
 int sqlite_delete_expired_locks(struct sqlite_store *s, int64_t now_ms, struct iq_error *err);
 
 /* sqlite_delete_job_locks - delete every lock of job_id (recorded in
- * importq_lock_history as released at now_ms). */
+ * importq_lock_history as released at now_ms). *ret_waited_ms: the
+ * longest its holder waited for one of them (0 without locks), as the
+ * history rows say. */
 int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, int64_t now_ms,
-                            struct iq_error *err);
+                            int64_t *ret_waited_ms, struct iq_error *err);
 
 /*
  * sqlite_run_id_statement - bind, in order, id (unless NULL) and now_ms as
@@ -855,6 +856,10 @@ int sqlite_lock_holds(struct store *base, const struct perf_window *window,
                       struct lock_holds *ret, struct iq_error *err);
 int sqlite_lock_history_prune(struct store *base, int64_t cutoff_ms, int64_t *ret_deleted,
                               struct iq_error *err);
+int sqlite_perf_prune(struct store *base, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                      struct iq_error *err);
+int sqlite_alert_prune(struct store *base, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                       struct iq_error *err);
 
 /* ------------------------------------------------------------------------
  * Loads (store_sqlite_load*.c, sqlite/load/describe.c)

@@ -25,10 +25,22 @@ int sqlite_delete_expired_locks(struct sqlite_store *s, int64_t now_ms, struct i
 
 /* sqlite_delete_job_locks - see sqlite/internal.h. */
 int sqlite_delete_job_locks(struct sqlite_store *s, const char *job_id, int64_t now_ms,
-                            struct iq_error *err)
+                            int64_t *ret_waited_ms, struct iq_error *err)
 {
-    int rc = sqlite_run_id_statement(s, STMT_LOCKS_HISTORY_JOB, job_id, now_ms,
-                                     "record job locks", NULL, err);
+    *ret_waited_ms = 0;
+    sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_LOCKS_HISTORY_JOB, err);
+    if (!stmt)
+        return IQ_E_DB;
+    struct binder b = binder_start(stmt);
+    bind_text(&b, job_id);
+    bind_time(&b, now_ms);
+    int rc = sqlite_binder_check(s, &b, err);
+    while (rc == 0 && (rc = sqlite_stmt_next(s, stmt, "record job locks", err)) == 1) {
+        int64_t waited_ms = sqlite3_column_int64(stmt, 0);
+        if (waited_ms > *ret_waited_ms)
+            *ret_waited_ms = waited_ms;
+        rc = 0;
+    }
     if (rc == 0)
         rc = sqlite_run_id_statement(s, STMT_LOCKS_DELETE_JOB, job_id, 0, "delete job locks",
                                      NULL, err);

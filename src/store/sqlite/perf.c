@@ -2,7 +2,8 @@
  * sqlite/perf.c - performance analytics on SQLite: a window's attempts
  * summed from stg_import_performance, its lock holds from
  * importq_lock_history (with the schedules of the holder and of the job
- * it waited on), and pruning that history. Not here: writing the rows
+ * it waited on), and pruning the history: lock history, performance
+ * records (by whole attempts) and resolved alerts. Not here: writing the rows
  * (sqlite/finish.c, sqlite/locks.c) or aggregating them (core/perf.c).
  */
 #include "store/sqlite/internal.h"
@@ -68,6 +69,15 @@ static const char prune_sql[] =
     DISTINCT_OF("names", "name", "importq_lock_history", "NULL")
     "SELECT h.id FROM names JOIN importq_lock_history h ON h.name = names.name"
     " AND h.released_at < ?1 LIMIT ?2)";
+
+/* The attempts (job_id, attempt) with a row started before ?1, ?2 at
+ * most, read per table on the index (target_table, started_at); all their
+ * rows go (the index on job_id finds them). */
+static const char perf_prune_sql[] =
+    "DELETE FROM stg_import_performance WHERE (job_id, attempt) IN ("
+    DISTINCT_OF("tables", "target_table", "stg_import_performance", "NULL")
+    "SELECT p.job_id, p.attempt FROM tables JOIN stg_import_performance p"
+    " ON p.target_table = tables.name AND p.started_at < ?1 LIMIT ?2)";
 
 /* prepare - a one-off statement (finalize it). */
 static int prepare(struct sqlite_store *s, const char *sql, const char *what,
@@ -194,27 +204,54 @@ int sqlite_lock_holds(struct store *base, const struct perf_window *window,
     return rc;
 }
 
+/* prune - one DELETE of sql (?1 cutoff, ?2 limit) in its own BEGIN IMMEDIATE. */
+static int prune(struct sqlite_store *s, const char *what, const char *sql, int64_t cutoff_ms,
+                 int limit, int64_t *ret_deleted, struct iq_error *err)
+{
+    sqlite3_stmt *stmt;
+    int rc = sqlite_tx_begin(s, err);
+    if (rc < 0)
+        return rc;
+    rc = prepare(s, sql, what, &stmt, err);
+    if (rc == 0) {
+        struct binder b = binder_start(stmt);
+        bind_time(&b, cutoff_ms);
+        bind_int64(&b, limit);
+        rc = sqlite_binder_check(s, &b, err);
+    }
+    if (rc == 0)
+        rc = sqlite_stmt_run(s, stmt, what, err);
+    if (rc == 0 && ret_deleted)
+        *ret_deleted = sqlite3_changes(s->db);
+    sqlite3_finalize(stmt);
+    return sqlite_tx_finish(s, rc, err);
+}
+
+/* sqlite_perf_prune - see store_ops.perf_prune. */
+int sqlite_perf_prune(struct store *base, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                      struct iq_error *err)
+{
+    return prune(to_sqlite(base), "prune performance records", perf_prune_sql, cutoff_ms, limit,
+                 ret_deleted, err);
+}
+
+/* sqlite_alert_prune - see store_ops.alert_prune; the resolved alerts are
+ * read on the index (state, id) of alerts. */
+int sqlite_alert_prune(struct store *base, int64_t cutoff_ms, int limit, int64_t *ret_deleted,
+                       struct iq_error *err)
+{
+    return prune(to_sqlite(base), "prune resolved alerts",
+                 "DELETE FROM stg_import_monitoring WHERE id IN (SELECT id"
+                 " FROM stg_import_monitoring WHERE kind = 'alert' AND state = 'resolved'"
+                 " AND resolved_at < ?1 ORDER BY id LIMIT ?2)",
+                 cutoff_ms, limit, ret_deleted, err);
+}
+
 /* sqlite_lock_history_prune - see store_ops.lock_history_prune: one
  * BEGIN IMMEDIATE, at most LOCK_HISTORY_PRUNE_BATCH rows. */
 int sqlite_lock_history_prune(struct store *base, int64_t cutoff_ms, int64_t *ret_deleted,
                               struct iq_error *err)
 {
-    struct sqlite_store *s = to_sqlite(base);
-    sqlite3_stmt *stmt;
-    int rc = sqlite_tx_begin(s, err);
-    if (rc < 0)
-        return rc;
-    rc = prepare(s, prune_sql, "prune lock history", &stmt, err);
-    if (rc == 0) {
-        struct binder b = binder_start(stmt);
-        bind_time(&b, cutoff_ms);
-        bind_int64(&b, LOCK_HISTORY_PRUNE_BATCH);
-        rc = sqlite_binder_check(s, &b, err);
-    }
-    if (rc == 0)
-        rc = sqlite_stmt_run(s, stmt, "prune lock history", err);
-    if (rc == 0 && ret_deleted)
-        *ret_deleted = sqlite3_changes(s->db);
-    sqlite3_finalize(stmt);
-    return sqlite_tx_finish(s, rc, err);
+    return prune(to_sqlite(base), "prune lock history", prune_sql, cutoff_ms,
+                 LOCK_HISTORY_PRUNE_BATCH, ret_deleted, err);
 }
