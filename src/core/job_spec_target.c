@@ -247,16 +247,15 @@ static void parse_target_names(struct parse_ctx *ctx, json_t *obj, struct target
         spec_read_identifier(ctx, obj, "target", "database", &target->database);
 }
 
-/* check_target_rules - upsert needs a key, append takes none, create needs columns. */
+/* check_target_rules - upsert needs a key, append takes none (create without
+ * columns infers them from the file when the import runs). */
 static void check_target_rules(struct parse_ctx *ctx, const struct target_spec *target,
-                               enum member got_key, enum member got_columns)
+                               enum member got_key)
 {
     if (target->mode == TARGET_UPSERT && got_key != MEMBER_BAD && target->key_count == 0)
         spec_field_error(ctx, "target", "key", "is required (non-empty) for mode upsert");
     if (target->mode == TARGET_APPEND && target->key_count > 0)
         spec_field_error(ctx, "target", "key", "is not allowed for mode append");
-    if (target->create && got_columns != MEMBER_BAD && target->column_count == 0)
-        spec_field_error(ctx, "target", "columns", "is required when create is true");
 }
 
 /* spec_parse_target - the "target" object into target (which starts zeroed). */
@@ -278,13 +277,12 @@ void spec_parse_target(struct parse_ctx *ctx, json_t *obj, const struct format_i
     spec_read_bool(ctx, obj, "target", "create", &target->create);
     spec_read_bool(ctx, obj, "target", "ignore_extra", &target->ignore_extra);
     spec_read_bool(ctx, obj, "target", "dry_run", &target->dry_run);
-    enum member got_columns =
-        spec_parse_columns(ctx, obj, "target", format, &target->columns, &target->column_count);
+    spec_parse_columns(ctx, obj, "target", format, &target->columns, &target->column_count);
     enum member got_key = parse_key(ctx, obj, "target", &target->key, &target->key_count);
     if (got_key == MEMBER_OK)
         check_key_columns(ctx, "target", target->key, target->key_count, target->columns,
                           target->column_count, NULL, 0);
-    check_target_rules(ctx, target, got_key, got_columns);
+    check_target_rules(ctx, target, got_key);
     parse_children(ctx, obj, format, target);
 }
 

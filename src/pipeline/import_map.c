@@ -9,12 +9,14 @@
  * rather than a silently dropped column or a NULL refused row by row.
  */
 #include "pipeline/import_internal.h"
+#include "pipeline/infer.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 /* Index of name in names (exact first, then ignoring case), or -1. */
 static long find_name(const char *const *names, size_t count, const char *name)
@@ -342,6 +344,61 @@ static int map_key(struct mapped_part *part, char **key, size_t key_count,
     return 0;
 }
 
+/* A file this large or larger is sampled to infer its columns (its first
+ * INFER_SAMPLE_ROWS records), as `importq import --create` does. */
+#define INFER_WHOLE_FILE_BYTES (100LL * 1000 * 1000)
+#define INFER_SAMPLE_ROWS 100000
+
+/*
+ * specs_inferred - target.create without target.columns, and no table
+ * yet: the columns and their types inferred from the file itself
+ * (pipeline/infer.h; the whole file under INFER_WHOLE_FILE_BYTES, else a
+ * sample), each required when no row left it empty. A source name that
+ * is not an SQL identifier cannot name a column: that is an error that
+ * says to list the columns.
+ */
+static int specs_inferred(struct mapped_part *part, const struct import_request *req,
+                          struct iq_error *err)
+{
+    struct stat st;
+    int64_t rows = stat(req->path, &st) == 0 && st.st_size >= INFER_WHOLE_FILE_BYTES
+                       ? INFER_SAMPLE_ROWS
+                       : 0;
+    struct inferred inferred;
+    int rc = infer_columns(req->path, req->source, rows, &inferred, err);
+    if (rc < 0)
+        return rc;
+    part->owned_specs = calloc(inferred.count ? inferred.count : 1, sizeof(*part->owned_specs));
+    if (!part->owned_specs)
+        rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < inferred.count; i++) {
+        const struct inferred_column *c = &inferred.columns[i];
+        if (!identifier_is_valid(c->name)) {
+            rc = iq_error_set(err, IQ_E_INVALID,
+                              "cannot create table \"%s\" from the file: source column \"%s\""
+                              " is not an SQL identifier (list target.columns with from)",
+                              part->table, c->name);
+            break;
+        }
+        struct column_spec *spec = &part->owned_specs[part->owned_spec_count++];
+        spec->name = strdup(c->name);
+        char from[IDENTIFIER_MAX_LEN + 2];
+        snprintf(from, sizeof(from), "%s%s", req->source->format == SOURCE_CSV ? "" : "/",
+                 c->name);
+        spec->from = strdup(from);
+        spec->type = c->type;
+        spec->required = !c->nullable;
+        spec->max_length = -1;
+        if (!spec->name || !spec->from)
+            rc = iq_error_set(err, IQ_E_NOMEM, "out of memory");
+    }
+    if (rc == 0 && part->owned_spec_count == 0)
+        rc = iq_error_set(err, IQ_E_INVALID, "cannot create table \"%s\": the file has no columns",
+                          part->table);
+    inferred_clear(&inferred);
+    return rc;
+}
+
 /* The target: part 0. info is kept by the caller while the mapping lives. */
 static int map_target(struct mapping *map, const struct import_request *req, struct reader *reader,
                       json_t *first_record, const struct table_info *info, struct iq_error *err)
@@ -351,14 +408,12 @@ static int map_target(struct mapping *map, const struct import_request *req, str
     part->table = target->table;
     if (!info->exists && !target->create)
         return iq_error_set(err, IQ_E_INVALID,
-                            "target table \"%s\" does not exist (set target.create with columns to "
-                            "create it)", target->table);
+                            "target table \"%s\" does not exist (set target.create to create it,"
+                            " its columns inferred from the file or listed in target.columns)",
+                            target->table);
     if (target->column_count == 0) {
-        if (!info->exists)
-            return iq_error_set(err, IQ_E_INVALID,
-                                "target table \"%s\" does not exist and target.columns is empty",
-                                target->table);
-        int rc = specs_from_table(part, info, req, reader, first_record, err);
+        int rc = info->exists ? specs_from_table(part, info, req, reader, first_record, err)
+                              : specs_inferred(part, req, err);
         if (rc < 0)
             return rc;
     }

@@ -20,7 +20,7 @@ const CARDS = [
 ];
 
 function cardClass(key, value) {
-  if (key === 'health') return value === 'ok' ? 'ok' : 'bad';
+  if (key === 'health') return (value === 'ok' ? 'ok' : 'bad') + ' word';
   if ((key === 'failed_24h' || key === 'open_alerts') && value > 0) return 'bad';
   if (key === 'available_slots' && value === 0) return 'warn';
   return '';

@@ -149,6 +149,18 @@ suite() { # label db count-command...
         bash -c "exit_is 2 '$bin' submit '$dir/invalid.json' && says stderr '  source.format: ' && says stderr '  target.columns[0].type: ' && says stderr '  colour: '"
     check "$label: a spec from stdin" bash -c "'$bin' submit - --wait <'$dir/teams.json' | grep -q COMPLETED"
 
+    # target.create without columns: the server infers them from the file
+    printf '{"source": {"format": "csv", "path": "products.csv"},
+      "target": {"table": "products", "create": true, "key": ["sku"]}}' >"$dir/inferred.json"
+    printf 'sku,price,added\nA-1,1.50,2026-12-01\nB-2,,2026-12-02\n' >"$dir/imports/products.csv"
+    check "$label: create without columns: the table is made from the file's inferred types" \
+        bash -c "exit_is 0 '$bin' submit '$dir/inferred.json' --wait && says stdout COMPLETED &&
+                 [ \"\$(${sql[*]} \"SELECT count(*) || ' ' || count(price) || ' ' || CAST(sum(price) * 100 AS integer) FROM products\")\" = '2 1 150' ]"
+    printf '{"source": {"format": "csv", "path": "odd.csv"}, "target": {"table": "odd", "create": true}}' >"$dir/odd.json"
+    printf '"first name",age\nAnn,3\n' >"$dir/imports/odd.csv"
+    check "$label: create without columns from a header that is no SQL name fails, naming it" \
+        bash -c "exit_is 1 '$bin' submit '$dir/odd.json' --wait && says stderr 'first name' && says stderr 'not an SQL identifier'"
+
     spec teams bad_teams.csv >"$dir/bad.json"
     check "$label: a failed job exits 1 with its error" \
         bash -c "exit_is 1 '$bin' submit '$dir/bad.json' --wait && says stderr 'FAILED: rejected: ' && says stderr 'reject: line 3, column team_id: '"

@@ -7,7 +7,11 @@
 #   - an API route that needs the database answers 503 and
 #     importq_database_errors_total{component="api"} in /metrics moves;
 #   - the db_unreachable alert opens (in memory: the log says so).
-# Then the cluster starts again on the same port: /readyz is 200 again,
+# The cluster listens on a Unix socket in the test's own directory only:
+# while it is stopped no other test's cluster can take its address (a TCP
+# port freed by the stop could be, and the server would then reconnect to
+# a stranger's database).
+# Then the cluster starts again on the same socket: /readyz is 200 again,
 # the API answers, and the outage is recorded as one resolved
 # db_unreachable alert. Needs the PostgreSQL server binaries; skipped
 # without IMPORTQ_TEST_PG_ADMIN_URL (the sign the PostgreSQL tests are
@@ -69,7 +73,7 @@ pgport=$(free_port)
 "${run_as[@]}" "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/pg/initdb.out" 2>&1 \
     || { cat "$dir/pg/initdb.out"; echo "$name: 0 passed, 1 failed"; exit 1; }
 cat >>"$pgdata/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = ''
 port = $pgport
 unix_socket_directories = '$dir/pg'
 fsync = off
@@ -79,7 +83,7 @@ max_connections = 50
 CONF
 pg_ctl -w -t 60 start || { cat "$dir/pg/server.out"; echo "$name: 0 passed, 1 failed"; exit 1; }
 pg_started=1
-db="postgres://postgres@127.0.0.1:$pgport/postgres"
+db="postgres://postgres@/postgres?host=$dir/pg&port=$pgport"
 q() { psql -XAtq "$db" -c "$1" 2>/dev/null; }
 
 # --- a server on it ---------------------------------------------------------
