@@ -53,3 +53,41 @@ export function seriesFrom(doc, keys) {
     return {t: typeof time === 'number' ? time : new Date(time).getTime(), v: key ? r[key] : NaN};
   });
 }
+
+// barChart(rows, label, bars): a <figure> of horizontal bars, one row per
+// item of rows ({name, values: [number|null, ...]}), one bar per entry of
+// bars ({label, format(v)}) on a scale shared by the figure: each row
+// reads "name  ▬▬▬ value" and is a list item whose text says it all, for
+// screen readers. Widths go through the CSSOM (the page's CSP forbids
+// inline style attributes).
+export function barChart(rows, label, bars) {
+  const max = Math.max(0, ...rows.flatMap((r) => r.values.filter(Number.isFinite)));
+  const list = document.createElement('ul');
+  list.className = 'hbars';
+  for (const row of rows) {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'hbar-name';
+    name.textContent = row.name;
+    item.append(name);
+    row.values.forEach((v, i) => {
+      const track = document.createElement('span');
+      track.className = 'hbar hbar-' + i;
+      const fill = document.createElement('span');
+      fill.className = 'hbar-fill';
+      fill.style.width = (Number.isFinite(v) && max > 0 ? Math.max(1, v / max * 100) : 0) + '%';
+      track.append(fill);
+      const text = document.createElement('span');
+      text.className = 'hbar-value';
+      text.textContent = bars[i].label + ' ' + (Number.isFinite(v) ? bars[i].format(v) : '—');
+      item.append(track, text);
+    });
+    list.append(item);
+  }
+  const caption = document.createElement('figcaption');
+  caption.textContent = label;
+  const figure = document.createElement('figure');
+  figure.className = 'chart-figure bar-chart';
+  figure.append(caption, list);
+  return figure;
+}

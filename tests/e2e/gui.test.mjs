@@ -381,6 +381,26 @@ describe('admin GUI', () => {
     await context.close();
   });
 
+  test('performance: per-table bar charts of p50/p95 duration and rows/s from the real runs, then the recommendations', async () => {
+    const {context, page, errors} = await signedIn('viewer');
+    await page.goto(base + '/#/performance');
+    await page.locator('figure.bar-chart').nth(1).waitFor({timeout: WAIT_MS});
+    // e2e_teams was imported (and completed) by an earlier test of this run.
+    const row = page.locator('figure.bar-chart').first().locator('li', {has: page.locator('.hbar-name', {hasText: /^e2e_teams$/})});
+    await row.waitFor();
+    assert.match(await row.locator('.hbar-value').first().textContent(), /^p50 \d/);
+    // Its bars are drawn to the chart's shared scale (a tiny import may take 0 ms: a zero-length bar).
+    assert.match(await row.locator('.hbar-0 .hbar-fill').evaluate((el) => el.style.width), /^\d+(\.\d+)?%$/);
+    assert.match(await page.locator('figure.bar-chart').nth(1).locator('li', {hasText: 'e2e_teams'}).textContent(),
+      /rows\/s|—/);
+    await page.locator('table.data tbody td', {hasText: /^e2e_teams$/}).first().waitFor();
+    await page.locator('#recommendations').waitFor();
+    await page.locator('#perf-window').selectOption({label: 'last 7 days'});
+    await page.locator('figure.bar-chart').first().waitFor();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a viewer cannot force-release a lock; an admin can', async () => {
     const job = await fifoJob('e2e-lock', 'e2e_lock');
     const lock = (await api('GET', '/import-queue/' + job.id)).body.locks[0];
