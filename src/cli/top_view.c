@@ -74,10 +74,12 @@ static void render_header(FILE *out, const struct top_frame *frame)
                  (long long)json_get_int(s, "queue_free", 0));
     else
         snprintf(cap, sizeof(cap), "unlimited");
-    fprintf(out, "24h: %lld completed, %lld failed; open alerts %lld; capacity %s; nodes %zu alive",
+    fprintf(out,
+            "24h: %lld completed, %lld failed; alerts %lld open, %lld acked; capacity %s;"
+            " nodes %zu alive",
             (long long)json_get_int(s, "completed_24h", 0),
             (long long)json_get_int(s, "failed_24h", 0), (long long)json_get_int(s, "open_alerts", 0),
-            cap, alive);
+            (long long)json_get_int(s, "acked_alerts", 0), cap, alive);
     end_line(out, frame);
 }
 

@@ -16,7 +16,8 @@ import {lineChart, seriesFrom} from './chart.js';
 const CARDS = [
   ['queued', 'Queued'], ['held', 'Held'], ['running', 'Running'],
   ['available_slots', 'Available slots'], ['completed_24h', 'Completed (24 h)'],
-  ['failed_24h', 'Failed (24 h)'], ['open_alerts', 'Open alerts'], ['health', 'Health'],
+  ['failed_24h', 'Failed (24 h)'], ['open_alerts', 'Open alerts'], ['acked_alerts', 'Acked alerts'],
+  ['health', 'Health'],
 ];
 
 function cardClass(key, value) {

@@ -95,7 +95,7 @@ suite() { # label db
     "$bin" top --once >"$dir/frame" 2>"$dir/frame.err"
     check "$label: top --once exits 0" [ $? -eq 0 ]
     check "$label: the frame has the queue and its health" \
-        bash -c "grep -q 'health: ok' '$dir/frame' && grep -q '0 queued, 1 held, 1 of 3 running' '$dir/frame' && grep -q 'nodes 1 alive' '$dir/frame'"
+        bash -c "grep -q 'health: ok' '$dir/frame' && grep -q '0 queued, 1 held, 1 of 3 running' '$dir/frame' && grep -q 'nodes 1 alive' '$dir/frame' && grep -q 'alerts 0 open, 0 acked' '$dir/frame'"
     check "$label: the frame has the running job: id, name, phase, bar, rows" \
         bash -c "grep -E '${id: -8} +streaming import +(read|stage|validate|promote) +\[[#.]{20}\] +[0-9.]+% +[1-9][0-9]* +[0-9.]+ ' '$dir/frame' || { cat '$dir/frame'; exit 1; }"
     check "$label: one plain frame when stdout is not a terminal" \
