@@ -156,6 +156,12 @@ suite() { # label db count-command...
     check "$label: create without columns: the table is made from the file's inferred types" \
         bash -c "exit_is 0 '$bin' submit '$dir/inferred.json' --wait && says stdout COMPLETED &&
                  [ \"\$(${sql[*]} \"SELECT count(*) || ' ' || count(price) || ' ' || CAST(sum(price) * 100 AS integer) FROM products\")\" = '2 1 150' ]"
+    printf '{"source": {"format": "ndjson", "path": "items.ndjson"},
+      "target": {"table": "items", "create": true, "key": ["sku"]}}' >"$dir/items.json"
+    printf '{"sku": "A-1", "n": 1}\n{"sku": "B-2", "n": null}\n' >"$dir/imports/items.ndjson"
+    check "$label: create without columns from NDJSON: keys become columns" \
+        bash -c "exit_is 0 '$bin' submit '$dir/items.json' --wait && says stdout COMPLETED &&
+                 [ \"\$(${sql[*]} \"SELECT count(*) || ' ' || count(n) || ' ' || sum(n) FROM items\")\" = '2 1 1' ]"
     printf '{"source": {"format": "csv", "path": "odd.csv"}, "target": {"table": "odd", "create": true}}' >"$dir/odd.json"
     printf '"first name",age\nAnn,3\n' >"$dir/imports/odd.csv"
     check "$label: create without columns from a header that is no SQL name fails, naming it" \
