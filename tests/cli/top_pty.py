@@ -40,10 +40,19 @@ def read_until(fd, needle, seen):
 
 def main():
     key, argv = sys.argv[1], sys.argv[2:]
+    # The child waits for a byte on this pipe before it execs, so that the
+    # terminal's modes are read here before the live view can change them
+    # (on a loaded machine the child was first, and "before" was raw mode).
+    go_r, go_w = os.pipe()
     pid, fd = pty.fork()
     if pid == 0:
+        os.close(go_w)
+        os.read(go_r, 1)
         os.execv(argv[0], argv)
+    os.close(go_r)
     before = termios.tcgetattr(fd)
+    os.write(go_w, b"x")
+    os.close(go_w)
     seen, ok = read_until(fd, b"press q to quit", b"")
     if not ok:
         print("no frame within %.0f s: %r" % (BOUND_S, seen[-500:]))
