@@ -7,6 +7,11 @@
 #   - an API route that needs the database answers 503 and
 #     importq_database_errors_total{component="api"} in /metrics moves;
 #   - the db_unreachable alert opens (in memory: the log says so).
+# The cluster commits synchronously (synchronous_commit on, the default):
+# an immediate stop then loses no committed row, where with it off the
+# last commits' WAL still in shared memory went with the crash (the
+# node's row, once even a migration's columns), and the server came back
+# to a database that had forgotten it.
 # The cluster listens on a Unix socket in the test's own directory only:
 # while it is stopped no other test's cluster can take its address (a TCP
 # port freed by the stop could be, and the server would then reconnect to
@@ -77,7 +82,6 @@ listen_addresses = ''
 port = $pgport
 unix_socket_directories = '$dir/pg'
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 max_connections = 50
 CONF

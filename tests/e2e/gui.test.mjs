@@ -611,6 +611,8 @@ describe('admin GUI', () => {
     await page.fill('#token', tokens.operator);
     await page.getByRole('button', {name: 'Sign in'}).click();
     await page.locator('#nav').getByRole('link', {name: 'Alerts'}).click();
+    // the alerts page's own table (the dashboard's two may still be there a moment after the click)
+    await page.getByRole('tab', {name: 'acked'}).waitFor();
     await page.locator('main table.data').waitFor();
     // A real failure: its file is missing and it has one attempt.
     const r = await api('POST', '/import-queue', {name: 'e2e failing', max_attempts: 1,
