@@ -334,10 +334,6 @@ static void print_summary(const struct import_ui *ui, const char *file, const ch
                 file, table, (long long)r->rows_read, iq_error_message(err));
 }
 
-/* Files under this are read whole to infer their columns; larger ones are sampled. */
-#define INFER_WHOLE_FILE_BYTES (100LL * 1000 * 1000)
-#define INFER_SAMPLE_ROWS 100000
-
 /* columns_json - the inferred columns as target.columns (required: never NULL). */
 static json_t *columns_json(const struct inferred *inferred)
 {
@@ -362,7 +358,6 @@ static int infer_into_body(const struct command *cmd, const struct cli_args *arg
 {
     int64_t rows = 0;
     const char *value = cli_flag_value(cmd, args, "infer-rows");
-    struct stat st;
     if (value) {
         char *end;
         errno = 0;
@@ -372,8 +367,8 @@ static int infer_into_body(const struct command *cmd, const struct cli_args *arg
             return EXIT_USAGE;
         }
         rows = n;
-    } else if (stat(path, &st) == 0 && st.st_size >= INFER_WHOLE_FILE_BYTES) {
-        rows = INFER_SAMPLE_ROWS;
+    } else {
+        rows = infer_default_rows(path);
     }
     /* the source as the spec has it: parsed from a copy without create,
      * which would want the columns this is to find */

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 /* Index of name in names (exact first, then ignoring case), or -1. */
 static long find_name(const char *const *names, size_t count, const char *name)
@@ -344,11 +343,6 @@ static int map_key(struct mapped_part *part, char **key, size_t key_count,
     return 0;
 }
 
-/* A file this large or larger is sampled to infer its columns (its first
- * INFER_SAMPLE_ROWS records), as `importq import --create` does. */
-#define INFER_WHOLE_FILE_BYTES (100LL * 1000 * 1000)
-#define INFER_SAMPLE_ROWS 100000
-
 /*
  * specs_inferred - target.create without target.columns, and no table
  * yet: the columns and their types inferred from the file itself
@@ -360,12 +354,8 @@ static int map_key(struct mapped_part *part, char **key, size_t key_count,
 static int specs_inferred(struct mapped_part *part, const struct import_request *req,
                           struct iq_error *err)
 {
-    struct stat st;
-    int64_t rows = stat(req->path, &st) == 0 && st.st_size >= INFER_WHOLE_FILE_BYTES
-                       ? INFER_SAMPLE_ROWS
-                       : 0;
     struct inferred inferred;
-    int rc = infer_columns(req->path, req->source, rows, &inferred, err);
+    int rc = infer_columns(req->path, req->source, infer_default_rows(req->path), &inferred, err);
     if (rc < 0)
         return rc;
     part->owned_specs = calloc(inferred.count ? inferred.count : 1, sizeof(*part->owned_specs));

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The candidates, most specific first: the first survivor is the type. */
 static const enum column_type candidates[] = {
@@ -229,6 +230,12 @@ int infer_columns(const char *path, const struct source_spec *source, int64_t ma
     if (rc < 0)
         inferred_clear(ret);
     return rc < 0 ? rc : 0;
+}
+
+int64_t infer_default_rows(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_size >= INFER_WHOLE_FILE_BYTES ? INFER_SAMPLE_ROWS : 0;
 }
 
 void inferred_clear(struct inferred *inferred)

@@ -48,6 +48,16 @@ struct inferred {
 int infer_columns(const char *path, const struct source_spec *source, int64_t max_rows,
                   struct inferred *ret, struct iq_error *err);
 
+/* Files under this are read whole to infer their columns; larger ones are
+ * sampled: their first INFER_SAMPLE_ROWS records. */
+#define INFER_WHOLE_FILE_BYTES (100LL * 1000 * 1000)
+#define INFER_SAMPLE_ROWS 100000
+
+/* infer_default_rows - the max_rows of infer_columns when the caller names
+ * none: 0 (all) for a file under INFER_WHOLE_FILE_BYTES (or one stat
+ * cannot size), else INFER_SAMPLE_ROWS. */
+int64_t infer_default_rows(const char *path);
+
 /* inferred_clear - NULL-safe; leaves it zeroed. */
 void inferred_clear(struct inferred *inferred);
 
