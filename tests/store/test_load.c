@@ -359,6 +359,58 @@ static void test_direct_insert_many(void **state)
     free(text);
 }
 
+/*
+ * A direct load whose rows came in one batch goes into its table from
+ * memory on SQLite (sqlite/load/rows.c), one that came in more is staged
+ * first: either way every row lands, the counts are right, and a row
+ * that breaks a constraint fails the load naming its line (SQLite; the
+ * PostgreSQL message names the key) with nothing landed. 300 rows: more
+ * than one INSERT statement's worth.
+ */
+static void test_direct_one_batch_or_several(void **state)
+{
+    enum { ROWS = 300 };
+    static char text[ROWS][2][24];
+    static const char *values[ROWS * 3];
+    static int64_t lines[ROWS];
+    for (int i = 0; i < ROWS; i++) {
+        snprintf(text[i][0], sizeof(text[i][0]), "%d", i + 1);
+        snprintf(text[i][1], sizeof(text[i][1]), "u%d@x", i + 1);
+        values[i * 3] = text[i][0];
+        values[i * 3 + 1] = text[i][1];
+        values[i * 3 + 2] = i % 2 ? "7" : NULL;
+        lines[i] = i + 2; /* after a header */
+    }
+    struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
+    struct load_plan plan = plan_of(TARGET_INSERT, &part, 1);
+    plan.direct = true;
+    struct batch one[] = {{0, values, lines, ROWS}};
+    struct batch several[] = {{0, values, lines, 100}, {0, values + 300, lines + 100, 200}};
+    struct outcome out;
+    for (int split = 0; split < 2; split++) {
+        create_users(state, NULL);
+        run_load_ok(state, &plan, split ? several : one, split ? 2 : 1, &out);
+        assert_int_equal(out.result.rows_inserted, ROWS);
+        assert_int_equal(sql_int(state, "SELECT count(*) FROM users"), ROWS);
+        assert_int_equal(sql_int(state, "SELECT sum(user_id) FROM users"), ROWS * (ROWS + 1) / 2);
+        assert_int_equal(sql_int(state, "SELECT count(*) FROM users WHERE team_id = 7"), ROWS / 2);
+        assert_int_equal(sql_int(state, "SELECT count(*) FROM users WHERE user_id = 201"
+                                        " AND email = 'u201@x' AND team_id IS NULL"),
+                         1);
+
+        /* Row 250 (line 251) already exists: nothing lands. */
+        create_users(state, "INSERT INTO users VALUES (250, 'old', NULL)");
+        assert_int_equal(run_load(STORE(state), &plan, split ? several : one, split ? 2 : 1, &out),
+                         IQ_E_CONFLICT);
+        if (is_pg(state))
+            assert_non_null(strstr(iq_error_message(&out.err), "(user_id)=(250)"));
+        else
+            assert_non_null(strstr(iq_error_message(&out.err), "line 251: promote into \"users\""));
+        iq_error_clear(&out.err);
+        assert_sql_text(state, "SELECT email FROM users", "old");
+    }
+}
+
 /* Staged insert: existing keys and in-file duplicates are rejected, the rest lands. */
 static void test_staged_insert_rejects(void **state)
 {
@@ -1589,6 +1641,8 @@ static const struct CMUnitTest load_tests[] = {
                                     fixture_teardown),
     cmocka_unit_test_setup_teardown(test_create_target, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_direct_insert_many, fixture_setup, fixture_teardown),
+    cmocka_unit_test_setup_teardown(test_direct_one_batch_or_several, fixture_setup,
+                                    fixture_teardown),
     cmocka_unit_test_setup_teardown(test_staged_insert_rejects, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_upsert_counts_and_values, fixture_setup, fixture_teardown),
     cmocka_unit_test_setup_teardown(test_upsert_key_without_index_is_invalid, fixture_setup,

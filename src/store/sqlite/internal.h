@@ -922,7 +922,9 @@ struct sqlite_load {
     bool failed; /* a call failed: only load_abort is left */
     bool staging_indexed;
     bool cache_sizes_set;
-    struct sqlite_stager *stager; /* the staging thread, between the first rows and the drain */
+    struct stage_slot *held;      /* the first batch, not staged yet (sqlite/load/rows.c) */
+    bool staging_ready;           /* this load's staging tables exist (sqlite_load_staging_ready) */
+    struct sqlite_stager *stager; /* the staging thread, between the second rows and the drain */
     bool stager_unavailable;      /* it could not be started: rows are staged by the caller */
     int64_t batches_staged;       /* load_rows calls with rows so far (the thread starts at the second) */
     int64_t main_cache_before; /* PRAGMA main.cache_size to restore */
@@ -1006,14 +1008,42 @@ int sqlite_load_stage_rows(struct sqlite_load *load, struct sqlite_load_part *pa
                            struct iq_error *err);
 
 /*
- * sqlite_load_stage_drain - wait until the staging thread has staged every
- * row handed to it and end it (sqlite/load/rows.c); the connection
- * is the caller's again. Returns 0 (also when there was no thread) or the
- * thread's failure, and the load has failed. sqlite_load_stage_discard
- * ends it dropping rows not yet staged (load_abort). Both are repeatable.
+ * sqlite_load_stage_drain - every row of the load in its staging table:
+ * wait until the staging thread has staged every row handed to it and end
+ * it, stage the held first batch, create the staging tables of a load
+ * without rows (sqlite/load/rows.c); the connection is the caller's
+ * again. Returns 0 or the first failure, and the load has failed.
+ * sqlite_load_stage_discard ends the thread dropping rows not yet staged,
+ * and the held batch (load_abort). Both are repeatable.
  */
 int sqlite_load_stage_drain(struct sqlite_load *load, struct iq_error *err);
 void sqlite_load_stage_discard(struct sqlite_load *load);
+
+/*
+ * sqlite_load_held_rows - the held first batch (sqlite/load/rows.c):
+ * its row count (0: none held), *ret_values row-major and *ret_lines (or
+ * NULL), owned by the load until the drain or the abort.
+ */
+size_t sqlite_load_held_rows(const struct sqlite_load *load, const char *const **ret_values,
+                             const int64_t **ret_lines);
+
+/*
+ * sqlite_load_staging_ready - the load's staging tables, made at the
+ * first rows that are staged (sqlite/load/load.c): the staging database
+ * attached (kept between loads), its page caches set, a table per part.
+ * Once per load; outside any transaction.
+ */
+int sqlite_load_staging_ready(struct sqlite_load *load, struct iq_error *err);
+
+/*
+ * sqlite_load_insert_direct - row_count rows (row-major values, the held
+ * batch) of part straight into its table: INSERT OR FAIL, many rows a
+ * statement (sqlite/load/insert.c). In the write transaction. Returns an
+ * SQLite result code; *ret_done: the rows inserted before a failure (the
+ * failing row is values' row *ret_done).
+ */
+int sqlite_load_insert_direct(struct sqlite_load *load, const struct sqlite_load_part *part,
+                              const char *const *values, size_t row_count, size_t *ret_done);
 
 /*
  * sqlite_load_promote_sql - the INSERT ... SELECT (ON CONFLICT ... for an

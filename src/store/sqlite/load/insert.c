@@ -307,6 +307,72 @@ int sqlite_load_stage_rows(struct sqlite_load *load, struct sqlite_load_part *pa
     return rc;
 }
 
+/*
+ * direct_sql - INSERT OR FAIL of row_count rows into the part's table,
+ * its columns named (OR FAIL: see sqlite/load/promote.c). sqlite3_free;
+ * NULL on OOM.
+ */
+static char *direct_sql(const struct sqlite_load_part *part, size_t row_count)
+{
+    sqlite3_str *sql = sqlite3_str_new(NULL);
+    sqlite3_str_appendf(sql, "INSERT OR FAIL INTO main.\"%w\" (", part->spec->table);
+    sqlite_sql_column_list(sql, part);
+    sqlite3_str_appendall(sql, ") VALUES ");
+    for (size_t r = 0; r < row_count; r++) {
+        sqlite3_str_appendall(sql, r ? ",(?" : "(?");
+        for (size_t v = 1; v < part->spec->column_count; v++)
+            sqlite3_str_appendall(sql, ",?");
+        sqlite3_str_appendall(sql, ")");
+    }
+    return sqlite_sql_finish(sql);
+}
+
+/* direct_chunk - one statement of row_count rows; *ret_done: rows it inserted. */
+static int direct_chunk(struct sqlite_load *load, const struct sqlite_load_part *part,
+                        const char *const *values, size_t row_count, size_t *ret_done)
+{
+    *ret_done = 0;
+    char *sql = direct_sql(part, row_count);
+    if (!sql)
+        return SQLITE_NOMEM;
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(load->s->db, sql, -1, &stmt, NULL);
+    sqlite3_free(sql);
+    size_t columns = part->spec->column_count;
+    for (size_t i = 0; rc == SQLITE_OK && i < row_count * columns; i++)
+        rc = bind_value(load, stmt, (int)i + 1, part->binds[i % columns], values[i]);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+        /* OR FAIL keeps the rows before a failing one, and counts them. */
+        *ret_done = (size_t)sqlite3_changes64(load->s->db);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    /* The statement's error, not reset's, stays the connection's message. */
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* sqlite_load_insert_direct - see sqlite/internal.h. */
+int sqlite_load_insert_direct(struct sqlite_load *load, const struct sqlite_load_part *part,
+                              const char *const *values, size_t row_count, size_t *ret_done)
+{
+    size_t columns = part->spec->column_count;
+    *ret_done = 0;
+    int rc = SQLITE_OK;
+    while (rc == SQLITE_OK && *ret_done < row_count) {
+        if (atomic_load(&load->s->interrupted))
+            return SQLITE_INTERRUPT;
+        size_t n = row_count - *ret_done;
+        if (n > part->rows_per_batch)
+            n = part->rows_per_batch;
+        size_t done = 0;
+        rc = direct_chunk(load, part, values + *ret_done * columns, n, &done);
+        *ret_done += done;
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------------
  * Part setup
  * ------------------------------------------------------------------------ */

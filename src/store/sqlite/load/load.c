@@ -5,7 +5,11 @@
  * sqlite/load/check.c, promotion in sqlite/load/promote.c,
  * table shapes in sqlite/load/describe.c.
  *
- * A load on SQLite always stages, whatever plan->direct says: rows go to
+ * A load on SQLite stages, whatever plan->direct says (one exception:
+ * a direct load whose rows all fit in its first batch goes from memory
+ * straight into its table at the promote, see sqlite/load/rows.c; the
+ * write lock is then held for as long as the staged promote would hold
+ * it): rows go to
  * per-part staging tables in a private temporary database attached to the
  * connection as "importq_staging" (ATTACH '': its own file and its own
  * lock, like the temp schema; kept attached between small loads), in short
@@ -17,7 +21,7 @@
  * BEGIN IMMEDIATE (never a deferred transaction that upgrades), and only
  * that final stretch blocks other writers. plan->direct only means "no
  * set-wise checks": a constraint error of the promote fails the load and
- * names the staged row's line. Nothing is visible before load_commit.
+ * names the row's line. Nothing is visible before load_commit.
  *
  * Why not INSERT straight into the target as PostgreSQL's COPY does: on
  * SQLite that takes the database's one write lock at the first row and
@@ -239,7 +243,7 @@ static void detach_staging(struct sqlite_store *s)
 static void end_staging(struct sqlite_load *load)
 {
     struct sqlite_store *s = load->s;
-    if (!s->staging_attached)
+    if (!load->staging_ready || !s->staging_attached)
         return;
     int64_t staged = 0;
     for (size_t i = 0; load->parts && i < load->part_count; i++)
@@ -442,28 +446,26 @@ static int check_plan(const struct load_plan *plan, struct iq_error *err)
     return check_finish_on_commit(plan, err);
 }
 
-/*
- * begin_staging - check the targets (no lock held), attach the staging
- * database with its cache, create the staging tables.
- */
-static int begin_staging(struct sqlite_load *load, struct iq_error *err)
+/* sqlite_load_staging_ready - see sqlite/internal.h. */
+int sqlite_load_staging_ready(struct sqlite_load *load, struct iq_error *err)
 {
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < load->part_count; i++)
-        rc = sqlite_load_check_table(load, &load->parts[i], err);
-    if (rc == 0)
-        rc = attach_staging(load, err);
+    if (load->staging_ready)
+        return 0;
+    int rc = attach_staging(load, err);
     if (rc == 0)
         rc = set_cache_sizes(load, err);
     for (size_t i = 0; rc == 0 && i < load->part_count; i++)
         rc = create_staging(load, &load->parts[i], err);
+    /* Set even after a failure: end_staging then drops what was made. */
+    load->staging_ready = true;
     return rc;
 }
 
 /*
  * sqlite_load_begin - see store_ops.load_begin. Direct or not, no
- * transaction yet and no lock on the main database: the staging database
- * is attached and its tables created; the target is created, when
+ * transaction yet and no lock on the main database: the targets are
+ * checked (the staging tables come with the first rows staged, see
+ * sqlite/load/rows.c); the target is created, when
  * missing, inside the write transaction of load_check or load_promote, so
  * an aborted load leaves no table behind. *ret_load: load_commit then
  * load_abort, or load_abort alone.
@@ -487,8 +489,10 @@ int sqlite_load_begin(struct store *base, const struct load_plan *plan, struct l
     rc = load->parts && load->c_locale ? 0 : nomem(err);
     for (size_t i = 0; rc == 0 && i < plan->part_count; i++)
         rc = part_init(load, (int)i, err);
-    if (rc == 0)
-        rc = begin_staging(load, err);
+    /* The targets are checked with no lock held; the staging tables wait
+     * for the first rows staged (sqlite_load_staging_ready). */
+    for (size_t i = 0; rc == 0 && i < load->part_count; i++)
+        rc = sqlite_load_check_table(load, &load->parts[i], err);
     if (rc == 0)
         rc = sqlite_load_check_references(load, err);
     if (rc < 0) {

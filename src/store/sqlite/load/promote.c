@@ -5,7 +5,9 @@
  * ON CONFLICT (key) DO UPDATE, replace first deletes every row of the
  * parts' tables (children first) in the same transaction, so readers see
  * the old rows until COMMIT and the new ones after. Children are promoted
- * after their parent. Counts are summed over all parts.
+ * after their parent. Counts are summed over all parts. A direct load
+ * that never staged (its rows all in the held first batch) is one
+ * multi-row INSERT OR FAIL ... VALUES from memory instead (promote_held).
  *
  * The INSERTs are OR FAIL. A plain (OR ABORT) statement that writes many
  * rows into a table with constraints makes SQLite keep a statement
@@ -119,19 +121,14 @@ static int64_t failed_line(struct sqlite_load *load, const struct sqlite_load_pa
 }
 
 /*
- * promote_failed - the error of a failed promote of part: a constraint
- * error names the line of the first staged row that failed ("line 7:
- * promote into "users": UNIQUE constraint failed: users.email") when
- * every row counts one change (not for upsert with DO NOTHING).
+ * promote_error - the error of a failed promote of part (message:
+ * SQLite's, taken; NULL when out of memory): a constraint error names the
+ * line of the first row that failed (line > 0: "line 7: promote into
+ * "users": UNIQUE constraint failed: users.email").
  */
-static int promote_failed(struct sqlite_load *load, const struct sqlite_load_part *part,
-                          int sqlite_rc, bool one_change_per_row, struct iq_error *err)
+static int promote_error(const struct sqlite_load_part *part, int sqlite_rc, int64_t line,
+                         char *message, struct iq_error *err)
 {
-    int64_t inserted = sqlite3_changes64(load->s->db);
-    char *message = sqlite3_mprintf("%s", sqlite3_errmsg(load->s->db));
-    int64_t line = -1;
-    if ((sqlite_rc & 0xff) == SQLITE_CONSTRAINT && one_change_per_row)
-        line = failed_line(load, part, inserted);
     int rc;
     if ((sqlite_rc & 0xff) == SQLITE_INTERRUPT)
         rc = iq_error_set(err, IQ_E_CANCELLED, "promote into \"%s\": the load was interrupted",
@@ -144,6 +141,22 @@ static int promote_failed(struct sqlite_load *load, const struct sqlite_load_par
                           part->spec->table, message ? message : "out of memory");
     sqlite3_free(message);
     return rc;
+}
+
+/*
+ * promote_failed - promote_error after a staged part's INSERT ... SELECT:
+ * the line is the staged row's, when every row counts one change (not
+ * for upsert with DO NOTHING).
+ */
+static int promote_failed(struct sqlite_load *load, const struct sqlite_load_part *part,
+                          int sqlite_rc, bool one_change_per_row, struct iq_error *err)
+{
+    int64_t inserted = sqlite3_changes64(load->s->db);
+    char *message = sqlite3_mprintf("%s", sqlite3_errmsg(load->s->db)); /* before failed_line's */
+    int64_t line = -1;
+    if ((sqlite_rc & 0xff) == SQLITE_CONSTRAINT && one_change_per_row)
+        line = failed_line(load, part, inserted);
+    return promote_error(part, sqlite_rc, line, message, err);
 }
 
 /* sqlite_load_promote_sql - see sqlite/internal.h. */
@@ -192,6 +205,26 @@ static int promote_part(struct sqlite_load *load, const struct sqlite_load_part 
     return 0;
 }
 
+/*
+ * promote_held - a direct load with no row staged: its held batch (if
+ * any) straight into the table (sqlite/load/rows.c); adds to
+ * load->result.
+ */
+static int promote_held(struct sqlite_load *load, struct iq_error *err)
+{
+    const struct sqlite_load_part *part = &load->parts[0];
+    const char *const *values = NULL;
+    const int64_t *lines = NULL;
+    size_t rows = sqlite_load_held_rows(load, &values, &lines);
+    size_t done = 0;
+    int rc = rows ? sqlite_load_insert_direct(load, part, values, rows, &done) : SQLITE_OK;
+    load->result.rows_inserted += (int64_t)done;
+    if (rc == SQLITE_OK)
+        return 0;
+    int64_t line = (rc & 0xff) == SQLITE_CONSTRAINT && lines && done < rows ? lines[done] : -1;
+    return promote_error(part, rc, line, sqlite3_mprintf("%s", sqlite3_errmsg(load->s->db)), err);
+}
+
 /* sqlite_load_delete_old_rows - see sqlite/internal.h. */
 int sqlite_load_delete_old_rows(struct sqlite_load *load, struct iq_error *err)
 {
@@ -220,8 +253,12 @@ int sqlite_load_promote(struct load *base, struct load_result *ret_result, struc
     int rc = sqlite_load_usable(load, err);
     if (rc < 0)
         return rc;
-    rc = sqlite_load_stage_drain(load, err);
-    if (rc == 0)
+    /* Nothing staged yet (the rows are the held batch or none) and no
+     * set-wise step to run on staging: straight from memory. */
+    bool held = load->base.plan->direct && !load->staging_ready && !load->stager;
+    if (!held)
+        rc = sqlite_load_stage_drain(load, err);
+    if (rc == 0 && !held)
         rc = sqlite_load_index_staging(load, err);
     if (rc == 0)
         rc = sqlite_load_write_begin(load, err);
@@ -229,7 +266,9 @@ int sqlite_load_promote(struct load *base, struct load_result *ret_result, struc
         rc = sqlite_load_prepare_targets(load, err);
     if (rc == 0 && load->base.plan->mode == TARGET_REPLACE)
         rc = sqlite_load_delete_old_rows(load, err);
-    for (size_t i = 0; rc == 0 && i < load->part_count; i++)
+    if (rc == 0 && held)
+        rc = promote_held(load, err);
+    for (size_t i = 0; rc == 0 && !held && i < load->part_count; i++)
         rc = promote_part(load, &load->parts[i], err);
     if (rc < 0) {
         load->failed = true;
