@@ -9,6 +9,8 @@
 #                   tests, a crash may lose the cluster (it is thrown away);
 #   production      PostgreSQL's defaults for those three (all on), as a
 #                   user's server runs: for benchmarks.
+# IMPORTQ_PG_EXTRA_CONF: lines added to postgresql.conf (e.g. a
+# shared_preload_libraries for bench/engine_statements.sh).
 set -euo pipefail
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -52,6 +54,7 @@ unix_socket_directories = '$dir'
 $durability
 max_connections = 200
 shared_buffers = 256MB
+${IMPORTQ_PG_EXTRA_CONF:-}
 CONF
 "${run_as[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
