@@ -405,7 +405,8 @@ static void test_direct_one_batch_or_several(void **state)
         if (is_pg(state))
             assert_non_null(strstr(iq_error_message(&out.err), "(user_id)=(250)"));
         else
-            assert_non_null(strstr(iq_error_message(&out.err), "line 251: promote into \"users\""));
+            assert_non_null(strstr(iq_error_message(&out.err),
+                                   "line 251: promote into \"users\": UNIQUE constraint failed"));
         iq_error_clear(&out.err);
         assert_sql_text(state, "SELECT email FROM users", "old");
     }
