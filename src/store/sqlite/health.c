@@ -26,9 +26,10 @@
 /* The slot's figures, or no row when the slot is taken: ?1 interval (s),
  * ?2 the slot, ?3 its start. Read outside the write lock (below). */
 static const char sample_sql[] =
-    "SELECT (SELECT count(*) FROM stg_import_queue WHERE status = 'QUEUED'),"
-    " (SELECT count(*) FROM stg_import_queue WHERE status = 'HELD'),"
-    " (SELECT count(*) FROM stg_import_queue WHERE status = 'RUNNING'),"
+    /* The status counts the triggers of migration 011 keep. */
+    "SELECT coalesce((SELECT n FROM importq_status_counts WHERE status = 'QUEUED'), 0),"
+    " coalesce((SELECT n FROM importq_status_counts WHERE status = 'HELD'), 0),"
+    " coalesce((SELECT n FROM importq_status_counts WHERE status = 'RUNNING'), 0),"
     " (SELECT count(*) FROM stg_import_resources),"
     " f.n, f.failed, f.imported,"
     /* The partial index, not (status, id): the oldest is its first entry

@@ -358,7 +358,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
     X(TABLE_COLUMNS, "SELECT name, type, \"notnull\", dflt_value, pk, hidden"                        \
                      " FROM pragma_table_xinfo(?1, 'main') ORDER BY cid")                          \
     X(SCHEMA_COOKIE, "PRAGMA main.schema_version")                                                 \
-    X(COUNT_WAITING, "SELECT count(*) FROM stg_import_queue WHERE status IN "                      \
+    X(COUNT_WAITING, "SELECT coalesce(sum(n), 0) FROM importq_status_counts WHERE status IN "      \
                      "('QUEUED', 'HELD')")                                                         \
     X(JOB_INSERT, "INSERT INTO stg_import_queue (id, request_id, name, status, priority,"          \
                   " orchestration_id, schedule_id, scheduled_at, available_at, "                   \
@@ -403,7 +403,7 @@ _Static_assert(JOBCOL_DEPENDS_ON == JOBCOL_COUNT - 1,
                     " after, request_id, client_addr, prev_hash, hash)"                            \
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                 \
     X(DATA_VERSION, "PRAGMA main.data_version")                                                    \
-    X(STATS_COUNTS, "SELECT status, count(*) FROM stg_import_queue GROUP BY status")               \
+    X(STATS_COUNTS, "SELECT status, n FROM importq_status_counts") /* migration 011 */              \
     X(STATS_FINISHED_SINCE, "SELECT count(*) FROM stg_import_queue WHERE "                         \
                             "status = ?1 AND finished_at >= ?2")                                   \
     X(STATS_OLDEST_QUEUED, "SELECT min(created_at) FROM stg_import_queue"                          \

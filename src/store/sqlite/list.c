@@ -358,7 +358,7 @@ static int finished_since(struct sqlite_store *s, enum job_status status, int64_
     return rc < 0 ? rc : sqlite_read_int64(s, stmt, "count finished jobs", ret_count, err);
 }
 
-/* count_by_status - stats->count[] from one GROUP BY. */
+/* count_by_status - stats->count[] from the counters of importq_status_counts (migration 011). */
 static int count_by_status(struct sqlite_store *s, struct queue_stats *stats, struct iq_error *err)
 {
     sqlite3_stmt *stmt = sqlite_stmt_get(s, STMT_STATS_COUNTS, err);
