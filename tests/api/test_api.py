@@ -883,9 +883,11 @@ def health_get(x, query, token=None):
 
 @test("GET import-monitoring/health: seeded samples in buckets (peaks, sums, rows/s)")
 def t_health_series(x):
-    # Two hours ago, on a minute: a time this server never sampled, and
-    # younger than the retention, so no compaction touches it meanwhile.
-    base = int(time.time() - 7200) // 60 * 60
+    # Ten minutes past the hour two to three hours ago: a time this server
+    # never sampled, younger than the retention (no compaction touches it
+    # meanwhile), and 120 s that stay inside one hour for the 1h bucket
+    # below (two hours before the minute, a run at XX:59 split them).
+    base = int(time.time() - 7200) // 3600 * 3600 + 600
     for i in range(1, 13):  # samples ending base+10 … base+120
         sql(x.db, "INSERT INTO stg_import_monitoring (kind, period_s, created_at, queue_depth, held, running,"
                   " locks_held, jobs_finished, jobs_failed, rows_imported, oldest_queued_age_s)"
