@@ -1485,8 +1485,13 @@ def iso(ts):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%03dZ" % int((ts % 1) * 1000)
 
 
-@test("performance and resource stats: a job that waited for another's lock, on whom, and its table's aggregates")
-def t_perf_and_resource_stats(x):
+def lock_wait_scenario(x):
+    """A big job locks a new table, a small one queues behind it, the big one
+    is cancelled. Returns (table, first, second, the second ended), or None
+    when the big one completed before the cancel reached it (the documented
+    cancel-versus-completion race: on SQLite the small job's submission
+    waits for the write lock while the big one promotes, so a loaded
+    machine can hold the cancel back past the commit)."""
     table = x.table("perf")
     big = x.spec(path="big.csv", table=table)
     big["target"]["mode"] = "insert"
@@ -1504,10 +1509,24 @@ def t_perf_and_resource_stats(x):
     small = dict(big, name=x.name("waiter"))
     small["source"] = {"format": "csv", "path": "teams.csv"}
     second = x.submit(small)  # waits for table:<table> until the first lets go
-    expect_status(x.c.request("DELETE", Q + "/" + first["id"], token=x.op), 200)
-    x.wait_status(first["id"], "CANCELLED")
+    r = x.c.request("DELETE", Q + "/" + first["id"], token=x.op)
+    check(r.status in (200, 409), "DELETE of the big job: %s" % r.describe())
+    ended = x.wait_status(first["id"], ("CANCELLED", "COMPLETED"))
     done = x.wait_status(second["id"], ("COMPLETED", "FAILED"))
     check(done["status"] == "COMPLETED", "the waiting job ended %s: %r" % (done["status"], done["error"]))
+    if ended["status"] == "COMPLETED":
+        return None
+    return table, first, second, done
+
+
+@test("performance and resource stats: a job that waited for another's lock, on whom, and its table's aggregates")
+def t_perf_and_resource_stats(x):
+    for _ in range(3):
+        scenario = lock_wait_scenario(x)
+        if scenario:
+            break
+    check(scenario, "the big job completed before its cancel three times")
+    table, first, second, done = scenario
     waits = {p["phase"]: p["duration_ms"] for p in done["phases"] if p["phase"] in ("queued", "lock_wait")}
     check(waits.get("lock_wait", 0) > 0 and waits["queued"] >= waits["lock_wait"],
           "the waiting job's phases do not show its lock wait: %r" % done["phases"])
