@@ -320,6 +320,23 @@ static void test_create_target(void **state)
 
 #define MANY_ROWS 50000
 
+/*
+ * user_rows - count generated rows of users (user_id, email, team_id),
+ * row-major into values, their text in text: user_id i + 1, email
+ * "user<id>@example.com", team_id NULL on every null_every-th row from
+ * the first, else 7.
+ */
+static void user_rows(const char **values, char (*text)[2][32], int count, int null_every)
+{
+    for (int i = 0; i < count; i++) {
+        snprintf(text[i][0], sizeof(text[i][0]), "%d", i + 1);
+        snprintf(text[i][1], sizeof(text[i][1]), "user%d@example.com", i + 1);
+        values[i * 3] = text[i][0];
+        values[i * 3 + 1] = text[i][1];
+        values[i * 3 + 2] = i % null_every ? "7" : NULL;
+    }
+}
+
 /* Direct insert of MANY_ROWS generated rows into an existing table. */
 static void test_direct_insert_many(void **state)
 {
@@ -328,13 +345,7 @@ static void test_direct_insert_many(void **state)
     char(*text)[2][32] = calloc(MANY_ROWS, sizeof(*text));
     assert_non_null(values);
     assert_non_null(text);
-    for (int i = 0; i < MANY_ROWS; i++) {
-        snprintf(text[i][0], sizeof(text[i][0]), "%d", i + 1);
-        snprintf(text[i][1], sizeof(text[i][1]), "user%d@example.com", i + 1);
-        values[i * 3] = text[i][0];
-        values[i * 3 + 1] = text[i][1];
-        values[i * 3 + 2] = i % 10 ? "7" : NULL;
-    }
+    user_rows(values, text, MANY_ROWS, 10);
     struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
     struct load_plan plan = plan_of(TARGET_INSERT, &part, 1);
     plan.direct = true;
@@ -370,17 +381,12 @@ static void test_direct_insert_many(void **state)
 static void test_direct_one_batch_or_several(void **state)
 {
     enum { ROWS = 300 };
-    static char text[ROWS][2][24];
+    static char text[ROWS][2][32];
     static const char *values[ROWS * 3];
     static int64_t lines[ROWS];
-    for (int i = 0; i < ROWS; i++) {
-        snprintf(text[i][0], sizeof(text[i][0]), "%d", i + 1);
-        snprintf(text[i][1], sizeof(text[i][1]), "u%d@x", i + 1);
-        values[i * 3] = text[i][0];
-        values[i * 3 + 1] = text[i][1];
-        values[i * 3 + 2] = i % 2 ? "7" : NULL;
+    user_rows(values, text, ROWS, 2);
+    for (int i = 0; i < ROWS; i++)
         lines[i] = i + 2; /* after a header */
-    }
     struct load_part part = part_of("users", users_columns, users_types, 3, users_key, 1);
     struct load_plan plan = plan_of(TARGET_INSERT, &part, 1);
     plan.direct = true;
@@ -395,7 +401,7 @@ static void test_direct_one_batch_or_several(void **state)
         assert_int_equal(sql_int(state, "SELECT sum(user_id) FROM users"), ROWS * (ROWS + 1) / 2);
         assert_int_equal(sql_int(state, "SELECT count(*) FROM users WHERE team_id = 7"), ROWS / 2);
         assert_int_equal(sql_int(state, "SELECT count(*) FROM users WHERE user_id = 201"
-                                        " AND email = 'u201@x' AND team_id IS NULL"),
+                                        " AND email = 'user201@example.com' AND team_id IS NULL"),
                          1);
 
         /* Row 250 (line 251) already exists: nothing lands. */
