@@ -255,7 +255,7 @@ int sqlite_load_promote(struct load *base, struct load_result *ret_result, struc
         return rc;
     /* Nothing staged yet (the rows are the held batch or none) and no
      * set-wise step to run on staging: straight from memory. */
-    bool held = load->base.plan->direct && !load->staging_ready && !load->stager;
+    bool held = load->base.plan->direct && !load->staging_ready; /* no thread without staging */
     if (!held)
         rc = sqlite_load_stage_drain(load, err);
     if (rc == 0 && !held)
